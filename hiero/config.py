@@ -1,0 +1,131 @@
+"""One parser for every stage's typed config: dataclass fields -> argparse flags, YAML -> dataclass.
+
+A stage declares a flat dataclass whose fields carry their help text:
+
+    @dataclass
+    class HNCConfig:
+        p: float = field(default=0.5, metadata={"help": "merge probability"})
+        mode: Literal["bfs", "mcts"] = field(default="bfs", metadata={"help": "..."})
+
+`add_config_args(parser, HNCConfig)` adds `--p`, `--mode {bfs,mcts}`, … (underscores become dashes)
+plus `--config FILE.yaml`; `config_from_args(HNCConfig, args)` builds the config: dataclass
+defaults < YAML file < flags given on the command line. Python users build the dataclass directly.
+Supported field types: str, int, float, bool, Literal[...], Optional[...] of those, and list[int |
+float | str] (comma-separated on the command line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+C = TypeVar("C")
+_UNSET = object()
+
+
+def _unwrap_optional(tp):
+    if get_origin(tp) in (Union, getattr(__import__("types"), "UnionType", Union)):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean, got {text!r}")
+
+
+def _converter(tp) -> tuple[Any, dict]:
+    """argparse `type=` and extra kwargs for a field type."""
+    tp, _ = _unwrap_optional(tp)
+    if get_origin(tp) is Literal:
+        choices = get_args(tp)
+        return type(choices[0]), {"choices": choices}
+    if get_origin(tp) in (list, tuple):
+        (inner,) = get_args(tp)[:1]
+        return (lambda s, inner=inner: [inner(x) for x in s.split(",") if x.strip()]), {}
+    if tp is bool:
+        return _parse_bool, {}
+    if tp in (int, float, str):
+        return tp, {}
+    raise TypeError(f"unsupported config field type {tp!r}")
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
+    """Add one flag per field of dataclass `cls` (default unset so YAML values are not overridden)."""
+    hints = typing.get_type_hints(cls)
+    if not any(a.dest == "config" for a in parser._actions):
+        parser.add_argument("--config", type=Path, default=None, help="YAML file with any of these settings")
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        conv, extra = _converter(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        help_text = f.metadata.get("help", "")
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, type=conv, default=_UNSET,
+            help=f"{help_text} (default: {default})", metavar=None if "choices" in extra else f.name.upper(),
+            **extra,
+        )
+
+
+def config_from_dict(cls: type[C], values: dict, *, source: str = "<dict>") -> C:
+    """Build `cls` from a dict, rejecting unknown keys and values of the wrong type."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{source}: unknown setting(s) {unknown} for {cls.__name__}; known: {sorted(names)}")
+    checked = {}
+    for key, value in values.items():
+        tp, optional = _unwrap_optional(hints[key])
+        if value is None and optional:
+            checked[key] = None
+            continue
+        if get_origin(tp) is Literal and value not in get_args(tp):
+            raise ValueError(f"{source}: field '{key}': {value!r} is not one of {list(get_args(tp))}")
+        if tp is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if tp in (int, float, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise ValueError(f"{source}: field '{key}': expected {tp.__name__}, got {type(value).__name__}")
+        if get_origin(tp) is list and isinstance(value, str):
+            value = _converter(tp)[0](value)
+        checked[key] = value
+    return cls(**checked)
+
+
+def load_yaml(path: str | Path) -> dict:
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of setting: value at the top level")
+    return data
+
+
+def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
+    """dataclass defaults < --config YAML < explicit flags."""
+    values: dict = {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    cfg_path = getattr(args, "config", None)
+    if cfg_path is not None:
+        values.update(load_yaml(cfg_path))
+    for name in names:
+        v = getattr(args, name, _UNSET)
+        if v is not _UNSET:
+            values[name] = v
+    return config_from_dict(cls, values, source=str(cfg_path) if cfg_path else "command line")
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)

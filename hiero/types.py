@@ -1,0 +1,352 @@
+"""The data model every stage shares, validated where data enters.
+
+    Problem          a question with its reference answer (and optional reference steps)
+    Solution         a candidate solution: steps (list[str]) with aligned per-step labels
+    Node / Tree      a reasoning tree with Monte-Carlo counts (n_correct, n_total) per node
+    PreferencePair   prompt / chosen / rejected, with optional named character spans (segments)
+
+Every type round-trips through a plain dict (`to_dict` / `from_dict`) so it can live in
+`datasets`-compatible JSONL. `from_dict` checks every field and raises `FieldError` naming the
+field; `hiero.data.io.read_jsonl` adds the file and line.
+
+Conventions defined once here:
+    IGNORE_INDEX   label value that losses skip (the PyTorch / transformers convention)
+    ROOT           id of a tree's root node; the root holds the question, its `step` is ""
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+IGNORE_INDEX = -100
+ROOT = 0
+
+
+class FieldError(ValueError):
+    """A value in one record is missing or has the wrong type; `field` names it (dotted path)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"field '{field}': {message}")
+        self.field = field
+        self.message = message
+
+
+# ----------------------------------------------------------------------------- field checks
+def _get(d: dict, key: str, types, *, prefix: str = "", required: bool = True, default=None):
+    """Read `d[key]`, check its type, and raise FieldError naming `prefix+key` if it is wrong."""
+    name = prefix + key
+    if not isinstance(d, dict):
+        raise FieldError(prefix.rstrip(".") or "<record>", f"expected an object, got {type(d).__name__}")
+    if key not in d or d[key] is None:
+        if required:
+            raise FieldError(name, "is missing")
+        return default
+    value = d[key]
+    # bool is an int subclass: never accept True where a number is asked for, and vice versa
+    if isinstance(value, bool) and bool not in _as_tuple(types):
+        raise FieldError(name, f"expected {_type_names(types)}, got bool")
+    if not isinstance(value, types):
+        raise FieldError(name, f"expected {_type_names(types)}, got {type(value).__name__}")
+    return value
+
+
+def _as_tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _type_names(types) -> str:
+    return " or ".join(t.__name__ for t in _as_tuple(types))
+
+
+def _str_list(d: dict, key: str, *, prefix: str = "", required: bool = True) -> list[str] | None:
+    values = _get(d, key, list, prefix=prefix, required=required)
+    if values is None:
+        return None
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise FieldError(f"{prefix}{key}[{i}]", f"expected str, got {type(v).__name__}")
+    return list(values)
+
+
+def _aligned(values, n: int, name: str, kind, lo=None, hi=None) -> list | None:
+    """Check a per-step list: length n, element type, optional [lo, hi] range."""
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        raise FieldError(name, f"expected a list, got {type(values).__name__}")
+    if len(values) != n:
+        raise FieldError(name, f"has {len(values)} entries but there are {n} steps")
+    out = []
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, kind):
+            raise FieldError(f"{name}[{i}]", f"expected {_type_names(kind)}, got {type(v).__name__}")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise FieldError(f"{name}[{i}]", f"value {v} outside [{lo}, {hi}]")
+        out.append(v)
+    return out
+
+
+# ----------------------------------------------------------------------------- Problem
+@dataclass
+class Problem:
+    """A question with a checkable reference answer."""
+
+    id: str
+    question: str
+    answer: str  # reference final answer, as text (graded by hiero.grading)
+    steps: list[str] | None = None  # reference solution steps, where the source has them
+    source: str = ""  # e.g. "gsm8k", "math500", "synth"
+    meta: dict = field(default_factory=dict)  # source-specific extras (level, subject, program…)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Problem:
+        return cls(
+            id=str(_get(d, "id", (str, int))),
+            question=_get(d, "question", str),
+            answer=str(_get(d, "answer", (str, int, float))),
+            steps=_str_list(d, "steps", required=False),
+            source=_get(d, "source", str, required=False, default=""),
+            meta=_get(d, "meta", dict, required=False, default={}),
+        )
+
+
+# ----------------------------------------------------------------------------- Solution
+@dataclass
+class Solution:
+    """A candidate solution, one string per step, with optional per-step supervision.
+
+    labels       hard per-step labels: 1 = step is good, 0 = bad
+    soft_labels  per-step probability in [0, 1] (e.g. Monte-Carlo score n_correct / n_total)
+    counts       per-step (n_correct, n_total) the soft labels came from, kept so scores can be
+                 recomputed exactly after merging steps
+    """
+
+    problem_id: str
+    steps: list[str]
+    answer: str | None = None  # the final answer this solution states (None: none found)
+    correct: bool | None = None  # final answer graded against the reference (None: unknown)
+    question: str | None = None  # carried along so a solution file is self-contained
+    labels: list[int] | None = None
+    soft_labels: list[float] | None = None
+    counts: list[tuple[int, int]] | None = None
+    first_error: int | None = None  # 0-based index of the first wrong step, -1 if none (truth)
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.steps)
+        self.labels = _aligned(self.labels, n, "labels", int, 0, 1)
+        self.soft_labels = _aligned(
+            [float(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in self.soft_labels]
+            if isinstance(self.soft_labels, list)
+            else self.soft_labels,
+            n, "soft_labels", float, 0.0, 1.0,
+        )
+        if self.counts is not None:
+            if not isinstance(self.counts, list) or len(self.counts) != n:
+                raise FieldError("counts", f"expected a list of {n} [n_correct, n_total] pairs")
+            pairs = []
+            for i, c in enumerate(self.counts):
+                if (not isinstance(c, (list, tuple)) or len(c) != 2
+                        or not all(isinstance(x, int) and not isinstance(x, bool) for x in c)
+                        or not 0 <= c[0] <= c[1]):
+                    raise FieldError(f"counts[{i}]", f"expected [n_correct, n_total] with 0 <= n_correct <= n_total, got {c!r}")
+                pairs.append((c[0], c[1]))
+            self.counts = pairs
+
+    @property
+    def text(self) -> str:
+        """The steps joined one per line, the way a policy writes them."""
+        return "\n".join(self.steps)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if self.counts is not None:
+            d["counts"] = [list(c) for c in self.counts]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Solution:
+        correct = _get(d, "correct", bool, required=False)
+        return cls(
+            problem_id=str(_get(d, "problem_id", (str, int))),
+            steps=_str_list(d, "steps"),
+            answer=_get(d, "answer", (str, int, float), required=False),
+            correct=correct,
+            question=_get(d, "question", str, required=False),
+            labels=d.get("labels"),
+            soft_labels=d.get("soft_labels"),
+            counts=d.get("counts"),
+            first_error=_get(d, "first_error", int, required=False),
+            meta=_get(d, "meta", dict, required=False, default={}),
+        )
+
+
+# ----------------------------------------------------------------------------- Tree
+@dataclass
+class Node:
+    """One reasoning step in a tree. Node ROOT (id 0) holds no step: it stands for the question.
+
+    n_correct / n_total: correct leaves / all leaves in this node's subtree (the MC counts);
+    an unfinished leaf at the depth limit counts as a wrong leaf.
+    """
+
+    id: int
+    parent: int | None
+    step: str
+    depth: int  # root 0, first step 1, …
+    children: list[int] = field(default_factory=list)
+    n_correct: int = 0
+    n_total: int = 0
+    terminal: bool = False  # this step ends the solution (states an answer or hit the limit)
+    answer: str | None = None  # the answer stated at a terminal node
+    correct: bool | None = None  # terminal: answer graded against the reference
+    step_correct: bool | None = None  # ground truth for this step (built-in domain only)
+
+    @property
+    def mc_score(self) -> float:
+        """Monte-Carlo estimate of reaching the right answer from this node (0 with no leaves)."""
+        return self.n_correct / self.n_total if self.n_total else 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mc_score"] = self.mc_score  # derived, written for readers; ignored on load
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, prefix: str = "") -> Node:
+        node = cls(
+            id=_get(d, "id", int, prefix=prefix),
+            parent=_get(d, "parent", int, prefix=prefix, required=False),
+            step=_get(d, "step", str, prefix=prefix),
+            depth=_get(d, "depth", int, prefix=prefix),
+            children=list(_get(d, "children", list, prefix=prefix, required=False, default=[])),
+            n_correct=_get(d, "n_correct", int, prefix=prefix, required=False, default=0),
+            n_total=_get(d, "n_total", int, prefix=prefix, required=False, default=0),
+            terminal=_get(d, "terminal", bool, prefix=prefix, required=False, default=False),
+            answer=_get(d, "answer", (str, int, float), prefix=prefix, required=False),
+            correct=_get(d, "correct", bool, prefix=prefix, required=False),
+            step_correct=_get(d, "step_correct", bool, prefix=prefix, required=False),
+        )
+        if not 0 <= node.n_correct <= node.n_total:
+            raise FieldError(prefix + "n_correct", f"need 0 <= n_correct <= n_total, got {node.n_correct}/{node.n_total}")
+        return node
+
+
+@dataclass
+class Tree:
+    """A problem and its reasoning tree; `nodes[i].id == i` and nodes[ROOT] is the root."""
+
+    problem: Problem
+    nodes: list[Node]
+    meta: dict = field(default_factory=dict)  # how it was built: mode, children, depth, seed…
+
+    def __post_init__(self):
+        for i, n in enumerate(self.nodes):
+            if n.id != i:
+                raise FieldError(f"nodes[{i}].id", f"expected {i} (nodes are stored in id order), got {n.id}")
+        if not self.nodes or self.nodes[ROOT].parent is not None:
+            raise FieldError("nodes[0]", "the first node must be the root (parent null)")
+
+    @property
+    def root(self) -> Node:
+        return self.nodes[ROOT]
+
+    def path(self, node_id: int) -> list[Node]:
+        """Nodes from the first step down to `node_id` (root excluded)."""
+        out = []
+        while node_id is not None and node_id != ROOT:
+            node = self.nodes[node_id]
+            out.append(node)
+            node_id = node.parent
+        return out[::-1]
+
+    def leaves(self) -> list[Node]:
+        return [n for n in self.nodes if not n.children and n.id != ROOT]
+
+    def recompute_counts(self) -> None:
+        """Set every node's (n_correct, n_total) by leaf counting: a leaf counts 1, correct if
+        `leaf.correct` is True (an unfinished leaf has correct None/False and counts as wrong)."""
+        for node in sorted(self.nodes, key=lambda n: n.depth, reverse=True):  # children first
+            if node.children:
+                node.n_correct = sum(self.nodes[c].n_correct for c in node.children)
+                node.n_total = sum(self.nodes[c].n_total for c in node.children)
+            elif node.id != ROOT:
+                node.n_correct, node.n_total = int(node.correct is True), 1
+            else:
+                node.n_correct, node.n_total = 0, 0
+
+    def to_dict(self) -> dict:
+        return {"problem": self.problem.to_dict(), "nodes": [n.to_dict() for n in self.nodes], "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Tree:
+        problem = _get(d, "problem", dict)
+        try:
+            problem = Problem.from_dict(problem)
+        except FieldError as e:
+            raise FieldError("problem." + e.field, e.message) from None
+        nodes = [Node.from_dict(n, prefix=f"nodes[{i}].") for i, n in enumerate(_get(d, "nodes", list))]
+        return cls(problem=problem, nodes=nodes, meta=_get(d, "meta", dict, required=False, default={}))
+
+
+# ----------------------------------------------------------------------------- PreferencePair
+Span = tuple[int, int]  # [start, end) character offsets into the response text
+
+
+@dataclass
+class PreferencePair:
+    """A TRL-style preference row; segments are named [start, end) character spans of the responses."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    id: str = ""
+    chosen_segments: dict[str, Span] | None = None
+    rejected_segments: dict[str, Span] | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for side in ("chosen", "rejected"):
+            segs = getattr(self, f"{side}_segments")
+            if segs is None:
+                continue
+            text = getattr(self, side)
+            checked = {}
+            for name, span in segs.items():
+                where = f"{side}_segments.{name}"
+                if (not isinstance(span, (list, tuple)) or len(span) != 2
+                        or not all(isinstance(x, int) and not isinstance(x, bool) for x in span)):
+                    raise FieldError(where, f"expected [start, end], got {span!r}")
+                if not 0 <= span[0] <= span[1] <= len(text):
+                    raise FieldError(where, f"span {list(span)} outside the {len(text)}-character response")
+                checked[name] = (span[0], span[1])
+            setattr(self, f"{side}_segments", checked)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for side in ("chosen_segments", "rejected_segments"):
+            if d[side] is not None:
+                d[side] = {k: list(v) for k, v in d[side].items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PreferencePair:
+        # `question` is accepted for `prompt` (the Math StackExchange preference files use it)
+        if "prompt" not in d and "question" in d:
+            d = {**d, "prompt": d["question"]}
+        return cls(
+            prompt=_get(d, "prompt", str),
+            chosen=_get(d, "chosen", str),
+            rejected=_get(d, "rejected", str),
+            id=str(_get(d, "id", (str, int), required=False, default="")),
+            chosen_segments=_get(d, "chosen_segments", dict, required=False),
+            rejected_segments=_get(d, "rejected_segments", dict, required=False),
+            meta=_get(d, "meta", dict, required=False, default={}),
+        )
+
+
+RECORD_TYPES = {"problem": Problem, "solution": Solution, "tree": Tree, "pair": PreferencePair}
