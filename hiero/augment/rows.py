@@ -1,0 +1,470 @@
+"""Reward-model training rows (ORM / PRM / HRM) from reasoning trees or PRM800K.
+
+    hiero rm data --kind orm|prm|hrm --from trees|prm800k IN [IN ...] -o OUT_DIR
+                  [--merge-label second|min|product|mc] [--neutral drop|positive|negative]
+                  [--label-steps last|all] [--hard-threshold 0.5] [--eval-fraction 0.2] [--seed 0]
+    python: main(RowsConfig(inputs=[...], out_dir=..., kind="hrm", source="trees")) -> summary dict
+
+Writes OUT_DIR/train.jsonl, OUT_DIR/eval.jsonl (split by question: no question in both) and
+OUT_DIR/stats.json, each atomically, only after every row was built.
+
+Row schema (TRL "stepwise supervision" plus our fields; `validate_row` checks it, and `read_rows`
+names file:line:field on a bad row). All lists are aligned with `completions`:
+    prompt        str          the question (no template: the trainer formats it)
+    completions   list[str]    the steps; the last one is the step the row is about
+    labels        list[bool]   hard label per step (trees: soft >= --hard-threshold)
+    soft_labels   list[float]  in [0, 1]: MC score (trees) or 1.0 / 0.0 (PRM800K, ORM)
+    counts        list[[n_correct, n_total] | null]   MC counts where known
+    merged        list[bool]   the step is a merged step s_i ⊕ s_{i+1} (joiner: hnc.MERGE_JOINER),
+                               from a merged-pair row or from an HNC-compressed tree
+    label_mask    list[bool]   which steps carry a training label (at least one); an entry with
+                               mask False is context only (its labels entry is a filler)
+    kind          "orm" | "prm" | "hrm"     source  "trees" | "prm800k"     question_id  str
+    meta          dict         provenance: row_type ("step" | "merged_pair" | "solution"), node /
+                               depth / tree ("original" | "hnc") or step / rating
+TRL's PRMTrainer reads prompt / completions / labels and ignores the rest; with the default
+`--label-steps last` pass it `train_on_last_step_only=True` so it trains the same labels.
+
+Rules (REFERENCE §1, read against the official code):
+- Tree PRM rows: group non-root nodes by (depth, MC score). A depth with several scores: sample
+  max(smallest bucket, int(10% of the bucket)) nodes from every bucket (label balance); a depth with
+  one score: min(5, bucket) nodes. Row = (question, path steps); the node's MC score labels the
+  last step. Duplicate rows (same question, steps, labelled values) are kept once, like the
+  official `set()` of prompts.
+- HRM rows from trees = PRM rows ∪ one merged-pair row per sampled node with >= 2 steps (its last
+  two steps merged, label by --merge-label), sampled from the tree AND from an HNC copy of it
+  (`--hnc`, the official `rows(T) ∪ rows(split_node(T))`; a tree already compressed by
+  `hiero augment hnc` is used as it is). Merge labels: second (official) = the later step's; mc =
+  MC score of the merged node, whose subtree is the later node's, so equal to second on trees (not
+  defined on PRM800K); min / product of the two soft labels (counts then unknown).
+- ORM rows: every finished solution (root -> leaf that states an answer) once, labelled by the
+  leaf's correctness on the last step only. PRM800K ORM rows follow the official phase-1 builder:
+  the chosen trajectory and its last step's +1 alternatives are correct; the trailing run of
+  steps with -1 candidates, replaced by them (product, stopped at 4x the correct count) is wrong.
+- PRM800K (raw file, or `hiero data convert --format prm800k` Solution JSONL, or the stepwise
+  mirror): for every rated candidate at position i: (chosen steps[:i], candidate), label +1 -> 1,
+  -1 -> 0, 0 -> --neutral (drop: no row, as in the official code); unrated candidates give no row.
+  HRM adds (chosen steps[:i-1], chosen step[i-1] ⊕ candidate) for i >= 1 with the merge rule.
+
+Departures and choices (default = paper intent; official behaviour as an option where it matters):
+- --label-steps last (default) labels only the row's current step, as the official prompt-per-step
+  rows do; `all` also labels the prefix steps with their own known labels (ancestor MC scores,
+  chosen-step ratings); prefixes are shared across rows, so `all` weights shallow steps more.
+- Hard labels from MC scores: the official tree rows only carry the soft score (MSE); here
+  labels = soft >= 0.5 by default (--hard-threshold).
+- Split: official trees split 80/20 by file order, PRM800K by a shuffle; here a seeded shuffle of
+  question ids for both, --eval-fraction 0.2 (the official ratio). The official eval split also
+  leaves merged-pair rows out of the HNC tree's rows; here train and eval rows are built alike.
+- Official PRM800K code skips give_up / bad_problem lines (--skip-give-up, default on) and never uses
+  human-written steps as candidates (--human-steps adds them, label 1); phase-1 filter strings
+  ("# Step 1") of the official tree rows do not apply to our step lists.
+- Descendants of HNC-merged nodes: see hnc.py (their prefix contains the merged step here).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tqdm.auto import tqdm
+
+from hiero.augment.hnc import check_params, hnc, merge_steps, merged_node_ids, tree_seed
+from hiero.data.io import DataError, read_jsonl, write_json, write_jsonl
+from hiero.search.tree import derive_seed
+from hiero.types import FieldError, Node, Solution, Tree
+
+log = logging.getLogger(__name__)
+
+KINDS = ("orm", "prm", "hrm")
+MERGE_LABELS = ("second", "min", "product", "mc")
+ROW_TYPES = ("step", "merged_pair", "solution")
+
+
+# ----------------------------------------------------------------------------- schema
+def _bool_list(d: dict, key: str, n: int) -> list[bool]:
+    v = d.get(key)
+    if not isinstance(v, list) or len(v) != n:
+        raise FieldError(key, f"expected a list of {n} booleans (one per step)")
+    for i, x in enumerate(v):
+        if not isinstance(x, bool):
+            raise FieldError(f"{key}[{i}]", f"expected bool, got {type(x).__name__}")
+    return v
+
+
+def validate_row(d: dict) -> dict:
+    """Check one row against the schema above; raises FieldError naming the field. Returns `d`
+    with int soft labels turned into floats."""
+    if not isinstance(d, dict):
+        raise FieldError("<row>", f"expected an object, got {type(d).__name__}")
+    for key in ("prompt", "question_id", "source"):
+        if not isinstance(d.get(key), str):
+            raise FieldError(key, "expected str" if key in d else "is missing")
+    steps = d.get("completions")
+    if not isinstance(steps, list) or not steps:
+        raise FieldError("completions", "expected a non-empty list of str")
+    for i, s in enumerate(steps):
+        if not isinstance(s, str):
+            raise FieldError(f"completions[{i}]", f"expected str, got {type(s).__name__}")
+    n = len(steps)
+    _bool_list(d, "labels", n)
+    _bool_list(d, "merged", n)
+    if not any(_bool_list(d, "label_mask", n)):
+        raise FieldError("label_mask", "no step carries a label")
+    soft = d.get("soft_labels")
+    if not isinstance(soft, list) or len(soft) != n:
+        raise FieldError("soft_labels", f"expected a list of {n} numbers in [0, 1]")
+    for i, x in enumerate(soft):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0.0 <= x <= 1.0:
+            raise FieldError(f"soft_labels[{i}]", f"expected a number in [0, 1], got {x!r}")
+    d["soft_labels"] = [float(x) for x in soft]
+    counts = d.get("counts")
+    if not isinstance(counts, list) or len(counts) != n:
+        raise FieldError("counts", f"expected a list of {n} entries ([n_correct, n_total] or null)")
+    for i, c in enumerate(counts):
+        if c is not None and (not isinstance(c, list) or len(c) != 2 or any(isinstance(x, bool) or not isinstance(x, int) for x in c)
+                              or not 0 <= c[0] <= c[1]):
+            raise FieldError(f"counts[{i}]", f"expected [n_correct, n_total] with 0 <= n_correct <= n_total or null, got {c!r}")
+    if d.get("kind") not in KINDS:
+        raise FieldError("kind", f"expected one of {list(KINDS)}, got {d.get('kind')!r}")
+    if not isinstance(d.get("meta", {}), dict):
+        raise FieldError("meta", "expected an object")
+    return d
+
+
+class RewardRow:
+    """`read_jsonl(path, RewardRow)` validates every row and names file:line:field on errors."""
+
+    from_dict = staticmethod(validate_row)
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    return list(read_jsonl(path, RewardRow))
+
+
+@dataclass
+class StepLabel:
+    soft: float
+    hard: bool
+    counts: list[int] | None  # [n_correct, n_total]
+    known: bool = True  # False: no label (context only)
+
+
+UNKNOWN = StepLabel(0.0, False, None, known=False)
+
+
+def make_row(question: str, qid: str, steps: list[str], labels: list[StepLabel], merged: list[bool],
+             kind: str, source: str, label_steps: str, meta: dict) -> dict:
+    """One row; the last step is always labelled, earlier ones only with label_steps='all'."""
+    n = len(steps)
+    mask = [lab.known and (label_steps == "all" or i == n - 1) for i, lab in enumerate(labels)]
+    return {"prompt": question, "completions": steps, "labels": [lab.hard for lab in labels],
+            "soft_labels": [lab.soft for lab in labels], "counts": [lab.counts for lab in labels],
+            "merged": merged, "label_mask": mask, "kind": kind, "source": source, "question_id": qid,
+            "meta": meta}
+
+
+def merged_label(rule: str, first: StepLabel, second: StepLabel, threshold: float | None) -> StepLabel:
+    """Label of s_i ⊕ s_{i+1} from the labels of s_i and s_{i+1} (`threshold` None: keep hard
+    labels as given, for human ratings; else hard = soft >= threshold).
+
+    >>> merged_label("product", StepLabel(0.5, True, [1, 2]), StepLabel(0.4, False, [2, 5]), 0.5).soft
+    0.2
+    """
+    if rule in ("second", "mc"):  # on trees the merged node's subtree is the later node's: same counts
+        return StepLabel(second.soft, second.hard, second.counts, second.known)
+    if not (first.known and second.known):
+        return UNKNOWN
+    soft = min(first.soft, second.soft) if rule == "min" else first.soft * second.soft
+    hard = (first.hard and second.hard) if threshold is None else soft >= threshold
+    return StepLabel(soft, hard, None)
+
+
+# ----------------------------------------------------------------------------- trees
+def sample_nodes(tree: Tree, rng: random.Random, bucket_fraction: float = 0.1, single_max: int = 5) -> list[int]:
+    """The official (depth, MC score)-bucket sampling; returns node ids (root never included)."""
+    buckets: dict[int, dict[float, list[int]]] = {}
+    for node in tree.nodes[1:]:
+        buckets.setdefault(node.depth, {}).setdefault(node.mc_score, []).append(node.id)
+    out: list[int] = []
+    for depth in sorted(buckets):
+        by_score = buckets[depth]
+        if len(by_score) > 1:
+            smallest = min(len(ids) for ids in by_score.values())
+            for score in sorted(by_score):
+                ids = by_score[score]
+                out += rng.sample(ids, max(smallest, int(len(ids) * bucket_fraction)))
+        else:
+            (ids,) = by_score.values()
+            out += rng.sample(ids, min(single_max, len(ids)))
+    return out
+
+
+def _tree_label(node: Node, threshold: float) -> StepLabel:
+    s = node.mc_score
+    return StepLabel(s, s >= threshold, [node.n_correct, node.n_total])
+
+
+def tree_step_rows(tree: Tree, node_ids: list[int], cfg: RowsConfig, *, pairs: bool, variant: str) -> list[dict]:
+    """PRM rows for the given nodes, plus (pairs=True) their merged-pair rows."""
+    q, qid, merged_ids = tree.problem.question, tree.problem.id, merged_node_ids(tree)
+    rows = []
+    for nid in node_ids:
+        path = tree.path(nid)
+        steps = [n.step for n in path]
+        labels = [_tree_label(n, cfg.hard_threshold) for n in path]
+        merged = [n.id in merged_ids for n in path]
+        meta = {"row_type": "step", "node": nid, "depth": path[-1].depth, "tree": variant}
+        rows.append(make_row(q, qid, steps, labels, merged, cfg.kind, "trees", cfg.label_steps, meta))
+        if pairs and len(path) >= 2:
+            lab = merged_label(cfg.merge_label, labels[-2], labels[-1], cfg.hard_threshold)
+            rows.append(make_row(q, qid, steps[:-2] + [merge_steps(steps[-2], steps[-1])], labels[:-2] + [lab],
+                                 merged[:-2] + [True], cfg.kind, "trees", cfg.label_steps,
+                                 {**meta, "row_type": "merged_pair"}))
+    return rows
+
+
+def tree_orm_rows(tree: Tree, cfg: RowsConfig, counts: dict) -> list[dict]:
+    """One row per finished solution (a leaf stating an answer), labelled by its correctness."""
+    merged_ids = merged_node_ids(tree)
+    rows = []
+    for leaf in tree.leaves():
+        if leaf.answer is None:  # unfinished (depth / token limit): not a solution an ORM is asked about
+            counts["orm_unfinished_skipped"] = counts.get("orm_unfinished_skipped", 0) + 1
+            continue
+        path = tree.path(leaf.id)
+        ok = leaf.correct is True
+        lab = StepLabel(float(ok), ok, None)
+        rows.append(make_row(tree.problem.question, tree.problem.id, [n.step for n in path], [lab] * len(path),
+                             [n.id in merged_ids for n in path], "orm", "trees", "last",
+                             {"row_type": "solution", "node": leaf.id, "depth": leaf.depth}))
+    return rows
+
+
+def rows_from_tree(tree: Tree, cfg: RowsConfig, counts: dict) -> list[dict]:
+    if cfg.kind == "orm":
+        return tree_orm_rows(tree, cfg, counts)
+    pairs = cfg.kind == "hrm"
+    compressed = "hnc" in tree.meta
+    rng = random.Random(derive_seed(cfg.seed, "rows", tree.problem.id, "hnc" if compressed else "original"))
+    variant = "hnc" if compressed else "original"
+    rows = tree_step_rows(tree, sample_nodes(tree, rng, cfg.bucket_fraction, cfg.single_score_max), cfg,
+                          pairs=pairs, variant=variant)
+    if pairs and cfg.hnc and not compressed:
+        h = hnc(tree, cfg.hnc_p, cfg.hnc_min_children, cfg.hnc_min_depth, seed=tree_seed(cfg.seed, tree))
+        counts["hnc_merges"] = counts.get("hnc_merges", 0) + len(merged_node_ids(h))
+        rng = random.Random(derive_seed(cfg.seed, "rows", tree.problem.id, "hnc"))
+        rows += tree_step_rows(h, sample_nodes(h, rng, cfg.bucket_fraction, cfg.single_score_max), cfg,
+                               pairs=True, variant="hnc")
+    return rows
+
+
+# ----------------------------------------------------------------------------- PRM800K
+def load_prm800k(path: str | Path, neutral: str) -> list[Solution]:
+    """PRM800K solutions with their candidates in meta["alternatives"] (helper A's converter):
+    a raw label file, a stepwise-critic mirror, or an already converted Solution JSONL."""
+    from hiero.data.sources import run_converter
+    from hiero.data.sources_common import iter_records
+
+    path = Path(path)
+    if path.name.endswith(".parquet"):
+        return run_converter("prm800k-stepwise", path, neutral=neutral).records
+    first = next((rec for _, rec in iter_records(path)), None)
+    if first is None:
+        raise DataError(path, None, "no records")
+    if isinstance(first, dict) and "label" in first and "question" in first:
+        return run_converter("prm800k", path, neutral=neutral).records
+    if isinstance(first, dict) and "instruction" in first:
+        return run_converter("prm800k-stepwise", path, neutral=neutral).records
+    sols = list(read_jsonl(path, Solution))
+    for i, s in enumerate(sols, start=1):
+        if "alternatives" not in s.meta or "ratings" not in s.meta:
+            raise DataError(path, i, "field 'meta.alternatives': missing (not a PRM800K conversion; "
+                                     "make one with `hiero data convert --format prm800k`)")
+    return sols
+
+
+def _rating_label(rating: int | None, human: bool, neutral: str) -> StepLabel:
+    from hiero.data.sources_prm800k import rating_label
+
+    lab = rating_label(rating, human, neutral)
+    return UNKNOWN if lab is None else StepLabel(float(lab), bool(lab), None)
+
+
+def prm800k_step_rows(sol: Solution, cfg: RowsConfig, counts: dict) -> list[dict]:
+    """PRM (and HRM merged) rows of one PRM800K solution: chosen prefix + each rated candidate."""
+    q, qid = sol.question or "", sol.problem_id
+    chosen = [_rating_label(r, src == "human", cfg.neutral)
+              for r, src in zip(sol.meta["ratings"], sol.meta["step_sources"])]
+    rows = []
+    for alt in sol.meta["alternatives"]:
+        i = alt["step"]
+        if alt["human"] and not cfg.human_steps:
+            continue
+        if alt["rating"] is None and not alt["human"]:
+            counts["unrated_skipped"] = counts.get("unrated_skipped", 0) + 1
+            continue
+        lab = _rating_label(alt["rating"], alt["human"], cfg.neutral)
+        if not lab.known:
+            counts["neutral_dropped"] = counts.get("neutral_dropped", 0) + 1
+            continue
+        meta = {"row_type": "step", "step": i, "rating": alt["rating"], "human": alt["human"]}
+        prefix = sol.steps[:i]
+        rows.append(make_row(q, qid, prefix + [alt["text"]], chosen[:i] + [lab], [False] * (i + 1), cfg.kind,
+                             "prm800k", cfg.label_steps, meta))
+        if cfg.kind == "hrm" and i >= 1:
+            mlab = merged_label(cfg.merge_label, chosen[i - 1], lab, None)
+            if not mlab.known:
+                counts["merged_unknown_skipped"] = counts.get("merged_unknown_skipped", 0) + 1
+                continue
+            rows.append(make_row(q, qid, prefix[:-1] + [merge_steps(prefix[-1], alt["text"])], chosen[:i - 1] + [mlab],
+                                 [False] * (i - 1) + [True], cfg.kind, "prm800k", cfg.label_steps,
+                                 {**meta, "row_type": "merged_pair"}))
+    return rows
+
+
+def prm800k_orm_rows(sol: Solution, cfg: RowsConfig, counts: dict) -> list[dict]:
+    """The official phase-1 ORM builder (see the module docstring) on one solution."""
+    n = len(sol.steps)
+    pos: dict[int, list[str]] = {}
+    neg: dict[int, list[str]] = {}
+    for alt in sol.meta["alternatives"]:
+        if not alt["human"] and alt["rating"] in (1, -1):
+            (pos if alt["rating"] == 1 else neg).setdefault(alt["step"], []).append(alt["text"])
+    if n == 0 or n - 1 not in pos:  # the official builder requires a +1 candidate at the last step
+        counts["orm_no_final_positive"] = counts.get("orm_no_final_positive", 0) + 1
+        return []
+    correct = [list(sol.steps)] + [sol.steps[:-1] + [t] for t in pos[n - 1]]
+    run = []
+    i = n - 1
+    while i in neg:  # trailing run of positions that have -1 candidates
+        run.append(i)
+        i -= 1
+    wrong: list[list[str]] = []
+    if run:
+        queue = [list(sol.steps)]
+        for idx in run:
+            queue = [item[:idx] + [t] + item[idx + 1:] for item in queue for t in neg[idx]]
+            if len(queue) > 4 * len(correct):
+                break
+        wrong = queue
+    q, qid = sol.question or "", sol.problem_id
+    rows = []
+    for steps, ok in [(s, True) for s in correct] + [(s, False) for s in wrong]:
+        lab = StepLabel(float(ok), ok, None)
+        rows.append(make_row(q, qid, steps, [lab] * len(steps), [False] * len(steps), "orm", "prm800k", "last",
+                             {"row_type": "solution"}))
+    return rows
+
+
+# ----------------------------------------------------------------------------- split, entry point
+def split_by_question(rows: list[dict], eval_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Seeded split of question ids: every row of a question lands in the same split; with >= 2
+    questions and a fraction > 0 each split gets at least one question."""
+    qids = sorted({r["question_id"] for r in rows})
+    random.Random(derive_seed(seed, "split")).shuffle(qids)
+    n_eval = round(len(qids) * eval_fraction)
+    if eval_fraction > 0 and len(qids) >= 2:
+        n_eval = min(max(n_eval, 1), len(qids) - 1)
+    eval_ids = set(qids[:n_eval])
+    return [r for r in rows if r["question_id"] not in eval_ids], [r for r in rows if r["question_id"] in eval_ids]
+
+
+def dedup(rows: list[dict]) -> list[dict]:
+    """Keep the first of rows equal in question, steps, merge marks and labelled values."""
+    seen, out = set(), []
+    for r in rows:
+        key = (r["question_id"], tuple(r["completions"]), tuple(r["merged"]),
+               tuple((s, h) if m else None for s, h, m in zip(r["soft_labels"], r["labels"], r["label_mask"])))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+@dataclass
+class RowsConfig:
+    """Settings of `hiero rm data`."""
+
+    inputs: list[str] = field(default_factory=list, metadata={"help": "trees JSONL or PRM800K files"})
+    out_dir: str = field(default="", metadata={"help": "output folder: train.jsonl, eval.jsonl, stats.json"})
+    kind: Literal["orm", "prm", "hrm"] = field(default="prm", metadata={"help": "which reward model the rows train"})
+    source: Literal["trees", "prm800k"] = field(default="trees", metadata={"help": "input kind (--from)"})
+    eval_fraction: float = field(default=0.2, metadata={"help": "fraction of questions in eval.jsonl (official 0.2)"})
+    seed: int = field(default=0, metadata={"help": "seed of sampling, HNC and the split"})
+    label_steps: Literal["last", "all"] = field(default="last", metadata={
+        "help": "last: only the row's current step is labelled (official); all: prefix steps too"})
+    hard_threshold: float = field(default=0.5, metadata={"help": "trees: hard label = MC score >= this"})
+    merge_label: Literal["second", "min", "product", "mc"] = field(default="second", metadata={
+        "help": "label of a merged pair s_i+s_(i+1): second (official), min, product, mc (trees only)"})
+    neutral: Literal["drop", "positive", "negative"] = field(default="drop", metadata={
+        "help": "PRM800K rating 0: drop (official HRM), positive (Qwen baseline), negative"})
+    human_steps: bool = field(default=False, metadata={"help": "PRM800K: human-written steps as +1 candidates"})
+    skip_give_up: bool = field(default=True, metadata={"help": "PRM800K: skip give_up / bad_problem lines (official)"})
+    hnc: bool = field(default=True, metadata={"help": "hrm from trees: also sample an HNC copy of each tree"})
+    hnc_p: float = field(default=0.5, metadata={"help": "HNC merge probability"})
+    hnc_min_children: int = field(default=4, metadata={"help": "HNC minimum children"})
+    hnc_min_depth: int = field(default=2, metadata={"help": "HNC minimum depth of a merged child"})
+    bucket_fraction: float = field(default=0.1, metadata={"help": "trees: share of each score bucket sampled (official 0.1)"})
+    single_score_max: int = field(default=5, metadata={"help": "trees: nodes sampled at a depth with one score (official 5)"})
+
+    def check(self) -> None:
+        if not self.inputs or not self.out_dir:
+            raise ValueError("rm data: at least one input file and -o OUT_DIR are required")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise ValueError(f"rm data: --eval-fraction must be in [0, 1), got {self.eval_fraction}")
+        if not 0.0 <= self.hard_threshold <= 1.0:
+            raise ValueError(f"rm data: --hard-threshold must be in [0, 1], got {self.hard_threshold}")
+        if self.source == "prm800k" and self.kind == "hrm" and self.merge_label == "mc":
+            raise ValueError("rm data: --merge-label mc needs Monte-Carlo counts; PRM800K has human ratings only")
+        if not 0.0 < self.bucket_fraction <= 1.0 or self.single_score_max < 1:
+            raise ValueError("rm data: --bucket-fraction must be in (0, 1] and --single-score-max >= 1")
+        check_params(self.hnc_p, self.hnc_min_children, self.hnc_min_depth)
+
+
+def _label_summary(rows: list[dict]) -> dict:
+    hard = [h for r in rows for h, m in zip(r["labels"], r["label_mask"]) if m]
+    soft = [s for r in rows for s, m in zip(r["soft_labels"], r["label_mask"]) if m]
+    types: dict[str, int] = {}
+    for r in rows:
+        types[r["meta"]["row_type"]] = types.get(r["meta"]["row_type"], 0) + 1
+    return {"rows": len(rows), "questions": len({r["question_id"] for r in rows}), "row_types": types,
+            "rows_with_merged_step": sum(any(r["merged"]) for r in rows), "labelled_steps": len(hard),
+            "positive_fraction": round(sum(hard) / len(hard), 4) if hard else None,
+            "mean_soft_label": round(sum(soft) / len(soft), 4) if soft else None,
+            "mean_steps": round(sum(len(r["completions"]) for r in rows) / len(rows), 2) if rows else None}
+
+
+def main(cfg: RowsConfig) -> dict:
+    """Build, split and write the rows; returns the stats also written to OUT_DIR/stats.json."""
+    cfg.check()
+    t0 = time.perf_counter()
+    counts: dict = {"inputs": 0}
+    rows: list[dict] = []
+    for path in cfg.inputs:
+        if cfg.source == "trees":
+            for tree in tqdm(read_jsonl(path, Tree), desc=f"rows {Path(path).name}", unit="tree", mininterval=1.0):
+                counts["inputs"] += 1
+                rows += rows_from_tree(tree, cfg, counts)
+        else:
+            for sol in load_prm800k(path, cfg.neutral):
+                if cfg.skip_give_up and sol.meta.get("finish_reason") in ("give_up", "bad_problem"):
+                    counts["give_up_skipped"] = counts.get("give_up_skipped", 0) + 1
+                    continue
+                counts["inputs"] += 1
+                rows += (prm800k_orm_rows if cfg.kind == "orm" else prm800k_step_rows)(sol, cfg, counts)
+    n_built = len(rows)
+    rows = dedup(rows)
+    train, evl = split_by_question(rows, cfg.eval_fraction, cfg.seed)
+    out = Path(cfg.out_dir)
+    write_jsonl(out / "train.jsonl", train)
+    write_jsonl(out / "eval.jsonl", evl)
+    stats = {"kind": cfg.kind, "source": cfg.source, **counts, "rows_built": n_built,
+             "duplicates_removed": n_built - len(rows), "train": _label_summary(train), "eval": _label_summary(evl),
+             "time_s": round(time.perf_counter() - t0, 3), "out_dir": str(out), "config": asdict(cfg)}
+    write_json(out / "stats.json", stats)
+    log.info("rm data: %d train / %d eval rows -> %s", len(train), len(evl), out)
+    return stats

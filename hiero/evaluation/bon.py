@@ -1,0 +1,299 @@
+"""Best-of-N curves: accuracy vs N for every reward model and aggregation, like the paper's tables.
+
+    hiero eval bon --policy DIR --rm orm=DIR --rm prm=DIR --rm hrm=DIR --n 1,2,4,8,16,24,32,64 -o OUT
+    hiero eval bon --candidates gsm8k_model_solutions.jsonl --problems gsm8k_test.jsonl --rm prm=DIR -o OUT
+    Python: main(BonConfig(policy=..., rm=["prm=DIR"], out=...)) -> summary dict
+
+Reads problems (`--problems` Problem JSONL; without it the built-in domain's test split), draws ONE
+pool of max(N) solutions per problem (`scoring.strategies.sample_pool`, cached on disk), scores every
+pooled solution once with every reward model, then evaluates each selection rule on the first N
+samples for every N. Methods (curve names):
+
+    majority          plain majority vote over final answers (no reward model)
+    pass@N            some sample among the N is right: the coverage ceiling, not a selection rule
+    NAME              an ORM: the solution with the highest score
+    NAME:AGG          a PRM/HRM: highest aggregated step score, AGG in --aggregations (min|prod|last|mean)
+    NAME+vote         RM-weighted majority vote (ORM score or the --primary aggregation as weight)
+    oracle            built-in domain only: ground-truth step labels (`SynthOracleScorer`), min
+
+Uncertainty: a 95% percentile bootstrap over problems (`--bootstrap` resamples). With `--subsets K`
+each point is also averaged over K random N-subsets of the pool per problem (lower variance than
+the one prefix; K = 0, the default, uses the prefix, which is what a separate run with N samples
+would draw). `--search step_greedy,beam` also runs those strategies at N = `--search-n` with each
+per-step reward model (and the oracle), as extra rows.
+
+Pre-generated candidates (`--candidates` Solution JSONL grouped by problem_id, e.g. GSM8K's four
+example model solutions per question) replace the pool; N is capped by the smallest group.
+Grading: `synth.is_correct` for built-in-domain problems, `grading.is_equiv` otherwise; a candidate
+with `correct` already set keeps it when no problem file gives the reference answer.
+
+Outputs in OUT: results.json (curves with CI, per-problem pools summary, markdown table),
+curves.png (accuracy vs N, log-x, one line per RM), table.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from hiero.cache import path_hash
+from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.evaluation.metrics import bootstrap_ci
+from hiero.evaluation.plots import plot_curves
+from hiero.scoring.strategies import (
+    STRATEGIES,
+    SearchConfig,
+    SynthOracleScorer,
+    aggregate_or_floor,
+    answer_groups,
+    grade,
+    sample_pool,
+    score_solutions,
+    select,
+)
+from hiero.types import Problem, Solution
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BonConfig:
+    """Settings of `hiero eval bon`."""
+
+    policy: str = field(default="", metadata={"help": "policy: model folder or backend spec (not with --candidates)"})
+    rm: list[str] = field(default_factory=list, metadata={"help": "reward models NAME=DIR (repeatable)"})
+    problems: str = field(default="", metadata={"help": "Problem JSONL ('' = built-in domain test split)"})
+    candidates: str = field(default="", metadata={"help": "pre-generated Solution JSONL grouped by problem_id"})
+    synth_n: int = field(default=100, metadata={"help": "built-in domain: number of test problems"})
+    synth_seed: int = field(default=1, metadata={"help": "built-in domain: problem seed"})
+    limit: int = field(default=0, metadata={"help": "use only the first K problems (0: all)"})
+    n: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 24, 32, 64], metadata={"help": "N values"})
+    aggregations: list[str] = field(default_factory=lambda: ["min", "prod", "last", "mean"],
+                                    metadata={"help": "step-score aggregations for PRM/HRM"})
+    primary: str = field(default="min", metadata={"help": "aggregation of the main plot lines and of +vote"})
+    oracle: bool = field(default=True, metadata={"help": "add the ground-truth oracle line (built-in domain)"})
+    subsets: int = field(default=0, metadata={"help": "average each point over K random N-subsets (0: prefix)"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95% intervals"})
+    search: list[str] = field(default_factory=list, metadata={"help": "also run step_greedy and/or beam"})
+    search_n: int = field(default=4, metadata={"help": "candidates per step for --search"})
+    beam_width: int = field(default=4, metadata={"help": "beam width for --search beam"})
+    max_steps: int = field(default=8, metadata={"help": "step limit for --search"})
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
+    max_new_tokens: int = field(default=256, metadata={"help": "token limit of a sampled solution"})
+    step_tokens: int = field(default=64, metadata={"help": "token limit of one step (--search)"})
+    seed: int = field(default=0, metadata={"help": "sampling and bootstrap seed"})
+    score_batch: int = field(default=64, metadata={"help": "solutions per scorer call"})
+    cache_dir: str = field(default="", metadata={"help": "sample-pool cache folder ('' = OUT/cache)"})
+    out: str = field(default="runs/eval_bon", metadata={"help": "output folder"})
+
+
+# ----------------------------------------------------------------------------- inputs
+def load_problems(cfg: BonConfig) -> list[Problem]:
+    if cfg.problems:
+        problems = list(read_jsonl(cfg.problems, Problem))
+    else:
+        from hiero.data import synth
+
+        problems = synth.generate_problems(cfg.synth_n, seed=cfg.synth_seed, split="test")
+    return problems[:cfg.limit] if cfg.limit > 0 else problems
+
+
+def load_candidates(cfg: BonConfig) -> tuple[list[Problem], list[list[Solution]]]:
+    """Problems and their candidate groups from --candidates (+ --problems for the references)."""
+    groups: dict[str, list[Solution]] = {}
+    for s in read_jsonl(cfg.candidates, Solution):
+        groups.setdefault(s.problem_id, []).append(s)
+    known = {p.id: p for p in read_jsonl(cfg.problems, Problem)} if cfg.problems else {}
+    problems, pool = [], []
+    for pid, sols in groups.items():
+        p = known.get(pid)
+        if p is None:
+            if cfg.problems:
+                raise DataError(cfg.candidates, None, f"problem_id {pid!r} is not in {cfg.problems}")
+            if any(s.correct is None for s in sols) or sols[0].question is None:
+                raise DataError(cfg.candidates, None, f"problem {pid!r}: without --problems every candidate "
+                                                     "needs 'question' and 'correct'")
+            p = Problem(id=pid, question=sols[0].question, answer="", source="")
+        graded = []
+        for s in sols:
+            from hiero.scoring.strategies import extract_final_answer
+
+            answer = s.answer if s.answer is not None else extract_final_answer(p, s.text)
+            correct = grade(p, answer) if p.id in known else bool(s.correct)
+            graded.append(replace(s, answer=answer, correct=correct, question=s.question or p.question))
+        problems.append(p)
+        pool.append(graded)
+    if cfg.limit > 0:
+        problems, pool = problems[:cfg.limit], pool[:cfg.limit]
+    return problems, pool
+
+
+def load_rms(specs: list[str]) -> dict:
+    """NAME=DIR -> Scorer (helper F's `load_scorer`)."""
+    from hiero.scoring.scorer import load_scorer
+
+    rms = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--rm expects NAME=DIR, got {spec!r}")
+        if name in rms or name in ("majority", "oracle"):
+            raise ValueError(f"--rm name {name!r} is used twice or reserved")
+        rms[name] = load_scorer(path)
+    return rms
+
+
+def policy_id(spec: str) -> str:
+    """The policy's identity in cache keys: the spec, plus a content hash when it is a folder."""
+    p = Path(spec)
+    return f"{spec}#{path_hash(p)}" if p.is_dir() else spec
+
+
+# ----------------------------------------------------------------------------- curves
+def method_table(rms: dict, aggregations: list[str], primary: str) -> dict[str, tuple]:
+    """Curve name -> (rm name or None, selection, aggregation)."""
+    methods: dict[str, tuple] = {"majority": (None, "majority", None), "pass@N": (None, "pass", None)}
+    for name, scorer in rms.items():
+        if name == "oracle":
+            methods["oracle"] = (name, "rm", "min")
+        elif scorer.kind == "orm":
+            methods[name] = (name, "rm", "last")
+            methods[f"{name}+vote"] = (name, "vote", "last")
+        else:
+            for agg in aggregations:
+                methods[f"{name}:{agg}"] = (name, "rm", agg)
+            methods[f"{name}+vote"] = (name, "vote", primary)
+    return methods
+
+
+def per_problem_correct(pool, groups, agg_scores, method, n, subsets, rng) -> np.ndarray:
+    """(P,) fraction of right choices per problem with N candidates (prefix, or K random subsets)."""
+    rm, how, agg = method
+    out = np.zeros(len(pool))
+    for i, row in enumerate(pool):
+        size = len(row)
+        picks = [list(range(n))] if subsets <= 0 or n >= size else [
+            sorted(rng.choice(size, size=n, replace=False).tolist()) for _ in range(subsets)]
+        hits = 0.0
+        for idx in picks:
+            if how == "pass":
+                hits += any(row[j].correct for j in idx)
+                continue
+            scores = None if rm is None else [agg_scores[(rm, agg)][i][j] for j in idx]
+            k = select(scores, [groups[i][j] for j in idx], how)
+            hits += bool(row[idx[k]].correct)
+        out[i] = hits / len(picks)
+    return out
+
+
+def markdown_table(n_values: list[int], curves: dict, extra: dict | None = None) -> str:
+    """Methods as rows, N as columns, accuracy % with the 95% interval."""
+    head = "| method | " + " | ".join(f"N={n}" for n in n_values) + " |"
+    lines = [head, "|" + "---|" * (len(n_values) + 1)]
+    for name, c in curves.items():
+        cells = [f"{100 * a:.1f} ({100 * lo:.0f}–{100 * hi:.0f})" for a, lo, hi in zip(c["acc"], c["ci_low"], c["ci_high"])]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, r in (extra or {}).items():
+        lines.append(f"| {name} (N={r['n']}) | {100 * r['acc']:.1f} ({100 * r['ci_low']:.0f}–{100 * r['ci_high']:.0f}) |"
+                     + " |" * (len(n_values) - 1))
+    return "\n".join(lines)
+
+
+def main(cfg: BonConfig) -> dict:
+    """Parse -> generate one pool -> score it -> curves with CIs -> JSON, PNG, markdown."""
+    t0 = time.time()
+    out = Path(cfg.out)
+    search_cfg = SearchConfig(
+        n=max(cfg.n), n_max=max(cfg.n), temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
+        max_new_tokens=cfg.max_new_tokens, step_tokens=cfg.step_tokens, score_batch=cfg.score_batch,
+        cache_dir=cfg.cache_dir or str(out / "cache"), policy_id=policy_id(cfg.policy) if cfg.policy else "")
+    generator = None
+    if cfg.candidates:
+        problems, pool = load_candidates(cfg)
+    else:
+        if not cfg.policy:
+            raise ValueError("give --policy (to sample solutions) or --candidates (pre-generated ones)")
+        from hiero.policy import load_generator
+
+        problems = load_problems(cfg)
+        generator = load_generator(cfg.policy)
+        pool = sample_pool(problems, generator, search_cfg)
+    if not problems:
+        raise ValueError("no problems to evaluate")
+    pool_size = min(len(row) for row in pool)
+    n_values = sorted({n for n in cfg.n if 1 <= n <= pool_size})
+    dropped = sorted(set(cfg.n) - set(n_values))
+    if dropped:
+        log.warning("N values %s exceed the %d candidates per problem and are left out", dropped, pool_size)
+    if not n_values:
+        raise ValueError(f"no N value fits the {pool_size} candidates per problem")
+    pool = [row[:pool_size] for row in pool]
+
+    rms = load_rms(cfg.rm)
+    if cfg.oracle and all(p.source == "synth" for p in problems):
+        rms["oracle"] = SynthOracleScorer(problems)
+    methods = method_table(rms, cfg.aggregations, cfg.primary)
+
+    # every pooled solution scored once per reward model; aggregated once per aggregation
+    flat = [s for row in pool for s in row]
+    agg_scores: dict[tuple[str, str], list[list[float]]] = {}
+    for name, scorer in rms.items():
+        steps = score_solutions(scorer, [s.question for s in flat], [s.steps for s in flat], cfg.score_batch,
+                                desc=f"score {name}")
+        for agg in {m[2] for m in methods.values() if m[0] == name}:
+            it = iter(aggregate_or_floor(x, agg) for x in steps)
+            agg_scores[(name, agg)] = [[next(it) for _ in row] for row in pool]
+    groups = [answer_groups(p, [s.answer for s in row]) for p, row in zip(problems, pool)]
+
+    rng = np.random.default_rng(cfg.seed)
+    curves = {}
+    for name, method in methods.items():
+        acc, lo, hi = [], [], []
+        for n in n_values:
+            x = per_problem_correct(pool, groups, agg_scores, method, n, cfg.subsets, rng)
+            ci = bootstrap_ci(x, cfg.bootstrap, seed=cfg.seed)
+            acc.append(float(x.mean()))
+            lo.append(ci[0])
+            hi.append(ci[1])
+        curves[name] = {"acc": acc, "ci_low": lo, "ci_high": hi, "rm": method[0], "selection": method[1],
+                        "aggregation": method[2]}
+
+    search = {}
+    if cfg.search:
+        if generator is None:
+            raise ValueError("--search needs --policy (it generates step by step)")
+        step_cfg = replace(search_cfg, n=cfg.search_n, beam_width=cfg.beam_width, max_steps=cfg.max_steps)
+        for strategy in cfg.search:
+            if strategy not in ("step_greedy", "beam"):
+                raise ValueError(f"--search takes step_greedy and/or beam, got {strategy!r}")
+            for name, scorer in rms.items():
+                if scorer.kind == "orm":
+                    continue  # step search needs per-step scores (REFERENCE §1: PRM/HRM only)
+                chosen = STRATEGIES[strategy](problems, generator, scorer, step_cfg)
+                x = np.array([float(bool(s.correct)) for s in chosen])
+                ci = bootstrap_ci(x, cfg.bootstrap, seed=cfg.seed)
+                search[f"{name} {strategy}"] = {"acc": float(x.mean()), "ci_low": ci[0], "ci_high": ci[1],
+                                                "n": cfg.search_n, "strategy": strategy, "rm": name}
+
+    out.mkdir(parents=True, exist_ok=True)
+    primary_lines = ["majority", "pass@N"] + [
+        n if (n == "oracle" or sc.kind == "orm") else f"{n}:{cfg.primary}" for n, sc in rms.items()]
+    plot_curves(n_values, curves, out / "curves.png", primary=primary_lines,
+                title=f"best-of-N, {len(problems)} problems")
+    table = markdown_table(n_values, curves, search)
+    (out / "table.md").write_text(table + "\n", encoding="utf-8")
+    result = {
+        "n": n_values, "n_dropped": dropped, "n_problems": len(problems), "pool_size": pool_size,
+        "source": "candidates" if cfg.candidates else ("problems" if cfg.problems else "synth"),
+        "rms": {k: v.kind for k, v in rms.items()}, "curves": curves, "search": search,
+        "sample_accuracy": float(np.mean([s.correct for s in flat])), "markdown": table,
+        "files": {"results": str(out / "results.json"), "plot": str(out / "curves.png"), "table": str(out / "table.md")},
+        "time_s": round(time.time() - t0, 2), "config": vars(cfg),
+    }
+    write_json(out / "results.json", result)
+    return result

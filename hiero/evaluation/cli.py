@@ -1,0 +1,56 @@
+"""CLI of the evaluation stage: `hiero eval bon` and `hiero eval processbench`.
+
+    hiero eval bon --policy runs/policy --rm orm=runs/rm_orm --rm prm=runs/rm_prm hrm=runs/rm_hrm \\
+        --n 1,2,4,8,16,24,32,64 -o runs/eval_bon
+    hiero eval bon --candidates gsm8k_model_solutions.jsonl --problems gsm8k_test.jsonl --rm prm=DIR -o OUT
+    hiero eval processbench --rm runs/rm_hrm --data ../shared/data/processbench/math.json \\
+        --tune-on ../shared/data/processbench/gsm8k.json -o pb_math.json
+
+Each command builds its config (defaults < --config YAML < flags) and calls the stage's `main(cfg)`;
+the summary is printed as JSON (the full results go to the output files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hiero.config import add_config_args, config_from_args
+
+
+def register(sub) -> None:
+    from hiero.evaluation.bon import BonConfig
+    from hiero.evaluation.processbench import ProcessBenchConfig
+
+    ev = sub.add_parser("eval", help="evaluate reward models: best-of-N curves, ProcessBench F1")
+    esub = ev.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
+
+    b = esub.add_parser("bon", help="accuracy vs N for every reward model (JSON + PNG + markdown)",
+                        description=__doc__.splitlines()[0])
+    add_config_args(b, BonConfig, skip=("out", "rm"))
+    b.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output folder")
+    b.add_argument("--rm", dest="rm", action="extend", nargs="+", default=argparse.SUPPRESS, metavar="NAME=DIR",
+                   help="reward model(s) to compare, NAME=DIR (repeatable)")
+    b.set_defaults(func=_bon)
+
+    p = esub.add_parser("processbench", help="first-error F1 of a PRM/HRM (ProcessBench protocol)",
+                        description=__doc__.splitlines()[0])
+    add_config_args(p, ProcessBenchConfig, skip=("out",))
+    p.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
+    p.set_defaults(func=_processbench)
+
+
+def _bon(args) -> int:
+    from hiero.evaluation.bon import BonConfig, main
+
+    summary = main(config_from_args(BonConfig, args))
+    print(summary["markdown"])
+    print(json.dumps({k: summary[k] for k in ("n", "n_problems", "pool_size", "rms", "files", "time_s")}, indent=2))
+    return 0
+
+
+def _processbench(args) -> int:
+    from hiero.evaluation.processbench import ProcessBenchConfig, main
+
+    print(json.dumps(main(config_from_args(ProcessBenchConfig, args)), indent=2))
+    return 0

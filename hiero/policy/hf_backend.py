@@ -1,0 +1,266 @@
+"""`hf` generation backend: batched decoding with a KV cache on any Hugging Face causal LM.
+
+    gen = HFGenerator("runs/policy")                 # a model folder (or a model + tokenizer)
+    gen.generate(prompts, n=5, max_new_tokens=64, stop=["\\n"], temperature=0.7, seed=0)
+        -> one list of 5 Completion(text, n_tokens, finish_reason) per prompt, in input order
+
+How a call runs:
+  1. Prompts are tokenized once and sorted by their token ids, so prompts that share a prefix
+     (the nodes of one reasoning tree all start with the same question) sit in the same chunk.
+     A chunk holds up to `batch_size // n` prompts (its rows, after expansion, are <= batch_size).
+  2. Prefill. If every prompt of the chunk starts with the same >= `min_shared_prefix` tokens, that
+     prefix is run once (batch 1) and its KV cache is copied to each prompt; only the remainders
+     are run, left-padded (the pad sits between prefix and remainder; the attention mask and
+     explicit position ids make that exact). Otherwise all prompts run left-padded.
+  3. The KV cache (and last logits) of each prompt is expanded n times: n samples of one prompt
+     never recompute its prompt.
+  4. Decode token by token with the cache. A row finishes on EOS ("eos"), when its new text
+     contains a stop string ("stop": the text is cut before it) or at max_new_tokens ("length").
+     Finished rows are dropped from the batch and the cache, so long stragglers run alone.
+
+Sampling: temperature 0 is greedy (argmax). Otherwise each row samples by the Gumbel-max trick
+with its own torch.Generator, seeded from (seed, prompt text, occurrence of that prompt in the
+call, sample index). So a completion depends on the seed and on its own prompt, not on which
+other prompts share the batch (up to floating-point differences between batch shapes), and
+rerunning a call with the same seed gives the same completions. `seed=None` draws a fresh seed.
+
+`stats` counts prompt tokens, tokens actually prefilled (after prefix reuse) and generated tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel
+
+from hiero.policy.backend import Completion
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def _resolve_dtype(dtype, device: str) -> torch.dtype:
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from {sorted(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def row_seed(seed: int, prompt: str, occurrence: int, sample: int) -> int:
+    """Seed of one sampled row: a hash of the call seed, the prompt and the row's indices."""
+    h = hashlib.sha256(f"{seed}\x00{occurrence}\x00{sample}\x00".encode() + prompt.encode("utf-8"))
+    return int.from_bytes(h.digest()[:8], "little") & (2**63 - 1)
+
+
+def common_prefix_len(seqs: list[list[int]]) -> int:
+    """Length of the longest common prefix of token lists.
+
+    >>> common_prefix_len([[1, 2, 3], [1, 2, 4, 5], [1, 2]])
+    2
+    """
+    first, n = seqs[0], min(len(s) for s in seqs)
+    for i in range(n):
+        if any(s[i] != first[i] for s in seqs):
+            return i
+    return n
+
+
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float,
+                generators: list[torch.Generator] | None) -> torch.Tensor:
+    """Next token per row. logits: (rows, vocab) -> (rows,) token ids.
+
+    Sampling is Gumbel-max: argmax(logits / T + g) with g ~ Gumbel(0, 1) i.i.d. is an exact draw
+    from softmax(logits / T); top-p removes the tail first (the smallest set of tokens whose
+    probability reaches top_p is kept).
+    """
+    if temperature <= 0:
+        return logits.argmax(-1)
+    scores = logits.float() / temperature
+    if top_p < 1.0:
+        sorted_scores, order = scores.sort(-1, descending=True)
+        probs = sorted_scores.softmax(-1)
+        drop_sorted = probs.cumsum(-1) - probs >= top_p  # tokens after the nucleus is full
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        scores = scores.masked_fill(drop, float("-inf"))
+    u = torch.stack([torch.rand(scores.shape[-1], generator=g) for g in generators]).to(scores.device)
+    gumbel = -torch.log(-torch.log(u.clamp(1e-20, 1.0 - 1e-7)))
+    return (scores + gumbel).argmax(-1)
+
+
+class HFGenerator:
+    """Batched generation with a KV cache on a transformers causal LM (implements `Generator`)."""
+
+    def __init__(self, model_or_dir: str | os.PathLike | PreTrainedModel, tokenizer=None, device: str | None = None,
+                 batch_size: int = 64, dtype: str | torch.dtype | None = None, prefix_reuse: bool = True,
+                 min_shared_prefix: int = 4, threads: int | None = None):
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if isinstance(model_or_dir, (str, os.PathLike)):
+            path = Path(model_or_dir)
+            if not (path / "config.json").exists():
+                raise FileNotFoundError(f"{path}: not a Hugging Face model folder (no config.json)")
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=_resolve_dtype(dtype, device))
+        else:
+            model = model_or_dir
+            if dtype is not None:
+                model = model.to(_resolve_dtype(dtype, device))
+            if tokenizer is None:
+                raise ValueError("a tokenizer is required when passing a model object")
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.batch_size = batch_size
+        self.prefix_reuse = prefix_reuse
+        self.min_shared_prefix = min_shared_prefix
+        eos = model.generation_config.eos_token_id if model.generation_config is not None else None
+        eos = [eos] if isinstance(eos, int) else list(eos or [])
+        if tokenizer.eos_token_id is not None:
+            eos.append(tokenizer.eos_token_id)
+        self.eos_ids = set(eos)
+        pad = tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else (min(self.eos_ids) if self.eos_ids else 0)
+        params = inspect.signature(self.model.forward).parameters
+        self._logits_to_keep = "logits_to_keep" in params
+        # transformers >= 5.2x names the cache argument `cache`; older models take `past_key_values`
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        # Tiny models decode faster on one CPU thread: per-token matmuls are too small to split,
+        # and on busy cores OpenMP threads spin waiting for each other (measured 6x on 2 cores).
+        small = sum(p.numel() for p in self.model.parameters()) < 20_000_000
+        self.threads = threads if threads is not None else (1 if device == "cpu" and small else 0)
+        self.stats = {"calls": 0, "prompt_tokens": 0, "prefill_tokens": 0, "generated_tokens": 0}
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__)
+
+    # ------------------------------------------------------------------------------- public
+    def generate(self, prompts: list[str], *, n: int = 1, max_new_tokens: int = 256, stop: list[str] | None = None,
+                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> list[list[Completion]]:
+        before = torch.get_num_threads()
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        try:
+            return self._generate(prompts, n, max_new_tokens, stop, temperature, top_p, seed)
+        finally:
+            torch.set_num_threads(before)
+
+    @torch.inference_mode()
+    def _generate(self, prompts, n, max_new_tokens, stop, temperature, top_p, seed) -> list[list[Completion]]:
+        if n < 1 or max_new_tokens < 1:
+            raise ValueError(f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}")
+        prompts = list(prompts)
+        if not prompts:
+            return []
+        ids = self.tokenizer(prompts)["input_ids"]
+        for i, x in enumerate(ids):
+            if not x:
+                raise ValueError(f"prompt {i} is empty after tokenization")
+        seed = int.from_bytes(os.urandom(8), "little") if seed is None else seed
+        seen: dict[str, int] = {}
+        occurrence = []
+        for p in prompts:  # identical prompts in one call still get different samples
+            occurrence.append(seen.get(p, 0))
+            seen[p] = occurrence[-1] + 1
+        order = sorted(range(len(prompts)), key=lambda i: ids[i])
+        per_chunk = max(1, self.batch_size // n)
+        results: list[list[Completion] | None] = [None] * len(prompts)
+        stop = [s for s in (stop or []) if s]
+        self.stats["calls"] += 1
+        for k in range(0, len(order), per_chunk):
+            chunk = order[k:k + per_chunk]
+            keys = [[row_seed(seed, prompts[i], occurrence[i], j) for j in range(n)] for i in chunk]
+            outs = self._run_chunk([ids[i] for i in chunk], keys, n, max_new_tokens, stop, temperature, top_p)
+            for i, out in zip(chunk, outs):
+                results[i] = out
+        return results  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------------------- internals
+    def _forward(self, input_ids, attention_mask, position_ids, cache):
+        kw = {"logits_to_keep": 1} if self._logits_to_keep else {}
+        kw[self._cache_arg] = cache
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                         use_cache=True, **kw)
+        return out.logits[:, -1, :]
+
+    def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, width - len(s):] = torch.tensor(s, dtype=torch.long)
+            mask[r, width - len(s):] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _prefill(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, DynamicCache]:
+        """Run the prompts; returns (last logits (P, V), attention mask (P, T), cache)."""
+        cache = DynamicCache(config=self.model.config)
+        shared = common_prefix_len(seqs) if len(seqs) > 1 else 0
+        shared = min(shared, min(len(s) for s in seqs) - 1)  # every row needs >= 1 own token
+        self.stats["prompt_tokens"] += sum(len(s) for s in seqs)
+        if self.prefix_reuse and shared >= self.min_shared_prefix:
+            prefix = torch.tensor([seqs[0][:shared]], dtype=torch.long, device=self.device)
+            ones = torch.ones_like(prefix)
+            self._forward(prefix, ones, torch.arange(shared, device=self.device)[None], cache)
+            cache.batch_repeat_interleave(len(seqs))
+            rest, rest_mask = self._left_pad([s[shared:] for s in seqs])
+            mask = torch.cat([ones.expand(len(seqs), -1), rest_mask], dim=1)
+            positions = (mask.cumsum(1) - 1).clamp(min=0)[:, shared:]
+            logits = self._forward(rest, mask, positions, cache)
+            self.stats["prefill_tokens"] += shared + sum(len(s) - shared for s in seqs)
+        else:
+            ids, mask = self._left_pad(seqs)
+            logits = self._forward(ids, mask, (mask.cumsum(1) - 1).clamp(min=0), cache)
+            self.stats["prefill_tokens"] += sum(len(s) for s in seqs)
+        return logits, mask, cache
+
+    def _run_chunk(self, seqs, keys, n, max_new_tokens, stop, temperature, top_p) -> list[list[Completion]]:
+        logits, mask, cache = self._prefill(seqs)
+        if n > 1:  # n samples share their prompt's cache
+            cache.batch_repeat_interleave(n)
+            logits, mask = logits.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
+        rows = len(seqs) * n
+        flat_keys = [k for per_prompt in keys for k in per_prompt]
+        gens = ([torch.Generator().manual_seed(k) for k in flat_keys] if temperature > 0 else None)
+        new_ids: list[list[int]] = [[] for _ in range(rows)]
+        n_tokens, texts, finish = [0] * rows, [""] * rows, [None] * rows
+        active = list(range(rows))  # batch position -> row
+        for t in range(max_new_tokens):
+            nxt = sample_next(logits, temperature, top_p, [gens[r] for r in active] if gens else None)
+            keep = []
+            for b, (r, tok) in enumerate(zip(active, nxt.tolist())):
+                n_tokens[r] += 1
+                if tok in self.eos_ids:
+                    finish[r] = "eos"
+                    continue
+                new_ids[r].append(tok)
+                if stop:
+                    text = self.tokenizer.decode(new_ids[r], skip_special_tokens=False)
+                    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+                    if cut >= 0:
+                        texts[r], finish[r] = text[:cut], "stop"
+                        continue
+                keep.append(b)
+            if not keep or t == max_new_tokens - 1:
+                break
+            if len(keep) < len(active):  # drop finished rows from the batch and the cache
+                idx = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(idx)
+                mask, nxt = mask[idx], nxt[idx]
+                active = [active[b] for b in keep]
+            positions = mask.sum(1, keepdim=True)  # index of the new token among real tokens
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            logits = self._forward(nxt[:, None], mask, positions, cache)
+        for r in range(rows):
+            if finish[r] in (None, "eos"):
+                texts[r] = self.tokenizer.decode(new_ids[r], skip_special_tokens=False)
+                finish[r] = finish[r] or "length"
+        self.stats["generated_tokens"] += sum(n_tokens)
+        return [[Completion(texts[p * n + j], n_tokens[p * n + j], finish[p * n + j]) for j in range(n)]
+                for p in range(len(seqs))]

@@ -1,0 +1,283 @@
+"""Train the embedded policy: BPE tokenizer + tiny causal LM, by SFT on noisy step-by-step solutions.
+
+Run:  hiero policy train --preset quick -o runs/policy            (synthetic problems, ~2.5 min on 2 cores)
+      hiero policy train --problems gsm8k_steps.jsonl -o runs/gsm   (any Problem JSONL with `steps`)
+Python: main(preset_config("quick", output="runs/policy")) -> summary dict (also train_summary.json)
+
+Pipeline (reads top to bottom in `main`):
+  1. problems: without --problems, `n_train` synthetic train problems and `n_test` test problems
+     (the built-in domain's disjoint split); with --problems, the file, of which a seeded
+     `n_test` (at most 10%) are held out for the accuracy figure.
+  2. targets: for built-in problems a noisy solution (`synth.render_noisy_solution`: wrong steps at
+     rate p_error, each corrected with "Check: ..., not X." at rate p_correction), so that samples
+     from the policy contain realistic mistakes and corrections; other problems use their steps.
+  3. tokenizer: byte-level BPE trained on the prompts and targets (hiero.policy.tokenizer).
+  4. examples: build_prompt(question) + "\\n".join(steps) + EOS; prompt tokens get IGNORE_INDEX
+     labels, so the loss is on the solution only. Batches group similar lengths (less padding).
+  5. train with hiero.training.train_loop (Accelerate: precision, accumulation, resume, metrics).
+  6. save a Hugging Face folder (model, tokenizer, generation_config), reload it through the `hf`
+     backend and measure greedy accuracy on the held-out problems -> train_summary.json.
+
+Departures: the papers fine-tune Qwen2.5-Math-7B / 1.5B; this is a 1M-parameter stand-in that
+runs on a laptop CPU. The noise rates are this project's choice (the papers' policies make their
+own mistakes). A resumed run reuses the tokenizer saved in the output folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field, fields
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import AutoTokenizer, GenerationConfig
+
+from hiero.data import synth
+from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.policy.generators import evaluate_accuracy
+from hiero.policy.model import build_model, count_params
+from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.policy.tokenizer import train_tokenizer
+from hiero.training import TrainConfig, train_loop
+from hiero.types import IGNORE_INDEX, Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PolicyTrainConfig(TrainConfig):
+    """`hiero policy train`. The defaults are the `quick` preset; PRESETS holds the others."""
+
+    output: str = field(default="", metadata={"help": "output folder (model, tokenizer, metrics, summary)"})
+    preset: Literal["micro", "quick", "full"] = field(default="quick", metadata={
+        "help": "named settings (PRESETS); YAML and flags override them"})
+    problems: str = field(default="", metadata={
+        "help": "Problem JSONL with reference steps (empty: synthesise built-in problems)"})
+    n_train: int = field(default=12000, metadata={"help": "synthetic training problems"})
+    n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
+    min_ops: int = field(default=2, metadata={"help": "synthetic problems: fewest operations"})
+    max_ops: int = field(default=4, metadata={"help": "synthetic problems: most operations"})
+    max_operand: int = field(default=9, metadata={"help": "synthetic problems: largest +/- operand"})
+    p_error: float = field(default=0.1, metadata={"help": "SFT noise: chance a computing step is wrong"})
+    p_correction: float = field(default=0.5, metadata={"help": "SFT noise: chance a wrong step is corrected"})
+    vocab_size: int = field(default=512, metadata={"help": "BPE vocabulary size (bytes + merges + specials)"})
+    arch: Literal["qwen2", "llama"] = field(default="qwen2", metadata={"help": "transformers architecture"})
+    n_layers: int = field(default=4, metadata={"help": "transformer layers"})
+    hidden: int = field(default=128, metadata={"help": "hidden size"})
+    heads: int = field(default=4, metadata={"help": "attention heads"})
+    kv_heads: int = field(default=0, metadata={"help": "key/value heads (0: = heads)"})
+    intermediate: int = field(default=0, metadata={"help": "MLP size (0: 4 * hidden)"})
+    max_len: int = field(default=256, metadata={"help": "longest training sequence in tokens (longer: dropped)"})
+    eval_batch_size: int = field(default=64, metadata={"help": "generation batch for the accuracy figure"})
+    max_new_tokens: int = field(default=96, metadata={"help": "generation limit for the accuracy figure"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    # optimisation defaults of the quick preset (fields of TrainConfig, redefined)
+    lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
+    batch_size: int = field(default=32, metadata={"help": "examples per micro-batch per device"})
+    max_steps: int = field(default=420, metadata={"help": "optimizer steps; > 0 overrides epochs"})
+    warmup_ratio: float = field(default=0.03, metadata={"help": "fraction of steps with linear warm-up"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+
+
+# Presets as overrides of the defaults (= quick). recipes/policy_<name>.yaml mirror them (tested).
+PRESETS: dict[str, dict] = {
+    "micro": {"n_train": 64, "n_test": 8, "max_steps": 3, "batch_size": 8, "n_layers": 1, "hidden": 32,
+              "heads": 2, "vocab_size": 300, "max_new_tokens": 48, "log_every": 1},
+    "quick": {},
+    "full": {"n_train": 50000, "n_test": 500, "max_steps": 4000, "n_layers": 6, "hidden": 256, "heads": 8,
+             "lr": 1e-3, "batch_size": 48, "save_every": 500},
+}
+
+
+def preset_config(name: str = "quick", **overrides) -> PolicyTrainConfig:
+    """The config of a named preset with `overrides` applied (the Python twin of --preset)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    known = {f.name for f in fields(PolicyTrainConfig)}
+    bad = sorted(set(overrides) - known)
+    if bad:
+        raise ValueError(f"unknown setting(s) {bad} for PolicyTrainConfig")
+    return PolicyTrainConfig(**{**PRESETS[name], "preset": name, **overrides})
+
+
+# ----------------------------------------------------------------------------- data
+def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]:
+    """(train, test) problems; the two never share a problem (synthetic: never a program)."""
+    if not cfg.problems:
+        kw = dict(min_ops=cfg.min_ops, max_ops=cfg.max_ops, max_operand=cfg.max_operand)
+        return (synth.generate_problems(cfg.n_train, cfg.seed, "train", **kw),
+                synth.generate_problems(cfg.n_test, cfg.seed, "test", **kw))
+    problems = []
+    for line, p in enumerate(read_jsonl(cfg.problems, Problem), start=1):
+        if not p.steps:
+            raise DataError(cfg.problems, line, "field 'steps': is missing (policy SFT needs reference steps)")
+        problems.append(p)
+    if len(problems) < 2:
+        raise DataError(cfg.problems, None, f"need at least 2 problems, found {len(problems)}")
+    order = list(range(len(problems)))
+    random.Random(f"policy-split|{cfg.seed}").shuffle(order)
+    n_test = max(1, min(cfg.n_test, len(problems) // 10))
+    return [problems[i] for i in order[n_test:]], [problems[i] for i in order[:n_test]]
+
+
+def target_steps(problems: list[Problem], cfg: PolicyTrainConfig) -> list[list[str]]:
+    """The SFT target of each problem: a noisy rendering for built-in problems, else its steps."""
+    rng = random.Random(f"policy-noise|{cfg.seed}")
+    return [synth.render_noisy_solution(p, rng, cfg.p_error, cfg.p_correction).steps if p.source == "synth"
+            else list(p.steps or []) for p in problems]
+
+
+def encode_examples(tokenizer, questions: list[str], steps: list[list[str]], max_len: int) -> list[dict]:
+    """Token ids and labels of prompt + solution + EOS; prompt labels are IGNORE_INDEX.
+
+    Prompt and solution are tokenized separately, exactly as generation sees them (the
+    tokenizer never merges across a newline, so this equals tokenizing the joined text).
+    Examples longer than `max_len` are dropped (a truncated solution would teach no ending).
+    """
+    prompts = tokenizer([build_prompt(q) for q in questions])["input_ids"]
+    targets = tokenizer([STEP_SEP.join(s) for s in steps])["input_ids"]
+    out = []
+    for p, t in zip(prompts, targets):
+        ids = p + t + [tokenizer.eos_token_id]
+        if len(ids) <= max_len:
+            out.append({"input_ids": ids, "labels": [IGNORE_INDEX] * len(p) + t + [tokenizer.eos_token_id]})
+    return out
+
+
+def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padding gets attention 0 and label IGNORE_INDEX.
+
+    >>> b = collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5], "labels": [5]}], pad_id=1)
+    >>> b["input_ids"].tolist(), b["attention_mask"].tolist(), b["labels"].tolist()
+    ([[5, 6, 7], [5, 1, 1]], [[1, 1, 1], [1, 0, 0]], [[-100, 6, 7], [5, -100, -100]])
+    """
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    for r, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[r, :n] = torch.tensor(e["input_ids"])
+        mask[r, :n] = 1
+        labels[r, :n] = torch.tensor(e["labels"])
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+class BucketBatchSampler:
+    """Batches of similar length: shuffle (seed, epoch), sort windows of 50 batches by length,
+    cut into batches, shuffle the batches. Deterministic per epoch, so a resumed run skips
+    exactly the batches it had done."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int = 50):
+        self.lengths, self.batch_size, self.seed, self.window, self.epoch = lengths, batch_size, seed, window, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self):
+        rng = random.Random(f"buckets|{self.seed}|{self.epoch}")
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        span = self.batch_size * self.window
+        batches = []
+        for k in range(0, len(order), span):
+            window = sorted(order[k:k + span], key=lambda i: self.lengths[i])
+            batches += [window[j:j + self.batch_size] for j in range(0, len(window), self.batch_size)]
+        rng.shuffle(batches)
+        return iter(batches)
+
+
+def make_loader(examples: list[dict], batch_size: int, pad_id: int, seed: int) -> torch.utils.data.DataLoader:
+    sampler = BucketBatchSampler([len(e["input_ids"]) for e in examples], batch_size, seed)
+    return torch.utils.data.DataLoader(examples, batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id))
+
+
+def lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean next-token cross-entropy over labelled (solution) tokens; transformers shifts labels."""
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+
+
+# ----------------------------------------------------------------------------- entry point
+def save_policy(model, tokenizer, folder: Path) -> None:
+    """A Hugging Face model folder that AutoModelForCausalLM / AutoTokenizer load."""
+    model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
+                                               pad_token_id=tokenizer.pad_token_id, do_sample=False)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def main(cfg: PolicyTrainConfig) -> dict:
+    """Train the policy into cfg.output; returns (and writes) the summary with measured figures."""
+    if not cfg.output:
+        raise ValueError("an output folder is required (-o DIR)")
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    t_start = time.time()
+    train_problems, test_problems = load_problems(cfg)
+    train_steps = target_steps(train_problems, cfg)
+    questions = [p.question for p in train_problems]
+
+    resuming = (out / "checkpoint" / "loop_state.json").exists() and (out / "tokenizer.json").exists()
+    if resuming:  # the checkpoint's embeddings belong to the tokenizer saved with it
+        tokenizer = AutoTokenizer.from_pretrained(out)
+    else:
+        corpus = [build_prompt(q) + STEP_SEP.join(s) for q, s in zip(questions, train_steps)]
+        tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
+        tokenizer.save_pretrained(out)
+    examples = encode_examples(tokenizer, questions, train_steps, cfg.max_len)
+    if not examples:
+        raise ValueError(f"every training example is longer than max_len={cfg.max_len} tokens")
+    eval_examples = encode_examples(tokenizer, [p.question for p in test_problems[:64]],
+                                    [p.steps or [] for p in test_problems[:64]], cfg.max_len)
+
+    model = build_model(len(tokenizer), arch=cfg.arch, n_layers=cfg.n_layers, hidden=cfg.hidden, heads=cfg.heads,
+                        kv_heads=cfg.kv_heads, intermediate=cfg.intermediate, max_positions=max(512, cfg.max_len),
+                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=cfg.seed)
+    n_params = count_params(model)
+    log.info("policy: %d params, %d examples, vocab %d", n_params, len(examples), len(tokenizer))
+
+    seen = {"tokens": 0}
+
+    def step_fn(m, batch):
+        seen["tokens"] += int(batch["attention_mask"].sum())
+        return lm_loss(m, batch), {}
+
+    def eval_fn(m):
+        batch = {k: v.to(next(m.parameters()).device) for k, v in collate(eval_examples, tokenizer.pad_token_id).items()}
+        return {"loss": float(lm_loss(m, batch))}
+
+    loader = make_loader(examples, cfg.batch_size, tokenizer.pad_token_id, cfg.seed)
+    prep_s = time.time() - t_start
+    t_loop = time.time()
+    result = train_loop(model, step_fn, loader, cfg, out, eval_fn=eval_fn if eval_examples else None,
+                        save_fn=lambda m, folder: save_policy(m, tokenizer, folder), desc="policy sft")
+    loop_s = time.time() - t_loop
+
+    # accuracy of the saved folder, loaded back the way every other stage loads it
+    from hiero.policy.hf_backend import HFGenerator
+
+    generator = HFGenerator(out, batch_size=cfg.eval_batch_size, device="cpu" if not torch.cuda.is_available() else None)
+    acc = evaluate_accuracy(generator, test_problems, batch_size=cfg.eval_batch_size,
+                            max_new_tokens=cfg.max_new_tokens)
+    summary = {
+        "output": str(out), "preset": cfg.preset, "params": n_params, "vocab_size": len(tokenizer),
+        "train_examples": len(examples), "test_problems": len(test_problems),
+        "steps": result["steps"], "train_time_s": round(loop_s, 2), "prep_time_s": round(prep_s, 2),
+        "tokens_per_s": round(seen["tokens"] / max(loop_s, 1e-9), 1), "train_tokens": seen["tokens"],
+        "final_loss": result["last"].get("loss"), "eval_loss": (result["final_eval"] or {}).get("loss"),
+        "test_accuracy": acc["accuracy"], "test_no_answer": acc["no_answer"],
+        "eval_time_s": acc["time_s"], "eval_tokens_per_s": acc["tokens_per_s"],
+        "total_time_s": round(time.time() - t_start, 2), "threads": torch.get_num_threads(),
+    }
+    write_json(out / "train_summary.json", summary)
+    return summary

@@ -1,0 +1,269 @@
+"""Preference pairs for DPO / HiPO (`hiero po pairs`), with segments attached.
+
+Three sources, any combination in one run:
+
+    --solutions FILE   Solution JSONL (sampled solutions, GSM8K model solutions…): for each problem a
+                       correct and an incorrect solution form a pair (up to --max-per-problem pairs).
+                       The real GSM8K file (`example_model_solutions.jsonl`) is read directly.
+    --trees FILE       reasoning trees (Step-DPO style): under a shared correct prefix, the child with
+                       the highest MC score is chosen and the child with the lowest is rejected, when
+                       their scores differ by at least --min-gap. `--tree-response step` keeps only the
+                       next step (Step-DPO); `leaf` extends each side along its best (chosen) / worst
+                       (rejected) MC path down to a leaf, giving whole solutions with Rq/Mt/Ra parts.
+    --prefs FILE       preference rows `question|prompt, chosen, rejected` (TRL format), including the
+                       HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…).
+
+Prompts for solutions and trees are `hiero.policy.prompt.build_prompt(question, prefix_steps)`, the
+policy's own prompt, and responses are steps joined by "\\n", as the policy writes them. Segments are
+then filled in by a segmenter (`--segmenter auto|tags|heuristic|llm|none`) for pairs that have none;
+`llm` calls the OpenAI-compatible decomposer (cached; a failed reply falls back to the heuristic and
+is counted). Run: `hiero po pairs --solutions sols.jsonl -o pairs.jsonl`; Python: `main(PairsConfig(...))`.
+
+Departures: the paper builds pairs only from Math StackExchange votes; solution and tree pairs are
+this project's additions (REFERENCE §2 "Data"). A "correct prefix" in a tree is a path whose steps are
+all known right (`step_correct`) or, without ground truth, all have MC score >= --prefix-min-mc.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hiero.data.io import DataError, read_jsonl, write_jsonl
+from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, HeuristicSegmenter, LLMSegmenter, SegmentError
+from hiero.types import PreferencePair, Problem, Solution, Tree
+
+# the authors' segment names -> ours
+NAME_ALIASES = {"Rq": "clarification", "Mt": "reasoning", "Ra": "answer"}
+
+
+@dataclass
+class PairsConfig:
+    out: str = field(default="pairs.jsonl", metadata={"help": "output pairs JSONL"})
+    solutions: str | None = field(default=None, metadata={"help": "Solution JSONL (or GSM8K example_model_solutions.jsonl)"})
+    trees: str | None = field(default=None, metadata={"help": "reasoning trees JSONL"})
+    prefs: str | None = field(default=None, metadata={"help": "preference rows (question|prompt, chosen, rejected)"})
+    problems: str | None = field(default=None, metadata={"help": "Problem JSONL to fill in questions missing from solutions"})
+    prefs_text: Literal["original", "decomposed"] = field(
+        default="original", metadata={"help": "authors' decomposed file: train on the original answers or on the Rq/Mt/Ra rewrite"})
+    max_per_problem: int = field(default=1, metadata={"help": "pairs per problem from solutions / per tree"})
+    min_gap: float = field(default=0.5, metadata={"help": "trees: minimum MC-score gap between chosen and rejected step"})
+    prefix_min_mc: float = field(default=0.5, metadata={"help": "trees: MC score every prefix step needs without ground truth"})
+    tree_response: Literal["step", "leaf"] = field(default="step", metadata={"help": "trees: next step only, or down to a leaf"})
+    segmenter: Literal["auto", "tags", "heuristic", "llm", "none"] = field(
+        default="auto", metadata={"help": "how to fill in missing segments"})
+    resegment: bool = field(default=False, metadata={"help": "replace segments already in the input"})
+    llm_mode: Literal["split", "rewrite"] = field(default="split", metadata={"help": "LLM decomposer: split in place or rewrite"})
+    llm_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server for --segmenter llm"})
+    llm_model: str = field(default="gpt-4.1", metadata={"help": "decomposer model name"})
+    cache_dir: str = field(default="runs/cache/po", metadata={"help": "where LLM replies are cached"})
+    seed: int = field(default=0, metadata={"help": "random seed (which pairs are drawn)"})
+
+
+# ----------------------------------------------------------------------------- solutions
+def _is_gsm8k_model_file(path: str) -> bool:
+    with open(path, encoding="utf-8") as f:
+        head = f.readline()
+    return '"ground_truth"' in head and '"175b_verification"' in head
+
+
+def load_solutions(path: str, problems: dict[str, Problem] | None = None) -> list[Solution]:
+    if _is_gsm8k_model_file(path):
+        from hiero.data.sources_text import convert_gsm8k_model_solutions
+
+        return convert_gsm8k_model_solutions(path).records
+    sols = list(read_jsonl(path, Solution))
+    for i, s in enumerate(sols, start=1):
+        if s.question is None and problems and s.problem_id in problems:
+            s.question = problems[s.problem_id].question
+        if s.question is None:
+            raise DataError(path, i, "field 'question': missing (pass --problems to fill it in)")
+        if s.correct is None:
+            raise DataError(path, i, "field 'correct': missing; solutions must be graded to form pairs")
+    return sols
+
+
+def pairs_from_solutions(solutions: list[Solution], max_per_problem: int = 1, seed: int = 0) -> list[PreferencePair]:
+    """A correct vs an incorrect solution of the same problem (distinct texts), up to max_per_problem."""
+    rng = random.Random(seed)
+    groups: dict[str, list[Solution]] = defaultdict(list)
+    for s in solutions:
+        groups[s.problem_id].append(s)
+    out = []
+    for pid, sols in groups.items():
+        good = [s for s in sols if s.correct]
+        bad = [s for s in sols if s.correct is False]
+        combos = [(g, b) for g in good for b in bad if g.text != b.text]
+        rng.shuffle(combos)
+        for j, (g, b) in enumerate(combos[:max_per_problem]):
+            out.append(PreferencePair(prompt=build_prompt(g.question), chosen=g.text, rejected=b.text,
+                                      id=f"{pid}-s{j}", meta={"source": "solutions", "problem_id": pid}))
+    return out
+
+
+# ----------------------------------------------------------------------------- trees
+def _step_ok(node, prefix_min_mc: float) -> bool:
+    return node.step_correct if node.step_correct is not None else node.mc_score >= prefix_min_mc
+
+
+def _walk(tree: Tree, node_id: int, best: bool) -> list[str]:
+    """Steps from `node_id` down to a leaf, always taking the highest (best) or lowest MC child."""
+    steps = [tree.nodes[node_id].step]
+    node = tree.nodes[node_id]
+    while node.children:
+        kids = [tree.nodes[c] for c in node.children]
+        node = max(kids, key=lambda n: n.mc_score) if best else min(kids, key=lambda n: n.mc_score)
+        steps.append(node.step)
+    return steps
+
+
+def pairs_from_tree(tree: Tree, *, min_gap: float = 0.5, prefix_min_mc: float = 0.5, response: str = "step",
+                    max_pairs: int = 1, seed: int = 0) -> list[PreferencePair]:
+    """Step-DPO pairs under correct prefixes, largest MC gap first."""
+    candidates = []
+    for node in tree.nodes:
+        if len(node.children) < 2:
+            continue
+        path = tree.path(node.id)
+        if not all(_step_ok(n, prefix_min_mc) for n in path):
+            continue
+        kids = [tree.nodes[c] for c in node.children]
+        hi = max(kids, key=lambda n: n.mc_score)
+        lo = min(kids, key=lambda n: n.mc_score)
+        gap = hi.mc_score - lo.mc_score
+        if gap >= min_gap and hi.step != lo.step:
+            candidates.append((gap, node.depth, node.id, hi.id, lo.id, [n.step for n in path]))
+    rng = random.Random(seed)
+    rng.shuffle(candidates)
+    candidates.sort(key=lambda c: (-c[0], c[1]))  # largest gap, then shallowest prefix
+    out = []
+    for gap, _, nid, hi, lo, prefix in candidates[:max_pairs]:
+        if response == "leaf":
+            chosen, rejected = STEP_SEP.join(_walk(tree, hi, True)), STEP_SEP.join(_walk(tree, lo, False))
+        else:
+            chosen, rejected = tree.nodes[hi].step, tree.nodes[lo].step
+        out.append(PreferencePair(prompt=build_prompt(tree.problem.question, prefix), chosen=chosen, rejected=rejected,
+                                  id=f"{tree.problem.id}-n{nid}",
+                                  meta={"source": "trees", "problem_id": tree.problem.id, "mc_gap": round(gap, 4),
+                                        "chosen_mc": tree.nodes[hi].mc_score, "rejected_mc": tree.nodes[lo].mc_score}))
+    return out
+
+
+# ----------------------------------------------------------------------------- preference files
+def _rename(spans: dict | None) -> dict | None:
+    return None if spans is None else {NAME_ALIASES.get(k, k): v for k, v in spans.items()}
+
+
+def load_prefs(path: str, prefs_text: str = "original") -> list[PreferencePair]:
+    """TRL-style rows, or the authors' decomposed file (through the data stage's converter)."""
+    with open(path, encoding="utf-8") as f:
+        head = f.readline()
+    if '"output_a"' in head:
+        from hiero.data.sources_text import convert_prefs
+
+        pairs = convert_prefs(path, prefs_text=prefs_text).records
+    else:
+        pairs = list(read_jsonl(path, PreferencePair))
+    for i, p in enumerate(pairs):
+        p.chosen_segments, p.rejected_segments = _rename(p.chosen_segments), _rename(p.rejected_segments)
+        p.id = p.id or f"prefs-{i}"
+        p.meta = {**p.meta, "source": p.meta.get("source", "prefs")}
+    return pairs
+
+
+# ----------------------------------------------------------------------------- segments
+def make_llm_segmenter(cfg: PairsConfig, names=DEFAULT_NAMES) -> LLMSegmenter:
+    from hiero.preference.judge import make_chat_client
+
+    client = make_chat_client(cfg.llm_base_url, cfg.llm_model)
+    return LLMSegmenter(client=client, model=cfg.llm_model, cache_dir=Path(cfg.cache_dir) / "decompose",
+                        mode=cfg.llm_mode, names=tuple(names))
+
+
+def attach_segments(pairs: list[PreferencePair], segmenter: str, *, resegment: bool = False, llm: LLMSegmenter | None = None,
+                    names=DEFAULT_NAMES) -> dict:
+    """Fill chosen/rejected segments in place; returns counts (segmented, llm fallbacks, empty segments)."""
+    stats = {"segmented": 0, "llm_fallbacks": 0, "rewritten": 0}
+    if segmenter == "none":
+        return stats
+    todo = [p for p in pairs if resegment or p.chosen_segments is None or p.rejected_segments is None]
+    names = tuple(names)
+    heuristic = HeuristicSegmenter(names=names)
+    if segmenter == "llm":
+        if llm is None:
+            raise ValueError("--segmenter llm needs an LLM decomposer (--llm-base-url)")
+        items = [(p.prompt, side) for p in todo for side in (p.chosen, p.rejected)]
+        replies = llm.replies(items)
+        for j, p in enumerate(todo):
+            for side, reply in zip(("chosen", "rejected"), replies[2 * j:2 * j + 2], strict=True):
+                text = getattr(p, side)
+                try:
+                    if isinstance(reply, SegmentError):
+                        raise reply
+                    if llm.mode == "rewrite":
+                        from hiero.preference.segment import assemble
+
+                        new, spans = assemble(reply, names)
+                        p.meta = {**p.meta, f"original_{side}": text}
+                        setattr(p, side, new)
+                        stats["rewritten"] += 1
+                    else:
+                        from hiero.preference.segment import locate_quotes
+
+                        spans = locate_quotes(text, reply, names)
+                except SegmentError:
+                    spans = heuristic.segment(p.prompt, text)
+                    stats["llm_fallbacks"] += 1
+                setattr(p, f"{side}_segments", spans)
+            stats["segmented"] += 1
+        return stats
+    seg = SEGMENTERS[segmenter](names)
+    for p in todo:
+        p.chosen_segments = seg.segment(p.prompt, p.chosen)
+        p.rejected_segments = seg.segment(p.prompt, p.rejected)
+        stats["segmented"] += 1
+    return stats
+
+
+def segment_coverage(pairs: list[PreferencePair], names=DEFAULT_NAMES) -> dict[str, float]:
+    """Fraction of pairs whose segment is non-empty on both sides (the pairs a HiPO term sees)."""
+    out = {}
+    for n in names:
+        ok = sum(1 for p in pairs if all(s and n in s and s[n][1] > s[n][0] for s in (p.chosen_segments, p.rejected_segments)))
+        out[n] = round(ok / max(1, len(pairs)), 4)
+    return out
+
+
+def main(cfg: PairsConfig) -> dict:
+    """Build, segment and write pairs; returns counts per source and segment coverage."""
+    if not (cfg.solutions or cfg.trees or cfg.prefs):
+        raise ValueError("give at least one of --solutions, --trees, --prefs")
+    problems = {p.id: p for p in read_jsonl(cfg.problems, Problem)} if cfg.problems else None
+    pairs, counts = [], {}
+    if cfg.solutions:
+        new = pairs_from_solutions(load_solutions(cfg.solutions, problems), cfg.max_per_problem, cfg.seed)
+        counts["solutions"] = len(new)
+        pairs += new
+    if cfg.trees:
+        new = []
+        for i, tree in enumerate(read_jsonl(cfg.trees, Tree)):
+            new += pairs_from_tree(tree, min_gap=cfg.min_gap, prefix_min_mc=cfg.prefix_min_mc,
+                                   response=cfg.tree_response, max_pairs=cfg.max_per_problem, seed=cfg.seed + i)
+        counts["trees"] = len(new)
+        pairs += new
+    if cfg.prefs:
+        new = load_prefs(cfg.prefs, cfg.prefs_text)
+        counts["prefs"] = len(new)
+        pairs += new
+    if not pairs:
+        raise ValueError("no pairs could be formed from the inputs (no problem with both a correct and an incorrect "
+                         "solution, no tree node with a large enough MC gap)")
+    llm = make_llm_segmenter(cfg) if cfg.segmenter == "llm" else None
+    seg_stats = attach_segments(pairs, cfg.segmenter, resegment=cfg.resegment, llm=llm)
+    write_jsonl(cfg.out, pairs)
+    return {"out": cfg.out, "pairs": len(pairs), "by_source": counts, **seg_stats,
+            "llm_calls": llm.calls if llm else 0, "segment_coverage": segment_coverage(pairs)}

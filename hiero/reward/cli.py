@@ -1,0 +1,53 @@
+"""`hiero rm ...`: reward-model data, training and scoring.
+
+    hiero rm data  ...                                          (hiero.augment.cli: training rows)
+    hiero rm train --kind orm|prm|hrm --data DIR --base MODEL -o RM_DIR [--scoring marker|per-step]
+    hiero rm score --rm RM_DIR --input SOLUTIONS.jsonl -o SCORES.jsonl
+
+Each command parses its flags into the stage's config dataclass and calls the stage's `main(cfg)`;
+the summary is printed as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hiero.augment.cli import add_rm_data_parser
+from hiero.config import add_config_args, config_from_args
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hiero.reward.train import RMTrainConfig, main
+
+    summary = main(config_from_args(RMTrainConfig, args))
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2, default=str))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from hiero.scoring.scorer import ScoreConfig, main
+
+    print(json.dumps(main(config_from_args(ScoreConfig, args)), indent=2))
+    return 0
+
+
+def register(subparsers) -> None:
+    from hiero.reward.train import RMTrainConfig
+    from hiero.scoring.scorer import ScoreConfig
+
+    rm = subparsers.add_parser("rm", help="reward models: data rows, training, scoring")
+    sub = rm.add_subparsers(dest="rm_command", metavar="RM_COMMAND", required=True)
+    add_rm_data_parser(sub)
+
+    p = sub.add_parser("train", help="train an ORM / PRM / HRM reward model",
+                       description="Train a reward model on `hiero rm data` rows (see hiero/reward/train.py).")
+    add_config_args(p, RMTrainConfig, skip=("out",))
+    p.add_argument("-o", "--out", dest="out", required=True, help="output folder of the reward model")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("score", help="score solutions with a reward model",
+                       description="Per-step scores and aggregates for a Solution JSONL file.")
+    add_config_args(p, ScoreConfig, skip=("out",))
+    p.add_argument("-o", "--out", dest="out", required=True, help="output JSONL of scored solutions")
+    p.set_defaults(func=_score)

@@ -1,0 +1,200 @@
+"""Where the reward model reads its labels: marker placement, per-step prompts, padding.
+
+Two scoring modes (REFERENCE.md §1):
+
+    marker    [bos] prompt(question) · step_1 "\\n" <M> · step_2 "\\n" <M> · ...   one pass scores all steps
+    per-step  the official prompt, one sequence per step, read at its last real token
+
+Marker mode rules (what users of comparable tools trip over, REFERENCE.md §3):
+- the marker <M> is a dedicated special token added to the tokenizer; `add_marker` checks it
+  encodes to exactly one id;
+- markers are appended as token ids after each separately tokenized step, never by tokenizing a
+  joined string, so training and scoring build byte-identical ids;
+- step text is tokenized with `split_special_tokens=True`: a step that literally contains the
+  marker string (or "<|endoftext|>") is read as plain text and never yields the marker id;
+- a row whose markers do not all fit in `max_length` is dropped and counted by the caller
+  (`encode_marker` returns None). The question is not left-truncated: scoring sees the whole
+  question, so a model trained on cut questions would be judged on inputs it never saw;
+- targets are floats with IGNORE_INDEX (-100) for unlabelled steps, never bools.
+
+ORM: a single marker after the last step (marker mode) or only the last step's prompt (per-step),
+so an ORM returns one score per solution.
+
+The marker-mode prompt is the head of the official template (the text before "Previous
+reasoning:"); the per-step prompt is the whole template (`hiero/templates/rm_prompt.txt`), with the
+"Previous reasoning" block left out at the first step, previous steps joined by "\\n".
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import torch
+
+from hiero.types import IGNORE_INDEX
+
+MARKER_TOKEN = "<|step_score|>"
+STEP_SEP = "\n"  # step boundary, as in hiero.policy.prompt
+PREV_BLOCK = "Previous reasoning:\n{prev}\n\n"
+
+
+@cache
+def rm_template() -> str:
+    """The official RM prompt (file `hiero/templates/rm_prompt.txt`), with {q}, {prev}, {cur}."""
+    text = resources.files("hiero").joinpath("templates/rm_prompt.txt").read_text(encoding="utf-8")
+    return text.rstrip("\n")
+
+
+def check_template(template: str) -> None:
+    for key in ("{q}", "{cur}", PREV_BLOCK):
+        if key not in template:
+            raise ValueError(f"RM prompt template lacks {key!r}")
+
+
+def per_step_prompt(question: str, steps: list[str], i: int, template: str) -> str:
+    """Official prompt for step i (0-based): question, previous steps, current step.
+
+    >>> t = "Q:{q}|Previous reasoning:\\n{prev}\\n\\nNow:{cur}"
+    >>> per_step_prompt("1+1?", ["1+1=2", "The answer is 2"], 0, t)
+    'Q:1+1?|Now:1+1=2'
+    >>> per_step_prompt("1+1?", ["1+1=2", "The answer is 2"], 1, t)
+    'Q:1+1?|Previous reasoning:\\n1+1=2\\n\\nNow:The answer is 2'
+    """
+    if i == 0:
+        template = template.replace(PREV_BLOCK, "")
+    prev = STEP_SEP.join(steps[:i])
+    return template.replace("{q}", question).replace("{prev}", prev).replace("{cur}", steps[i])
+
+
+def marker_prompt(question: str, template: str) -> str:
+    """Marker-mode prompt: the template up to the "Previous reasoning" block.
+
+    >>> marker_prompt("1+1?", "Q:{q}|Previous reasoning:\\n{prev}\\n\\nNow:{cur}")
+    'Q:1+1?|'
+    """
+    head = template.split(PREV_BLOCK)[0]
+    return head.replace("{q}", question)
+
+
+def add_marker(tokenizer, marker: str = MARKER_TOKEN) -> int:
+    """Add `marker` as a special token (if absent) and return its id; it must encode to one id.
+
+    The caller resizes the model's embeddings to `len(tokenizer)`.
+    """
+    if marker not in tokenizer.get_vocab():
+        tokenizer.add_special_tokens({"additional_special_tokens": [marker]})
+    ids = tokenizer.encode(marker, add_special_tokens=False)
+    if len(ids) != 1:
+        raise ValueError(f"marker {marker!r} encodes to {len(ids)} ids {ids}; it must be exactly one token")
+    return ids[0]
+
+
+def _text_ids(tokenizer, text: str) -> list[int]:
+    """Token ids of plain text: special-token strings inside it are read as ordinary text."""
+    return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+
+def encode_marker(
+    tokenizer, question: str, steps: list[str], marker_id: int, template: str, *,
+    orm: bool = False, max_length: int | None = None,
+) -> tuple[list[int], list[int]] | None:
+    """Ids of one solution with a marker after every step (ORM: after the last step only).
+
+    Returns (input_ids, marker_positions), one position per scored step, or None when a marker
+    would fall beyond `max_length` (the caller drops the row and counts it).
+
+    Every step is tokenized on its own, so the ids of steps[:k] are a prefix of the ids of steps:
+    scoring a prefix separately reads the same tokens a single pass reads.
+    """
+    ids = ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else [])
+    ids += _text_ids(tokenizer, marker_prompt(question, template))
+    positions = []
+    for k, step in enumerate(steps):
+        piece = _text_ids(tokenizer, step + STEP_SEP)
+        if marker_id in piece:  # split_special_tokens makes this impossible; keep the guarantee explicit
+            raise ValueError(f"step {k} tokenized to the marker id: the tokenizer does not split special tokens")
+        ids += piece
+        if not orm or k == len(steps) - 1:
+            ids.append(marker_id)
+            positions.append(len(ids) - 1)
+    if max_length is not None and len(ids) > max_length:
+        return None
+    return ids, positions
+
+
+def encode_per_step(tokenizer, text: str, max_length: int | None = None) -> list[int] | None:
+    """Ids of one official per-step prompt (with the tokenizer's own special tokens, e.g. [CLS]);
+    None if longer than `max_length` (the current step sits at the end: truncation would cut it)."""
+    ids = tokenizer(text, add_special_tokens=True, split_special_tokens=True)["input_ids"]
+    if max_length is not None and len(ids) > max_length:
+        return None
+    return ids
+
+
+def row_targets(row: dict, label_type: str) -> list[float]:
+    """Per-step float targets of a stepwise-supervision row; IGNORE_INDEX where `label_mask` is False.
+
+    >>> row_targets({"labels": [True, False], "soft_labels": [0.8, 0.2], "label_mask": [False, True]}, "soft")
+    [-100.0, 0.2]
+    >>> row_targets({"labels": [True, False]}, "hard")
+    [1.0, 0.0]
+    """
+    n = len(row["completions"]) if "completions" in row else len(row["labels"])
+    mask = row.get("label_mask") or [True] * n
+    if label_type == "soft" and row.get("soft_labels") is not None:
+        values = [float(x) for x in row["soft_labels"]]
+    else:
+        # hard labels: bool/int -> 1.0 / 0.0 (the value, not truthiness: -100 is handled by the mask)
+        values = [1.0 if x is True or x == 1 else 0.0 for x in row["labels"]]
+    return [v if m else float(IGNORE_INDEX) for v, m in zip(values, mask)]
+
+
+# ----------------------------------------------------------------------------- padding
+def collate_marker(examples: list[dict], pad_id: int) -> dict:
+    """Right-pad marker examples into a batch.
+
+    examples: dicts with input_ids (list[int]), positions (list[int]), targets (list[float], same
+    length as positions). Returns
+        input_ids (B, L) long, attention_mask (B, L) long,
+        batch_idx (M,) long, pos_idx (M,) long   -- where each scored step's marker sits
+        targets (M,) float                        -- IGNORE_INDEX for unlabelled steps
+    Right padding keeps every real token at its unpadded position id, so a padded row computes
+    what it would alone.
+    """
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    b_idx, p_idx, targets = [], [], []
+    for b, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[b, :n] = torch.tensor(e["input_ids"], dtype=torch.long)
+        mask[b, :n] = 1
+        b_idx += [b] * len(e["positions"])
+        p_idx += e["positions"]
+        targets += e.get("targets") or [float(IGNORE_INDEX)] * len(e["positions"])
+    return {"input_ids": ids, "attention_mask": mask, "batch_idx": torch.tensor(b_idx, dtype=torch.long),
+            "pos_idx": torch.tensor(p_idx, dtype=torch.long), "targets": torch.tensor(targets, dtype=torch.float)}
+
+
+def collate_pooled(examples: list[dict], pad_id: int) -> dict:
+    """Right-pad per-step examples: input_ids (B, L), attention_mask (B, L), targets (B,) float."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for b, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[b, :n] = torch.tensor(e["input_ids"], dtype=torch.long)
+        mask[b, :n] = 1
+    targets = torch.tensor([e.get("target", float(IGNORE_INDEX)) for e in examples], dtype=torch.float)
+    return {"input_ids": ids, "attention_mask": mask, "targets": targets}
+
+
+def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), for dynamic padding.
+
+    >>> length_batches([3, 9, 1, 7], 2)
+    [[1, 3], [0, 2]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

@@ -1,0 +1,210 @@
+"""Reward model = any Hugging Face backbone + a linear head; save/load as a plain model folder.
+
+    build_reward_model(base_dir, spec)  -> (RewardModel, tokenizer)   adds the marker token in marker mode
+    save_reward_model(model, tok, dir)  backbone.save_pretrained + tokenizer + rm_head.safetensors + hiero_rm.json
+    load_reward_model(dir)              -> (RewardModel, tokenizer, RMSpec)   AutoModel.from_pretrained + our head
+
+The head reads hidden states either at marker positions (`marker_outputs`, one pass scores every
+step) or at one pooled position per sequence (`pooled_outputs`, the official per-step sequence
+classification). Pooling "last" reads the last position whose attention mask is 1, which is right
+for left or right padding and when pad == eos (the first eos would be wrong); pooling "first" reads
+position 0 (encoders whose tokenizer puts [CLS] there).
+
+Head width: 2 for CE losses (score = P(class 1)), 1 for MSE (score = raw output), as in the
+official code. The backbone is loaded with `AutoModel` (no LM head), so a causal-LM checkpoint
+such as the embedded policy initialises it directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoTokenizer
+
+from hiero.reward.collate import MARKER_TOKEN, add_marker, check_template, rm_template
+from hiero.reward.losses import N_OUTPUTS
+
+SPEC_FILE = "hiero_rm.json"
+HEAD_FILE = "rm_head.safetensors"
+
+
+@dataclass
+class RMSpec:
+    """What a saved reward model is and how it reads its input (written as hiero_rm.json)."""
+
+    kind: str = "prm"  # orm | prm | hrm
+    scoring: str = "marker"  # marker | per-step
+    loss: str = "mse"  # hard_ce | soft_ce | mse
+    label_type: str = "soft"  # hard | soft
+    marker_token: str = MARKER_TOKEN
+    marker_id: int = -1  # set when the marker is added (marker mode)
+    max_length: int = 512
+    pooling: str = "last"  # per-step mode: last | first
+    template: str = ""  # the RM prompt the model was trained with (copied so the folder is self-contained)
+    base: str = ""  # where the backbone came from
+
+    @property
+    def n_outputs(self) -> int:
+        return N_OUTPUTS[self.loss]
+
+    @property
+    def orm(self) -> bool:
+        return self.kind == "orm"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RMSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class RewardModel(nn.Module):
+    """Backbone (AutoModel) + Linear(hidden, n_outputs) head."""
+
+    def __init__(self, backbone: nn.Module, spec: RMSpec):
+        super().__init__()
+        self.backbone = backbone
+        self.spec = spec
+        hidden = backbone.get_input_embeddings().weight.shape[1]
+        self.head = nn.Linear(hidden, spec.n_outputs)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """input_ids, attention_mask (B, L) -> last hidden states (B, L, H)."""
+        return self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def marker_outputs(self, input_ids, attention_mask, batch_idx, pos_idx) -> torch.Tensor:
+        """Head outputs at the markers: batch_idx, pos_idx (M,) -> (M, n_outputs)."""
+        h = self.hidden_states(input_ids, attention_mask)
+        return self.head(h[batch_idx, pos_idx])
+
+    def pooled_outputs(self, input_ids, attention_mask) -> torch.Tensor:
+        """Head outputs at one position per sequence -> (B, n_outputs)."""
+        h = self.hidden_states(input_ids, attention_mask)
+        if self.spec.pooling == "first":
+            pos = torch.zeros(h.shape[0], dtype=torch.long, device=h.device)
+        else:  # last attended position: correct for either padding side and for pad == eos
+            ar = torch.arange(attention_mask.shape[1], device=h.device)
+            pos = (attention_mask.long() * (ar + 1)).argmax(dim=1)
+        return self.head(h[torch.arange(h.shape[0], device=h.device), pos])
+
+    def outputs(self, batch: dict) -> torch.Tensor:
+        """Head outputs for a collated batch of either mode: (M, n_outputs) or (B, n_outputs)."""
+        if "pos_idx" in batch:
+            return self.marker_outputs(batch["input_ids"], batch["attention_mask"], batch["batch_idx"], batch["pos_idx"])
+        return self.pooled_outputs(batch["input_ids"], batch["attention_mask"])
+
+
+def is_causal(backbone: nn.Module) -> bool:
+    """True if position i's hidden state ignores later tokens (needed for one-pass marker scoring)."""
+    vocab = backbone.get_input_embeddings().weight.shape[0]
+    a = torch.tensor([[1 % vocab, 2 % vocab, 3 % vocab]])
+    b = torch.tensor([[1 % vocab, 2 % vocab, 4 % vocab]])
+    was_training = backbone.training
+    backbone.eval()
+    with torch.no_grad():
+        ha = backbone(input_ids=a).last_hidden_state[0, :2]
+        hb = backbone(input_ids=b).last_hidden_state[0, :2]
+    backbone.train(was_training)
+    return bool(torch.allclose(ha, hb, atol=1e-5))
+
+
+def _adds_cls(tokenizer) -> bool:
+    cls_id = getattr(tokenizer, "cls_token_id", None)
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return cls_id is not None and bool(ids) and ids[0] == cls_id
+
+
+def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto") -> tuple[RewardModel, object]:
+    """Load backbone + tokenizer from a model folder and attach a fresh head.
+
+    Marker mode: adds the marker special token (one id, checked), resizes the embeddings and checks
+    the backbone is causal. Per-step mode: pooling "auto" reads [CLS] when the tokenizer adds one at
+    position 0 (encoders), else the last real token.
+    """
+    base = Path(base)
+    if not (base / "config.json").exists():
+        raise FileNotFoundError(f"--base {base}: not a Hugging Face model folder (no config.json)")
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token_id is None:  # decoders often have none; eos is safe: pooling uses the mask
+        tokenizer.pad_token = tokenizer.eos_token
+    backbone = AutoModel.from_pretrained(base, dtype=torch.float32)
+    spec.base = spec.base or str(base)
+    spec.template = spec.template or rm_template()
+    check_template(spec.template)
+    if spec.scoring == "marker":
+        spec.marker_id = add_marker(tokenizer, spec.marker_token)
+        if backbone.get_input_embeddings().weight.shape[0] < len(tokenizer):
+            backbone.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        if not is_causal(backbone):
+            raise ValueError(f"--scoring marker needs a causal (decoder) backbone; {base} attends to later tokens. "
+                             "Use --scoring per-step for encoders.")
+    if pooling == "auto":
+        spec.pooling = "first" if _adds_cls(tokenizer) else "last"
+    else:
+        spec.pooling = pooling
+    return RewardModel(backbone, spec), tokenizer
+
+
+def save_reward_model(model: RewardModel, tokenizer, out_dir: str | Path) -> None:
+    """Write a folder that `load_reward_model` (and `AutoModel.from_pretrained`) reads back."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.backbone.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    save_file({k: v.detach().contiguous().cpu() for k, v in model.head.state_dict().items()}, str(out_dir / HEAD_FILE))
+    (out_dir / SPEC_FILE).write_text(json.dumps(asdict(model.spec), indent=2) + "\n", encoding="utf-8")
+
+
+def load_reward_model(rm_dir: str | Path, device: str | torch.device = "cpu") -> tuple[RewardModel, object, RMSpec]:
+    """Load a saved reward model folder: backbone via from_pretrained, then our head weights."""
+    rm_dir = Path(rm_dir)
+    if not (rm_dir / SPEC_FILE).exists():
+        raise FileNotFoundError(f"{rm_dir}: not a hiero reward model (no {SPEC_FILE})")
+    spec = RMSpec.from_dict(json.loads((rm_dir / SPEC_FILE).read_text(encoding="utf-8")))
+    tokenizer = AutoTokenizer.from_pretrained(rm_dir)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if spec.scoring == "marker":
+        got = tokenizer.encode(spec.marker_token, add_special_tokens=False)
+        if got != [spec.marker_id]:
+            raise ValueError(f"{rm_dir}: marker {spec.marker_token!r} encodes to {got}, expected [{spec.marker_id}]")
+    backbone = AutoModel.from_pretrained(rm_dir, dtype=torch.float32)
+    model = RewardModel(backbone, spec)
+    model.head.load_state_dict(load_file(str(rm_dir / HEAD_FILE)))
+    model.to(device).eval()
+    return model, tokenizer, spec
+
+
+def make_tiny_base(out_dir: str | Path, texts: list[str], *, vocab_size: int = 320, hidden: int = 64,
+                   layers: int = 2, heads: int = 4, max_positions: int = 1024, seed: int = 0) -> Path:
+    """Write a tiny random Qwen2 decoder + byte-level BPE tokenizer trained on `texts` to `out_dir`.
+
+    For tests and benchmarks that need "any HF model folder" without the policy stage; the
+    embedded pipeline uses the trained policy instead.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    out_dir = Path(out_dir)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                         max_position_embeddings=max_positions, tie_word_embeddings=True,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(config)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

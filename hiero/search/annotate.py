@@ -1,0 +1,194 @@
+"""`hiero annotate`: reasoning trees with Monte-Carlo step labels, resumable and shardable.
+
+    hiero annotate --policy SPEC --problems problems.jsonl -o trees.jsonl [--mode bfs|mcts]
+                   [--children 5 --depth 5 --temperature 0.1] [--shard 0/4] [--batch-problems 8]
+    python: main(AnnotateConfig(policy=..., problems=..., out=...)) -> summary dict
+
+`--policy` is any spec `hiero.policy.load_generator` understands (a Hugging Face model directory,
+an OpenAI-compatible server, ...). Each finished tree is one JSONL line (`types.Tree`: every node
+has step, depth, terminal / answer / correct, n_correct / n_total, mc_score and, for built-in-domain
+problems, the ground truth `step_correct`); `tree.meta` records how it was built.
+
+Batching: problems go through in fixed consecutive chunks of `batch_problems` (of this shard, in
+file order); the search runs on the whole chunk at once, so every `generate` call carries the whole
+BFS frontier (or every MCTS selection / rollout) of every tree in the chunk.
+
+Seeds: the seed of a `generate` call is derived from (seed, level or round) only; the backend
+seeds each sample from that, its own prompt and its index (the `hf` backend does), so a tree's
+samples do not depend on the other problems in its chunk, up to floating-point differences
+between batch shapes (a different padding width can flip a near-tie in sampling).
+
+Resume: a tree is appended (one fsync'ed line) as soon as its chunk is done. On start the output is
+repaired (a torn last line from a crash is cut) and the problems already in it are skipped. A chunk
+is always searched whole, even when some of its trees were already written before a crash, so the
+rerun sees exactly the batch shapes of the first run and reproduces the same trees bit for bit;
+only the missing ones are appended. So a run killed at any point (kill -9) and restarted with the
+same command yields the same file as an uninterrupted run. The settings that shape the trees
+(including `batch_problems`, for the reason above) are recorded in every tree's meta and a resume
+with different ones is refused.
+
+Sharding: `--shard i/n` keeps the problems whose position in the file is i mod n; shards of one
+file partition it and each writes its own output.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from tqdm.auto import tqdm
+
+from hiero.data.io import DataError, append_jsonl, read_appended, read_jsonl, repair_appended
+from hiero.policy.backend import Generator
+from hiero.search.bfs import SearchSettings, grow_bfs
+from hiero.search.mcts import MCTSSettings, grow_mcts
+from hiero.search.tree import check_tree, new_tree, tree_stats
+from hiero.types import Problem, Tree
+
+log = logging.getLogger(__name__)
+
+# settings that shape the trees: a resume must use the same ones (recorded in every tree's meta)
+TREE_SETTINGS = ("mode", "children", "depth", "temperature", "top_p", "step_tokens", "c_puct", "rollouts",
+                 "simulations", "seed", "batch_problems", "shard", "policy")
+
+
+@dataclass
+class AnnotateConfig:
+    """Settings of `hiero annotate` (flat; every field is a flag)."""
+
+    policy: str = field(default="", metadata={"help": "policy spec for hiero.policy.load_generator "
+                                                      "(e.g. a Hugging Face model directory)"})
+    problems: str = field(default="", metadata={"help": "problems JSONL (hiero.types.Problem rows)"})
+    out: str = field(default="trees.jsonl", metadata={"help": "output trees JSONL (appended; resumable)"})
+    mode: Literal["bfs", "mcts"] = field(default="bfs", metadata={
+        "help": "bfs: full tree as in the official HRM code; mcts: PUCT search with rollouts"})
+    children: int = field(default=5, metadata={"help": "samples per expanded node (official: 5)"})
+    depth: int = field(default=5, metadata={"help": "maximum steps below the root (official: 5)"})
+    temperature: float = field(default=0.1, metadata={"help": "sampling temperature (official: 0.1)"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
+    step_tokens: int = field(default=64, metadata={"help": "max new tokens per step (rollouts: x steps left)"})
+    c_puct: float = field(default=0.125, metadata={"help": "mcts: exploration constant (OmegaPRM: 0.125)"})
+    rollouts: int = field(default=4, metadata={"help": "mcts: rollouts per new node (k)"})
+    simulations: int = field(default=8, metadata={"help": "mcts: select/expand/rollout rounds per tree"})
+    batch_problems: int = field(default=8, metadata={"help": "problems searched together (one call per level)"})
+    seed: int = field(default=0, metadata={"help": "sampling seed (same seed, same trees)"})
+    shard: str = field(default="0/1", metadata={"help": "i/n: annotate only problems at positions i mod n"})
+    limit: int | None = field(default=None, metadata={"help": "only the first N problems of the file"})
+
+    def check(self) -> None:
+        if not self.problems:
+            raise ValueError("annotate: --problems is required")
+        if self.children < 1 or self.depth < 1 or self.batch_problems < 1:
+            raise ValueError("annotate: --children, --depth and --batch-problems must be >= 1")
+        if self.mode == "mcts" and (self.rollouts < 1 or self.simulations < 1):
+            raise ValueError("annotate: mcts needs --rollouts >= 1 and --simulations >= 1")
+        if self.step_tokens < 1:
+            raise ValueError("annotate: --step-tokens must be >= 1")
+        parse_shard(self.shard)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"i/n" -> (i, n) with 0 <= i < n."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {text}: need 0 <= i < n")
+    return i, n
+
+
+def load_problems(path: str, shard: str = "0/1", limit: int | None = None) -> list[Problem]:
+    """This shard's problems, in file order; duplicate ids are an error (they key the resume)."""
+    problems = list(read_jsonl(path, Problem))
+    seen: dict[str, int] = {}
+    for lineno, p in enumerate(problems, start=1):
+        if p.id in seen:
+            raise DataError(path, lineno, f"field 'id': duplicate problem id {p.id!r} (first on line {seen[p.id]})")
+        seen[p.id] = lineno
+    if limit is not None:
+        problems = problems[:limit]
+    i, n = parse_shard(shard)
+    return [p for k, p in enumerate(problems) if k % n == i]
+
+
+def tree_meta(cfg: AnnotateConfig) -> dict:
+    d = asdict(cfg)
+    return {k: d[k] for k in TREE_SETTINGS}
+
+
+def annotate_batch(problems: list[Problem], gen: Generator, cfg: AnnotateConfig) -> tuple[list[Tree], int]:
+    """Search one chunk of problems together; returns (trees, generated tokens)."""
+    meta = tree_meta(cfg)
+    trees = [new_tree(p, meta) for p in problems]
+    if cfg.mode == "bfs":
+        s = SearchSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens)
+        tokens = grow_bfs(trees, gen, s, cfg.seed)
+    else:
+        s = MCTSSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens,
+                         cfg.c_puct, cfg.rollouts, cfg.simulations)
+        tokens = grow_mcts(trees, gen, s, cfg.seed)
+    for t in trees:
+        check_tree(t)  # counts must equal leaf counting before anything is written
+    return trees, tokens
+
+
+def _done_ids(out: Path, meta: dict) -> set[str]:
+    """Ids already in `out` (after cutting a torn last line); refuse a file made with other settings."""
+    if repair_appended(out):
+        log.warning("%s: cut a torn last line left by an interrupted run", out)
+    done = set()
+    for i, row in enumerate(read_appended(out), start=1):
+        try:
+            pid, old = str(row["problem"]["id"]), row.get("meta", {})
+        except (KeyError, TypeError):
+            raise DataError(out, i, "field 'problem.id': not a tree row") from None
+        diff = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
+        if diff:
+            raise ValueError(f"{out}:{i}: made with other settings {diff} (old, new); write to a new -o")
+        done.add(pid)
+    return done
+
+
+def main(cfg: AnnotateConfig, generator: Generator | None = None) -> dict:
+    """Annotate every not-yet-done problem of this shard; returns measured figures.
+
+    `generator` overrides `cfg.policy` (for callers that already hold a loaded model).
+    """
+    cfg.check()
+    problems = load_problems(cfg.problems, cfg.shard, cfg.limit)
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _done_ids(out, tree_meta(cfg))
+    chunks = [problems[i:i + cfg.batch_problems] for i in range(0, len(problems), cfg.batch_problems)]
+    todo = [c for c in chunks if any(p.id not in done for p in c)]
+    n_todo = sum(p.id not in done for c in todo for p in c)
+    if generator is None and todo:
+        from hiero.policy import load_generator
+
+        generator = load_generator(cfg.policy)
+    t0, tokens, written = time.perf_counter(), 0, 0
+    with tqdm(total=n_todo, unit="tree", desc=f"annotate {cfg.mode}", dynamic_ncols=True) as bar:
+        for chunk in todo:
+            trees, n_tok = annotate_batch(chunk, generator, cfg)
+            tokens += n_tok
+            for tree in trees:
+                if tree.problem.id not in done:
+                    append_jsonl(out, tree)
+                    done.add(tree.problem.id)
+                    written += 1
+                    bar.update(1)
+            elapsed = max(time.perf_counter() - t0, 1e-9)
+            bar.set_postfix(tok_s=f"{tokens / elapsed:.0f}", trees_s=f"{written / elapsed:.2f}")
+    seconds = time.perf_counter() - t0
+    trees = [Tree.from_dict(r) for r in read_appended(out)]
+    return {
+        "out": str(out), "mode": cfg.mode, "shard": cfg.shard, "problems": len(problems),
+        "written": written, "skipped": len(problems) - n_todo, "generated_tokens": tokens,
+        "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 and tokens else 0.0,
+        "trees_per_s": round(written / seconds, 3) if seconds > 0 and written else 0.0,
+        **tree_stats(trees),
+    }

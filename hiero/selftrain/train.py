@@ -1,0 +1,212 @@
+"""Self-training (HRM paper): fine-tune the policy on its own high-MC trajectories with a KL leash.
+
+    hiero selftrain --policy runs/policy --trees runs/trees.jsonl -o runs/selftrain [--threshold 0.95]
+    Python: main(SelfTrainConfig(policy=..., trees=..., out=...)) -> summary dict
+
+Recipe (reads top to bottom in `main`):
+  1. Select: from the annotated trees keep what the policy got right with high Monte-Carlo score.
+     `--select path` (default): root->leaf trajectories ending in a correct terminal leaf whose every
+     node has MC >= threshold, trained as one response (prompt -> all steps -> EOS).
+     `--select node` (the official code's rows): every node with MC >= threshold is one example
+     (prompt + previous steps -> this step, then "\\n", or EOS at a terminal step).
+     Identical examples (same question and text) are kept once.
+  2. Fine-tune with loss = CE + λ·log(1 + KL(π_ref ‖ π)) (losses.py; `--kl-form plain` for λ·KL),
+     λ = 0.1. π_ref is a frozen copy of the starting policy run forward on the same batch, so no
+     reference logits are ever stored. Prompt and padding tokens are IGNORE_INDEX; the labels are
+     shifted once, inside the loss. An example longer than `--max-len` is dropped and counted,
+     never cut.
+  3. Report greedy accuracy before and after on held-out problems (`--eval-problems FILE`, else
+     the built-in domain's test split), and save the policy (model + tokenizer) in OUT.
+
+Paper settings: threshold 0.95, λ 0.1, lr 2e-6, 1 epoch (the defaults here). The tiny embedded
+policy needs a larger lr (e.g. 1e-4) to move within a few hundred steps. Departures: the official
+code stores full-vocabulary reference logits per example and shifts labels twice and trains on
+padding; none of that here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from hiero.data.io import atomic_write, read_jsonl
+from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.selftrain.losses import selftrain_loss
+from hiero.training import TrainConfig, make_accelerator, train_loop
+from hiero.types import IGNORE_INDEX, ROOT, Problem, Tree
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SelfTrainConfig(TrainConfig):
+    """Settings of `hiero selftrain` (plus the shared optimisation fields of TrainConfig)."""
+
+    policy: str = field(default="", metadata={"help": "policy model folder (model + tokenizer)"})
+    trees: str = field(default="", metadata={"help": "annotated trees JSONL (hiero annotate)"})
+    out: str = field(default="runs/selftrain", metadata={"help": "output folder (the fine-tuned policy)"})
+    threshold: float = field(default=0.95, metadata={"help": "keep nodes / paths with MC >= this"})
+    select: Literal["path", "node"] = field(default="path", metadata={"help": "whole correct paths or single nodes"})
+    lam: float = field(default=0.1, metadata={"help": "λ, weight of the KL term"})
+    kl_form: Literal["log1p", "plain"] = field(default="log1p", metadata={"help": "λ·log(1+KL) (paper) or λ·KL"})
+    max_len: int = field(default=512, metadata={"help": "longest example in tokens (longer ones are dropped)"})
+    eval_problems: str = field(default="", metadata={"help": "held-out Problem JSONL ('' = synth test split)"})
+    eval_n: int = field(default=100, metadata={"help": "synth test problems when no --eval-problems"})
+    eval_seed: int = field(default=1, metadata={"help": "seed of the synth test problems"})
+    max_new_tokens: int = field(default=128, metadata={"help": "token limit of an evaluation solution"})
+    lr: float = field(default=2e-6, metadata={"help": "peak learning rate (paper: 2e-6)"})
+    batch_size: int = field(default=16, metadata={"help": "examples per micro-batch"})
+
+
+# ----------------------------------------------------------------------------- 1. select
+def select_examples(trees: list[Tree], threshold: float, mode: str = "path") -> list[tuple[str, str, bool]]:
+    """(prompt, response, ends_solution) examples from trees; duplicates removed, order kept.
+
+    path: a correct terminal leaf whose path nodes all have MC >= threshold -> (question prompt,
+          steps joined by "\\n", True).
+    node: a non-root node with leaves below it and MC >= threshold -> (prompt with the previous
+          steps, its step, whether it is terminal).
+    """
+    if mode not in ("path", "node"):
+        raise ValueError(f"select must be 'path' or 'node', got {mode!r}")
+    seen, out = set(), []
+    for tree in trees:
+        q = tree.problem.question
+        if mode == "path":
+            for leaf in tree.leaves():
+                path = tree.path(leaf.id)
+                if leaf.terminal and leaf.correct is True and all(n.mc_score >= threshold for n in path):
+                    ex = (build_prompt(q), STEP_SEP.join(n.step for n in path), True)
+                    if ex not in seen:
+                        seen.add(ex)
+                        out.append(ex)
+        else:
+            for node in tree.nodes:
+                if node.id == ROOT or node.n_total == 0 or node.mc_score < threshold:
+                    continue
+                prev = [n.step for n in tree.path(node.id)[:-1]]
+                ex = (build_prompt(q, prev), node.step, node.terminal)
+                if ex not in seen:
+                    seen.add(ex)
+                    out.append(ex)
+    return out
+
+
+def encode_example(tokenizer, prompt: str, response: str, ends: bool) -> dict:
+    """input_ids = prompt ids + response ids (+ "\\n" or EOS); labels IGNORE_INDEX on the prompt.
+
+    Prompt and response are tokenized separately and concatenated, which is exactly what the
+    model sees at generation time (it is given the prompt's ids and writes the rest).
+    """
+    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    r = tokenizer(response if ends else response + STEP_SEP, add_special_tokens=False)["input_ids"]
+    if ends:
+        r = r + [tokenizer.eos_token_id]
+    return {"input_ids": p + r, "labels": [IGNORE_INDEX] * len(p) + r}
+
+
+def collate(rows: list[dict], pad_id: int) -> dict:
+    """Right-pad to the longest row: pads get pad_id, attention 0 and label IGNORE_INDEX."""
+    t = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), t), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), t), IGNORE_INDEX, dtype=torch.long)
+    attn = torch.zeros((len(rows), t), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        labels[i, :n] = torch.tensor(r["labels"])
+        attn[i, :n] = 1
+    return {"input_ids": ids, "attention_mask": attn, "labels": labels}
+
+
+# ----------------------------------------------------------------------------- 3. evaluate
+def held_out_problems(cfg: SelfTrainConfig) -> list[Problem]:
+    if cfg.eval_problems:
+        return list(read_jsonl(cfg.eval_problems, Problem))
+    from hiero.data import synth
+
+    return synth.generate_problems(cfg.eval_n, seed=cfg.eval_seed, split="test")
+
+
+def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int, desc: str) -> dict:
+    """Greedy decoding on `problems` with the hf backend; accuracy and counts."""
+    from hiero.policy.hf_backend import HFGenerator
+    from hiero.scoring.strategies import sample_solutions
+
+    was_training = model.training
+    gen = HFGenerator(model, tokenizer, device=str(next(model.parameters()).device))
+    sols = sample_solutions(problems, gen, max_new_tokens=max_new_tokens, desc=desc)
+    model.train(was_training)
+    right = sum(bool(s.correct) for s in sols)
+    return {"accuracy": right / len(sols) if sols else None, "correct": right, "n": len(sols)}
+
+
+# ----------------------------------------------------------------------------- main
+def main(cfg: SelfTrainConfig) -> dict:
+    """Select -> encode -> evaluate before -> fine-tune with CE + λ·log(1+KL) -> evaluate after -> save."""
+    t0 = time.time()
+    if not cfg.policy or not cfg.trees:
+        raise ValueError("give --policy DIR and --trees FILE")
+    if not (Path(cfg.policy) / "config.json").exists():
+        raise FileNotFoundError(f"{cfg.policy}: not a Hugging Face model folder (no config.json)")
+    out = Path(cfg.out)
+    trees = list(read_jsonl(cfg.trees, Tree))
+    examples = select_examples(trees, cfg.threshold, cfg.select)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.policy)
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"{cfg.policy}: the tokenizer has no EOS token (needed to end a solution)")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    rows = [encode_example(tokenizer, *ex) for ex in examples]
+    kept = [r for r in rows if len(r["input_ids"]) <= cfg.max_len]
+    n_too_long = len(rows) - len(kept)
+    if n_too_long:
+        log.warning("dropped %d examples longer than --max-len %d", n_too_long, cfg.max_len)
+    if not kept:
+        raise ValueError(f"{cfg.trees}: no trajectory passes the MC threshold {cfg.threshold} "
+                         f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut)")
+
+    model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
+    ref = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32).eval()
+    ref.requires_grad_(False)
+    acc = make_accelerator(cfg)
+    ref.to(acc.device)
+    problems = held_out_problems(cfg)
+    before = greedy_accuracy(model.to(acc.device), tokenizer, problems, cfg.max_new_tokens, "eval before")
+
+    # seeded shuffling: the same data order on resume (training.train_loop skips finished batches)
+    loader = DataLoader(kept, batch_size=cfg.batch_size, shuffle=True, collate_fn=lambda b: collate(b, pad_id),
+                        generator=torch.Generator().manual_seed(cfg.seed))
+
+    def step_fn(m, batch):
+        logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        with torch.no_grad():
+            ref_logits = ref(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss, metrics = selftrain_loss(logits, ref_logits, batch["labels"], cfg.lam, cfg.kl_form)
+        return loss.mean(), metrics
+
+    def save_fn(m, folder: Path):
+        m.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    train = train_loop(model, step_fn, loader, cfg, out, save_fn=save_fn, accelerator=acc, desc="selftrain")
+    model = acc.unwrap_model(model)
+    after = greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens, "eval after")
+    summary = {
+        "trees": len(trees), "examples": len(kept), "dropped_too_long": n_too_long, "select": cfg.select,
+        "threshold": cfg.threshold, "lam": cfg.lam, "kl_form": cfg.kl_form,
+        "before": before, "after": after,
+        "delta_accuracy": None if before["accuracy"] is None else after["accuracy"] - before["accuracy"],
+        "train": train, "out": str(out), "time_s": round(time.time() - t0, 2),
+    }
+    with atomic_write(out / "selftrain_summary.json") as f:
+        json.dump({**summary, "config": vars(cfg)}, f, indent=2, default=str)
+    return summary
+

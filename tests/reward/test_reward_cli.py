@@ -1,0 +1,81 @@
+"""`hiero rm train` + `hiero rm score` through hiero.cli.main on a tiny model (fast), and bad input."""
+
+import json
+import random
+
+import pytest
+
+from hiero.augment.rows import validate_row
+from hiero.cli import main as cli
+from hiero.data.io import read_jsonl, write_jsonl
+from hiero.data.synth import generate_problems, render_noisy_solution
+from hiero.reward.model import make_tiny_base
+
+
+def _rows(n, seed):
+    """Stepwise-supervision rows in `hiero rm data`'s schema from noisy synthetic solutions."""
+    rng, rows, sols = random.Random(seed), [], []
+    for p in generate_problems(n, seed):
+        s = render_noisy_solution(p, rng, 0.3, 0.5)
+        k = len(s.steps)
+        rows.append(validate_row({
+            "prompt": p.question, "completions": s.steps, "labels": [bool(x) for x in s.labels],
+            "soft_labels": [float(x) for x in s.labels], "counts": [None] * k, "merged": [False] * k,
+            "label_mask": [True] * k, "kind": "prm", "source": "trees", "question_id": p.id, "meta": {}}))
+        sols.append(s)
+    return rows, sols
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rmcli")
+    train, sols = _rows(24, 0)
+    ev, _ = _rows(6, 1)
+    write_jsonl(root / "data" / "train.jsonl", train)
+    write_jsonl(root / "data" / "eval.jsonl", ev)
+    write_jsonl(root / "solutions.jsonl", sols[:5])
+    texts = [r["prompt"] for r in train] + [s for r in train for s in r["completions"]]
+    make_tiny_base(root / "base", texts, vocab_size=300)
+    return root
+
+
+def test_cli_train_then_score(setup, capsys):
+    root = setup
+    rc = cli(["rm", "train", "--kind", "hrm", "--data", str(root / "data"), "--base", str(root / "base"),
+              "-o", str(root / "rm"), "--max-steps", "3", "--batch-size", "8", "--loss", "soft_ce",
+              "--max-length", "90"])
+    assert rc == 0
+    summary = json.loads((root / "rm" / "train_summary.json").read_text())
+    assert summary["steps"] == 3 and summary["kind"] == "hrm"
+    tr = summary["train"]
+    assert tr["rows"] == 24 and tr["examples"] + tr["dropped_too_long"] == 24
+    assert tr["dropped_too_long"] > 0  # --max-length 90 is below some rows: dropped and counted
+    assert summary["best_eval_loss"] is not None
+    spec = json.loads((root / "rm" / "hiero_rm.json").read_text())
+    assert spec["scoring"] == "marker" and spec["loss"] == "soft_ce" and spec["max_length"] == 90
+    assert len((root / "rm" / "metrics.jsonl").read_text().splitlines()) >= 3
+    assert not (root / "rm" / "checkpoint").exists()
+
+    rc = cli(["rm", "score", "--rm", str(root / "rm"), "--input", str(root / "solutions.jsonl"),
+              "-o", str(root / "scores.jsonl")])
+    assert rc == 0
+    rows = list(read_jsonl(root / "scores.jsonl"))
+    assert len(rows) == 5
+    for r in rows:
+        assert len(r["scores"]) == len(r["steps"]) and all(0.0 <= x <= 1.0 for x in r["scores"])
+        assert r["aggregates"]["min"] == min(r["scores"]) and r["aggregates"]["last"] == r["scores"][-1]
+
+
+def test_cli_bad_rows_exit_2_without_output(setup, tmp_path, capsys):
+    bad = tmp_path / "data"
+    row = json.loads((setup / "data" / "train.jsonl").read_text().splitlines()[0])
+    row["labels"] = row["labels"][:-1]  # misaligned with completions
+    write_jsonl(bad / "train.jsonl", [json.loads((setup / "data" / "train.jsonl").read_text().splitlines()[1]), row])
+    rc = cli(["rm", "train", "--data", str(bad), "--base", str(setup / "base"), "-o", str(tmp_path / "rm")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "train.jsonl:2" in err and "labels" in err
+    assert not (tmp_path / "rm" / "hiero_rm.json").exists()
+    rc = cli(["rm", "train", "--loss", "hard_ce", "--data", str(setup / "data"), "--base", str(setup / "base"),
+              "-o", str(tmp_path / "rm2")])
+    assert rc == 2 and "label-type hard" in capsys.readouterr().err
