@@ -104,11 +104,9 @@ def extract_answer(text: str | None) -> str | None:
     """
     if not text:
         return None
-    m = None
-    for m in _ANSWER_HEADER.finditer(text):
-        pass
-    if m is not None:
-        rest = [line for line in text[m.end():].splitlines() if line.strip()]
+    headers = list(_ANSWER_HEADER.finditer(text))
+    if headers:
+        rest = [line for line in text[headers[-1].end():].splitlines() if line.strip()]
         if rest:
             return _clean(rest[0])
     if "####" in text:
@@ -139,7 +137,7 @@ _UNIT_WORDS = (
     "dollars?|cents?|pounds?|lbs?|ounces?|oz|grams?|g|kg|kilograms?|liters?|l|ml|gallons?|mph|"
     "points?|people|students|apples|marbles|eggs|pages|boxes|books|cookies|ways|times|percent"
 )
-_UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)\s*(?:\^?\{?\s*(?:" + _UNIT_WORDS + r")\b[\s^{}0-9]*)+$", re.IGNORECASE)
+_UNIT_AFTER_NUMBER = re.compile(r"(?<=[\d}])\s*(?:\^?\{?\s*(?:" + _UNIT_WORDS + r")\b[\s^{}0-9]*)+$", re.IGNORECASE)
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
@@ -174,7 +172,9 @@ def normalize(ans: str) -> str:
     s = _unwrap_text(s)
     s = re.sub(r"\^\s*\{?\\circ\}?", "", s).replace("°", "").replace("\\circ", "")
     s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "")
-    s = re.sub(r"^[a-zA-Z]\s*=\s*(?=[^=]+$)", "", s)  # "x = 5" -> "5" (a single assignment)
+    s = s.replace("{,}", ",")  # LaTeX thousands separator "1{,}000"
+    s = re.sub(r"\s+(?:or|and)\s+", ",", s)  # "x=2 or x=3" -> "x=2,x=3"
+    s = re.sub(r"(^|,)\s*[a-zA-Z]\s*=\s*(?=[^=,]+(,|$))", r"\1", s)  # "x = 5" -> "5", per element
     s = s.strip().rstrip(".").strip()
     s = _UNIT_AFTER_NUMBER.sub("", s).strip()
     # drop spaces, but keep one where it ends a command before a letter ("\\pi r" is not "\\pir")
@@ -287,7 +287,7 @@ def is_equiv(pred: str | None, ref: str | None, *, timeout: int = DEFAULT_TIMEOU
     if bp is not None and br is not None:
         # same brackets, same arity, elementwise equal (PRM800K grader's tuple/interval rule)
         return (bp[0] == br[0] and bp[2] == br[2] and len(bp[1]) == len(br[1])
-                and all(is_equiv(a, b, timeout=timeout) for a, b in zip(bp[1], br[1])))
+                and all(is_equiv(a, b, timeout=timeout) for a, b in zip(bp[1], br[1], strict=True)))
     if len(p) > MAX_SYMPY_CHARS or len(r) > MAX_SYMPY_CHARS:
         return False
     try:

@@ -92,9 +92,10 @@ def _detect_kind(rec: dict) -> str:
         return "solution"
     if "chosen" in rec and "rejected" in rec:
         return "pair"
-    if "question" in rec and "answer" in rec:
+    if "id" in rec and "question" in rec and "answer" in rec:
         return "problem"
-    raise ValueError("cannot tell the record type (expected Problem, Solution, PreferencePair, Tree or step rows)")
+    raise ValueError("cannot tell the record type (expected a hiero Problem, Solution, PreferencePair, Tree "
+                     f"or step row; for a raw source file pass --format, one of: {', '.join(FORMATS)})")
 
 
 def summarize_records(records: list, kind: str) -> dict:

@@ -64,7 +64,11 @@ def iter_records(path: str | Path) -> Iterator[tuple[Pos, Any]]:
         raise DataError(path, None, "file not found")
     name = path.name
     if name.endswith(".parquet"):
-        import pyarrow.parquet as pq  # optional: only the parquet mirrors need it
+        try:
+            import pyarrow.parquet as pq  # optional: only the parquet mirrors need it
+        except ImportError:
+            raise DataError(path, None, "reading .parquet needs pyarrow (pip install pyarrow); "
+                                        "the .jsonl.gz export holds the same rows") from None
 
         for i, row in enumerate(pq.read_table(path).to_pylist()):
             yield Pos(path, item=i, unit="row"), row

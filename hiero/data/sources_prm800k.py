@@ -76,7 +76,7 @@ def _check_rating(value, where: str) -> int | None:
 def _build_solution(pid, question, truth, steps, ratings, sources, alternatives, neutral, meta) -> Solution:
     """Common tail of both PRM800K converters: labels, first error, answer, grading, meta."""
     labels, ignore = [], []
-    for i, (r, src) in enumerate(zip(ratings, sources)):
+    for i, (r, src) in enumerate(zip(ratings, sources, strict=True)):
         lab = rating_label(r, src == "human", neutral)
         if lab is None:  # dropped neutral: "not an error" in the trajectory, excluded from rows
             ignore.append(i)

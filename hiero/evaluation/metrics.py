@@ -106,7 +106,7 @@ def tune_threshold(step_scores: Sequence[Sequence[float]], labels: Sequence[int]
 
     Default grid: 0.00, 0.01, …, 1.00 when every score lies in [0, 1] (probability heads), else the
     midpoints between consecutive distinct scores (regression heads give raw values). Ties keep the
-    smallest threshold.
+    smallest threshold. Raises ValueError when the split lacks erroneous or correct items.
     """
     if grid is None:
         flat = np.asarray([s for row in step_scores for s in row], dtype=np.float64)
@@ -115,10 +115,11 @@ def tune_threshold(step_scores: Sequence[Sequence[float]], labels: Sequence[int]
         else:
             u = np.unique(flat)
             grid = ([float(u[0]) - 1.0] + ((u[:-1] + u[1:]) / 2).tolist() + [float(u[-1]) + 1.0]) if u.size else [0.5]
+    if not any(y >= 0 for y in labels) or not any(y < 0 for y in labels):
+        raise ValueError("tuning the threshold needs both erroneous and correct items (F1 is undefined otherwise)")
     best_t, best_f1 = float(grid[0]), -1.0
     for t in grid:
         f1 = processbench_scores([first_error_prediction(s, t) for s in step_scores], labels)["f1"]
-        f1 = -1.0 if f1 is None else f1
         if f1 > best_f1:
             best_t, best_f1 = float(t), f1
     return best_t, best_f1

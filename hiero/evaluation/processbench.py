@@ -15,7 +15,8 @@ A scalar PRM needs that threshold: `--tune-on FILE` picks the F1-maximising valu
 Also reported: step-level AUROC of the scores against ground-truth step labels, where known:
 ProcessBench items give "good" for steps before the labelled first error and "bad" at it (later
 steps are unlabelled and left out); Solution files give their `labels` (else the same rule from
-`first_error`); the built-in domain gives every step's truth from `synth.check_steps`.
+`first_error`; steps past `meta.n_labelled` are unlabelled, as in the ProcessBench converter's
+output); the built-in domain gives every step's truth from `synth.check_steps`.
 
 Inputs: a ProcessBench JSON array (id, problem, steps, label, final_answer_correct), a Solution
 JSONL whose rows have `question` and `first_error` (e.g. helper converters' output), or `synth`
@@ -106,7 +107,13 @@ def read_solutions(path: str) -> list[Item]:
                 raise FieldError("first_error", f"{s.first_error} outside [-1, {len(s.steps) - 1}]")
         except FieldError as e:
             raise DataError(path, lineno, str(e)) from None
-        labels = list(s.labels) if s.labels is not None else _labels_from_first_error(len(s.steps), s.first_error)
+        if s.labels is not None:
+            labels: list[int | None] = list(s.labels)
+            n_labelled = s.meta.get("n_labelled")  # converters mark steps after the first error unlabelled
+            if isinstance(n_labelled, int):
+                labels[n_labelled:] = [None] * (len(labels) - n_labelled)
+        else:
+            labels = _labels_from_first_error(len(s.steps), s.first_error)
         items.append(Item(f"{s.problem_id}#{lineno}", s.question, s.steps, s.first_error, labels))
     return items
 

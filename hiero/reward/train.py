@@ -20,7 +20,7 @@ crash; best checkpoint by eval loss.
 
 Departures from the official HRM code (REFERENCE.md §1):
 - default scoring is `marker` (one pass per solution); `--scoring per-step` is the paper's setup;
-- no padding to 4096: dynamic padding per batch;
+- no padding to 4096: dynamic padding per batch, batches of similar length (--group-by-length);
 - rows too long for --max-length are dropped and counted (`dropped_too_long` in the summary)
   instead of being truncated; the question is never left-truncated (scoring always sees it whole);
 - defaults sized for the embedded tiny model (lr 1e-3, no fp16), not the paper's 1.5B (lr 1e-5).
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,6 +38,8 @@ import torch
 
 from hiero.data.io import DataError, read_jsonl, write_json
 from hiero.reward.collate import (
+    LengthGroupedBatches,
+    check_template,
     collate_marker,
     collate_pooled,
     encode_marker,
@@ -72,6 +73,10 @@ class RMTrainConfig(TrainConfig):
     pooling: Literal["auto", "last", "first"] = field(default="auto", metadata={
         "help": "per-step mode: read the last real token, or position 0 ([CLS]); auto picks first for encoders"})
     eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation batch"})
+    group_by_length: bool = field(default=True, metadata={
+        "help": "batch examples of similar length together (less padding); batches are still shuffled"})
+    template: str = field(default="", metadata={
+        "help": "RM prompt template file with {q} {prev} {cur} (default: hiero/templates/rm_prompt.txt, the official one)"})
 
 
 # ----------------------------------------------------------------------------- rows -> examples
@@ -133,7 +138,7 @@ def encode_rows(rows: list[dict], tokenizer, spec: RMSpec) -> tuple[list[dict], 
         else:
             idx = [len(steps) - 1] if spec.orm else list(range(len(steps)))
             encoded = []
-            for i, t in zip(idx, targets):
+            for i, t in zip(idx, targets, strict=True):
                 if t == IGNORE_INDEX:
                     continue
                 ids = encode_per_step(tokenizer, per_step_prompt(q, steps, i, spec.template), spec.max_length)
@@ -201,8 +206,11 @@ def main(cfg: RMTrainConfig) -> dict:
     if kinds and cfg.kind not in kinds and not (cfg.kind == "prm" and kinds == {"hrm"}):
         log.warning("training a %s model on rows of kind %s", cfg.kind, sorted(kinds))
 
+    template = Path(cfg.template).read_text(encoding="utf-8").rstrip("\n") if cfg.template else ""
+    if template:
+        check_template(template)
     spec = RMSpec(kind=cfg.kind, scoring=cfg.scoring, loss=cfg.loss, label_type=cfg.label_type,
-                  max_length=cfg.max_length)
+                  max_length=cfg.max_length, template=template)
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)
@@ -214,12 +222,15 @@ def main(cfg: RMTrainConfig) -> dict:
         raise ValueError(f"{data / 'train.jsonl'}: no trainable rows left ({train_counts})")
 
     pad_id = tokenizer.pad_token_id
-    loader = torch.utils.data.DataLoader(train_ex, batch_size=cfg.batch_size, shuffle=True,
-                                         collate_fn=make_collate(spec, pad_id),
-                                         generator=torch.Generator().manual_seed(cfg.seed))
+    if cfg.group_by_length:
+        sampler = LengthGroupedBatches([len(e["input_ids"]) for e in train_ex], cfg.batch_size, cfg.seed)
+        loader = torch.utils.data.DataLoader(train_ex, batch_sampler=sampler, collate_fn=make_collate(spec, pad_id))
+    else:
+        loader = torch.utils.data.DataLoader(train_ex, batch_size=cfg.batch_size, shuffle=True,
+                                             collate_fn=make_collate(spec, pad_id),
+                                             generator=torch.Generator().manual_seed(cfg.seed))
     eval_fn = (lambda m: evaluate(m, eval_ex, spec, pad_id, cfg.eval_batch_size)) if eval_ex else None
     out.mkdir(parents=True, exist_ok=True)
-    random.seed(cfg.seed)
     loop = train_loop(model, lambda m, b: batch_loss(m, b, cfg.loss), loader, cfg, out, eval_fn=eval_fn,
                       save_fn=lambda m, d: save_reward_model(m, tokenizer, d), desc=f"rm-{cfg.kind}")
     summary = {

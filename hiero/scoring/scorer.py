@@ -26,7 +26,14 @@ import torch
 from tqdm.auto import tqdm
 
 from hiero.data.io import DataError, read_jsonl, write_jsonl
-from hiero.reward.collate import collate_marker, collate_pooled, encode_marker, encode_per_step, length_batches, per_step_prompt
+from hiero.reward.collate import (
+    collate_marker,
+    collate_pooled,
+    encode_marker,
+    encode_per_step,
+    length_batches,
+    per_step_prompt,
+)
 from hiero.reward.losses import step_scores
 from hiero.reward.model import RewardModel, RMSpec, load_reward_model
 from hiero.scoring.aggregate import AGGREGATIONS, aggregate
@@ -61,7 +68,7 @@ class RMScorer:
     # ------------------------------------------------------------------ encode
     def _encode_marker(self, questions, solutions) -> list[dict]:
         examples = []
-        for i, (q, steps) in enumerate(zip(questions, solutions)):
+        for i, (q, steps) in enumerate(zip(questions, solutions, strict=True)):
             enc = encode_marker(self.tokenizer, q, steps, self.spec.marker_id, self.spec.template,
                                 orm=self.spec.orm, max_length=self.max_length)
             if enc is None:
@@ -71,7 +78,7 @@ class RMScorer:
 
     def _encode_per_step(self, questions, solutions) -> list[dict]:
         examples = []
-        for i, (q, steps) in enumerate(zip(questions, solutions)):
+        for i, (q, steps) in enumerate(zip(questions, solutions, strict=True)):
             for k in ([len(steps) - 1] if self.spec.orm else range(len(steps))):
                 ids = encode_per_step(self.tokenizer, per_step_prompt(q, steps, k, self.spec.template), self.max_length)
                 if ids is None:
@@ -100,10 +107,10 @@ class RMScorer:
                 for j in idx:
                     per_example[j] = [next(it) for _ in examples[j]["positions"]]
             else:
-                for j, s in zip(idx, scores):
+                for j, s in zip(idx, scores, strict=True):
                     per_example[j] = [s]
         out: list[list[float]] = [[] for _ in solutions]
-        for e, s in zip(examples, per_example):  # examples are in owner order (per-step: step order)
+        for e, s in zip(examples, per_example, strict=True):  # examples are in owner order (per-step: step order)
             out[keep[e["owner"]]] += s
         return out
 
@@ -137,7 +144,7 @@ def main(cfg: ScoreConfig) -> dict:
     scorer = load_scorer(cfg.rm, batch_size=cfg.batch_size, device=cfg.device, progress=True)
     scores = scorer.score([s.question for s in solutions], [s.steps for s in solutions])
     rows = []
-    for s, sc in zip(solutions, scores):
+    for s, sc in zip(solutions, scores, strict=True):
         aggs = {how: aggregate(sc, how) for how in AGGREGATIONS} if sc else None
         rows.append({**s.to_dict(), "scores": sc, "aggregates": aggs})
     write_jsonl(cfg.out, rows)

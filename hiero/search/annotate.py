@@ -69,7 +69,7 @@ class AnnotateConfig:
     depth: int = field(default=5, metadata={"help": "maximum steps below the root (official: 5)"})
     temperature: float = field(default=0.1, metadata={"help": "sampling temperature (official: 0.1)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
-    step_tokens: int = field(default=64, metadata={"help": "max new tokens per step (rollouts: x steps left)"})
+    step_tokens: int = field(default=128, metadata={"help": "max new tokens per step (rollouts: x steps left)"})
     c_puct: float = field(default=0.125, metadata={"help": "mcts: exploration constant (OmegaPRM: 0.125)"})
     rollouts: int = field(default=4, metadata={"help": "mcts: rollouts per new node (k)"})
     simulations: int = field(default=8, metadata={"help": "mcts: select/expand/rollout rounds per tree"})

@@ -33,8 +33,16 @@ from dataclasses import dataclass
 from hiero.policy.backend import Generator
 from hiero.policy.prompt import STEP_SEP, build_prompt, split_steps
 from hiero.search.bfs import SearchSettings
-from hiero.search.tree import (StepJudge, add_judged, add_node, backup, derive_seed, end_as_unfinished,
-                               leaf_value, path_steps)
+from hiero.search.tree import (
+    StepJudge,
+    add_judged,
+    add_node,
+    backup,
+    derive_seed,
+    end_as_unfinished,
+    leaf_value,
+    path_steps,
+)
 from hiero.types import ROOT, Node, Tree
 
 

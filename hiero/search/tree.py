@@ -14,16 +14,22 @@ terminal step graded against the reference, or an unfinished step at the depth l
 `types.Tree.recompute_counts` sets every node's counts that way; `backup` keeps them equal while
 a search grows the tree, and `leaf_counts` is an independent walk the tests compare against.
 
-A step is terminal when it states a final answer ("The answer is N": extracted with
-`hiero.data.synth.extract_answer` for the built-in domain, `hiero.grading.extract_answer`
-otherwise) or when the model ended the text (finish_reason "eos"); an eos without an answer is a
-wrong leaf. Built-in-domain problems also get `step_correct`, the ground truth of the step from
+A step is terminal when it states a final answer or when the model ended the text (finish_reason
+"eos"); an eos without an answer is a wrong leaf. "States a final answer" needs an explicit marker
+("The answer is N", "\\boxed{..}", "#### N", or the line after a "# Answer" header); the answer
+is extracted with `hiero.data.synth.extract_answer` for the built-in domain and
+`hiero.grading.extract_answer` otherwise (at eos: from the whole solution, as evaluation grades it,
+so there its last-number fallback applies). A step cut by the token limit stays a step: the next
+level continues from it (raise `step_tokens` for models with long steps).
+
+Built-in-domain problems also get `step_correct`, the ground truth of the step from
 `hiero.data.synth.check_steps` (used later to measure reward models against truth).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -63,6 +69,12 @@ class Verdict:
     step_correct: bool | None  # ground truth (built-in domain), else None
 
 
+# a step states a final answer only with an explicit marker: hiero.grading.extract_answer would
+# otherwise fall back to the last number, which every arithmetic step has
+_EXPLICIT_ANSWER = re.compile(r"####|\\boxed|\\fbox|answer is", re.IGNORECASE)
+_ANSWER_HEADER = re.compile(r"^\s*#\s*Answer\s*$", re.IGNORECASE)
+
+
 class StepJudge:
     """Judges the steps of one problem: built-in domain via `synth`, anything else via `grading`."""
 
@@ -80,15 +92,22 @@ class StepJudge:
             self._extract, self._grade = grading.extract_answer, lambda a: grading.is_equiv(a, problem.answer)
             self._truth = None
 
+    def answer_of(self, steps: list[str], finish_reason: str) -> str | None:
+        """The final answer the last step states (explicit marker, or the line after a PRM800K
+        "# Answer" header); when the model ended the text (eos), the answer of the whole solution."""
+        if finish_reason == "eos":
+            return self._extract("\n".join(steps))
+        step = steps[-1]
+        if len(steps) > 1 and _ANSWER_HEADER.match(steps[-2]) and step.strip():
+            return self._extract("\n".join(steps[-2:]))
+        return self._extract(step) if _EXPLICIT_ANSWER.search(step) else None
+
     def judge(self, steps: list[str], finish_reason: str) -> Verdict:
         """Judge the last of `steps` (the path from the first step), ended by `finish_reason`."""
-        step = steps[-1]
-        answer = self._extract(step) if step else None
+        answer = self.answer_of(steps, finish_reason)
         terminal = answer is not None or finish_reason == "eos"
         correct = (answer is not None and bool(self._grade(answer))) if terminal else None
-        truth = None
-        if self._truth is not None:
-            truth = bool(self._truth(steps)[-1])
+        truth = bool(self._truth(steps)[-1]) if self._truth is not None else None
         return Verdict(terminal, answer, correct, truth)
 
 

@@ -5,11 +5,14 @@ Each file is parsed once per module (module-scope fixtures) to keep the runtime 
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections import Counter
 
 import pytest
 
 from hiero.data import sources
+from hiero.data.io import DataError
 from hiero.data.sources_prm800k import rating_label, step_rows
 from hiero.data.sources_text import _shepherd_steps
 from hiero.types import FieldError, PreferencePair, Problem, Solution
@@ -86,13 +89,15 @@ def test_prm800k_trajectory_rule(prm_raw):
             assert "# Answer" in s.steps[-1] and s.answer is not None
         else:
             assert s.answer is None and s.correct is False
-        for i, src in enumerate(s.meta["step_sources"]):
+        for i in range(len(s.meta["step_sources"])):
             alt = [a for a in s.meta["alternatives"] if a["step"] == i and a["text"] == s.steps[i]]
             assert alt and (alt[0]["chosen"] or alt[0]["human"])
     # 1,873 raw steps minus the 16 last steps of give_up lines (nothing chosen there)
     assert sum(len(s.steps) for s in prm_raw.records) == 1873 - 16
-    # graded answers: 88 of the 90 finished solutions match ground_truth_answer
-    assert sum(s.correct for s in prm_raw.records) == 88
+    # graded answers: 89 of the 90 finished solutions match ground_truth_answer; the other
+    # states 585000 for the reference 58,500
+    wrong = [s.answer for s in prm_raw.records if s.meta["finish_reason"] == "solution" and not s.correct]
+    assert sum(s.correct for s in prm_raw.records) == 89 and wrong == ["585000"]
 
 
 def test_prm800k_neutral_policies(shared_data, prm_raw):
@@ -119,7 +124,10 @@ def test_prm800k_phase2_found_error(shared_data):
     for s in res.records:
         assert s.meta["phase"] == 2 and s.meta["ratings"][-1] == -1 and s.labels[-1] == 0
         assert s.first_error == s.meta["ratings"].index(-1)
-        assert s.steps[:len(s.steps)] == s.steps and s.correct is False
+        last = len(s.steps) - 1
+        assert any(a["step"] == last and a["text"] == s.steps[-1] and a["rating"] == -1
+                   for a in s.meta["alternatives"])
+        assert s.correct is False and s.meta["step_sources"][-1] == "found_error"
 
 
 # ----------------------------------------------------------------------------- PRM800K stepwise
@@ -241,3 +249,36 @@ def test_summarize_real_data(shared_data):
     assert files["prm800k/phase1_train_plus.stepwise-critic.jsonl.gz"]["rows"] == 51835
     assert files["gsm8k/train.jsonl"]["records"] == 7473
     assert summary["cpu_seconds"] < 10
+
+
+# ----------------------------------------------------------------------------- malformed input
+@pytest.mark.parametrize("fmt,rel,drop", [
+    ("gsm8k", "gsm8k/train.jsonl", "question"),
+    ("gsm8k-model-solutions", "gsm8k/example_model_solutions.jsonl", "175b_verification"),
+    ("math500", "math500/test.jsonl", "problem"),
+    ("prm800k", "prm800k/phase1_test.jsonl", "label"),
+    ("math-shepherd", "math_shepherd/openr_samples_math-shepherd.jsonl", "label"),
+    ("prefs", "math_stackexchange_prefs/metacognition_prhegde_first5_decomposed.jsonl", "output_b"),
+])
+def test_missing_field_on_line_3(shared_data, tmp_path, fmt, rel, drop):
+    """Two real lines, then the third real line without one field: DataError FILE:3: field."""
+    lines = (shared_data / rel).read_text(encoding="utf-8").splitlines()[:3]
+    rec = json.loads(lines[2])
+    del rec[drop]
+    src = tmp_path / "bad.jsonl"
+    src.write_text("\n".join([lines[0], lines[1], json.dumps(rec)]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        sources.convert(fmt, src, tmp_path / "out.jsonl")
+    assert f"{src}:3:" in str(e.value) and drop in str(e.value)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_stepwise_bad_rating_on_line_3(shared_data, tmp_path):
+    with gzip.open(shared_data / "prm800k" / "phase1_train_plus.stepwise-critic.jsonl.gz", "rt") as f:
+        lines = [next(f).rstrip("\n") for _ in range(3)]
+    rec = json.loads(lines[2])
+    rec["rating"] = 2
+    src = tmp_path / "bad.jsonl"
+    src.write_text("\n".join([lines[0], lines[1], json.dumps(rec)]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.jsonl:3: field 'rating'"):
+        sources.run_converter("prm800k-stepwise", src)

@@ -48,6 +48,8 @@ def test_threshold_tuning_by_hand():
     # raw (regression-head) scores outside [0, 1]: midpoints between distinct scores are the grid
     t2, f2 = tune_threshold([[3.0, -1.0], [2.0, 2.5]], [1, -1])
     assert f2 == pytest.approx(1.0) and -1.0 < t2 <= 2.0
+    with pytest.raises(ValueError):  # only erroneous items: F1 undefined at every threshold
+        tune_threshold([[0.1], [0.9]], [0, 0])
 
 
 def test_step_auroc_on_fixture():

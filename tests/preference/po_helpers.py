@@ -64,3 +64,70 @@ def synth_pairs(n: int = 8, seed: int = 0) -> list[PreferencePair]:
         out.append(PreferencePair(prompt=build_prompt(p.question), chosen="\n".join(synth.solve(p)),
                                   rejected=bad.text, id=p.id))
     return out
+
+
+# ----------------------------------------------------------------------------- loopback judge server
+import json  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+CRITERIA_SCORES = {"Logical Flow": 8, "Structural Organization": 7, "Consistency": 9, "Factual Correctness": 6,
+                   "Domain Knowledge Application": 6, "Reasoning Validity": 5, "Final Answer Correctness": 3,
+                   "Strategy Usefulness": 7, "Progress Toward Solution": 7, "Partial Success Recognition": 8,
+                   "Error Robustness": 6}
+
+
+def canned_reply(prompt: str) -> str:
+    """The judge's side of the conversation: deterministic answers keyed on the request text."""
+    if "Rate the solution" in prompt:
+        if "MALFORMED" in prompt:
+            return "I think it is fine."
+        return json.dumps({**CRITERIA_SCORES, "verbosity": "adequate", "final_comment": "Clear steps."})
+    if "compare two solutions" in prompt:
+        a = prompt.split("Solution A:", 1)[1].split("Solution B:", 1)[0]
+        if "BIASED" in prompt:  # a position-biased judge: always the first one shown
+            return json.dumps({"winner": "A", "reason": "first"})
+        return json.dumps({"winner": "A" if "GOOD" in a else "B", "reason": "better"})
+    if "split a solution" in prompt:
+        sol = prompt.rsplit("Solution:\n", 1)[1].strip()
+        lines = sol.splitlines()
+        return json.dumps({"clarification": lines[0][:12], "reasoning": lines[1][:5], "answer": lines[-1][:13]})
+    if "rewrite a solution" in prompt:
+        return json.dumps({"clarification": "Find the total.", "reasoning": "2 + 3 = 5", "answer": "The answer is 5"})
+    return "{}"
+
+
+class JudgeServer:
+    """An OpenAI-compatible /v1/chat/completions endpoint on 127.0.0.1 (real HTTP, canned replies)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append(body)
+                reply = canned_reply(body["messages"][-1]["content"])
+                data = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": reply}}],
+                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+

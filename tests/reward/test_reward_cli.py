@@ -4,11 +4,13 @@ import json
 import random
 
 import pytest
+from transformers import AutoTokenizer
 
 from hiero.augment.rows import validate_row
 from hiero.cli import main as cli
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.data.synth import generate_problems, render_noisy_solution
+from hiero.reward.collate import add_marker, encode_marker, rm_template
 from hiero.reward.model import make_tiny_base
 
 
@@ -36,23 +38,26 @@ def setup(tmp_path_factory):
     write_jsonl(root / "solutions.jsonl", sols[:5])
     texts = [r["prompt"] for r in train] + [s for r in train for s in r["completions"]]
     make_tiny_base(root / "base", texts, vocab_size=300)
-    return root
+    tok = AutoTokenizer.from_pretrained(root / "base")
+    mid = add_marker(tok)
+    lengths = sorted(len(encode_marker(tok, r["prompt"], r["completions"], mid, rm_template())[0]) for r in train)
+    return root, lengths[len(lengths) // 2]  # a --max-length that drops some rows, keeps others
 
 
 def test_cli_train_then_score(setup, capsys):
-    root = setup
+    root, max_length = setup
     rc = cli(["rm", "train", "--kind", "hrm", "--data", str(root / "data"), "--base", str(root / "base"),
               "-o", str(root / "rm"), "--max-steps", "3", "--batch-size", "8", "--loss", "soft_ce",
-              "--max-length", "90"])
+              "--max-length", str(max_length)])
     assert rc == 0
     summary = json.loads((root / "rm" / "train_summary.json").read_text())
     assert summary["steps"] == 3 and summary["kind"] == "hrm"
     tr = summary["train"]
     assert tr["rows"] == 24 and tr["examples"] + tr["dropped_too_long"] == 24
-    assert tr["dropped_too_long"] > 0  # --max-length 90 is below some rows: dropped and counted
+    assert 0 < tr["dropped_too_long"] < 24  # rows longer than --max-length are dropped and counted
     assert summary["best_eval_loss"] is not None
     spec = json.loads((root / "rm" / "hiero_rm.json").read_text())
-    assert spec["scoring"] == "marker" and spec["loss"] == "soft_ce" and spec["max_length"] == 90
+    assert spec["scoring"] == "marker" and spec["loss"] == "soft_ce" and spec["max_length"] == max_length
     assert len((root / "rm" / "metrics.jsonl").read_text().splitlines()) >= 3
     assert not (root / "rm" / "checkpoint").exists()
 
@@ -67,6 +72,7 @@ def test_cli_train_then_score(setup, capsys):
 
 
 def test_cli_bad_rows_exit_2_without_output(setup, tmp_path, capsys):
+    setup = setup[0]
     bad = tmp_path / "data"
     row = json.loads((setup / "data" / "train.jsonl").read_text().splitlines()[0])
     row["labels"] = row["labels"][:-1]  # misaligned with completions

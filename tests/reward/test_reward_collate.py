@@ -34,7 +34,7 @@ def tok(tmp_path_factory):
 def _between(ids, positions):
     """Token spans between consecutive markers (the first after the prompt)."""
     starts = [None] + [p + 1 for p in positions[:-1]]
-    return [ids[s:p] for s, p in zip(starts, positions)]
+    return [ids[s:p] for s, p in zip(starts, positions, strict=True)]
 
 
 def test_marker_is_one_unsplit_token(tok):
@@ -54,7 +54,7 @@ def test_marker_after_every_step_and_step_text_round_trips(tok):
     assert len(pos) == 3 and [ids[p] for p in pos] == [mid] * 3
     assert ids.count(mid) == 3 and pos[-1] == len(ids) - 1
     spans = _between(ids, pos)
-    for span, step in zip(spans[1:], steps[1:]):
+    for span, step in zip(spans[1:], steps[1:], strict=True):
         assert len(span) > 1  # really multi-token
         assert t.decode(span) == step + "\n"
     assert t.decode(ids[:pos[0]]).endswith(steps[0] + "\n")

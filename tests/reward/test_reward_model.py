@@ -6,7 +6,13 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
 from hiero.reward.collate import encode_marker
-from hiero.reward.model import RMSpec, build_reward_model, load_reward_model, make_tiny_base, save_reward_model
+from hiero.reward.model import (
+    RMSpec,
+    build_reward_model,
+    load_reward_model,
+    make_tiny_base,
+    save_reward_model,
+)
 from hiero.scoring.scorer import RMScorer
 
 TEXTS = ["Mia has 4 coins. She finds 3 more coins. Then she doubles the number of coins. How many coins?",
@@ -43,7 +49,7 @@ def test_one_marker_pass_equals_scoring_each_prefix(base, loss):
     batched = scorer.score(Q, SOLS)
     spread = []
     with torch.no_grad():
-        for q, steps, got in zip(Q, SOLS, batched):
+        for q, steps, got in zip(Q, SOLS, batched, strict=True):
             assert len(got) == len(steps)
             for k in range(len(steps)):
                 ids, pos = encode_marker(tok, q, steps[:k + 1], model.spec.marker_id, model.spec.template)
@@ -62,7 +68,7 @@ def test_orm_gives_one_score_per_solution(base):
     scores = RMScorer(model, tok, model.spec).score(Q, SOLS)
     assert [len(s) for s in scores] == [1, 1, 1]
     with torch.no_grad():  # the ORM input has no markers between steps: one marker, after the last
-        for q, steps, got in zip(Q, SOLS, scores):
+        for q, steps, got in zip(Q, SOLS, scores, strict=True):
             ids, pos = encode_marker(tok, q, steps, model.spec.marker_id, model.spec.template, orm=True)
             assert pos == [len(ids) - 1] and ids.count(model.spec.marker_id) == 1
             x = torch.tensor([ids])

@@ -135,3 +135,19 @@ def test_judge_terminal_rules():
     assert (v.terminal, v.answer, v.correct) == (True, None, False)
     v = judge.judge(ref[:1] + [f"The answer is {int(p.answer) + 1}"], "stop")
     assert (v.terminal, v.correct, v.step_correct) == (True, False, False)
+
+
+def test_judge_needs_an_explicit_answer_outside_the_builtin_domain():
+    """grading.extract_answer falls back to the last number; a step like "3 + 4 = 7" must not end
+    the solution unless the model stopped (eos), where the whole text is graded as evaluation does."""
+    p = Problem(id="g", question="q", answer="7", source="gsm8k")
+    judge = StepJudge(p)
+    assert not judge.judge(["3 + 4 = 7"], "stop").terminal
+    v = judge.judge(["3 + 4 = 7", "The answer is 7"], "stop")
+    assert (v.terminal, v.answer, v.correct, v.step_correct) == (True, "7", True, None)
+    v = judge.judge(["so x = \\boxed{8}"], "stop")
+    assert (v.terminal, v.answer, v.correct) == (True, "8", False)
+    v = judge.judge(["3 + 4 = 7", "# Answer", "7"], "stop")  # PRM800K: the line after the header
+    assert (v.terminal, v.answer, v.correct) == (True, "7", True)
+    v = judge.judge(["3 + 4 = 7"], "eos")
+    assert (v.terminal, v.answer, v.correct) == (True, "7", True)
