@@ -113,18 +113,21 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def given_values(cls: type, args: argparse.Namespace) -> dict:
+    """The settings the user gave: --config YAML, then explicit flags over it (no defaults)."""
+    cfg_path = getattr(args, "config", None)
+    values: dict = load_yaml(cfg_path) if cfg_path is not None else {}
+    for f in dataclasses.fields(cls):
+        v = getattr(args, f.name, _UNSET)
+        if v is not _UNSET:
+            values[f.name] = v
+    return values
+
+
 def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     """dataclass defaults < --config YAML < explicit flags."""
-    values: dict = {}
-    names = {f.name for f in dataclasses.fields(cls)}
     cfg_path = getattr(args, "config", None)
-    if cfg_path is not None:
-        values.update(load_yaml(cfg_path))
-    for name in names:
-        v = getattr(args, name, _UNSET)
-        if v is not _UNSET:
-            values[name] = v
-    return config_from_dict(cls, values, source=str(cfg_path) if cfg_path else "command line")
+    return config_from_dict(cls, given_values(cls, args), source=str(cfg_path) if cfg_path else "command line")
 
 
 def to_dict(cfg: Any) -> dict:

@@ -22,6 +22,7 @@ class Completion:
     text: str
     n_tokens: int
     finish_reason: FinishReason
+    stop_string: str | None = None  # which stop string ended it (finish_reason "stop"), when known
 
 
 @runtime_checkable

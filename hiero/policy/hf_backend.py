@@ -230,6 +230,7 @@ class HFGenerator:
         gens = ([torch.Generator().manual_seed(k) for k in flat_keys] if temperature > 0 else None)
         new_ids: list[list[int]] = [[] for _ in range(rows)]
         n_tokens, texts, finish = [0] * rows, [""] * rows, [None] * rows
+        stops: list[str | None] = [None] * rows
         active = list(range(rows))  # batch position -> row
         for t in range(max_new_tokens):
             nxt = sample_next(logits, temperature, top_p, [gens[r] for r in active] if gens else None)
@@ -242,8 +243,9 @@ class HFGenerator:
                 new_ids[r].append(tok)
                 if stop:
                     text = self.tokenizer.decode(new_ids[r], skip_special_tokens=False)
-                    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
-                    if cut >= 0:
+                    hits = [(i, s) for s in stop if (i := text.find(s)) >= 0]
+                    if hits:
+                        cut, stops[r] = min(hits)
                         texts[r], finish[r] = text[:cut], "stop"
                         continue
                 keep.append(b)
@@ -262,5 +264,5 @@ class HFGenerator:
                 texts[r] = self.tokenizer.decode(new_ids[r], skip_special_tokens=False)
                 finish[r] = finish[r] or "length"
         self.stats["generated_tokens"] += sum(n_tokens)
-        return [[Completion(texts[p * n + j], n_tokens[p * n + j], finish[p * n + j]) for j in range(n)]
+        return [[Completion(texts[r], n_tokens[r], finish[r], stops[r]) for r in range(p * n, p * n + n)]
                 for p in range(len(seqs))]

@@ -61,7 +61,7 @@ class PolicyTrainConfig(TrainConfig):
     n_train: int = field(default=12000, metadata={"help": "synthetic training problems"})
     n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
     min_ops: int = field(default=2, metadata={"help": "synthetic problems: fewest operations"})
-    max_ops: int = field(default=4, metadata={"help": "synthetic problems: most operations"})
+    max_ops: int = field(default=3, metadata={"help": "synthetic problems: most operations"})
     max_operand: int = field(default=9, metadata={"help": "synthetic problems: largest +/- operand"})
     p_error: float = field(default=0.1, metadata={"help": "SFT noise: chance a computing step is wrong"})
     p_correction: float = field(default=0.5, metadata={"help": "SFT noise: chance a wrong step is corrected"})
@@ -79,7 +79,7 @@ class PolicyTrainConfig(TrainConfig):
     # optimisation defaults of the quick preset (fields of TrainConfig, redefined)
     lr: float = field(default=2e-3, metadata={"help": "peak learning rate (AdamW)"})
     batch_size: int = field(default=32, metadata={"help": "examples per micro-batch per device"})
-    max_steps: int = field(default=420, metadata={"help": "optimizer steps; > 0 overrides epochs"})
+    max_steps: int = field(default=480, metadata={"help": "optimizer steps; > 0 overrides epochs"})
     warmup_ratio: float = field(default=0.03, metadata={"help": "fraction of steps with linear warm-up"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
 
@@ -89,7 +89,7 @@ PRESETS: dict[str, dict] = {
     "micro": {"n_train": 64, "n_test": 8, "max_steps": 3, "batch_size": 8, "n_layers": 1, "hidden": 32,
               "heads": 2, "vocab_size": 300, "max_new_tokens": 48, "log_every": 1},
     "quick": {},
-    "full": {"n_train": 50000, "n_test": 500, "max_steps": 4000, "n_layers": 6, "hidden": 256, "heads": 8,
+    "full": {"max_ops": 4, "n_train": 50000, "n_test": 500, "max_steps": 4000, "n_layers": 6, "hidden": 256, "heads": 8,
              "lr": 1e-3, "batch_size": 48, "save_every": 500},
 }
 

@@ -1,0 +1,533 @@
+"""`hiero demo`: the whole pipeline, end to end, on the embedded default -> report.md + results.json.
+
+    hiero demo [--out runs/demo] [--seed 0] [--size quick|micro] [--shared-data ../shared/data]
+    python: main(DemoConfig(out="runs/demo")) -> results dict        (`make demo` runs this)
+
+Stages, in pipeline order (each one's figures go in the report; a stage that did not run is not
+shown): the built-in domain (problems, checked solutions with injected errors) and the real-data
+summaries -> tiny policy (tokenizer + SFT) -> reasoning trees with MC labels (bfs) -> HNC ->
+ORM / PRM / HRM rows -> three reward models -> ProcessBench-style step evaluation against the
+domain's ground truth -> best-of-N curves (+ step-level greedy search) -> self-training ->
+preference pairs -> DPO and HiPO -> accuracy of base vs DPO vs HiPO with one prompt.
+
+Caching: every stage writes into `OUT/stages/<stage>-<hash>/`, the hash taken over its settings and
+the hashes of the stages it reads, and is done once its `DONE` file exists (written last, with the
+stage's figures, wall time and peak memory). A rerun reuses finished stages and redoes only what
+changed or what an interrupted run left unfinished (long stages resume inside their folder).
+`report.md` and `results.json` are rewritten atomically at the end of every run.
+
+Sizes: `quick` (the default, minutes on 2 CPU cores) and `micro` (seconds: a smoke run for tests;
+its figures mean nothing). Model quality at these sizes is that of a 1M-parameter model trained
+for two minutes: the report shows what each stage measured, not the papers' numbers.
+
+Choices where the papers' settings do not fit a CPU: trees are sampled at temperature 0.7 (the
+official 0.1 gives a 1M-parameter model near-identical siblings) with 4 children per node (the
+official 5; HNC's minimum of 4 children still applies) on a few dozen problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import random
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hiero.cache import StageCache
+from hiero.config import add_config_args, config_from_args
+from hiero.data.io import atomic_write, read_jsonl, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+
+KINDS = ("orm", "prm", "hrm")
+SHARED_DATA_DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass
+class DemoConfig:
+    """`hiero demo`."""
+
+    out: str = field(default="runs/demo", metadata={"help": "output folder (report.md, results.json, stages/)"})
+    seed: int = field(default=0, metadata={"help": "seed of every stage"})
+    size: Literal["quick", "micro"] = field(default="quick", metadata={
+        "help": "quick: minutes on 2 CPU cores; micro: a seconds-long smoke run (figures meaningless)"})
+    shared_data: str = field(default="", metadata={
+        "help": "folder of the real data for the summaries ('' = ../shared/data beside the checkout, if there)"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+
+
+# Settings per size. quick is sized for ~15 minutes on 2 cores; micro for a test.
+SIZES: dict[str, dict] = {
+    "quick": {
+        "domain": {"n": 200, "p_error": 0.3, "p_correction": 0.3},
+        "policy": {"preset": "quick"},
+        "annotate": {"problems": 24, "children": 4, "depth": 6, "temperature": 0.7, "step_tokens": 32,
+                     "batch_problems": 24},
+        "rm": {"epochs": 3.0, "batch_size": 32, "lr": 1e-3},
+        "processbench": {"synth_n": 200},
+        "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": 4, "max_new_tokens": 96,
+                "step_tokens": 32, "bootstrap": 1000},
+        "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 2e-4, "batch_size": 16},
+        "pairs": {"problems": 200, "n": 4},
+        "po": {"max_steps": 60, "batch_size": 16, "lr": 2e-4},
+        "po_eval": {"problems": 200},
+    },
+    "micro": {
+        "domain": {"n": 20, "p_error": 0.3, "p_correction": 0.3},
+        # trained just enough to write finished (sometimes right) solutions, so every stage has data
+        "policy": {"preset": "micro", "n_train": 1500, "max_steps": 80, "hidden": 64, "n_layers": 2, "heads": 2,
+                   "max_ops": 2, "lr": 3e-3, "batch_size": 32, "n_test": 20},
+        "annotate": {"problems": 4, "children": 4, "depth": 5, "temperature": 1.0, "step_tokens": 16,
+                     "batch_problems": 4},
+        "rm": {"epochs": 1.0, "batch_size": 16, "lr": 1e-3},
+        "processbench": {"synth_n": 12},
+        "bon": {"synth_n": 4, "n": [1, 2, 4], "search_n": 2, "max_new_tokens": 24, "step_tokens": 8,
+                "bootstrap": 50},
+        "selftrain": {"eval_n": 4, "epochs": 1.0, "lr": 2e-4, "batch_size": 8},
+        "pairs": {"problems": 6, "n": 4},
+        "po": {"max_steps": 2, "batch_size": 4, "lr": 2e-4},
+        "po_eval": {"problems": 4},
+    },
+}
+
+
+# ----------------------------------------------------------------------------- stage runner
+class Runner:
+    """Runs named stages once each, cached under a hash of (settings, upstream stages)."""
+
+    def __init__(self, cfg: DemoConfig):
+        self.cfg = cfg
+        self.cache = StageCache(Path(cfg.out) / "stages")
+        self.results: dict[str, dict] = {}
+        self.dirs: dict[str, Path] = {}
+
+    def run(self, name: str, settings: dict, after: tuple[str, ...], fn) -> dict:
+        key = {"stage": name, "seed": self.cfg.seed, "settings": settings,
+               "after": {a: self.dirs[a].name for a in after}}
+        d = self.cache.dir(name, key)
+        self.dirs[name] = d
+        if self.cache.is_done(d):
+            info = self.cache.info(d)
+            self.results[name] = {**info["result"], "_time_s": info["time_s"], "_peak_rss_mb": info["peak_rss_mb"],
+                                  "_cached": True}
+            log.info("demo: %s cached (%s)", name, d.name)
+            return self.results[name]
+        log.info("demo: running %s -> %s", name, d)
+        t0 = time.time()
+        result = fn(d)
+        info = {"result": result, "time_s": round(time.time() - t0, 2), "peak_rss_mb": peak_rss_mb()}
+        self.cache.mark_done(d, info)
+        self.results[name] = {**result, "_time_s": info["time_s"], "_peak_rss_mb": info["peak_rss_mb"],
+                              "_cached": False}
+        return self.results[name]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _slim(d: dict, drop=("config", "markdown", "items", "texts")) -> dict:
+    return {k: v for k, v in d.items() if k not in drop}
+
+
+# ----------------------------------------------------------------------------- stages
+def stage_domain(d: Path, s: dict, seed: int) -> dict:
+    """A sample of built-in problems and noisy solutions; checks the checker against the injected truth."""
+    from hiero.data import synth
+
+    problems = synth.generate_problems(s["n"], seed, "test")
+    rng = random.Random(f"demo-domain|{seed}")
+    sols = [synth.render_noisy_solution(p, rng, s["p_error"], s["p_correction"]) for p in problems]
+    agree = sum(synth.first_error(p, x.steps) == x.first_error for p, x in zip(problems, sols, strict=True))
+    write_jsonl(d / "problems.jsonl", problems)
+    write_jsonl(d / "noisy_solutions.jsonl", sols)
+    n_steps = [len(p.steps or []) for p in problems]
+    ex = next((x for x in sols if x.first_error is not None and x.first_error >= 0), sols[0])
+    return {"problems": len(problems), "steps_min": min(n_steps), "steps_max": max(n_steps),
+            "steps_mean": round(sum(n_steps) / len(n_steps), 2),
+            "solutions_with_error": sum(x.first_error is not None and x.first_error >= 0 for x in sols),
+            "solutions_correct": sum(bool(x.correct) for x in sols),
+            "first_error_agreement": round(agree / len(sols), 4),
+            "example": {"question": problems[sols.index(ex)].question, "steps": ex.steps,
+                        "first_error": ex.first_error}}
+
+
+def stage_real_data(d: Path, shared: Path) -> dict:
+    from hiero.data.sources import summarize_real_data
+
+    summary = summarize_real_data(shared)
+    write_json(d / "real_data.json", summary)
+    return {"folder": str(shared), "summary": summary}
+
+
+def stage_policy(d: Path, s: dict, seed: int, threads: int) -> dict:
+    from hiero.policy.sft import main, preset_config
+
+    overrides = {k: v for k, v in s.items() if k != "preset"}
+    cfg = preset_config(s["preset"], output=str(d / "model"), seed=seed, threads=threads, **overrides)
+    return _slim(main(cfg))
+
+
+def stage_annotate(d: Path, s: dict, seed: int, policy: Path) -> dict:
+    from hiero.data import synth
+    from hiero.search.annotate import AnnotateConfig, main
+
+    problems = d / "problems.jsonl"
+    if not problems.exists():
+        write_jsonl(problems, synth.generate_problems(s["problems"], seed + 101, "train", max_ops=3))
+    cfg = AnnotateConfig(policy=str(policy), problems=str(problems), out=str(d / "trees.jsonl"), mode="bfs",
+                         children=s["children"], depth=s["depth"], temperature=s["temperature"],
+                         step_tokens=s["step_tokens"], batch_problems=s["batch_problems"], seed=seed)
+    return _slim(main(cfg))
+
+
+def stage_hnc(d: Path, seed: int, trees: Path) -> dict:
+    from hiero.augment.hnc import HNCConfig, main
+    from hiero.types import Tree
+
+    res = main(HNCConfig(input=str(trees), output=str(d / "trees_hnc.jsonl"), seed=seed))
+    before = list(read_jsonl(trees, Tree))
+    after = list(read_jsonl(d / "trees_hnc.jsonl", Tree))
+    # HNC's invariants, measured on these trees: the root sees the same leaves before and after
+    same = sum((a.root.n_correct, a.root.n_total) == (b.root.n_correct, b.root.n_total)
+               for a, b in zip(before, after, strict=True))
+    return {**_slim(res), "root_counts_unchanged": f"{same}/{len(after)}"}
+
+
+def stage_rm_data(d: Path, seed: int, trees: Path) -> dict:
+    from hiero.augment.rows import RowsConfig, main
+
+    out = {}
+    for kind in KINDS:
+        stats = main(RowsConfig(inputs=[str(trees)], out_dir=str(d / kind), kind=kind, source="trees", seed=seed))
+        out[kind] = {"train_rows": stats["train"], "eval_rows": stats["eval"], "time_s": stats["time_s"]}
+    return out
+
+
+def stage_rm_train(d: Path, s: dict, seed: int, policy: Path, rows: Path) -> dict:
+    from hiero.reward.train import RMTrainConfig, main
+
+    out = {}
+    for kind in KINDS:
+        if not (rows / kind / "train.jsonl").stat().st_size:
+            out[kind] = {"skipped": "no training rows (the trees hold no finished solution)"}
+            continue
+        res = main(RMTrainConfig(kind=kind, data=str(rows / kind), base=str(policy), out=str(d / kind), seed=seed,
+                                 epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"]))
+        out[kind] = _slim(res)
+    return out
+
+
+def trained(rms: Path, kinds=KINDS) -> list[str]:
+    """The reward models the rm_train stage produced (a kind without rows is skipped there)."""
+    return [k for k in kinds if (rms / k / "config.json").exists()]
+
+
+def stage_processbench(d: Path, s: dict, rms: Path) -> dict:
+    from hiero.evaluation.processbench import ProcessBenchConfig, main
+
+    out = {}
+    for kind in trained(rms, ("prm", "hrm")):
+        tune = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_n=s["synth_n"], synth_seed=11,
+                                       out=str(d / f"{kind}_tune.json")))
+        # threshold tuned on one synthetic split, applied to another (ProcessBench protocol)
+        res = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_n=s["synth_n"], synth_seed=12,
+                                      threshold=_tuned_threshold(d / f"{kind}_tune.json"), out=str(d / f"{kind}.json")))
+        out[kind] = {**_slim(res), "tune_f1_at_0.5": tune.get("f1")}
+    return out
+
+
+def _tuned_threshold(path: Path) -> float:
+    from hiero.evaluation.metrics import tune_threshold
+
+    data = json.loads(path.read_text())
+    return tune_threshold([it["scores"] for it in data["items"]], [it["label"] for it in data["items"]])[0]
+
+
+def stage_bon(d: Path, s: dict, seed: int, policy: Path, rms: Path) -> dict:
+    from hiero.evaluation.bon import BonConfig, main
+
+    cfg = BonConfig(policy=str(policy), rm=[f"{k}={rms / k}" for k in trained(rms)], synth_n=s["synth_n"],
+                    synth_seed=seed + 7, n=s["n"], search=["step_greedy", "beam"], search_n=s["search_n"],
+                    max_new_tokens=s["max_new_tokens"], step_tokens=s["step_tokens"], bootstrap=s["bootstrap"],
+                    out=str(d), seed=seed)
+    res = main(cfg)
+    return {k: res[k] for k in ("n", "n_problems", "pool_size", "curves", "search", "sample_accuracy", "markdown",
+                                "files", "time_s")}
+
+
+def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path) -> dict:
+    from hiero.selftrain.train import SelfTrainConfig, main, select_examples
+    from hiero.types import Tree
+
+    cfg_threshold = SelfTrainConfig.threshold
+    if not select_examples(list(read_jsonl(trees, Tree)), cfg_threshold, "path"):
+        return {"skipped": f"no trajectory in the trees has MC >= {cfg_threshold}"}
+    res = main(SelfTrainConfig(policy=str(policy), trees=str(trees), out=str(d / "model"), eval_n=s["eval_n"],
+                               epochs=s["epochs"], lr=s["lr"], batch_size=s["batch_size"], seed=seed))
+    return {k: res[k] for k in ("trees", "examples", "threshold", "lam", "kl_form", "before", "after",
+                                "delta_accuracy", "time_s")}
+
+
+def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path) -> dict:
+    from hiero.data import synth
+    from hiero.policy.sample import SampleConfig
+    from hiero.policy.sample import main as sample_main
+    from hiero.preference.pairs import PairsConfig
+    from hiero.preference.pairs import main as pairs_main
+
+    problems = d / "problems.jsonl"
+    write_jsonl(problems, synth.generate_problems(s["problems"], seed + 202, "train", max_ops=3))
+    sampled = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "solutions.jsonl"),
+                                       n=s["n"], temperature=0.8, max_new_tokens=96, seed=seed))
+    res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"), trees=str(trees),
+                                 problems=str(problems), segmenter="heuristic", seed=seed,
+                                 cache_dir=str(d / "cache")))
+    return {"sampled": sampled, **_slim(res)}
+
+
+def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
+    from hiero.preference.train import POTrainConfig, main
+
+    out = {}
+    for name, extra in (("dpo", {"loss": "dpo"}), ("hipo", {"loss": "hipo", "preset": ["mt-bias"]})):
+        res = main(POTrainConfig(model=str(policy), pairs=str(pairs), out=str(d / name), max_steps=s["max_steps"],
+                                 batch_size=s["batch_size"], lr=s["lr"], seed=seed, ref_cache_dir=str(d / "ref_cache"),
+                                 segmenter="heuristic", **extra))
+        row = res["rows"][-1]
+        out[name] = {"model_dir": res["model_dir"], "steps": row["steps"], "time_per_step_s": row["time_per_step_s"],
+                     "last": row["last"], "pairs": res.get("pairs"), "ref_cache": res.get("ref_cache")}
+    return out
+
+
+def stage_po_eval(d: Path, s: dict, seed: int, policy: Path, po: Path) -> dict:
+    from hiero.data import synth
+    from hiero.preference.evaluate import POEvalConfig, main
+
+    problems = d / "problems.jsonl"
+    write_jsonl(problems, synth.generate_problems(s["problems"], seed + 303, "test"))
+    res = main(POEvalConfig(models=[f"base={policy}", f"dpo={po / 'dpo'}", f"hipo={po / 'hipo'}"],
+                            problems=str(problems), out=str(d / "po_eval.json"), cache_dir=str(d / "cache"),
+                            device="cpu"))
+    return _slim(res)
+
+
+# ----------------------------------------------------------------------------- pipeline
+def main(cfg: DemoConfig) -> dict:
+    if cfg.size not in SIZES:
+        raise ValueError(f"unknown size {cfg.size!r}; choose from {sorted(SIZES)}")
+    if cfg.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+    S = SIZES[cfg.size]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    r = Runner(cfg)
+    seed = cfg.seed
+    shared = Path(cfg.shared_data) if cfg.shared_data else SHARED_DATA_DEFAULT
+
+    r.run("domain", S["domain"], (), lambda d: stage_domain(d, S["domain"], seed))
+    if shared.is_dir():
+        r.run("real_data", {"folder": str(shared.resolve())}, (), lambda d: stage_real_data(d, shared))
+    r.run("policy", S["policy"], (), lambda d: stage_policy(d, S["policy"], seed, cfg.threads))
+    policy = r.dirs["policy"] / "model"
+    r.run("annotate", S["annotate"], ("policy",), lambda d: stage_annotate(d, S["annotate"], seed, policy))
+    trees = r.dirs["annotate"] / "trees.jsonl"
+    r.run("hnc", {}, ("annotate",), lambda d: stage_hnc(d, seed, trees))
+    r.run("rm_data", {}, ("annotate",), lambda d: stage_rm_data(d, seed, trees))
+    r.run("rm_train", S["rm"], ("policy", "rm_data"),
+          lambda d: stage_rm_train(d, S["rm"], seed, policy, r.dirs["rm_data"]))
+    rms = r.dirs["rm_train"]
+    r.run("processbench", S["processbench"], ("rm_train",), lambda d: stage_processbench(d, S["processbench"], rms))
+    r.run("bon", S["bon"], ("policy", "rm_train"), lambda d: stage_bon(d, S["bon"], seed, policy, rms))
+    r.run("selftrain", S["selftrain"], ("policy", "annotate"),
+          lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees))
+    r.run("pairs", S["pairs"], ("policy", "annotate"), lambda d: stage_pairs(d, S["pairs"], seed, policy, trees))
+    pairs = r.dirs["pairs"] / "pairs.jsonl"
+    r.run("po", S["po"], ("policy", "pairs"), lambda d: stage_po(d, S["po"], seed, policy, pairs))
+    r.run("po_eval", S["po_eval"], ("policy", "po"),
+          lambda d: stage_po_eval(d, S["po_eval"], seed, policy, r.dirs["po"]))
+
+    results = {
+        "config": asdict(cfg), "settings": S, "wall_time_s": round(time.time() - t0, 2),
+        "peak_rss_mb": peak_rss_mb(), "machine": machine_info(),
+        "stages": r.results, "stage_dirs": {k: str(v) for k, v in r.dirs.items()},
+    }
+    write_json(out / "results.json", results)
+    with atomic_write(out / "report.md") as f:
+        f.write(render_report(results))
+    return results
+
+
+def machine_info() -> dict:
+    import os
+
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
+            "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(), "platform": platform.platform()}
+
+
+# ----------------------------------------------------------------------------- report
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _f(x, nd=3) -> str:
+    return "n/a" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+
+
+def _stage_line(res: dict) -> str:
+    state = "reused from cache" if res.get("_cached") else "ran"
+    return f"*{state}; {res['_time_s']:.1f} s; peak memory {res['_peak_rss_mb']:.0f} MB*"
+
+
+def render_report(results: dict) -> str:
+    st = results["stages"]
+    cfg = results["config"]
+    lines = [f"# hiero demo report ({cfg['size']})", "",
+             f"Command: `hiero demo --out {cfg['out']} --seed {cfg['seed']} --size {cfg['size']}`  ",
+             f"Wall time {results['wall_time_s']:.1f} s (this run; cached stages cost ~0), peak memory "
+             f"{results['peak_rss_mb']:.0f} MB; {results['machine']['cpus']} CPUs, torch "
+             f"{results['machine']['torch']}, CUDA {results['machine']['cuda']}.", "",
+             "| stage | status | time (s) | peak memory so far (MB) |", "|---|---|---|---|"]
+    for name, res in st.items():
+        status = "skipped" if "skipped" in res else ("cached" if res["_cached"] else "ran")
+        lines.append(f"| {name} | {status} | {res['_time_s']:.1f} | "
+                     f"{res['_peak_rss_mb']:.0f} |")
+    lines.append("")
+    if "domain" in st:
+        x = st["domain"]
+        lines += ["## 1. Built-in domain", _stage_line(x), "",
+                  f"{x['problems']} test problems, {x['steps_min']}–{x['steps_max']} reference steps "
+                  f"(mean {x['steps_mean']}). Noisy solutions: {x['solutions_with_error']} with an injected wrong "
+                  f"step, {x['solutions_correct']} with a right final answer. The domain's checker finds the "
+                  f"injected first error in {_pct(x['first_error_agreement'])} of solutions.", "",
+                  "Example (first error at step " + str(x["example"]["first_error"]) + "):", "", "```",
+                  x["example"]["question"], *x["example"]["steps"], "```", ""]
+    if "real_data" in st:
+        x = st["real_data"]
+        lines += ["## 2. Real data found", _stage_line(x), "", f"Folder `{x['folder']}`, read by the converters:",
+                  "", "| file | format | kind | records | problems | steps |", "|---|---|---|---|---|---|"]
+        for name, f in (x["summary"].get("files") or {}).items():
+            if isinstance(f, dict):
+                lines.append(f"| {name} | {f.get('format', '')} | {f.get('kind', '')} | {f.get('records', '')} | "
+                             f"{f.get('problems', '')} | {f.get('steps', '')} |")
+        lines.append("")
+    if "policy" in st:
+        x = st["policy"]
+        lines += ["## 3. Policy (tokenizer + tiny causal LM, noisy SFT)", _stage_line(x), "",
+                  f"{x['params']:,} parameters, vocabulary {x['vocab_size']}, {x['steps']} steps on "
+                  f"{x['train_examples']} examples in {x['train_time_s']:.0f} s ({x['tokens_per_s']:.0f} tokens/s); "
+                  f"final loss {_f(x['final_loss'])}, eval loss {_f(x['eval_loss'])}. Greedy accuracy on "
+                  f"{x['test_problems']} held-out problems: **{_pct(x['test_accuracy'])}**.", ""]
+    if "annotate" in st:
+        x = st["annotate"]
+        keys = [k for k in ("trees", "nodes", "leaves", "generated_tokens", "tokens_per_s", "trees_per_s",
+                            "true_steps", "false_steps", "mean_mc_true_steps", "mean_mc_false_steps",
+                            "mean_root_mc", "time_s") if k in x]
+        lines += ["## 4. Reasoning trees (bfs, MC labels)", _stage_line(x), "",
+                  "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
+                  "| " + " | ".join(_f(x[k]) for k in keys) + " |", ""]
+    if "hnc" in st:
+        x = st["hnc"]
+        lines += ["## 5. HNC", _stage_line(x), "",
+                  f"{x['trees']} trees, {x['merges']} merges ({x['trees_with_merges']} trees changed) in "
+                  f"{x['time_s']:.3f} s; root (n_correct, n_total) unchanged in {x['root_counts_unchanged']} trees.",
+                  ""]
+    if "rm_data" in st:
+        x = st["rm_data"]
+        lines += ["## 6. Reward-model rows", _stage_line(x), "", "| kind | train | eval |", "|---|---|---|"]
+        for k, v in x.items():
+            if isinstance(v, dict):
+                lines.append(f"| {k} | {_summ(v['train_rows'])} | {_summ(v['eval_rows'])} |")
+        lines.append("")
+    if "rm_train" in st:
+        x = st["rm_train"]
+        lines += ["## 7. Reward models (marker scoring, one forward pass per solution)", _stage_line(x), "",
+                  "| kind | train rows | steps | best eval loss | time (s) |", "|---|---|---|---|---|"]
+        for k, v in x.items():
+            if isinstance(v, dict) and "skipped" in v:
+                lines.append(f"| {k} | not trained: {v['skipped']} | | | |")
+            elif isinstance(v, dict):
+                lines.append(f"| {k} | {v['train']['examples']} | {v.get('steps', 'n/a')} | "
+                             f"{_f(v.get('best_eval_loss'))} | {_f(v.get('train_time_s'), 1)} |")
+        lines.append("")
+    if "processbench" in st:
+        x = st["processbench"]
+        lines += ["## 8. Step-level evaluation (ProcessBench protocol, built-in domain ground truth)", _stage_line(x),
+                  "", "| RM | threshold | acc. erroneous | acc. correct | F1 | step AUROC |", "|---|---|---|---|---|---|"]
+        for k, v in x.items():
+            if isinstance(v, dict):
+                lines.append(f"| {k} | {_f(v.get('threshold'))} | {_f(v.get('acc_error'))} | "
+                             f"{_f(v.get('acc_correct'))} | {_f(v.get('f1'))} | {_f(v.get('auroc_step'))} |")
+        lines.append("")
+    if "bon" in st:
+        x = st["bon"]
+        lines += ["## 9. Best-of-N and step-level search", _stage_line(x), "",
+                  f"{x['n_problems']} held-out problems, one pool of {x['pool_size']} samples each (sample accuracy "
+                  f"{_pct(x['sample_accuracy'])}); 95% bootstrap intervals in results.json. Plot: "
+                  f"`{x['files']['plot']}`.", "", x["markdown"], ""]
+    if "selftrain" in st and "skipped" in st["selftrain"]:
+        lines += ["## 10. Self-training", _stage_line(st["selftrain"]), "", f"Not trained: {st['selftrain']['skipped']}.", ""]
+    elif "selftrain" in st:
+        x = st["selftrain"]
+        lines += ["## 10. Self-training on high-value trajectories", _stage_line(x), "",
+                  f"{x['examples']} trajectories with MC ≥ {x['threshold']} from {x['trees']} trees; loss CE + "
+                  f"{x['lam']}·{x['kl_form']}(KL). Held-out greedy accuracy {_pct(x['before']['accuracy'])} → "
+                  f"**{_pct(x['after']['accuracy'])}** (n = {x['after'].get('n', 'n/a')}).", ""]
+    if "pairs" in st:
+        x = st["pairs"]
+        lines += ["## 11. Preference pairs", _stage_line(x), "",
+                  f"Sampled {x['sampled']['solutions']} solutions ({_pct(x['sampled']['accuracy'])} right); "
+                  f"{x['pairs']} pairs by source {x['by_source']}; segment coverage "
+                  f"{ {k: round(v, 2) for k, v in x['segment_coverage'].items()} }.", ""]
+    if "po" in st:
+        x = st["po"]
+        lines += ["## 12. DPO vs HiPO training (same pairs, same reference)", _stage_line(x), "",
+                  "| loss | steps | time/step (s) | last loss |", "|---|---|---|---|"]
+        for k, v in x.items():
+            if isinstance(v, dict):
+                lines.append(f"| {k} | {v['steps']} | {_f(v['time_per_step_s'], 4)} | {_f(v['last'].get('loss'))} |")
+        lines.append("")
+    if "po_eval" in st:
+        x = st["po_eval"]
+        acc = x.get("accuracy", {})
+        lines += ["## 13. Base vs DPO vs HiPO (same prompt for every model)", _stage_line(x), "",
+                  "| model | accuracy |", "|---|---|"]
+        for k, v in acc.items():
+            lines.append(f"| {k} | {_pct(v)} |")
+        lines += ["", "Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
+                      " none is configured in the demo, so none are shown.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _summ(v: dict) -> str:
+    """One cell for a row-split summary: rows, questions, share of positive labels, merged rows."""
+    return (f"{v.get('rows', 0)} rows / {v.get('questions', 0)} questions, positive "
+            f"{_f(v.get('positive_fraction'), 2)}, merged-step rows {v.get('rows_with_merged_step', 0)}")
+
+
+# ----------------------------------------------------------------------------- CLI
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded default -> report.md",
+                       description=__doc__.splitlines()[0])
+    add_config_args(p, DemoConfig)
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    res = main(config_from_args(DemoConfig, args))
+    print(f"wrote {Path(res['config']['out']) / 'report.md'} ({res['wall_time_s']:.0f} s)", file=sys.stderr)
+    return 0
+
+

@@ -1,0 +1,306 @@
+"""`hiero policy serve`: an OpenAI-compatible HTTP server for any Hugging Face causal LM folder.
+
+    hiero policy serve --policy runs/policy --port 8000            # then, from any process:
+    load_generator("openai:http://127.0.0.1:8000/v1#runs/policy")  # or curl, or the openai client
+
+What it is for: a tiny policy served like a real one (`vllm serve`), so the `openai` backend, the
+judge and the LLM segmenter run against a real HTTP endpoint on a laptop; and a simple server for
+small models on one machine. For 7B policies on GPUs use `vllm serve` or SGLang: hiero's `openai`
+backend speaks to them the same way.
+
+Endpoints (the subset of the OpenAI API that hiero uses):
+    GET  /v1/models             {"data": [{"id": MODEL, "object": "model"}]}
+    POST /v1/completions        prompt (str or list of str), n, max_tokens, temperature, top_p, stop, seed
+    POST /v1/chat/completions   messages -> the tokenizer's chat template (or the contents joined)
+Each choice carries vLLM's extras: `stop_reason` (the matched stop string; null at EOS) and
+`n_tokens` (generated tokens), so the client can tell a step boundary from the end of a solution.
+
+Batching: HTTP handler threads only parse and queue requests; one worker thread owns the model and,
+each time it wakes, takes every queued request (waiting up to `batch_wait_ms` for more), groups them
+by sampling settings and answers each group with ONE batched `HFGenerator.generate` call. So eight
+concurrent clients cost one batched decode, not eight sequential ones.
+
+Auth: with `--api-key-env NAME`, requests must send `Authorization: Bearer $NAME` (HTTP 401
+otherwise). The key is read from the environment once and never logged or echoed.
+Bad requests get HTTP 400 with {"error": {"message": ...}} naming the field.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from hiero.policy.backend import Completion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServeConfig:
+    """`hiero policy serve`."""
+
+    policy: str = field(default="", metadata={"help": "Hugging Face model folder to serve"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind (loopback by default)"})
+    port: int = field(default=8000, metadata={"help": "port (0: any free port, printed at start)"})
+    model_name: str = field(default="", metadata={"help": "model id clients send (default: the --policy path)"})
+    batch_size: int = field(default=64, metadata={"help": "rows per batched decode (prompts x n)"})
+    batch_wait_ms: float = field(default=5.0, metadata={"help": "how long to gather concurrent requests"})
+    max_tokens_limit: int = field(default=4096, metadata={"help": "largest max_tokens a request may ask for"})
+    api_key_env: str = field(default="", metadata={"help": "env var holding the key clients must send ('' = open)"})
+    device: str = field(default="", metadata={"help": "torch device ('' = cuda if available, else cpu)"})
+
+
+class RequestError(ValueError):
+    """A request the server refuses (HTTP 400); the message names the field."""
+
+
+@dataclass
+class _Job:
+    prompts: list[str]
+    settings: tuple  # (n, max_tokens, stop tuple, temperature, top_p, seed): requests with equal ones batch together
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[list[Completion]] | None = None
+    error: Exception | None = None
+
+
+def _number(body: dict, key: str, kind, default, lo=None, hi=None):
+    value = body.get(key, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
+        raise RequestError(f"field '{key}': expected {kind.__name__}, got {value!r}")
+    value = kind(value)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise RequestError(f"field '{key}': {value} outside [{lo}, {hi}]")
+    return value
+
+
+def parse_settings(body: dict, max_tokens_limit: int) -> tuple:
+    """The sampling settings of a completions request, checked.
+
+    >>> parse_settings({"n": 2, "max_tokens": 8, "stop": "\\n", "temperature": 0.5}, 64)
+    (2, 8, ('\\n',), 0.5, 1.0, None)
+    """
+    n = _number(body, "n", int, 1, 1, 128)
+    max_tokens = _number(body, "max_tokens", int, 16, 1, max_tokens_limit)
+    temperature = _number(body, "temperature", float, 1.0, 0.0, 10.0)
+    top_p = _number(body, "top_p", float, 1.0, 0.0, 1.0)
+    stop = body.get("stop")
+    if stop is None:
+        stop = []
+    elif isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise RequestError("field 'stop': expected a string or a list of strings")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise RequestError(f"field 'seed': expected an integer, got {seed!r}")
+    return n, max_tokens, tuple(stop), temperature, top_p, seed
+
+
+def chat_prompt(tokenizer, messages) -> str:
+    """A chat request's prompt: the tokenizer's chat template, or the contents joined by blank lines."""
+    if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
+        raise RequestError("field 'messages': expected a non-empty list of {role, content} objects")
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(m["content"] for m in messages) + "\n\n"
+
+
+class CompletionServer:
+    """The model, its request queue and the batching worker; `serve_forever` runs the HTTP side."""
+
+    def __init__(self, cfg: ServeConfig, generator=None):
+        if generator is None:
+            from hiero.policy.hf_backend import HFGenerator
+
+            if not cfg.policy:
+                raise ValueError("serve needs --policy DIR")
+            generator = HFGenerator(cfg.policy, batch_size=cfg.batch_size, device=cfg.device or None)
+        self.cfg = cfg
+        self.generator = generator
+        self.model_name = cfg.model_name or cfg.policy or "hiero"
+        self._key = os.environ.get(cfg.api_key_env, "") if cfg.api_key_env else ""
+        if cfg.api_key_env and not self._key:
+            raise ValueError(f"--api-key-env {cfg.api_key_env}: that environment variable is not set")
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self.stats = {"requests": 0, "batches": 0, "generated_tokens": 0}
+        self._worker = threading.Thread(target=self._work, name="hiero-serve-worker", daemon=True)
+        self._worker.start()
+        self.httpd = ThreadingHTTPServer((cfg.host, cfg.port), self._handler_class())
+        self.httpd.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    # ------------------------------------------------------------------ worker: one batched call per group
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            jobs = [job]
+            deadline = time.monotonic() + self.cfg.batch_wait_ms / 1000
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    nxt = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # finish this round, then stop
+                    break
+                jobs.append(nxt)
+            groups: dict[tuple, list[_Job]] = {}
+            for j in jobs:
+                groups.setdefault(j.settings, []).append(j)
+            for settings, group in groups.items():
+                self._run_group(settings, group)
+
+    def _run_group(self, settings: tuple, group: list[_Job]) -> None:
+        n, max_tokens, stop, temperature, top_p, seed = settings
+        prompts = [p for j in group for p in j.prompts]
+        try:
+            outs = self.generator.generate(prompts, n=n, max_new_tokens=max_tokens, stop=list(stop),
+                                           temperature=temperature, top_p=top_p, seed=seed)
+            self.stats["batches"] += 1
+            self.stats["generated_tokens"] += sum(c.n_tokens for row in outs for c in row)
+            k = 0
+            for j in group:
+                j.result, k = outs[k:k + len(j.prompts)], k + len(j.prompts)
+        except Exception as e:  # reported to each waiting client as HTTP 500
+            log.exception("generation failed")
+            for j in group:
+                j.error = e
+        for j in group:
+            j.done.set()
+
+    def submit(self, prompts: list[str], settings: tuple) -> list[list[Completion]]:
+        job = _Job(prompts, settings)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ request -> response
+    def completions(self, body: dict, chat: bool = False) -> dict:
+        settings = parse_settings(body, self.cfg.max_tokens_limit)
+        if chat:
+            prompts = [chat_prompt(self.generator.tokenizer, body.get("messages"))]
+        else:
+            prompt = body.get("prompt")
+            prompts = [prompt] if isinstance(prompt, str) else prompt
+            if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
+                raise RequestError("field 'prompt': expected a non-empty string or list of strings")
+        self.stats["requests"] += 1
+        outs = self.submit(prompts, settings)
+        n = settings[0]
+        choices, total = [], 0
+        for i, row in enumerate(outs):
+            for j, c in enumerate(row):
+                total += c.n_tokens
+                choice = {"index": i * n + j, "finish_reason": "length" if c.finish_reason == "length" else "stop",
+                          "stop_reason": c.stop_string if c.finish_reason == "stop" else None,
+                          "n_tokens": c.n_tokens}
+                if chat:
+                    choice["message"] = {"role": "assistant", "content": c.text}
+                else:
+                    choice["text"] = c.text
+                choices.append(choice)
+        prompt_tokens = sum(len(x) for x in self.generator.tokenizer(prompts)["input_ids"])
+        return {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}",
+                "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
+                "model": self.model_name, "choices": choices,
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": total,
+                          "total_tokens": prompt_tokens + total}}
+
+    def _authorized(self, header: str | None) -> bool:
+        if not self._key:
+            return True
+        return header is not None and hmac.compare_digest(header, f"Bearer {self._key}")
+
+    def _handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _send(self, status: int, obj: dict) -> None:
+                data = json.dumps(obj).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, message: str) -> None:
+                self._send(status, {"error": {"message": message, "code": status}})
+
+            def do_GET(self):
+                if not server._authorized(self.headers.get("Authorization")):
+                    return self._error(401, "missing or wrong API key")
+                if self.path.rstrip("/") in ("/v1/models", "/models"):
+                    return self._send(200, {"object": "list", "data": [
+                        {"id": server.model_name, "object": "model", "owned_by": "hiero"}]})
+                if self.path.rstrip("/") in ("/health", "/v1/health"):
+                    return self._send(200, {"status": "ok", **server.stats})
+                self._error(404, f"no route GET {self.path}")
+
+            def do_POST(self):
+                if not server._authorized(self.headers.get("Authorization")):
+                    return self._error(401, "missing or wrong API key")
+                path = self.path.rstrip("/")
+                if path not in ("/v1/completions", "/v1/chat/completions"):
+                    return self._error(404, f"no route POST {self.path}")
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = json.loads(self.rfile.read(length).decode("utf-8"))
+                    if not isinstance(body, dict):
+                        raise RequestError("request body must be a JSON object")
+                    self._send(200, server.completions(body, chat=path.endswith("chat/completions")))
+                except (RequestError, json.JSONDecodeError, UnicodeDecodeError) as e:
+                    self._error(400, str(e))
+                except Exception as e:  # generation failed: the client may retry
+                    self._error(500, f"{type(e).__name__}: {e}")
+
+            def log_message(self, fmt, *args):  # through logging, never the Authorization header
+                log.debug("%s %s", self.address_string(), fmt % args)
+
+        return Handler
+
+    # ------------------------------------------------------------------ lifecycle
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def start_background(self) -> CompletionServer:
+        threading.Thread(target=self.httpd.serve_forever, name="hiero-serve-http", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._queue.put(None)
+        self._worker.join(timeout=5)
+
+
+def main(cfg: ServeConfig) -> int:
+    server = CompletionServer(cfg)
+    print(f"serving {server.model_name} at {server.url} (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
