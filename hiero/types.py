@@ -17,7 +17,6 @@ Conventions defined once here:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 IGNORE_INDEX = -100
 ROOT = 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -87,7 +86,7 @@ class OpenAIGenerator:
                     raise BackendError(f"POST {url}: HTTP {e.code}: {message}") from None
                 wait = _retry_after(e) or self.backoff_s * 2**attempt
                 reason = f"HTTP {e.code}"
-            except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as e:
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
                 if attempt == self.max_retries:
                     raise BackendError(f"POST {url}: {type(e).__name__}: {getattr(e, 'reason', e)}") from None
                 wait, reason = self.backoff_s * 2**attempt, type(e).__name__

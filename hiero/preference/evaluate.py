@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hiero.data.io import read_jsonl, write_json
-from hiero.preference.judge import PairwiseJudge, RubricJudge, make_chat_client, summarise_pairwise, summarise_rubric
+from hiero.preference.judge import (
+    PairwiseJudge,
+    RubricJudge,
+    make_chat_client,
+    summarise_pairwise,
+    summarise_rubric,
+)
 from hiero.types import Problem
 
 PROMPT_NOTE = "hiero.policy.prompt.build_prompt(question), identical for every model"

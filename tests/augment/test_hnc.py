@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiero.augment.hnc import MERGE_JOINER, HNCConfig, hnc, main, merged_node_ids, merges_in_last_pass, tree_seed
+from hiero.augment.hnc import (
+    MERGE_JOINER,
+    HNCConfig,
+    hnc,
+    main,
+    merged_node_ids,
+    merges_in_last_pass,
+    tree_seed,
+)
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.search.tree import check_tree, leaf_counts
 from hiero.types import Node, Problem, Tree

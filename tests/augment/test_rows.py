@@ -11,9 +11,20 @@ from dataclasses import replace
 import pytest
 
 from hiero.augment.hnc import MERGE_JOINER, hnc
-from hiero.augment.rows import (RowsConfig, StepLabel, dedup, main, merged_label,
-                                prm800k_orm_rows, prm800k_step_rows, read_rows, rows_from_tree, sample_nodes,
-                                split_by_question, validate_row)
+from hiero.augment.rows import (
+    RowsConfig,
+    StepLabel,
+    dedup,
+    main,
+    merged_label,
+    prm800k_orm_rows,
+    prm800k_step_rows,
+    read_rows,
+    rows_from_tree,
+    sample_nodes,
+    split_by_question,
+    validate_row,
+)
 from hiero.data.io import DataError, write_jsonl
 from hiero.types import FieldError, Node, Problem, Solution, Tree
 

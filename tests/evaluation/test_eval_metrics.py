@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from hiero.evaluation.metrics import auroc, bootstrap_ci, first_error_prediction, processbench_scores, tune_threshold
+from hiero.evaluation.metrics import (
+    auroc,
+    bootstrap_ci,
+    first_error_prediction,
+    processbench_scores,
+    tune_threshold,
+)
 from hiero.evaluation.processbench import Item, _labels_from_first_error, evaluate
 
 # (label, step scores): the 6-item ProcessBench fixture

@@ -11,8 +11,16 @@ import torch
 from hiero.data import synth
 from hiero.preference import segment
 from hiero.preference.logps import segment_logps, taken_logps
-from hiero.preference.segment import (DEFAULT_NAMES, HeuristicSegmenter, SegmentError, TagSegmenter, check_reply,
-                                      encode, encode_pair, locate_quotes)
+from hiero.preference.segment import (
+    DEFAULT_NAMES,
+    HeuristicSegmenter,
+    SegmentError,
+    TagSegmenter,
+    check_reply,
+    encode,
+    encode_pair,
+    locate_quotes,
+)
 from hiero.preference.train import collate, load_model
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from hiero.preference.train import (POTrainConfig, collate, load_model, load_tokenizer, pair_loss, prepare_pairs,
-                                    reference_logps)
+from hiero.preference.train import (
+    POTrainConfig,
+    collate,
+    load_model,
+    load_tokenizer,
+    pair_loss,
+    prepare_pairs,
+    reference_logps,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 import po_helpers as H  # noqa: E402

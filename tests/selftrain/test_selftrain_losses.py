@@ -10,7 +10,7 @@ import torch
 from hiero.selftrain.losses import selftrain_loss, shift_for_next_token, token_ce, token_kl
 from hiero.types import IGNORE_INDEX
 
-I = IGNORE_INDEX
+I = IGNORE_INDEX  # noqa: E741 (reads like the matrices in the worked example)
 
 
 def worked_example():
