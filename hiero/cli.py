@@ -17,7 +17,7 @@ from hiero.data.io import DataError
 # pipeline order: what `hiero --help` lists
 STAGES = [
     "hiero.data.cli",  # data convert | stats | synth
-    "hiero.policy.cli",  # policy train | generate
+    "hiero.policy.cli",  # policy train | sample | serve
     "hiero.search.cli",  # annotate, trees show | html
     "hiero.augment.cli",  # augment hnc
     "hiero.reward.cli",  # rm data | train | score

@@ -49,12 +49,13 @@ def with_truth(problem: Problem, solution: Solution) -> Solution:
 
 def sample(problems: list[Problem], generator, cfg: SampleConfig) -> list[list[Solution]]:
     """cfg.n graded solutions per problem (one per problem when temperature is 0)."""
+    from hiero.evaluation.bon import policy_id
     from hiero.scoring.strategies import SearchConfig, sample_pool
 
     n = 1 if cfg.temperature <= 0 else cfg.n
     search = SearchConfig(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                           seed=cfg.seed, gen_batch=cfg.batch_problems, pool_chunk=min(8, n),
-                          cache_dir=cfg.cache_dir, policy_id=cfg.policy)
+                          cache_dir=cfg.cache_dir, policy_id=policy_id(cfg.policy) if cfg.cache_dir else cfg.policy)
     pool = sample_pool(problems, generator, search)
     return [[with_truth(p, s) for s in row] for p, row in zip(problems, pool, strict=True)]
 

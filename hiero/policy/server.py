@@ -12,7 +12,7 @@ Endpoints (the subset of the OpenAI API that hiero uses):
     GET  /v1/models             {"data": [{"id": MODEL, "object": "model"}]}
     POST /v1/completions        prompt (str or list of str), n, max_tokens, temperature, top_p, stop, seed
     POST /v1/chat/completions   messages -> the tokenizer's chat template (or the contents joined)
-Each choice carries vLLM's extras: `stop_reason` (the matched stop string; null at EOS) and
+`response_format` is accepted and ignored (a tiny model cannot be held to JSON). Each choice carries vLLM's extras: `stop_reason` (the matched stop string; null at EOS) and
 `n_tokens` (generated tokens), so the client can tell a step boundary from the end of a solution.
 
 Batching: HTTP handler threads only parse and queue requests; one worker thread owns the model and,
@@ -58,6 +58,28 @@ class ServeConfig:
     device: str = field(default="", metadata={"help": "torch device ('' = cuda if available, else cpu)"})
 
 
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def group_jobs(jobs: list[_Job]) -> list[tuple[tuple, list[_Job]]]:
+    """Jobs that can share one `generate` call: equal settings and no prompt in common.
+
+    The hf backend seeds a sample by (seed, prompt, occurrence of the prompt in the call), so two
+    requests with the same prompt and seed in one call would get different samples depending on
+    their order; in separate calls they get the same ones, as a fixed seed promises.
+    """
+    groups: list[tuple[tuple, list[_Job], set[str]]] = []
+    for j in jobs:
+        for settings, members, seen in groups:
+            if settings == j.settings and not seen.intersection(j.prompts):
+                members.append(j)
+                seen.update(j.prompts)
+                break
+        else:
+            groups.append((j.settings, [j], set(j.prompts)))
+    return [(s, m) for s, m, _ in groups]
+
+
 class RequestError(ValueError):
     """A request the server refuses (HTTP 400); the message names the field."""
 
@@ -92,7 +114,7 @@ def parse_settings(body: dict, max_tokens_limit: int) -> tuple:
     n = _number(body, "n", int, 1, 1, 128)
     max_tokens = _number(body, "max_tokens", int, 16, 1, max_tokens_limit)
     temperature = _number(body, "temperature", float, 1.0, 0.0, 10.0)
-    top_p = _number(body, "top_p", float, 1.0, 0.0, 1.0)
+    top_p = _number(body, "top_p", float, 1.0, 1e-6, 1.0)
     stop = body.get("stop")
     if stop is None:
         stop = []
@@ -134,6 +156,8 @@ class CompletionServer:
             raise ValueError(f"--api-key-env {cfg.api_key_env}: that environment variable is not set")
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self.stats = {"requests": 0, "batches": 0, "generated_tokens": 0}
+        self._lock = threading.Lock()
+        self._serving = self._closed = False
         self._worker = threading.Thread(target=self._work, name="hiero-serve-worker", daemon=True)
         self._worker.start()
         self.httpd = ThreadingHTTPServer((cfg.host, cfg.port), self._handler_class())
@@ -161,31 +185,39 @@ class CompletionServer:
                     self._queue.put(None)  # finish this round, then stop
                     break
                 jobs.append(nxt)
-            groups: dict[tuple, list[_Job]] = {}
-            for j in jobs:
-                groups.setdefault(j.settings, []).append(j)
-            for settings, group in groups.items():
+            for settings, group in group_jobs(jobs):
                 self._run_group(settings, group)
 
-    def _run_group(self, settings: tuple, group: list[_Job]) -> None:
+    def _generate(self, settings: tuple, prompts: list[str]) -> list[list[Completion]]:
         n, max_tokens, stop, temperature, top_p, seed = settings
-        prompts = [p for j in group for p in j.prompts]
-        try:
-            outs = self.generator.generate(prompts, n=n, max_new_tokens=max_tokens, stop=list(stop),
-                                           temperature=temperature, top_p=top_p, seed=seed)
+        outs = self.generator.generate(prompts, n=n, max_new_tokens=max_tokens, stop=list(stop),
+                                       temperature=temperature, top_p=top_p, seed=seed)
+        with self._lock:
             self.stats["batches"] += 1
             self.stats["generated_tokens"] += sum(c.n_tokens for row in outs for c in row)
+        return outs
+
+    def _run_group(self, settings: tuple, group: list[_Job]) -> None:
+        try:
+            outs = self._generate(settings, [p for j in group for p in j.prompts])
             k = 0
             for j in group:
                 j.result, k = outs[k:k + len(j.prompts)], k + len(j.prompts)
-        except Exception as e:  # reported to each waiting client as HTTP 500
-            log.exception("generation failed")
+        except Exception:
+            # one bad request must not fail the others batched with it: answer each on its own
             for j in group:
-                j.error = e
+                try:
+                    j.result = self._generate(settings, j.prompts)
+                except Exception as e:  # ValueError: the request's fault (400); else the server's (500)
+                    if not isinstance(e, ValueError):
+                        log.exception("generation failed")
+                    j.error = e
         for j in group:
             j.done.set()
 
     def submit(self, prompts: list[str], settings: tuple) -> list[list[Completion]]:
+        if self._closed:
+            raise RuntimeError("the server is shutting down")
         job = _Job(prompts, settings)
         self._queue.put(job)
         job.done.wait()
@@ -195,6 +227,8 @@ class CompletionServer:
 
     # ------------------------------------------------------------------ request -> response
     def completions(self, body: dict, chat: bool = False) -> dict:
+        if chat and "max_tokens" not in body:  # the chat API's newer name, and a chat-sized default
+            body = {**body, "max_tokens": body.get("max_completion_tokens") or min(512, self.cfg.max_tokens_limit)}
         settings = parse_settings(body, self.cfg.max_tokens_limit)
         if chat:
             prompts = [chat_prompt(self.generator.tokenizer, body.get("messages"))]
@@ -203,15 +237,20 @@ class CompletionServer:
             prompts = [prompt] if isinstance(prompt, str) else prompt
             if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
                 raise RequestError("field 'prompt': expected a non-empty string or list of strings")
-        self.stats["requests"] += 1
-        outs = self.submit(prompts, settings)
+        with self._lock:
+            self.stats["requests"] += 1
+        try:
+            outs = self.submit(prompts, settings)
+        except ValueError as e:  # e.g. a prompt that tokenizes to nothing
+            raise RequestError(str(e)) from None
         n = settings[0]
         choices, total = [], 0
         for i, row in enumerate(outs):
             for j, c in enumerate(row):
                 total += c.n_tokens
                 choice = {"index": i * n + j, "finish_reason": "length" if c.finish_reason == "length" else "stop",
-                          "stop_reason": c.stop_string if c.finish_reason == "stop" else None,
+                          # a str means "a stop string matched" to clients (vLLM's convention), null means EOS
+                          "stop_reason": (c.stop_string or "") if c.finish_reason == "stop" else None,
                           "n_tokens": c.n_tokens}
                 if chat:
                     choice["message"] = {"role": "assistant", "content": c.text}
@@ -228,7 +267,8 @@ class CompletionServer:
     def _authorized(self, header: str | None) -> bool:
         if not self._key:
             return True
-        return header is not None and hmac.compare_digest(header, f"Bearer {self._key}")
+        given = (header or "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, f"Bearer {self._key}".encode())
 
     def _handler_class(self):
         server = self
@@ -258,14 +298,21 @@ class CompletionServer:
                 self._error(404, f"no route GET {self.path}")
 
             def do_POST(self):
+                try:  # read the whole body first: on a kept-alive connection it must not be left unread
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_BODY_BYTES:
+                    self.close_connection = True
+                    return self._error(400 if length < 0 else 413, f"Content-Length must be 0..{MAX_BODY_BYTES}")
+                raw = self.rfile.read(length)
                 if not server._authorized(self.headers.get("Authorization")):
                     return self._error(401, "missing or wrong API key")
                 path = self.path.rstrip("/")
                 if path not in ("/v1/completions", "/v1/chat/completions"):
                     return self._error(404, f"no route POST {self.path}")
                 try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                    body = json.loads(self.rfile.read(length).decode("utf-8"))
+                    body = json.loads(raw.decode("utf-8"))
                     if not isinstance(body, dict):
                         raise RequestError("request body must be a JSON object")
                     self._send(200, server.completions(body, chat=path.endswith("chat/completions")))
@@ -281,14 +328,18 @@ class CompletionServer:
 
     # ------------------------------------------------------------------ lifecycle
     def serve_forever(self) -> None:
+        self._serving = True
         self.httpd.serve_forever()
 
     def start_background(self) -> CompletionServer:
+        self._serving = True
         threading.Thread(target=self.httpd.serve_forever, name="hiero-serve-http", daemon=True).start()
         return self
 
     def close(self) -> None:
-        self.httpd.shutdown()
+        self._closed = True
+        if self._serving:  # shutdown() waits for serve_forever(), which must have been started
+            self.httpd.shutdown()
         self.httpd.server_close()
         self._queue.put(None)
         self._worker.join(timeout=5)

@@ -44,7 +44,9 @@ class VLLMGenerator:
             raise ValueError(f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}")
         if not prompts:
             return []
-        params = [SamplingParams(n=n, temperature=temperature, top_p=top_p if temperature > 0 else 1.0,
+        greedy = temperature <= 0
+        # vLLM refuses n > 1 with greedy sampling; greedy samples are identical, so ask once and copy
+        params = [SamplingParams(n=1 if greedy else n, temperature=temperature, top_p=top_p if temperature > 0 else 1.0,
                                  max_tokens=max_new_tokens, stop=list(stop or []) or None,
                                  seed=None if seed is None else (seed * 1_000_003 + i) % (2**31))
                   for i in range(len(prompts))]
@@ -62,5 +64,5 @@ class VLLMGenerator:
                     reason, matched = "eos", None
                 row.append(Completion(c.text, len(c.token_ids), reason, matched))
                 self.stats["generated_tokens"] += len(c.token_ids)
-            result.append(row)
+            result.append(row * n if greedy else row)
         return result

@@ -130,3 +130,78 @@ def test_timeout_is_retried_then_reported():
         assert client.stats["retries"] == 1
     finally:
         sock.close()
+
+
+class _PickyGenerator:
+    """Echo generator that refuses prompts containing BAD (as a backend refuses an over-long prompt)."""
+
+    class tokenizer:  # noqa: N801 - stands in for a tokenizer object
+        def __new__(cls, texts):
+            return {"input_ids": [t.split() for t in texts]}
+
+    def __init__(self):
+        self.calls = []
+
+    def generate(self, prompts, *, n=1, max_new_tokens=16, stop=None, temperature=0.0, top_p=1.0, seed=None):
+        from hiero.policy.backend import Completion
+
+        self.calls.append(list(prompts))
+        if any("BAD" in p for p in prompts):
+            raise ValueError("prompt too long for the model")
+        return [[Completion(p.upper(), 1, "eos")] * n for p in prompts]
+
+
+def test_one_bad_request_does_not_fail_the_others_in_its_batch():
+    gen = _PickyGenerator()
+    s = CompletionServer(ServeConfig(port=0, model_name="m", batch_wait_ms=200), generator=gen).start_background()
+    try:
+        client = OpenAIGenerator(s.url, "m", concurrency=3, max_retries=2, backoff_s=0.01)
+        results, errors = {}, {}
+
+        def ask(p):
+            try:
+                results[p] = client.generate([p], max_new_tokens=4)[0][0].text
+            except BackendError as e:
+                errors[p] = str(e)
+
+        threads = [threading.Thread(target=ask, args=(p,)) for p in ("good one", "BAD one", "good two")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert results == {"good one": "GOOD ONE", "good two": "GOOD TWO"}
+        assert "HTTP 400" in errors["BAD one"] and client.stats["retries"] == 0  # the request's fault: no retry
+        assert len(gen.calls[0]) == 3  # they were batched together first
+    finally:
+        s.close()
+
+
+def test_group_jobs_keeps_equal_prompts_apart():
+    from hiero.policy.server import _Job, group_jobs
+
+    a, b, c, d = (_Job(["p"], (1,)), _Job(["p"], (1,)), _Job(["q"], (1,)), _Job(["p"], (2,)))
+    groups = group_jobs([a, b, c, d])
+    assert [[id(j) for j in g] for _, g in groups] == [[id(a), id(c)], [id(b)], [id(d)]]
+
+
+def test_close_before_start_returns_and_bad_auth_header_is_401(tiny_policy, monkeypatch):
+    done = threading.Event()
+    s = CompletionServer(ServeConfig(port=0), generator=_PickyGenerator())
+    t = threading.Thread(target=lambda: (s.close(), done.set()), daemon=True)
+    t.start()
+    assert done.wait(10), "close() of a server that never served must not hang"
+
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.setenv("HIERO_TEST_KEY2", "k")
+    s = CompletionServer(ServeConfig(port=0, api_key_env="HIERO_TEST_KEY2"), generator=_PickyGenerator())
+    s.start_background()
+    try:
+        req = urllib.request.Request(s.url + "/completions", data=b'{"prompt": "x"}', method="POST",
+                                     headers={"Authorization": "Bearer k\u00e9"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=5)
+        assert err.value.code == 401
+    finally:
+        s.close()
