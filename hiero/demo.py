@@ -67,15 +67,18 @@ SIZES: dict[str, dict] = {
     "quick": {
         "domain": {"n": 200, "p_error": 0.3, "p_correction": 0.3},
         "policy": {"preset": "quick"},
-        "annotate": {"problems": 24, "children": 4, "depth": 6, "temperature": 0.7, "step_tokens": 32,
+        # more questions beat more epochs: 19 -> 77 training questions took the PRM's within-problem
+        # AUROC from 0.53 to 0.58 on this policy's samples (3 epochs on 19 questions overfit)
+        "annotate": {"problems": 48, "children": 4, "depth": 6, "temperature": 0.7, "step_tokens": 32,
                      "batch_problems": 24},
-        "rm": {"epochs": 3.0, "batch_size": 32, "lr": 1e-3},
+        "rm": {"epochs": 1.5, "batch_size": 32, "lr": 1e-3},
         "processbench": {"synth_n": 200},
         "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": 4, "max_new_tokens": 96,
                 "step_tokens": 32, "bootstrap": 1000},
         "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 2e-4, "batch_size": 16},
-        "pairs": {"problems": 200, "n": 4},
-        "po": {"max_steps": 60, "batch_size": 16, "lr": 2e-4},
+        "pairs": {"problems": 800, "n": 4},
+        # one epoch at a small lr: on ~400 pairs, 10 epochs or lr 2e-4 wrecked the 1M-parameter policy
+        "po": {"epochs": 1.0, "batch_size": 16, "lr": 5e-5},
         "po_eval": {"problems": 200},
     },
     "micro": {
@@ -91,7 +94,7 @@ SIZES: dict[str, dict] = {
                 "bootstrap": 50},
         "selftrain": {"eval_n": 4, "epochs": 1.0, "lr": 2e-4, "batch_size": 8},
         "pairs": {"problems": 6, "n": 4},
-        "po": {"max_steps": 2, "batch_size": 4, "lr": 2e-4},
+        "po": {"max_steps": 2, "batch_size": 4, "lr": 5e-5},
         "po_eval": {"problems": 4},
     },
 }
@@ -238,17 +241,20 @@ def stage_processbench(d: Path, s: dict, rms: Path) -> dict:
         tune = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_n=s["synth_n"], synth_seed=11,
                                        out=str(d / f"{kind}_tune.json")))
         # threshold tuned on one synthetic split, applied to another (ProcessBench protocol)
+        threshold, tune_f1 = _tuned_threshold(d / f"{kind}_tune.json")
         res = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_n=s["synth_n"], synth_seed=12,
-                                      threshold=_tuned_threshold(d / f"{kind}_tune.json"), out=str(d / f"{kind}.json")))
-        out[kind] = {**_slim(res), "tune_f1_at_0.5": tune.get("f1")}
+                                      threshold=threshold, out=str(d / f"{kind}.json")))
+        out[kind] = {**_slim(res), "threshold_source": "tuned on another synthetic split (seed 11)",
+                     "tune_f1": tune_f1, "tune_f1_at_0.5": tune.get("f1")}
     return out
 
 
-def _tuned_threshold(path: Path) -> float:
+def _tuned_threshold(path: Path) -> tuple[float, float]:
+    """(threshold, F1 there) maximising F1 on the tuning split's stored per-step scores."""
     from hiero.evaluation.metrics import tune_threshold
 
     data = json.loads(path.read_text())
-    return tune_threshold([it["scores"] for it in data["items"]], [it["label"] for it in data["items"]])[0]
+    return tune_threshold([it["scores"] for it in data["items"]], [it["label"] for it in data["items"]])
 
 
 def stage_bon(d: Path, s: dict, seed: int, policy: Path, rms: Path) -> dict:
@@ -267,12 +273,13 @@ def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path) -> d
     from hiero.selftrain.train import SelfTrainConfig, main, select_examples
     from hiero.types import Tree
 
-    cfg_threshold = SelfTrainConfig.threshold
-    if not select_examples(list(read_jsonl(trees, Tree)), cfg_threshold, "path"):
-        return {"skipped": f"no trajectory in the trees has MC >= {cfg_threshold}"}
+    threshold, select = SelfTrainConfig.threshold, "node"  # node: the official code's rows (one step each)
+    if not select_examples(list(read_jsonl(trees, Tree)), threshold, select):
+        return {"skipped": f"no tree node has MC >= {threshold}"}
     res = main(SelfTrainConfig(policy=str(policy), trees=str(trees), out=str(d / "model"), eval_n=s["eval_n"],
+                               select=select,
                                epochs=s["epochs"], lr=s["lr"], batch_size=s["batch_size"], seed=seed))
-    return {k: res[k] for k in ("trees", "examples", "threshold", "lam", "kl_form", "before", "after",
+    return {k: res[k] for k in ("trees", "examples", "select", "threshold", "lam", "kl_form", "before", "after",
                                 "delta_accuracy", "time_s")}
 
 
@@ -298,9 +305,8 @@ def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
 
     out = {}
     for name, extra in (("dpo", {"loss": "dpo"}), ("hipo", {"loss": "hipo", "preset": ["mt-bias"]})):
-        res = main(POTrainConfig(model=str(policy), pairs=str(pairs), out=str(d / name), max_steps=s["max_steps"],
-                                 batch_size=s["batch_size"], lr=s["lr"], seed=seed, ref_cache_dir=str(d / "ref_cache"),
-                                 segmenter="heuristic", **extra))
+        res = main(POTrainConfig(model=str(policy), pairs=str(pairs), out=str(d / name), seed=seed,
+                                 ref_cache_dir=str(d / "ref_cache"), segmenter="heuristic", **s, **extra))
         row = res["rows"][-1]
         out[name] = {"model_dir": res["model_dir"], "steps": row["steps"], "time_per_step_s": row["time_per_step_s"],
                      "last": row["last"], "pairs": res.get("pairs"), "ref_cache": res.get("ref_cache")}
@@ -401,7 +407,7 @@ def render_report(results: dict) -> str:
              f"{results['machine']['torch']}, CUDA {results['machine']['cuda']}.", "",
              "| stage | status | time (s) | peak memory so far (MB) |", "|---|---|---|---|"]
     for name, res in st.items():
-        status = "skipped" if "skipped" in res else ("cached" if res["_cached"] else "ran")
+        status = "skipped" if isinstance(res.get("skipped"), str) else ("cached" if res["_cached"] else "ran")
         lines.append(f"| {name} | {status} | {res['_time_s']:.1f} | "
                      f"{res['_peak_rss_mb']:.0f} |")
     lines.append("")
@@ -482,7 +488,7 @@ def render_report(results: dict) -> str:
     elif "selftrain" in st:
         x = st["selftrain"]
         lines += ["## 10. Self-training on high-value trajectories", _stage_line(x), "",
-                  f"{x['examples']} trajectories with MC ≥ {x['threshold']} from {x['trees']} trees; loss CE + "
+                  f"{x['examples']} examples (select={x['select']}) with MC ≥ {x['threshold']} from {x['trees']} trees; loss CE + "
                   f"{x['lam']}·{x['kl_form']}(KL). Held-out greedy accuracy {_pct(x['before']['accuracy'])} → "
                   f"**{_pct(x['after']['accuracy'])}** (n = {x['after'].get('n', 'n/a')}).", ""]
     if "pairs" in st:

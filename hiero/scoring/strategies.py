@@ -187,10 +187,13 @@ def select(agg_scores: Sequence[float] | None, groups: Sequence[int | None], met
     rm        argmax of the aggregated scores
     vote      the answer group with the largest sum of max(score, 0); its best-scored member
     majority  the most frequent answer group; its first member
-    Candidates without an answer never win a vote unless no candidate has one.
+    Candidates without an answer (group None) are never chosen unless no candidate has one:
+    a solution that states no answer cannot be right, whatever its steps score.
 
     >>> select([0.2, 0.9, 0.5], [0, 1, 0], "rm")
     1
+    >>> select([0.2, 0.9, 0.5], [0, None, 0], "rm")   # the best-scored one states no answer
+    2
     >>> select([0.2, 0.9, 0.5], [0, 1, 0], "majority")
     0
     >>> select([0.4, 0.9, 0.6], [0, 1, 0], "vote")   # group 0 weighs 1.0 > 0.9; best member is 2
@@ -200,7 +203,8 @@ def select(agg_scores: Sequence[float] | None, groups: Sequence[int | None], met
     if n == 0:
         raise ValueError("no candidates to select from")
     if method == "rm":
-        return max(range(n), key=lambda i: (agg_scores[i], -i))
+        answered = [i for i in range(n) if groups[i] is not None] or list(range(n))
+        return max(answered, key=lambda i: (agg_scores[i], -i))
     if method not in ("vote", "majority"):
         raise ValueError(f"unknown selection method {method!r}")
     weight: dict[int, float] = {}

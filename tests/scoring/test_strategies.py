@@ -88,6 +88,9 @@ def test_select_rules_by_hand():
     assert select([0.4, 1.2, 0.6, 0.1], g, "vote") == 1
     assert select([-5, 0.3, -1, 0], [0, 1, 0, 1], "vote") == 1
     assert select([0.5, 0.5], [0, 0], "rm") == 0  # ties -> earliest
+    # rm never picks a candidate stating no answer (0.95 at index 3) over one that states one
+    assert select([0.4, 0.9, 0.6, 0.95], g, "rm") == 1
+    assert select([0.1, 0.7], [None, None], "rm") == 1  # none states one: plain argmax
     assert select(None, [None, None], "majority") == 0
     with pytest.raises(ValueError):
         select([1.0], [0], "bogus")
