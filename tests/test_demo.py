@@ -31,7 +31,7 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert st["domain"]["first_error_agreement"] == 1.0  # the checker finds every injected error
     assert st["annotate"]["trees"] == SIZES["micro"]["annotate"]["problems"]
     assert st["hnc"]["root_counts_unchanged"] == f"{st['hnc']['trees']}/{st['hnc']['trees']}"
-    trained = {k for k, v in st["rm_train"].items() if "skipped" not in v}
+    trained = {k for k, v in st["rm_train"].items() if isinstance(v, dict) and "skipped" not in v}
     assert {"prm", "hrm"} <= trained
     assert set(st["bon"]["curves"]) >= {"majority", "prm:min", "hrm:min"}
     assert (demo_run / "stages").exists() and any((demo_run / "stages").glob("bon-*/curves.png"))
