@@ -232,3 +232,43 @@ class LengthGroupedBatches:
             batches += [part[j:j + self.batch_size] for j in range(0, len(part), self.batch_size)]
         rng.shuffle(batches)
         return iter(batches)
+
+
+# ----------------------------------------------------------------------------- prefix packing
+def pack_prefixes(examples: list[dict]) -> list[dict]:
+    """Merge marker examples whose ids are a prefix of a longer example's ids: same labels, fewer passes.
+
+    Rows sampled from one reasoning tree are mostly prefixes of each other ((q, s1), (q, s1, s2), ...).
+    The backbone is causal, so the head output at a marker depends only on the tokens up to it: a
+    row that is a token prefix of another is scored, exactly, by the longer row's pass. Its labelled
+    targets move onto the longer example's matching markers. A target that would land on a marker
+    already labelled keeps its row apart (a duplicate row still counts twice, and an HNC copy of a
+    node whose MC score changed keeps its own label). ORM examples (one marker, after the last step) pack only onto an example
+    ending at the same marker. Labelled steps are preserved one for one; order: longest first.
+
+    >>> a = {"input_ids": [5, 1, 9, 2, 9], "positions": [2, 4], "targets": [-100.0, 0.5]}
+    >>> b = {"input_ids": [5, 1, 9], "positions": [2], "targets": [1.0]}
+    >>> c = {"input_ids": [5, 1, 9], "positions": [2], "targets": [0.0]}   # conflicts with b
+    >>> [(e["input_ids"], e["targets"]) for e in pack_prefixes([b, a, c])]
+    [([5, 1, 9, 2, 9], [1.0, 0.5]), ([5, 1, 9], [0.0])]
+    """
+    order = sorted(range(len(examples)), key=lambda i: -len(examples[i]["input_ids"]))
+    carriers: list[dict] = []
+    slot: list[dict[int, int]] = []  # per carrier: marker position -> index in its targets
+    by_prefix: dict[tuple, int] = {}  # ids up to and including a marker -> carrier holding that marker
+    for i in order:
+        e = examples[i]
+        host = by_prefix.get(tuple(e["input_ids"]))
+        if host is not None:
+            tgt, where = carriers[host]["targets"], slot[host]
+            moves = [(where[p], t) for p, t in zip(e["positions"], e["targets"], strict=True) if t != IGNORE_INDEX]
+            if all(tgt[j] == IGNORE_INDEX for j, _ in moves) and len({j for j, _ in moves}) == len(moves):
+                for j, t in moves:
+                    tgt[j] = t
+                continue
+        carriers.append({**e, "positions": list(e["positions"]), "targets": list(e["targets"])})
+        slot.append({p: j for j, p in enumerate(e["positions"])})
+        ids = e["input_ids"]
+        for p in e["positions"]:
+            by_prefix.setdefault(tuple(ids[:p + 1]), len(carriers) - 1)
+    return carriers

@@ -21,6 +21,8 @@ crash; best checkpoint by eval loss.
 Departures from the official HRM code (REFERENCE.md §1):
 - default scoring is `marker` (one pass per solution); `--scoring per-step` is the paper's setup;
 - no padding to 4096: dynamic padding per batch, batches of similar length (--group-by-length);
+- marker mode packs rows that are token prefixes of longer rows into the longer row's pass
+  (--pack-prefixes, exact: causal attention), so tree-derived rows cost far fewer passes;
 - rows too long for --max-length are dropped and counted (`dropped_too_long` in the summary)
   instead of being truncated; the question is never left-truncated (scoring always sees it whole);
 - defaults sized for the embedded tiny model (lr 1e-3, no fp16), not the paper's 1.5B (lr 1e-5).
@@ -44,6 +46,7 @@ from hiero.reward.collate import (
     collate_pooled,
     encode_marker,
     encode_per_step,
+    pack_prefixes,
     per_step_prompt,
     row_targets,
 )
@@ -75,6 +78,8 @@ class RMTrainConfig(TrainConfig):
     eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation batch"})
     group_by_length: bool = field(default=True, metadata={
         "help": "batch examples of similar length together (less padding); batches are still shuffled"})
+    pack_prefixes: bool = field(default=True, metadata={
+        "help": "marker mode: score rows that are prefixes of longer rows inside the longer row's pass (exact)"})
     template: str = field(default="", metadata={
         "help": "RM prompt template file with {q} {prev} {cur} (default: hiero/templates/rm_prompt.txt, the official one)"})
 
@@ -214,6 +219,9 @@ def main(cfg: RMTrainConfig) -> dict:
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)
+    if cfg.pack_prefixes and spec.scoring == "marker":
+        train_ex, eval_ex = pack_prefixes(train_ex), pack_prefixes(eval_ex)
+        train_counts["packed_sequences"], eval_counts["packed_sequences"] = len(train_ex), len(eval_ex)
     for name, c in (("train", train_counts), ("eval", eval_counts)):
         if c["dropped_too_long"]:
             log.warning("%s: dropped %d of %d rows longer than --max-length %d", name, c["dropped_too_long"],
