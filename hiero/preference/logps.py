@@ -17,6 +17,8 @@ over both sides, pads excluded, and the reference is usually read from a cache (
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from hiero.types import IGNORE_INDEX
@@ -86,3 +88,48 @@ def scatter_segments(lp: torch.Tensor, rows: torch.Tensor, seg: torch.Tensor, n_
     sums = torch.cat([sums[:, :n_segments], full[:, None]], dim=1)
     counts = torch.cat([counts[:, :n_segments], counts.sum(dim=1, keepdim=True)], dim=1)
     return sums, counts
+
+
+def segment_logps_shared_prompt(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, resp_ids: torch.Tensor,
+                                resp_mask: torch.Tensor, resp_seg: torch.Tensor, n_segments: int,
+                                chunk_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """`segment_logps` of a pair batch, running each shared prompt once instead of twice.
+
+    prompt_ids, prompt_mask        (B, P) long, LEFT-padded: every prompt ends at column P-1
+    resp_ids, resp_mask, resp_seg  (2B, R) long, RIGHT-padded, rows [chosen_1…chosen_B, rejected_1…rejected_B];
+                                   resp_seg holds each response token's segment id (-1: none),
+                                   IGNORE_INDEX on padding
+    returns sums (2B, K+1) float32 and counts (2B, K+1) long, as `segment_logps`
+
+    The prompt runs once (with gradient) and its KV cache is given to both responses: chosen and
+    rejected of a pair attend to the very same prompt keys and values they would compute alone,
+    so the log-probs are the ones of two separate passes (tests/preference/test_po_shared_prompt.py),
+    while the prompt's layers run B instead of 2B times. Response token 0 is predicted by the last
+    prompt position, token t > 0 by response position t-1. Positions are explicit (mask cumsum),
+    so left padding does not shift them.
+    """
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    b, p = prompt_ids.shape
+    pos = (prompt_mask.cumsum(1) - 1).clamp(min=0)
+    out = decoder(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=pos, use_cache=True)
+    cache = out.past_key_values
+    both = torch.cat([torch.arange(b, device=prompt_ids.device)] * 2)
+    cache.batch_select_indices(both)  # prompt i serves chosen i and rejected i
+    mask = torch.cat([prompt_mask[both], resp_mask], dim=1)
+    pos = (mask.cumsum(1) - 1).clamp(min=0)[:, p:]
+    # transformers >= 5.2x names the cache argument `cache`; older models take `past_key_values`
+    cache_arg = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+    hidden = decoder(input_ids=resp_ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                     **{cache_arg: cache}).last_hidden_state  # (2B, R, d)
+    # the state that predicts response token t: last prompt state for t = 0, response state t-1 after
+    pred = torch.cat([out.last_hidden_state[both, -1:], hidden[:, :-1]], dim=1)
+    rows, cols = (resp_seg != IGNORE_INDEX).nonzero(as_tuple=True)
+    sel, labels = pred[rows, cols], resp_ids[rows, cols]
+    lp = torch.cat([taken_logps(head(sel[s:s + chunk_size]), labels[s:s + chunk_size], chunk_size)
+                    for s in range(0, sel.shape[0], chunk_size)]) if sel.shape[0] else sel.new_zeros(0)
+    return scatter_segments(lp.float(), rows, resp_seg[rows, cols], resp_ids.shape[0], n_segments)
+
+
+def can_share_prompt(model) -> bool:
+    """The shared-prompt pass needs the bare decoder + LM head and a KV cache that can be re-indexed."""
+    return _head_only_ok(model)

@@ -54,7 +54,7 @@ from tqdm.auto import tqdm
 
 from hiero.cache import StageCache, fingerprint, path_hash
 from hiero.data.io import atomic_write, read_jsonl, write_jsonl
-from hiero.preference.logps import segment_logps
+from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
 from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
 from hiero.training import TrainConfig, train_loop
@@ -172,8 +172,46 @@ def collate(examples: list[dict], pad_id: int) -> dict:
         ids[i, :len(s)] = torch.tensor(s)
         seg[i, :len(g)] = torch.tensor(g)
         mask[i, :len(s)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "segment_ids": seg,
-            "index": torch.tensor([e["index"] for e in examples], dtype=torch.long)}
+    out = {"input_ids": ids, "attention_mask": mask, "segment_ids": seg,
+           "index": torch.tensor([e["index"] for e in examples], dtype=torch.long)}
+    n_prompt = [shared_prompt_len(e) for e in examples]
+    if all(n > 0 for n in n_prompt):
+        out.update(_collate_shared(examples, n_prompt, pad_id))
+    return out
+
+
+def shared_prompt_len(e: dict) -> int:
+    """Tokens both sides of a pair share as prompt (0 if they differ, e.g. a chat template that
+    renders the prompt differently): the leading IGNORE_INDEX run of chosen and rejected alike.
+
+    >>> shared_prompt_len({"chosen_ids": [1, 2, 3], "chosen_seg": [-100, -100, 0],
+    ...                    "rejected_ids": [1, 2, 4, 5], "rejected_seg": [-100, -100, 0, 1]})
+    2
+    """
+    n = next((i for i, g in enumerate(e["chosen_seg"]) if g != IGNORE_INDEX), len(e["chosen_seg"]))
+    r = e["rejected_seg"]
+    same = (n < len(e["rejected_ids"]) and e["chosen_ids"][:n] == e["rejected_ids"][:n]
+            and all(g == IGNORE_INDEX for g in r[:n]) and r[n] != IGNORE_INDEX)
+    return n if same else 0
+
+
+def _collate_shared(examples: list[dict], n_prompt: list[int], pad_id: int) -> dict:
+    """The shared-prompt layout: prompts (B, P) left-padded; responses (2B, R) right-padded."""
+    b, width_p = len(examples), max(n_prompt)
+    p_ids = torch.full((b, width_p), pad_id, dtype=torch.long)
+    p_mask = torch.zeros((b, width_p), dtype=torch.long)
+    resp = [(e["chosen_ids"][n:], e["chosen_seg"][n:]) for e, n in zip(examples, n_prompt)]
+    resp += [(e["rejected_ids"][n:], e["rejected_seg"][n:]) for e, n in zip(examples, n_prompt)]
+    width_r = max(len(x) for x, _ in resp)
+    r_ids = torch.full((2 * b, width_r), pad_id, dtype=torch.long)
+    r_mask = torch.zeros((2 * b, width_r), dtype=torch.long)
+    r_seg = torch.full((2 * b, width_r), IGNORE_INDEX, dtype=torch.long)
+    for i, (e, n) in enumerate(zip(examples, n_prompt)):
+        p_ids[i, width_p - n:] = torch.tensor(e["chosen_ids"][:n])
+        p_mask[i, width_p - n:] = 1
+    for i, (x, g) in enumerate(resp):
+        r_ids[i, :len(x)], r_seg[i, :len(g)], r_mask[i, :len(x)] = torch.tensor(x), torch.tensor(g), 1
+    return {"prompt_ids": p_ids, "prompt_mask": p_mask, "resp_ids": r_ids, "resp_mask": r_mask, "resp_seg": r_seg}
 
 
 # ----------------------------------------------------------------------------- reference cache
@@ -226,7 +264,12 @@ def pair_loss(model, batch: dict, ref: torch.Tensor, weights: torch.Tensor, beta
               chunk_size: int = 2048) -> tuple[torch.Tensor, dict]:
     """Mean preference loss of a collated batch; ref (B, 2, K+1) reference sums of its pairs."""
     k = len(names)
-    sums, counts = segment_logps(model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k, chunk_size)
+    if "prompt_ids" in batch and can_share_prompt(model):  # each prompt runs once for both sides
+        sums, counts = segment_logps_shared_prompt(model, batch["prompt_ids"], batch["prompt_mask"], batch["resp_ids"],
+                                                   batch["resp_mask"], batch["resp_seg"], k, chunk_size)
+    else:
+        sums, counts = segment_logps(model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k,
+                                     chunk_size)
     b = batch["index"].shape[0]
     ref = ref.to(sums.device)
     cnt_c, cnt_r = counts[:b], counts[b:]
