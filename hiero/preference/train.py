@@ -221,7 +221,7 @@ def ref_cache_key(cfg: POTrainConfig) -> dict:
     return {"pairs": path_hash(cfg.pairs), "ref_model": path_hash(ref_dir),
             "tokenizer": fingerprint([path_hash(f) for f in tok_files]), "segmenter": cfg.segmenter,
             "names": list(cfg.segment_names), "max_length": cfg.max_length, "chat_template": cfg.chat_template,
-            "add_eos": cfg.add_eos, "chunk": "fp32", "version": 1}
+            "add_eos": cfg.add_eos, "chunk": "fp32", "version": 2}
 
 
 @torch.no_grad()
@@ -233,9 +233,8 @@ def reference_logps(model, examples: list[dict], n_segments: int, pad_id: int, b
     out = torch.zeros(len(examples), 2, n_segments + 1)
     for s in tqdm(range(0, len(examples), batch_size), desc="reference log-probs", leave=False):
         chunk = examples[s:s + batch_size]
-        b = collate(chunk, pad_id)
-        sums, _ = segment_logps(model, b["input_ids"].to(device), b["attention_mask"].to(device),
-                                b["segment_ids"].to(device), n_segments, chunk_size)
+        b = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
+        sums, _ = batch_segment_logps(model, b, n_segments, chunk_size)
         out[s:s + len(chunk), 0], out[s:s + len(chunk), 1] = sums[:len(chunk)].cpu(), sums[len(chunk):].cpu()
     return out
 
@@ -259,17 +258,22 @@ def cached_reference(cfg: POTrainConfig, examples: list[dict], pad_id: int) -> t
 
 
 # ----------------------------------------------------------------------------- the loss of a batch
+def batch_segment_logps(model, batch: dict, k: int, chunk_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sums (2B, K+1) and counts of a collated batch: the shared-prompt pass when the batch has its
+    layout and the model allows it (policy and reference alike), else one pass over both sides."""
+    if "prompt_ids" in batch and can_share_prompt(model):
+        return segment_logps_shared_prompt(model, batch["prompt_ids"], batch["prompt_mask"], batch["resp_ids"],
+                                           batch["resp_mask"], batch["resp_seg"], k, chunk_size)
+    return segment_logps(model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k, chunk_size)
+
+
+
 def pair_loss(model, batch: dict, ref: torch.Tensor, weights: torch.Tensor, betas: torch.Tensor, *, term: str = "dpo",
               norm: str = "sum", compat: str = "none", sft_weight: float = 0.0, names=DEFAULT_NAMES,
               chunk_size: int = 2048) -> tuple[torch.Tensor, dict]:
     """Mean preference loss of a collated batch; ref (B, 2, K+1) reference sums of its pairs."""
     k = len(names)
-    if "prompt_ids" in batch and can_share_prompt(model):  # each prompt runs once for both sides
-        sums, counts = segment_logps_shared_prompt(model, batch["prompt_ids"], batch["prompt_mask"], batch["resp_ids"],
-                                                   batch["resp_mask"], batch["resp_seg"], k, chunk_size)
-    else:
-        sums, counts = segment_logps(model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k,
-                                     chunk_size)
+    sums, counts = batch_segment_logps(model, batch, k, chunk_size)
     b = batch["index"].shape[0]
     ref = ref.to(sums.device)
     cnt_c, cnt_r = counts[:b], counts[b:]
