@@ -8,10 +8,12 @@ How a call runs:
   1. Prompts are tokenized once and sorted by their token ids, so prompts that share a prefix
      (the nodes of one reasoning tree all start with the same question) sit in the same chunk.
      A chunk holds up to `batch_size // n` prompts (its rows, after expansion, are <= batch_size).
-  2. Prefill. If every prompt of the chunk starts with the same >= `min_shared_prefix` tokens, that
-     prefix is run once (batch 1) and its KV cache is copied to each prompt; only the remainders
-     are run, left-padded (the pad sits between prefix and remainder; the attention mask and
-     explicit position ids make that exact). Otherwise all prompts run left-padded.
+  2. Prefill. Prompts that share a long prefix (>= `min_shared_prefix` tokens and half the prompt:
+     the nodes of one tree share their question) form groups (`prefix_groups`); each group's
+     prefix runs once, all groups in one batch, and its KV cache is copied to each of its prompts;
+     only the remainders are run, left-padded (the pad sits between prefix and remainder; the
+     attention mask and explicit position ids make that exact). Without any group of two, all
+     prompts run left-padded.
   3. The KV cache (and last logits) of each prompt is expanded n times: n samples of one prompt
      never recompute its prompt.
   4. Decode token by token with the cache. A row finishes on EOS ("eos"), when its new text
@@ -39,6 +41,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreT
 
 from hiero.policy.backend import Completion
 
+SMALL_BATCH_ROWS = 32  # below this many rows a tiny model decodes on one CPU thread (see HFGenerator)
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
 
@@ -70,6 +73,32 @@ def common_prefix_len(seqs: list[list[int]]) -> int:
         if any(s[i] != first[i] for s in seqs):
             return i
     return n
+
+
+def prefix_groups(seqs: list[list[int]], min_shared: int = 4) -> tuple[list[int] | None, list[int] | None]:
+    """Group consecutive (sorted) prompts that share a long prefix: (group of each prompt, shared
+    length of each group), or (None, None) when no group has two members (nothing to reuse).
+
+    A prompt joins the current group when its common prefix with the group's first prompt is at
+    least `min_shared` tokens and half that first prompt (prompts of one tree share their question;
+    prompts of different problems share only the template). Every prompt keeps >= 1 own token.
+
+    >>> prefix_groups([[1, 2, 3, 4, 5], [1, 2, 3, 4, 6, 7], [1, 9, 9, 9, 9]], min_shared=2)
+    ([0, 0, 1], [4, 4])
+    """
+    owner, shared, start = [], [], 0
+    for i, s in enumerate(seqs):
+        head = seqs[start]
+        n = common_prefix_len([head, s])
+        if i > start and n >= max(min_shared, len(head) // 2):
+            shared[-1] = min(shared[-1], n, len(s) - 1)
+        else:
+            start = i
+            shared.append(len(s) - 1)
+        owner.append(len(shared) - 1)
+    if len(shared) == len(seqs):
+        return None, None
+    return owner, shared
 
 
 def sample_next(logits: torch.Tensor, temperature: float, top_p: float,
@@ -130,10 +159,13 @@ class HFGenerator:
         self._logits_to_keep = "logits_to_keep" in params
         # transformers >= 5.2x names the cache argument `cache`; older models take `past_key_values`
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
-        # Tiny models decode faster on one CPU thread: per-token matmuls are too small to split,
-        # and on busy cores OpenMP threads spin waiting for each other (measured 6x on 2 cores).
+        # Tiny models decode small batches faster on one CPU thread: per-token matmuls are too small
+        # to split, and on busy cores OpenMP threads spin waiting for each other (measured 6x on 2
+        # cores). Large batches (>= SMALL_BATCH_ROWS rows) do split well (measured 2x on 2 cores
+        # for 256 rows), so `threads=None` picks per call; an explicit value is always used.
         small = sum(p.numel() for p in self.model.parameters()) < 20_000_000
-        self.threads = threads if threads is not None else (1 if device == "cpu" and small else 0)
+        self.threads = threads
+        self._one_thread_when_small = threads is None and device == "cpu" and small
         self.stats = {"calls": 0, "prompt_tokens": 0, "prefill_tokens": 0, "generated_tokens": 0}
 
     @property
@@ -144,8 +176,11 @@ class HFGenerator:
     def generate(self, prompts: list[str], *, n: int = 1, max_new_tokens: int = 256, stop: list[str] | None = None,
                  temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> list[list[Completion]]:
         before = torch.get_num_threads()
-        if self.threads > 0:
+        rows = min(len(prompts), max(1, self.batch_size // max(1, n))) * n  # rows of the largest chunk
+        if self.threads:
             torch.set_num_threads(self.threads)
+        elif self._one_thread_when_small and rows < SMALL_BATCH_ROWS:
+            torch.set_num_threads(1)
         try:
             return self._generate(prompts, n, max_new_tokens, stop, temperature, top_p, seed)
         finally:
@@ -199,25 +234,32 @@ class HFGenerator:
         return ids.to(self.device), mask.to(self.device)
 
     def _prefill(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, DynamicCache]:
-        """Run the prompts; returns (last logits (P, V), attention mask (P, T), cache)."""
+        """Run the prompts; returns (last logits (P, V), attention mask (P, T), cache).
+
+        Prompts that share a long prefix (the nodes of one tree share their question) form a group;
+        each group's prefix runs once, all groups in one padded batch, and every row gets its
+        group's cache rows (`batch_select_indices`); then only the remainders run. Padding sits
+        left of each prefix and between prefix and remainder; the mask and explicit positions
+        make that exact.
+        """
         cache = DynamicCache(config=self.model.config)
-        shared = common_prefix_len(seqs) if len(seqs) > 1 else 0
-        shared = min(shared, min(len(s) for s in seqs) - 1)  # every row needs >= 1 own token
         self.stats["prompt_tokens"] += sum(len(s) for s in seqs)
-        if self.prefix_reuse and shared >= self.min_shared_prefix:
-            prefix = torch.tensor([seqs[0][:shared]], dtype=torch.long, device=self.device)
-            ones = torch.ones_like(prefix)
-            self._forward(prefix, ones, torch.arange(shared, device=self.device)[None], cache)
-            cache.batch_repeat_interleave(len(seqs))
-            rest, rest_mask = self._left_pad([s[shared:] for s in seqs])
-            mask = torch.cat([ones.expand(len(seqs), -1), rest_mask], dim=1)
-            positions = (mask.cumsum(1) - 1).clamp(min=0)[:, shared:]
-            logits = self._forward(rest, mask, positions, cache)
-            self.stats["prefill_tokens"] += shared + sum(len(s) - shared for s in seqs)
-        else:
+        owner, shared = prefix_groups(seqs, self.min_shared_prefix) if self.prefix_reuse else (None, None)
+        if owner is None:
             ids, mask = self._left_pad(seqs)
             logits = self._forward(ids, mask, (mask.cumsum(1) - 1).clamp(min=0), cache)
             self.stats["prefill_tokens"] += sum(len(s) for s in seqs)
+            return logits, mask, cache
+        first = {g: i for i, g in reversed(list(enumerate(owner)))}
+        p_ids, p_mask = self._left_pad([seqs[first[g]][:shared[g]] for g in range(len(shared))])
+        self._forward(p_ids, p_mask, (p_mask.cumsum(1) - 1).clamp(min=0), cache)
+        rows = torch.tensor(owner, device=self.device)
+        cache.batch_select_indices(rows)
+        rest, rest_mask = self._left_pad([s[shared[g]:] for s, g in zip(seqs, owner)])
+        mask = torch.cat([p_mask[rows], rest_mask], dim=1)
+        positions = (mask.cumsum(1) - 1).clamp(min=0)[:, p_ids.shape[1]:]
+        logits = self._forward(rest, mask, positions, cache)
+        self.stats["prefill_tokens"] += sum(shared) + sum(len(s) - shared[g] for s, g in zip(seqs, owner))
         return logits, mask, cache
 
     def _run_chunk(self, seqs, keys, n, max_new_tokens, stop, temperature, top_p) -> list[list[Completion]]:
