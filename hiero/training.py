@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import shutil
 import time
 from collections.abc import Callable
@@ -184,3 +185,40 @@ def train_loop(
         shutil.rmtree(ckpt)  # finished: the resumable state is no longer needed
     return {"steps": state["step"], "train_time_s": round(time.time() - t0, 2), "last": last,
             "final_eval": final_eval, "best_eval_loss": state["best_eval"]}
+
+
+class LengthGroupedBatches:
+    """Batch sampler: shuffled batches of similar-length examples (less padding, same data each epoch).
+
+    Each epoch: shuffle indices (seed, epoch), sort windows of `window` batches by length, cut into
+    batches, shuffle the batches. Deterministic per (seed, epoch), so a resumed run (train_loop
+    skips the batches already done) sees the same order; Accelerate's data loader calls `set_epoch`.
+
+    >>> batches = list(LengthGroupedBatches([5, 1, 9, 3, 7], batch_size=2, seed=0))
+    >>> sorted(i for b in batches for i in b), sorted(len(b) for b in batches)   # every index once
+    ([0, 1, 2, 3, 4], [1, 2, 2])
+    >>> batches == list(LengthGroupedBatches([5, 1, 9, 3, 7], batch_size=2, seed=0))   # deterministic
+    True
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, window: int = 50):
+        self.lengths, self.batch_size, self.seed, self.window, self.epoch = lengths, batch_size, seed, window, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self):
+        rng = random.Random(f"buckets|{self.seed}|{self.epoch}")
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        span = self.batch_size * self.window
+        batches = []
+        for k in range(0, len(order), span):
+            window = sorted(order[k:k + span], key=lambda i: self.lengths[i])
+            batches += [window[j:j + self.batch_size] for j in range(0, len(window), self.batch_size)]
+        rng.shuffle(batches)
+        return iter(batches)
+

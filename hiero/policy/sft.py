@@ -26,7 +26,6 @@ own mistakes). A resumed run reuses the tokenizer saved in the output folder.
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from dataclasses import dataclass, field, fields
@@ -43,7 +42,7 @@ from hiero.policy.generators import evaluate_accuracy
 from hiero.policy.model import build_model, count_params
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.tokenizer import train_tokenizer
-from hiero.training import TrainConfig, train_loop
+from hiero.training import LengthGroupedBatches, TrainConfig, train_loop
 from hiero.types import IGNORE_INDEX, Problem
 
 log = logging.getLogger(__name__)
@@ -168,35 +167,8 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-class BucketBatchSampler:
-    """Batches of similar length: shuffle (seed, epoch), sort windows of 50 batches by length,
-    cut into batches, shuffle the batches. Deterministic per epoch, so a resumed run skips
-    exactly the batches it had done."""
-
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int = 50):
-        self.lengths, self.batch_size, self.seed, self.window, self.epoch = lengths, batch_size, seed, window, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
-
-    def __iter__(self):
-        rng = random.Random(f"buckets|{self.seed}|{self.epoch}")
-        order = list(range(len(self.lengths)))
-        rng.shuffle(order)
-        span = self.batch_size * self.window
-        batches = []
-        for k in range(0, len(order), span):
-            window = sorted(order[k:k + span], key=lambda i: self.lengths[i])
-            batches += [window[j:j + self.batch_size] for j in range(0, len(window), self.batch_size)]
-        rng.shuffle(batches)
-        return iter(batches)
-
-
 def make_loader(examples: list[dict], batch_size: int, pad_id: int, seed: int) -> torch.utils.data.DataLoader:
-    sampler = BucketBatchSampler([len(e["input_ids"]) for e in examples], batch_size, seed)
+    sampler = LengthGroupedBatches([len(e["input_ids"]) for e in examples], batch_size, seed)
     return torch.utils.data.DataLoader(examples, batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id))
 
 

@@ -200,40 +200,6 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-class LengthGroupedBatches:
-    """Batch sampler: shuffled batches of similar-length examples (less padding, same data each epoch).
-
-    Each epoch: shuffle indices (seed + epoch), cut into chunks of `chunk` batches, sort each chunk
-    by length, cut into batches, shuffle the batches. Deterministic per (seed, epoch), so a resumed
-    run (train_loop skips the batches already done) sees the same order. `set_epoch` is called by
-    Accelerate's data loader.
-    """
-
-    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, chunk: int = 50):
-        self.lengths, self.batch_size, self.seed, self.chunk = lengths, batch_size, seed, chunk
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
-
-    def __iter__(self):
-        import random
-
-        rng = random.Random(self.seed * 1_000_003 + self.epoch)
-        idx = list(range(len(self.lengths)))
-        rng.shuffle(idx)
-        span = self.batch_size * self.chunk
-        batches = []
-        for s in range(0, len(idx), span):
-            part = sorted(idx[s:s + span], key=lambda i: self.lengths[i])
-            batches += [part[j:j + self.batch_size] for j in range(0, len(part), self.batch_size)]
-        rng.shuffle(batches)
-        return iter(batches)
-
-
 # ----------------------------------------------------------------------------- prefix packing
 def pack_prefixes(examples: list[dict]) -> list[dict]:
     """Merge marker examples whose ids are a prefix of a longer example's ids: same labels, fewer passes.

@@ -40,7 +40,6 @@ import torch
 
 from hiero.data.io import DataError, read_jsonl, write_json
 from hiero.reward.collate import (
-    LengthGroupedBatches,
     check_template,
     collate_marker,
     collate_pooled,
@@ -52,7 +51,7 @@ from hiero.reward.collate import (
 )
 from hiero.reward.losses import LOSSES, accuracy, select_labelled
 from hiero.reward.model import RewardModel, RMSpec, build_reward_model, save_reward_model
-from hiero.training import TrainConfig, train_loop
+from hiero.training import LengthGroupedBatches, TrainConfig, train_loop
 from hiero.types import IGNORE_INDEX
 
 log = logging.getLogger(__name__)
