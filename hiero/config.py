@@ -72,10 +72,10 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[s
         conv, extra = _converter(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         parser.add_argument(
             "--" + f.name.replace("_", "-"), dest=f.name, type=conv, default=_UNSET,
-            help=f"{help_text} (default: {default})", metavar=None if "choices" in extra else f.name.upper(),
+            help=f"{help_text} (default: {str(default).replace('%', '%%')})", metavar=None if "choices" in extra else f.name.upper(),
             **extra,
         )
 

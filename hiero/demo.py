@@ -62,32 +62,43 @@ class DemoConfig:
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
 
 
-# Settings per size. quick is sized for ~15 minutes on 2 cores; micro for a test.
+# Settings per size: each entry overrides the named stage config's defaults (`check_sizes` builds
+# every config with them before a stage runs, so a misspelt key fails at start, not after minutes).
+# "domain" is the one DomainSettings every stage draws built-in problems from (policy SFT, trees,
+# ProcessBench items, best-of-N, self-training, preference pairs and their evaluation).
 SIZES: dict[str, dict] = {
     "quick": {
-        "domain": {"n": 200, "p_error": 0.3, "p_correction": 0.3},
-        "policy": {"preset": "quick"},
-        # more questions beat more epochs: 19 -> 77 training questions took the PRM's within-problem
-        # AUROC from 0.53 to 0.58 on this policy's samples (3 epochs on 19 questions overfit)
-        "annotate": {"problems": 48, "children": 4, "depth": 6, "temperature": 0.7, "step_tokens": 32,
-                     "batch_problems": 24},
-        "rm": {"epochs": 1.5, "batch_size": 32, "lr": 1e-3},
+        # values in [1, 30]: a 2-layer policy learns this arithmetic (docs/embedded-default.md), so
+        # its slips are the policy's sampling noise, not a skill it lacks
+        "domain": {"max_value": 30},
+        "domain_sample": {"n": 200, "p_error": 0.3, "p_correction": 0.3},
+        "policy": {"preset": "quick", "n_layers": 2, "max_steps": 600},
+        # OmegaPRM-style binary search: 8 sampled solutions per problem, each wrong one's first error
+        # located with 4 completions per check; far more labelled problems than a bfs tree per CPU second
+        "annotate": {"problems": 600, "mode": "bsearch", "samples": 8, "rollouts": 4, "depth": 6,
+                     "temperature": 0.7, "step_tokens": 32, "batch_problems": 64},
+        # one row per sampled solution; a step is good when some completion through it is right
+        "rows": {"nodes": "solutions", "hard_label": "any-correct"},
+        # the same number of optimizer steps for every kind (HRM has ~3x the rows of PRM)
+        "rm": {"max_steps": 200, "batch_size": 32, "lr": 1e-3, "loss": "hard_ce", "label_type": "hard"},
         "processbench": {"synth_n": 200},
         "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": 4, "max_new_tokens": 96,
                 "step_tokens": 32, "bootstrap": 1000},
         "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 2e-4, "batch_size": 16},
         "pairs": {"problems": 800, "n": 4},
-        # one epoch at a small lr: on ~400 pairs, 10 epochs or lr 2e-4 wrecked the 1M-parameter policy
+        # one epoch at a small lr: on ~400 pairs, 10 epochs or lr 2e-4 wrecked the small policy
         "po": {"epochs": 1.0, "batch_size": 16, "lr": 5e-5},
         "po_eval": {"problems": 200},
     },
     "micro": {
-        "domain": {"n": 20, "p_error": 0.3, "p_correction": 0.3},
+        "domain": {"max_ops": 2},
+        "domain_sample": {"n": 20, "p_error": 0.3, "p_correction": 0.3},
         # trained just enough to write finished (sometimes right) solutions, so every stage has data
         "policy": {"preset": "micro", "n_train": 1500, "max_steps": 80, "hidden": 64, "n_layers": 2, "heads": 2,
-                   "max_ops": 2, "lr": 3e-3, "batch_size": 32, "n_test": 20},
-        "annotate": {"problems": 4, "children": 4, "depth": 5, "temperature": 1.0, "step_tokens": 16,
+                   "lr": 3e-3, "batch_size": 32, "n_test": 20},
+        "annotate": {"problems": 4, "mode": "bfs", "children": 4, "depth": 5, "temperature": 1.0, "step_tokens": 16,
                      "batch_problems": 4},
+        "rows": {},
         "rm": {"epochs": 1.0, "batch_size": 16, "lr": 1e-3},
         "processbench": {"synth_n": 12},
         "bon": {"synth_n": 4, "n": [1, 2, 4], "search_n": 2, "max_new_tokens": 24, "step_tokens": 8,
@@ -98,6 +109,58 @@ SIZES: dict[str, dict] = {
         "po_eval": {"problems": 4},
     },
 }
+
+# Seeds of the problem sets each stage draws, as offsets from --seed (disjoint sets of problems;
+# train/test programs never overlap in any case, see hiero.data.synth), and the fixed sampling
+# settings of the demo.
+SEED_OFFSETS = {"annotate": 101, "pairs": 202, "po_eval": 303, "bon": 7, "processbench_tune": 11,
+                "processbench_eval": 12}
+PAIRS_TEMPERATURE = 0.8  # sampling temperature of the preference-pair candidates
+# extra keys of a stage's settings that are not fields of its config (problem counts of the demo)
+_DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n"}, "po_eval": {"problems"}, "policy": {"preset"}}
+
+
+def _stage_configs() -> dict:
+    """Stage name -> the config class its settings override (imported here: they pull in torch)."""
+    from hiero.augment.rows import RowsConfig
+    from hiero.data.synth import DomainSettings, SynthConfig
+    from hiero.evaluation.bon import BonConfig
+    from hiero.evaluation.processbench import ProcessBenchConfig
+    from hiero.policy.sample import SampleConfig
+    from hiero.policy.sft import PolicyTrainConfig
+    from hiero.preference.evaluate import POEvalConfig
+    from hiero.preference.train import POTrainConfig
+    from hiero.reward.train import RMTrainConfig
+    from hiero.search.annotate import AnnotateConfig
+    from hiero.selftrain.train import SelfTrainConfig
+
+    return {"domain": DomainSettings, "domain_sample": SynthConfig, "policy": PolicyTrainConfig,
+            "annotate": AnnotateConfig, "rows": RowsConfig, "rm": RMTrainConfig, "processbench": ProcessBenchConfig,
+            "bon": BonConfig, "selftrain": SelfTrainConfig, "pairs": SampleConfig, "po": POTrainConfig,
+            "po_eval": POEvalConfig}
+
+
+def check_sizes(sizes: dict[str, dict] = SIZES) -> None:
+    """Every setting of every size names a field of its stage's config (ValueError otherwise)."""
+    configs = _stage_configs()
+    for size, stages in sizes.items():
+        missing = sorted(set(configs) - set(stages))
+        if missing:
+            raise ValueError(f"demo size {size!r}: no settings for stage(s) {missing}")
+        for stage, settings in stages.items():
+            if stage not in configs:
+                raise ValueError(f"demo size {size!r}: unknown stage {stage!r}")
+            known = {f for f in configs[stage].__dataclass_fields__} | _DEMO_KEYS.get(stage, set())
+            bad = sorted(set(settings) - known)
+            if bad:
+                raise ValueError(f"demo size {size!r}, stage {stage!r}: unknown setting(s) {bad}; "
+                                 f"fields of {configs[stage].__name__} are {sorted(known)}")
+
+
+def _domain(S: dict):
+    from hiero.data.synth import DomainSettings
+
+    return DomainSettings(**S["domain"])
 
 
 # ----------------------------------------------------------------------------- stage runner
@@ -141,11 +204,11 @@ def _slim(d: dict, drop=("config", "markdown", "items", "texts")) -> dict:
 
 
 # ----------------------------------------------------------------------------- stages
-def stage_domain(d: Path, s: dict, seed: int) -> dict:
+def stage_domain(d: Path, s: dict, seed: int, domain) -> dict:
     """A sample of built-in problems and noisy solutions; checks the checker against the injected truth."""
     from hiero.data import synth
 
-    problems = synth.generate_problems(s["n"], seed, "test")
+    problems = domain.problems(s["n"], seed, "test")
     rng = random.Random(f"demo-domain|{seed}")
     sols = [synth.render_noisy_solution(p, rng, s["p_error"], s["p_correction"]) for p in problems]
     agree = sum(synth.first_error(p, x.steps) == x.first_error for p, x in zip(problems, sols, strict=True))
@@ -170,24 +233,22 @@ def stage_real_data(d: Path, shared: Path) -> dict:
     return {"folder": str(shared), "summary": summary}
 
 
-def stage_policy(d: Path, s: dict, seed: int, threads: int) -> dict:
+def stage_policy(d: Path, s: dict, seed: int, threads: int, domain) -> dict:
     from hiero.policy.sft import main, preset_config
 
-    overrides = {k: v for k, v in s.items() if k != "preset"}
+    overrides = {**asdict(domain), **{k: v for k, v in s.items() if k != "preset"}}
     cfg = preset_config(s["preset"], output=str(d / "model"), seed=seed, threads=threads, **overrides)
     return _slim(main(cfg))
 
 
-def stage_annotate(d: Path, s: dict, seed: int, policy: Path) -> dict:
-    from hiero.data import synth
+def stage_annotate(d: Path, s: dict, seed: int, policy: Path, domain) -> dict:
     from hiero.search.annotate import AnnotateConfig, main
 
     problems = d / "problems.jsonl"
     if not problems.exists():
-        write_jsonl(problems, synth.generate_problems(s["problems"], seed + 101, "train", max_ops=3))
-    cfg = AnnotateConfig(policy=str(policy), problems=str(problems), out=str(d / "trees.jsonl"), mode="bfs",
-                         children=s["children"], depth=s["depth"], temperature=s["temperature"],
-                         step_tokens=s["step_tokens"], batch_problems=s["batch_problems"], seed=seed)
+        write_jsonl(problems, domain.problems(s["problems"], seed + SEED_OFFSETS["annotate"], "train"))
+    cfg = AnnotateConfig(policy=str(policy), problems=str(problems), out=str(d / "trees.jsonl"), seed=seed,
+                         **{k: v for k, v in s.items() if k != "problems"})
     return _slim(main(cfg))
 
 
@@ -204,12 +265,12 @@ def stage_hnc(d: Path, seed: int, trees: Path) -> dict:
     return {**_slim(res), "root_counts_unchanged": f"{same}/{len(after)}"}
 
 
-def stage_rm_data(d: Path, seed: int, trees: Path) -> dict:
+def stage_rm_data(d: Path, s: dict, seed: int, trees: Path) -> dict:
     from hiero.augment.rows import RowsConfig, main
 
     out = {}
     for kind in KINDS:
-        stats = main(RowsConfig(inputs=[str(trees)], out_dir=str(d / kind), kind=kind, source="trees", seed=seed))
+        stats = main(RowsConfig(inputs=[str(trees)], out_dir=str(d / kind), kind=kind, source="trees", seed=seed, **s))
         out[kind] = {"train_rows": stats["train"], "eval_rows": stats["eval"], "time_s": stats["time_s"]}
     return out
 
@@ -222,8 +283,10 @@ def stage_rm_train(d: Path, s: dict, seed: int, policy: Path, rows: Path) -> dic
         if not (rows / kind / "train.jsonl").stat().st_size:
             out[kind] = {"skipped": "no training rows (the trees hold no finished solution)"}
             continue
+        # ORM rows label one step per solution: regression on the outcome, as the paper's ORM
+        extra = {"loss": "mse", "label_type": "soft"} if kind == "orm" else {}
         res = main(RMTrainConfig(kind=kind, data=str(rows / kind), base=str(policy), out=str(d / kind), seed=seed,
-                                 epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"]))
+                                 **{**s, **extra}))
         out[kind] = _slim(res)
     return out
 
@@ -233,18 +296,19 @@ def trained(rms: Path, kinds=KINDS) -> list[str]:
     return [k for k in kinds if (rms / k / "config.json").exists()]
 
 
-def stage_processbench(d: Path, s: dict, rms: Path) -> dict:
+def stage_processbench(d: Path, s: dict, seed: int, rms: Path, domain) -> dict:
     from hiero.evaluation.processbench import ProcessBenchConfig, main
 
     out = {}
+    tune_seed, eval_seed = seed + SEED_OFFSETS["processbench_tune"], seed + SEED_OFFSETS["processbench_eval"]
     for kind in trained(rms, ("prm", "hrm")):
-        tune = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_n=s["synth_n"], synth_seed=11,
-                                       out=str(d / f"{kind}_tune.json")))
+        tune = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_seed=tune_seed,
+                                       out=str(d / f"{kind}_tune.json"), **asdict(domain), **s))
         # threshold tuned on one synthetic split, applied to another (ProcessBench protocol)
         threshold, tune_f1 = _tuned_threshold(d / f"{kind}_tune.json")
-        res = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_n=s["synth_n"], synth_seed=12,
-                                      threshold=threshold, out=str(d / f"{kind}.json")))
-        out[kind] = {**_slim(res), "threshold_source": "tuned on another synthetic split (seed 11)",
+        res = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_seed=eval_seed,
+                                      threshold=threshold, out=str(d / f"{kind}.json"), **asdict(domain), **s))
+        out[kind] = {**_slim(res), "threshold_source": f"tuned on another synthetic split (seed {tune_seed})",
                      "tune_f1": tune_f1, "tune_f1_at_0.5": tune.get("f1")}
     return out
 
@@ -257,43 +321,40 @@ def _tuned_threshold(path: Path) -> tuple[float, float]:
     return tune_threshold([it["scores"] for it in data["items"]], [it["label"] for it in data["items"]])
 
 
-def stage_bon(d: Path, s: dict, seed: int, policy: Path, rms: Path) -> dict:
+def stage_bon(d: Path, s: dict, seed: int, policy: Path, rms: Path, domain) -> dict:
     from hiero.evaluation.bon import BonConfig, main
 
-    cfg = BonConfig(policy=str(policy), rm=[f"{k}={rms / k}" for k in trained(rms)], synth_n=s["synth_n"],
-                    synth_seed=seed + 7, n=s["n"], search=["step_greedy", "beam"], search_n=s["search_n"],
-                    max_new_tokens=s["max_new_tokens"], step_tokens=s["step_tokens"], bootstrap=s["bootstrap"],
-                    out=str(d), seed=seed)
+    cfg = BonConfig(policy=str(policy), rm=[f"{k}={rms / k}" for k in trained(rms)],
+                    synth_seed=seed + SEED_OFFSETS["bon"], search=["step_greedy", "beam"], out=str(d), seed=seed,
+                    **asdict(domain), **s)
     res = main(cfg)
     return {k: res[k] for k in ("n", "n_problems", "pool_size", "curves", "search", "sample_accuracy", "markdown",
-                                "files", "time_s")}
+                                "step_eval", "wrong_picks", "files", "time_s")}
 
 
-def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path) -> dict:
+def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain) -> dict:
     from hiero.selftrain.train import SelfTrainConfig, main, select_examples
     from hiero.types import Tree
 
     threshold, select = SelfTrainConfig.threshold, "node"  # node: the official code's rows (one step each)
     if not select_examples(list(read_jsonl(trees, Tree)), threshold, select):
         return {"skipped": f"no tree node has MC >= {threshold}"}
-    res = main(SelfTrainConfig(policy=str(policy), trees=str(trees), out=str(d / "model"), eval_n=s["eval_n"],
-                               select=select,
-                               epochs=s["epochs"], lr=s["lr"], batch_size=s["batch_size"], seed=seed))
+    res = main(SelfTrainConfig(policy=str(policy), trees=str(trees), out=str(d / "model"), select=select, seed=seed,
+                               **asdict(domain), **s))
     return {k: res[k] for k in ("trees", "examples", "select", "threshold", "lam", "kl_form", "before", "after",
                                 "delta_accuracy", "time_s")}
 
 
-def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path) -> dict:
-    from hiero.data import synth
+def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain) -> dict:
     from hiero.policy.sample import SampleConfig
     from hiero.policy.sample import main as sample_main
     from hiero.preference.pairs import PairsConfig
     from hiero.preference.pairs import main as pairs_main
 
     problems = d / "problems.jsonl"
-    write_jsonl(problems, synth.generate_problems(s["problems"], seed + 202, "train", max_ops=3))
+    write_jsonl(problems, domain.problems(s["problems"], seed + SEED_OFFSETS["pairs"], "train"))
     sampled = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "solutions.jsonl"),
-                                       n=s["n"], temperature=0.8, max_new_tokens=96, seed=seed))
+                                       n=s["n"], temperature=PAIRS_TEMPERATURE, max_new_tokens=96, seed=seed))
     res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"), trees=str(trees),
                                  problems=str(problems), segmenter="heuristic", seed=seed,
                                  cache_dir=str(d / "cache")))
@@ -313,12 +374,11 @@ def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
     return out
 
 
-def stage_po_eval(d: Path, s: dict, seed: int, policy: Path, po: Path) -> dict:
-    from hiero.data import synth
+def stage_po_eval(d: Path, s: dict, seed: int, policy: Path, po: Path, domain) -> dict:
     from hiero.preference.evaluate import POEvalConfig, main
 
     problems = d / "problems.jsonl"
-    write_jsonl(problems, synth.generate_problems(s["problems"], seed + 303, "test"))
+    write_jsonl(problems, domain.problems(s["problems"], seed + SEED_OFFSETS["po_eval"], "test"))
     res = main(POEvalConfig(models=[f"base={policy}", f"dpo={po / 'dpo'}", f"hipo={po / 'hipo'}"],
                             problems=str(problems), out=str(d / "po_eval.json"), cache_dir=str(d / "cache"),
                             device="cpu"))
@@ -333,7 +393,10 @@ def main(cfg: DemoConfig) -> dict:
         import torch
 
         torch.set_num_threads(cfg.threads)
+    check_sizes()
     S = SIZES[cfg.size]
+    domain = _domain(S)
+    dom = asdict(domain)  # part of every stage's cache key that draws problems
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -341,29 +404,34 @@ def main(cfg: DemoConfig) -> dict:
     seed = cfg.seed
     shared = Path(cfg.shared_data) if cfg.shared_data else SHARED_DATA_DEFAULT
 
-    r.run("domain", S["domain"], (), lambda d: stage_domain(d, S["domain"], seed))
+    r.run("domain", {**S["domain_sample"], **dom}, (), lambda d: stage_domain(d, S["domain_sample"], seed, domain))
     if shared.is_dir():
         r.run("real_data", {"folder": str(shared.resolve())}, (), lambda d: stage_real_data(d, shared))
-    r.run("policy", S["policy"], (), lambda d: stage_policy(d, S["policy"], seed, cfg.threads))
+    r.run("policy", {**S["policy"], **dom}, (), lambda d: stage_policy(d, S["policy"], seed, cfg.threads, domain))
     policy = r.dirs["policy"] / "model"
-    r.run("annotate", S["annotate"], ("policy",), lambda d: stage_annotate(d, S["annotate"], seed, policy))
+    r.run("annotate", {**S["annotate"], **dom}, ("policy",),
+          lambda d: stage_annotate(d, S["annotate"], seed, policy, domain))
     trees = r.dirs["annotate"] / "trees.jsonl"
     r.run("hnc", {}, ("annotate",), lambda d: stage_hnc(d, seed, trees))
-    r.run("rm_data", {}, ("annotate",), lambda d: stage_rm_data(d, seed, trees))
+    r.run("rm_data", S["rows"], ("annotate",), lambda d: stage_rm_data(d, S["rows"], seed, trees))
     r.run("rm_train", S["rm"], ("policy", "rm_data"),
           lambda d: stage_rm_train(d, S["rm"], seed, policy, r.dirs["rm_data"]))
     rms = r.dirs["rm_train"]
-    r.run("processbench", S["processbench"], ("rm_train",), lambda d: stage_processbench(d, S["processbench"], rms))
-    r.run("bon", S["bon"], ("policy", "rm_train"), lambda d: stage_bon(d, S["bon"], seed, policy, rms))
-    r.run("selftrain", S["selftrain"], ("policy", "annotate"),
-          lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees))
-    r.run("pairs", S["pairs"], ("policy", "annotate"), lambda d: stage_pairs(d, S["pairs"], seed, policy, trees))
+    r.run("processbench", {**S["processbench"], **dom}, ("rm_train",),
+          lambda d: stage_processbench(d, S["processbench"], seed, rms, domain))
+    r.run("bon", {**S["bon"], **dom}, ("policy", "rm_train"),
+          lambda d: stage_bon(d, S["bon"], seed, policy, rms, domain))
+    r.run("selftrain", {**S["selftrain"], **dom}, ("policy", "annotate"),
+          lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees, domain))
+    r.run("pairs", {**S["pairs"], **dom}, ("policy", "annotate"),
+          lambda d: stage_pairs(d, S["pairs"], seed, policy, trees, domain))
     pairs = r.dirs["pairs"] / "pairs.jsonl"
     r.run("po", S["po"], ("policy", "pairs"), lambda d: stage_po(d, S["po"], seed, policy, pairs))
-    r.run("po_eval", S["po_eval"], ("policy", "po"),
-          lambda d: stage_po_eval(d, S["po_eval"], seed, policy, r.dirs["po"]))
+    r.run("po_eval", {**S["po_eval"], **dom}, ("policy", "po"),
+          lambda d: stage_po_eval(d, S["po_eval"], seed, policy, r.dirs["po"], domain))
 
     results = {
+        **headline(r.results, seed),
         "config": asdict(cfg), "settings": S, "wall_time_s": round(time.time() - t0, 2),
         "peak_rss_mb": peak_rss_mb(), "machine": machine_info(),
         "stages": r.results, "stage_dirs": {k: str(v) for k, v in r.dirs.items()},
@@ -372,6 +440,29 @@ def main(cfg: DemoConfig) -> dict:
     with atomic_write(out / "report.md") as f:
         f.write(render_report(results))
     return results
+
+
+def headline(st: dict, seed: int) -> dict:
+    """The figures the report and the checks read, as fractions in [0, 1] (None where a stage did
+    not run): policy accuracy; accuracy vs N per method (`prm` / `hrm` = the min aggregation);
+    step metrics against the domain's truth; base / DPO / HiPO; self-training before / after."""
+    out: dict = {"seed": seed, "timings_s": {k: v.get("_time_s") for k, v in st.items()}}
+    out["policy"] = {"accuracy": st.get("policy", {}).get("test_accuracy")}
+    bon = st.get("bon", {})
+    names = {"orm": "orm", "prm": "prm:min", "hrm": "hrm:min", "majority": "majority", "oracle": "oracle",
+             "pass": "pass@N"}
+    curves = bon.get("curves", {})
+    out["bon"] = {k: {str(n): a for n, a in zip(bon["n"], curves[c]["acc"], strict=True)}
+                  for k, c in names.items() if c in curves}
+    out["search"] = {k: v["acc"] for k, v in bon.get("search", {}).items()}
+    out["step_eval"] = {k: {m: v.get(m) for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct")}
+                        for k, v in bon.get("step_eval", {}).items()}
+    acc = st.get("po_eval", {}).get("accuracy", {})
+    out["preference"] = {k: {"accuracy": acc.get(k)} for k in ("base", "dpo", "hipo")}
+    sft = st.get("selftrain", {})
+    out["selftrain"] = {"before": (sft.get("before") or {}).get("accuracy"),
+                        "after": (sft.get("after") or {}).get("accuracy")}
+    return out
 
 
 def machine_info() -> dict:
@@ -483,6 +574,7 @@ def render_report(results: dict) -> str:
                   f"{x['n_problems']} held-out problems, one pool of {x['pool_size']} samples each (sample accuracy "
                   f"{_pct(x['sample_accuracy'])}); 95% bootstrap intervals in results.json. Plot: "
                   f"`{x['files']['plot']}`.", "", x["markdown"], ""]
+        lines += _step_eval_lines(x.get("step_eval", {}), x.get("wrong_picks", {}))
     if "selftrain" in st and "skipped" in st["selftrain"]:
         lines += ["## 10. Self-training", _stage_line(st["selftrain"]), "", f"Not trained: {st['selftrain']['skipped']}.", ""]
     elif "selftrain" in st:
@@ -515,6 +607,31 @@ def render_report(results: dict) -> str:
         lines += ["", "Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
                       " none is configured in the demo, so none are shown.", ""]
     return "\n".join(lines) + "\n"
+
+
+def _step_eval_lines(step_eval: dict, picks: dict) -> list[str]:
+    """Each per-step RM on the best-of-N pool against the domain's truth, and its wrong picks."""
+    if not step_eval:
+        return []
+    lines = ["### Step checks on the same fresh samples (ground truth: `synth.check_steps`)", "",
+             "ProcessBench F1 with the threshold tuned on the even-numbered problems, reported on the odd ones; "
+             "AUROC within a problem averaged over problems; AUROC per error kind = right steps vs steps of that kind.",
+             "", "| RM | step AUROC | AUROC within problem | F1 | acc. erroneous | acc. correct | per kind (n, AUROC) |",
+             "|---|---|---|---|---|---|---|"]
+    for k, v in step_eval.items():
+        kinds = ", ".join(f"{kind} ({x['n']}, {_f(x['auroc'], 2)})" for kind, x in v["kinds"].items())
+        lines.append(f"| {k} | {_f(v['auroc'])} | {_f(v['auroc_within'])} | {_f(v.get('f1'))} | "
+                     f"{_f(v.get('acc_error'))} | {_f(v.get('acc_correct'))} | {kinds} |")
+    if picks:
+        lines += ["", f"Wrong picks at N = {picks['n']} where the pool held a right answer:", "",
+                  "| rule | wrong picks | first-error kind of the pick | no answer | steps picked / right |",
+                  "|---|---|---|---|---|"]
+        for k, v in picks.items():
+            if isinstance(v, dict):
+                lines.append(f"| {k} | {v['n_wrong_with_right_available']} / {v['n_problems']} | "
+                             f"{v['first_error_kind']} | {v['no_answer']} | "
+                             f"{_f(v['mean_steps_picked'], 2)} / {_f(v['mean_steps_right'], 2)} |")
+    return lines + [""]
 
 
 def _summ(v: dict) -> str:

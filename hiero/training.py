@@ -8,10 +8,37 @@ Features: fp32 / bf16 / fp16 mixed precision, gradient accumulation, gradient cl
 warm-up + decay, `max_steps` or epochs, metrics JSONL (one line per optimizer step), progress bar,
 periodic `save_state` into OUT/checkpoint and resume from it after a crash, best checkpoint by eval
 loss. Stage configs subclass `TrainConfig` to inherit these flat, documented fields.
+
+Multi-process (DDP, DeepSpeed ZeRO-2/3, FSDP; tests/test_training_distributed.py). W processes x
+batch b x accumulation A is the same optimisation as 1 process x batch W·A·b:
+- data: `LengthGroupedBatches` cuts the data into optimizer-step batches of W·A·b examples and each
+  of those into W·A micro-batches, which Accelerate's sharded loader deals out round-robin, so an
+  optimizer step sees the same examples however it is split; a shuffled DataLoader draws its order
+  from (seed, epoch) (Accelerate's seedable sampler), the same on every process and on resume.
+- gradients: `step_fn` runs inside the forward of the module Accelerate prepares (`_StepModule`),
+  so DDP reduces, ZeRO-3 / FSDP gather and autocast covers whatever the stage calls (a reward head,
+  the bare decoder + LM head), not only `model.forward`.
+- loss reduction: a loss that is a mean over examples is averaged over micro-batches and processes,
+  exact when they hold equal numbers of examples (DPO/HiPO: per-pair means). A loss that is a mean
+  over a varying number of units (labelled steps of an RM batch, target tokens of SFT) names the
+  metric that counts them, `loss_weight="n_steps"`: the step then minimises the mean over every unit
+  of all its micro-batches on all processes (each micro-batch's loss is weighted by its count and
+  the gradients are divided by the all-reduced total before clipping). Under DeepSpeed, whose
+  engine steps inside `backward`, the weighting is exact across processes and averages the
+  micro-batches of one accumulation.
+- metrics: the logged row of a step is reduced over processes (loss weighted as above, other
+  metrics averaged) and written by the main process only; the scheduler counts optimizer steps
+  (it is not handed to Accelerate, which would step it W times per step).
+- evaluation runs on every process (replicas agree; the eval loss is averaged to be sure), the
+  model folder is written by the main process; under ZeRO-3 the shards are gathered first.
+- around the loop, stages build caches inside `acc.main_process_first()` (the others then read
+  them: HiPO's reference log-probs, the SFT tokenizer), write files from the main process only,
+  and run replicated work once with `on_main_process` (the accuracy figures of SFT / selftrain).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -25,7 +52,7 @@ from typing import Any, Literal
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from tqdm.auto import tqdm
 
 from hiero.data.io import append_jsonl, atomic_write
@@ -53,6 +80,7 @@ class TrainConfig:
 
 
 def total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimizer steps of a run; `batches_per_epoch` counts this process's micro-batches."""
     if cfg.max_steps > 0:
         return cfg.max_steps
     return max(1, math.ceil(cfg.epochs * batches_per_epoch / cfg.grad_accum))
@@ -68,7 +96,82 @@ def linear_schedule(optimizer, warmup: int, total: int):
 
 
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
-    return Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
+    """An Accelerator for `cfg`; under DeepSpeed the stage config sets accumulation and clipping."""
+    acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
+                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+    ds = acc.state.deepspeed_plugin
+    if ds is not None:  # the engine clips and accumulates itself: give it this config's values
+        ds.deepspeed_config["gradient_accumulation_steps"] = cfg.grad_accum
+        ds.deepspeed_config["gradient_clipping"] = max(0.0, cfg.max_grad_norm)
+    return acc
+
+
+class _StepModule(torch.nn.Module):
+    """`step_fn(model, batch)` as the forward of one module: what Accelerate wraps (DDP, DeepSpeed,
+    FSDP, autocast) then covers every call a stage makes, e.g. `RewardModel.outputs` or the bare
+    decoder + LM head of the shared-prompt pass, which `model.forward` alone would not."""
+
+    def __init__(self, model: torch.nn.Module, step_fn: Callable):
+        super().__init__()
+        self.model, self.step_fn = model, step_fn
+        self.config = getattr(model, "config", None) or next(
+            (m.config for m in model.modules() if hasattr(m, "config")), None)  # DeepSpeed "auto" sizes
+        no_split = {c for m in model.modules() for c in (getattr(m, "_no_split_modules", None) or [])}
+        self._no_split_modules = sorted(no_split)  # FSDP's transformer auto-wrap policy reads this
+
+    def forward(self, batch: Any = None, call: Callable | None = None):
+        return call(self.model) if call is not None else self.step_fn(self.model, batch)
+
+
+def on_main_process(acc: Accelerator, fn: Callable[[], Any]) -> Any:
+    """`fn()` run by the main process only (e.g. a greedy-accuracy evaluation, replicated work
+    under DDP); every process returns its result (picklable), broadcast from the main one."""
+    box = [fn() if acc.is_main_process else None]
+    if acc.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        broadcast_object_list(box, from_process=0)
+    return box[0]
+
+
+def _full_weights(acc: Accelerator, model: torch.nn.Module):
+    """A context in which every process holds the whole weights (entered on all processes)."""
+    ds = acc.state.deepspeed_plugin
+    if ds is not None and ds.zero_stage == 3:
+        import deepspeed
+
+        return deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None)
+    if acc.distributed_type == DistributedType.FSDP:  # FSDP1 (fsdp_version 1; checked in train_loop)
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        return FSDP.summon_full_params(model, writeback=False)
+    return contextlib.nullcontext()
+
+
+class _StepTally:
+    """The micro-batches of one optimizer step: metric sums, and the unit count of `loss_weight`."""
+
+    def __init__(self):
+        self.sums, self.micro, self.units, self.weighted_loss = {}, 0, 0.0, 0.0
+
+    def add(self, loss: float, metrics: dict, units: float) -> None:
+        for k, v in metrics.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.micro += 1
+        self.units += units
+        self.weighted_loss += units * loss
+
+    def reduce(self, acc: Accelerator) -> tuple[dict, float]:
+        """(row of metrics averaged over micro-batches and processes, total units of the step)."""
+        keys = sorted(self.sums)
+        local = [float(len(keys)), float(self.micro), self.units, self.weighted_loss] + [self.sums[k] for k in keys]
+        tot = acc.reduce(torch.tensor(local, dtype=torch.float64, device=acc.device), reduction="sum").tolist()
+        if round(tot[0]) != len(keys) * acc.num_processes:
+            raise RuntimeError(f"step_fn returned different metric keys on different processes ({keys} here)")
+        row = {k: v / tot[1] for k, v in zip(keys, tot[4:])}
+        if tot[2] > 0:  # loss_weight: the step's loss is the mean over all its units
+            row["loss"] = tot[3] / tot[2]
+        return row, tot[2]
 
 
 def train_loop(
@@ -84,24 +187,39 @@ def train_loop(
     params: list | None = None,
     desc: str = "train",
     extra_prepare: tuple = (),
+    loss_weight: str | None = None,
 ) -> dict:
     """Run the optimisation; returns a summary (steps, time, last/best metrics).
 
-    step_fn    (model, batch) -> (scalar loss, dict of floats); the loss is already averaged
-    eval_fn    (unwrapped model) -> dict with "loss"; used for the best checkpoint
-    save_fn    (unwrapped model, folder) -> writes a Hugging Face model folder
+    step_fn    (model, batch) -> (scalar loss, dict of floats); the loss is already averaged;
+               `model` is the bare model (never a DDP/DeepSpeed wrapper), so custom methods work
+    eval_fn    (model) -> dict with "loss"; used for the best checkpoint
+    save_fn    (model, folder) -> writes a Hugging Face model folder (main process only)
     params     parameters to optimise (default: all that require grad)
     extra_prepare  more objects to `accelerator.prepare` (e.g. a frozen reference model)
+    loss_weight    name of a step_fn metric counting the units the loss is a mean over (e.g.
+               "n_steps"): the optimizer step then minimises the mean over all units of all its
+               micro-batches on all processes instead of the mean of per-micro-batch means
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     set_seed(cfg.seed)
     acc = accelerator or make_accelerator(cfg)
+    if getattr(acc, "is_fsdp2", False) and save_fn is not None:
+        raise ValueError("hiero writes model folders under FSDP version 1 (recipes/accelerate/fsdp.yaml); "
+                         "set fsdp_version: 1 in the accelerate config")
     params = params if params is not None else [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    n_total = total_steps(cfg, len(loader))
+    sampler = loader.batch_sampler  # ours, before Accelerate wraps it in a per-process shard
+    wrapped, opt, loader, *_ = acc.prepare(_StepModule(model, step_fn), optimizer, loader, *extra_prepare)
+    n_proc, n_accum = acc.num_processes, acc.gradient_accumulation_steps
+    if isinstance(sampler, LengthGroupedBatches):
+        sampler.group = n_proc * n_accum  # one optimizer step = one length-grouped batch of W·A·b
+    n_total = total_steps(cfg, len(loader))  # after prepare: this process's share of the batches
     scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * n_total), n_total)
-    model, optimizer, loader, scheduler, *_ = acc.prepare(model, optimizer, loader, scheduler, *extra_prepare)
+    acc.register_for_checkpointing(scheduler)
+    # gradients to rescale for loss_weight; DeepSpeed keeps them inside its engine (see module doc)
+    grads_visible = acc.distributed_type != DistributedType.DEEPSPEED
 
     ckpt, state_file = out_dir / "checkpoint", out_dir / "checkpoint" / "loop_state.json"
     metrics_file = out_dir / "metrics.jsonl"
@@ -110,8 +228,9 @@ def train_loop(
         acc.load_state(str(ckpt))
         state = json.loads(state_file.read_text())
         log.info("resuming %s from step %d", desc, state["step"])
-    elif metrics_file.exists():
-        metrics_file.unlink()  # a fresh run: do not mix in an old run's metrics
+    elif acc.is_main_process:
+        metrics_file.unlink(missing_ok=True)  # a fresh run: do not mix in an old run's metrics
+    acc.wait_for_everyone()
 
     def save_checkpoint():
         acc.save_state(str(ckpt))
@@ -119,48 +238,69 @@ def train_loop(
             with atomic_write(state_file) as f:
                 json.dump(state, f)
 
+    def save_model():
+        with _full_weights(acc, wrapped):
+            if acc.is_main_process:
+                save_fn(model, out_dir)
+        acc.wait_for_everyone()
+
     def evaluate_and_keep_best():
         if eval_fn is None:
             return None
-        model.eval()
+        wrapped.eval()
         with torch.no_grad():
-            ev = eval_fn(acc.unwrap_model(model))
-        model.train()
+            ev = dict(wrapped(call=eval_fn))  # through the prepared module: gathered shards, autocast
+        wrapped.train()
+        ev["loss"] = float(acc.reduce(torch.tensor(float(ev["loss"]), device=acc.device), reduction="mean"))
         if save_fn and (state["best_eval"] is None or ev["loss"] < state["best_eval"]):
             state["best_eval"] = ev["loss"]
-            if acc.is_main_process:
-                save_fn(acc.unwrap_model(model), out_dir)
+            save_model()
         return ev
 
-    model.train()
+    wrapped.train()
     bar = tqdm(total=n_total, initial=state["step"], desc=desc, disable=not acc.is_local_main_process,
                dynamic_ncols=True)
-    t0, last, sums, count = time.time() - state["elapsed"], {}, {}, 0
+    t0, last, tally = time.time() - state["elapsed"], {}, _StepTally()
     epoch = state["micro"] // max(1, len(loader))
     while state["step"] < n_total:
         skip = state["micro"] - epoch * len(loader)
+        if hasattr(sampler, "set_epoch"):  # Accelerate's shard does not pass set_epoch on to ours
+            sampler.set_epoch(epoch)
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         batches = acc.skip_first_batches(loader, skip) if skip > 0 else loader
         for batch in batches:
-            with acc.accumulate(model):
-                loss, metrics = step_fn(model, batch)
-                acc.backward(loss)
-                if acc.sync_gradients and cfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(params, cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+            with acc.accumulate(wrapped):
+                loss, metrics = wrapped(batch)
+                units = float(metrics[loss_weight]) if loss_weight else 0.0
+                if loss_weight and grads_visible:
+                    acc.backward(loss * units)  # divided by the step's total units below
+                elif loss_weight:  # DeepSpeed: weight by this micro-batch's share across processes
+                    total = float(acc.reduce(torch.tensor(units, device=acc.device), reduction="sum"))
+                    acc.backward(loss * (units * n_proc / max(total, 1e-12)))
+                else:
+                    acc.backward(loss)
+                tally.add(float(loss.detach()), {"loss": float(loss.detach()), **metrics}, units)
+                if acc.sync_gradients:
+                    row_metrics, step_units = tally.reduce(acc)  # every process, before clipping
+                    if loss_weight and grads_visible:
+                        # DDP averaged over W and accumulate() divided by A: undo both, divide by the units
+                        scale = n_proc * n_accum / step_units if step_units > 0 else 0.0
+                        for p in wrapped.parameters():
+                            if p.grad is not None:
+                                p.grad.mul_(scale)
+                    if cfg.max_grad_norm > 0:
+                        acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                opt.step()
+                if acc.sync_gradients and not opt.step_was_skipped:
+                    scheduler.step()
+                opt.zero_grad(set_to_none=True)
             state["micro"] += 1
-            for k, v in {"loss": float(loss.detach()), **metrics}.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            count += 1
             if not acc.sync_gradients:
                 continue
             state["step"] += 1
             state["elapsed"] = time.time() - t0
-            last = {k: v / count for k, v in sums.items()}
-            sums, count = {}, 0
+            last, tally = row_metrics, _StepTally()
             row = {"step": state["step"], "epoch": epoch, "lr": scheduler.get_last_lr()[0],
                    "time_s": round(state["elapsed"], 3), **last}
             if cfg.eval_every and state["step"] % cfg.eval_every == 0 and state["step"] < n_total:
@@ -179,10 +319,11 @@ def train_loop(
     final_eval = evaluate_and_keep_best()
     if final_eval is not None and acc.is_main_process:
         append_jsonl(metrics_file, {"step": state["step"], **{f"eval_{k}": v for k, v in final_eval.items()}})
-    if save_fn and eval_fn is None and acc.is_main_process:
-        save_fn(acc.unwrap_model(model), out_dir)
+    if save_fn and eval_fn is None:
+        save_model()
     if ckpt.exists() and acc.is_main_process:
         shutil.rmtree(ckpt)  # finished: the resumable state is no longer needed
+    acc.wait_for_everyone()  # the other processes may read what the main one wrote (metrics, model)
     return {"steps": state["step"], "train_time_s": round(time.time() - t0, 2), "last": last,
             "final_eval": final_eval, "best_eval_loss": state["best_eval"]}
 
@@ -192,33 +333,48 @@ class LengthGroupedBatches:
 
     Each epoch: shuffle indices (seed, epoch), sort windows of `window` batches by length, cut into
     batches, shuffle the batches. Deterministic per (seed, epoch), so a resumed run (train_loop
-    skips the batches already done) sees the same order; Accelerate's data loader calls `set_epoch`.
+    skips the batches already done) sees the same order; train_loop calls `set_epoch`.
+
+    `group` (set by train_loop to processes x accumulation) makes the batches above optimizer-step
+    batches of group·batch_size examples, each cut into `group` consecutive micro-batches of
+    batch_size; the one short step batch goes last. Accelerate deals micro-batch i to process
+    i mod W, so an optimizer step trains on the same examples whether it runs as 1 x 8, 2 x 4 or
+    4 accumulated x 2.
 
     >>> batches = list(LengthGroupedBatches([5, 1, 9, 3, 7], batch_size=2, seed=0))
     >>> sorted(i for b in batches for i in b), sorted(len(b) for b in batches)   # every index once
     ([0, 1, 2, 3, 4], [1, 2, 2])
     >>> batches == list(LengthGroupedBatches([5, 1, 9, 3, 7], batch_size=2, seed=0))   # deterministic
     True
+    >>> whole = list(LengthGroupedBatches(list(range(8)), batch_size=4, seed=1))
+    >>> split = list(LengthGroupedBatches(list(range(8)), batch_size=2, seed=1, group=2))
+    >>> [sorted(a + b) for a, b in zip(split[::2], split[1::2])] == [sorted(b) for b in whole]
+    True
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, window: int = 50):
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, window: int = 50, group: int = 1):
         self.lengths, self.batch_size, self.seed, self.window, self.epoch = lengths, batch_size, seed, window, 0
+        self.group = group
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
+        big = self.batch_size * self.group
+        full, rest = divmod(len(self.lengths), big)
+        return full * self.group + math.ceil(rest / self.batch_size)
 
     def __iter__(self):
         rng = random.Random(f"buckets|{self.seed}|{self.epoch}")
         order = list(range(len(self.lengths)))
         rng.shuffle(order)
-        span = self.batch_size * self.window
-        batches = []
+        big = self.batch_size * self.group  # examples per optimizer step
+        span = big * self.window
+        steps = []
         for k in range(0, len(order), span):
             window = sorted(order[k:k + span], key=lambda i: self.lengths[i])
-            batches += [window[j:j + self.batch_size] for j in range(0, len(window), self.batch_size)]
-        rng.shuffle(batches)
-        return iter(batches)
-
+            steps += [window[j:j + big] for j in range(0, len(window), big)]
+        rng.shuffle(steps)
+        if self.group > 1:  # a short step batch mid-epoch would shift every later step's split
+            steps.sort(key=lambda s: len(s) < big)
+        return iter([s[j:j + self.batch_size] for s in steps for j in range(0, len(s), self.batch_size)])

@@ -42,6 +42,26 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
         assert title in report
     assert "Real data" not in report
     assert f"{100 * st['policy']['test_accuracy']:.1f}%" in report  # figures come from the stage results
+    # the headline shape (issue 9): fractions, bon.prm = the min aggregation, step checks per RM
+    assert res["seed"] == 0 and res["policy"]["accuracy"] == st["policy"]["test_accuracy"]
+    n = [str(k) for k in SIZES["micro"]["bon"]["n"]]
+    for k in ("orm", "prm", "hrm", "majority", "oracle"):
+        assert list(res["bon"][k]) == n and all(0 <= a <= 1 for a in res["bon"][k].values())
+    assert res["bon"]["prm"] == dict(zip(n, st["bon"]["curves"]["prm:min"]["acc"], strict=True))
+    assert set(res["step_eval"]) == {"prm", "hrm"} and "auroc_within" in res["step_eval"]["prm"]
+    assert set(res["preference"]) == {"base", "dpo", "hipo"}
+    assert set(res["selftrain"]) == {"before", "after"} and set(res["timings_s"]) == set(STAGES)
+    assert "Step checks on the same fresh samples" in report
+
+
+def test_every_size_names_real_config_fields():
+    import hiero.demo as demo
+
+    demo.check_sizes()
+    bad = json.loads(json.dumps(SIZES))
+    bad["micro"]["rm"]["lerning_rate"] = 1.0
+    with pytest.raises(ValueError, match="stage 'rm': unknown setting.*lerning_rate"):
+        demo.check_sizes(bad)
 
 
 def test_rerun_reuses_every_stage(demo_run):
@@ -52,11 +72,11 @@ def test_rerun_reuses_every_stage(demo_run):
 
 
 def test_a_new_seed_redoes_the_stages(demo_run, monkeypatch):
-    """Stage keys hash settings + upstream stages: the domain alone for a changed domain setting."""
+    """Stage keys hash settings + upstream stages: the domain sample alone for a changed sample size."""
     import hiero.demo as demo
 
     sizes = json.loads(json.dumps(SIZES))
-    sizes["micro"]["domain"]["n"] = 21
+    sizes["micro"]["domain_sample"]["n"] = 21
     monkeypatch.setattr(demo, "SIZES", sizes)
     res = main(DemoConfig(size="micro", out=str(demo_run), shared_data=str(demo_run / "absent")))
     assert not res["stages"]["domain"]["_cached"] and res["stages"]["domain"]["problems"] == 21

@@ -203,9 +203,16 @@ def sample_nodes(tree: Tree, rng: random.Random, bucket_fraction: float = 0.1, s
     return out
 
 
-def _tree_label(node: Node, threshold: float) -> StepLabel:
+def _tree_label(node: Node, cfg: RowsConfig) -> StepLabel:
+    """Soft label = MC score; hard label = MC >= --hard-threshold, or (any-correct) n_correct > 0."""
     s = node.mc_score
-    return StepLabel(s, s >= threshold, [node.n_correct, node.n_total])
+    hard = node.n_correct > 0 if cfg.hard_label == "any-correct" else s >= cfg.hard_threshold
+    return StepLabel(s, hard, [node.n_correct, node.n_total])
+
+
+def _merge_threshold(cfg: RowsConfig) -> float | None:
+    """How merged_label derives a hard label from min / product: threshold, or AND (any-correct)."""
+    return None if cfg.hard_label == "any-correct" else cfg.hard_threshold
 
 
 def tree_step_rows(tree: Tree, node_ids: list[int], cfg: RowsConfig, *, pairs: bool, variant: str) -> list[dict]:
@@ -215,15 +222,65 @@ def tree_step_rows(tree: Tree, node_ids: list[int], cfg: RowsConfig, *, pairs: b
     for nid in node_ids:
         path = tree.path(nid)
         steps = [n.step for n in path]
-        labels = [_tree_label(n, cfg.hard_threshold) for n in path]
+        labels = [_tree_label(n, cfg) for n in path]
         merged = [n.id in merged_ids for n in path]
         meta = {"row_type": "step", "node": nid, "depth": path[-1].depth, "tree": variant}
         rows.append(make_row(q, qid, steps, labels, merged, cfg.kind, "trees", cfg.label_steps, meta))
         if pairs and len(path) >= 2:
-            lab = merged_label(cfg.merge_label, labels[-2], labels[-1], cfg.hard_threshold)
+            lab = merged_label(cfg.merge_label, labels[-2], labels[-1], _merge_threshold(cfg))
             rows.append(make_row(q, qid, steps[:-2] + [merge_steps(steps[-2], steps[-1])], labels[:-2] + [lab],
                                  merged[:-2] + [True], cfg.kind, "trees", cfg.label_steps,
                                  {**meta, "row_type": "merged_pair"}))
+    return rows
+
+
+def solution_leaves(tree: Tree) -> list[int]:
+    """The tree's sampled solutions (`meta["solutions"]`, bsearch trees), else every leaf."""
+    leaves = tree.meta.get("solutions")
+    return list(leaves) if isinstance(leaves, list) else [n.id for n in tree.leaves()]
+
+
+def tree_solution_rows(tree: Tree, cfg: RowsConfig, *, pairs: bool, variant: str) -> list[dict]:
+    """`--nodes solutions`: one row per sampled solution with every step labelled, each node once.
+
+    A node shared by several solutions is labelled on the first of them and is context elsewhere,
+    so no step counts twice. With pairs (HRM), two more rows per solution merge its consecutive
+    steps in pairs, (s1⊕s2, s3⊕s4, ..) and (s1, s2⊕s3, ..): every consecutive pair is merged once,
+    its label from --merge-label; only the merged steps carry labels there.
+    """
+    q, qid, merged_ids = tree.problem.question, tree.problem.id, merged_node_ids(tree)
+    seen: set = set()
+    rows = []
+    for leaf in solution_leaves(tree):
+        path = tree.path(leaf)
+        steps = [n.step for n in path]
+        merged = [n.id in merged_ids for n in path]
+        labels = [UNKNOWN if n.id in seen else _tree_label(n, cfg) for n in path]
+        seen.update(n.id for n in path)
+        meta = {"row_type": "path", "node": leaf, "depth": path[-1].depth, "tree": variant}
+        if any(lab.known for lab in labels):
+            rows.append(make_row(q, qid, steps, labels, merged, cfg.kind, "trees", "all", meta))
+        if not pairs or len(path) < 2:
+            continue
+        full = [_tree_label(n, cfg) for n in path]
+        for offset in (0, 1):
+            m_steps, m_labels, m_merged = steps[:offset], [UNKNOWN] * offset, merged[:offset]
+            i = offset
+            while i < len(path):
+                if i + 1 < len(path) and (path[i].id, path[i + 1].id) not in seen:
+                    seen.add((path[i].id, path[i + 1].id))
+                    m_steps.append(merge_steps(steps[i], steps[i + 1]))
+                    m_labels.append(merged_label(cfg.merge_label, full[i], full[i + 1], _merge_threshold(cfg)))
+                    m_merged.append(True)
+                    i += 2
+                else:
+                    m_steps.append(steps[i])
+                    m_labels.append(UNKNOWN)
+                    m_merged.append(merged[i])
+                    i += 1
+            if any(m and lab.known for m, lab in zip(m_merged, m_labels)):
+                rows.append(make_row(q, qid, m_steps, m_labels, m_merged, cfg.kind, "trees", "all",
+                                     {**meta, "row_type": "merged_pair", "offset": offset}))
     return rows
 
 
@@ -251,6 +308,13 @@ def rows_from_tree(tree: Tree, cfg: RowsConfig, counts: dict) -> list[dict]:
     compressed = "hnc" in tree.meta
     rng = random.Random(derive_seed(cfg.seed, "rows", tree.problem.id, "hnc" if compressed else "original"))
     variant = "hnc" if compressed else "original"
+    if cfg.nodes == "solutions":
+        rows = tree_solution_rows(tree, cfg, pairs=pairs, variant=variant)
+        if pairs and cfg.hnc and not compressed:
+            h = hnc(tree, cfg.hnc_p, cfg.hnc_min_children, cfg.hnc_min_depth, seed=tree_seed(cfg.seed, tree))
+            counts["hnc_merges"] = counts.get("hnc_merges", 0) + len(merged_node_ids(h))
+            rows += tree_solution_rows(h, cfg, pairs=True, variant="hnc")
+        return rows
     rows = tree_step_rows(tree, sample_nodes(tree, rng, cfg.bucket_fraction, cfg.single_score_max), cfg,
                           pairs=pairs, variant=variant)
     if pairs and cfg.hnc and not compressed:
@@ -397,7 +461,13 @@ class RowsConfig:
     seed: int = field(default=0, metadata={"help": "seed of sampling, HNC and the split"})
     label_steps: Literal["last", "all"] = field(default="last", metadata={
         "help": "last: only the row's current step is labelled (official); all: prefix steps too"})
-    hard_threshold: float = field(default=0.5, metadata={"help": "trees: hard label = MC score >= this"})
+    hard_threshold: float = field(default=0.5, metadata={"help": "trees: hard label = MC score >= this (--hard-label mc)"})
+    hard_label: Literal["mc", "any-correct"] = field(default="mc", metadata={
+        "help": "trees: hard label = MC >= --hard-threshold (mc), or some completion through the step is right "
+                "(any-correct: Math-Shepherd hard estimation, OmegaPRM's MC > 0)"})
+    nodes: Literal["buckets", "solutions"] = field(default="buckets", metadata={
+        "help": "trees: which nodes make rows: (depth, MC) buckets (official), or every step of the sampled "
+                "solutions (bsearch trees; others: every leaf path), each node labelled once"})
     merge_label: Literal["second", "min", "product", "mc"] = field(default="second", metadata={
         "help": "label of a merged pair s_i+s_(i+1): second (official), min, product, mc (trees only)"})
     neutral: Literal["drop", "positive", "negative"] = field(default="drop", metadata={

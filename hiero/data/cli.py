@@ -1,13 +1,14 @@
-"""CLI of the data stage: `hiero data convert | stats | synth`. It only parses and dispatches.
+"""CLI of the data stage: `hiero data convert | stats | sample | synth`. It only parses and dispatches.
 
     hiero data convert --format processbench ../shared/data/processbench/math.json -o pb_math.jsonl
     hiero data convert --format prm800k ../shared/data/prm800k/phase1_test.jsonl -o prm.jsonl --neutral positive
     hiero data stats pb_math.jsonl [--json]
     hiero data stats --format gsm8k ../shared/data/gsm8k/test.jsonl        (a raw file: convert in memory)
+    hiero data sample rows/train.jsonl -o small/train.jsonl --groups 100 [--by question_id] [--seed 0]
     hiero data synth --n 200 --seed 0 -o problems.jsonl [--solutions-out noisy.jsonl]
 
 Python: `hiero.data.sources.convert(fmt, src, out, **opts)`, `stats(path)`,
-`summarize_real_data(dir)`; `hiero.data.synth.main(SynthConfig(...))`.
+`summarize_real_data(dir)`; `hiero.data.sample.main(SampleConfig(...))`; `hiero.data.synth.main(SynthConfig(...))`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def register(sub) -> None:
     _add_options(s)
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
     s.set_defaults(func=_stats)
+
+    from hiero.data.sample import SampleConfig
+
+    m = dsub.add_parser("sample", help="random subset of a JSONL file: K whole groups (--by) or K rows",
+                        description=SampleConfig.__doc__)
+    m.add_argument("src", help="input JSONL")
+    add_config_args(m, SampleConfig, skip=("src", "out"))
+    m.add_argument("-o", "--out", required=True, help="output JSONL")
+    m.set_defaults(func=_sample)
 
     try:  # the built-in domain is its own module; list `synth` only when it is importable
         from hiero.data.synth import SynthConfig
@@ -94,6 +104,13 @@ def _print_counts(d: dict, indent: str = "") -> None:
             print(f"{indent}{key}: {len(value)} items")
         else:
             print(f"{indent}{key}: {value}")
+
+
+def _sample(args) -> int:
+    from hiero.data.sample import SampleConfig, main
+
+    print(json.dumps(main(config_from_args(SampleConfig, args)), indent=2))
+    return 0
 
 
 def _synth(args) -> int:

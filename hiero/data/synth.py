@@ -35,10 +35,10 @@ Checking rule (`check_steps`, ground truth for ANY candidate text, model output 
     answer) is wrong.
 `first_error` is the index of the first wrong step, -1 if none (the ProcessBench convention).
 
-Difficulty: defaults (2–4 operations, operands ≤ 9, × and ÷ by 2 or 3 only, every running value
-in [1, 99]) are sized for the 1M-parameter embedded policy (REFERENCE §5: ~32% greedy accuracy
-after 150 s at this level, ~2% with operands up to 20 and ×2–9). Raise `max_ops`,
-`max_operand`, `max_factor`, `max_value` for harder sets.
+Difficulty (`DomainSettings`, shared by every stage): defaults 2–3 operations, operands ≤ 9, × and
+÷ by 2 or 3 only, every running value in [1, 99]. The embedded demo narrows values to [1, 30]
+(docs/embedded-default.md: a 2-layer policy then learns the arithmetic, so its slips are
+detectable). Raise `max_ops`, `max_operand`, `max_factor`, `max_value` for harder sets.
 
 Train/test split: a problem is a test problem iff the sha256 of its canonical program text
 ("5|-1|/2|*3": start, then each op and operand; not the story) falls in a fixed 10% bucket, and
@@ -69,17 +69,39 @@ OPS = ("+", "-", "*", "/")
 
 
 @dataclass
-class SynthConfig:
+class DomainSettings:
+    """How hard the built-in domain's problems are; one object for every stage that draws problems.
+
+    The policy is trained on, trees are annotated on and every evaluation draws from the same
+    settings (a policy trained on 2-3 operations and tested on 2-4 answers the 4-operation
+    problems at a fraction of its accuracy). Stage configs inherit these fields (flags
+    --min-ops ... --max-value); `domain_of(cfg)` reads them back.
+    """
+
+    min_ops: int = field(default=2, metadata={"help": "built-in domain: fewest operations per problem"})
+    max_ops: int = field(default=3, metadata={"help": "built-in domain: most operations per problem"})
+    max_operand: int = field(default=9, metadata={"help": "built-in domain: largest operand of + and - (and start value)"})
+    max_factor: int = field(default=3, metadata={"help": "built-in domain: largest multiplier / divisor (2..max_factor)"})
+    max_value: int = field(default=99, metadata={"help": "built-in domain: every running value stays in [1, max_value]"})
+
+    def problems(self, n: int, seed: int, split: str = "train") -> list[Problem]:
+        """`generate_problems` with these settings."""
+        return generate_problems(n, seed, split, self.min_ops, self.max_ops, self.max_operand,
+                                 max_factor=self.max_factor, max_value=self.max_value)
+
+
+def domain_of(cfg) -> DomainSettings:
+    """The DomainSettings part of a stage config (any object with those attributes)."""
+    return DomainSettings(**{f: getattr(cfg, f) for f in DomainSettings.__dataclass_fields__})
+
+
+@dataclass
+class SynthConfig(DomainSettings):
     """Settings of `hiero data synth` (flat; every field is a flag)."""
 
     n: int = field(default=1000, metadata={"help": "number of problems"})
     seed: int = field(default=0, metadata={"help": "random seed (same seed, same problems)"})
     split: Literal["train", "test"] = field(default="train", metadata={"help": "which split to draw from"})
-    min_ops: int = field(default=2, metadata={"help": "fewest operations per problem"})
-    max_ops: int = field(default=4, metadata={"help": "most operations per problem"})
-    max_operand: int = field(default=9, metadata={"help": "largest operand of + and - (and start value)"})
-    max_factor: int = field(default=3, metadata={"help": "largest multiplier / divisor (2..max_factor)"})
-    max_value: int = field(default=99, metadata={"help": "every running value stays in [1, max_value]"})
     p_error: float = field(default=0.1, metadata={"help": "noisy solutions: chance each step is wrong"})
     p_correction: float = field(default=0.5, metadata={"help": "noisy solutions: chance a wrong step is corrected"})
     solutions_per_problem: int = field(default=1, metadata={"help": "noisy solutions written per problem"})
@@ -147,17 +169,24 @@ def split_of(program: dict | str) -> str:
     return "test" if int(h[:8], 16) % 100 < TEST_PERCENT else "train"
 
 
+def random_operation(rng: random.Random, value: int, max_operand: int = 9, max_factor: int = 3,
+                     max_value: int = 99) -> tuple[str, int]:
+    """A random (op, k) applicable to `value` that keeps the result an integer in [1, max_value]."""
+    choices = {  # op -> feasible operands
+        "+": list(range(1, min(max_operand, max_value - value) + 1)),
+        "-": list(range(1, min(max_operand, value - 1) + 1)),
+        "*": [k for k in range(2, max_factor + 1) if value * k <= max_value],
+        "/": [k for k in range(2, max_factor + 1) if value % k == 0],
+    }
+    op = rng.choice([o for o in OPS if choices[o]])
+    return op, rng.choice(choices[op])
+
+
 def _sample_program(rng: random.Random, n_ops: int, max_operand: int, max_factor: int, max_value: int) -> dict:
     value = rng.randint(2, max(2, min(max_operand, max_value)))
     start, ops = value, []
     for _ in range(n_ops):
-        choices = {}  # op -> feasible operands keeping the value an integer in [1, max_value]
-        choices["+"] = list(range(1, min(max_operand, max_value - value) + 1))
-        choices["-"] = list(range(1, min(max_operand, value - 1) + 1))
-        choices["*"] = [k for k in range(2, max_factor + 1) if value * k <= max_value]
-        choices["/"] = [k for k in range(2, max_factor + 1) if value % k == 0]
-        op = rng.choice([o for o in OPS if choices[o]])
-        k = rng.choice(choices[op])
+        op, k = random_operation(rng, value, max_operand, max_factor, max_value)
         ops.append([op, k])
         value = apply_op(value, op, k)
     return {"start": start, "ops": ops}
@@ -186,7 +215,7 @@ def _check_difficulty(min_ops: int, max_ops: int, max_operand: int, max_factor: 
                          f"{max_operand}, {max_factor}, {max_value}")
 
 
-def generate_problems(n: int, seed: int, split: str = "train", min_ops: int = 2, max_ops: int = 4,
+def generate_problems(n: int, seed: int, split: str = "train", min_ops: int = 2, max_ops: int = 3,
                       max_operand: int = 9, *, max_factor: int = 3, max_value: int = 99) -> list[Problem]:
     """`n` distinct problems of `split`, deterministic in all arguments.
 
@@ -293,7 +322,7 @@ _NUM = r"[-−]?\d+"
 _EQ = re.compile(rf"^\s*({_NUM})\s*([-+*/×x÷−])\s*({_NUM})\s*=\s*({_NUM})(?:\s+[A-Za-z][A-Za-z ]*)?\s*\.?\s*$")
 _CHECK = re.compile(r"^\s*check\s*:\s*(.*?)\s*,\s*not\s+([-−]?[\d.,]+)\s*\.?\s*$", re.IGNORECASE)
 _ANSWER = re.compile(r"answer\s+is\s*:?\s*\$?\s*([-−+]?\d[\d,]*(?:\.\d+)?|[-−+]?\.\d+)", re.IGNORECASE)
-_INT = re.compile(r"(?<![\d.])[-−]?\d+(?![\d.])")
+_INT = re.compile(r"(?<![\d.])[-−]?\d+(?!\d|\.\d)")  # "5." ends a sentence; "5.5" is no integer
 _OP_ALIASES = {"×": "*", "x": "*", "÷": "/", "−": "-"}
 
 
@@ -412,6 +441,82 @@ def check_steps(problem: Problem, steps: list[str]) -> list[bool]:
     return out
 
 
+# kinds of wrong step `error_kinds` tells apart (the first five are what the issue tracker asks about)
+ERROR_KINDS = ("arithmetic", "operand", "start", "format", "after_answer", "carried", "extra", "answer",
+               "correction")
+
+
+def error_kinds(problem: Problem, steps: list[str]) -> list[str | None]:
+    """Why each step is wrong (None: right), walking the steps as `check_steps` does.
+
+    arithmetic    an equation whose own arithmetic is false (a op b != c)
+    operand       arithmetic right, but not the story's next operation (wrong op or operand)
+    start         the context step misreads the start value
+    carried       right operation and arithmetic, from a wrong running value (an earlier error
+                  carried forward); also an answer that repeats a wrong running value
+    extra         an equation beyond the story's last operation
+    answer        an answer line that states neither the true value nor the running value
+    correction    a "Check: ..." line that is not the right version of the step just taken
+    format        a step that parses as nothing checkable (or a statement once equations began)
+    after_answer  any step after the answer line
+
+    >>> p = Problem(id="x", question="", answer="8", source="synth", meta={"program": {"start": 5, "ops": [["+", 3]]}})
+    >>> error_kinds(p, ["Start with 5.", "5 + 3 = 8", "The answer is 8"])
+    [None, None, None]
+    >>> error_kinds(p, ["Start with 6.", "6 + 3 = 9", "The answer is 9", "Hmm."])
+    ['start', 'carried', 'carried', 'after_answer']
+    >>> error_kinds(p, ["Start with 5.", "5 + 3 = 9", "9 * 2 = 18", "The answer is 7"])
+    [None, 'arithmetic', 'extra', 'answer']
+    >>> error_kinds(p, ["Start with 5.", "5 + 4 = 9", "Check: 5 + 3 = 8, not 9.", "The answer is 8"])
+    [None, 'operand', None, None]
+    """
+    program = _program(problem)
+    ops, values = program["ops"], _run(program)
+    before = [program["start"]] + values
+    truth = check_steps(problem, steps)
+    kinds: list[str | None] = []
+    j, answered, running = 0, False, program["start"]  # running: the value the solution believes
+    for step, ok in zip(steps, truth, strict=True):
+        step = step.strip()
+        if answered:
+            kinds.append("after_answer")
+            continue
+        if _CHECK.match(step):
+            eq = parse_equation(_CHECK.match(step).group(1))
+            if ok:
+                running = eq[3] if eq is not None else program["start"]
+            kinds.append(None if ok else "correction")
+            continue
+        eq = parse_equation(step)
+        if eq is not None:
+            a, op, b, c = eq
+            if ok:
+                kind = None
+            elif j >= len(ops):
+                kind = "extra"
+            elif op not in OPS or (op == "/" and (b == 0 or a % b)) or apply_op(a, op, b) != c:
+                kind = "arithmetic"
+            elif [op, b] != list(ops[j]):
+                kind = "operand"
+            else:
+                kind = "carried" if a != before[j] else "arithmetic"
+            j, running = j + 1, c
+            kinds.append(kind)
+            continue
+        if _ANSWER.search(step):
+            answered = True
+            said = extract_answer(step)
+            kinds.append(None if ok else ("carried" if said == str(running) else "answer"))
+            continue
+        value = _statement_value(step)
+        if value is not None and j == 0:
+            running = value
+            kinds.append(None if ok else "start")
+            continue
+        kinds.append("format")
+    return kinds
+
+
 def first_error(problem: Problem, steps: list[str]) -> int:
     """0-based index of the first wrong step, -1 if every step is right."""
     for i, ok in enumerate(check_steps(problem, steps)):
@@ -522,8 +627,7 @@ def main(cfg: SynthConfig) -> dict:
         raise ValueError(f"need n >= 1 and solutions_per_problem >= 1, got {cfg.n}, {cfg.solutions_per_problem}")
     if not (0.0 <= cfg.p_error <= 1.0 and 0.0 <= cfg.p_correction <= 1.0):
         raise ValueError(f"p_error and p_correction must be in [0, 1], got {cfg.p_error}, {cfg.p_correction}")
-    problems = generate_problems(cfg.n, cfg.seed, cfg.split, cfg.min_ops, cfg.max_ops, cfg.max_operand,
-                                 max_factor=cfg.max_factor, max_value=cfg.max_value)
+    problems = domain_of(cfg).problems(cfg.n, cfg.seed, cfg.split)
     n_ops = Counter(len(p.meta["program"]["ops"]) for p in problems)
     op_counts = Counter(op for p in problems for op, _ in p.meta["program"]["ops"])
     all_values = [v for p in problems for v in [p.meta["program"]["start"], *true_values(p)]]

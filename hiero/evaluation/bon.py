@@ -24,10 +24,24 @@ per-step reward model (and the oracle), as extra rows.
 
 Pre-generated candidates (`--candidates` Solution JSONL grouped by problem_id, e.g. GSM8K's four
 example model solutions per question) replace the pool; N is capped by the smallest group.
+`--scores NAME=FILE` (repeatable; FILE alone is named by its stem) adds a reward model whose scores
+were computed beforehand (hiero.scoring.precomputed): JSONL rows {"id", "scores"[, "kind"]}, where a
+candidate's id is its `meta.id` or, without one, f"{problem_id}#{k}" with k its 0-based index among
+the candidates of that problem in file order; `hiero rm score --input CANDIDATES -o FILE` writes
+exactly these ids. A missing id, a row of the wrong length (ORM files: 1 score), a duplicate id or a
+non-number is a DataError naming file, line, id and field, and nothing is written.
+`--rm-format` (auto | hiero | token-classification | trl | step-tag, hiero.scoring.public) applies to
+every --rm folder; auto detects each folder's format.
 Grading: `synth.is_correct` for built-in-domain problems, `grading.is_equiv` otherwise; a candidate
 with `correct` already set keeps it when no problem file gives the reference answer.
 
-Outputs in OUT: results.json (curves with CI, per-problem pools summary, markdown table),
+Built-in domain only: every per-step RM is also checked step by step against the domain's ground
+truth on the same pool (`step_eval`: step AUROC, AUROC within a problem, ProcessBench F1 with the
+threshold tuned on the other half of the problems, AUROC per error kind; hiero.evaluation.steps),
+and `wrong_picks` describes, per selection rule at the largest N, the wrong solutions it chose where
+a right one was in the pool (error kind, missing answer, length).
+
+Outputs in OUT: results.json (curves with CI, step_eval, wrong_picks, markdown table),
 curves.png (accuracy vs N, log-x, one line per RM), table.md.
 """
 
@@ -41,9 +55,13 @@ from pathlib import Path
 import numpy as np
 
 from hiero.cache import path_hash
+from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.evaluation import steps as evaluation_steps
 from hiero.evaluation.metrics import bootstrap_ci
 from hiero.evaluation.plots import plot_curves
+from hiero.scoring.precomputed import ScoreTable, read_scores, solution_ids
+from hiero.scoring.public import RMFormat
 from hiero.scoring.strategies import (
     STRATEGIES,
     SearchConfig,
@@ -61,11 +79,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class BonConfig:
+class BonConfig(synth.DomainSettings):
     """Settings of `hiero eval bon`."""
 
     policy: str = field(default="", metadata={"help": "policy: model folder or backend spec (not with --candidates)"})
     rm: list[str] = field(default_factory=list, metadata={"help": "reward models NAME=DIR (repeatable)"})
+    scores: list[str] = field(default_factory=list, metadata={
+        "help": "precomputed scores NAME=FILE or FILE (repeatable; with --candidates): a reward model's curves"})
+    rm_format: RMFormat = field(default="auto", metadata={"help": "format of every --rm folder (auto: per folder)"})
+    rm_separator: str = field(default="", metadata={"help": "public formats: step separator / tag ('' = the format's)"})
+    rm_good_token: str = field(default="+", metadata={"help": "step-tag format: the token of a good step"})
+    rm_bad_token: str = field(default="-", metadata={"help": "step-tag format: the token of a bad step"})
     problems: str = field(default="", metadata={"help": "Problem JSONL ('' = built-in domain test split)"})
     candidates: str = field(default="", metadata={"help": "pre-generated Solution JSONL grouped by problem_id"})
     synth_n: int = field(default=100, metadata={"help": "built-in domain: number of test problems"})
@@ -77,7 +101,7 @@ class BonConfig:
     primary: str = field(default="min", metadata={"help": "aggregation of the main plot lines and of +vote"})
     oracle: bool = field(default=True, metadata={"help": "add the ground-truth oracle line (built-in domain)"})
     subsets: int = field(default=0, metadata={"help": "average each point over K random N-subsets (0: prefix)"})
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95% intervals"})
+    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95 percent intervals"})
     search: list[str] = field(default_factory=list, metadata={"help": "also run step_greedy and/or beam"})
     search_n: int = field(default=4, metadata={"help": "candidates per step for --search"})
     beam_width: int = field(default=4, metadata={"help": "beam width for --search beam"})
@@ -97,17 +121,17 @@ def load_problems(cfg: BonConfig) -> list[Problem]:
     if cfg.problems:
         problems = list(read_jsonl(cfg.problems, Problem))
     else:
-        from hiero.data import synth
 
-        problems = synth.generate_problems(cfg.synth_n, seed=cfg.synth_seed, split="test")
+        problems = synth.domain_of(cfg).problems(cfg.synth_n, cfg.synth_seed, "test")
     return problems[:cfg.limit] if cfg.limit > 0 else problems
 
 
 def load_candidates(cfg: BonConfig) -> tuple[list[Problem], list[list[Solution]]]:
     """Problems and their candidate groups from --candidates (+ --problems for the references)."""
     groups: dict[str, list[Solution]] = {}
-    for s in read_jsonl(cfg.candidates, Solution):
-        groups.setdefault(s.problem_id, []).append(s)
+    rows = list(read_jsonl(cfg.candidates, Solution))
+    for s, sid in zip(rows, solution_ids(rows)):  # meta.id: how --scores rows name the candidate
+        groups.setdefault(s.problem_id, []).append(replace(s, meta={**s.meta, "id": sid}))
     known = {p.id: p for p in read_jsonl(cfg.problems, Problem)} if cfg.problems else {}
     problems, pool = [], []
     for pid, sols in groups.items():
@@ -133,8 +157,9 @@ def load_candidates(cfg: BonConfig) -> tuple[list[Problem], list[list[Solution]]
     return problems, pool
 
 
-def load_rms(specs: list[str]) -> dict:
-    """NAME=DIR -> Scorer (helper F's `load_scorer`)."""
+def load_rms(specs: list[str], rm_format: str = "auto", separator: str = "", good_token: str = "+",
+             bad_token: str = "-") -> dict:
+    """NAME=DIR -> Scorer (`scoring.scorer.load_scorer`: hiero's own folders or public PRM formats)."""
     from hiero.scoring.scorer import load_scorer
 
     rms = {}
@@ -144,8 +169,24 @@ def load_rms(specs: list[str]) -> dict:
             raise ValueError(f"--rm expects NAME=DIR, got {spec!r}")
         if name in rms or name in ("majority", "oracle"):
             raise ValueError(f"--rm name {name!r} is used twice or reserved")
-        rms[name] = load_scorer(path)
+        rms[name] = load_scorer(path, rm_format=rm_format, separator=separator, good_token=good_token,
+                                bad_token=bad_token)
     return rms
+
+
+def load_score_files(specs: list[str], taken: dict) -> dict[str, ScoreTable]:
+    """NAME=FILE (or FILE, named by its stem) -> checked precomputed scores (`scoring.precomputed`)."""
+    tables: dict[str, ScoreTable] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = Path(spec).stem, spec
+        if not name or not path:
+            raise ValueError(f"--scores expects NAME=FILE or FILE, got {spec!r}")
+        if name in tables or name in taken or name in ("majority", "oracle"):
+            raise ValueError(f"--scores name {name!r} is used twice, by an --rm, or reserved")
+        tables[name] = read_scores(path)
+    return tables
 
 
 def policy_id(spec: str) -> str:
@@ -212,6 +253,8 @@ def main(cfg: BonConfig) -> dict:
         n=max(cfg.n), n_max=max(cfg.n), temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
         max_new_tokens=cfg.max_new_tokens, step_tokens=cfg.step_tokens, score_batch=cfg.score_batch,
         cache_dir=cfg.cache_dir or str(out / "cache"), policy_id=policy_id(cfg.policy) if cfg.policy else "")
+    if cfg.scores and not cfg.candidates:
+        raise ValueError("--scores needs --candidates: precomputed scores name pre-generated candidates by id")
     generator = None
     if cfg.candidates:
         problems, pool = load_candidates(cfg)
@@ -234,7 +277,8 @@ def main(cfg: BonConfig) -> dict:
         raise ValueError(f"no N value fits the {pool_size} candidates per problem")
     pool = [row[:pool_size] for row in pool]
 
-    rms = load_rms(cfg.rm)
+    rms: dict = load_rms(cfg.rm, cfg.rm_format, cfg.rm_separator, cfg.rm_good_token, cfg.rm_bad_token)
+    rms.update(load_score_files(cfg.scores, rms))
     if cfg.oracle and all(p.source == "synth" for p in problems):
         rms["oracle"] = SynthOracleScorer(problems)
     methods = method_table(rms, cfg.aggregations, cfg.primary)
@@ -242,9 +286,16 @@ def main(cfg: BonConfig) -> dict:
     # every pooled solution scored once per reward model; aggregated once per aggregation
     flat = [s for row in pool for s in row]
     agg_scores: dict[tuple[str, str], list[list[float]]] = {}
+    step_scores: dict[str, list[list[list[float]]]] = {}  # per-step RMs: name -> per problem, per candidate
     for name, scorer in rms.items():
-        steps = score_solutions(scorer, [s.question for s in flat], [s.steps for s in flat], cfg.score_batch,
-                                desc=f"score {name}")
+        if isinstance(scorer, ScoreTable):  # precomputed: looked up by candidate id, lengths checked
+            steps = scorer.lookup([s.meta["id"] for s in flat], [len(s.steps) for s in flat], data=cfg.candidates)
+        else:
+            steps = score_solutions(scorer, [s.question for s in flat], [s.steps for s in flat], cfg.score_batch,
+                                    desc=f"score {name}")
+        if name != "oracle" and getattr(scorer, "kind", "prm") != "orm":
+            it = iter(steps)
+            step_scores[name] = [[next(it) for _ in row] for row in pool]
         for agg in {m[2] for m in methods.values() if m[0] == name}:
             it = iter(aggregate_or_floor(x, agg) for x in steps)
             agg_scores[(name, agg)] = [[next(it) for _ in row] for row in pool]
@@ -263,6 +314,16 @@ def main(cfg: BonConfig) -> dict:
         curves[name] = {"acc": acc, "ci_low": lo, "ci_high": hi, "rm": method[0], "selection": method[1],
                         "aggregation": method[2]}
 
+    step_eval, picks = {}, {}
+    if all(p.source == "synth" for p in problems):  # ground truth per step: how well each RM checks steps
+        step_eval = {name: evaluation_steps.step_eval(problems, pool, sc) for name, sc in step_scores.items()}
+        big = n_values[-1]
+        for name, (rm, how, agg) in methods.items():
+            if how in ("rm", "vote") and name != "oracle":
+                chosen = [select([agg_scores[(rm, agg)][i][j] for j in range(big)], groups[i][:big], how)
+                          for i in range(len(pool))]
+                picks[name] = evaluation_steps.wrong_picks(problems, [row[:big] for row in pool], chosen)
+
     search = {}
     if cfg.search:
         if generator is None:
@@ -272,7 +333,7 @@ def main(cfg: BonConfig) -> dict:
             if strategy not in ("step_greedy", "beam"):
                 raise ValueError(f"--search takes step_greedy and/or beam, got {strategy!r}")
             for name, scorer in rms.items():
-                if scorer.kind == "orm":
+                if scorer.kind == "orm" or isinstance(scorer, ScoreTable):
                     continue  # step search needs per-step scores (REFERENCE §1: PRM/HRM only)
                 chosen = STRATEGIES[strategy](problems, generator, scorer, step_cfg)
                 x = np.array([float(bool(s.correct)) for s in chosen])
@@ -291,6 +352,7 @@ def main(cfg: BonConfig) -> dict:
         "n": n_values, "n_dropped": dropped, "n_problems": len(problems), "pool_size": pool_size,
         "source": "candidates" if cfg.candidates else ("problems" if cfg.problems else "synth"),
         "rms": {k: v.kind for k, v in rms.items()}, "curves": curves, "search": search,
+        "step_eval": step_eval, "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
         "sample_accuracy": float(np.mean([s.correct for s in flat])), "markdown": table,
         "files": {"results": str(out / "results.json"), "plot": str(out / "curves.png"), "table": str(out / "table.md")},
         "time_s": round(time.time() - t0, 2), "config": vars(cfg),

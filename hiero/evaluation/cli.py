@@ -3,8 +3,15 @@
     hiero eval bon --policy runs/policy --rm orm=runs/rm_orm --rm prm=runs/rm_prm hrm=runs/rm_hrm \\
         --n 1,2,4,8,16,24,32,64 -o runs/eval_bon
     hiero eval bon --candidates gsm8k_model_solutions.jsonl --problems gsm8k_test.jsonl --rm prm=DIR -o OUT
+    hiero eval bon --candidates cands.jsonl --scores prm=SCORES.jsonl -o OUT      # precomputed scores
     hiero eval processbench --rm runs/rm_hrm --data ../shared/data/processbench/math.json \\
         --tune-on ../shared/data/processbench/gsm8k.json -o pb_math.json
+    hiero eval processbench --rm DIR --data ../shared/data/processbench/ -o pb.json   # table -> pb.json, pb.md
+    hiero eval processbench --scores SCORES.jsonl --data ../shared/data/processbench/ -o pb.json
+    hiero eval steps --rm DIR --rows test_rows/train.jsonl -o steps.json     # step AUROC on labelled rows
+
+`--rm-format auto|hiero|token-classification|trl|step-tag` (with `--rm-separator`, `--rm-good-token`,
+`--rm-bad-token`) loads public PRM folders (hiero.scoring.public) in both commands.
 
 Each command builds its config (defaults < --config YAML < flags) and calls the stage's `main(cfg)`;
 the summary is printed as JSON (the full results go to the output files).
@@ -27,17 +34,28 @@ def register(sub) -> None:
 
     b = esub.add_parser("bon", help="accuracy vs N for every reward model (JSON + PNG + markdown)",
                         description=__doc__.splitlines()[0])
-    add_config_args(b, BonConfig, skip=("out", "rm"))
+    add_config_args(b, BonConfig, skip=("out", "rm", "scores"))
     b.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output folder")
     b.add_argument("--rm", dest="rm", action="extend", nargs="+", default=argparse.SUPPRESS, metavar="NAME=DIR",
                    help="reward model(s) to compare, NAME=DIR (repeatable)")
+    b.add_argument("--scores", dest="scores", action="extend", nargs="+", default=argparse.SUPPRESS,
+                   metavar="NAME=FILE", help="precomputed scores JSONL as a reward model, NAME=FILE or FILE "
+                                             "(repeatable; with --candidates; ids: hiero/scoring/precomputed.py)")
     b.set_defaults(func=_bon)
 
-    p = esub.add_parser("processbench", help="first-error F1 of a PRM/HRM (ProcessBench protocol)",
+    p = esub.add_parser("processbench", help="first-error F1 of a PRM/HRM (ProcessBench protocol; a folder: the table)",
                         description=__doc__.splitlines()[0])
     add_config_args(p, ProcessBenchConfig, skip=("out",))
     p.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
     p.set_defaults(func=_processbench)
+
+    from hiero.evaluation.step_auroc import StepEvalConfig
+
+    s = esub.add_parser("steps", help="step-level AUROC against labelled steps of `hiero rm data` rows (e.g. PRM800K test)",
+                        description=__doc__.splitlines()[0])
+    add_config_args(s, StepEvalConfig, skip=("out",))
+    s.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
+    s.set_defaults(func=_steps)
 
 
 def _bon(args) -> int:
@@ -52,5 +70,15 @@ def _bon(args) -> int:
 def _processbench(args) -> int:
     from hiero.evaluation.processbench import ProcessBenchConfig, main
 
-    print(json.dumps(main(config_from_args(ProcessBenchConfig, args)), indent=2))
+    summary = main(config_from_args(ProcessBenchConfig, args))
+    if "markdown" in summary:  # the whole table: print it, then the rest
+        print(summary.pop("markdown"))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _steps(args) -> int:
+    from hiero.evaluation.step_auroc import StepEvalConfig, main
+
+    print(json.dumps(main(config_from_args(StepEvalConfig, args)), indent=2))
     return 0

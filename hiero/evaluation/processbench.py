@@ -1,9 +1,11 @@
 """Step-level evaluation of a reward model with the ProcessBench protocol (arXiv 2412.06559).
 
+    hiero eval processbench --rm DIR --data ../shared/data/processbench/ -o pb.json      # the whole table
     hiero eval processbench --rm DIR --data ../shared/data/processbench/math.json \\
         --tune-on ../shared/data/processbench/gsm8k.json -o pb_math.json
+    hiero eval processbench --scores SCORES.jsonl --data ../shared/data/processbench/ -o pb.json
     hiero eval processbench --rm DIR --data synth -o pb_synth.json     # built-in domain, known first errors
-    Python: main(ProcessBenchConfig(rm=DIR, data=FILE, out=OUT)) -> summary dict
+    Python: main(ProcessBenchConfig(rm=DIR, data=FILE_OR_FOLDER, out=OUT)) -> summary dict
 
 Protocol: the reward model scores every step; the predicted first error is the first step whose
 score is below a threshold (-1 if none). Accuracy on erroneous items counts an exact index match,
@@ -12,47 +14,79 @@ A scalar PRM needs that threshold: `--tune-on FILE` picks the F1-maximising valu
 (ProcessBench's gsm8k split, conventionally) over a grid (see `metrics.tune_threshold`); otherwise
 `--threshold` (default 0.5) is used. Both the threshold and where it came from are reported.
 
+The table (`--data FOLDER` holding gsm8k.json, math.json, olympiadbench.json, omnimath.json): all
+four splits are scored, one threshold is tuned on the gsm8k split (so gsm8k's own F1 is in-sample;
+`--threshold` fixes it, `--tune-on FILE` tunes elsewhere), and each split reports acc_error,
+acc_correct and F1; `average_f1` is ProcessBench's "Avg. F1", the unweighted mean of the four
+splits' F1 (not pooled over items, not weighted by split size). OUT.json has `splits`,
+`average_f1`, `threshold`; OUT.md (beside it) the Markdown table. A single file keeps the flat
+summary (`f1`, `acc_error`, `acc_correct`, `threshold`, …) and gets a one-row OUT.md.
+`--limit K` keeps K items per file: the first K, or with `--limit-mode spread` K spread evenly over
+the file (ProcessBench files list the erroneous items first, so the first K hold no correct item).
+
+Scores come from `--rm DIR` (any format `hiero rm score` loads: hiero's own or a public PRM,
+`--rm-format`, hiero.scoring.public) or from `--scores FILE` (precomputed, JSONL rows {"id",
+"scores"}; ids are ProcessBench item ids, or hiero.scoring.precomputed.solution_ids for a Solution
+JSONL; `hiero rm score` output works as it is; `--scores DIR` reads DIR/SPLIT.jsonl). A scores row
+of the wrong length, a missing id, a duplicate id or a non-number is a DataError naming file,
+line, id and field: exit status 2 and no output written.
+
 Also reported: step-level AUROC of the scores against ground-truth step labels, where known:
 ProcessBench items give "good" for steps before the labelled first error and "bad" at it (later
 steps are unlabelled and left out); Solution files give their `labels` (else the same rule from
 `first_error`; steps past `meta.n_labelled` are unlabelled, as in the ProcessBench converter's
 output); the built-in domain gives every step's truth from `synth.check_steps`.
 
-Inputs: a ProcessBench JSON array (id, problem, steps, label, final_answer_correct), a Solution
-JSONL whose rows have `question` and `first_error` (e.g. helper converters' output), or `synth`
-(noisy built-in-domain solutions). `--rm oracle` scores with the built-in domain's ground truth
-(synth data only): a sanity check that F1 = 1.
+Inputs: a ProcessBench JSON array (id, problem, steps, label, final_answer_correct), a folder of the
+four, a Solution JSONL whose rows have `question` and `first_error` (e.g. helper converters'
+output), or `synth` (noisy built-in-domain solutions). `--rm oracle` scores with the built-in
+domain's ground truth (synth data only): a sanity check that F1 = 1.
 OUT.json holds the summary plus, per item, its label, prediction, step scores and step labels.
+Tests: `.venv/bin/pytest -q tests/evaluation/test_processbench.py tests/evaluation/test_processbench_table.py`.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from hiero.data.io import DataError, read_json, read_jsonl, write_json
+from hiero.data import synth
+from hiero.data.io import DataError, atomic_write, read_json, read_jsonl, write_json
 from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
+from hiero.scoring.precomputed import ScoreTable, read_scores, solution_ids
+from hiero.scoring.public import RMFormat
 from hiero.scoring.strategies import SynthOracleScorer, score_solutions
 from hiero.types import FieldError, Solution
 
+SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")  # the ProcessBench table, in the paper's order
+
 
 @dataclass
-class ProcessBenchConfig:
+class ProcessBenchConfig(synth.DomainSettings):
     """Settings of `hiero eval processbench`."""
 
     rm: str = field(default="", metadata={"help": "reward model folder ('oracle': ground truth, synth only)"})
-    data: str = field(default="synth", metadata={"help": "ProcessBench .json, Solution .jsonl, or 'synth'"})
-    tune_on: str = field(default="", metadata={"help": "split to tune the threshold on ('' = use --threshold)"})
-    threshold: float = field(default=0.5, metadata={"help": "step score below which a step is an error"})
-    limit: int = field(default=0, metadata={"help": "use only the first K items (0: all)"})
+    data: str = field(default="synth", metadata={"help": "ProcessBench .json, a folder of the 4 splits, Solution .jsonl, or 'synth'"})
+    scores: str = field(default="", metadata={"help": "precomputed scores JSONL (or a folder of SPLIT.jsonl) instead of --rm"})
+    tune_on: str = field(default="", metadata={"help": "split to tune the threshold on (folder --data: gsm8k by default)"})
+    threshold: float | None = field(default=None, metadata={"help": "fixed step-error threshold (None: 0.5, or tuned for a folder)"})
+    limit: int = field(default=0, metadata={"help": "use only K items of each file (0: all)"})
+    limit_mode: Literal["first", "spread"] = field(default="first", metadata={
+        "help": "--limit picks the first K items, or K spread evenly over the file (ProcessBench lists errors first)"})
+    rm_format: RMFormat = field(default="auto", metadata={"help": "reward-model format (auto: from the folder)"})
+    rm_separator: str = field(default="", metadata={"help": "public formats: step separator / tag ('' = the format's)"})
+    rm_good_token: str = field(default="+", metadata={"help": "step-tag format: the token of a good step"})
+    rm_bad_token: str = field(default="-", metadata={"help": "step-tag format: the token of a bad step"})
     synth_n: int = field(default=200, metadata={"help": "synth data: number of solutions"})
     synth_seed: int = field(default=2, metadata={"help": "synth data: problem and noise seed"})
     p_error: float = field(default=0.4, metadata={"help": "synth data: per-step error rate"})
     p_correction: float = field(default=0.2, metadata={"help": "synth data: chance an error is corrected"})
     batch: int = field(default=32, metadata={"help": "solutions per scorer call"})
-    out: str = field(default="runs/processbench.json", metadata={"help": "output JSON file"})
+    out: str = field(default="runs/processbench.json", metadata={"help": "output JSON file (+ the .md table beside it)"})
 
 
 @dataclass
@@ -95,8 +129,11 @@ def read_processbench(path: str) -> list[Item]:
 
 
 def read_solutions(path: str) -> list[Item]:
-    """Items from a Solution JSONL whose rows carry `question` and `first_error`."""
-    items = []
+    """Items from a Solution JSONL whose rows carry `question` and `first_error`.
+
+    Item ids follow `precomputed.solution_ids` (meta.id, else problem_id#k), as `hiero rm score` writes them.
+    """
+    solutions = []
     for lineno, s in enumerate(read_jsonl(path, Solution), start=1):
         try:
             if s.question is None:
@@ -107,6 +144,9 @@ def read_solutions(path: str) -> list[Item]:
                 raise FieldError("first_error", f"{s.first_error} outside [-1, {len(s.steps) - 1}]")
         except FieldError as e:
             raise DataError(path, lineno, str(e)) from None
+        solutions.append(s)
+    items = []
+    for sid, s in zip(solution_ids(solutions), solutions):
         if s.labels is not None:
             labels: list[int | None] = list(s.labels)
             n_labelled = s.meta.get("n_labelled")  # converters mark steps after the first error unlabelled
@@ -114,15 +154,14 @@ def read_solutions(path: str) -> list[Item]:
                 labels[n_labelled:] = [None] * (len(labels) - n_labelled)
         else:
             labels = _labels_from_first_error(len(s.steps), s.first_error)
-        items.append(Item(f"{s.problem_id}#{lineno}", s.question, s.steps, s.first_error, labels))
+        items.append(Item(sid, s.question, s.steps, s.first_error, labels))
     return items
 
 
-def synth_items(n: int, seed: int, p_error: float, p_correction: float) -> tuple[list[Item], list]:
+def synth_items(n: int, seed: int, p_error: float, p_correction: float,
+                domain: synth.DomainSettings | None = None) -> tuple[list[Item], list]:
     """Noisy built-in-domain solutions with their exact first errors and step truths."""
-    from hiero.data import synth
-
-    problems = synth.generate_problems(n, seed=seed, split="test")
+    problems = (domain or synth.DomainSettings()).problems(n, seed, "test")
     rng = random.Random(seed)
     items = []
     for p in problems:
@@ -132,29 +171,82 @@ def synth_items(n: int, seed: int, p_error: float, p_correction: float) -> tuple
     return items, problems
 
 
+def take(items: list, limit: int, mode: str = "first") -> list:
+    """K items: the first K, or K spread evenly over the list (both kinds of a sorted ProcessBench file).
+
+    >>> take(list(range(10)), 4, "first"), take(list(range(10)), 4, "spread"), take([1, 2], 0)
+    ([0, 1, 2, 3], [0, 2, 5, 7], [1, 2])
+    """
+    if limit <= 0 or limit >= len(items):
+        return items
+    if mode == "spread":
+        return [items[i * len(items) // limit] for i in range(limit)]
+    return items[:limit]
+
+
 def load_items(data: str, cfg: ProcessBenchConfig) -> tuple[list[Item], list]:
     if data == "synth":
-        items, problems = synth_items(cfg.synth_n, cfg.synth_seed, cfg.p_error, cfg.p_correction)
+        items, problems = synth_items(cfg.synth_n, cfg.synth_seed, cfg.p_error, cfg.p_correction, synth.domain_of(cfg))
     elif not Path(data).exists():
         raise DataError(data, None, "file not found")
     elif data.endswith(".json") or data.endswith(".json.gz"):
         items, problems = read_processbench(data), []
     else:
         items, problems = read_solutions(data), []
-    return (items[:cfg.limit] if cfg.limit > 0 else items), problems
+    return take(items, cfg.limit, cfg.limit_mode), problems
+
+
+def split_files(folder: str) -> dict[str, str]:
+    """The four ProcessBench split files of a folder; DataError naming the missing ones."""
+    paths = {s: Path(folder) / f"{s}.json" for s in SPLITS}
+    missing = [p.name for p in paths.values() if not p.exists()]
+    if missing:
+        raise DataError(folder, None, f"not a ProcessBench folder: missing {', '.join(missing)} "
+                                      f"(expected {', '.join(s + '.json' for s in SPLITS)})")
+    return {s: str(p) for s, p in paths.items()}
 
 
 def load_rm(cfg: ProcessBenchConfig, problems: list):
     if cfg.rm == "oracle":
         return SynthOracleScorer(problems)  # raises on non-synth data
     if not cfg.rm:
-        raise ValueError("give --rm DIR (a trained PRM/HRM folder)")
+        raise ValueError("give --rm DIR (a trained PRM/HRM folder) or --scores FILE (precomputed scores)")
     from hiero.scoring.scorer import load_scorer
 
-    scorer = load_scorer(cfg.rm)
+    scorer = load_scorer(cfg.rm, rm_format=cfg.rm_format, separator=cfg.rm_separator, good_token=cfg.rm_good_token,
+                         bad_token=cfg.rm_bad_token)
     if scorer.kind == "orm":
         raise ValueError(f"{cfg.rm} is an outcome reward model; ProcessBench needs per-step scores (PRM/HRM)")
     return scorer
+
+
+def step_scorer(cfg: ProcessBenchConfig, problems: list) -> Callable[[list[Item], str], list[list[float]]]:
+    """(items, name of their file) -> per-step scores: looked up in --scores, or from the --rm model.
+
+    --scores FILE serves every file; --scores DIR reads DIR/<file stem>.jsonl (gsm8k.json -> gsm8k.jsonl).
+    """
+    if cfg.scores:
+        tables: dict[str, ScoreTable] = {}
+
+        def lookup(items: list[Item], data: str) -> list[list[float]]:
+            path = str(Path(cfg.scores) / f"{Path(data).name.split('.')[0]}.jsonl") if Path(cfg.scores).is_dir() else cfg.scores
+            if path not in tables:
+                tables[path] = read_scores(path)
+                if tables[path].kind == "orm":
+                    raise ValueError(f"{path}: outcome (ORM) scores; ProcessBench needs per-step scores")
+            return tables[path].lookup([it.id for it in items], [len(it.steps) for it in items], data=data)
+        return lookup
+
+    scorer = load_rm(cfg, problems)
+
+    def score(items: list[Item], data: str) -> list[list[float]]:
+        got = score_solutions(scorer, [it.question for it in items], [it.steps for it in items], cfg.batch,
+                              desc=f"score {data}")
+        for it, g in zip(items, got):
+            if len(g) != len(it.steps):
+                raise ValueError(f"the scorer gave {len(g)} scores for the {len(it.steps)} steps of item {it.id}")
+        return got
+    return score
 
 
 def evaluate(items: list[Item], step_scores: list[list[float]], threshold: float) -> dict:
@@ -167,35 +259,125 @@ def evaluate(items: list[Item], step_scores: list[list[float]], threshold: float
     return {**metrics, "preds": preds}
 
 
+def average_f1(f1s: list[float | None]) -> float | None:
+    """ProcessBench's average: the unweighted mean of the splits' F1 (None if any split has none).
+
+    >>> average_f1([1.0, 2 / 3, 2 / 3, 0.0])
+    0.5833333333333333
+    >>> average_f1([0.5, None]) is None
+    True
+    """
+    return None if not f1s or any(f is None for f in f1s) else sum(f1s) / len(f1s)
+
+
+def markdown_table(rows: dict[str, dict], average: float | None, threshold: float, source: str) -> str:
+    """Splits as rows: items, accuracy on erroneous / correct items and F1, in % as the paper prints them.
+
+    >>> print(markdown_table({"gsm8k": {"n_items": 2, "acc_error": 1.0, "acc_correct": 0.5, "f1": 2 / 3}},
+    ...                      None, 0.5, "fixed"))
+    | split | items | acc. erroneous | acc. correct | F1 |
+    |---|---|---|---|---|
+    | gsm8k | 2 | 100.0 | 50.0 | 66.7 |
+    <BLANKLINE>
+    threshold 0.5 (fixed)
+    """
+    def pct(x):
+        return "n/a" if x is None else f"{100 * x:.1f}"
+
+    lines = ["| split | items | acc. erroneous | acc. correct | F1 |", "|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['n_items']} | {pct(r['acc_error'])} | {pct(r['acc_correct'])} | {pct(r['f1'])} |")
+    if len(rows) > 1:
+        lines.append(f"| **average F1** | {sum(r['n_items'] for r in rows.values())} | | | {pct(average)} |")
+    return "\n".join(lines) + f"\n\nthreshold {threshold:g} ({source})"
+
+
+def choose_threshold(fixed: float | None, tune_scores: list[list[float]] | None, tune_labels: list[int],
+                     tune_name: str) -> tuple[float, str, float | None]:
+    """(threshold, where it came from, F1 on the tuning split): --threshold, else tuned, else 0.5."""
+    if fixed is not None:
+        return fixed, "fixed (--threshold)", None
+    if tune_scores is None:
+        return 0.5, "default (no --threshold, no --tune-on)", None
+    threshold, f1 = tune_threshold(tune_scores, tune_labels)
+    return threshold, f"tuned on {tune_name}", f1
+
+
+def _write(cfg: ProcessBenchConfig, result: dict, table: str) -> str:
+    """OUT.json and the Markdown table beside it (OUT.md), each written atomically."""
+    write_json(cfg.out, result)
+    md = Path(cfg.out).with_suffix(".md")
+    if md == Path(cfg.out):
+        md = Path(cfg.out + ".md")
+    with atomic_write(md) as f:
+        f.write(table + "\n")
+    return str(md)
+
+
 def main(cfg: ProcessBenchConfig) -> dict:
-    """Read -> score every step -> (tune threshold) -> metrics -> OUT.json."""
+    """Read -> score every step (or look the scores up) -> (tune threshold) -> metrics -> OUT.json, OUT.md.
+
+    A folder --data runs the whole table (`main_table`).
+    """
     t0 = time.time()
+    if cfg.rm and cfg.scores:
+        raise ValueError("give --rm DIR or --scores FILE, not both")
+    if cfg.tune_on and cfg.threshold is not None:
+        raise ValueError("give --tune-on FILE or --threshold T, not both")
+    if cfg.data != "synth" and Path(cfg.data).is_dir():
+        return main_table(cfg, t0)
     items, problems = load_items(cfg.data, cfg)
     if not items:
         raise ValueError(f"{cfg.data}: no items")
     tune_items, tune_problems = load_items(cfg.tune_on, cfg) if cfg.tune_on else ([], [])
-    scorer = load_rm(cfg, problems + tune_problems)
-
-    def score(its: list[Item], name: str) -> list[list[float]]:
-        got = score_solutions(scorer, [it.question for it in its], [it.steps for it in its], cfg.batch,
-                              desc=f"score {name}")
-        for it, g in zip(its, got):
-            if len(g) != len(it.steps):
-                raise ValueError(f"the scorer gave {len(g)} scores for the {len(it.steps)} steps of item {it.id}")
-        return got
-
-    threshold, source, tune_f1 = cfg.threshold, "fixed (--threshold)", None
-    if tune_items:
-        threshold, tune_f1 = tune_threshold(score(tune_items, "tune split"), [it.label for it in tune_items])
-        source = f"tuned on {cfg.tune_on}"
-    scores = score(items, "data")
+    score = step_scorer(cfg, problems + tune_problems)
+    tune_scores = score(tune_items, cfg.tune_on) if tune_items else None
+    threshold, source, tune_f1 = choose_threshold(cfg.threshold, tune_scores, [it.label for it in tune_items],
+                                                  cfg.tune_on)
+    scores = score(items, cfg.data)
     res = evaluate(items, scores, threshold)
     preds = res.pop("preds")
     summary = {
-        "data": cfg.data, "rm": cfg.rm, "threshold": threshold, "threshold_source": source,
+        "data": cfg.data, "rm": cfg.rm, "scores": cfg.scores, "threshold": threshold, "threshold_source": source,
         "tune_f1": tune_f1, "n_items": len(items), **res, "time_s": round(time.time() - t0, 2),
     }
     per_item = [{"id": it.id, "label": it.label, "pred": p, "scores": s, "step_labels": it.step_labels}
                 for it, p, s in zip(items, preds, scores)]
-    write_json(cfg.out, {**summary, "config": vars(cfg), "items": per_item})
+    name = "synth" if cfg.data == "synth" else Path(cfg.data).name.split(".")[0]
+    table = markdown_table({name: summary}, None, threshold, source)
+    summary["markdown_file"] = _write(cfg, {**summary, "config": vars(cfg), "items": per_item}, table)
+    return summary
+
+
+def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
+    """The ProcessBench table: all four splits, one threshold (tuned on gsm8k unless given), average F1."""
+    paths = split_files(cfg.data)
+    splits = {s: load_items(path, cfg)[0] for s, path in paths.items()}
+    for s, items in splits.items():
+        if not items:
+            raise ValueError(f"{paths[s]}: no items")
+    score = step_scorer(cfg, [])
+    scores = {s: score(items, paths[s]) for s, items in splits.items()}
+    tune_items, tune_scores, tune_name = [], None, ""
+    if cfg.threshold is None and cfg.tune_on:
+        tune_items, tune_name = load_items(cfg.tune_on, cfg)[0], cfg.tune_on
+        tune_scores = score(tune_items, cfg.tune_on)
+    elif cfg.threshold is None:  # ProcessBench's convention: the gsm8k split (its F1 is then in-sample)
+        tune_items, tune_scores, tune_name = splits["gsm8k"], scores["gsm8k"], "the gsm8k split"
+    threshold, source, tune_f1 = choose_threshold(cfg.threshold, tune_scores, [it.label for it in tune_items],
+                                                  tune_name)
+    rows, per_item = {}, {}
+    for s, items in splits.items():
+        res = evaluate(items, scores[s], threshold)
+        preds = res.pop("preds")
+        rows[s] = {"n_items": len(items), **res}
+        per_item[s] = [{"id": it.id, "label": it.label, "pred": p, "scores": sc, "step_labels": it.step_labels}
+                       for it, p, sc in zip(items, preds, scores[s])]
+    avg = average_f1([r["f1"] for r in rows.values()])
+    table = markdown_table(rows, avg, threshold, source)
+    summary = {"data": cfg.data, "rm": cfg.rm, "scores": cfg.scores, "threshold": threshold,
+               "threshold_source": source, "tune_f1": tune_f1, "average_f1": avg, "splits": rows,
+               "n_items": sum(r["n_items"] for r in rows.values()), "markdown": table,
+               "time_s": round(time.time() - t0, 2)}
+    summary["markdown_file"] = _write(cfg, {**summary, "config": vars(cfg), "items": per_item}, table)
     return summary

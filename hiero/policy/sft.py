@@ -18,6 +18,11 @@ Pipeline (reads top to bottom in `main`):
   6. save a Hugging Face folder (model, tokenizer, generation_config), reload it through the `hf`
      backend and measure greedy accuracy on the held-out problems -> train_summary.json.
 
+Under `accelerate launch` (hiero/training.py): the main process trains and saves the tokenizer,
+the others load it from the output folder; the loss, a mean over target tokens, is weighted by
+their number (`loss_weight="n_tokens"`), so W processes x batch b train as 1 x W·b; the accuracy
+figure is measured once, by the main process, which alone writes files.
+
 Departures: the papers fine-tune Qwen2.5-Math-7B / 1.5B; this is a 1M-parameter stand-in that
 runs on a laptop CPU. The noise rates are this project's choice (the papers' policies make their
 own mistakes). A resumed run reuses the tokenizer saved in the output folder.
@@ -42,15 +47,16 @@ from hiero.policy.generators import evaluate_accuracy
 from hiero.policy.model import build_model, count_params
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.tokenizer import train_tokenizer
-from hiero.training import LengthGroupedBatches, TrainConfig, train_loop
+from hiero.training import LengthGroupedBatches, TrainConfig, make_accelerator, on_main_process, train_loop
 from hiero.types import IGNORE_INDEX, Problem
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class PolicyTrainConfig(TrainConfig):
-    """`hiero policy train`. The defaults are the `quick` preset; PRESETS holds the others."""
+class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
+    """`hiero policy train`. The defaults are the `quick` preset; PRESETS holds the others.
+    Synthetic problems are drawn with the DomainSettings fields (--min-ops ... --max-value)."""
 
     output: str = field(default="", metadata={"help": "output folder (model, tokenizer, metrics, summary)"})
     preset: Literal["micro", "quick", "full"] = field(default="quick", metadata={
@@ -59,9 +65,6 @@ class PolicyTrainConfig(TrainConfig):
         "help": "Problem JSONL with reference steps (empty: synthesise built-in problems)"})
     n_train: int = field(default=12000, metadata={"help": "synthetic training problems"})
     n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
-    min_ops: int = field(default=2, metadata={"help": "synthetic problems: fewest operations"})
-    max_ops: int = field(default=3, metadata={"help": "synthetic problems: most operations"})
-    max_operand: int = field(default=9, metadata={"help": "synthetic problems: largest +/- operand"})
     p_error: float = field(default=0.1, metadata={"help": "SFT noise: chance a computing step is wrong"})
     p_correction: float = field(default=0.5, metadata={"help": "SFT noise: chance a wrong step is corrected"})
     vocab_size: int = field(default=512, metadata={"help": "BPE vocabulary size (bytes + merges + specials)"})
@@ -108,9 +111,8 @@ def preset_config(name: str = "quick", **overrides) -> PolicyTrainConfig:
 def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]:
     """(train, test) problems; the two never share a problem (synthetic: never a program)."""
     if not cfg.problems:
-        kw = dict(min_ops=cfg.min_ops, max_ops=cfg.max_ops, max_operand=cfg.max_operand)
-        return (synth.generate_problems(cfg.n_train, cfg.seed, "train", **kw),
-                synth.generate_problems(cfg.n_test, cfg.seed, "test", **kw))
+        domain = synth.domain_of(cfg)
+        return domain.problems(cfg.n_train, cfg.seed, "train"), domain.problems(cfg.n_test, cfg.seed, "test")
     problems = []
     for line, p in enumerate(read_jsonl(cfg.problems, Problem), start=1):
         if not p.steps:
@@ -172,6 +174,11 @@ def make_loader(examples: list[dict], batch_size: int, pad_id: int, seed: int) -
     return torch.utils.data.DataLoader(examples, batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id))
 
 
+def target_tokens(batch: dict[str, torch.Tensor]) -> int:
+    """Labelled next-token targets of a batch: the units `lm_loss` is a mean over (labels shifted by one)."""
+    return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+
+
 def lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean next-token cross-entropy over labelled (solution) tokens; transformers shifts labels."""
     return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
@@ -194,18 +201,20 @@ def main(cfg: PolicyTrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    acc = make_accelerator(cfg)
     t_start = time.time()
     train_problems, test_problems = load_problems(cfg)
     train_steps = target_steps(train_problems, cfg)
     questions = [p.question for p in train_problems]
 
     resuming = (out / "checkpoint" / "loop_state.json").exists() and (out / "tokenizer.json").exists()
-    if resuming:  # the checkpoint's embeddings belong to the tokenizer saved with it
-        tokenizer = AutoTokenizer.from_pretrained(out)
-    else:
-        corpus = [build_prompt(q) + STEP_SEP.join(s) for q, s in zip(questions, train_steps)]
-        tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
-        tokenizer.save_pretrained(out)
+    with acc.main_process_first():  # one process trains the tokenizer, the others read it back
+        if resuming or not acc.is_main_process:  # a checkpoint's embeddings belong to the tokenizer saved with it
+            tokenizer = AutoTokenizer.from_pretrained(out)
+        else:
+            corpus = [build_prompt(q) + STEP_SEP.join(s) for q, s in zip(questions, train_steps)]
+            tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
+            tokenizer.save_pretrained(out)
     examples = encode_examples(tokenizer, questions, train_steps, cfg.max_len)
     if not examples:
         raise ValueError(f"every training example is longer than max_len={cfg.max_len} tokens")
@@ -222,7 +231,7 @@ def main(cfg: PolicyTrainConfig) -> dict:
 
     def step_fn(m, batch):
         seen["tokens"] += int(batch["attention_mask"].sum())
-        return lm_loss(m, batch), {}
+        return lm_loss(m, batch), {"n_tokens": float(target_tokens(batch))}
 
     def eval_fn(m):
         batch = {k: v.to(next(m.parameters()).device) for k, v in collate(eval_examples, tokenizer.pad_token_id).items()}
@@ -232,24 +241,31 @@ def main(cfg: PolicyTrainConfig) -> dict:
     prep_s = time.time() - t_start
     t_loop = time.time()
     result = train_loop(model, step_fn, loader, cfg, out, eval_fn=eval_fn if eval_examples else None,
-                        save_fn=lambda m, folder: save_policy(m, tokenizer, folder), desc="policy sft")
+                        save_fn=lambda m, folder: save_policy(m, tokenizer, folder), desc="policy sft",
+                        accelerator=acc, loss_weight="n_tokens")  # the loss is a mean over target tokens
     loop_s = time.time() - t_loop
+    seen["tokens"] = int(acc.reduce(torch.tensor(seen["tokens"], device=acc.device), reduction="sum"))
 
-    # accuracy of the saved folder, loaded back the way every other stage loads it
-    from hiero.policy.hf_backend import HFGenerator
+    def held_out_accuracy():  # the saved folder, loaded back the way every other stage loads it
+        from hiero.policy.hf_backend import HFGenerator
 
-    generator = HFGenerator(out, batch_size=cfg.eval_batch_size, device="cpu" if not torch.cuda.is_available() else None)
-    acc = evaluate_accuracy(generator, test_problems, batch_size=cfg.eval_batch_size,
-                            max_new_tokens=cfg.max_new_tokens)
+        generator = HFGenerator(out, batch_size=cfg.eval_batch_size,
+                                device="cpu" if not torch.cuda.is_available() else None)
+        return evaluate_accuracy(generator, test_problems, batch_size=cfg.eval_batch_size,
+                                 max_new_tokens=cfg.max_new_tokens)
+
+    accuracy = on_main_process(acc, held_out_accuracy)
     summary = {
         "output": str(out), "preset": cfg.preset, "params": n_params, "vocab_size": len(tokenizer),
         "train_examples": len(examples), "test_problems": len(test_problems),
         "steps": result["steps"], "train_time_s": round(loop_s, 2), "prep_time_s": round(prep_s, 2),
         "tokens_per_s": round(seen["tokens"] / max(loop_s, 1e-9), 1), "train_tokens": seen["tokens"],
         "final_loss": result["last"].get("loss"), "eval_loss": (result["final_eval"] or {}).get("loss"),
-        "test_accuracy": acc["accuracy"], "test_no_answer": acc["no_answer"],
-        "eval_time_s": acc["time_s"], "eval_tokens_per_s": acc["tokens_per_s"],
+        "test_accuracy": accuracy["accuracy"], "test_no_answer": accuracy["no_answer"],
+        "eval_time_s": accuracy["time_s"], "eval_tokens_per_s": accuracy["tokens_per_s"],
         "total_time_s": round(time.time() - t_start, 2), "threads": torch.get_num_threads(),
+        "processes": acc.num_processes,
     }
-    write_json(out / "train_summary.json", summary)
+    if acc.is_main_process:
+        write_json(out / "train_summary.json", summary)
     return summary

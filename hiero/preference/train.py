@@ -57,7 +57,7 @@ from hiero.data.io import atomic_write, read_jsonl, write_jsonl
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
 from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
-from hiero.training import TrainConfig, train_loop
+from hiero.training import TrainConfig, make_accelerator, train_loop
 from hiero.types import IGNORE_INDEX, PreferencePair
 
 log = logging.getLogger(__name__)
@@ -313,7 +313,9 @@ def main(cfg: POTrainConfig) -> dict:
     examples, data_stats = prepare_pairs(pairs, tokenizer, cfg)
     if not examples:
         raise ValueError(f"{cfg.pairs}: no pair fits --max-length {cfg.max_length} ({data_stats['dropped_by_segment']})")
-    ref, ref_stats = cached_reference(cfg, examples, tokenizer.pad_token_id)
+    # under `accelerate launch` the main process computes and caches them, the others then read the cache
+    with make_accelerator(cfg).main_process_first():
+        ref, ref_stats = cached_reference(cfg, examples, tokenizer.pad_token_id)
     betas, names = betas_of(cfg), tuple(cfg.segment_names)
     term = cfg.hipo_term if cfg.loss == "hipo" else cfg.loss
     out = Path(cfg.out)

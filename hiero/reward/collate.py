@@ -20,6 +20,13 @@ Marker mode rules (what users of comparable tools trip over, REFERENCE.md §3):
 ORM: a single marker after the last step (marker mode) or only the last step's prompt (per-step),
 so an ORM returns one score per solution.
 
+Per-step truncation (`truncation="fit"`, for encoders with a bounded context such as BERT's 512
+positions; the official code pads to 4096 and lets the tokenizer cut the end, i.e. the current
+step): `fit_per_step_prompt` shares the token budget fairly (max-min) between the question, the
+previous reasoning and the current step; the question and the current step lose their middle, the
+previous reasoning its oldest part, and "..." marks every cut. A prompt that fits is unchanged.
+Training and scoring call the same `per_step_ids`, so both see identical inputs.
+
 The marker-mode prompt is the head of the official template (the text before "Previous
 reasoning:"); the per-step prompt is the whole template (`hiero/templates/rm_prompt.txt`), with the
 "Previous reasoning" block left out at the first step, previous steps joined by "\\n".
@@ -130,6 +137,103 @@ def encode_per_step(tokenizer, text: str, max_length: int | None = None) -> list
     if max_length is not None and len(ids) > max_length:
         return None
     return ids
+
+
+ELLIPSIS = "..."
+
+
+def _n_tokens(tokenizer, text: str) -> int:
+    return len(_text_ids(tokenizer, text))
+
+
+def _cut(tokenizer, text: str, keep: int, where: str) -> str:
+    """`text` shortened to about `keep` of its tokens, cut at token boundaries; "..." marks the cut.
+
+    where "middle": keep the first and last halves; "left": keep the last `keep` tokens.
+    """
+    enc = tokenizer(text, add_special_tokens=False, split_special_tokens=True, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    if len(offsets) <= keep:
+        return text
+    if keep <= 0:
+        return ELLIPSIS
+    if where == "left":
+        return ELLIPSIS + " " + text[offsets[len(offsets) - keep][0]:]
+    head = (keep + 1) // 2
+    tail = keep - head
+    left = text[:offsets[head - 1][1]]
+    right = text[offsets[len(offsets) - tail][0]:] if tail else ""
+    return f"{left} {ELLIPSIS} {right}".rstrip()
+
+
+def fair_shares(lengths: list[int], budget: int) -> list[int]:
+    """Max-min fair split of `budget` tokens among pieces of the given lengths.
+
+    >>> fair_shares([10, 300, 40], 120)
+    [10, 70, 40]
+    >>> fair_shares([500, 0, 500], 100)
+    [50, 0, 50]
+    """
+    shares = [0] * len(lengths)
+    left = max(0, budget)
+    open_ = [i for i, n in enumerate(lengths) if n > 0]
+    while open_ and left > 0:
+        each = left // len(open_)
+        if each == 0:
+            break
+        for i in list(open_):
+            give = min(lengths[i] - shares[i], each)
+            shares[i] += give
+            left -= give
+            if shares[i] == lengths[i]:
+                open_.remove(i)
+    return shares
+
+
+def fit_per_step_prompt(tokenizer, question: str, steps: list[str], i: int, template: str,
+                        max_length: int) -> str | None:
+    """The official per-step prompt for step i, cut to at most `max_length` tokens (with the
+    tokenizer's special tokens); None when even the template alone does not fit.
+
+    The budget left after the template is shared max-min fairly between question, previous
+    reasoning and current step (`fair_shares`): a short piece keeps all of its tokens and the
+    others split the rest. Question and current step are cut in the middle, the previous
+    reasoning keeps its most recent tokens. Cutting re-tokenizes at the joins, so the result is
+    measured and the budget lowered until it fits.
+    """
+    text = per_step_prompt(question, steps, i, template)
+    total = len(tokenizer(text, add_special_tokens=True, split_special_tokens=True)["input_ids"])
+    if total <= max_length:
+        return text
+    prev = STEP_SEP.join(steps[:i])
+    lengths = [_n_tokens(tokenizer, question), _n_tokens(tokenizer, prev) if i else 0, _n_tokens(tokenizer, steps[i])]
+    reserve = 3 * _n_tokens(tokenizer, f" {ELLIPSIS} ")  # one cut mark per piece
+    budget = max_length - (total - sum(lengths)) - reserve
+    for _ in range(16):
+        if budget <= 0:
+            return None
+        kq, kp, kc = fair_shares(lengths, budget)
+        q2, cur2 = _cut(tokenizer, question, kq, "middle"), _cut(tokenizer, steps[i], kc, "middle")
+        if i:
+            text = per_step_prompt(q2, [_cut(tokenizer, prev, kp, "left"), cur2], 1, template)
+        else:
+            text = per_step_prompt(q2, [cur2], 0, template)
+        got = len(tokenizer(text, add_special_tokens=True, split_special_tokens=True)["input_ids"])
+        if got <= max_length:
+            return text
+        budget -= got - max_length
+    return None
+
+
+def per_step_ids(tokenizer, question: str, steps: list[str], i: int, template: str,
+                 max_length: int | None, truncation: str = "none") -> list[int] | None:
+    """Ids of step i's per-step prompt: as is (None if over `max_length`), or fitted ("fit")."""
+    if truncation not in ("none", "fit"):
+        raise ValueError(f"truncation {truncation!r}: expected none or fit")
+    if truncation == "fit" and max_length is not None:
+        text = fit_per_step_prompt(tokenizer, question, steps, i, template, max_length)
+        return None if text is None else encode_per_step(tokenizer, text, max_length)
+    return encode_per_step(tokenizer, per_step_prompt(question, steps, i, template), max_length)
 
 
 def row_targets(row: dict, label_type: str) -> list[float]:

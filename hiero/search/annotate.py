@@ -29,6 +29,10 @@ with different ones is refused.
 
 Sharding: `--shard i/n` keeps the problems whose position in the file is i mod n; shards of one
 file partition it and each writes its own output.
+
+Ray: `--backend ray --workers N` searches the chunks on N Ray actors, one generator each, and
+appends each chunk's trees as it arrives (hiero/search/ray_runner.py): the same trees, in arrival
+order, with the same resume.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from tqdm.auto import tqdm
 from hiero.data.io import DataError, append_jsonl, read_appended, read_jsonl, repair_appended
 from hiero.policy.backend import Generator
 from hiero.search.bfs import SearchSettings, grow_bfs
+from hiero.search.bsearch import BSearchSettings, grow_bsearch
 from hiero.search.mcts import MCTSSettings, grow_mcts
 from hiero.search.tree import check_tree, new_tree, tree_stats
 from hiero.types import Problem, Tree
@@ -52,7 +57,7 @@ log = logging.getLogger(__name__)
 
 # settings that shape the trees: a resume must use the same ones (recorded in every tree's meta)
 TREE_SETTINGS = ("mode", "children", "depth", "temperature", "top_p", "step_tokens", "c_puct", "rollouts",
-                 "simulations", "seed", "batch_problems", "shard", "policy")
+                 "simulations", "samples", "seed", "batch_problems", "shard", "policy")
 
 
 @dataclass
@@ -63,20 +68,29 @@ class AnnotateConfig:
                                                       "(e.g. a Hugging Face model directory)"})
     problems: str = field(default="", metadata={"help": "problems JSONL (hiero.types.Problem rows)"})
     out: str = field(default="trees.jsonl", metadata={"help": "output trees JSONL (appended; resumable)"})
-    mode: Literal["bfs", "mcts"] = field(default="bfs", metadata={
-        "help": "bfs: full tree as in the official HRM code; mcts: PUCT search with rollouts"})
+    mode: Literal["bfs", "mcts", "bsearch"] = field(default="bfs", metadata={
+        "help": "bfs: full tree as in the official HRM code; mcts: PUCT search with rollouts; "
+                "bsearch: sampled solutions + OmegaPRM binary search of each wrong one's first error"})
     children: int = field(default=5, metadata={"help": "samples per expanded node (official: 5)"})
     depth: int = field(default=5, metadata={"help": "maximum steps below the root (official: 5)"})
     temperature: float = field(default=0.1, metadata={"help": "sampling temperature (official: 0.1)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
     step_tokens: int = field(default=128, metadata={"help": "max new tokens per step (rollouts: x steps left)"})
     c_puct: float = field(default=0.125, metadata={"help": "mcts: exploration constant (OmegaPRM: 0.125)"})
-    rollouts: int = field(default=4, metadata={"help": "mcts: rollouts per new node (k)"})
+    rollouts: int = field(default=4, metadata={"help": "mcts: rollouts per new node; bsearch: per checked step (k)"})
+    samples: int = field(default=8, metadata={"help": "bsearch: full solutions sampled per problem"})
     simulations: int = field(default=8, metadata={"help": "mcts: select/expand/rollout rounds per tree"})
     batch_problems: int = field(default=8, metadata={"help": "problems searched together (one call per level)"})
     seed: int = field(default=0, metadata={"help": "sampling seed (same seed, same trees)"})
     shard: str = field(default="0/1", metadata={"help": "i/n: annotate only problems at positions i mod n"})
     limit: int | None = field(default=None, metadata={"help": "only the first N problems of the file"})
+    backend: Literal["local", "ray"] = field(default="local", metadata={
+        "help": "local: this process; ray: chunks as tasks on Ray actors, one generator each (extra `ray`)"})
+    workers: int = field(default=0, metadata={"help": "ray: generator actors (0: as many as the cluster holds)"})
+    ray_address: str = field(default="", metadata={
+        "help": "ray: cluster to join ('auto', 'ray://HOST:PORT'; '': start a local one)"})
+    worker_cpus: float = field(default=1.0, metadata={"help": "ray: CPUs per actor (also its torch threads)"})
+    worker_gpus: float = field(default=0.0, metadata={"help": "ray: GPUs per actor (1 for a GPU generator)"})
 
     def check(self) -> None:
         if not self.problems:
@@ -85,8 +99,12 @@ class AnnotateConfig:
             raise ValueError("annotate: --children, --depth and --batch-problems must be >= 1")
         if self.mode == "mcts" and (self.rollouts < 1 or self.simulations < 1):
             raise ValueError("annotate: mcts needs --rollouts >= 1 and --simulations >= 1")
+        if self.mode == "bsearch" and (self.rollouts < 1 or self.samples < 1):
+            raise ValueError("annotate: bsearch needs --rollouts >= 1 and --samples >= 1")
         if self.step_tokens < 1:
             raise ValueError("annotate: --step-tokens must be >= 1")
+        if self.workers < 0 or self.worker_cpus < 0 or self.worker_gpus < 0 or (self.worker_cpus == 0 == self.worker_gpus):
+            raise ValueError("annotate: --workers, --worker-cpus, --worker-gpus must be >= 0 (and one of the last two > 0)")
         parse_shard(self.shard)
 
 
@@ -127,6 +145,10 @@ def annotate_batch(problems: list[Problem], gen: Generator, cfg: AnnotateConfig)
     if cfg.mode == "bfs":
         s = SearchSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens)
         tokens = grow_bfs(trees, gen, s, cfg.seed)
+    elif cfg.mode == "bsearch":
+        s = BSearchSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens,
+                            samples=cfg.samples, rollouts=cfg.rollouts)
+        tokens = grow_bsearch(trees, gen, s, cfg.seed)
     else:
         s = MCTSSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens,
                          cfg.c_puct, cfg.rollouts, cfg.simulations)
@@ -166,27 +188,43 @@ def main(cfg: AnnotateConfig, generator: Generator | None = None) -> dict:
     chunks = [problems[i:i + cfg.batch_problems] for i in range(0, len(problems), cfg.batch_problems)]
     todo = [c for c in chunks if any(p.id not in done for p in c)]
     n_todo = sum(p.id not in done for c in todo for p in c)
-    if generator is None and todo:
+    if cfg.backend == "ray" and generator is not None:
+        raise ValueError("annotate --backend ray: every worker loads --policy itself; do not pass a generator")
+    if generator is None and todo and cfg.backend == "local":
         from hiero.policy import load_generator
 
         generator = load_generator(cfg.policy)
-    t0, tokens, written = time.perf_counter(), 0, 0
+    t0, tokens, written, workers = time.perf_counter(), 0, 0, 1
     with tqdm(total=n_todo, unit="tree", desc=f"annotate {cfg.mode}", dynamic_ncols=True) as bar:
-        for chunk in todo:
-            trees, n_tok = annotate_batch(chunk, generator, cfg)
-            tokens += n_tok
+        def write(trees: list[Tree]) -> None:  # the chunk's trees not in the file yet, one line each
+            nonlocal written
             for tree in trees:
                 if tree.problem.id not in done:
                     append_jsonl(out, tree)
                     done.add(tree.problem.id)
                     written += 1
                     bar.update(1)
+
+        def progress(tokens: int) -> None:
             elapsed = max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(tok_s=f"{tokens / elapsed:.0f}", trees_s=f"{written / elapsed:.2f}")
+
+        if cfg.backend == "ray":
+            from hiero.search.ray_runner import annotate_on_ray
+
+            ran = annotate_on_ray(cfg, todo, write, progress)
+            tokens, workers = ran["generated_tokens"], ran["workers"]
+        else:
+            for chunk in todo:
+                trees, n_tok = annotate_batch(chunk, generator, cfg)
+                tokens += n_tok
+                write(trees)
+                progress(tokens)
     seconds = time.perf_counter() - t0
     trees = [Tree.from_dict(r) for r in read_appended(out)]
     return {
-        "out": str(out), "mode": cfg.mode, "shard": cfg.shard, "problems": len(problems),
+        "out": str(out), "mode": cfg.mode, "shard": cfg.shard, "backend": cfg.backend, "workers": workers,
+        "problems": len(problems),
         "written": written, "skipped": len(problems) - n_todo, "generated_tokens": tokens,
         "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 and tokens else 0.0,
         "trees_per_s": round(written / seconds, 3) if seconds > 0 and written else 0.0,

@@ -18,6 +18,11 @@ Recipe (reads top to bottom in `main`):
   3. Report greedy accuracy before and after on held-out problems (`--eval-problems FILE`, else
      the built-in domain's test split), and save the policy (model + tokenizer) in OUT.
 
+Under `accelerate launch` (hiero/training.py) W processes x batch b train as 1 process x W·b: the
+loss is a mean over examples, weighted by their number (`loss_weight="n_examples"`, exact also for
+a short last batch); the accuracy before / after is measured once, by the main process, which
+alone writes the summary.
+
 Paper settings: threshold 0.95, λ 0.1, lr 2e-6, 1 epoch (the defaults here). The tiny embedded
 policy needs a larger lr (e.g. 1e-4) to move within a few hundred steps. Departures: the official
 code stores full-vocabulary reference logits per example and shifts labels twice and trains on
@@ -37,17 +42,18 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from hiero.data import synth
 from hiero.data.io import atomic_write, read_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.selftrain.losses import selftrain_loss
-from hiero.training import TrainConfig, make_accelerator, train_loop
+from hiero.training import TrainConfig, make_accelerator, on_main_process, train_loop
 from hiero.types import IGNORE_INDEX, ROOT, Problem, Tree
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class SelfTrainConfig(TrainConfig):
+class SelfTrainConfig(TrainConfig, synth.DomainSettings):
     """Settings of `hiero selftrain` (plus the shared optimisation fields of TrainConfig)."""
 
     policy: str = field(default="", metadata={"help": "policy model folder (model + tokenizer)"})
@@ -131,9 +137,7 @@ def collate(rows: list[dict], pad_id: int) -> dict:
 def held_out_problems(cfg: SelfTrainConfig) -> list[Problem]:
     if cfg.eval_problems:
         return list(read_jsonl(cfg.eval_problems, Problem))
-    from hiero.data import synth
-
-    return synth.generate_problems(cfg.eval_n, seed=cfg.eval_seed, split="test")
+    return synth.domain_of(cfg).problems(cfg.eval_n, cfg.eval_seed, "test")
 
 
 def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int, desc: str) -> dict:
@@ -179,7 +183,9 @@ def main(cfg: SelfTrainConfig) -> dict:
     acc = make_accelerator(cfg)
     ref.to(acc.device)
     problems = held_out_problems(cfg)
-    before = greedy_accuracy(model.to(acc.device), tokenizer, problems, cfg.max_new_tokens, "eval before")
+    model.to(acc.device)
+    before = on_main_process(acc, lambda: greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens,
+                                                          "eval before"))
 
     # seeded shuffling: the same data order on resume (training.train_loop skips finished batches)
     loader = DataLoader(kept, batch_size=cfg.batch_size, shuffle=True, collate_fn=lambda b: collate(b, pad_id),
@@ -190,15 +196,17 @@ def main(cfg: SelfTrainConfig) -> dict:
         with torch.no_grad():
             ref_logits = ref(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         loss, metrics = selftrain_loss(logits, ref_logits, batch["labels"], cfg.lam, cfg.kl_form)
-        return loss.mean(), metrics
+        return loss.mean(), {**metrics, "n_examples": float(loss.shape[0])}
 
     def save_fn(m, folder: Path):
         m.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
 
-    train = train_loop(model, step_fn, loader, cfg, out, save_fn=save_fn, accelerator=acc, desc="selftrain")
+    train = train_loop(model, step_fn, loader, cfg, out, save_fn=save_fn, accelerator=acc, desc="selftrain",
+                       loss_weight="n_examples")  # a mean over examples; batches may differ in size
     model = acc.unwrap_model(model)
-    after = greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens, "eval after")
+    after = on_main_process(acc, lambda: greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens,
+                                                         "eval after"))
     summary = {
         "trees": len(trees), "examples": len(kept), "dropped_too_long": n_too_long, "select": cfg.select,
         "threshold": cfg.threshold, "lam": cfg.lam, "kl_form": cfg.kl_form,
@@ -206,7 +214,8 @@ def main(cfg: SelfTrainConfig) -> dict:
         "delta_accuracy": None if before["accuracy"] is None else after["accuracy"] - before["accuracy"],
         "train": train, "out": str(out), "time_s": round(time.time() - t0, 2),
     }
-    with atomic_write(out / "selftrain_summary.json") as f:
-        json.dump({**summary, "config": vars(cfg)}, f, indent=2, default=str)
+    if acc.is_main_process:
+        with atomic_write(out / "selftrain_summary.json") as f:
+            json.dump({**summary, "config": vars(cfg)}, f, indent=2, default=str)
     return summary
 

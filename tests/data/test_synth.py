@@ -81,7 +81,7 @@ def test_empty_program_space_is_an_error():
 ])
 def test_values_are_integers_in_range(kw):
     probs = S.generate_problems(300, seed=1, **kw)
-    lo, hi = kw.get("min_ops", 2), kw.get("max_ops", 4)
+    lo, hi = kw.get("min_ops", 2), kw.get("max_ops", 3)
     max_operand, max_factor, max_value = kw.get("max_operand", 9), kw.get("max_factor", 3), kw.get("max_value", 99)
     n_ops = set()
     for p in probs:

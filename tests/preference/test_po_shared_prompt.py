@@ -46,7 +46,7 @@ def test_shared_prompt_equals_separate_passes(tmp_path, bos):
     s2, c2, g2 = run(True)
     assert torch.equal(c1, c2)
     torch.testing.assert_close(s2, s1, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(g2, g1, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(g2, g1, atol=5e-5, rtol=1e-4)  # fp32 sums in another order (thread count)
     assert torch.isfinite(g2).all()
 
 

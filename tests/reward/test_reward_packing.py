@@ -55,7 +55,7 @@ def test_packing_is_exact_on_tree_rows(rows, model_and_spec):
     assert n_lab(packed) == n_lab(examples)
     a = evaluate(model, examples, spec, tok.pad_token_id, 16)
     b = evaluate(model, packed, spec, tok.pad_token_id, 16)
-    assert a["loss"] == pytest.approx(b["loss"], abs=1e-6) and a["n_steps"] == b["n_steps"]
+    assert a["loss"] == pytest.approx(b["loss"], rel=1e-6) and a["n_steps"] == b["n_steps"]  # fp32 order
 
     def labelled_scores(exs):  # (ids up to the marker, target) -> score
         out = {}

@@ -1,0 +1,113 @@
+"""Step-level quality of a reward model on fresh policy samples of the built-in domain.
+
+    step_eval(problems, pool, scores) -> {"auroc", "auroc_within", "f1", "acc_error", "acc_correct",
+                                          "threshold", "kinds": {kind: {"n", "auroc"}}, ...}
+    wrong_picks(problems, pool, chosen) -> what a selection rule picked where it picked wrong
+
+`pool[i]` holds the solutions sampled for `problems[i]`, `scores[i][k]` the per-step scores of
+`pool[i][k]`; the truth of every step is the domain's own check (`synth.check_steps`), which the
+reward model never saw. Metrics:
+
+- auroc: right steps vs wrong steps, all steps of all solutions pooled;
+- auroc_within: the same inside each problem (a problem counts when it has both kinds of step),
+  averaged over problems: does the model rank the steps of one question, not just tell easy
+  questions from hard ones;
+- ProcessBench protocol: an item is one solution, its label the index of its first wrong step
+  (-1: all right); the prediction is the first step scored below a threshold. The threshold is
+  tuned on the problems of even index and F1 / acc_error / acc_correct reported on the odd ones
+  (a split the threshold never saw), as hiero eval processbench tunes on one split for the others;
+- kinds: AUROC of right steps against the steps of each error kind of `synth.error_kinds`
+  (arithmetic slip, wrong operand, misread start, ...): which errors the model sees.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from hiero.data import synth
+from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
+from hiero.types import Problem, Solution
+
+
+def _rounded(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[list[list[float]]]) -> dict:
+    """Step metrics of one reward model's `scores` on `pool` (see the module doc)."""
+    if not (len(problems) == len(pool) == len(scores)):
+        raise ValueError(f"step_eval: {len(problems)} problems, {len(pool)} pool rows, {len(scores)} score rows")
+    xs, ys, within, by_kind = [], [], [], {}
+    items: dict[int, tuple[list, list]] = {0: ([], []), 1: ([], [])}  # split -> (step scores, first errors)
+    for i, (p, row, row_scores) in enumerate(zip(problems, pool, scores, strict=True)):
+        px, py = [], []
+        for sol, sc in zip(row, row_scores, strict=True):
+            if len(sc) != len(sol.steps):
+                raise ValueError(f"problem {p.id}: {len(sc)} scores for {len(sol.steps)} steps")
+            if not sol.steps:
+                continue
+            truth = synth.check_steps(p, sol.steps)
+            for s, t, k in zip(sc, truth, synth.error_kinds(p, sol.steps), strict=True):
+                px.append(s)
+                py.append(int(t))
+                if k is not None:
+                    by_kind.setdefault(k, []).append(s)
+            first = next((j for j, t in enumerate(truth) if not t), -1)
+            items[i % 2][0].append(sc)
+            items[i % 2][1].append(first)
+        xs += px
+        ys += py
+        a = auroc(px, py)
+        if a is not None:
+            within.append(a)
+    right = [x for x, y in zip(xs, ys) if y]
+    kinds = {k: {"n": len(v), "auroc": _rounded(auroc(right + v, [1] * len(right) + [0] * len(v)))}
+             for k, v in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))}
+    out = {"auroc": _rounded(auroc(xs, ys)), "auroc_within": _rounded(np.mean(within)) if within else None,
+           "n_problems_within": len(within), "n_steps": len(ys), "n_wrong_steps": len(ys) - sum(ys), "kinds": kinds}
+    try:
+        t, tune_f1 = tune_threshold(*items[0])
+        pb = processbench_scores([first_error_prediction(s, t) for s in items[1][0]], items[1][1])
+        out.update({"threshold": t, "tune_f1": _rounded(tune_f1), "f1": _rounded(pb["f1"]),
+                    "acc_error": _rounded(pb["acc_error"]), "acc_correct": _rounded(pb["acc_correct"]),
+                    "n_items": pb["n_error"] + pb["n_correct"]})
+    except ValueError as e:  # a half without wrong (or without right) solutions: F1 undefined
+        out.update({"threshold": None, "f1": None, "acc_error": None, "acc_correct": None, "f1_note": str(e)})
+    return out
+
+
+def describe(problem: Problem, sol: Solution) -> dict:
+    """Features of one solution that explain a pick: length, answer, first error and its kind."""
+    kinds = synth.error_kinds(problem, sol.steps) if sol.steps else []
+    first = next((j for j, k in enumerate(kinds) if k is not None), -1)
+    n_ops = len(problem.meta["program"]["ops"])
+    return {"n_steps": len(sol.steps), "expected_steps": n_ops + 2, "answered": sol.answer is not None,
+            "correct": bool(sol.correct), "first_error": first, "first_kind": kinds[first] if first >= 0 else None,
+            "repeated_steps": len(sol.steps) - len(set(sol.steps))}
+
+
+def wrong_picks(problems: list[Problem], pool: list[list[Solution]], chosen: list[int]) -> dict:
+    """Where a rule picked a wrong solution: what it picked, against the right ones it passed over.
+
+    Counts over the problems where the pick is wrong although the pool holds a right answer:
+    the first-error kind of the pick, whether it states an answer, and how its length compares
+    with the story's (ops + context + answer) and with the right solutions of the same pool.
+    """
+    missed = [i for i, (row, k) in enumerate(zip(pool, chosen, strict=True))
+              if not row[k].correct and any(s.correct for s in row)]
+    feats = [describe(problems[i], pool[i][chosen[i]]) for i in missed]
+    right_len = [np.mean([len(s.steps) for s in pool[i] if s.correct]) for i in missed]
+    return {
+        "n_problems": len(problems), "n_wrong_with_right_available": len(missed),
+        "first_error_kind": dict(Counter(f["first_kind"] or "none (wrong answer only)" for f in feats).most_common()),
+        "no_answer": sum(not f["answered"] for f in feats),
+        "shorter_than_story": sum(f["n_steps"] < f["expected_steps"] for f in feats),
+        "longer_than_story": sum(f["n_steps"] > f["expected_steps"] for f in feats),
+        "with_repeated_steps": sum(f["repeated_steps"] > 0 for f in feats),
+        "mean_steps_picked": _rounded(np.mean([f["n_steps"] for f in feats])) if feats else None,
+        "mean_steps_right": _rounded(np.mean(right_len)) if feats else None,
+        "mean_first_error": _rounded(np.mean([f["first_error"] for f in feats if f["first_error"] >= 0]))
+        if any(f["first_error"] >= 0 for f in feats) else None,
+    }

@@ -1,0 +1,88 @@
+"""Per-kind error breakdown and step metrics on hand-made solutions with known answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from hiero.data import synth
+from hiero.evaluation.steps import step_eval, wrong_picks
+from hiero.types import Problem, Solution
+
+# start 5, +3 -> 8, *2 -> 16
+P = Problem(id="p", question="q", answer="16", source="synth",
+            meta={"program": {"start": 5, "ops": [["+", 3], ["*", 2]]}})
+
+RIGHT = ["Start with 5.", "5 + 3 = 8", "8 * 2 = 16", "The answer is 16"]
+ARITH = ["Start with 5.", "5 + 3 = 9", "9 * 2 = 18", "The answer is 18"]        # slip, then carried
+OPERAND = ["Start with 5.", "5 + 4 = 9", "9 * 2 = 18", "The answer is 18"]      # wrong operand
+START = ["Start with 6.", "6 + 3 = 9", "9 * 2 = 18", "The answer is 18"]        # misread start
+AFTER = ["Start with 5.", "5 + 3 = 8", "8 * 2 = 16", "The answer is 16", "Also 1 + 1 = 2"]
+NOANS = ["Start with 5.", "5 + 3 = 8", "8 * 2 = 17"]                            # slip, no answer
+
+
+def sol(steps: list[str]) -> Solution:
+    ans = synth.extract_answer(steps[-1]) if steps and steps[-1].startswith("The answer") else None
+    return Solution(problem_id="p", question="q", steps=steps, answer=ans, correct=synth.is_correct(P, ans))
+
+
+def test_error_kinds_of_hand_made_solutions():
+    assert synth.error_kinds(P, RIGHT) == [None] * 4
+    assert synth.error_kinds(P, ARITH) == [None, "arithmetic", "carried", "carried"]
+    assert synth.error_kinds(P, OPERAND) == [None, "operand", "carried", "carried"]
+    assert synth.error_kinds(P, START) == ["start", "carried", "carried", "carried"]
+    assert synth.error_kinds(P, AFTER) == [None, None, None, None, "after_answer"]
+    assert synth.error_kinds(P, NOANS) == [None, None, "arithmetic"]
+    assert synth.error_kinds(P, ["Start with 5.", "blah", "5 + 3 = 8"])[1] == "format"
+    # a kind is given exactly where check_steps says wrong
+    for steps in (RIGHT, ARITH, OPERAND, START, AFTER, NOANS):
+        assert [k is None for k in synth.error_kinds(P, steps)] == synth.check_steps(P, steps)
+
+
+def test_per_kind_auroc_sees_what_the_scores_see():
+    # a scorer that catches arithmetic slips (0.1) but trusts wrong operands (0.95); right steps 0.9,
+    # except one right step at 0.3
+    pool = [[sol(RIGHT), sol(ARITH), sol(OPERAND)]]
+    scores = [[[0.9, 0.9, 0.3, 0.9], [0.9, 0.1, 0.2, 0.2], [0.9, 0.95, 0.2, 0.2]]]
+    out = step_eval([P], pool, scores)
+    assert out["n_steps"] == 12 and out["n_wrong_steps"] == 6
+    assert out["kinds"]["arithmetic"] == {"n": 1, "auroc": 1.0}  # 0.1 below every right step
+    # operand 0.95 is above all six right steps: AUROC 0
+    assert out["kinds"]["operand"] == {"n": 1, "auroc": 0.0}
+    # carried 0.2 x4: below every right step, 0.3 included -> 1.0
+    assert out["kinds"]["carried"] == {"n": 4, "auroc": 1.0}
+    # all steps: 6 right vs wrong [0.1, 0.2, 0.2, 0.95, 0.2, 0.2]: 5 of the 6 lie below all right
+    # steps, 0.95 above all of them -> 30 of 36 pairs (metrics are rounded to 4 places)
+    assert out["auroc"] == round(30 / 36, 4)
+    assert out["auroc_within"] == out["auroc"]  # one problem
+
+
+def test_auroc_within_averages_problems_and_processbench_uses_the_other_half():
+    q = Problem(id="q", question="q2", answer="16", source="synth", meta=P.meta)
+    # problem 0 (tuning half): slip scored 0.2; problem 1 (reported half): slip scored 0.6
+    pool = [[sol(RIGHT), sol(ARITH)], [sol(RIGHT), sol(ARITH)]]
+    scores = [[[0.9] * 4, [0.9, 0.2, 0.2, 0.2]], [[0.9] * 4, [0.9, 0.6, 0.6, 0.6]]]
+    out = step_eval([P, q], pool, scores)
+    assert out["auroc_within"] == 1.0 and out["n_problems_within"] == 2
+    # pooled: right 0.9 (8 steps) vs wrong 0.2 x3, 0.6 x3 -> all below -> 1.0
+    assert out["auroc"] == 1.0
+    # tuned on problem 0: the smallest threshold in (0.2, 0.9] that flags step 1 -> 0.21
+    assert out["threshold"] == pytest.approx(0.21)
+    # on problem 1 the slip at 0.6 is above 0.21: the error is missed, the right one is kept
+    assert (out["acc_error"], out["acc_correct"], out["f1"]) == (0.0, 1.0, 0.0)
+
+
+def test_step_eval_rejects_misaligned_scores():
+    with pytest.raises(ValueError, match="3 scores for 4 steps"):
+        step_eval([P], [[sol(RIGHT)]], [[[0.1, 0.2, 0.3]]])
+
+
+def test_wrong_picks_describes_what_was_chosen():
+    pool = [[sol(RIGHT), sol(ARITH)], [sol(RIGHT), sol(NOANS)], [sol(RIGHT), sol(OPERAND)], [sol(ARITH), sol(START)]]
+    problems = [P, P, P, P]
+    out = wrong_picks(problems, pool, chosen=[1, 1, 0, 0])
+    # problem 3 has no right solution: not counted; problem 2 picked right
+    assert out["n_wrong_with_right_available"] == 2
+    assert out["first_error_kind"] == {"arithmetic": 2}
+    assert out["no_answer"] == 1 and out["shorter_than_story"] == 1
+    assert out["mean_steps_picked"] == 3.5 and out["mean_steps_right"] == 4.0
+    assert out["mean_first_error"] == 1.5
