@@ -12,7 +12,8 @@ DPO step    hiero's step: `preference.train.pair_loss` (DPO, 16 pairs, shared-pr
 FLOPs       counted by torch.utils.flop_counter.FlopCounterMode over forward + backward (every
             matmul as executed, padding and LM head included; the CPU attention kernel is not
             counted, so the fraction is a slight under-estimate); `analytic` = 6 · N_params ·
-            real tokens processed (DPO: each prompt once, both responses) for comparison
+            real tokens processed (DPO: each prompt once, both responses): the useful work, whose
+            share of peak (`model_flops_fraction_cpu`, MFU-style) leaves padding out
 time        median of --repeats timed steps after 2 warm-up steps, on the same fixed batch; both
             wall time and process CPU time. The headline fraction is per CPU-second (FLOPs / CPU
             time vs the matmul's FLOPs / CPU time), which time-slicing on a shared machine
@@ -119,7 +120,9 @@ def step_figures(name: str, model, loss_fn, n_tokens: int, repeats: int, peak: d
             "step_s_runs": [round(t, 4) for t in times], "step_cpu_s_median": round(cpu, 4),
             "achieved_gflops": round(achieved, 3), "fraction_of_peak": round(achieved / peak["peak_gflops"], 4),
             "achieved_gflops_per_cpu_s": round(achieved_cpu, 3),
-            "fraction_of_peak_cpu": round(achieved_cpu / peak["peak_gflops_per_cpu_s"], 4)}
+            "fraction_of_peak_cpu": round(achieved_cpu / peak["peak_gflops_per_cpu_s"], 4),
+            # useful work only (6·N·real tokens: no padding), MFU-style
+            "model_flops_fraction_cpu": round(6 * n_params * n_tokens / cpu / 1e9 / peak["peak_gflops_per_cpu_s"], 4)}
 
 
 def rm_step(folder: Path, batch_size: int, seed: int, repeats: int, peak: dict) -> dict:

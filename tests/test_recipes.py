@@ -145,7 +145,7 @@ def test_paper_hrm_recipe_dry_run(tiny, tmp_path):
     out = tmp_path / "hrm"
     _run("paper_hrm_prm800k.sh", {"MODEL": str(qwen), "LAUNCH": HIERO, "DATA": str(data), "OUT": str(out),
                                   "EPOCHS": "1", "MAX_STEPS": "2", "BATCH": "2", "GRAD_ACCUM": "2", "EVAL_EVERY": "1",
-                                  "MAX_LENGTH": "512", "PRECISION": "no", "TRAIN_QUESTIONS": "3", "PB_LIMIT": "2",
+                                  "MAX_LENGTH": "512", "PRECISION": "no", "TRAIN_QUESTIONS": "3", "PB_LIMIT": "4",
                                   "TEST_ROWS": "6"}, ROOT)
     for kind in ("prm", "hrm"):
         summary = json.loads((out / f"rm_{kind}" / "train_summary.json").read_text())

@@ -97,7 +97,7 @@ def test_fit_keeps_short_prompts_and_cuts_long_ones_to_the_budget(encoder):
         assert text is not None and len(ids) <= budget
         assert ids == tok(text, split_special_tokens=True)["input_ids"]
         assert text.count(ELLIPSIS) >= 2  # question, previous reasoning and current step were all cut
-        assert "now, let's focus on the current step:" in tok.decode(ids)  # the template survives
+        assert "Previous reasoning:" in text and "Now, let's focus on the current step:" in text  # template kept
         assert text.rstrip().endswith("seven")  # the current step keeps its end (cut in the middle)
     assert fit_per_step_prompt(tok, q, steps, 2, t, 10) is None  # not even the template fits
 
