@@ -68,8 +68,8 @@ class DemoConfig:
 # ProcessBench items, best-of-N, self-training, preference pairs and their evaluation).
 SIZES: dict[str, dict] = {
     "quick": {
-        # values in [1, 30]: a 2-layer policy learns this arithmetic (docs/embedded-default.md), so
-        # its slips are the policy's sampling noise, not a skill it lacks
+        # values in [1, 30]: a 2-layer policy's arithmetic slips fell from 32.7% to 7.0% of its samples
+        # (docs/embedded-default.md)
         "domain": {"max_value": 30},
         "domain_sample": {"n": 200, "p_error": 0.3, "p_correction": 0.3},
         "policy": {"preset": "quick", "n_layers": 2, "max_steps": 600},
@@ -79,7 +79,7 @@ SIZES: dict[str, dict] = {
                      "temperature": 0.7, "step_tokens": 32, "batch_problems": 64},
         # one row per sampled solution; a step is good when some completion through it is right
         "rows": {"nodes": "solutions", "hard_label": "any-correct"},
-        # the same number of optimizer steps for every kind (HRM has ~3x the rows of PRM)
+        # the same number of optimizer steps for every kind (HRM had 3.7x the rows of PRM on 1000 trees)
         "rm": {"max_steps": 200, "batch_size": 32, "lr": 1e-3, "loss": "hard_ce", "label_type": "hard"},
         "processbench": {"synth_n": 200},
         "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": 4, "max_new_tokens": 96,

@@ -57,7 +57,7 @@ def test_hnc_bench_reports_hrm_rows(tmp_path):
     assert len(res["in_memory_runs_wall_s"]) == 1 == len(res["hrm_rows_runs_wall_s"])  # the warm-up is not timed
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="po_memory reads Linux /proc")
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="po_memory measures peak memory through Linux /proc, absent on this OS")
 def test_po_memory_child_measures_a_hiero_run(tmp_path):
     """One measured process (the hiero side; a TRL process costs ~20 s and runs in `make bench`)."""
     from hiero.data.io import write_jsonl

@@ -52,7 +52,7 @@ def test_check_completions_catches_a_kept_stop():
         smoke.check_completions(bad, 1, "\n")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the SKIP lines of a machine without CUDA")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the SKIP lines printed without CUDA; on a CUDA machine run benchmarks/gpu_smoke.sh itself")
 def test_script_on_a_cpu_machine_skips_the_gpu_parts(tmp_path):
     proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_smoke.sh"), "--work", str(tmp_path)],
                           capture_output=True, text=True, timeout=300)

@@ -37,8 +37,8 @@ Checking rule (`check_steps`, ground truth for ANY candidate text, model output 
 
 Difficulty (`DomainSettings`, shared by every stage): defaults 2–3 operations, operands ≤ 9, × and
 ÷ by 2 or 3 only, every running value in [1, 99]. The embedded demo narrows values to [1, 30]
-(docs/embedded-default.md: a 2-layer policy then learns the arithmetic, so its slips are
-detectable). Raise `max_ops`, `max_operand`, `max_factor`, `max_value` for harder sets.
+(docs/embedded-default.md: a 2-layer policy's arithmetic slips fell from 32.7% to 7.0% of its
+samples). Raise `max_ops`, `max_operand`, `max_factor`, `max_value` for harder sets.
 
 Train/test split: a problem is a test problem iff the sha256 of its canonical program text
 ("5|-1|/2|*3": start, then each op and operand; not the story) falls in a fixed 10% bucket, and

@@ -224,9 +224,14 @@ def make_tiny_base(out_dir: str | Path, texts: list[str], *, vocab_size: int = 3
                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
                          max_position_embeddings=max_positions, tie_word_embeddings=True,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return _save_seeded(Qwen2ForCausalLM, config, tokenizer, out_dir, seed)
+
+
+def _save_seeded(model_cls, config, tokenizer, out_dir: Path, seed: int) -> Path:
+    """Initialise `model_cls(config)` from `seed` (global RNG untouched) and save it with its tokenizer."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Qwen2ForCausalLM(config)
+        model = model_cls(config)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
@@ -257,9 +262,4 @@ def make_tiny_encoder(out_dir: str | Path, texts: list[str], *, vocab_size: int 
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
                         num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
                         pad_token_id=tokenizer.pad_token_id)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = BertModel(config)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return _save_seeded(BertModel, config, tokenizer, out_dir, seed)
