@@ -2,6 +2,7 @@
 
     fingerprint(obj)      stable short hash of JSON-able data (dataclasses included)
     path_hash(path)       hash of a file's bytes, or of every file under a folder (names + bytes)
+    derive_seed(*parts)   a stable 31-bit seed from any printable parts (every stage's sub-seeds)
     StageCache(root)      `cache.dir("annotate", key)` -> root/annotate-<hash>/, with a DONE marker
 
 A stage is done when its folder holds `DONE`, written last; an interrupted stage leaves no marker
@@ -19,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from hiero.data.io import atomic_write
+
+
+def derive_seed(*parts) -> int:
+    """A stable 31-bit seed from any printable parts (Python's hash() is salted per process)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
 def _default(o: Any):

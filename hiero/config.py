@@ -129,6 +129,3 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     cfg_path = getattr(args, "config", None)
     return config_from_dict(cls, given_values(cls, args), source=str(cfg_path) if cfg_path else "command line")
 
-
-def to_dict(cfg: Any) -> dict:
-    return dataclasses.asdict(cfg)

@@ -14,7 +14,8 @@ Caching: every stage writes into `OUT/stages/<stage>-<hash>/`, the hash taken ov
 the hashes of the stages it reads, and is done once its `DONE` file exists (written last, with the
 stage's figures, wall time and peak memory). A rerun reuses finished stages and redoes only what
 changed or what an interrupted run left unfinished (long stages resume inside their folder).
-`report.md` and `results.json` are rewritten atomically at the end of every run.
+`report.md`, `report.html` (self-contained: plots as data URIs, hiero.report_html) and `results.json`
+are rewritten atomically at the end of every run.
 
 Sizes: `quick` (the default, minutes on 2 CPU cores) and `micro` (seconds: a smoke run for tests;
 its figures mean nothing). Model quality at these sizes is that of a 1M-parameter model trained
@@ -433,12 +434,16 @@ def main(cfg: DemoConfig) -> dict:
     results = {
         **headline(r.results, seed),
         "config": asdict(cfg), "settings": S, "wall_time_s": round(time.time() - t0, 2),
-        "peak_rss_mb": peak_rss_mb(), "machine": machine_info(),
+        "peak_rss_mb": peak_rss_mb(), "machine": machine_info(), "versions": versions(),
         "stages": r.results, "stage_dirs": {k: str(v) for k, v in r.dirs.items()},
     }
     write_json(out / "results.json", results)
     with atomic_write(out / "report.md") as f:
         f.write(render_report(results))
+    from hiero.report_html import render_html
+
+    with atomic_write(out / "report.html") as f:
+        f.write(render_html(results))
     return results
 
 
@@ -458,10 +463,24 @@ def headline(st: dict, seed: int) -> dict:
     out["step_eval"] = {k: {m: v.get(m) for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct")}
                         for k, v in bon.get("step_eval", {}).items()}
     acc = st.get("po_eval", {}).get("accuracy", {})
-    out["preference"] = {k: {"accuracy": acc.get(k)} for k in ("base", "dpo", "hipo")}
+    seg = st.get("po_eval", {}).get("segments", {})
+    out["preference"] = {k: {"accuracy": acc.get(k), **({"segments": seg[k]} if k in seg else {})}
+                         for k in ("base", "dpo", "hipo")}
     sft = st.get("selftrain", {})
     out["selftrain"] = {"before": (sft.get("before") or {}).get("accuracy"),
                         "after": (sft.get("after") or {}).get("accuracy")}
+    return out
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("hiero", "torch", "transformers", "accelerate", "tokenizers"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
     return out
 
 

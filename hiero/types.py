@@ -4,6 +4,7 @@
     Solution         a candidate solution: steps (list[str]) with aligned per-step labels
     Node / Tree      a reasoning tree with Monte-Carlo counts (n_correct, n_total) per node
     PreferencePair   prompt / chosen / rejected, with optional named character spans (segments)
+    RewardRow        a reward-model training row (TRL stepwise supervision + MC fields), kept as a dict
 
 Every type round-trips through a plain dict (`to_dict` / `from_dict`) so it can live in
 `datasets`-compatible JSONL. `from_dict` checks every field and raises `FieldError` naming the
@@ -16,6 +17,7 @@ Conventions defined once here:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 
 IGNORE_INDEX = -100
@@ -348,4 +350,85 @@ class PreferencePair:
         )
 
 
-RECORD_TYPES = {"problem": Problem, "solution": Solution, "tree": Tree, "pair": PreferencePair}
+# ----------------------------------------------------------------------------- RewardRow
+RM_KINDS = ("orm", "prm", "hrm")
+_HIERO_ROW_FIELDS = ("soft_labels", "counts", "label_mask", "merged", "kind")
+
+
+def _bool_list(d: dict, key: str, n: int) -> list[bool]:
+    v = d.get(key)
+    if not isinstance(v, list) or len(v) != n:
+        raise FieldError(key, f"expected a list of {n} booleans (one per step)")
+    for i, x in enumerate(v):
+        if not isinstance(x, bool):
+            raise FieldError(f"{key}[{i}]", f"expected bool, got {type(x).__name__}")
+    return v
+
+
+def _from_trl_row(d: dict) -> dict:
+    """A plain TRL stepwise-supervision row (prompt / completions / labels, none of hiero's fields) ->
+    a full row: every step labelled, soft label = hard label, no MC counts, nothing merged."""
+    steps, labels = d.get("completions"), d.get("labels")
+    if not isinstance(steps, list) or not steps:
+        raise FieldError("completions", "expected a non-empty list of str")
+    n = len(steps)
+    labels = _bool_list(d, "labels", n)
+    prompt = d.get("prompt") if isinstance(d.get("prompt"), str) else ""
+    qid = d.get("question_id", d.get("id", hashlib.sha1(prompt.encode()).hexdigest()[:16]))
+    return {**d, "question_id": str(qid), "source": d.get("source", "trl"), "kind": "prm",
+            "soft_labels": [float(x) for x in labels], "counts": [None] * n,
+            "label_mask": [True] * n, "merged": [False] * n, "meta": d.get("meta", {})}
+
+
+def validate_reward_row(d: dict) -> dict:
+    """Check one reward-model row (schema: hiero.augment.rows); raises FieldError naming the field.
+
+    Returns the row as a dict, int soft labels turned into floats. A plain TRL row (prompt,
+    completions, labels and none of soft_labels / counts / label_mask / merged / kind) is accepted
+    and completed (see `_from_trl_row`), so TRL stepwise-supervision datasets train as they are.
+    """
+    if not isinstance(d, dict):
+        raise FieldError("<row>", f"expected an object, got {type(d).__name__}")
+    if not any(k in d for k in _HIERO_ROW_FIELDS):
+        d = _from_trl_row(d)
+    for key in ("prompt", "question_id", "source"):
+        if not isinstance(d.get(key), str):
+            raise FieldError(key, "expected str" if key in d else "is missing")
+    steps = d.get("completions")
+    if not isinstance(steps, list) or not steps:
+        raise FieldError("completions", "expected a non-empty list of str")
+    for i, s in enumerate(steps):
+        if not isinstance(s, str):
+            raise FieldError(f"completions[{i}]", f"expected str, got {type(s).__name__}")
+    n = len(steps)
+    _bool_list(d, "labels", n)
+    _bool_list(d, "merged", n)
+    if not any(_bool_list(d, "label_mask", n)):
+        raise FieldError("label_mask", "no step carries a label")
+    soft = d.get("soft_labels")
+    if not isinstance(soft, list) or len(soft) != n:
+        raise FieldError("soft_labels", f"expected a list of {n} numbers in [0, 1]")
+    for i, x in enumerate(soft):
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0.0 <= x <= 1.0:
+            raise FieldError(f"soft_labels[{i}]", f"expected a number in [0, 1], got {x!r}")
+    d["soft_labels"] = [float(x) for x in soft]
+    counts = d.get("counts")
+    if not isinstance(counts, list) or len(counts) != n:
+        raise FieldError("counts", f"expected a list of {n} entries ([n_correct, n_total] or null)")
+    for i, c in enumerate(counts):
+        if c is not None and (not isinstance(c, list) or len(c) != 2
+                              or any(isinstance(x, bool) or not isinstance(x, int) for x in c) or not 0 <= c[0] <= c[1]):
+            raise FieldError(f"counts[{i}]",
+                             f"expected [n_correct, n_total] with 0 <= n_correct <= n_total or null, got {c!r}")
+    if d.get("kind") not in RM_KINDS:
+        raise FieldError("kind", f"expected one of {list(RM_KINDS)}, got {d.get('kind')!r}")
+    if not isinstance(d.get("meta", {}), dict):
+        raise FieldError("meta", "expected an object")
+    return d
+
+
+class RewardRow:
+    """A reward-model training row, kept as the dict the collators read: `read_jsonl(path,
+    RewardRow)` checks every line with `validate_reward_row` and names file:line:field on errors."""
+
+    from_dict = staticmethod(validate_reward_row)

@@ -92,3 +92,15 @@ class SynthOracleGenerator:
 def synth_oracle():
     """The SynthOracleGenerator class (session-scoped so hypothesis tests can use it)."""
     return SynthOracleGenerator
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """One `hiero demo --size micro` through the CLI (tests/test_demo.py, tests/test_report_html.py)."""
+    from hiero.cli import main as cli
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    # no real-data folder: that stage must then be absent from the report, not shown empty
+    rc = cli(["demo", "--size", "micro", "--out", str(out), "--shared-data", str(out / "absent")])
+    assert rc == 0
+    return out

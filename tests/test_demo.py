@@ -7,20 +7,10 @@ import json
 
 import pytest
 
-from hiero.cli import main as cli
 from hiero.demo import SIZES, DemoConfig, main
 
 STAGES = ["domain", "policy", "annotate", "hnc", "rm_data", "rm_train", "processbench", "bon", "selftrain",
           "pairs", "po", "po_eval"]
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "run"
-    # no real-data folder: that stage must then be absent from the report, not shown empty
-    rc = cli(["demo", "--size", "micro", "--out", str(out), "--shared-data", str(out / "absent")])
-    assert rc == 0
-    return out
 
 
 def test_every_stage_ran_and_reports_its_figures(demo_run):

@@ -57,9 +57,9 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
+from hiero.cache import derive_seed
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.policy.prompt import STEP_SEP
-from hiero.search.tree import derive_seed
 from hiero.types import ROOT, Node, Tree
 
 log = logging.getLogger(__name__)

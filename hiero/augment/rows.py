@@ -8,8 +8,8 @@
 Writes OUT_DIR/train.jsonl, OUT_DIR/eval.jsonl (split by question: no question in both) and
 OUT_DIR/stats.json, each atomically, only after every row was built.
 
-Row schema (TRL "stepwise supervision" plus our fields; `validate_row` checks it, and `read_rows`
-names file:line:field on a bad row). All lists are aligned with `completions`:
+Row schema (TRL "stepwise supervision" plus our fields; `hiero.types.RewardRow` checks it, and
+`read_jsonl(path, RewardRow)` names file:line:field on a bad row). All lists are aligned with `completions`:
     prompt        str          the question (no template: the trainer formats it)
     completions   list[str]    the steps; the last one is the step the row is about
     labels        list[bool]   hard label per step (trees: soft >= --hard-threshold)
@@ -73,76 +73,12 @@ from typing import Literal
 from tqdm.auto import tqdm
 
 from hiero.augment.hnc import check_params, hnc, merge_steps, merged_node_ids, tree_seed
+from hiero.cache import derive_seed
 from hiero.data.io import DataError, read_jsonl, write_json, write_jsonl
-from hiero.search.tree import derive_seed
-from hiero.types import FieldError, Node, Solution, Tree
+from hiero.types import Node, Solution, Tree
 
 log = logging.getLogger(__name__)
 
-KINDS = ("orm", "prm", "hrm")
-MERGE_LABELS = ("second", "min", "product", "mc")
-ROW_TYPES = ("step", "merged_pair", "solution")
-
-
-# ----------------------------------------------------------------------------- schema
-def _bool_list(d: dict, key: str, n: int) -> list[bool]:
-    v = d.get(key)
-    if not isinstance(v, list) or len(v) != n:
-        raise FieldError(key, f"expected a list of {n} booleans (one per step)")
-    for i, x in enumerate(v):
-        if not isinstance(x, bool):
-            raise FieldError(f"{key}[{i}]", f"expected bool, got {type(x).__name__}")
-    return v
-
-
-def validate_row(d: dict) -> dict:
-    """Check one row against the schema above; raises FieldError naming the field. Returns `d`
-    with int soft labels turned into floats."""
-    if not isinstance(d, dict):
-        raise FieldError("<row>", f"expected an object, got {type(d).__name__}")
-    for key in ("prompt", "question_id", "source"):
-        if not isinstance(d.get(key), str):
-            raise FieldError(key, "expected str" if key in d else "is missing")
-    steps = d.get("completions")
-    if not isinstance(steps, list) or not steps:
-        raise FieldError("completions", "expected a non-empty list of str")
-    for i, s in enumerate(steps):
-        if not isinstance(s, str):
-            raise FieldError(f"completions[{i}]", f"expected str, got {type(s).__name__}")
-    n = len(steps)
-    _bool_list(d, "labels", n)
-    _bool_list(d, "merged", n)
-    if not any(_bool_list(d, "label_mask", n)):
-        raise FieldError("label_mask", "no step carries a label")
-    soft = d.get("soft_labels")
-    if not isinstance(soft, list) or len(soft) != n:
-        raise FieldError("soft_labels", f"expected a list of {n} numbers in [0, 1]")
-    for i, x in enumerate(soft):
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0.0 <= x <= 1.0:
-            raise FieldError(f"soft_labels[{i}]", f"expected a number in [0, 1], got {x!r}")
-    d["soft_labels"] = [float(x) for x in soft]
-    counts = d.get("counts")
-    if not isinstance(counts, list) or len(counts) != n:
-        raise FieldError("counts", f"expected a list of {n} entries ([n_correct, n_total] or null)")
-    for i, c in enumerate(counts):
-        if c is not None and (not isinstance(c, list) or len(c) != 2 or any(isinstance(x, bool) or not isinstance(x, int) for x in c)
-                              or not 0 <= c[0] <= c[1]):
-            raise FieldError(f"counts[{i}]", f"expected [n_correct, n_total] with 0 <= n_correct <= n_total or null, got {c!r}")
-    if d.get("kind") not in KINDS:
-        raise FieldError("kind", f"expected one of {list(KINDS)}, got {d.get('kind')!r}")
-    if not isinstance(d.get("meta", {}), dict):
-        raise FieldError("meta", "expected an object")
-    return d
-
-
-class RewardRow:
-    """`read_jsonl(path, RewardRow)` validates every row and names file:line:field on errors."""
-
-    from_dict = staticmethod(validate_row)
-
-
-def read_rows(path: str | Path) -> list[dict]:
-    return list(read_jsonl(path, RewardRow))
 
 
 @dataclass

@@ -5,7 +5,7 @@
     Python: main(BonConfig(policy=..., rm=["prm=DIR"], out=...)) -> summary dict
 
 Reads problems (`--problems` Problem JSONL; without it the built-in domain's test split), draws ONE
-pool of max(N) solutions per problem (`scoring.strategies.sample_pool`, cached on disk), scores every
+pool of max(N) solutions per problem (`policy.sampling.sample_pool`, cached on disk), scores every
 pooled solution once with every reward model, then evaluates each selection rule on the first N
 samples for every N. Methods (curve names):
 
@@ -14,7 +14,7 @@ samples for every N. Methods (curve names):
     NAME              an ORM: the solution with the highest score
     NAME:AGG          a PRM/HRM: highest aggregated step score, AGG in --aggregations (min|prod|last|mean)
     NAME+vote         RM-weighted majority vote (ORM score or the --primary aggregation as weight)
-    oracle            built-in domain only: ground-truth step labels (`SynthOracleScorer`), min
+    oracle            domains that check steps (built-in): ground-truth step labels (`OracleScorer`), min
 
 Uncertainty: a 95% percentile bootstrap over problems (`--bootstrap` resamples). With `--subsets K`
 each point is also averaged over K random N-subsets of the pool per problem (lower variance than
@@ -32,7 +32,7 @@ exactly these ids. A missing id, a row of the wrong length (ORM files: 1 score),
 non-number is a DataError naming file, line, id and field, and nothing is written.
 `--rm-format` (auto | hiero | token-classification | trl | step-tag, hiero.scoring.public) applies to
 every --rm folder; auto detects each folder's format.
-Grading: `synth.is_correct` for built-in-domain problems, `grading.is_equiv` otherwise; a candidate
+Grading: by the problem's domain (hiero.domains: built-in checker or math equivalence); a candidate
 with `correct` already set keeps it when no problem file gives the reference answer.
 
 Built-in domain only: every per-step RM is also checked step by step against the domain's ground
@@ -54,22 +54,21 @@ from pathlib import Path
 
 import numpy as np
 
-from hiero.cache import path_hash
 from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.domains import domain_of
 from hiero.evaluation import steps as evaluation_steps
 from hiero.evaluation.metrics import bootstrap_ci
 from hiero.evaluation.plots import plot_curves
+from hiero.policy.sampling import policy_id, sample_pool
 from hiero.scoring.precomputed import ScoreTable, read_scores, solution_ids
 from hiero.scoring.public import RMFormat
 from hiero.scoring.strategies import (
     STRATEGIES,
+    OracleScorer,
     SearchConfig,
-    SynthOracleScorer,
     aggregate_or_floor,
     answer_groups,
-    grade,
-    sample_pool,
     score_solutions,
     select,
 )
@@ -144,11 +143,10 @@ def load_candidates(cfg: BonConfig) -> tuple[list[Problem], list[list[Solution]]
                                                      "needs 'question' and 'correct'")
             p = Problem(id=pid, question=sols[0].question, answer="", source="")
         graded = []
+        domain = domain_of(p)
         for s in sols:
-            from hiero.scoring.strategies import extract_final_answer
-
-            answer = s.answer if s.answer is not None else extract_final_answer(p, s.text)
-            correct = grade(p, answer) if p.id in known else bool(s.correct)
+            answer = s.answer if s.answer is not None else domain.extract_answer(s.text)
+            correct = domain.is_correct(p, answer) if p.id in known else bool(s.correct)
             graded.append(replace(s, answer=answer, correct=correct, question=s.question or p.question))
         problems.append(p)
         pool.append(graded)
@@ -187,12 +185,6 @@ def load_score_files(specs: list[str], taken: dict) -> dict[str, ScoreTable]:
             raise ValueError(f"--scores name {name!r} is used twice, by an --rm, or reserved")
         tables[name] = read_scores(path)
     return tables
-
-
-def policy_id(spec: str) -> str:
-    """The policy's identity in cache keys: the spec, plus a content hash when it is a folder."""
-    p = Path(spec)
-    return f"{spec}#{path_hash(p)}" if p.is_dir() else spec
 
 
 # ----------------------------------------------------------------------------- curves
@@ -279,8 +271,8 @@ def main(cfg: BonConfig) -> dict:
 
     rms: dict = load_rms(cfg.rm, cfg.rm_format, cfg.rm_separator, cfg.rm_good_token, cfg.rm_bad_token)
     rms.update(load_score_files(cfg.scores, rms))
-    if cfg.oracle and all(p.source == "synth" for p in problems):
-        rms["oracle"] = SynthOracleScorer(problems)
+    if cfg.oracle and all(domain_of(p).checks_steps for p in problems):
+        rms["oracle"] = OracleScorer(problems)
     methods = method_table(rms, cfg.aggregations, cfg.primary)
 
     # every pooled solution scored once per reward model; aggregated once per aggregation
@@ -315,7 +307,7 @@ def main(cfg: BonConfig) -> dict:
                         "aggregation": method[2]}
 
     step_eval, picks = {}, {}
-    if all(p.source == "synth" for p in problems):  # ground truth per step: how well each RM checks steps
+    if all(domain_of(p).checks_steps for p in problems):  # ground truth per step: how well each RM checks steps
         step_eval = {name: evaluation_steps.step_eval(problems, pool, sc) for name, sc in step_scores.items()}
         big = n_values[-1]
         for name, (rm, how, agg) in methods.items():

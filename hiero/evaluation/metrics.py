@@ -2,6 +2,7 @@
 
     bootstrap_ci(values, n_boot=1000, alpha=0.05, seed=0)  -> (low, high) of the mean, resampling items
     auroc(scores, labels)                                   -> area under the ROC curve (ties count 1/2)
+    roc_points(scores, labels, max_points=101)              -> {"fpr": [...], "tpr": [...]} for a plot
     first_error_prediction(step_scores, threshold)          -> index of the first step scored < threshold, -1 if none
     processbench_scores(preds, labels)                      -> acc_error, acc_correct, F1 (ProcessBench protocol)
 
@@ -65,6 +66,32 @@ def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
         i = j + 1
     u = ranks[y].sum() - n_pos * (n_pos + 1) / 2
     return float(u / (n_pos * n_neg))
+
+
+def roc_points(scores: Sequence[float], labels: Sequence[int], max_points: int = 101) -> dict | None:
+    """The ROC curve as false / true positive rates at each distinct threshold, from (0, 0) to (1, 1).
+
+    Thresholds run from the highest score down; tied scores move both rates at once, so the
+    trapezoid area under these points equals `auroc`. Longer curves are thinned to about
+    `max_points` points (always keeping both ends). None when only one class is present.
+
+    >>> roc_points([0.9, 0.8, 0.3, 0.1], [1, 0, 1, 0])
+    {'fpr': [0.0, 0.0, 0.5, 0.5, 1.0], 'tpr': [0.0, 0.5, 0.5, 1.0, 1.0]}
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]  # the last index of each run of tied scores
+    tpr = np.r_[0.0, np.cumsum(y)[last] / n_pos]
+    fpr = np.r_[0.0, np.cumsum(~y)[last] / n_neg]
+    if tpr.size > max_points:
+        keep = np.unique(np.r_[np.linspace(0, tpr.size - 1, max_points).round().astype(int)])
+        tpr, fpr = tpr[keep], fpr[keep]
+    return {"fpr": [round(float(x), 4) for x in fpr], "tpr": [round(float(x), 4) for x in tpr]}
 
 
 def first_error_prediction(step_scores: Sequence[float], threshold: float) -> int:

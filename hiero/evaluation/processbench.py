@@ -59,7 +59,7 @@ from hiero.data.io import DataError, atomic_write, read_json, read_jsonl, write_
 from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
 from hiero.scoring.precomputed import ScoreTable, read_scores, solution_ids
 from hiero.scoring.public import RMFormat
-from hiero.scoring.strategies import SynthOracleScorer, score_solutions
+from hiero.scoring.strategies import OracleScorer, score_solutions
 from hiero.types import FieldError, Solution
 
 SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")  # the ProcessBench table, in the paper's order
@@ -208,7 +208,7 @@ def split_files(folder: str) -> dict[str, str]:
 
 def load_rm(cfg: ProcessBenchConfig, problems: list):
     if cfg.rm == "oracle":
-        return SynthOracleScorer(problems)  # raises on non-synth data
+        return OracleScorer(problems)  # raises where the domain has no step truth
     if not cfg.rm:
         raise ValueError("give --rm DIR (a trained PRM/HRM folder) or --scores FILE (precomputed scores)")
     from hiero.scoring.scorer import load_scorer

@@ -1,8 +1,9 @@
 """Step-level quality of a reward model on fresh policy samples of the built-in domain.
 
     step_eval(problems, pool, scores) -> {"auroc", "auroc_within", "f1", "acc_error", "acc_correct",
-                                          "threshold", "kinds": {kind: {"n", "auroc"}}, ...}
+                                          "threshold", "kinds": {kind: {"n", "auroc"}}, "roc", ...}
     wrong_picks(problems, pool, chosen) -> what a selection rule picked where it picked wrong
+    segment_quality(problems, texts) -> per-segment quality of generated solutions (clarification, steps, answer)
 
 `pool[i]` holds the solutions sampled for `problems[i]`, `scores[i][k]` the per-step scores of
 `pool[i][k]`; the truth of every step is the domain's own check (`synth.check_steps`), which the
@@ -17,7 +18,8 @@ reward model never saw. Metrics:
   tuned on the problems of even index and F1 / acc_error / acc_correct reported on the odd ones
   (a split the threshold never saw), as hiero eval processbench tunes on one split for the others;
 - kinds: AUROC of right steps against the steps of each error kind of `synth.error_kinds`
-  (arithmetic slip, wrong operand, misread start, ...): which errors the model sees.
+  (arithmetic slip, wrong operand, misread start, ...): which errors the model sees;
+- roc: the pooled ROC curve (`roc_points`), for the report's plot.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from collections import Counter
 import numpy as np
 
 from hiero.data import synth
-from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
+from hiero.domains import domain_of
+from hiero.evaluation.metrics import (
+    auroc,
+    first_error_prediction,
+    processbench_scores,
+    roc_points,
+    tune_threshold,
+)
 from hiero.types import Problem, Solution
 
 
@@ -48,8 +57,12 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
                 raise ValueError(f"problem {p.id}: {len(sc)} scores for {len(sol.steps)} steps")
             if not sol.steps:
                 continue
-            truth = synth.check_steps(p, sol.steps)
-            for s, t, k in zip(sc, truth, synth.error_kinds(p, sol.steps), strict=True):
+            domain = domain_of(p)
+            truth = domain.step_truth(p, sol.steps)
+            if truth is None:
+                raise ValueError(f"problem {p.id}: its domain ({domain.name}) cannot check steps")
+            kinds = domain.error_kinds(p, sol.steps) or [None if t else "wrong" for t in truth]
+            for s, t, k in zip(sc, truth, kinds, strict=True):
                 px.append(s)
                 py.append(int(t))
                 if k is not None:
@@ -66,7 +79,8 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
     kinds = {k: {"n": len(v), "auroc": _rounded(auroc(right + v, [1] * len(right) + [0] * len(v)))}
              for k, v in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))}
     out = {"auroc": _rounded(auroc(xs, ys)), "auroc_within": _rounded(np.mean(within)) if within else None,
-           "n_problems_within": len(within), "n_steps": len(ys), "n_wrong_steps": len(ys) - sum(ys), "kinds": kinds}
+           "n_problems_within": len(within), "n_steps": len(ys), "n_wrong_steps": len(ys) - sum(ys), "kinds": kinds,
+           "roc": roc_points(xs, ys)}
     try:
         t, tune_f1 = tune_threshold(*items[0])
         pb = processbench_scores([first_error_prediction(s, t) for s in items[1][0]], items[1][1])
@@ -111,3 +125,37 @@ def wrong_picks(problems: list[Problem], pool: list[list[Solution]], chosen: lis
         "mean_first_error": _rounded(np.mean([f["first_error"] for f in feats if f["first_error"] >= 0]))
         if any(f["first_error"] >= 0 for f in feats) else None,
     }
+
+
+def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
+    """Segment-level quality of one model's solutions, checked by the domain instead of a judge.
+
+    For HiPO's three segments on the built-in domain: `clarification_right` = share of solutions whose
+    first step restates the start value rightly (the query-clarification segment); `step_accuracy` =
+    share of right steps over all steps written (the reasoning segment, steps after a wrong one count
+    as checked against the solver's running value, `synth.check_steps`); `all_steps_right` = share of
+    solutions with no wrong step; `mean_first_error` = mean index of the first wrong step among the
+    solutions that have one (later is better); `answer_right` = the final answer (the answer segment).
+    """
+    from hiero.policy.prompt import split_steps
+
+    if len(problems) != len(texts):
+        raise ValueError(f"segment_quality: {len(problems)} problems, {len(texts)} texts")
+    n_steps = n_right = clar = clean = 0
+    firsts, answers = [], 0
+    for p, text in zip(problems, texts, strict=True):
+        steps = split_steps(text)
+        domain = domain_of(p)
+        truth = (domain.step_truth(p, steps) or []) if steps else []
+        n_steps += len(truth)
+        n_right += sum(truth)
+        clar += bool(truth and truth[0])
+        first = next((j for j, t in enumerate(truth) if not t), -1)
+        clean += bool(truth) and first < 0
+        if first >= 0:
+            firsts.append(first)
+        answers += domain.is_correct(p, domain.extract_answer(text))
+    n = max(len(problems), 1)
+    return {"n": len(problems), "clarification_right": _rounded(clar / n),
+            "step_accuracy": _rounded(n_right / max(n_steps, 1)), "all_steps_right": _rounded(clean / n), "mean_first_error": _rounded(np.mean(firsts)) if firsts else None,
+            "answer_right": _rounded(answers / n)}

@@ -8,6 +8,6 @@ Training lives in hiero.policy.sft (`main(PolicyTrainConfig)`), imported on dema
 """
 
 from hiero.policy.backend import Completion, Generator
-from hiero.policy.generators import answer_of, evaluate_accuracy, load_generator
+from hiero.policy.generators import evaluate_accuracy, load_generator
 
-__all__ = ["Completion", "Generator", "answer_of", "evaluate_accuracy", "load_generator"]
+__all__ = ["Completion", "Generator", "evaluate_accuracy", "load_generator"]

@@ -1,11 +1,10 @@
-"""Pick a generation backend from one string, and grade what a policy writes.
+"""Pick a generation backend from one string, and measure a policy's greedy accuracy.
 
     load_generator("runs/policy")                           # hf backend on a model folder
     load_generator("hf:runs/policy")                        # the same, explicit
     load_generator("openai:http://127.0.0.1:8000/v1#qwen")  # any OpenAI-compatible server, model "qwen"
     load_generator("vllm:/models/Qwen2.5-Math-7B-Instruct") # in-process vLLM (GPU, extra `vllm`)
 
-    answer_of(problem, text)          -> (answer or None, correct)
     evaluate_accuracy(gen, problems)  -> {"accuracy", "n", "n_correct", "no_answer", "generated_tokens", ...}
 
 Backends are imported only when asked for, so `import hiero.policy` stays light.
@@ -17,6 +16,7 @@ import time
 
 from tqdm.auto import tqdm
 
+from hiero.domains import answer_of
 from hiero.policy.backend import Generator
 from hiero.policy.prompt import build_prompt
 from hiero.types import Problem
@@ -48,22 +48,8 @@ def load_generator(spec: str, **kwargs) -> Generator:
     return VLLMGenerator(rest, **kwargs)
 
 
-def answer_of(problem: Problem, text: str) -> tuple[str | None, bool]:
-    """The answer a solution text states and whether it is right: the built-in domain's own
-    checker for synthetic problems, hiero.grading (math equivalence) for everything else."""
-    if problem.source == "synth":
-        from hiero.data import synth
-
-        answer = synth.extract_answer(text)
-        return answer, synth.is_correct(problem, answer)
-    from hiero import grading
-
-    answer = grading.extract_answer(text)
-    return answer, grading.is_equiv(answer, problem.answer)
-
-
 def evaluate_accuracy(generator: Generator, problems: list[Problem], *, batch_size: int = 64,
-                      max_new_tokens: int = 128, return_texts: bool = False) -> dict:
+                      max_new_tokens: int = 128, return_texts: bool = False, desc: str = "eval") -> dict:
     """Greedy accuracy of `generator` on `problems` (one full solution each, batched calls).
 
     Returns accuracy, n, n_correct, no_answer (share of solutions stating no answer),
@@ -71,7 +57,7 @@ def evaluate_accuracy(generator: Generator, problems: list[Problem], *, batch_si
     """
     t0 = time.time()
     texts, n_tokens = [], 0
-    bar = tqdm(total=len(problems), desc="eval", unit="problem", dynamic_ncols=True, leave=False)
+    bar = tqdm(total=len(problems), desc=desc, unit="problem", dynamic_ncols=True, leave=False)
     for k in range(0, len(problems), batch_size):
         chunk = problems[k:k + batch_size]
         outs = generator.generate([build_prompt(p.question) for p in chunk], n=1,

@@ -4,7 +4,7 @@
 
 The file feeds `hiero po pairs --from solutions` (a correct vs an incorrect solution of one
 problem), `hiero rm score` and `hiero eval processbench --data`. Samples come from the same
-prefix-stable pool as best-of-N (`hiero.scoring.strategies.sample_pool`, cached in `--cache-dir`
+prefix-stable pool as best-of-N (`hiero.policy.sampling.sample_pool`, cached in `--cache-dir`
 when given), so `--n 4` is the first 4 of `--n 8` for the same seed.
 
 For built-in-domain problems every solution also gets the ground truth of each step
@@ -17,8 +17,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_jsonl
+from hiero.domains import domain_of
+from hiero.policy.sampling import PoolSettings, policy_id, sample_pool
 from hiero.types import Problem, Solution
 
 
@@ -40,20 +41,17 @@ class SampleConfig:
 
 
 def with_truth(problem: Problem, solution: Solution) -> Solution:
-    """Attach per-step ground truth for built-in problems (other sources have none to give)."""
-    if problem.source != "synth" or not solution.steps:
+    """Attach per-step ground truth where the problem's domain checks steps (others have none to give)."""
+    ok = domain_of(problem).step_truth(problem, solution.steps) if solution.steps else None
+    if ok is None:
         return solution
-    ok = synth.check_steps(problem, solution.steps)
-    return replace(solution, labels=[int(x) for x in ok], first_error=synth.first_error(problem, solution.steps))
+    return replace(solution, labels=[int(x) for x in ok], first_error=next((i for i, t in enumerate(ok) if not t), -1))
 
 
 def sample(problems: list[Problem], generator, cfg: SampleConfig) -> list[list[Solution]]:
     """cfg.n graded solutions per problem (one per problem when temperature is 0)."""
-    from hiero.evaluation.bon import policy_id
-    from hiero.scoring.strategies import SearchConfig, sample_pool
-
     n = 1 if cfg.temperature <= 0 else cfg.n
-    search = SearchConfig(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+    search = PoolSettings(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                           seed=cfg.seed, gen_batch=cfg.batch_problems, pool_chunk=min(8, n),
                           cache_dir=cfg.cache_dir, policy_id=policy_id(cfg.policy) if cfg.cache_dir else cfg.policy)
     pool = sample_pool(problems, generator, search)

@@ -6,13 +6,16 @@
 
 Every model answers every held-out problem greedily with the SAME prompt,
 `hiero.policy.prompt.build_prompt(question)` (through `hiero.policy.generators.evaluate_accuracy`),
-and is graded by rule (`answer_of`: the built-in domain's checker, or hiero.grading). When a judge
+and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading). When a judge
 server is given, each solution is also scored with the paper's 11-criterion rubric, and chosen model
 pairs are compared by the pairwise judge with the order swapped (judge.py). Judge scores are
 reported under "judge" / "pairwise", apart from the rule-based "accuracy"; they never change it.
+On the built-in domain each model's segments are also checked without a judge ("segments":
+clarification step right, share of right steps, first-error position, answer right;
+`hiero.evaluation.steps.segment_quality`).
 
 Departures from the paper: the authors' evaluation used different prompts for HiPO and baseline
-models (REFERENCE §2 "bugs not to copy"); here one prompt for all. The paper's benchmarks (GSM8K,
+models (the HiPO seed's "bugs not to copy"); here one prompt for all. The paper's benchmarks (GSM8K,
 MATH500, …) are any Problem JSONL here; the demo uses the built-in domain's test split.
 """
 
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hiero.data.io import read_jsonl, write_json
+from hiero.domains import domain_of
 from hiero.preference.judge import (
     PairwiseJudge,
     RubricJudge,
@@ -83,6 +87,10 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
         result["accuracy"][name] = round(acc["accuracy"], 4)
         result["models"][name] = {"dir": str(path), **acc, "examples": [
             {"question": p.question, "solution": t, "correct": c} for p, t, c in list(zip(problems, texts[name], correct))[:3]]}
+        if all(domain_of(p).checks_steps for p in problems):  # segment quality checked by the domain, no judge
+            from hiero.evaluation.steps import segment_quality
+
+            result.setdefault("segments", {})[name] = segment_quality(problems, texts[name])
         del gen
     if judge_client is None:
         return result

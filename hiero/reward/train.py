@@ -39,7 +39,7 @@ from typing import Literal
 
 import torch
 
-from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.data.io import read_jsonl, write_json
 from hiero.reward.collate import (
     check_template,
     collate_marker,
@@ -52,7 +52,7 @@ from hiero.reward.collate import (
 from hiero.reward.losses import LOSSES, accuracy, select_labelled
 from hiero.reward.model import RewardModel, RMSpec, build_reward_model, save_reward_model
 from hiero.training import LengthGroupedBatches, TrainConfig, train_loop
-from hiero.types import IGNORE_INDEX
+from hiero.types import IGNORE_INDEX, RewardRow
 
 log = logging.getLogger(__name__)
 
@@ -90,37 +90,10 @@ class RMTrainConfig(TrainConfig):
 
 
 # ----------------------------------------------------------------------------- rows -> examples
-REQUIRED = ("prompt", "completions", "labels")
-
-
-def _check_row(path: Path, lineno: int, row: dict) -> dict:
-    """The fields this trainer reads, type-checked (E's `validate_row` is the full check)."""
-    try:
-        from hiero.augment.rows import validate_row
-    except ImportError:
-        validate_row = None
-    if validate_row is not None:
-        try:
-            validate_row(row)
-        except (ValueError, TypeError) as e:
-            raise DataError(path, lineno, str(e)) from None
-    for key in REQUIRED:
-        if key not in row:
-            raise DataError(path, lineno, f"field '{key}': is missing")
-    if not isinstance(row["prompt"], str):
-        raise DataError(path, lineno, "field 'prompt': expected str")
-    steps = row["completions"]
-    if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
-        raise DataError(path, lineno, "field 'completions': expected a non-empty list of str")
-    for key in ("labels", "soft_labels", "label_mask", "merged"):
-        if row.get(key) is not None and (not isinstance(row[key], list) or len(row[key]) != len(steps)):
-            raise DataError(path, lineno, f"field '{key}': expected a list of {len(steps)} entries (one per step)")
-    return row
 
 
 def load_rows(path: str | Path) -> list[dict]:
-    path = Path(path)
-    return [_check_row(path, i, row) for i, row in enumerate(read_jsonl(path, skip_blank=True), start=1)]
+    return list(read_jsonl(path, RewardRow))
 
 
 def encode_rows(rows: list[dict], tokenizer, spec: RMSpec) -> tuple[list[dict], dict]:

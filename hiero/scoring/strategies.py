@@ -12,11 +12,8 @@
 
 Every strategy batches across problems: one `generate` call and one `score` call per search step.
 
-Sample pool (best_of_n, majority_vote, and the curves of `hiero eval bon`): `sample_pool` draws
-N_max full solutions per problem ONCE, in chunks of `pool_chunk` samples, chunk c with its own seed;
-a run asking for N samples takes the first N of the same chunks, so N = 1..64 are prefixes of one
-pool and a whole accuracy-vs-N curve costs one generation pass. The pool is cached on disk under a
-hash of (policy id, problems, seed, temperature, top_p, max_new_tokens, chunking, pool size).
+Sample pool (best_of_n, majority_vote, and the curves of `hiero eval bon`): N = 1..64 are prefixes
+of one pool drawn once (`hiero.policy.sampling.sample_pool`, cached on disk).
 
 Departures from the paper / official code, on purpose:
   * Both kinds of "best-of-N" are offered under honest names: `best_of_n` reranks N full solutions
@@ -24,11 +21,11 @@ Departures from the paper / official code, on purpose:
   * Step search picks a candidate by `cfg.step_aggregation` over the prefix's step scores, "last"
     by default (the score of the new step, as the official code does).
   * Weighted vote: negative scores (raw regression heads) are clipped to 0 before summing.
-  * A step "states an answer" (ends a step search) when it matches an explicit answer marker
-    ("The answer is", \\boxed{}, "####", "# Answer"), never by the last-number fallback of
-    `grading.extract_answer`, which would end the search at the first step holding a number.
+  * A step ends a step search when the problem's domain says it states an answer
+    (`hiero.domains`: an explicit marker, never the last-number fallback of
+    `grading.extract_answer`, which would end the search at the first step holding a number).
 
-`SynthOracleScorer` scores steps with the built-in domain's ground truth (`synth.check_steps`): the
+`OracleScorer` scores steps with the domain's ground truth (built-in: `synth.check_steps`): the
 upper-bound reference line "oracle" in curves, never a trained model.
 """
 
@@ -36,18 +33,16 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal
 
 from tqdm.auto import tqdm
 
-from hiero.cache import fingerprint
-from hiero.data.io import read_jsonl, write_jsonl
-from hiero.policy.backend import Generator
-from hiero.policy.prompt import STEP_SEP, build_prompt, split_steps
+from hiero.cache import derive_seed
+from hiero.domains import domain_of
+from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.policy.sampling import PoolSettings, make_solution, sample_pool
 from hiero.scoring.base import Scorer
 from hiero.types import Problem, Solution
 
@@ -57,10 +52,9 @@ Aggregation = Literal["min", "prod", "last", "mean"]
 
 
 @dataclass
-class SearchConfig:
-    """Settings every strategy reads (each uses the ones it needs)."""
+class SearchConfig(PoolSettings):
+    """Settings every strategy reads (each uses the ones it needs); the pool's come from PoolSettings."""
 
-    n: int = field(default=8, metadata={"help": "samples (best_of_n) or candidates per step / per beam"})
     selection: Literal["rm", "vote", "majority"] = field(
         default="rm", metadata={"help": "best_of_n: argmax aggregated RM score, RM-weighted vote, plain vote"})
     aggregation: Aggregation = field(default="min", metadata={"help": "step scores -> solution score"})
@@ -68,61 +62,8 @@ class SearchConfig:
         default="last", metadata={"help": "step search: prefix step scores -> candidate score"})
     beam_width: int = field(default=4, metadata={"help": "beam: beams kept per problem"})
     max_steps: int = field(default=8, metadata={"help": "step search: step limit"})
-    temperature: float = field(default=0.7, metadata={"help": "sampling temperature"})
-    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
-    max_new_tokens: int = field(default=256, metadata={"help": "token limit of a full solution"})
     step_tokens: int = field(default=64, metadata={"help": "token limit of one step"})
-    seed: int = field(default=0, metadata={"help": "sampling seed"})
-    n_max: int = field(default=0, metadata={"help": "pool size per problem (0: n); N <= n_max are prefixes"})
-    pool_chunk: int = field(default=8, metadata={"help": "samples per generate call and seed in the pool"})
-    gen_batch: int = field(default=64, metadata={"help": "problems per generate call"})
     score_batch: int = field(default=64, metadata={"help": "solutions per scorer call"})
-    cache_dir: str = field(default="", metadata={"help": "folder caching sample pools ('' = no cache)"})
-    policy_id: str = field(default="", metadata={"help": "identity of the policy in cache keys"})
-
-
-# ----------------------------------------------------------------------------- grading
-_ANSWER_MARK = re.compile(r"the answer is|\\boxed\{|####|^#\s*answer", re.IGNORECASE | re.MULTILINE)
-
-
-def extract_final_answer(problem: Problem, text: str) -> str | None:
-    """The final answer a solution text states (built-in domain: `synth`; otherwise `grading`)."""
-    if problem.source == "synth":
-        from hiero.data import synth
-
-        return synth.extract_answer(text)
-    from hiero import grading
-
-    return grading.extract_answer(text)
-
-
-def grade(problem: Problem, answer: str | None) -> bool:
-    """Is `answer` right for `problem`? None (no answer stated) is wrong."""
-    if answer is None:
-        return False
-    if problem.source == "synth":
-        from hiero.data import synth
-
-        return bool(synth.is_correct(problem, answer))
-    from hiero import grading
-
-    return bool(grading.is_equiv(answer, problem.answer))
-
-
-def states_answer(problem: Problem, step: str) -> bool:
-    """Does this single step end the solution by stating a final answer?"""
-    if problem.source == "synth":
-        from hiero.data import synth
-
-        return synth.extract_answer(step) is not None
-    return bool(_ANSWER_MARK.search(step))
-
-
-def make_solution(problem: Problem, steps: list[str], **meta) -> Solution:
-    """A graded Solution for `problem` from its steps."""
-    answer = extract_final_answer(problem, STEP_SEP.join(steps)) if steps else None
-    return Solution(problem_id=problem.id, steps=steps, answer=answer, correct=grade(problem, answer),
-                    question=problem.question, meta=meta)
 
 
 def answer_groups(problem: Problem, answers: Sequence[str | None]) -> list[int | None]:
@@ -131,28 +72,19 @@ def answer_groups(problem: Problem, answers: Sequence[str | None]) -> list[int |
     Grouping is by `grade`-style equivalence against each group's first answer, so it is
     prefix-stable: the groups of the first N answers do not depend on later answers.
     """
+    domain = domain_of(problem)
     reps: list[str] = []
     out: list[int | None] = []
     for a in answers:
         if a is None:
             out.append(None)
             continue
-        gid = next((g for g, r in enumerate(reps) if _same_answer(problem, a, r)), None)
+        gid = next((g for g, r in enumerate(reps) if domain.same_answer(problem, a, r)), None)
         if gid is None:
             reps.append(a)
             gid = len(reps) - 1
         out.append(gid)
     return out
-
-
-def _same_answer(problem: Problem, a: str, b: str) -> bool:
-    if a.strip() == b.strip():
-        return True
-    if problem.source == "synth":
-        return False  # integers: equal strings or different answers
-    from hiero import grading
-
-    return bool(grading.is_equiv(a, b))
 
 
 # ----------------------------------------------------------------------------- scores
@@ -223,71 +155,6 @@ def select(agg_scores: Sequence[float] | None, groups: Sequence[int | None], met
 
 
 # ----------------------------------------------------------------------------- sample pool
-def _pool_key(problems: Sequence[Problem], cfg: SearchConfig, size: int) -> dict:
-    return {"policy": cfg.policy_id, "problems": fingerprint([p.to_dict() for p in problems]),
-            "seed": cfg.seed, "temperature": cfg.temperature, "top_p": cfg.top_p,
-            "max_new_tokens": cfg.max_new_tokens, "chunk": cfg.pool_chunk, "gen_batch": cfg.gen_batch,
-            "size": size}
-
-
-def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: SearchConfig,
-                size: int | None = None) -> list[list[Solution]]:
-    """`size` (default max(n, n_max)) graded full solutions per problem, prefix-stable in `size`.
-
-    Chunk c of problem batch b is one `generate` call with seed (cfg.seed, c, b), so asking for
-    fewer samples replays the same first chunks. Cached under `cfg.cache_dir` when set.
-    """
-    size = size or max(cfg.n, cfg.n_max)
-    chunk = max(1, cfg.pool_chunk)
-    n_chunks = math.ceil(size / chunk)
-    path = None
-    if cfg.cache_dir:
-        path = Path(cfg.cache_dir) / f"pool-{fingerprint(_pool_key(problems, cfg, n_chunks * chunk))}.jsonl"
-        if path.exists():
-            return _read_pool(path, problems, size)
-    from hiero.search.tree import derive_seed
-
-    pool: list[list[Solution]] = [[] for _ in problems]
-    batches = list(range(0, len(problems), max(1, cfg.gen_batch)))
-    bar = tqdm(total=n_chunks * len(batches), desc="sample pool", dynamic_ncols=True,
-               disable=n_chunks * len(batches) < 2)
-    for c in range(n_chunks):
-        for b in batches:
-            part = problems[b:b + cfg.gen_batch]
-            outs = generator.generate(
-                [build_prompt(p.question) for p in part], n=chunk, max_new_tokens=cfg.max_new_tokens,
-                stop=None, temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "pool", c, b))
-            for j, (p, comps) in enumerate(zip(part, outs, strict=True)):
-                for k, comp in enumerate(comps):
-                    pool[b + j].append(make_solution(p, split_steps(comp.text), sample=c * chunk + k,
-                                                     finish_reason=comp.finish_reason))
-            bar.update(1)
-    bar.close()
-    if path is not None:
-        write_jsonl(path, (s for row in pool for s in row))
-    return [row[:size] for row in pool]
-
-
-def _read_pool(path: Path, problems: Sequence[Problem], size: int) -> list[list[Solution]]:
-    rows: dict[str, list[Solution]] = {}
-    for s in read_jsonl(path, Solution):
-        rows.setdefault(s.problem_id, []).append(s)
-    log.info("reusing sample pool %s", path)
-    return [rows[p.id][:size] for p in problems]
-
-
-def sample_solutions(problems: Sequence[Problem], generator: Generator, *, max_new_tokens: int = 256,
-                     seed: int = 0, batch: int = 64, desc: str | None = "greedy") -> list[Solution]:
-    """One greedy (temperature 0) graded solution per problem."""
-    out = []
-    for b in tqdm(range(0, len(problems), batch), desc=desc, disable=desc is None, dynamic_ncols=True):
-        part = problems[b:b + batch]
-        comps = generator.generate([build_prompt(p.question) for p in part], n=1, max_new_tokens=max_new_tokens,
-                                   stop=None, temperature=0.0, seed=seed)
-        out += [make_solution(p, split_steps(c[0].text)) for p, c in zip(part, comps, strict=True)]
-    return out
-
-
 # ----------------------------------------------------------------------------- strategies
 def best_of_n(problems, generator, scorer, cfg: SearchConfig) -> list[Solution]:
     """Rerank the first `cfg.n` solutions of the sample pool (see `select` for the rules)."""
@@ -331,8 +198,6 @@ class _Path:
 
 def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n: int, it: int) -> list[list[_Path]]:
     """One batched search step: n scored children for each (problem index, path)."""
-    from hiero.search.tree import derive_seed
-
     prompts = [build_prompt(problems[i].question, p.steps) for i, p in paths]
     outs = generator.generate(prompts, n=n, max_new_tokens=cfg.step_tokens, stop=[STEP_SEP],
                               temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "step", it))
@@ -343,7 +208,7 @@ def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n:
             step = c.text.strip()
             if not step:  # the model ended without writing a step: nothing to add
                 continue
-            ends = c.finish_reason == "eos" or states_answer(problems[i], step)
+            ends = c.finish_reason == "eos" or domain_of(problems[i]).stated_answer(p.steps + [step]) is not None
             kids.append(_Path(p.steps + [step], [], ends or len(p.steps) + 1 >= cfg.max_steps))
         children.append(kids)
     flat = [(i, k) for (i, _), kids in zip(paths, children) for k in kids]
@@ -414,8 +279,9 @@ STRATEGIES: dict[str, Callable[..., list[Solution]]] = {
 
 
 # ----------------------------------------------------------------------------- oracle
-class SynthOracleScorer:
-    """Ground-truth step scores on the built-in domain: 1.0 for a true step, 0.0 for a wrong one.
+class OracleScorer:
+    """Ground-truth step scores where the problems' domain checks steps (the built-in domain): 1.0
+    for a true step, 0.0 for a wrong one.
 
     Questions are matched to their Problem by text, so it scores exactly what a trained PRM would
     see. The reference line "oracle" in curves: what a perfect process reward model would choose.
@@ -425,16 +291,15 @@ class SynthOracleScorer:
     name = "oracle"
 
     def __init__(self, problems: Sequence[Problem]):
-        self._by_question = {p.question: p for p in problems if p.source == "synth"}
+        self._by_question = {p.question: p for p in problems if domain_of(p).checks_steps}
         if not self._by_question:
-            raise ValueError("the oracle scorer needs built-in-domain (source 'synth') problems")
+            raise ValueError("the oracle scorer needs problems whose domain checks steps (source 'synth')")
 
     def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
-        from hiero.data import synth
-
         out = []
         for q, steps in zip(questions, solutions, strict=True):
             if q not in self._by_question:
                 raise ValueError(f"oracle scorer: unknown question {q[:60]!r}")
-            out.append([1.0 if ok else 0.0 for ok in synth.check_steps(self._by_question[q], list(steps))])
+            p = self._by_question[q]
+            out.append([1.0 if ok else 0.0 for ok in domain_of(p).step_truth(p, list(steps))])
         return out

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
 from hiero.policy.prompt import build_prompt, split_steps
 from hiero.search.bfs import SearchSettings
-from hiero.search.tree import StepJudge, add_node, derive_seed, end_as_unfinished, path_steps
+from hiero.search.tree import StepJudge, add_node, end_as_unfinished, path_steps
 from hiero.types import ROOT, Tree
 
 

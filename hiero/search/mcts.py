@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
 from hiero.policy.prompt import STEP_SEP, build_prompt, split_steps
 from hiero.search.bfs import SearchSettings
@@ -38,7 +39,6 @@ from hiero.search.tree import (
     add_judged,
     add_node,
     backup,
-    derive_seed,
     end_as_unfinished,
     leaf_value,
     path_steps,

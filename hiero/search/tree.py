@@ -28,11 +28,10 @@ Built-in-domain problems also get `step_correct`, the ground truth of the step f
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hiero.domains import domain_of
 from hiero.types import ROOT, Node, Problem, Solution, Tree
 
 
@@ -55,15 +54,11 @@ def tree_from_solutions(problem: Problem, solutions: list[Solution]) -> Tree:
     Each solution's last step is a terminal leaf graded by its `correct`; counts and MC scores are
     set by leaf counting, so the tree is what a search would have stored for those samples (e.g.
     best-of-N samples, or noisy built-in solutions, turned into MC-labelled rows).
-    Built-in problems also get each step's ground truth (`step_correct`).
+    Problems of a domain that checks steps get each step's ground truth (`step_correct`).
     """
     tree = new_tree(problem, {"built_from": "solutions", "n_solutions": len(solutions)})
     for sol in solutions:
-        truth = None
-        if problem.source == "synth":
-            from hiero.data import synth
-
-            truth = synth.check_steps(problem, sol.steps)
+        truth = domain_of(problem).step_truth(problem, sol.steps)
         node = ROOT
         for k, step in enumerate(sol.steps):
             last = k == len(sol.steps) - 1  # a leaf ends one solution: only equal leaves share it
@@ -83,12 +78,6 @@ def path_steps(tree: Tree, node_id: int) -> list[str]:
     return [n.step for n in tree.path(node_id)]
 
 
-def derive_seed(*parts) -> int:
-    """A stable 31-bit seed from any printable parts (Python's hash() is salted per process)."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
 # ----------------------------------------------------------------------------- judging steps
 @dataclass
 class Verdict:
@@ -98,45 +87,27 @@ class Verdict:
     step_correct: bool | None  # ground truth (built-in domain), else None
 
 
-# a step states a final answer only with an explicit marker: hiero.grading.extract_answer would
-# otherwise fall back to the last number, which every arithmetic step has
-_EXPLICIT_ANSWER = re.compile(r"####|\\boxed|\\fbox|answer is", re.IGNORECASE)
-_ANSWER_HEADER = re.compile(r"^\s*#\s*Answer\s*$", re.IGNORECASE)
-
-
 class StepJudge:
-    """Judges the steps of one problem: built-in domain via `synth`, anything else via `grading`."""
+    """Judges the steps of one problem through its domain (hiero.domains): answer, grade, truth."""
 
     def __init__(self, problem: Problem):
         self.problem = problem
-        self.synth = problem.source == "synth"
-        if self.synth:
-            from hiero.data import synth
-
-            self._extract, self._grade = synth.extract_answer, lambda a: synth.is_correct(problem, a)
-            self._truth = lambda steps: synth.check_steps(problem, steps)
-        else:
-            from hiero import grading
-
-            self._extract, self._grade = grading.extract_answer, lambda a: grading.is_equiv(a, problem.answer)
-            self._truth = None
+        self.domain = domain_of(problem)
 
     def answer_of(self, steps: list[str], finish_reason: str) -> str | None:
-        """The final answer the last step states (explicit marker, or the line after a PRM800K
-        "# Answer" header); when the model ended the text (eos), the answer of the whole solution."""
+        """The final answer the last step states (the domain's explicit markers); when the model
+        ended the text (eos), the answer of the whole solution."""
         if finish_reason == "eos":
-            return self._extract("\n".join(steps))
-        step = steps[-1]
-        if len(steps) > 1 and _ANSWER_HEADER.match(steps[-2]) and step.strip():
-            return self._extract("\n".join(steps[-2:]))
-        return self._extract(step) if _EXPLICIT_ANSWER.search(step) else None
+            return self.domain.extract_answer("\n".join(steps))
+        return self.domain.stated_answer(steps)
 
     def judge(self, steps: list[str], finish_reason: str) -> Verdict:
         """Judge the last of `steps` (the path from the first step), ended by `finish_reason`."""
         answer = self.answer_of(steps, finish_reason)
         terminal = answer is not None or finish_reason == "eos"
-        correct = (answer is not None and bool(self._grade(answer))) if terminal else None
-        truth = bool(self._truth(steps)[-1]) if self._truth is not None else None
+        correct = self.domain.is_correct(self.problem, answer) if terminal else None
+        truth = self.domain.step_truth(self.problem, steps) if self.domain.checks_steps else None
+        truth = bool(truth[-1]) if truth is not None else None
         return Verdict(terminal, answer, correct, truth)
 
 

@@ -142,15 +142,16 @@ def held_out_problems(cfg: SelfTrainConfig) -> list[Problem]:
 
 def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int, desc: str) -> dict:
     """Greedy decoding on `problems` with the hf backend; accuracy and counts."""
+    from hiero.policy.generators import evaluate_accuracy
     from hiero.policy.hf_backend import HFGenerator
-    from hiero.scoring.strategies import sample_solutions
 
+    if not problems:
+        return {"accuracy": None, "correct": 0, "n": 0}
     was_training = model.training
     gen = HFGenerator(model, tokenizer, device=str(next(model.parameters()).device))
-    sols = sample_solutions(problems, gen, max_new_tokens=max_new_tokens, desc=desc)
+    acc = evaluate_accuracy(gen, problems, max_new_tokens=max_new_tokens, desc=desc)
     model.train(was_training)
-    right = sum(bool(s.correct) for s in sols)
-    return {"accuracy": right / len(sols) if sols else None, "correct": right, "n": len(sols)}
+    return {"accuracy": acc["accuracy"], "correct": acc["n_correct"], "n": acc["n"]}
 
 
 # ----------------------------------------------------------------------------- main

@@ -19,14 +19,12 @@ from hiero.augment.rows import (
     merged_label,
     prm800k_orm_rows,
     prm800k_step_rows,
-    read_rows,
     rows_from_tree,
     sample_nodes,
     split_by_question,
-    validate_row,
 )
-from hiero.data.io import DataError, write_jsonl
-from hiero.types import FieldError, Node, Problem, Solution, Tree
+from hiero.data.io import DataError, read_jsonl, write_jsonl
+from hiero.types import FieldError, Node, Problem, RewardRow, Solution, Tree, validate_reward_row
 
 J = MERGE_JOINER
 
@@ -81,7 +79,7 @@ def test_bucket_sampling_counts_by_hand():
 def test_prm_rows_from_hand_tree():
     """12 PRM rows (see above); the A row is ("s1") with soft 0.5 = 1/2, hard True (>= 0.5)."""
     rows = rows_from_tree(hand_tree(), cfg(kind="prm"), {})
-    assert len(rows) == 12 and all(validate_row(r) for r in rows)
+    assert len(rows) == 12 and all(validate_reward_row(r) for r in rows)
     a = by_node(rows, 1, "step")
     assert a["completions"] == ["s1"] and a["soft_labels"] == [0.5] and a["labels"] == [True]
     assert a["counts"] == [[1, 2]] and a["label_mask"] == [True] and a["merged"] == [False]
@@ -248,7 +246,8 @@ def test_prm800k_phase1_test_rows(shared_data, prm_converted, tmp_path):
         assert s["inputs"] == 90 and s["give_up_skipped"] == 16
         assert s["rows_built"] == pos + neg + (0 if neutral == "drop" else neu)
         assert s["train"]["rows"] + s["eval"]["rows"] == s["rows_built"] - s["duplicates_removed"]
-        train, evl = read_rows(tmp_path / neutral / "train.jsonl"), read_rows(tmp_path / neutral / "eval.jsonl")
+        train = list(read_jsonl(tmp_path / neutral / "train.jsonl", RewardRow))
+        evl = list(read_jsonl(tmp_path / neutral / "eval.jsonl", RewardRow))
         assert not {r["question_id"] for r in train} & {r["question_id"] for r in evl}
     assert stats["drop"]["neutral_dropped"] == neu
     assert (stats["drop"]["rows_built"], pos, neg, neu) == (3171, 1861, 1310, 724)  # measured on phase1_test
@@ -283,7 +282,7 @@ def test_split_by_question():
 
 def test_validate_row_names_the_field(tmp_path):
     good = rows_from_tree(hand_tree(), cfg(kind="prm"), {})[0]
-    validate_row(json.loads(json.dumps(good)))
+    validate_reward_row(json.loads(json.dumps(good)))
     bad_cases = {"labels[0]": lambda r: r.update(labels=[1] * len(r["completions"])),
                  "soft_labels[0]": lambda r: r["soft_labels"].__setitem__(0, 1.5),
                  "label_mask": lambda r: r.update(label_mask=[False] * len(r["completions"])),
@@ -295,14 +294,28 @@ def test_validate_row_names_the_field(tmp_path):
         row = json.loads(json.dumps(good))
         breaker(row)
         with pytest.raises(FieldError) as e:
-            validate_row(row)
+            validate_reward_row(row)
         assert e.value.field == field
     p = tmp_path / "rows.jsonl"
     bad = json.loads(json.dumps(good))
     bad["soft_labels"][0] = "high"
     write_jsonl(p, [good, bad])
     with pytest.raises(DataError, match=r"rows.jsonl:2: field 'soft_labels\[0\]'"):
-        read_rows(p)
+        list(read_jsonl(p, RewardRow))
+
+
+def test_a_plain_trl_row_is_completed_and_a_broken_one_named():
+    row = validate_reward_row({"prompt": "2 + 3?", "completions": ["2 + 3 = 5", "The answer is 5"],
+                               "labels": [True, False]})
+    assert row["kind"] == "prm" and row["source"] == "trl" and len(row["question_id"]) == 16
+    assert row["soft_labels"] == [1.0, 0.0] and row["label_mask"] == [True, True]
+    assert row["merged"] == [False, False] and row["counts"] == [None, None]
+    with pytest.raises(FieldError) as e:  # a plain row with a label per step too few
+        validate_reward_row({"prompt": "q", "completions": ["a", "b"], "labels": [True]})
+    assert e.value.field == "labels"
+    with pytest.raises(FieldError) as e:  # one of hiero's fields present: the row is checked in full
+        validate_reward_row({"prompt": "q", "completions": ["a"], "labels": [True], "kind": "prm"})
+    assert e.value.field == "question_id"
 
 
 def test_rm_data_cli(tmp_path):
@@ -317,7 +330,7 @@ def test_rm_data_cli(tmp_path):
     assert stats["train"]["questions"] == 3 and stats["eval"]["questions"] == 2
     assert stats["train"]["rows"] + stats["eval"]["rows"] == 5 * 21
     assert stats["config"]["merge_label"] == "min"
-    rows = read_rows(out / "train.jsonl")
+    rows = list(read_jsonl(out / "train.jsonl", RewardRow))
     assert all(r["kind"] == "hrm" and r["source"] == "trees" for r in rows)
     # the parser function works on any argparse sub-parsers (what hiero.reward.cli calls)
     from hiero.augment.cli import add_rm_data_parser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from hiero.evaluation.metrics import (
@@ -11,6 +12,7 @@ from hiero.evaluation.metrics import (
     bootstrap_ci,
     first_error_prediction,
     processbench_scores,
+    roc_points,
     tune_threshold,
 )
 from hiero.evaluation.processbench import Item, _labels_from_first_error, evaluate
@@ -95,3 +97,17 @@ def test_bootstrap_ci_brackets_the_mean():
     assert bootstrap_ci([1.0] * 10) == (1.0, 1.0)  # no spread, no interval
     assert bootstrap_ci([0.3]) == (0.3, 0.3)
     assert all(math.isnan(v) for v in bootstrap_ci([]))
+
+
+def test_roc_points_area_equals_auroc_with_ties_and_thinning():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 20, 500) / 20  # many ties
+    labels = (rng.random(500) < 0.3 + 0.5 * scores).astype(int)
+    full = roc_points(scores, labels, max_points=10_000)
+    area = np.trapezoid(full["tpr"], full["fpr"])
+    assert area == pytest.approx(auroc(scores, labels), abs=1e-4)  # points are rounded to 4 places
+    assert (full["fpr"][0], full["tpr"][0], full["fpr"][-1], full["tpr"][-1]) == (0.0, 0.0, 1.0, 1.0)
+    assert all(np.diff(full["fpr"]) >= 0) and all(np.diff(full["tpr"]) >= 0)
+    thin = roc_points(rng.random(1000), rng.integers(0, 2, 1000), max_points=51)
+    assert len(thin["fpr"]) <= 51 and thin["fpr"][-1] == 1.0
+    assert roc_points([0.1, 0.2], [1, 1]) is None

@@ -86,3 +86,23 @@ def test_wrong_picks_describes_what_was_chosen():
     assert out["no_answer"] == 1 and out["shorter_than_story"] == 1
     assert out["mean_steps_picked"] == 3.5 and out["mean_steps_right"] == 4.0
     assert out["mean_first_error"] == 1.5
+
+
+def test_segment_quality_counts_each_segment_by_hand():
+    from hiero.evaluation.steps import segment_quality
+
+    p = synth.generate_problems(1, seed=4, split="test", min_ops=2, max_ops=2)[0]
+    ref = synth.solve(p)  # context, two equations, answer
+    a, op, k, c = synth.parse_equation(ref[1])
+    wrong_eq = f"{a} {op} {k} = {c + 1}"  # arithmetic slip at step 1; what follows carries the slip
+    texts = ["\n".join(ref),                                   # all right
+             "\n".join([ref[0], wrong_eq, "The answer is 0"]),  # first error at 1, answer wrong
+             "\n".join(["Start with 999.", *ref[1:]])]          # clarification wrong, first error at 0
+    q = segment_quality([p] * 3, texts)
+    assert q["n"] == 3
+    assert q["clarification_right"] == round(2 / 3, 4)
+    assert q["all_steps_right"] == round(1 / 3, 4)
+    assert q["mean_first_error"] == 0.5
+    assert q["answer_right"] == round(2 / 3, 4)  # the third restates a wrong start, then goes on right
+    truth = [synth.check_steps(p, t.split("\n")) for t in texts]
+    assert q["step_accuracy"] == round(sum(map(sum, truth)) / sum(map(len, truth)), 4)

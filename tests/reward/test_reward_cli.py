@@ -6,12 +6,12 @@ import random
 import pytest
 from transformers import AutoTokenizer
 
-from hiero.augment.rows import validate_row
 from hiero.cli import main as cli
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.data.synth import generate_problems, render_noisy_solution
 from hiero.reward.collate import add_marker, encode_marker, rm_template
 from hiero.reward.model import make_tiny_base
+from hiero.types import validate_reward_row
 
 
 def _rows(n, seed):
@@ -20,7 +20,7 @@ def _rows(n, seed):
     for p in generate_problems(n, seed):
         s = render_noisy_solution(p, rng, 0.3, 0.5)
         k = len(s.steps)
-        rows.append(validate_row({
+        rows.append(validate_reward_row({
             "prompt": p.question, "completions": s.steps, "labels": [bool(x) for x in s.labels],
             "soft_labels": [float(x) for x in s.labels], "counts": [None] * k, "merged": [False] * k,
             "label_mask": [True] * k, "kind": "prm", "source": "trees", "question_id": p.id, "meta": {}}))

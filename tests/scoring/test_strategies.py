@@ -16,14 +16,13 @@ import pytest
 
 from hiero.data import synth
 from hiero.policy.backend import Completion
+from hiero.policy.sampling import make_solution, sample_pool
 from hiero.scoring.strategies import (
     STRATEGIES,
+    OracleScorer,
     SearchConfig,
-    SynthOracleScorer,
     answer_groups,
     best_of_n,
-    make_solution,
-    sample_pool,
     select,
 )
 
@@ -124,7 +123,7 @@ def test_pool_is_prefix_stable_and_cached(problems, tmp_path):
 def test_best_of_n_sliced_pool_equals_separate_run(problems, tmp_path):
     """One pool of 16 sliced to N equals a separate best_of_n run with N samples (same seed)."""
     gen = NoisySynthGenerator(problems)
-    oracle = SynthOracleScorer(problems)
+    oracle = OracleScorer(problems)
     pool = sample_pool(problems, gen, SearchConfig(n=16, pool_chunk=4, seed=1))
     for n in (1, 4, 6):
         separate = best_of_n(problems, gen, oracle, SearchConfig(n=n, pool_chunk=4, seed=1))
@@ -146,7 +145,7 @@ def test_step_greedy_and_beam_use_the_scorer(problems):
     probability 0.3^4 per equation, so most problems end right. Without a scorer's help
     (p_slip 1.0: every equation slips) nothing is right."""
     gen = NoisySynthGenerator(problems, p_slip=0.3)
-    oracle = SynthOracleScorer(problems)
+    oracle = OracleScorer(problems)
     cfg = SearchConfig(n=4, beam_width=2, max_steps=8, seed=0)
     greedy = STRATEGIES["step_greedy"](problems, gen, oracle, cfg)
     assert len(greedy) == len(problems)
@@ -166,7 +165,7 @@ def test_step_greedy_and_beam_use_the_scorer(problems):
 
 def test_step_greedy_respects_step_limit(problems):
     gen = NoisySynthGenerator(problems)
-    sols = STRATEGIES["step_greedy"](problems, gen, SynthOracleScorer(problems), SearchConfig(n=2, max_steps=2))
+    sols = STRATEGIES["step_greedy"](problems, gen, OracleScorer(problems), SearchConfig(n=2, max_steps=2))
     assert all(len(s.steps) <= 2 for s in sols)
     assert not any(s.correct for s in sols)  # every problem needs >= 4 steps (context, 2+ ops, answer)
 

@@ -1,0 +1,94 @@
+"""report.html: self-contained (no network reference, every image a PNG data URI that decodes), each
+section present, the claim verdicts follow the intervals, and it renders in headless Chromium with
+every image loaded (skips when Debian's `chromium` is not installed)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from hiero.report_html import _binomial_verdict, _compare, claims
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.links, self.iframes = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.imgs.append(a)
+        if tag == "iframe":
+            self.iframes.append(a)
+        for k in ("src", "href"):
+            if a.get(k):
+                self.links.append(a[k])
+
+
+@pytest.fixture(scope="module")
+def report(demo_run):
+    return (demo_run / "report.html").read_text()
+
+
+def test_report_is_self_contained_and_every_image_decodes(report):
+    refs = _Refs()
+    refs.feed(report)
+    assert len(refs.imgs) >= 3  # accuracy vs N, ROC, reward margins
+    for img in refs.imgs:
+        assert img["src"].startswith("data:image/png;base64,"), img["src"][:40]
+        png = base64.b64decode(img["src"].split(",", 1)[1], validate=True)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    assert not [u for u in refs.links if re.match(r"(https?:)?//", u)]  # nothing from the network
+    assert len(refs.iframes) == 1 and "<details" in refs.iframes[0]["srcdoc"]  # the example tree, inline
+    for title in ("What held and what did not", "Best-of-N", "Step-level checks", "Step-level search",
+                  "Self-training", "DPO vs HiPO", "One example tree", "Time and memory per stage", "--seed 0",
+                  "torch "):
+        assert title in report, title
+
+
+def test_claim_verdicts_follow_the_intervals():
+    assert _compare((0.6, 0.5, 0.7), (0.3, 0.2, 0.4)) == "held"
+    assert _compare((0.3, 0.2, 0.4), (0.6, 0.5, 0.7)) == "failed"
+    assert _compare((0.5, 0.4, 0.6), (0.45, 0.35, 0.55)) == "open"
+    # two accuracies on n problems: se = sqrt((.6*.4 + .4*.6) / 200) = 0.049; 0.2 > 1.96 se, 0.05 is not
+    assert _binomial_verdict(0.6, 0.4, 200) == "held"
+    assert _binomial_verdict(0.4, 0.6, 200) == "failed"
+    assert _binomial_verdict(0.45, 0.4, 200) == "open"
+    ns = [1, 4]
+    curve = lambda a, lo, hi: {"acc": a, "ci_low": lo, "ci_high": hi}  # noqa: E731
+    res = {"stages": {
+        "bon": {"n": ns, "curves": {"prm:min": curve([0.5, 0.8], [0.4, 0.72], [0.6, 0.88]),
+                                    "majority": curve([0.5, 0.6], [0.4, 0.5], [0.6, 0.7])}},
+        "po_eval": {"n": 500, "accuracy": {"base": 0.40, "dpo": 0.50, "hipo": 0.49}}}}
+    got = {c["claim"]: c["verdict"] for c in claims(res)}
+    assert got["PRM-guided best-of-N beats majority vote at N=4"] == "held"
+    assert got["PRM best-of-N does not fall as N grows (N=1 → 4)"] == "held"
+    assert got["DPO beats the base policy"] == "held"  # 0.10 > 1.96 * 0.031
+    assert got["HiPO matches or beats DPO at the same cost"] == "open"  # lower, within noise
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium here: `apt-get install chromium` "
+                    "(Debian) to render report.html in this test")
+def test_report_renders_in_headless_chromium_with_every_image_loaded(demo_run, tmp_path):
+    # the DOM after load, with a marker per image that says whether it decoded (naturalWidth > 0)
+    probe = tmp_path / "probe.html"
+    page = (demo_run / "report.html").read_text()
+    script = ("<script>window.addEventListener('load',()=>{const ok=[...document.images].map("
+              "i=>i.complete&&i.naturalWidth>0);document.body.setAttribute('data-images',ok.join(','));});</script>")
+    probe.write_text(page.replace("</body>", script + "</body>"))
+    out = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    flags = re.search(r'data-images="([^"]*)"', out.stdout)
+    assert flags, out.stdout[:500]
+    assert flags.group(1).split(",") == ["true"] * page.count("<img "), flags.group(1)
