@@ -2,7 +2,7 @@
 
     python benchmarks/annotate.py [--policy DIR] [--problems 16 --children 3 --depth 4] [--out FILE]
 
-batched  `hiero.search.annotate`: all problems searched together, ONE generate call per BFS level
+batched  `hiero.trees.annotate`: all problems searched together, ONE generate call per BFS level
          (the whole frontier, n=children), on the `hf` backend (KV cache, shared-prefix prefill)
 naive    the official code's pattern: one request with n=children per node, one problem at a time
          (the same BFS driven through a wrapper that splits every call into one call per prompt)
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from hiero.data import synth
 from hiero.data.io import write_json
-from hiero.search.bfs import SearchSettings, grow_bfs
-from hiero.search.tree import check_tree, new_tree
+from hiero.trees.bfs import SearchSettings, grow_bfs
+from hiero.trees.tree import check_tree, new_tree
 
 
 class OneCallPerNode:

@@ -85,8 +85,8 @@ def check_completions(outs, n: int, stop: str | None) -> None:
 def annotate_with(gen, work: Path, name: str) -> dict:
     from hiero.data import synth
     from hiero.data.io import read_jsonl, write_jsonl
-    from hiero.search.annotate import AnnotateConfig, main
-    from hiero.search.tree import check_tree
+    from hiero.trees.annotate import AnnotateConfig, main
+    from hiero.trees.tree import check_tree
     from hiero.types import Tree
 
     problems = work / "problems.jsonl"

@@ -30,7 +30,7 @@ import torch
 from hiero.data import synth
 from hiero.data.io import write_json
 from hiero.reward.model import RMSpec, build_reward_model, load_reward_model, make_tiny_base
-from hiero.scoring.scorer import RMScorer
+from hiero.reward.scorer import RMScorer
 
 
 def build_parser() -> argparse.ArgumentParser:

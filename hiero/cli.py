@@ -18,7 +18,7 @@ from hiero.data.io import DataError
 STAGES = [
     "hiero.data.cli",  # data convert | stats | synth
     "hiero.policy.cli",  # policy train | sample | serve
-    "hiero.search.cli",  # annotate, trees show | html
+    "hiero.trees.cli",  # annotate, trees show | html
     "hiero.augment.cli",  # augment hnc
     "hiero.reward.cli",  # rm data | train | score
     "hiero.evaluation.cli",  # eval bon | processbench

@@ -33,7 +33,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;ma
 color:#222;line-height:1.45}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}td,th{border:1px solid #ccc;padding:.25em .55em;
-text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+text-align:right}th{background:#f4f4f4}.t{text-align:left}
 img{max-width:100%;border:1px solid #eee}code{background:#f4f4f4;padding:0 .2em}
 .held{color:#1a7f37;font-weight:600}.failed{color:#b42318;font-weight:600}.open{color:#9a6700;font-weight:600}
 iframe{width:100%;height:420px;border:1px solid #ddd}.note{color:#555;font-size:.9em}
@@ -52,10 +52,13 @@ def _num(x, nd=3) -> str:
     return "n/a" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else _e(x))
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    """Cells are HTML already (escape text with _e before)."""
-    head = "".join(f"<th>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+def _table(header: list[str], rows: list[list[str]], text_cols: tuple[int, ...] = (0,)) -> str:
+    """Cells are HTML already (escape text with _e before); `text_cols` are left-aligned, numbers right."""
+    def cell(tag: str, i: int, c: str) -> str:
+        return f'<{tag} class="t">{c}</{tag}>' if i in text_cols else f"<{tag}>{c}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -162,7 +165,7 @@ def _binomial_verdict(a: float, b: float, n: int) -> str:
 # ----------------------------------------------------------------------------- sections
 def _header(r: dict) -> str:
     cfg, m = r["config"], r.get("machine", {})
-    versions = ", ".join(f"{k} {_e(v)}" for k, v in (r.get("versions") or {}).items())
+    versions = ", ".join(f"{k} {_e(v)}" for k, v in (r.get("versions") or {}).items()) or "versions not recorded"
     return (f"<h1>hiero demo report ({_e(cfg['size'])})</h1>"
             f"<p>Command: <code>hiero demo --out {_e(cfg['out'])} --seed {_e(cfg['seed'])} --size {_e(cfg['size'])}"
             f"</code><br>Seed {_e(r.get('seed', cfg['seed']))}; wall time {r['wall_time_s']:.1f} s (this run; cached "
@@ -178,10 +181,11 @@ def _claims_section(r: dict) -> str:
     body = [[_e(c["paper"]), _e(c["claim"]), _e(c["numbers"]), f'<span class="{c["verdict"]}">{label[c["verdict"]]}</span>']
             for c in rows]
     return ("<h2>What held and what did not</h2><p class='note'>Each claim of the two papers, tested on this run. "
-            "<b>held</b>: the difference has the claimed sign and the 95% intervals do not overlap; "
-            "<b>did not hold</b>: the opposite sign with disjoint intervals; otherwise not settled (more problems "
-            "or seeds are needed: <code>--size full</code>).</p>"
-            + _table(["paper", "claim", "this run", "verdict"], body))
+            "<b>held</b>: the difference has the claimed sign and the 95% intervals do not overlap (for "
+            "\"does not fall\" and \"matches or beats\": the claimed sign, and no significant difference against "
+            "it); <b>did not hold</b>: the opposite sign with disjoint intervals; otherwise not settled (more "
+            "problems or seeds are needed: <code>--size full</code>).</p>"
+            + _table(["paper", "claim", "this run", "verdict"], body, text_cols=(0, 1, 2, 3)))
 
 
 def _bon_section(r: dict) -> str:
@@ -211,6 +215,17 @@ def _steps_section(r: dict) -> str:
              _num(v.get("acc_correct")),
              _e(", ".join(f"{kind} ({x['n']}): {_num(x['auroc'], 2)}" for kind, x in v.get("kinds", {}).items()))]
             for k, v in se.items()]
+    roc = ""
+    if any(v.get("roc") for v in se.values()):
+        roc = _img(_roc_png(se), "step ROC curves")
+    return ("<h2>Step-level checks</h2><p>Every per-step reward model on the best-of-N pool, against the built-in "
+            "domain's own check of each step (never seen in training). ProcessBench F1: threshold tuned on the "
+            "even-numbered problems, reported on the odd ones.</p>"
+            + _table(["RM", "step AUROC", "AUROC within problem", "F1", "acc. erroneous", "acc. correct",
+                      "AUROC per error kind (n)"], rows, text_cols=(0, 6)) + roc)
+
+
+def _roc_png(se: dict) -> bytes:
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     for k, v in se.items():
         if v.get("roc"):
@@ -221,11 +236,7 @@ def _steps_section(r: dict) -> str:
     ax.set_title("step ROC against the domain's truth")
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
-    return ("<h2>Step-level checks</h2><p>Every per-step reward model on the best-of-N pool, against the built-in "
-            "domain's own check of each step (never seen in training). ProcessBench F1: threshold tuned on the "
-            "even-numbered problems, reported on the odd ones.</p>"
-            + _table(["RM", "step AUROC", "AUROC within problem", "F1", "acc. erroneous", "acc. correct",
-                      "AUROC per error kind (n)"], rows) + _img(_fig_png(fig), "step ROC curves"))
+    return _fig_png(fig)
 
 
 def _search_section(r: dict) -> str:
@@ -269,8 +280,12 @@ def _margins_png(po_dir: Path) -> bytes | None:
         for k in keys:
             pts = [(row["step"], row[k]) for row in rows if k in row]
             if pts:
-                ax.plot(*zip(*pts, strict=True), label=k.removeprefix("margins/"))
-        ax.set_title(f"{kind}: reward margin (chosen − rejected) per segment")
+                w = max(1, len(pts) // 15)  # running mean: one batch's margin is noisy
+                ys = [sum(y for _, y in pts[max(0, i - w + 1):i + 1]) / len(pts[max(0, i - w + 1):i + 1])
+                      for i in range(len(pts))]
+                ax.plot([x for x, _ in pts], ys, label=k.removeprefix("margins/"))
+        ax.set_title(f"{kind}: chosen − rejected reward, per segment")
+        ax.set_ylabel("margin (running mean)")
         ax.set_xlabel("optimizer step")
         ax.axhline(0, color="#999", linewidth=1)
         ax.grid(True, alpha=0.3)
@@ -304,14 +319,20 @@ def _tree_section(r: dict) -> str:
     if not ann or not path.is_file():
         return ""
     from hiero.data.io import read_jsonl
-    from hiero.search.view import render_html
+    from hiero.trees.view import render_html
     from hiero.types import Tree
 
-    tree = next(iter(read_jsonl(path, Tree)), None)
+    tree = None
+    for i, t in enumerate(read_jsonl(path, Tree)):  # the first with right and wrong leaves among the first 200
+        tree = t if tree is None else tree
+        if 0 < t.root.mc_score < 1 or i >= 200:
+            tree = t if 0 < t.root.mc_score < 1 else tree
+            break
     if tree is None:
         return ""
     page = render_html([tree], title=f"example tree {tree.problem.id}")
-    return (f"<h2>One example tree</h2><p>The first annotated problem ({_e(ann.get('mode', ''))} annotation); "
+    return (f"<h2>One example tree</h2><p>An annotated problem with right and wrong solutions "
+            f"({_e(ann.get('mode', ''))} annotation); "
             f"all trees: <code>hiero trees html {_e(path)}</code>.</p>"
             f'<iframe title="example tree" srcdoc="{html.escape(page, quote=True)}"></iframe>')
 

@@ -378,3 +378,21 @@ class LengthGroupedBatches:
         if self.group > 1:  # a short step batch mid-epoch would shift every later step's split
             steps.sort(key=lambda s: len(s) < big)
         return iter([s[j:j + self.batch_size] for s in steps for j in range(0, len(s), self.batch_size)])
+
+
+def right_pad(seqs: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one batch padding every trainer uses: (B, longest) long tensor of `seqs` padded on the
+    right with `value`, and the attention mask (1 on real tokens). Right padding keeps every real
+    token at its unpadded position id, so a padded row computes what it would alone.
+
+    >>> ids, mask = right_pad([[5, 6, 7], [5]], value=0)
+    >>> ids.tolist(), mask.tolist()
+    ([[5, 6, 7], [5, 0, 0]], [[1, 1, 1], [1, 0, 0]])
+    """
+    width = max(len(s) for s in seqs)
+    out = torch.full((len(seqs), width), value, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, :len(s)] = 1
+    return out, mask

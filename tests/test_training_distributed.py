@@ -37,8 +37,8 @@ from hiero.data.io import write_jsonl
 from hiero.data.synth import generate_problems, render_noisy_solution
 from hiero.policy.prompt import STEP_SEP
 from hiero.reward.model import make_tiny_base
-from hiero.search.tree import add_node, new_tree
 from hiero.training import TrainConfig, train_loop
+from hiero.trees.tree import add_node, new_tree
 
 sys.path.insert(0, str(Path(__file__).parent / "preference"))
 import po_helpers as H  # noqa: E402

@@ -4,7 +4,7 @@
     python: hnc(tree, p=0.5, min_children=4, min_depth=2, seed=0) -> new Tree (the input is untouched)
             main(HNCConfig(input=..., output=...)) -> {"trees", "merges", "nodes", "time_s", ...}
 
-Algorithm (REFERENCE §1, and the official `split_node` read line by line). Breadth-first from the
+Algorithm (the HRM paper, arXiv 2503.13551, and the official `split_node` read line by line). Breadth-first from the
 root; for each node v with >= `min_children` children that was not itself moved in this pass, its
 children c are tried in order: a child with depth >= `min_depth` is merged with probability `p`
 (one coin per tried child, stop at the first success, so at most one child of v moves):

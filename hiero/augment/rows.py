@@ -25,7 +25,7 @@ Row schema (TRL "stepwise supervision" plus our fields; `hiero.types.RewardRow` 
 TRL's PRMTrainer reads prompt / completions / labels and ignores the rest; with the default
 `--label-steps last` pass it `train_on_last_step_only=True` so it trains the same labels.
 
-Rules (REFERENCE §1, read against the official code):
+Rules (the HRM paper, arXiv 2503.13551, read against the official code):
 - Tree PRM rows: group non-root nodes by (depth, MC score). A depth with several scores: sample
   max(smallest bucket, int(10% of the bucket)) nodes from every bucket (label balance); a depth with
   one score: min(5, bucket) nodes. Row = (question, path steps); the node's MC score labels the
@@ -264,7 +264,7 @@ def rows_from_tree(tree: Tree, cfg: RowsConfig, counts: dict) -> list[dict]:
 
 # ----------------------------------------------------------------------------- PRM800K
 def load_prm800k(path: str | Path, neutral: str) -> list[Solution]:
-    """PRM800K solutions with their candidates in meta["alternatives"] (helper A's converter):
+    """PRM800K solutions with their candidates in meta["alternatives"] (`hiero data convert --format prm800k`):
     a raw label file, a stepwise-critic mirror, or an already converted Solution JSONL."""
     from hiero.data.sources import run_converter
     from hiero.data.sources_common import iter_records

@@ -22,21 +22,25 @@ from functools import cache
 from hiero.domains.base import Domain
 from hiero.types import Problem
 
-__all__ = ["Domain", "answer_of", "domain_of", "registry"]
+__all__ = ["Domain", "answer_of", "discover", "domain_of", "registry"]
 
 
-@cache
-def registry() -> dict[str, Domain]:
-    """source -> domain, from every module of this package that defines DOMAIN."""
+def discover(package: str) -> dict[str, Domain]:
+    """source -> domain, from every module of `package` that defines DOMAIN."""
     out: dict[str, Domain] = {}
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        domain = getattr(module, "DOMAIN", None)
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        domain = getattr(importlib.import_module(f"{package}.{info.name}"), "DOMAIN", None)
         for source in getattr(domain, "sources", ()):
             if source in out:
                 raise ValueError(f"problem source {source!r} claimed by two domains: {out[source].name}, {domain.name}")
             out[source] = domain
     return out
+
+
+@cache
+def registry() -> dict[str, Domain]:
+    """source -> domain for the domains shipped in this package."""
+    return discover(__name__)
 
 
 def domain_of(problem: Problem) -> Domain:

@@ -25,12 +25,12 @@ per-step reward model (and the oracle), as extra rows.
 Pre-generated candidates (`--candidates` Solution JSONL grouped by problem_id, e.g. GSM8K's four
 example model solutions per question) replace the pool; N is capped by the smallest group.
 `--scores NAME=FILE` (repeatable; FILE alone is named by its stem) adds a reward model whose scores
-were computed beforehand (hiero.scoring.precomputed): JSONL rows {"id", "scores"[, "kind"]}, where a
+were computed beforehand (hiero.reward.precomputed): JSONL rows {"id", "scores"[, "kind"]}, where a
 candidate's id is its `meta.id` or, without one, f"{problem_id}#{k}" with k its 0-based index among
 the candidates of that problem in file order; `hiero rm score --input CANDIDATES -o FILE` writes
 exactly these ids. A missing id, a row of the wrong length (ORM files: 1 score), a duplicate id or a
 non-number is a DataError naming file, line, id and field, and nothing is written.
-`--rm-format` (auto | hiero | token-classification | trl | step-tag, hiero.scoring.public) applies to
+`--rm-format` (auto | hiero | token-classification | trl | step-tag, hiero.reward.public) applies to
 every --rm folder; auto detects each folder's format.
 Grading: by the problem's domain (hiero.domains: built-in checker or math equivalence); a candidate
 with `correct` already set keeps it when no problem file gives the reference answer.
@@ -61,9 +61,9 @@ from hiero.evaluation import steps as evaluation_steps
 from hiero.evaluation.metrics import bootstrap_ci
 from hiero.evaluation.plots import plot_curves
 from hiero.policy.sampling import policy_id, sample_pool
-from hiero.scoring.precomputed import ScoreTable, read_scores, solution_ids
-from hiero.scoring.public import RMFormat
-from hiero.scoring.strategies import (
+from hiero.reward.precomputed import ScoreTable, read_scores, solution_ids
+from hiero.reward.public import RMFormat
+from hiero.search.strategies import (
     STRATEGIES,
     OracleScorer,
     SearchConfig,
@@ -158,7 +158,7 @@ def load_candidates(cfg: BonConfig) -> tuple[list[Problem], list[list[Solution]]
 def load_rms(specs: list[str], rm_format: str = "auto", separator: str = "", good_token: str = "+",
              bad_token: str = "-") -> dict:
     """NAME=DIR -> Scorer (`scoring.scorer.load_scorer`: hiero's own folders or public PRM formats)."""
-    from hiero.scoring.scorer import load_scorer
+    from hiero.reward.scorer import load_scorer
 
     rms = {}
     for spec in specs:
@@ -326,7 +326,7 @@ def main(cfg: BonConfig) -> dict:
                 raise ValueError(f"--search takes step_greedy and/or beam, got {strategy!r}")
             for name, scorer in rms.items():
                 if scorer.kind == "orm" or isinstance(scorer, ScoreTable):
-                    continue  # step search needs per-step scores (REFERENCE §1: PRM/HRM only)
+                    continue  # step search needs per-step scores (PRM/HRM only, as in the HRM code)
                 chosen = STRATEGIES[strategy](problems, generator, scorer, step_cfg)
                 x = np.array([float(bool(s.correct)) for s in chosen])
                 ci = bootstrap_ci(x, cfg.bootstrap, seed=cfg.seed)

@@ -11,7 +11,7 @@
     hiero eval steps --rm DIR --rows test_rows/train.jsonl -o steps.json     # step AUROC on labelled rows
 
 `--rm-format auto|hiero|token-classification|trl|step-tag` (with `--rm-separator`, `--rm-good-token`,
-`--rm-bad-token`) loads public PRM folders (hiero.scoring.public) in both commands.
+`--rm-bad-token`) loads public PRM folders (hiero.reward.public) in both commands.
 
 Each command builds its config (defaults < --config YAML < flags) and calls the stage's `main(cfg)`;
 the summary is printed as JSON (the full results go to the output files).
@@ -40,7 +40,7 @@ def register(sub) -> None:
                    help="reward model(s) to compare, NAME=DIR (repeatable)")
     b.add_argument("--scores", dest="scores", action="extend", nargs="+", default=argparse.SUPPRESS,
                    metavar="NAME=FILE", help="precomputed scores JSONL as a reward model, NAME=FILE or FILE "
-                                             "(repeatable; with --candidates; ids: hiero/scoring/precomputed.py)")
+                                             "(repeatable; with --candidates; ids: hiero/reward/precomputed.py)")
     b.set_defaults(func=_bon)
 
     p = esub.add_parser("processbench", help="first-error F1 of a PRM/HRM (ProcessBench protocol; a folder: the table)",

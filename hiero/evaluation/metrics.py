@@ -8,7 +8,7 @@
 
 ProcessBench (arXiv 2412.06559) defines F1 as the harmonic mean of the accuracy on erroneous items
 (predicted first-error index exactly equal to the label) and the accuracy on correct items
-(predicted -1); it is not classic precision/recall (REFERENCE.md §3).
+(predicted -1); it is not classic precision/recall (its paper's definition).
 
 Run the tests: `.venv/bin/pytest tests/evaluation -q`.
 """

@@ -9,7 +9,7 @@
 
 Protocol: the reward model scores every step; the predicted first error is the first step whose
 score is below a threshold (-1 if none). Accuracy on erroneous items counts an exact index match,
-accuracy on correct items counts a -1 prediction, and F1 is their harmonic mean (REFERENCE.md §3).
+accuracy on correct items counts a -1 prediction, and F1 is their harmonic mean (ProcessBench, arXiv 2412.06559).
 A scalar PRM needs that threshold: `--tune-on FILE` picks the F1-maximising value on another split
 (ProcessBench's gsm8k split, conventionally) over a grid (see `metrics.tune_threshold`); otherwise
 `--threshold` (default 0.5) is used. Both the threshold and where it came from are reported.
@@ -25,8 +25,8 @@ summary (`f1`, `acc_error`, `acc_correct`, `threshold`, …) and gets a one-row 
 the file (ProcessBench files list the erroneous items first, so the first K hold no correct item).
 
 Scores come from `--rm DIR` (any format `hiero rm score` loads: hiero's own or a public PRM,
-`--rm-format`, hiero.scoring.public) or from `--scores FILE` (precomputed, JSONL rows {"id",
-"scores"}; ids are ProcessBench item ids, or hiero.scoring.precomputed.solution_ids for a Solution
+`--rm-format`, hiero.reward.public) or from `--scores FILE` (precomputed, JSONL rows {"id",
+"scores"}; ids are ProcessBench item ids, or hiero.reward.precomputed.solution_ids for a Solution
 JSONL; `hiero rm score` output works as it is; `--scores DIR` reads DIR/SPLIT.jsonl). A scores row
 of the wrong length, a missing id, a duplicate id or a non-number is a DataError naming file,
 line, id and field: exit status 2 and no output written.
@@ -57,9 +57,9 @@ from typing import Literal
 from hiero.data import synth
 from hiero.data.io import DataError, atomic_write, read_json, read_jsonl, write_json
 from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
-from hiero.scoring.precomputed import ScoreTable, read_scores, solution_ids
-from hiero.scoring.public import RMFormat
-from hiero.scoring.strategies import OracleScorer, score_solutions
+from hiero.reward.precomputed import ScoreTable, read_scores, solution_ids
+from hiero.reward.public import RMFormat
+from hiero.search.strategies import OracleScorer, score_solutions
 from hiero.types import FieldError, Solution
 
 SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")  # the ProcessBench table, in the paper's order
@@ -211,7 +211,7 @@ def load_rm(cfg: ProcessBenchConfig, problems: list):
         return OracleScorer(problems)  # raises where the domain has no step truth
     if not cfg.rm:
         raise ValueError("give --rm DIR (a trained PRM/HRM folder) or --scores FILE (precomputed scores)")
-    from hiero.scoring.scorer import load_scorer
+    from hiero.reward.scorer import load_scorer
 
     scorer = load_scorer(cfg.rm, rm_format=cfg.rm_format, separator=cfg.rm_separator, good_token=cfg.rm_good_token,
                          bad_token=cfg.rm_bad_token)

@@ -73,7 +73,7 @@ def score_labelled(scorer, rows: list[dict], steps: list[tuple[int, int, int]], 
     """One score per labelled step, in the order of `steps`."""
     from hiero.reward.collate import collate_pooled, length_batches
     from hiero.reward.losses import step_scores
-    from hiero.scoring.scorer import RMScorer
+    from hiero.reward.scorer import RMScorer
 
     if getattr(scorer, "kind", None) == "orm":
         raise ValueError("an outcome reward model gives one score per solution; step AUROC needs a PRM/HRM")
@@ -125,8 +125,8 @@ def question_bootstrap(scores: list[float], labels: list[int], groups: list[str]
 
 def main(cfg: StepEvalConfig) -> dict:
     """Score the labelled steps of `cfg.rows` with `cfg.rm`; writes OUT.json; returns the summary."""
+    from hiero.reward.scorer import load_scorer
     from hiero.reward.train import load_rows
-    from hiero.scoring.scorer import load_scorer
 
     if not cfg.rm or not cfg.rows:
         raise ValueError("hiero eval steps needs --rm DIR and --rows ROWS.jsonl")

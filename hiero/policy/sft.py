@@ -47,7 +47,14 @@ from hiero.policy.generators import evaluate_accuracy
 from hiero.policy.model import build_model, count_params
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.tokenizer import train_tokenizer
-from hiero.training import LengthGroupedBatches, TrainConfig, make_accelerator, on_main_process, train_loop
+from hiero.training import (
+    LengthGroupedBatches,
+    TrainConfig,
+    make_accelerator,
+    on_main_process,
+    right_pad,
+    train_loop,
+)
 from hiero.types import IGNORE_INDEX, Problem
 
 log = logging.getLogger(__name__)
@@ -86,7 +93,7 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
 
 
-# Presets as overrides of the defaults (= quick). recipes/policy_<name>.yaml mirror them (tested).
+# Presets as overrides of the defaults (= quick).
 PRESETS: dict[str, dict] = {
     "micro": {"n_train": 64, "n_test": 8, "max_steps": 3, "batch_size": 8, "n_layers": 1, "hidden": 32,
               "heads": 2, "vocab_size": 300, "max_new_tokens": 48, "log_every": 1},
@@ -157,15 +164,8 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     >>> b["input_ids"].tolist(), b["attention_mask"].tolist(), b["labels"].tolist()
     ([[5, 6, 7], [5, 1, 1]], [[1, 1, 1], [1, 0, 0]], [[-100, 6, 7], [5, -100, -100]])
     """
-    width = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
-    for r, e in enumerate(examples):
-        n = len(e["input_ids"])
-        ids[r, :n] = torch.tensor(e["input_ids"])
-        mask[r, :n] = 1
-        labels[r, :n] = torch.tensor(e["labels"])
+    ids, mask = right_pad([e["input_ids"] for e in examples], pad_id)
+    labels, _ = right_pad([e["labels"] for e in examples], IGNORE_INDEX)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 

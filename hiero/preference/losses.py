@@ -19,7 +19,7 @@ Worked example (also a test): one pair, K = 1 segment, β = 1, policy (chosen, r
 (−1, −3) on both columns and reference (−2, −2): Δ = (−1+2) − (−3+2) = 2, ℓ_dpo = −log σ(2) =
 log(1 + e^−2) = 0.126928; weights (0.5, 0.5) give 0.5·0.126928 + 0.5·0.126928 = 0.126928.
 
-Departures from the paper / the authors' code (REFERENCE.md §2):
+Departures from the HiPO paper (arXiv 2604.20140) / the authors' code:
 - A term whose segment is empty on either side is masked out (contributes 0) for that pair; the
   authors' code emitted a constant −log σ(0.01) ≈ log 2 there.
 - ``compat="paper"`` reproduces the authors' +0.01 inside σ and the clamp of β·Δ to ±20 (applied

@@ -20,7 +20,7 @@ then filled in by a segmenter (`--segmenter auto|tags|heuristic|llm|none`) for p
 is counted). Run: `hiero po pairs --solutions sols.jsonl -o pairs.jsonl`; Python: `main(PairsConfig(...))`.
 
 Departures: the paper builds pairs only from Math StackExchange votes; solution and tree pairs are
-this project's additions (REFERENCE §2 "Data"). A "correct prefix" in a tree is a path whose steps are
+this project's additions (the HiPO paper's data section, arXiv 2604.20140). A "correct prefix" in a tree is a path whose steps are
 all known right (`step_correct`) or, without ground truth, all have MC score >= --prefix-min-mc.
 """
 

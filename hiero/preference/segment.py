@@ -58,7 +58,7 @@ The same text with a tokenizer WITHOUT a BOS token (Qwen-style): one prompt toke
 >>> enc.prompt_len, len(enc.input_ids), enc.segment_ids[9:12]
 (9, 27, [0, 0, 1])
 
-Departures from the paper / the authors' code (REFERENCE.md §2):
+Departures from the HiPO paper (arXiv 2604.20140) / the authors' code:
 - The authors had GPT-4.1 *rewrite* each answer into Rq/Mt/Ra. The default here splits the answer
   in place (segments are located verbatim, the trained text is the real response); ``rewrite`` mode
   is offered and assembles the rewritten parts in Rq→Mt→Ra order (the authors assembled the
@@ -75,13 +75,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-from hiero.cache import fingerprint
-from hiero.data.io import atomic_write
+from hiero.preference.chat import CachedChat
 from hiero.types import IGNORE_INDEX, Span
 
 DEFAULT_NAMES = ("clarification", "reasoning", "answer")
@@ -93,6 +93,8 @@ class SegmentError(ValueError):
 
 
 class Segmenter(Protocol):
+    """What every segmenter offers (tags, heuristic, chain, LLM split mode)."""
+
     names: tuple[str, ...]
 
     def segment(self, prompt: str, response: str) -> dict[str, Span]: ...
@@ -218,7 +220,7 @@ def _line_of(starts: list[int], pos: int) -> int:
 class ChainSegmenter:
     """The first segmenter whose spans are not all empty."""
 
-    segmenters: list
+    segmenters: list[Segmenter]
     names: tuple[str, ...] = DEFAULT_NAMES
 
     def segment(self, prompt: str, response: str) -> dict[str, Span]:
@@ -241,10 +243,6 @@ def fill(template: str, **values: str) -> str:
     for k, v in values.items():
         template = template.replace("{" + k + "}", v)
     return template
-
-
-def _reply_text(reply) -> str:
-    return reply if isinstance(reply, str) else getattr(reply, "text", str(reply))
 
 
 def check_reply(reply: str, names: tuple[str, ...]) -> dict[str, str]:
@@ -313,36 +311,14 @@ class LLMSegmenter:
     names: tuple[str, ...] = DEFAULT_NAMES
     calls: int = 0  # requests actually sent (cache misses), for reports and tests
 
-    def _key(self, prompt: str, response: str, template: str) -> str:
-        return fingerprint({"model": self.model, "mode": self.mode, "t": self.temperature, "template": template,
-                            "names": list(self.names), "prompt": prompt, "response": response}, length=24)
-
     def replies(self, items: list[tuple[str, str]]) -> list[dict[str, str] | SegmentError]:
         """Checked replies for (prompt, response) items; one batched request for the cache misses."""
         template = _template_sections()[self.mode]
-        keys = [self._key(p, r, template) for p, r in items]
-        cache = Path(self.cache_dir) if self.cache_dir else None
-        out: list = [None] * len(items)
-        todo = []
-        for i, key in enumerate(keys):
-            f = cache / f"{key}.json" if cache else None
-            if f is not None and f.exists():
-                out[i] = json.loads(f.read_text(encoding="utf-8"))["reply"]
-            else:
-                todo.append(i)
-        if todo:
-            messages = [[{"role": "user", "content": fill(template, names=", ".join(self.names),
-                                                          keys=json.dumps({n: "..." for n in self.names}),
-                                                          question=items[i][0], response=items[i][1])}]
-                        for i in todo]
-            replies = self.client.chat(messages, temperature=self.temperature, max_tokens=self.max_tokens,
-                                       response_format={"type": "json_object"})
-            self.calls += len(todo)
-            for i, reply in zip(todo, replies, strict=True):
-                out[i] = _reply_text(reply)
-                if cache is not None:
-                    with atomic_write(cache / f"{keys[i]}.json") as f:
-                        json.dump({"reply": out[i]}, f)
+        chat = CachedChat(self.client, self.model, self.cache_dir, self.temperature, self.max_tokens)
+        prompts = [fill(template, names=", ".join(self.names), keys=json.dumps({n: "..." for n in self.names}),
+                        question=q, response=r) for q, r in items]
+        out = chat.ask(f"decompose-{self.mode}", prompts)
+        self.calls += chat.calls
         checked = []
         for reply in out:
             try:
@@ -475,7 +451,7 @@ def encode_pair(tokenizer, prompt: str, chosen: str, rejected: str, chosen_spans
     return c, r
 
 
-SEGMENTERS = {
+SEGMENTERS: dict[str, Callable[[tuple[str, ...]], Segmenter]] = {
     "tags": lambda names: TagSegmenter(names=names),
     "heuristic": lambda names: HeuristicSegmenter(names=names),
     "auto": lambda names: ChainSegmenter([TagSegmenter(names=names), HeuristicSegmenter(names=names)], names=names),

@@ -29,7 +29,7 @@ Features:
 - Metrics JSONL per step (OUT/metrics.jsonl, and all rows together in `--metrics-out`): loss, and
   per segment and for the full response: rewards chosen/rejected, margins, accuracies, loss terms.
 
-Departures from the paper / the authors' code (REFERENCE.md §2):
+Departures from the HiPO paper (arXiv 2604.20140) / the authors' code:
 - β default 0.2 as in the paper (TRL's default is 0.1); per-segment β via `--segment-betas`.
 - The authors never rebuilt the optimizer when the learning rate changed between weight rows;
   here each row builds its own. Their four forward passes per step (policy/ref × chosen/rejected)
@@ -57,7 +57,7 @@ from hiero.data.io import atomic_write, read_jsonl, write_jsonl
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
 from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
-from hiero.training import TrainConfig, make_accelerator, train_loop
+from hiero.training import TrainConfig, make_accelerator, right_pad, train_loop
 from hiero.types import IGNORE_INDEX, PreferencePair
 
 log = logging.getLogger(__name__)
@@ -164,14 +164,8 @@ def collate(examples: list[dict], pad_id: int) -> dict:
     segment_ids (2B, T) long, index (B,) long (rows of the reference cache)."""
     seqs = [e["chosen_ids"] for e in examples] + [e["rejected_ids"] for e in examples]
     segs = [e["chosen_seg"] for e in examples] + [e["rejected_seg"] for e in examples]
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    seg = torch.full((len(seqs), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, (s, g) in enumerate(zip(seqs, segs)):
-        ids[i, :len(s)] = torch.tensor(s)
-        seg[i, :len(g)] = torch.tensor(g)
-        mask[i, :len(s)] = 1
+    ids, mask = right_pad(seqs, pad_id)
+    seg, _ = right_pad(segs, IGNORE_INDEX)
     out = {"input_ids": ids, "attention_mask": mask, "segment_ids": seg,
            "index": torch.tensor([e["index"] for e in examples], dtype=torch.long)}
     n_prompt = [shared_prompt_len(e) for e in examples]

@@ -4,7 +4,7 @@
     hiero rm train --kind orm|prm|hrm --data DIR --base MODEL -o RM_DIR [--scoring marker|per-step]
     hiero rm score --rm RM_DIR --input SOLUTIONS.jsonl|PROCESSBENCH.json -o SCORES.jsonl
         [--rm-format auto|hiero|token-classification|trl|step-tag] [--rm-separator S]
-        [--rm-good-token +] [--rm-bad-token -]          (public PRM formats: hiero/scoring/public.py)
+        [--rm-good-token +] [--rm-bad-token -]          (public PRM formats: hiero/reward/public.py)
 
 Each command parses its flags into the stage's config dataclass and calls the stage's `main(cfg)`;
 the summary is printed as JSON.
@@ -28,15 +28,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from hiero.scoring.scorer import ScoreConfig, main
+    from hiero.reward.scorer import ScoreConfig, main
 
     print(json.dumps(main(config_from_args(ScoreConfig, args)), indent=2))
     return 0
 
 
 def register(subparsers) -> None:
+    from hiero.reward.scorer import ScoreConfig
     from hiero.reward.train import RMTrainConfig
-    from hiero.scoring.scorer import ScoreConfig
 
     rm = subparsers.add_parser("rm", help="reward models: data rows, training, scoring")
     sub = rm.add_subparsers(dest="rm_command", metavar="RM_COMMAND", required=True)

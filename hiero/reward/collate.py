@@ -1,11 +1,11 @@
 """Where the reward model reads its labels: marker placement, per-step prompts, padding.
 
-Two scoring modes (REFERENCE.md §1):
+Two scoring modes:
 
     marker    [bos] prompt(question) · step_1 "\\n" <M> · step_2 "\\n" <M> · ...   one pass scores all steps
     per-step  the official prompt, one sequence per step, read at its last real token
 
-Marker mode rules (what users of comparable tools trip over, REFERENCE.md §3):
+Marker mode rules (what users of comparable tools trip over in their issue trackers):
 - the marker <M> is a dedicated special token added to the tokenizer; `add_marker` checks it
   encodes to exactly one id;
 - markers are appended as token ids after each separately tokenized step, never by tokenizing a
@@ -39,6 +39,7 @@ from importlib import resources
 
 import torch
 
+from hiero.training import right_pad
 from hiero.types import IGNORE_INDEX
 
 MARKER_TOKEN = "<|step_score|>"
@@ -266,14 +267,9 @@ def collate_marker(examples: list[dict], pad_id: int) -> dict:
     Right padding keeps every real token at its unpadded position id, so a padded row computes
     what it would alone.
     """
-    width = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    ids, mask = right_pad([e["input_ids"] for e in examples], pad_id)
     b_idx, p_idx, targets = [], [], []
     for b, e in enumerate(examples):
-        n = len(e["input_ids"])
-        ids[b, :n] = torch.tensor(e["input_ids"], dtype=torch.long)
-        mask[b, :n] = 1
         b_idx += [b] * len(e["positions"])
         p_idx += e["positions"]
         targets += e.get("targets") or [float(IGNORE_INDEX)] * len(e["positions"])
@@ -283,13 +279,7 @@ def collate_marker(examples: list[dict], pad_id: int) -> dict:
 
 def collate_pooled(examples: list[dict], pad_id: int) -> dict:
     """Right-pad per-step examples: input_ids (B, L), attention_mask (B, L), targets (B,) float."""
-    width = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for b, e in enumerate(examples):
-        n = len(e["input_ids"])
-        ids[b, :n] = torch.tensor(e["input_ids"], dtype=torch.long)
-        mask[b, :n] = 1
+    ids, mask = right_pad([e["input_ids"] for e in examples], pad_id)
     targets = torch.tensor([e.get("target", float(IGNORE_INDEX)) for e in examples], dtype=torch.float)
     return {"input_ids": ids, "attention_mask": mask, "targets": targets}
 

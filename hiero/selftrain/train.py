@@ -45,6 +45,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from hiero.data import synth
 from hiero.data.io import atomic_write, read_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.policy.sft import collate
 from hiero.selftrain.losses import selftrain_loss
 from hiero.training import TrainConfig, make_accelerator, on_main_process, train_loop
 from hiero.types import IGNORE_INDEX, ROOT, Problem, Tree
@@ -118,19 +119,6 @@ def encode_example(tokenizer, prompt: str, response: str, ends: bool) -> dict:
         r = r + [tokenizer.eos_token_id]
     return {"input_ids": p + r, "labels": [IGNORE_INDEX] * len(p) + r}
 
-
-def collate(rows: list[dict], pad_id: int) -> dict:
-    """Right-pad to the longest row: pads get pad_id, attention 0 and label IGNORE_INDEX."""
-    t = max(len(r["input_ids"]) for r in rows)
-    ids = torch.full((len(rows), t), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), t), IGNORE_INDEX, dtype=torch.long)
-    attn = torch.zeros((len(rows), t), dtype=torch.long)
-    for i, r in enumerate(rows):
-        n = len(r["input_ids"])
-        ids[i, :n] = torch.tensor(r["input_ids"])
-        labels[i, :n] = torch.tensor(r["labels"])
-        attn[i, :n] = 1
-    return {"input_ids": ids, "attention_mask": attn, "labels": labels}
 
 
 # ----------------------------------------------------------------------------- 3. evaluate

@@ -19,7 +19,7 @@ from hiero.augment.hnc import (
     tree_seed,
 )
 from hiero.data.io import read_jsonl, write_jsonl
-from hiero.search.tree import check_tree, leaf_counts
+from hiero.trees.tree import check_tree, leaf_counts
 from hiero.types import Node, Problem, Tree
 
 
@@ -243,8 +243,8 @@ class _FakePolicy:
 @pytest.fixture(scope="module")
 def annotated_trees():
     from hiero.data import synth
-    from hiero.search.bfs import SearchSettings, grow_bfs
-    from hiero.search.tree import new_tree
+    from hiero.trees.bfs import SearchSettings, grow_bfs
+    from hiero.trees.tree import new_tree
 
     problems = synth.generate_problems(6, seed=3)
     trees = [new_tree(p, {"mode": "bfs"}) for p in problems]

@@ -78,7 +78,7 @@ def test_pool_prefix_with_hf_backend(models):
     first 4 of a pool of 12 drawn with the same seed and chunk size."""
     from hiero.policy import load_generator
     from hiero.policy.sampling import sample_pool
-    from hiero.scoring.strategies import SearchConfig
+    from hiero.search.strategies import SearchConfig
 
     problems = synth.generate_problems(2, seed=7, split="test")
     gen = load_generator(str(models["policy"]))

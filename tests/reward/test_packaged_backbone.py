@@ -24,7 +24,7 @@ def test_wheel_holds_a_real_bert_folder():
 
 def test_pypi_base_scores_per_step():
     from hiero.reward.model import RMSpec, build_reward_model
-    from hiero.scoring.scorer import RMScorer
+    from hiero.reward.scorer import RMScorer
 
     model, tok = build_reward_model("pypi:" + DIST, RMSpec(scoring="per-step", loss="hard_ce", label_type="hard",
                                                             max_length=256, truncation="fit"), pooling="mean")

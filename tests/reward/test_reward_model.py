@@ -13,7 +13,7 @@ from hiero.reward.model import (
     make_tiny_base,
     save_reward_model,
 )
-from hiero.scoring.scorer import RMScorer
+from hiero.reward.scorer import RMScorer
 
 TEXTS = ["Mia has 4 coins. She finds 3 more coins. Then she doubles the number of coins. How many coins?",
          "Mia starts with 4 coins.", "4 + 3 = 7", "7 * 2 = 14", "The answer is 14", "14 - 5 = 9"] * 30

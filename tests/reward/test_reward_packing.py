@@ -17,7 +17,7 @@ from hiero.data import synth
 from hiero.reward.collate import IGNORE_INDEX, collate_marker, pack_prefixes
 from hiero.reward.model import RMSpec, build_reward_model, make_tiny_base
 from hiero.reward.train import LOSSES, encode_rows, evaluate
-from hiero.search.tree import check_tree, tree_from_solutions
+from hiero.trees.tree import check_tree, tree_from_solutions
 from hiero.types import Tree
 
 

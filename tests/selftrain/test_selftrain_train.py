@@ -11,8 +11,8 @@ from hiero.cli import main as cli
 from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
-from hiero.search.tree import add_node, new_tree
 from hiero.selftrain.train import collate, encode_example, select_examples
+from hiero.trees.tree import add_node, new_tree
 from hiero.types import IGNORE_INDEX
 
 

@@ -13,8 +13,8 @@ import sys
 
 from hiero.config import add_config_args, config_from_args
 from hiero.data.io import DataError, atomic_write, read_jsonl
-from hiero.search.annotate import AnnotateConfig, main
-from hiero.search.view import format_tree, render_html
+from hiero.trees.annotate import AnnotateConfig, main
+from hiero.trees.view import format_tree, render_html
 from hiero.types import Tree
 
 

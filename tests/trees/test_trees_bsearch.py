@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hiero.data import synth
-from hiero.search.bsearch import BSearchSettings, grow_bsearch, hang_completion
-from hiero.search.tree import StepJudge, check_tree, new_tree
+from hiero.trees.bsearch import BSearchSettings, grow_bsearch, hang_completion
+from hiero.trees.tree import StepJudge, check_tree, new_tree
 from hiero.types import ROOT
 
 PROBLEMS = synth.generate_problems(3, seed=5, split="test")

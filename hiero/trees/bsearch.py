@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
 from hiero.policy.prompt import build_prompt, split_steps
-from hiero.search.bfs import SearchSettings
-from hiero.search.tree import StepJudge, add_node, end_as_unfinished, path_steps
+from hiero.trees.bfs import SearchSettings
+from hiero.trees.tree import StepJudge, add_node, end_as_unfinished, path_steps
 from hiero.types import ROOT, Tree
 
 

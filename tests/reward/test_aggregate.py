@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-import hiero.scoring.aggregate as agg_module
-from hiero.scoring.aggregate import AGGREGATIONS, aggregate
+import hiero.reward.aggregate as agg_module
+from hiero.reward.aggregate import AGGREGATIONS, aggregate
 
 
 def test_doctests():

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hiero.data import synth
-from hiero.search.bfs import SearchSettings, grow_bfs
-from hiero.search.mcts import MCTSSettings, grow_mcts
-from hiero.search.tree import StepJudge, add_node, backup, check_tree, leaf_counts, leaf_value, new_tree
+from hiero.trees.bfs import SearchSettings, grow_bfs
+from hiero.trees.mcts import MCTSSettings, grow_mcts
+from hiero.trees.tree import StepJudge, add_node, backup, check_tree, leaf_counts, leaf_value, new_tree
 from hiero.types import Problem, Tree
 
 PROBLEM = Problem(id="p", question="q", answer="1")

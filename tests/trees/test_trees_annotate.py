@@ -9,8 +9,8 @@ import pytest
 from hiero.cli import main as cli_main
 from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_jsonl
-from hiero.search.annotate import AnnotateConfig, load_problems, main
-from hiero.search.tree import check_tree
+from hiero.trees.annotate import AnnotateConfig, load_problems, main
+from hiero.trees.tree import check_tree
 from hiero.types import Tree
 
 

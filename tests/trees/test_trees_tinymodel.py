@@ -18,8 +18,8 @@ from hiero.policy.hf_backend import HFGenerator
 from hiero.policy.model import build_model
 from hiero.policy.prompt import build_prompt
 from hiero.policy.tokenizer import train_tokenizer
-from hiero.search.annotate import AnnotateConfig, main
-from hiero.search.tree import check_tree
+from hiero.trees.annotate import AnnotateConfig, main
+from hiero.trees.tree import check_tree
 from hiero.types import Tree
 
 

@@ -17,7 +17,7 @@ import pytest
 from hiero.data import synth
 from hiero.policy.backend import Completion
 from hiero.policy.sampling import make_solution, sample_pool
-from hiero.scoring.strategies import (
+from hiero.search.strategies import (
     STRATEGIES,
     OracleScorer,
     SearchConfig,

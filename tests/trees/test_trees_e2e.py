@@ -9,7 +9,7 @@ import pytest
 from hiero.cli import main as cli_main
 from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
-from hiero.search.tree import check_tree
+from hiero.trees.tree import check_tree
 from hiero.types import Tree
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hiero.search.tree import add_node, new_tree
-from hiero.search.view import format_tree, mc_colour, render_html
+from hiero.trees.tree import add_node, new_tree
+from hiero.trees.view import format_tree, mc_colour, render_html
 from hiero.types import Problem
 
 

@@ -43,7 +43,7 @@ from hiero.cache import derive_seed
 from hiero.domains import domain_of
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.sampling import PoolSettings, make_solution, sample_pool
-from hiero.scoring.base import Scorer
+from hiero.reward.base import Scorer
 from hiero.types import Problem, Solution
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def aggregate_or_floor(scores: Sequence[float], how: str) -> float:
     """`aggregate(scores, how)`, and -inf for a solution with no steps (never chosen over one)."""
     if not scores:
         return -math.inf
-    from hiero.scoring.aggregate import aggregate
+    from hiero.reward.aggregate import aggregate
 
     return float(aggregate(list(scores), how))
 

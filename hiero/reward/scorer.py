@@ -8,7 +8,7 @@
 
 `load_scorer` takes any folder: hiero's own (hiero_rm.json, this file's `RMScorer`) or a public PRM
 format (Qwen2.5-Math-PRM-style token classification, TRL PRMTrainer, Math-Shepherd step tag:
-hiero.scoring.public), detected from the folder or forced with `--rm-format`.
+hiero.reward.public), detected from the folder or forced with `--rm-format`.
 
 Inputs are built exactly as in training (hiero.reward.collate): marker mode encodes each solution
 once with a marker id after every step (ORM: after the last) and reads the head at the markers;
@@ -17,7 +17,7 @@ token. Batches are formed from length-sorted inputs (dynamic padding, little was
 back in input order. A solution longer than the model's context raises ValueError naming it: a cut
 solution would get scores for steps the model never read.
 
-Output rows of `hiero rm score`: `id` (hiero.scoring.precomputed: `meta.id` or problem_id#k; for a
+Output rows of `hiero rm score`: `id` (hiero.reward.precomputed: `meta.id` or problem_id#k; for a
 ProcessBench .json input the item id), the input Solution fields, `kind`, `scores` (per step; one
 value for an ORM) and `aggregates` {min, prod, last, mean} (null for a solution with no steps). The
 file is a valid `--scores` file for `hiero eval processbench` / `hiero eval bon`.
@@ -33,6 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hiero.data.io import DataError, read_jsonl, write_jsonl
+from hiero.reward.aggregate import AGGREGATIONS, aggregate
 from hiero.reward.collate import (
     collate_marker,
     collate_pooled,
@@ -42,9 +43,8 @@ from hiero.reward.collate import (
 )
 from hiero.reward.losses import step_scores
 from hiero.reward.model import RewardModel, RMSpec, load_reward_model
-from hiero.scoring.aggregate import AGGREGATIONS, aggregate
-from hiero.scoring.precomputed import solution_ids
-from hiero.scoring.public import RM_FORMATS, RMFormat, detect_format, load_public_scorer
+from hiero.reward.precomputed import solution_ids
+from hiero.reward.public import RM_FORMATS, RMFormat, detect_format, load_public_scorer
 from hiero.types import Solution
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def load_scorer(rm_dir: str | Path, *, batch_size: int = 32, device: str = "auto
     """Load any reward-model folder as a Scorer: hiero's own (`RMScorer`) or a public PRM format.
 
     rm_format "auto" reads the folder (hiero_rm.json, else config.json; `public.detect_format`);
-    separator / good_token / bad_token configure the public formats (see hiero.scoring.public).
+    separator / good_token / bad_token configure the public formats (see hiero.reward.public).
     """
     if rm_format not in RM_FORMATS:
         raise ValueError(f"--rm-format {rm_format!r}: expected one of {list(RM_FORMATS)}")
@@ -185,7 +185,7 @@ def main(cfg: ScoreConfig) -> dict:
     """Score every solution of a file; writes the output atomically and returns a summary.
 
     Every output row starts with `id` and carries `kind`, so the file is a `--scores` file for
-    `hiero eval processbench` and `hiero eval bon` (hiero.scoring.precomputed).
+    `hiero eval processbench` and `hiero eval bon` (hiero.reward.precomputed).
     """
     if not cfg.rm or not cfg.input or not cfg.out:
         raise ValueError("hiero rm score needs --rm DIR, --input SOLUTIONS.jsonl and -o SCORES.jsonl")

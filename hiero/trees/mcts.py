@@ -20,7 +20,7 @@ leaf counting on the stored tree (the standard Math-Shepherd / OmegaPRM MC label
 are never selected or expanded; a completion that ends (eos) without any step gets an empty
 terminal leaf so that its wrong outcome is still counted.
 
-Departures: REFERENCE §1 cites OmegaPRM (c_puct 0.125, alpha 0.5, beta 0.9, k=16) — that method
+Departures: the HRM paper cites OmegaPRM (c_puct 0.125, alpha 0.5, beta 0.9, k=16) — that method
 selects rollouts by a length-penalised value and binary-searches the first error; this module is
 plain PUCT-MCTS (defaults c_puct 0.125, k from the config) and leaves binary search out.
 """
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
 from hiero.policy.prompt import STEP_SEP, build_prompt, split_steps
-from hiero.search.bfs import SearchSettings
-from hiero.search.tree import (
+from hiero.trees.bfs import SearchSettings
+from hiero.trees.tree import (
     StepJudge,
     add_judged,
     add_node,

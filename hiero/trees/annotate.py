@@ -31,7 +31,7 @@ Sharding: `--shard i/n` keeps the problems whose position in the file is i mod n
 file partition it and each writes its own output.
 
 Ray: `--backend ray --workers N` searches the chunks on N Ray actors, one generator each, and
-appends each chunk's trees as it arrives (hiero/search/ray_runner.py): the same trees, in arrival
+appends each chunk's trees as it arrives (hiero/trees/ray_runner.py): the same trees, in arrival
 order, with the same resume.
 """
 
@@ -47,10 +47,10 @@ from tqdm.auto import tqdm
 
 from hiero.data.io import DataError, append_jsonl, read_appended, read_jsonl, repair_appended
 from hiero.policy.backend import Generator
-from hiero.search.bfs import SearchSettings, grow_bfs
-from hiero.search.bsearch import BSearchSettings, grow_bsearch
-from hiero.search.mcts import MCTSSettings, grow_mcts
-from hiero.search.tree import check_tree, new_tree, tree_stats
+from hiero.trees.bfs import SearchSettings, grow_bfs
+from hiero.trees.bsearch import BSearchSettings, grow_bsearch
+from hiero.trees.mcts import MCTSSettings, grow_mcts
+from hiero.trees.tree import check_tree, new_tree, tree_stats
 from hiero.types import Problem, Tree
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def main(cfg: AnnotateConfig, generator: Generator | None = None) -> dict:
             bar.set_postfix(tok_s=f"{tokens / elapsed:.0f}", trees_s=f"{written / elapsed:.2f}")
 
         if cfg.backend == "ray":
-            from hiero.search.ray_runner import annotate_on_ray
+            from hiero.trees.ray_runner import annotate_on_ray
 
             ran = annotate_on_ray(cfg, todo, write, progress)
             tokens, workers = ran["generated_tokens"], ran["workers"]

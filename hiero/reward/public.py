@@ -1,6 +1,6 @@
 """Public process-reward-model formats behind the `Scorer` protocol, chosen from the model folder.
 
-    scorer = load_scorer("DIR")                                    # hiero.scoring.scorer: any format, auto
+    scorer = load_scorer("DIR")                                    # hiero.reward.scorer: any format, auto
     scorer = load_public_scorer("DIR", "step-tag", separator="ки", good_token="+", bad_token="-")
     scorer.score(["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]])   # -> [[0.93, 0.95]]
     hiero rm score | eval processbench | eval bon  --rm DIR --rm-format auto|hiero|token-classification|trl|step-tag
@@ -57,7 +57,7 @@ longer than the model's context (max_position_embeddings) raises ValueError nami
 Departures: none in how scores are read; the model's own code (e.g. Qwen2.5-Math-PRM's
 `Qwen2ForProcessRewardModel`, which needs trust_remote_code) is not run: such folders are refused.
 
-Tests: `.venv/bin/pytest -q tests/scoring/test_public.py` (tiny models in each format, built on the fly).
+Tests: `.venv/bin/pytest -q tests/reward/test_public.py` (tiny models in each format, built on the fly).
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class Annotator:
     """What one Ray actor runs: a loaded generator and annotate.py's batch search."""
 
     def __init__(self, cfg: dict, threads: int = 0):
-        from hiero.search.annotate import AnnotateConfig
+        from hiero.trees.annotate import AnnotateConfig
 
         if threads > 0:
             import torch
@@ -64,7 +64,7 @@ class Annotator:
         self.gen = load_generator(self.cfg.policy)
 
     def annotate(self, index: int, problems: list[Problem]) -> tuple[int, list[Tree], int]:
-        from hiero.search.annotate import annotate_batch
+        from hiero.trees.annotate import annotate_batch
 
         trees, tokens = annotate_batch(problems, self.gen, self.cfg)
         return index, trees, tokens

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
 from hiero.policy.prompt import STEP_SEP, build_prompt
-from hiero.search.tree import StepJudge, add_judged, path_steps
+from hiero.trees.tree import StepJudge, add_judged, path_steps
 from hiero.types import Tree
 
 

@@ -19,8 +19,8 @@ from hiero.data.io import write_jsonl
 from hiero.policy.model import build_model
 from hiero.policy.prompt import build_prompt
 from hiero.policy.tokenizer import train_tokenizer
-from hiero.search.annotate import AnnotateConfig, main
-from hiero.search.tree import check_tree
+from hiero.trees.annotate import AnnotateConfig, main
+from hiero.trees.tree import check_tree
 from hiero.types import Tree
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'hiero[ray]'): the Ray backend is untested")

@@ -29,9 +29,9 @@ from transformers import (
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
-from hiero.scoring.base import Scorer
-from hiero.scoring.public import PROBE_STEPS, PublicPRMScorer, detect_format
-from hiero.scoring.scorer import load_scorer
+from hiero.reward.base import Scorer
+from hiero.reward.public import PROBE_STEPS, PublicPRMScorer, detect_format
+from hiero.reward.scorer import load_scorer
 from hiero.types import Solution
 
 QS = ["Ben owns 5 cards. He loses 2 cards. How many cards?", "What is 3 * 3?", "Add 9 and 1.", "Q4"]

@@ -9,7 +9,7 @@
     check_tree(tree)                    structural checks + counts == leaf counting (ValueError)
     tree_stats(trees)                   summary figures for a set of trees
 
-The MC score of a node is the fraction of correct leaves in its subtree (REFERENCE §1): a leaf is a
+The MC score of a node is the fraction of correct leaves in its subtree (the HRM paper, arXiv 2503.13551): a leaf is a
 terminal step graded against the reference, or an unfinished step at the depth limit (wrong).
 `types.Tree.recompute_counts` sets every node's counts that way; `backup` keeps them equal while
 a search grows the tree, and `leaf_counts` is an independent walk the tests compare against.
