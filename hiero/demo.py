@@ -481,7 +481,8 @@ def headline(st: dict, seed: int) -> dict:
     out["bon"] = {k: {str(n): a for n, a in zip(bon["n"], curves[c]["acc"], strict=True)}
                   for k, c in names.items() if c in curves}
     out["search"] = {k: v["acc"] for k, v in bon.get("search", {}).items()}
-    out["step_eval"] = {k: {m: v.get(m) for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct")}
+    out["step_eval"] = {k: {m: v.get(m) for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct",
+                                                  "auroc_same_position", "auroc_first_error", "solution_auroc_within")}
                         for k, v in bon.get("step_eval", {}).items()}
     acc = st.get("po_eval", {}).get("accuracy", {})
     seg = st.get("po_eval", {}).get("segments", {})
@@ -656,11 +657,15 @@ def _step_eval_lines(step_eval: dict, picks: dict) -> list[str]:
     lines = ["### Step checks on the same fresh samples (ground truth: `synth.check_steps`)", "",
              "ProcessBench F1 with the threshold tuned on the even-numbered problems, reported on the odd ones; "
              "AUROC within a problem averaged over problems; AUROC per error kind = right steps vs steps of that kind.",
-             "", "| RM | step AUROC | AUROC within problem | F1 | acc. erroneous | acc. correct | per kind (n, AUROC) |",
-             "|---|---|---|---|---|---|---|"]
+             "Controls for the depth of a step (wrong steps sit late): AUROC at the same step index, right steps "
+             "vs the first wrong step only, and right vs wrong solutions of one problem by their min score.",
+             "", "| RM | step AUROC | AUROC within problem | same index | first error | solutions within problem | F1 | "
+                 "acc. erroneous | acc. correct | per kind (n, AUROC) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for k, v in step_eval.items():
         kinds = ", ".join(f"{kind} ({x['n']}, {_f(x['auroc'], 2)})" for kind, x in v["kinds"].items())
-        lines.append(f"| {k} | {_f(v['auroc'])} | {_f(v['auroc_within'])} | {_f(v.get('f1'))} | "
+        lines.append(f"| {k} | {_f(v['auroc'])} | {_f(v['auroc_within'])} | {_f(v.get('auroc_same_position'))} | "
+                     f"{_f(v.get('auroc_first_error'))} | {_f(v.get('solution_auroc_within'))} | {_f(v.get('f1'))} | "
                      f"{_f(v.get('acc_error'))} | {_f(v.get('acc_correct'))} | {kinds} |")
     if picks:
         lines += ["", f"Wrong picks at N = {picks['n']} where the pool held a right answer:", "",

@@ -116,9 +116,10 @@ def claims(results: dict) -> list[dict]:
                                    f"[{_pct(b[1])}, {_pct(b[2])}]", "verdict": _compare(a, b)})
     steps = bon.get("step_eval") or {}
     if "prm" in steps and "hrm" in steps:
-        p, h = steps["prm"].get("auroc"), steps["hrm"].get("auroc")
+        key = "auroc_same_position" if steps["prm"].get("auroc_same_position") is not None else "auroc"
+        p, h = steps["prm"].get(key), steps["hrm"].get(key)
         if p is not None and h is not None:
-            out.append({"paper": "HRM", "claim": "HRM ranks steps at least as well as PRM (step AUROC)",
+            out.append({"paper": "HRM", "claim": f"HRM ranks steps at least as well as PRM ({key})",
                         "numbers": f"HRM {h:.3f} vs PRM {p:.3f} (fresh samples, domain ground truth)",
                         "verdict": "held" if h >= p - 0.01 else "failed"})
     for k, v in (bon.get("search") or {}).items():
@@ -211,8 +212,9 @@ def _steps_section(r: dict) -> str:
     se = (r["stages"].get("bon") or {}).get("step_eval") or {}
     if not se:
         return ""
-    rows = [[_e(k), _num(v.get("auroc")), _num(v.get("auroc_within")), _num(v.get("f1")), _num(v.get("acc_error")),
-             _num(v.get("acc_correct")),
+    rows = [[_e(k), _num(v.get("auroc")), _num(v.get("auroc_within")), _num(v.get("auroc_same_position")),
+             _num(v.get("auroc_first_error")), _num(v.get("solution_auroc_within")), _num(v.get("f1")),
+             _num(v.get("acc_error")), _num(v.get("acc_correct")),
              _e(", ".join(f"{kind} ({x['n']}): {_num(x['auroc'], 2)}" for kind, x in v.get("kinds", {}).items()))]
             for k, v in se.items()]
     roc = ""
@@ -220,9 +222,13 @@ def _steps_section(r: dict) -> str:
         roc = _img(_roc_png(se), "step ROC curves")
     return ("<h2>Step-level checks</h2><p>Every per-step reward model on the best-of-N pool, against the built-in "
             "domain's own check of each step (never seen in training). ProcessBench F1: threshold tuned on the "
-            "even-numbered problems, reported on the odd ones.</p>"
-            + _table(["RM", "step AUROC", "AUROC within problem", "F1", "acc. erroneous", "acc. correct",
-                      "AUROC per error kind (n)"], rows, text_cols=(0, 6)) + roc)
+            "even-numbered problems, reported on the odd ones. Wrong steps sit late in a solution (every step after "
+            "a first error counts as wrong), so a score that merely falls with depth ranks well pooled; the three "
+            "controls compare right and wrong steps at the same index, right steps with first errors only, and the "
+            "right and wrong solutions of one problem by their min score (what best-of-N needs).</p>"
+            + _table(["RM", "step AUROC", "AUROC within problem", "same index", "first error",
+                      "solutions within problem", "F1", "acc. erroneous", "acc. correct", "AUROC per error kind (n)"],
+                     rows, text_cols=(0, 9)) + roc)
 
 
 def _roc_png(se: dict) -> bytes:

@@ -19,7 +19,13 @@ reward model never saw. Metrics:
   (a split the threshold never saw), as hiero eval processbench tunes on one split for the others;
 - kinds: AUROC of right steps against the steps of each error kind of `synth.error_kinds`
   (arithmetic slip, wrong operand, misread start, ...): which errors the model sees;
-- roc: the pooled ROC curve (`roc_points`), for the report's plot.
+- roc: the pooled ROC curve (`roc_points`), for the report's plot;
+- confounds: wrong steps sit late in solutions (every step after a first error counts as wrong),
+  so a score that only falls with depth gets a high pooled AUROC. `auroc_same_position` compares
+  right and wrong steps at the same index (mean over indices, weighted by their wrong steps),
+  `auroc_first_error` right steps against only the first wrong step of each solution, and
+  `solution_auroc_within` the solutions of one problem by their min score, right against wrong
+  answers (what best-of-N needs), averaged over problems.
 """
 
 from __future__ import annotations
@@ -49,9 +55,13 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
     if not (len(problems) == len(pool) == len(scores)):
         raise ValueError(f"step_eval: {len(problems)} problems, {len(pool)} pool rows, {len(scores)} score rows")
     xs, ys, within, by_kind = [], [], [], {}
+    by_pos: dict[int, tuple[list, list]] = {}  # step index -> (scores, truths)
+    fx, fy = [], []  # right steps and the first wrong step of each solution
+    sol_within = []  # per problem: P(min score of a right solution > that of a wrong one)
     items: dict[int, tuple[list, list]] = {0: ([], []), 1: ([], [])}  # split -> (step scores, first errors)
     for i, (p, row, row_scores) in enumerate(zip(problems, pool, scores, strict=True)):
         px, py = [], []
+        right_min, wrong_min = [], []
         for sol, sc in zip(row, row_scores, strict=True):
             if len(sc) != len(sol.steps):
                 raise ValueError(f"problem {p.id}: {len(sc)} scores for {len(sol.steps)} steps")
@@ -62,12 +72,18 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
             if truth is None:
                 raise ValueError(f"problem {p.id}: its domain ({domain.name}) cannot check steps")
             kinds = domain.error_kinds(p, sol.steps) or [None if t else "wrong" for t in truth]
-            for s, t, k in zip(sc, truth, kinds, strict=True):
+            for j, (s, t, k) in enumerate(zip(sc, truth, kinds, strict=True)):
                 px.append(s)
                 py.append(int(t))
+                by_pos.setdefault(j, ([], []))[0].append(s)
+                by_pos[j][1].append(int(t))
                 if k is not None:
                     by_kind.setdefault(k, []).append(s)
             first = next((j for j, t in enumerate(truth) if not t), -1)
+            upto = len(truth) if first < 0 else first + 1
+            fx += sc[:upto]
+            fy += [int(t) for t in truth[:upto]]
+            (right_min if sol.correct else wrong_min).append(min(sc))
             items[i % 2][0].append(sc)
             items[i % 2][1].append(first)
         xs += px
@@ -75,12 +91,25 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
         a = auroc(px, py)
         if a is not None:
             within.append(a)
+        a = auroc(right_min + wrong_min, [1] * len(right_min) + [0] * len(wrong_min))
+        if a is not None:
+            sol_within.append(a)
     right = [x for x, y in zip(xs, ys) if y]
     kinds = {k: {"n": len(v), "auroc": _rounded(auroc(right + v, [1] * len(right) + [0] * len(v)))}
              for k, v in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))}
     out = {"auroc": _rounded(auroc(xs, ys)), "auroc_within": _rounded(np.mean(within)) if within else None,
            "n_problems_within": len(within), "n_steps": len(ys), "n_wrong_steps": len(ys) - sum(ys), "kinds": kinds,
            "roc": roc_points(xs, ys)}
+    # scores that fall with depth rank late (often wrong) steps low without checking them: compare
+    # right and wrong steps at the same index, weighted by the wrong steps there
+    pos = {j: (auroc(*v), len(v[1]) - sum(v[1])) for j, v in sorted(by_pos.items())}
+    pos_w = [(a, n) for a, n in pos.values() if a is not None]
+    out.update({
+        "auroc_by_position": {str(j): _rounded(a) for j, (a, _) in pos.items()},
+        "auroc_same_position": _rounded(sum(a * n for a, n in pos_w) / sum(n for _, n in pos_w)) if pos_w else None,
+        "auroc_first_error": _rounded(auroc(fx, fy)),
+        "solution_auroc_within": _rounded(np.mean(sol_within)) if sol_within else None,
+    })
     try:
         t, tune_f1 = tune_threshold(*items[0])
         pb = processbench_scores([first_error_prediction(s, t) for s in items[1][0]], items[1][1])

@@ -106,3 +106,20 @@ def test_segment_quality_counts_each_segment_by_hand():
     assert q["answer_right"] == round(2 / 3, 4)  # the third restates a wrong start, then goes on right
     truth = [synth.check_steps(p, t.split("\n")) for t in texts]
     assert q["step_accuracy"] == round(sum(map(sum, truth)) / sum(map(len, truth)), 4)
+
+
+def test_a_score_that_only_falls_with_depth_is_caught_by_the_controlled_metrics():
+    # every wrong step is at index >= 1 and the scores fall with the index, whatever the step says:
+    # pooled AUROC looks good, right vs wrong at the same index is chance, and so is ranking the
+    # right solution above the wrong ones by their min score
+    pool = [[sol(RIGHT), sol(ARITH), sol(OPERAND)], [sol(RIGHT), sol(ARITH), sol(OPERAND)]]
+    depth = [[[1.0 - 0.2 * j for j in range(len(s.steps))] for s in row] for row in pool]
+    got = step_eval([P, P], pool, depth)
+    assert got["auroc"] > 0.7
+    assert got["auroc_same_position"] == 0.5 and got["solution_auroc_within"] == 0.5
+    assert got["auroc_by_position"]["0"] is None  # index 0 is right everywhere: undefined there
+    # a model that checks steps scores 1 on both at once
+    truth = [[[float(t) for t in synth.check_steps(P, s.steps)] for s in row] for row in pool]
+    got = step_eval([P, P], pool, truth)
+    assert got["auroc_same_position"] == 1.0 and got["auroc_first_error"] == 1.0
+    assert got["solution_auroc_within"] == 1.0
