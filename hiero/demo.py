@@ -18,7 +18,7 @@ changed or what an interrupted run left unfinished (long stages resume inside th
 are rewritten atomically at the end of every run.
 
 Sizes: `quick` (the default, ~10 minutes on 2 CPU cores), `full` (the same recipe on ten times the
-held-out problems, so the N = 64 intervals separate methods ~5 points apart; about an hour) and
+held-out problems, so the N = 64 intervals separate methods ~5 points apart; 34 minutes measured) and
 `micro` (seconds: a smoke run for tests; its figures mean nothing). Model quality at these sizes is
 that of a 1M-parameter model trained for two minutes: the report shows what each stage measured,
 not the papers' numbers.
@@ -59,8 +59,8 @@ class DemoConfig:
     out: str = field(default="runs/demo", metadata={"help": "output folder (report.md, results.json, stages/)"})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     size: Literal["quick", "full", "micro"] = field(default="quick", metadata={
-        "help": "quick: ~10 minutes on 2 CPU cores; full: quick's recipe on 10x the held-out problems (about an "
-                "hour); micro: a seconds-long smoke run (figures meaningless)"})
+        "help": "quick: ~10 minutes on 2 CPU cores; full: quick's recipe on 10x the held-out problems (~35 "
+                "minutes); micro: a seconds-long smoke run (figures meaningless)"})
     shared_data: str = field(default="", metadata={
         "help": "folder of the real data for the summaries ('' = ../shared/data beside the checkout, if there)"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
@@ -482,7 +482,8 @@ def headline(st: dict, seed: int) -> dict:
                   for k, c in names.items() if c in curves}
     out["search"] = {k: v["acc"] for k, v in bon.get("search", {}).items()}
     out["step_eval"] = {k: {m: v.get(m) for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct",
-                                                  "auroc_same_position", "auroc_first_error", "solution_auroc_within")}
+                                                  "auroc_same_position", "auroc_within_same_position", "auroc_first_error",
+                                                  "solution_auroc_within")}
                         for k, v in bon.get("step_eval", {}).items()}
     acc = st.get("po_eval", {}).get("accuracy", {})
     seg = st.get("po_eval", {}).get("segments", {})
@@ -529,8 +530,7 @@ def _stage_line(res: dict) -> str:
     return f"*{state}; {res['_time_s']:.1f} s; peak memory {res['_peak_rss_mb']:.0f} MB*"
 
 
-def render_report(results: dict) -> str:
-    st = results["stages"]
+def _md_header(results: dict, st: dict) -> list[str]:
     cfg = results["config"]
     lines = [f"# hiero demo report ({cfg['size']})", "",
              f"Command: `hiero demo --out {cfg['out']} --seed {cfg['seed']} --size {cfg['size']}`  ",
@@ -543,110 +543,148 @@ def render_report(results: dict) -> str:
         lines.append(f"| {name} | {status} | {res['_time_s']:.1f} | "
                      f"{res['_peak_rss_mb']:.0f} |")
     lines.append("")
-    if "domain" in st:
-        x = st["domain"]
-        lines += ["## 1. Built-in domain", _stage_line(x), "",
-                  f"{x['problems']} test problems, {x['steps_min']}–{x['steps_max']} reference steps "
-                  f"(mean {x['steps_mean']}). Noisy solutions: {x['solutions_with_error']} with an injected wrong "
-                  f"step, {x['solutions_correct']} with a right final answer. The domain's checker finds the "
-                  f"injected first error in {_pct(x['first_error_agreement'])} of solutions.", "",
-                  "Example (first error at step " + str(x["example"]["first_error"]) + "):", "", "```",
-                  x["example"]["question"], *x["example"]["steps"], "```", ""]
-    if "real_data" in st:
-        x = st["real_data"]
-        lines += ["## 2. Real data found", _stage_line(x), "", f"Folder `{x['folder']}`, read by the converters:",
-                  "", "| file | format | kind | records | problems | steps |", "|---|---|---|---|---|---|"]
-        for name, f in (x["summary"].get("files") or {}).items():
-            if isinstance(f, dict):
-                lines.append(f"| {name} | {f.get('format', '')} | {f.get('kind', '')} | {f.get('records', '')} | "
-                             f"{f.get('problems', '')} | {f.get('steps', '')} |")
-        lines.append("")
-    if "policy" in st:
-        x = st["policy"]
-        lines += ["## 3. Policy (tokenizer + tiny causal LM, noisy SFT)", _stage_line(x), "",
-                  f"{x['params']:,} parameters, vocabulary {x['vocab_size']}, {x['steps']} steps on "
-                  f"{x['train_examples']} examples in {x['train_time_s']:.0f} s ({x['tokens_per_s']:.0f} tokens/s); "
-                  f"final loss {_f(x['final_loss'])}, eval loss {_f(x['eval_loss'])}. Greedy accuracy on "
-                  f"{x['test_problems']} held-out problems: **{_pct(x['test_accuracy'])}**.", ""]
-    if "annotate" in st:
-        x = st["annotate"]
-        keys = [k for k in ("trees", "nodes", "leaves", "generated_tokens", "tokens_per_s", "trees_per_s",
-                            "true_steps", "false_steps", "mean_mc_true_steps", "mean_mc_false_steps",
-                            "mean_root_mc", "time_s") if k in x]
-        lines += ["## 4. Reasoning trees (bfs, MC labels)", _stage_line(x), "",
-                  "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
-                  "| " + " | ".join(_f(x[k]) for k in keys) + " |", ""]
-    if "hnc" in st:
-        x = st["hnc"]
-        lines += ["## 5. HNC", _stage_line(x), "",
-                  f"{x['trees']} trees, {x['merges']} merges ({x['trees_with_merges']} trees changed) in "
-                  f"{x['time_s']:.3f} s; root (n_correct, n_total) unchanged in {x['root_counts_unchanged']} trees.",
-                  ""]
-    if "rm_data" in st:
-        x = st["rm_data"]
-        lines += ["## 6. Reward-model rows", _stage_line(x), "", "| kind | train | eval |", "|---|---|---|"]
-        for k, v in x.items():
-            if isinstance(v, dict):
-                lines.append(f"| {k} | {_summ(v['train_rows'])} | {_summ(v['eval_rows'])} |")
-        lines.append("")
-    if "rm_train" in st:
-        x = st["rm_train"]
-        lines += ["## 7. Reward models (marker scoring, one forward pass per solution)", _stage_line(x), "",
-                  "| kind | train rows | steps | best eval loss | time (s) |", "|---|---|---|---|---|"]
-        for k, v in x.items():
-            if isinstance(v, dict) and "skipped" in v:
-                lines.append(f"| {k} | not trained: {v['skipped']} | | | |")
-            elif isinstance(v, dict):
-                lines.append(f"| {k} | {v['train']['examples']} | {v.get('steps', 'n/a')} | "
-                             f"{_f(v.get('best_eval_loss'))} | {_f(v.get('train_time_s'), 1)} |")
-        lines.append("")
-    if "processbench" in st:
-        x = st["processbench"]
-        lines += ["## 8. Step-level evaluation (ProcessBench protocol, built-in domain ground truth)", _stage_line(x),
-                  "", "| RM | threshold | acc. erroneous | acc. correct | F1 | step AUROC |", "|---|---|---|---|---|---|"]
-        for k, v in x.items():
-            if isinstance(v, dict):
-                lines.append(f"| {k} | {_f(v.get('threshold'))} | {_f(v.get('acc_error'))} | "
-                             f"{_f(v.get('acc_correct'))} | {_f(v.get('f1'))} | {_f(v.get('auroc_step'))} |")
-        lines.append("")
-    if "bon" in st:
-        x = st["bon"]
-        lines += ["## 9. Best-of-N and step-level search", _stage_line(x), "",
-                  f"{x['n_problems']} held-out problems, one pool of {x['pool_size']} samples each (sample accuracy "
-                  f"{_pct(x['sample_accuracy'])}); 95% bootstrap intervals in results.json. Plot: "
-                  f"`{x['files']['plot']}`.", "", x["markdown"], ""]
-        lines += _step_eval_lines(x.get("step_eval", {}), x.get("wrong_picks", {}))
-    if "selftrain" in st and "skipped" in st["selftrain"]:
-        lines += ["## 10. Self-training", _stage_line(st["selftrain"]), "", f"Not trained: {st['selftrain']['skipped']}.", ""]
-    elif "selftrain" in st:
-        x = st["selftrain"]
-        lines += ["## 10. Self-training on high-value trajectories", _stage_line(x), "",
-                  f"{x['examples']} examples (select={x['select']}) with MC ≥ {x['threshold']} from {x['trees']} trees; loss CE + "
-                  f"{x['lam']}·{x['kl_form']}(KL). Held-out greedy accuracy {_pct(x['before']['accuracy'])} → "
-                  f"**{_pct(x['after']['accuracy'])}** (n = {x['after'].get('n', 'n/a')}).", ""]
-    if "pairs" in st:
-        x = st["pairs"]
-        lines += ["## 11. Preference pairs", _stage_line(x), "",
-                  f"Sampled {x['sampled']['solutions']} solutions ({_pct(x['sampled']['accuracy'])} right); "
-                  f"{x['pairs']} pairs by source {x['by_source']}; segment coverage "
-                  f"{ {k: round(v, 2) for k, v in x['segment_coverage'].items()} }.", ""]
-    if "po" in st:
-        x = st["po"]
-        lines += ["## 12. DPO vs HiPO training (same pairs, same reference)", _stage_line(x), "",
-                  "| loss | steps | time/step (s) | last loss |", "|---|---|---|---|"]
-        for k, v in x.items():
-            if isinstance(v, dict):
-                lines.append(f"| {k} | {v['steps']} | {_f(v['time_per_step_s'], 4)} | {_f(v['last'].get('loss'))} |")
-        lines.append("")
-    if "po_eval" in st:
-        x = st["po_eval"]
-        acc = x.get("accuracy", {})
-        lines += ["## 13. Base vs DPO vs HiPO (same prompt for every model)", _stage_line(x), "",
-                  "| model | accuracy |", "|---|---|"]
-        for k, v in acc.items():
-            lines.append(f"| {k} | {_pct(v)} |")
-        lines += ["", "Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
-                      " none is configured in the demo, so none are shown.", ""]
+    return lines
+
+
+def _md_domain(x: dict) -> list[str]:
+    lines = ["## 1. Built-in domain", _stage_line(x), "",
+              f"{x['problems']} test problems, {x['steps_min']}–{x['steps_max']} reference steps "
+              f"(mean {x['steps_mean']}). Noisy solutions: {x['solutions_with_error']} with an injected wrong "
+              f"step, {x['solutions_correct']} with a right final answer. The domain's checker finds the "
+              f"injected first error in {_pct(x['first_error_agreement'])} of solutions.", "",
+              "Example (first error at step " + str(x["example"]["first_error"]) + "):", "", "```",
+              x["example"]["question"], *x["example"]["steps"], "```", ""]
+    return lines
+
+
+def _md_real_data(x: dict) -> list[str]:
+    lines = ["## 2. Real data found", _stage_line(x), "", f"Folder `{x['folder']}`, read by the converters:",
+              "", "| file | format | kind | records | problems | steps |", "|---|---|---|---|---|---|"]
+    for name, f in (x["summary"].get("files") or {}).items():
+        if isinstance(f, dict):
+            lines.append(f"| {name} | {f.get('format', '')} | {f.get('kind', '')} | {f.get('records', '')} | "
+                         f"{f.get('problems', '')} | {f.get('steps', '')} |")
+    lines.append("")
+    return lines
+
+
+def _md_policy(x: dict) -> list[str]:
+    lines = ["## 3. Policy (tokenizer + tiny causal LM, noisy SFT)", _stage_line(x), "",
+              f"{x['params']:,} parameters, vocabulary {x['vocab_size']}, {x['steps']} steps on "
+              f"{x['train_examples']} examples in {x['train_time_s']:.0f} s ({x['tokens_per_s']:.0f} tokens/s); "
+              f"final loss {_f(x['final_loss'])}, eval loss {_f(x['eval_loss'])}. Greedy accuracy on "
+              f"{x['test_problems']} held-out problems: **{_pct(x['test_accuracy'])}**.", ""]
+    return lines
+
+
+def _md_annotate(x: dict) -> list[str]:
+    keys = [k for k in ("trees", "nodes", "leaves", "generated_tokens", "tokens_per_s", "trees_per_s",
+                        "true_steps", "false_steps", "mean_mc_true_steps", "mean_mc_false_steps",
+                        "mean_root_mc", "time_s") if k in x]
+    lines = ["## 4. Reasoning trees (bfs, MC labels)", _stage_line(x), "",
+              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
+              "| " + " | ".join(_f(x[k]) for k in keys) + " |", ""]
+    return lines
+
+
+def _md_hnc(x: dict) -> list[str]:
+    lines = ["## 5. HNC", _stage_line(x), "",
+              f"{x['trees']} trees, {x['merges']} merges ({x['trees_with_merges']} trees changed) in "
+              f"{x['time_s']:.3f} s; root (n_correct, n_total) unchanged in {x['root_counts_unchanged']} trees.",
+              ""]
+    return lines
+
+
+def _md_rm_data(x: dict) -> list[str]:
+    lines = ["## 6. Reward-model rows", _stage_line(x), "", "| kind | train | eval |", "|---|---|---|"]
+    for k, v in x.items():
+        if isinstance(v, dict):
+            lines.append(f"| {k} | {_summ(v['train_rows'])} | {_summ(v['eval_rows'])} |")
+    lines.append("")
+    return lines
+
+
+def _md_rm_train(x: dict) -> list[str]:
+    lines = ["## 7. Reward models (marker scoring, one forward pass per solution)", _stage_line(x), "",
+              "| kind | train rows | steps | best eval loss | time (s) |", "|---|---|---|---|---|"]
+    for k, v in x.items():
+        if isinstance(v, dict) and "skipped" in v:
+            lines.append(f"| {k} | not trained: {v['skipped']} | | | |")
+        elif isinstance(v, dict):
+            lines.append(f"| {k} | {v['train']['examples']} | {v.get('steps', 'n/a')} | "
+                         f"{_f(v.get('best_eval_loss'))} | {_f(v.get('train_time_s'), 1)} |")
+    lines.append("")
+    return lines
+
+
+def _md_processbench(x: dict) -> list[str]:
+    lines = ["## 8. Step-level evaluation (ProcessBench protocol, built-in domain ground truth)", _stage_line(x),
+              "", "| RM | threshold | acc. erroneous | acc. correct | F1 | step AUROC |", "|---|---|---|---|---|---|"]
+    for k, v in x.items():
+        if isinstance(v, dict):
+            lines.append(f"| {k} | {_f(v.get('threshold'))} | {_f(v.get('acc_error'))} | "
+                         f"{_f(v.get('acc_correct'))} | {_f(v.get('f1'))} | {_f(v.get('auroc_step'))} |")
+    lines.append("")
+    return lines
+
+
+def _md_bon(x: dict) -> list[str]:
+    lines = ["## 9. Best-of-N and step-level search", _stage_line(x), "",
+              f"{x['n_problems']} held-out problems, one pool of {x['pool_size']} samples each (sample accuracy "
+              f"{_pct(x['sample_accuracy'])}); 95% bootstrap intervals in results.json. Plot: "
+              f"`{x['files']['plot']}`.", "", x["markdown"], ""]
+    lines += _step_eval_lines(x.get("step_eval", {}), x.get("wrong_picks", {}))
+    return lines
+
+
+def _md_selftrain(x: dict) -> list[str]:
+    if "skipped" in x:
+        return ["## 10. Self-training", _stage_line(x), "", f"Not trained: {x['skipped']}.", ""]
+    return ["## 10. Self-training on high-value trajectories", _stage_line(x), "",
+            f"{x['examples']} examples (select={x['select']}) with MC ≥ {x['threshold']} from {x['trees']} trees; "
+            f"loss CE + {x['lam']}·{x['kl_form']}(KL). Held-out greedy accuracy {_pct(x['before']['accuracy'])} → "
+            f"**{_pct(x['after']['accuracy'])}** (n = {x['after'].get('n', 'n/a')}).", ""]
+
+
+def _md_pairs(x: dict) -> list[str]:
+    lines = ["## 11. Preference pairs", _stage_line(x), "",
+              f"Sampled {x['sampled']['solutions']} solutions ({_pct(x['sampled']['accuracy'])} right); "
+              f"{x['pairs']} pairs by source {x['by_source']}; segment coverage "
+              f"{ {k: round(v, 2) for k, v in x['segment_coverage'].items()} }.", ""]
+    return lines
+
+
+def _md_po(x: dict) -> list[str]:
+    lines = ["## 12. DPO vs HiPO training (same pairs, same reference)", _stage_line(x), "",
+              "| loss | steps | time/step (s) | last loss |", "|---|---|---|---|"]
+    for k, v in x.items():
+        if isinstance(v, dict):
+            lines.append(f"| {k} | {v['steps']} | {_f(v['time_per_step_s'], 4)} | {_f(v['last'].get('loss'))} |")
+    lines.append("")
+    return lines
+
+
+def _md_po_eval(x: dict) -> list[str]:
+    acc = x.get("accuracy", {})
+    lines = ["## 13. Base vs DPO vs HiPO (same prompt for every model)", _stage_line(x), "",
+              "| model | accuracy |", "|---|---|"]
+    for k, v in acc.items():
+        lines.append(f"| {k} | {_pct(v)} |")
+    lines += ["", "Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
+                  " none is configured in the demo, so none are shown.", ""]
+    return lines
+
+
+# the report: the header, then one renderer per stage, in pipeline order (a stage that did not run is not shown)
+MD_SECTIONS = {"domain": _md_domain, "real_data": _md_real_data, "policy": _md_policy, "annotate": _md_annotate, "hnc": _md_hnc, "rm_data": _md_rm_data, "rm_train": _md_rm_train, "processbench": _md_processbench, "bon": _md_bon, "selftrain": _md_selftrain, "pairs": _md_pairs, "po": _md_po, "po_eval": _md_po_eval}
+
+
+def render_report(results: dict) -> str:
+    st = results["stages"]
+    lines = _md_header(results, st)
+    for name, section in MD_SECTIONS.items():
+        if name in st:
+            lines += section(st[name])
     return "\n".join(lines) + "\n"
 
 
@@ -657,14 +695,16 @@ def _step_eval_lines(step_eval: dict, picks: dict) -> list[str]:
     lines = ["### Step checks on the same fresh samples (ground truth: `synth.check_steps`)", "",
              "ProcessBench F1 with the threshold tuned on the even-numbered problems, reported on the odd ones; "
              "AUROC within a problem averaged over problems; AUROC per error kind = right steps vs steps of that kind.",
-             "Controls for the depth of a step (wrong steps sit late): AUROC at the same step index, right steps "
+             "", "Controls for the depth of a step (wrong steps sit late): AUROC at the same step index (pooled, and "
+             "inside each problem), right steps "
              "vs the first wrong step only, and right vs wrong solutions of one problem by their min score.",
-             "", "| RM | step AUROC | AUROC within problem | same index | first error | solutions within problem | F1 | "
-                 "acc. erroneous | acc. correct | per kind (n, AUROC) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| RM | step AUROC | AUROC within problem | same index | same index within problem | first error | "
+                 "solutions within problem | F1 | acc. erroneous | acc. correct | per kind (n, AUROC) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, v in step_eval.items():
         kinds = ", ".join(f"{kind} ({x['n']}, {_f(x['auroc'], 2)})" for kind, x in v["kinds"].items())
         lines.append(f"| {k} | {_f(v['auroc'])} | {_f(v['auroc_within'])} | {_f(v.get('auroc_same_position'))} | "
+                     f"{_f(v.get('auroc_within_same_position'))} | "
                      f"{_f(v.get('auroc_first_error'))} | {_f(v.get('solution_auroc_within'))} | {_f(v.get('f1'))} | "
                      f"{_f(v.get('acc_error'))} | {_f(v.get('acc_correct'))} | {kinds} |")
     if picks:

@@ -213,7 +213,7 @@ def _steps_section(r: dict) -> str:
     if not se:
         return ""
     rows = [[_e(k), _num(v.get("auroc")), _num(v.get("auroc_within")), _num(v.get("auroc_same_position")),
-             _num(v.get("auroc_first_error")), _num(v.get("solution_auroc_within")), _num(v.get("f1")),
+             _num(v.get("auroc_within_same_position")), _num(v.get("auroc_first_error")), _num(v.get("solution_auroc_within")), _num(v.get("f1")),
              _num(v.get("acc_error")), _num(v.get("acc_correct")),
              _e(", ".join(f"{kind} ({x['n']}): {_num(x['auroc'], 2)}" for kind, x in v.get("kinds", {}).items()))]
             for k, v in se.items()]
@@ -223,12 +223,13 @@ def _steps_section(r: dict) -> str:
     return ("<h2>Step-level checks</h2><p>Every per-step reward model on the best-of-N pool, against the built-in "
             "domain's own check of each step (never seen in training). ProcessBench F1: threshold tuned on the "
             "even-numbered problems, reported on the odd ones. Wrong steps sit late in a solution (every step after "
-            "a first error counts as wrong), so a score that merely falls with depth ranks well pooled; the three "
-            "controls compare right and wrong steps at the same index, right steps with first errors only, and the "
+            "a first error counts as wrong), so a score that merely falls with depth ranks well pooled; the "
+            "controls compare right and wrong steps at the same index (over all problems, and inside each problem), "
+            "right steps with first errors only, and the "
             "right and wrong solutions of one problem by their min score (what best-of-N needs).</p>"
-            + _table(["RM", "step AUROC", "AUROC within problem", "same index", "first error",
-                      "solutions within problem", "F1", "acc. erroneous", "acc. correct", "AUROC per error kind (n)"],
-                     rows, text_cols=(0, 9)) + roc)
+            + _table(["RM", "step AUROC", "AUROC within problem", "same index", "same index within problem",
+                      "first error", "solutions within problem", "F1", "acc. erroneous", "acc. correct",
+                      "AUROC per error kind (n)"], rows, text_cols=(0, 10)) + roc)
 
 
 def _roc_png(se: dict) -> bytes:

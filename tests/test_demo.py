@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from hiero.cli import main as cli
 from hiero.demo import SIZES, DemoConfig, main
 
 STAGES = ["domain", "policy", "annotate", "hnc", "rm_data", "rm_train", "processbench", "bon", "selftrain",
@@ -52,6 +53,28 @@ def test_every_size_names_real_config_fields():
     bad["micro"]["rm"]["lerning_rate"] = 1.0
     with pytest.raises(ValueError, match="stage 'rm': unknown setting.*lerning_rate"):
         demo.check_sizes(bad)
+
+
+_VARYING = {"_peak_rss_mb", "_cached", "peak_rss_mb", "timings_s", "seconds", "machine", "versions", "stage_dirs",
+            "ref_cache"}
+
+
+def _comparable(out) -> dict:
+    """results.json without what may differ between two runs of the same seed: times, memory,
+    throughput (keys ending in _s, annotation's "seconds"), the machine, and the output folder in paths."""
+    def strip(d):
+        if isinstance(d, dict):
+            return {k: strip(v) for k, v in d.items() if k not in _VARYING and not k.endswith("_s")}
+        return [strip(x) for x in d] if isinstance(d, list) else d
+    return strip(json.loads((out / "results.json").read_text().replace(str(out), "OUT")))
+
+
+def test_the_same_seed_gives_the_same_results(demo_run, tmp_path):
+    again = tmp_path / "run"
+    assert cli(["demo", "--size", "micro", "--out", str(again), "--shared-data", str(again / "absent")]) == 0
+    first, second = _comparable(demo_run), _comparable(again)
+    assert first["bon"] and first["stages"]["rm_train"]["prm"]["final_eval"]  # figures, not empty shells
+    assert first == second
 
 
 def test_rerun_reuses_every_stage(demo_run):

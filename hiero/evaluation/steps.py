@@ -23,7 +23,9 @@ reward model never saw. Metrics:
 - confounds: wrong steps sit late in solutions (every step after a first error counts as wrong),
   so a score that only falls with depth gets a high pooled AUROC. `auroc_same_position` compares
   right and wrong steps at the same index (mean over indices, weighted by their wrong steps),
-  `auroc_first_error` right steps against only the first wrong step of each solution, and
+  `auroc_within_same_position` the same inside each problem (the strictest: neither the
+  problem's difficulty nor the depth can help), `auroc_first_error` right steps against only the
+  first wrong step of each solution, and
   `solution_auroc_within` the solutions of one problem by their min score, right against wrong
   answers (what best-of-N needs), averaged over problems.
 """
@@ -58,10 +60,12 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
     by_pos: dict[int, tuple[list, list]] = {}  # step index -> (scores, truths)
     fx, fy = [], []  # right steps and the first wrong step of each solution
     sol_within = []  # per problem: P(min score of a right solution > that of a wrong one)
+    cells = []  # (AUROC, wrong steps) of every (problem, step index) with both kinds of step
     items: dict[int, tuple[list, list]] = {0: ([], []), 1: ([], [])}  # split -> (step scores, first errors)
     for i, (p, row, row_scores) in enumerate(zip(problems, pool, scores, strict=True)):
         px, py = [], []
         right_min, wrong_min = [], []
+        cell: dict[int, tuple[list, list]] = {}
         for sol, sc in zip(row, row_scores, strict=True):
             if len(sc) != len(sol.steps):
                 raise ValueError(f"problem {p.id}: {len(sc)} scores for {len(sol.steps)} steps")
@@ -77,6 +81,8 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
                 py.append(int(t))
                 by_pos.setdefault(j, ([], []))[0].append(s)
                 by_pos[j][1].append(int(t))
+                cell.setdefault(j, ([], []))[0].append(s)
+                cell[j][1].append(int(t))
                 if k is not None:
                     by_kind.setdefault(k, []).append(s)
             first = next((j for j, t in enumerate(truth) if not t), -1)
@@ -94,6 +100,7 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
         a = auroc(right_min + wrong_min, [1] * len(right_min) + [0] * len(wrong_min))
         if a is not None:
             sol_within.append(a)
+        cells += [(a, len(t) - sum(t)) for a, t in ((auroc(*v), v[1]) for v in cell.values()) if a is not None]
     right = [x for x, y in zip(xs, ys) if y]
     kinds = {k: {"n": len(v), "auroc": _rounded(auroc(right + v, [1] * len(right) + [0] * len(v)))}
              for k, v in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))}
@@ -108,6 +115,8 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
         "auroc_by_position": {str(j): _rounded(a) for j, (a, _) in pos.items()},
         "auroc_same_position": _rounded(sum(a * n for a, n in pos_w) / sum(n for _, n in pos_w)) if pos_w else None,
         "auroc_first_error": _rounded(auroc(fx, fy)),
+        "auroc_within_same_position": _rounded(sum(a * n for a, n in cells) / sum(n for _, n in cells)) if cells
+        else None,
         "solution_auroc_within": _rounded(np.mean(sol_within)) if sol_within else None,
     })
     try:

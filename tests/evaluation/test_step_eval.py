@@ -117,9 +117,11 @@ def test_a_score_that_only_falls_with_depth_is_caught_by_the_controlled_metrics(
     got = step_eval([P, P], pool, depth)
     assert got["auroc"] > 0.7
     assert got["auroc_same_position"] == 0.5 and got["solution_auroc_within"] == 0.5
+    assert got["auroc_within_same_position"] == 0.5
     assert got["auroc_by_position"]["0"] is None  # index 0 is right everywhere: undefined there
     # a model that checks steps scores 1 on both at once
     truth = [[[float(t) for t in synth.check_steps(P, s.steps)] for s in row] for row in pool]
     got = step_eval([P, P], pool, truth)
     assert got["auroc_same_position"] == 1.0 and got["auroc_first_error"] == 1.0
+    assert got["auroc_within_same_position"] == 1.0
     assert got["solution_auroc_within"] == 1.0
