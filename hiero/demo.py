@@ -94,24 +94,6 @@ SIZES: dict[str, dict] = {
         "po": {"epochs": 1.0, "batch_size": 16, "lr": 5e-5},
         "po_eval": {"problems": 200},
     },
-    # quick's recipe on ten times the held-out problems (95% intervals of ~±2.5-3 points at N = 64),
-    # 3.3x the annotated problems and 3x the reward-model steps; step search: step_greedy only
-    "full": {
-        "domain": {"max_value": 30},
-        "domain_sample": {"n": 1000, "p_error": 0.3, "p_correction": 0.3},
-        "policy": {"preset": "quick", "n_layers": 2, "max_steps": 600},
-        "annotate": {"problems": 2000, "mode": "bsearch", "samples": 8, "rollouts": 4, "depth": 6,
-                     "temperature": 0.7, "step_tokens": 32, "batch_problems": 64},
-        "rows": {"nodes": "solutions", "hard_label": "any-correct"},
-        "rm": {"max_steps": 600, "batch_size": 32, "lr": 1e-3, "loss": "hard_ce", "label_type": "hard"},
-        "processbench": {"synth_n": 1000},
-        "bon": {"synth_n": 1000, "n": [1, 2, 4, 8, 16, 32, 64], "search": ["step_greedy"], "search_n": 4,
-                "max_new_tokens": 96, "step_tokens": 32, "bootstrap": 1000},
-        "selftrain": {"eval_n": 1000, "epochs": 1.0, "lr": 2e-4, "batch_size": 16},
-        "pairs": {"problems": 2400, "n": 4},
-        "po": {"epochs": 1.0, "batch_size": 16, "lr": 5e-5},
-        "po_eval": {"problems": 1000},
-    },
     "micro": {
         "domain": {"max_ops": 2},
         "domain_sample": {"n": 20, "p_error": 0.3, "p_correction": 0.3},
@@ -131,6 +113,15 @@ SIZES: dict[str, dict] = {
         "po_eval": {"problems": 4},
     },
 }
+
+# quick's recipe on ten times the held-out problems (95% intervals of ~±2.5-3 points at N = 64),
+# 3.3x the annotated problems and 3x the reward-model steps; step search: step_greedy only
+_Q = SIZES["quick"]
+SIZES["full"] = {**_Q, "domain_sample": {**_Q["domain_sample"], "n": 1000},
+                 "annotate": {**_Q["annotate"], "problems": 2000}, "rm": {**_Q["rm"], "max_steps": 600},
+                 "processbench": {"synth_n": 1000}, "bon": {**_Q["bon"], "synth_n": 1000, "search": ["step_greedy"]},
+                 "selftrain": {**_Q["selftrain"], "eval_n": 1000}, "pairs": {**_Q["pairs"], "problems": 2400},
+                 "po_eval": {"problems": 1000}}
 
 # Seeds of the problem sets each stage draws, as offsets from --seed (disjoint sets of problems;
 # train/test programs never overlap in any case, see hiero.data.synth), and the fixed sampling
@@ -530,20 +521,23 @@ def _stage_line(res: dict) -> str:
     return f"*{state}; {res['_time_s']:.1f} s; peak memory {res['_peak_rss_mb']:.0f} MB*"
 
 
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table (cells already formatted), then a blank line."""
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows] + [""])
+
+
 def _md_header(results: dict, st: dict) -> list[str]:
     cfg = results["config"]
     lines = [f"# hiero demo report ({cfg['size']})", "",
              f"Command: `hiero demo --out {cfg['out']} --seed {cfg['seed']} --size {cfg['size']}`  ",
              f"Wall time {results['wall_time_s']:.1f} s (this run; cached stages cost ~0), peak memory "
              f"{results['peak_rss_mb']:.0f} MB; {results['machine']['cpus']} CPUs, torch "
-             f"{results['machine']['torch']}, CUDA {results['machine']['cuda']}.", "",
-             "| stage | status | time (s) | peak memory so far (MB) |", "|---|---|---|---|"]
-    for name, res in st.items():
-        status = "skipped" if isinstance(res.get("skipped"), str) else ("cached" if res["_cached"] else "ran")
-        lines.append(f"| {name} | {status} | {res['_time_s']:.1f} | "
-                     f"{res['_peak_rss_mb']:.0f} |")
-    lines.append("")
-    return lines
+             f"{results['machine']['torch']}, CUDA {results['machine']['cuda']}.", ""]
+    status = {name: "skipped" if isinstance(res.get("skipped"), str) else ("cached" if res["_cached"] else "ran")
+              for name, res in st.items()}
+    return lines + _md_table(["stage", "status", "time (s)", "peak memory so far (MB)"],
+                             [[k, status[k], f"{v['_time_s']:.1f}", f"{v['_peak_rss_mb']:.0f}"] for k, v in st.items()])
 
 
 def _md_domain(x: dict) -> list[str]:
@@ -558,14 +552,11 @@ def _md_domain(x: dict) -> list[str]:
 
 
 def _md_real_data(x: dict) -> list[str]:
-    lines = ["## 2. Real data found", _stage_line(x), "", f"Folder `{x['folder']}`, read by the converters:",
-              "", "| file | format | kind | records | problems | steps |", "|---|---|---|---|---|---|"]
-    for name, f in (x["summary"].get("files") or {}).items():
-        if isinstance(f, dict):
-            lines.append(f"| {name} | {f.get('format', '')} | {f.get('kind', '')} | {f.get('records', '')} | "
-                         f"{f.get('problems', '')} | {f.get('steps', '')} |")
-    lines.append("")
-    return lines
+    files = {k: f for k, f in (x["summary"].get("files") or {}).items() if isinstance(f, dict)}
+    return (["## 2. Real data found", _stage_line(x), "", f"Folder `{x['folder']}`, read by the converters:", ""]
+            + _md_table(["file", "format", "kind", "records", "problems", "steps"],
+                        [[k] + [f.get(c, "") for c in ("format", "kind", "records", "problems", "steps")]
+                         for k, f in files.items()]))
 
 
 def _md_policy(x: dict) -> list[str]:
@@ -596,36 +587,24 @@ def _md_hnc(x: dict) -> list[str]:
 
 
 def _md_rm_data(x: dict) -> list[str]:
-    lines = ["## 6. Reward-model rows", _stage_line(x), "", "| kind | train | eval |", "|---|---|---|"]
-    for k, v in x.items():
-        if isinstance(v, dict):
-            lines.append(f"| {k} | {_summ(v['train_rows'])} | {_summ(v['eval_rows'])} |")
-    lines.append("")
-    return lines
+    return (["## 6. Reward-model rows", _stage_line(x), ""]
+            + _md_table(["kind", "train", "eval"], [[k, _summ(v["train_rows"]), _summ(v["eval_rows"])]
+                                                    for k, v in x.items() if isinstance(v, dict)]))
 
 
 def _md_rm_train(x: dict) -> list[str]:
-    lines = ["## 7. Reward models (marker scoring, one forward pass per solution)", _stage_line(x), "",
-              "| kind | train rows | steps | best eval loss | time (s) |", "|---|---|---|---|---|"]
-    for k, v in x.items():
-        if isinstance(v, dict) and "skipped" in v:
-            lines.append(f"| {k} | not trained: {v['skipped']} | | | |")
-        elif isinstance(v, dict):
-            lines.append(f"| {k} | {v['train']['examples']} | {v.get('steps', 'n/a')} | "
-                         f"{_f(v.get('best_eval_loss'))} | {_f(v.get('train_time_s'), 1)} |")
-    lines.append("")
-    return lines
+    rows = [[k, f"not trained: {v['skipped']}", "", "", ""] if "skipped" in v else
+            [k, v["train"]["examples"], v.get("steps", "n/a"), _f(v.get("best_eval_loss")), _f(v.get("train_time_s"), 1)]
+            for k, v in x.items() if isinstance(v, dict)]
+    return (["## 7. Reward models (marker scoring, one forward pass per solution)", _stage_line(x), ""]
+            + _md_table(["kind", "train rows", "steps", "best eval loss", "time (s)"], rows))
 
 
 def _md_processbench(x: dict) -> list[str]:
-    lines = ["## 8. Step-level evaluation (ProcessBench protocol, built-in domain ground truth)", _stage_line(x),
-              "", "| RM | threshold | acc. erroneous | acc. correct | F1 | step AUROC |", "|---|---|---|---|---|---|"]
-    for k, v in x.items():
-        if isinstance(v, dict):
-            lines.append(f"| {k} | {_f(v.get('threshold'))} | {_f(v.get('acc_error'))} | "
-                         f"{_f(v.get('acc_correct'))} | {_f(v.get('f1'))} | {_f(v.get('auroc_step'))} |")
-    lines.append("")
-    return lines
+    rows = [[k] + [_f(v.get(m)) for m in ("threshold", "acc_error", "acc_correct", "f1", "auroc_step")]
+            for k, v in x.items() if isinstance(v, dict)]
+    return (["## 8. Step-level evaluation (ProcessBench protocol, built-in domain ground truth)", _stage_line(x), ""]
+            + _md_table(["RM", "threshold", "acc. erroneous", "acc. correct", "F1", "step AUROC"], rows))
 
 
 def _md_bon(x: dict) -> list[str]:
@@ -655,22 +634,17 @@ def _md_pairs(x: dict) -> list[str]:
 
 
 def _md_po(x: dict) -> list[str]:
-    lines = ["## 12. DPO vs HiPO training (same pairs, same reference)", _stage_line(x), "",
-              "| loss | steps | time/step (s) | last loss |", "|---|---|---|---|"]
-    for k, v in x.items():
-        if isinstance(v, dict):
-            lines.append(f"| {k} | {v['steps']} | {_f(v['time_per_step_s'], 4)} | {_f(v['last'].get('loss'))} |")
-    lines.append("")
-    return lines
+    rows = [[k, v["steps"], _f(v["time_per_step_s"], 4), _f(v["last"].get("loss"))]
+            for k, v in x.items() if isinstance(v, dict)]
+    return (["## 12. DPO vs HiPO training (same pairs, same reference)", _stage_line(x), ""]
+            + _md_table(["loss", "steps", "time/step (s)", "last loss"], rows))
 
 
 def _md_po_eval(x: dict) -> list[str]:
     acc = x.get("accuracy", {})
-    lines = ["## 13. Base vs DPO vs HiPO (same prompt for every model)", _stage_line(x), "",
-              "| model | accuracy |", "|---|---|"]
-    for k, v in acc.items():
-        lines.append(f"| {k} | {_pct(v)} |")
-    lines += ["", "Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
+    lines = ["## 13. Base vs DPO vs HiPO (same prompt for every model)", _stage_line(x), ""]
+    lines += _md_table(["model", "accuracy"], [[k, _pct(v)] for k, v in acc.items()])
+    lines += ["Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
                   " none is configured in the demo, so none are shown.", ""]
     return lines
 
