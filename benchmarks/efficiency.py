@@ -129,12 +129,7 @@ def rm_step(folder: Path, batch_size: int, seed: int, repeats: int, peak: dict) 
     from hiero.reward.model import RMSpec, build_reward_model
     from hiero.reward.train import batch_loss, encode_rows, make_collate
 
-    rng, rows = random.Random(seed), []
-    for p in synth.generate_problems(batch_size, seed + 1, "train"):
-        s = synth.render_noisy_solution(p, rng, 0.3, 0.5)
-        k = len(s.steps)
-        rows.append({"prompt": p.question, "completions": s.steps, "labels": [bool(x) for x in s.labels],
-                     "soft_labels": [float(x) for x in s.labels], "label_mask": [True] * k, "merged": [False] * k})
+    rows, _ = synth.noisy_reward_rows(batch_size, seed + 1)
     spec = RMSpec(kind="prm", scoring="marker", loss="mse", label_type="soft")
     torch.manual_seed(seed)
     model, tok = build_reward_model(str(folder), spec)

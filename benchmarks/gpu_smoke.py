@@ -149,27 +149,13 @@ def part_hf(work: Path, device: str = "cuda") -> str:
             f"{ann['tokens_per_s']:.0f} tok/s, peak {mem:.0f} MiB")
 
 
-def _rm_rows(n: int, seed: int) -> list[dict]:
-    import random
-
-    from hiero.data.synth import generate_problems, render_noisy_solution
-
-    rng, rows = random.Random(seed), []
-    for p in generate_problems(n, seed):
-        s = render_noisy_solution(p, rng, 0.3, 0.5)
-        k = len(s.steps)
-        rows.append({"prompt": p.question, "completions": s.steps, "labels": [bool(x) for x in s.labels],
-                     "soft_labels": [float(x) for x in s.labels], "counts": [None] * k, "merged": [False] * k,
-                     "label_mask": [True] * k, "kind": "prm", "source": "trees", "question_id": p.id, "meta": {}})
-    return rows
-
-
 def part_rm_bf16(work: Path, device: str = "cuda") -> str:
     """(Accelerate puts the trainer on the GPU when there is one; `device` only gates the memory check.)"""
     from hiero.data.io import read_jsonl, write_jsonl
+    from hiero.data.synth import noisy_reward_rows
     from hiero.reward.model import load_reward_model
 
-    write_jsonl(work / "rm_data" / "train.jsonl", _rm_rows(64, 0))
+    write_jsonl(work / "rm_data" / "train.jsonl", noisy_reward_rows(64, 0)[0])
     curves, times, peaks = {}, {}, {}
     for precision in ("no", "bf16"):  # one process each: Accelerate fixes the precision per process
         out = work / f"rm_{precision}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import json
 import tempfile
 from collections.abc import Callable
@@ -199,9 +200,13 @@ def _bon_section(r: dict) -> str:
     rows = [[_e(n)] + [f"{_pct(a)}<br><span class='note'>[{_pct(lo)}, {_pct(hi)}]</span>"
                        for a, lo, hi in zip(curves[n]["acc"], curves[n]["ci_low"], curves[n]["ci_high"], strict=True)]
             for n in names]
-    with tempfile.TemporaryDirectory() as tmp:  # plot_curves writes a file (atomically)
-        png = plot_curves(ns, curves, Path(tmp) / "curves.png", title="accuracy vs N",
-                          primary=[n for n in names if n not in ("prm+vote", "hrm+vote")]).read_bytes()
+    plot = Path((bon.get("files") or {}).get("plot", ""))
+    if plot.is_file():  # the plot `hiero eval bon` drew in its stage folder
+        png = plot.read_bytes()
+    else:
+        with tempfile.TemporaryDirectory() as tmp:  # plot_curves writes a file (atomically)
+            png = plot_curves(ns, curves, Path(tmp) / "curves.png", title="accuracy vs N",
+                              primary=[n for n in names if n not in ("prm+vote", "hrm+vote")]).read_bytes()
     return (f"<h2>Best-of-N</h2><p>{bon['n_problems']} held-out problems, one pool of {bon['pool_size']} samples "
             f"each (sample accuracy {_pct(bon.get('sample_accuracy'))}); the first N of the pool are the candidates "
             "at N; 95% bootstrap intervals over problems.</p>"
@@ -329,14 +334,11 @@ def _tree_section(r: dict) -> str:
     from hiero.trees.view import render_html
     from hiero.types import Tree
 
-    tree = None
-    for i, t in enumerate(read_jsonl(path, Tree)):  # the first with right and wrong leaves among the first 200
-        tree = t if tree is None else tree
-        if 0 < t.root.mc_score < 1 or i >= 200:
-            tree = t if 0 < t.root.mc_score < 1 else tree
-            break
-    if tree is None:
+    trees = list(itertools.islice(read_jsonl(path, Tree), 200))
+    if not trees:
         return ""
+    # the first with right and wrong leaves among the first 200, else the first
+    tree = next((t for t in trees if 0 < t.root.mc_score < 1), trees[0])
     page = render_html([tree], title=f"example tree {tree.problem.id}")
     return (f"<h2>One example tree</h2><p>An annotated problem with right and wrong solutions "
             f"({_e(ann.get('mode', ''))} annotation); "

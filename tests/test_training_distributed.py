@@ -23,7 +23,6 @@ sqrt(v); 4 steps stay within ~1e-6 relative; we allow 2e-5.
 
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import torch
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
-from hiero.data.synth import generate_problems, render_noisy_solution
+from hiero.data.synth import generate_problems, noisy_reward_rows
 from hiero.policy.prompt import STEP_SEP
 from hiero.reward.model import make_tiny_base
 from hiero.training import TrainConfig, train_loop
@@ -45,18 +44,6 @@ import po_helpers as H  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL, ATOL = 2e-5, 1e-6
-
-
-def _rm_rows(n, seed):
-    """Stepwise rows with unequal numbers of steps (the RM loss is a mean over labelled steps)."""
-    rng, rows = random.Random(seed), []
-    for p in generate_problems(n, seed):
-        s = render_noisy_solution(p, rng, 0.3, 0.5)
-        k = len(s.steps)
-        rows.append({"prompt": p.question, "completions": s.steps, "labels": [bool(x) for x in s.labels],
-                     "soft_labels": [float(x) for x in s.labels], "counts": [None] * k, "merged": [False] * k,
-                     "label_mask": [True] * k, "kind": "prm", "source": "trees", "question_id": p.id, "meta": {}})
-    return rows
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +59,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("dist")
-    train, ev = _rm_rows(16, 0), _rm_rows(4, 1)
+    # stepwise rows with unequal numbers of steps (the RM loss is a mean over labelled steps)
+    train, ev = noisy_reward_rows(16, 0)[0], noisy_reward_rows(4, 1)[0]
     assert len({len(r["completions"]) for r in train}) > 1  # the weighting matters on these rows
     write_jsonl(root / "rm_data" / "train.jsonl", train)
     write_jsonl(root / "rm_data" / "eval.jsonl", ev)

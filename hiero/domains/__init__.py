@@ -20,6 +20,7 @@ import pkgutil
 from functools import cache
 
 from hiero.domains.base import Domain
+from hiero.domains.math import DOMAIN as MATH
 from hiero.types import Problem
 
 __all__ = ["Domain", "answer_of", "discover", "domain_of", "registry"]
@@ -45,8 +46,6 @@ def registry() -> dict[str, Domain]:
 
 def domain_of(problem: Problem) -> Domain:
     """The domain serving `problem.source` (general math when none claims it)."""
-    from hiero.domains.math import DOMAIN as MATH
-
     return registry().get(problem.source, MATH)
 
 

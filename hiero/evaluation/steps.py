@@ -63,6 +63,9 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
     cells = []  # (AUROC, wrong steps) of every (problem, step index) with both kinds of step
     items: dict[int, tuple[list, list]] = {0: ([], []), 1: ([], [])}  # split -> (step scores, first errors)
     for i, (p, row, row_scores) in enumerate(zip(problems, pool, scores, strict=True)):
+        domain = domain_of(p)
+        if not domain.checks_steps:
+            raise ValueError(f"problem {p.id}: its domain ({domain.name}) cannot check steps")
         px, py = [], []
         right_min, wrong_min = [], []
         cell: dict[int, tuple[list, list]] = {}
@@ -71,10 +74,7 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
                 raise ValueError(f"problem {p.id}: {len(sc)} scores for {len(sol.steps)} steps")
             if not sol.steps:
                 continue
-            domain = domain_of(p)
             truth = domain.step_truth(p, sol.steps)
-            if truth is None:
-                raise ValueError(f"problem {p.id}: its domain ({domain.name}) cannot check steps")
             kinds = domain.error_kinds(p, sol.steps) or [None if t else "wrong" for t in truth]
             for j, (s, t, k) in enumerate(zip(sc, truth, kinds, strict=True)):
                 px.append(s)

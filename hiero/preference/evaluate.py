@@ -27,13 +27,8 @@ from pathlib import Path
 
 from hiero.data.io import read_jsonl, write_json
 from hiero.domains import domain_of
-from hiero.preference.judge import (
-    PairwiseJudge,
-    RubricJudge,
-    make_chat_client,
-    summarise_pairwise,
-    summarise_rubric,
-)
+from hiero.preference.chat import make_chat_client
+from hiero.preference.judge import PairwiseJudge, RubricJudge, summarise_pairwise, summarise_rubric
 from hiero.types import Problem
 
 PROMPT_NOTE = "hiero.policy.prompt.build_prompt(question), identical for every model"

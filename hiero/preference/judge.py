@@ -1,6 +1,6 @@
 """LLM judge for HiPO evaluation: the paper's 11-criterion rubric and a pairwise judge with order swap.
 
-    client = make_chat_client("http://127.0.0.1:8000/v1", "gpt-4.1")
+    client = make_chat_client("http://127.0.0.1:8000/v1", "gpt-4.1")        # hiero.preference.chat
     RubricJudge(client, "gpt-4.1", cache_dir="runs/cache/po/judge").score(questions, responses, references)
         -> one dict per response: 11 criteria (0–10), Coherence / Accuracy / Goal Completion group
            means, overall mean, verbosity (short|adequate|long), comment; or {"error": …}
@@ -8,10 +8,10 @@
         -> per item "x" | "y" | "tie", each asked twice with the order swapped
 
 A chat client is anything with ``chat(messages_batch, temperature=, max_tokens=, response_format=)
--> list[str]`` (``hiero.policy.openai_backend.OpenAIGenerator`` when present; `HTTPChatClient` below
-otherwise). Prompts live in hiero/templates/judge_rubric.txt and judge_pairwise.txt. Every reply is
-cached on disk under a hash of (kind, model, template, temperature, inputs), so re-running an
-evaluation costs no requests. Replies are schema-checked; a malformed one is reported as an error
+-> list[str]``: `hiero.preference.chat.make_chat_client` gives one. Prompts live in
+hiero/templates/judge_rubric.txt and judge_pairwise.txt. Every reply is cached on disk under a hash
+of (kind, model, temperature, prompt) by `chat.CachedChat`, so re-running an evaluation costs no
+requests. Replies are schema-checked; a malformed one is reported as an error
 and left out of the means (counted), never guessed.
 
 Groups (paper): Coherence = Logical Flow, Structural Organization, Consistency; Accuracy = Factual
@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 
 from hiero.cache import fingerprint
-from hiero.preference.chat import CachedChat, HTTPChatClient, make_chat_client  # noqa: F401 (re-exported)
+from hiero.preference.chat import CachedChat
 from hiero.preference.segment import fill
 
 CRITERIA = (

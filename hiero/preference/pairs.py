@@ -177,7 +177,7 @@ def load_prefs(path: str, prefs_text: str = "original") -> list[PreferencePair]:
 
 # ----------------------------------------------------------------------------- segments
 def make_llm_segmenter(cfg: PairsConfig, names=DEFAULT_NAMES) -> LLMSegmenter:
-    from hiero.preference.judge import make_chat_client
+    from hiero.preference.chat import make_chat_client
 
     client = make_chat_client(cfg.llm_base_url, cfg.llm_model)
     return LLMSegmenter(client=client, model=cfg.llm_model, cache_dir=Path(cfg.cache_dir) / "decompose",

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from hiero.data import synth
+from hiero.preference.chat import make_chat_client
 from hiero.preference.evaluate import compare
-from hiero.preference.judge import GROUPS, PairwiseJudge, RubricJudge, make_chat_client, summarise_pairwise
+from hiero.preference.judge import GROUPS, PairwiseJudge, RubricJudge, summarise_pairwise
 from hiero.preference.pairs import attach_segments
 from hiero.preference.segment import DEFAULT_NAMES, LLMSegmenter
 from hiero.types import PreferencePair

@@ -1,38 +1,22 @@
 """`hiero rm train` + `hiero rm score` through hiero.cli.main on a tiny model (fast), and bad input."""
 
 import json
-import random
 
 import pytest
 from transformers import AutoTokenizer
 
 from hiero.cli import main as cli
 from hiero.data.io import read_jsonl, write_jsonl
-from hiero.data.synth import generate_problems, render_noisy_solution
+from hiero.data.synth import noisy_reward_rows
 from hiero.reward.collate import add_marker, encode_marker, rm_template
 from hiero.reward.model import make_tiny_base
-from hiero.types import validate_reward_row
-
-
-def _rows(n, seed):
-    """Stepwise-supervision rows in `hiero rm data`'s schema from noisy synthetic solutions."""
-    rng, rows, sols = random.Random(seed), [], []
-    for p in generate_problems(n, seed):
-        s = render_noisy_solution(p, rng, 0.3, 0.5)
-        k = len(s.steps)
-        rows.append(validate_reward_row({
-            "prompt": p.question, "completions": s.steps, "labels": [bool(x) for x in s.labels],
-            "soft_labels": [float(x) for x in s.labels], "counts": [None] * k, "merged": [False] * k,
-            "label_mask": [True] * k, "kind": "prm", "source": "trees", "question_id": p.id, "meta": {}}))
-        sols.append(s)
-    return rows, sols
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("rmcli")
-    train, sols = _rows(24, 0)
-    ev, _ = _rows(6, 1)
+    train, sols = noisy_reward_rows(24, 0)
+    ev, _ = noisy_reward_rows(6, 1)
     write_jsonl(root / "data" / "train.jsonl", train)
     write_jsonl(root / "data" / "eval.jsonl", ev)
     write_jsonl(root / "solutions.jsonl", sols[:5])
