@@ -5,7 +5,8 @@
 
 Stages, in pipeline order (each one's figures go in the report; a stage that did not run is not
 shown): the built-in domain (problems, checked solutions with injected errors) and the real-data
-summaries -> tiny policy (tokenizer + SFT) -> reasoning trees with MC labels (bfs) -> HNC ->
+summaries -> tiny policy (tokenizer + SFT) and the reward models' backbone (its SFT continued) ->
+reasoning trees with MC labels (bsearch) -> HNC ->
 ORM / PRM / HRM rows -> three reward models -> ProcessBench-style step evaluation against the
 domain's ground truth -> best-of-N curves (+ step-level greedy search) -> self-training ->
 preference pairs -> DPO and HiPO -> accuracy of base vs DPO vs HiPO with one prompt.
@@ -70,6 +71,7 @@ class DemoConfig:
 # every config with them before a stage runs, so a misspelt key fails at start, not after minutes).
 # "domain" is the one DomainSettings every stage draws built-in problems from (policy SFT, trees,
 # ProcessBench items, best-of-N, self-training, preference pairs and their evaluation).
+RM_LM_FEATURES = {"lm_features": True, "marker": "", "backbone_lr": 1e-5, "template": "policy"}
 SIZES: dict[str, dict] = {
     "quick": {
         # values in [1, 30]: a 2-layer policy's arithmetic slips fell from 32.7% to 7.0% of its samples
@@ -77,6 +79,10 @@ SIZES: dict[str, dict] = {
         "domain": {"max_value": 30},
         "domain_sample": {"n": 200, "p_error": 0.3, "p_correction": 0.3},
         "policy": {"preset": "quick", "n_layers": 2, "max_steps": 600},
+        # the reward models' backbone: the policy's SFT run on for 360 more steps (69% greedy against
+        # the policy's 30%): a verifier that knows the domain better than the policy it judges, as a
+        # math-specialised model judges a general policy (docs/embedded-default.md, point 8)
+        "rm_base": {"max_steps": 360},
         # OmegaPRM-style binary search: 8 sampled solutions per problem, each wrong one's first error
         # located with 4 completions per check; far more labelled problems than a bfs tree per CPU second
         "annotate": {"problems": 600, "mode": "bsearch", "samples": 8, "rollouts": 4, "depth": 6,
@@ -84,7 +90,11 @@ SIZES: dict[str, dict] = {
         # one row per sampled solution; a step is good when some completion through it is right
         "rows": {"nodes": "solutions", "hard_label": "any-correct"},
         # the same number of optimizer steps for every kind (HRM had 3.7x the rows of PRM on 1000 trees)
-        "rm": {"max_steps": 200, "batch_size": 32, "lr": 1e-3, "loss": "hard_ce", "label_type": "hard"},
+        # generative features: the head reads the LM's log-probs of each step's tokens, on the plain
+        # solution text (no marker token, the policy's prompt), the backbone barely moved (lr 1e-5)
+        # so the LM's knowledge survives the MC labels; the heads learn at 1e-3
+        "rm": {"max_steps": 150, "batch_size": 32, "lr": 1e-3, "loss": "hard_ce", "label_type": "hard",
+               **RM_LM_FEATURES},
         "processbench": {"synth_n": 200},
         "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": 4, "max_new_tokens": 96,
                 "step_tokens": 32, "bootstrap": 1000},
@@ -103,7 +113,8 @@ SIZES: dict[str, dict] = {
         "annotate": {"problems": 4, "mode": "bfs", "children": 4, "depth": 5, "temperature": 1.0, "step_tokens": 16,
                      "batch_problems": 4},
         "rows": {},
-        "rm": {"epochs": 1.0, "batch_size": 16, "lr": 1e-3},
+        "rm_base": {"max_steps": 10},
+        "rm": {"epochs": 1.0, "batch_size": 16, "lr": 1e-3, **RM_LM_FEATURES},
         "processbench": {"synth_n": 12},
         "bon": {"synth_n": 4, "n": [1, 2, 4], "search_n": 2, "max_new_tokens": 24, "step_tokens": 8,
                 "bootstrap": 50},
@@ -148,6 +159,7 @@ def _stage_configs() -> dict:
     from hiero.trees.annotate import AnnotateConfig
 
     return {"domain": DomainSettings, "domain_sample": SynthConfig, "policy": PolicyTrainConfig,
+            "rm_base": PolicyTrainConfig,
             "annotate": AnnotateConfig, "rows": RowsConfig, "rm": RMTrainConfig, "processbench": ProcessBenchConfig,
             "bon": BonConfig, "selftrain": SelfTrainConfig, "pairs": SampleConfig, "po": POTrainConfig,
             "po_eval": POEvalConfig}
@@ -251,6 +263,16 @@ def stage_policy(d: Path, s: dict, seed: int, threads: int, domain) -> dict:
 
     overrides = {**asdict(domain), **{k: v for k, v in s.items() if k != "preset"}}
     cfg = preset_config(s["preset"], output=str(d / "model"), seed=seed, threads=threads, **overrides)
+    return _slim(main(cfg))
+
+
+def stage_rm_base(d: Path, s: dict, seed: int, threads: int, domain, policy: Path, policy_settings: dict) -> dict:
+    """The reward models' backbone: the policy's SFT (same data and settings) continued from its weights."""
+    from hiero.policy.sft import main, preset_config
+
+    overrides = {**asdict(domain), **{k: v for k, v in policy_settings.items() if k != "preset"}, **s}
+    cfg = preset_config(policy_settings["preset"], output=str(d / "model"), seed=seed, threads=threads,
+                        init=str(policy), **overrides)
     return _slim(main(cfg))
 
 
@@ -427,8 +449,10 @@ def main(cfg: DemoConfig) -> dict:
     trees = r.dirs["annotate"] / "trees.jsonl"
     r.run("hnc", {}, ("annotate",), lambda d: stage_hnc(d, seed, trees))
     r.run("rm_data", S["rows"], ("annotate",), lambda d: stage_rm_data(d, S["rows"], seed, trees))
-    r.run("rm_train", S["rm"], ("policy", "rm_data"),
-          lambda d: stage_rm_train(d, S["rm"], seed, policy, r.dirs["rm_data"]))
+    r.run("rm_base", {**S["policy"], **S["rm_base"], **dom}, ("policy",),
+          lambda d: stage_rm_base(d, S["rm_base"], seed, cfg.threads, domain, policy, S["policy"]))
+    r.run("rm_train", S["rm"], ("rm_base", "rm_data"),
+          lambda d: stage_rm_train(d, S["rm"], seed, r.dirs["rm_base"] / "model", r.dirs["rm_data"]))
     rms = r.dirs["rm_train"]
     r.run("processbench", {**S["processbench"], **dom}, ("rm_train",),
           lambda d: stage_processbench(d, S["processbench"], seed, rms, domain))
@@ -465,6 +489,7 @@ def headline(st: dict, seed: int) -> dict:
     step metrics against the domain's truth; base / DPO / HiPO; self-training before / after."""
     out: dict = {"seed": seed, "timings_s": {k: v.get("_time_s") for k, v in st.items()}}
     out["policy"] = {"accuracy": st.get("policy", {}).get("test_accuracy")}
+    out["rm_base"] = {"accuracy": st.get("rm_base", {}).get("test_accuracy")}
     bon = st.get("bon", {})
     names = {"orm": "orm", "prm": "prm:min", "hrm": "hrm:min", "majority": "majority", "oracle": "oracle",
              "pass": "pass@N"}
@@ -559,6 +584,14 @@ def _md_real_data(x: dict) -> list[str]:
                          for k, f in files.items()]))
 
 
+def _md_rm_base(x: dict) -> list[str]:
+    return ["## 3b. Reward-model backbone (the policy's SFT continued)", _stage_line(x), "",
+            f"{x['steps']} more steps from the policy's weights on the same data in {x['train_time_s']:.0f} s; "
+            f"greedy accuracy on {x['test_problems']} held-out problems: **{_pct(x['test_accuracy'])}**. "
+            "The reward models start from this model and read its log-probabilities of every step "
+            "(`--lm-features`).", ""]
+
+
 def _md_policy(x: dict) -> list[str]:
     lines = ["## 3. Policy (tokenizer + tiny causal LM, noisy SFT)", _stage_line(x), "",
               f"{x['params']:,} parameters, vocabulary {x['vocab_size']}, {x['steps']} steps on "
@@ -650,7 +683,7 @@ def _md_po_eval(x: dict) -> list[str]:
 
 
 # the report: the header, then one renderer per stage, in pipeline order (a stage that did not run is not shown)
-MD_SECTIONS = {"domain": _md_domain, "real_data": _md_real_data, "policy": _md_policy, "annotate": _md_annotate, "hnc": _md_hnc, "rm_data": _md_rm_data, "rm_train": _md_rm_train, "processbench": _md_processbench, "bon": _md_bon, "selftrain": _md_selftrain, "pairs": _md_pairs, "po": _md_po, "po_eval": _md_po_eval}
+MD_SECTIONS = {"domain": _md_domain, "real_data": _md_real_data, "policy": _md_policy, "rm_base": _md_rm_base, "annotate": _md_annotate, "hnc": _md_hnc, "rm_data": _md_rm_data, "rm_train": _md_rm_train, "processbench": _md_processbench, "bon": _md_bon, "selftrain": _md_selftrain, "pairs": _md_pairs, "po": _md_po, "po_eval": _md_po_eval}
 
 
 def render_report(results: dict) -> str:

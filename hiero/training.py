@@ -195,7 +195,8 @@ def train_loop(
                `model` is the bare model (never a DDP/DeepSpeed wrapper), so custom methods work
     eval_fn    (model) -> dict with "loss"; used for the best checkpoint
     save_fn    (model, folder) -> writes a Hugging Face model folder (main process only)
-    params     parameters to optimise (default: all that require grad)
+    params     parameters to optimise (default: all that require grad), or AdamW parameter groups
+               (dicts with "params" and their own "lr"; the schedule scales every group alike)
     extra_prepare  more objects to `accelerator.prepare` (e.g. a frozen reference model)
     loss_weight    name of a step_fn metric counting the units the loss is a mean over (e.g.
                "n_steps"): the optimizer step then minimises the mean over all units of all its
@@ -210,6 +211,7 @@ def train_loop(
                          "set fsdp_version: 1 in the accelerate config")
     params = params if params is not None else [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    flat_params = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
     sampler = loader.batch_sampler  # ours, before Accelerate wraps it in a per-process shard
     wrapped, opt, loader, *_ = acc.prepare(_StepModule(model, step_fn), optimizer, loader, *extra_prepare)
     n_proc, n_accum = acc.num_processes, acc.gradient_accumulation_steps
@@ -290,7 +292,7 @@ def train_loop(
                             if p.grad is not None:
                                 p.grad.mul_(scale)
                     if cfg.max_grad_norm > 0:
-                        acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                        acc.clip_grad_norm_(flat_params, cfg.max_grad_norm)
                 opt.step()
                 if acc.sync_gradients and not opt.step_was_skipped:
                     scheduler.step()

@@ -10,7 +10,7 @@ import pytest
 from hiero.cli import main as cli
 from hiero.demo import SIZES, DemoConfig, main
 
-STAGES = ["domain", "policy", "annotate", "hnc", "rm_data", "rm_train", "processbench", "bon", "selftrain",
+STAGES = ["domain", "policy", "annotate", "hnc", "rm_data", "rm_base", "rm_train", "processbench", "bon", "selftrain",
           "pairs", "po", "po_eval"]
 
 
@@ -35,6 +35,9 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert f"{100 * st['policy']['test_accuracy']:.1f}%" in report  # figures come from the stage results
     # the headline shape (issue 9): fractions, bon.prm = the min aggregation, step checks per RM
     assert res["seed"] == 0 and res["policy"]["accuracy"] == st["policy"]["test_accuracy"]
+    assert res["rm_base"]["accuracy"] == st["rm_base"]["test_accuracy"] and "Reward-model backbone" in report
+    spec = json.loads(next((demo_run / "stages").glob("rm_train-*/prm/hiero_rm.json")).read_text())
+    assert spec["lm_features"] and spec["marker_id"] == -1 and spec["template"].startswith("Question: {q}\nAnswer:")
     n = [str(k) for k in SIZES["micro"]["bon"]["n"]]
     for k in ("orm", "prm", "hrm", "majority", "oracle"):
         assert list(res["bon"][k]) == n and all(0 <= a <= 1 for a in res["bon"][k].values())

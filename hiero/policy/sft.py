@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from transformers import AutoTokenizer, GenerationConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_json
@@ -70,6 +70,9 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
         "help": "named settings (PRESETS); YAML and flags override them"})
     problems: str = field(default="", metadata={
         "help": "Problem JSONL with reference steps (empty: synthesise built-in problems)"})
+    init: str = field(default="", metadata={
+        "help": "continue from this model folder (its weights and tokenizer; the architecture flags are then "
+                "ignored) instead of a fresh model, e.g. a reward-model backbone trained on from the policy"})
     n_train: int = field(default=12000, metadata={"help": "synthetic training problems"})
     n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
     p_error: float = field(default=0.1, metadata={"help": "SFT noise: chance a computing step is wrong"})
@@ -211,6 +214,9 @@ def main(cfg: PolicyTrainConfig) -> dict:
     with acc.main_process_first():  # one process trains the tokenizer, the others read it back
         if resuming or not acc.is_main_process:  # a checkpoint's embeddings belong to the tokenizer saved with it
             tokenizer = AutoTokenizer.from_pretrained(out)
+        elif cfg.init:
+            tokenizer = AutoTokenizer.from_pretrained(cfg.init)
+            tokenizer.save_pretrained(out)
         else:
             corpus = [build_prompt(q) + STEP_SEP.join(s) for q, s in zip(questions, train_steps)]
             tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
@@ -221,9 +227,12 @@ def main(cfg: PolicyTrainConfig) -> dict:
     eval_examples = encode_examples(tokenizer, [p.question for p in test_problems[:64]],
                                     [p.steps or [] for p in test_problems[:64]], cfg.max_len)
 
-    model = build_model(len(tokenizer), arch=cfg.arch, n_layers=cfg.n_layers, hidden=cfg.hidden, heads=cfg.heads,
-                        kv_heads=cfg.kv_heads, intermediate=cfg.intermediate, max_positions=max(512, cfg.max_len),
-                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=cfg.seed)
+    if cfg.init and not resuming:  # resuming: the checkpoint restores the weights either way
+        model = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
+    else:
+        model = build_model(len(tokenizer), arch=cfg.arch, n_layers=cfg.n_layers, hidden=cfg.hidden, heads=cfg.heads,
+                            kv_heads=cfg.kv_heads, intermediate=cfg.intermediate, max_positions=max(512, cfg.max_len),
+                            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=cfg.seed)
     n_params = count_params(model)
     log.info("policy: %d params, %d examples, vocab %d", n_params, len(examples), len(tokenizer))
 

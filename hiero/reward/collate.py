@@ -105,12 +105,20 @@ def _text_ids(tokenizer, text: str) -> list[int]:
 
 def encode_marker(
     tokenizer, question: str, steps: list[str], marker_id: int, template: str, *,
-    orm: bool = False, max_length: int | None = None,
-) -> tuple[list[int], list[int]] | None:
+    orm: bool = False, max_length: int | None = None, step_tokens: bool = False,
+) -> tuple[list[int], list[int]] | tuple[list[int], list[int], dict] | None:
     """Ids of one solution with a marker after every step (ORM: after the last step only).
 
+    marker_id -1 adds no token: each step is read at its own last token (its separator), so a
+    language-model backbone sees exactly the text it was trained on.
+
     Returns (input_ids, marker_positions), one position per scored step, or None when a marker
-    would fall beyond `max_length` (the caller drops the row and counts it).
+    would fall beyond `max_length` (the caller drops the row and counts it). With `step_tokens`
+    a third item, {"tok_pos", "tok_prev", "tok_step"}: every token of the steps' own text (not the
+    separator, not markers), the position whose output predicts it (the one before it, skipping a
+    marker: a language model reads the plain solution), and the index of the marker that closes it
+    (ORM: 0 for every step). The separator counts as step text only where the tokenizer merges it
+    into the step's last token.
 
     Every step is tokenized on its own, so the ids of steps[:k] are a prefix of the ids of steps:
     scoring a prefix separately reads the same tokens a single pass reads.
@@ -118,17 +126,27 @@ def encode_marker(
     ids = ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else [])
     ids += _text_ids(tokenizer, marker_prompt(question, template))
     positions = []
+    tokens = {"tok_pos": [], "tok_prev": [], "tok_step": []}
     for k, step in enumerate(steps):
         piece = _text_ids(tokenizer, step + STEP_SEP)
         if marker_id in piece:  # split_special_tokens makes this impossible; keep the guarantee explicit
             raise ValueError(f"step {k} tokenized to the marker id: the tokenizer does not split special tokens")
+        if step_tokens:
+            own = _text_ids(tokenizer, step)
+            n_text = len(own) if piece[:len(own)] == own else len(piece)
+            for j in range(len(ids), len(ids) + n_text):
+                tokens["tok_pos"].append(j)
+                after_marker = marker_id >= 0 and positions and j - 1 == positions[-1]
+                tokens["tok_prev"].append(j - 2 if after_marker else j - 1)
+                tokens["tok_step"].append(len(positions))
         ids += piece
         if not orm or k == len(steps) - 1:
-            ids.append(marker_id)
+            if marker_id >= 0:  # -1: no marker token, the step's last token is read
+                ids.append(marker_id)
             positions.append(len(ids) - 1)
     if max_length is not None and len(ids) > max_length:
         return None
-    return ids, positions
+    return (ids, positions, tokens) if step_tokens else (ids, positions)
 
 
 def encode_per_step(tokenizer, text: str, max_length: int | None = None) -> list[int] | None:
@@ -256,25 +274,41 @@ def row_targets(row: dict, label_type: str) -> list[float]:
 
 
 # ----------------------------------------------------------------------------- padding
+TOKEN_KEYS = ("tok_b", "tok_pos", "tok_prev", "tok_step")  # batched step tokens, as RewardModel reads them
+
+
 def collate_marker(examples: list[dict], pad_id: int) -> dict:
     """Right-pad marker examples into a batch.
 
     examples: dicts with input_ids (list[int]), positions (list[int]), targets (list[float], same
-    length as positions). Returns
+    length as positions), and optionally encode_marker's step tokens (tok_pos, tok_prev, tok_step).
+    Returns
         input_ids (B, L) long, attention_mask (B, L) long,
         batch_idx (M,) long, pos_idx (M,) long   -- where each scored step's marker sits
         targets (M,) float                        -- IGNORE_INDEX for unlabelled steps
+        tok_b, tok_pos, tok_prev, tok_step (T,)   -- with step tokens: row, position, predicting
+                                                     position, marker index into batch_idx / pos_idx
     Right padding keeps every real token at its unpadded position id, so a padded row computes
     what it would alone.
     """
     ids, mask = right_pad([e["input_ids"] for e in examples], pad_id)
     b_idx, p_idx, targets = [], [], []
+    toks = {k: [] for k in TOKEN_KEYS}
+    with_tokens = all("tok_pos" in e for e in examples)
     for b, e in enumerate(examples):
+        if with_tokens:
+            toks["tok_b"] += [b] * len(e["tok_pos"])
+            toks["tok_pos"] += e["tok_pos"]
+            toks["tok_prev"] += e["tok_prev"]
+            toks["tok_step"] += [len(p_idx) + k for k in e["tok_step"]]
         b_idx += [b] * len(e["positions"])
         p_idx += e["positions"]
         targets += e.get("targets") or [float(IGNORE_INDEX)] * len(e["positions"])
-    return {"input_ids": ids, "attention_mask": mask, "batch_idx": torch.tensor(b_idx, dtype=torch.long),
-            "pos_idx": torch.tensor(p_idx, dtype=torch.long), "targets": torch.tensor(targets, dtype=torch.float)}
+    out = {"input_ids": ids, "attention_mask": mask, "batch_idx": torch.tensor(b_idx, dtype=torch.long),
+           "pos_idx": torch.tensor(p_idx, dtype=torch.long), "targets": torch.tensor(targets, dtype=torch.float)}
+    if with_tokens:
+        out.update({k: torch.tensor(v, dtype=torch.long) for k, v in toks.items()})
+    return out
 
 
 def collate_pooled(examples: list[dict], pad_id: int) -> dict:
@@ -296,7 +330,7 @@ def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
 
 # ----------------------------------------------------------------------------- prefix packing
 def pack_prefixes(examples: list[dict]) -> list[dict]:
-    """Merge marker examples whose ids are a prefix of a longer example's ids: same labels, fewer passes.
+    """Merge marker examples whose ids and markers are a prefix of a longer example's: same labels, fewer passes.
 
     Rows sampled from one reasoning tree are mostly prefixes of each other ((q, s1), (q, s1, s2), ...).
     The backbone is causal, so the head output at a marker depends only on the tokens up to it: a
@@ -315,10 +349,14 @@ def pack_prefixes(examples: list[dict]) -> list[dict]:
     order = sorted(range(len(examples)), key=lambda i: -len(examples[i]["input_ids"]))
     carriers: list[dict] = []
     slot: list[dict[int, int]] = []  # per carrier: marker position -> index in its targets
-    by_prefix: dict[tuple, int] = {}  # ids up to and including a marker -> carrier holding that marker
+    # (ids up to and including a marker, [the markers so far]) -> carrier holding that marker. With
+    # LM features the markers are part of the key: the features read each step's tokens, and without
+    # a marker token (marker_id -1) a merged HRM step has the ids of the two steps it merges
+    by_prefix: dict[tuple, int] = {}
     for i in order:
         e = examples[i]
-        host = by_prefix.get(tuple(e["input_ids"]))
+        steps = "tok_pos" in e  # features read each step's tokens: the steps are part of the input
+        host = by_prefix.get((tuple(e["input_ids"]), tuple(e["positions"]) if steps else None))
         if host is not None:
             tgt, where = carriers[host]["targets"], slot[host]
             moves = [(where[p], t) for p, t in zip(e["positions"], e["targets"], strict=True) if t != IGNORE_INDEX]
@@ -329,6 +367,7 @@ def pack_prefixes(examples: list[dict]) -> list[dict]:
         carriers.append({**e, "positions": list(e["positions"]), "targets": list(e["targets"])})
         slot.append({p: j for j, p in enumerate(e["positions"])})
         ids = e["input_ids"]
-        for p in e["positions"]:
-            by_prefix.setdefault(tuple(ids[:p + 1]), len(carriers) - 1)
+        for k, p in enumerate(e["positions"]):
+            key = (tuple(ids[:p + 1]), tuple(e["positions"][:k + 1]) if steps else None)
+            by_prefix.setdefault(key, len(carriers) - 1)
     return carriers

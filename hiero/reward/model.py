@@ -19,6 +19,16 @@ fits long per-step prompts into their bounded context instead of dropping them.
 Head width: 2 for CE losses (score = P(class 1)), 1 for MSE (score = raw output), as in the
 official code. The backbone is loaded with `AutoModel` (no LM head), so a causal-LM checkpoint
 such as the embedded policy initialises it directly.
+
+Likelihood features (`lm_features`, marker mode, causal LMs): the backbone keeps its LM head, and
+the head's output at each marker adds a linear function of what the LM thinks of the step it
+closes: the sum, minimum and mean log-probability of the step's tokens and the minimum over the
+steps so far (the separator and markers left out; a token after a marker is predicted from the position before it, so the LM reads plain
+text). One pass gives both. Why: the head at a marker reads the last layer there, but the LM's own
+prediction of a token ("=" -> "14") is formed at the last layer of the position before it, which
+no later layer sees again; in a shallow backbone the marker cannot compare the written "15" with
+the prediction, while the token's log-probability is that comparison (docs/embedded-default.md).
+The LM costs the logits of the step tokens, as in SFT of the same model.
 """
 
 from __future__ import annotations
@@ -30,13 +40,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-from hiero.reward.collate import MARKER_TOKEN, add_marker, check_template, rm_template
+from hiero.reward.collate import MARKER_TOKEN, TOKEN_KEYS, add_marker, check_template, rm_template
 from hiero.reward.losses import N_OUTPUTS
 
 SPEC_FILE = "hiero_rm.json"
 HEAD_FILE = "rm_head.safetensors"
+FEATURE_PREFIX = "features."  # keys of the likelihood-feature head inside HEAD_FILE
 
 
 @dataclass
@@ -47,13 +58,15 @@ class RMSpec:
     scoring: str = "marker"  # marker | per-step
     loss: str = "mse"  # hard_ce | soft_ce | mse
     label_type: str = "soft"  # hard | soft
-    marker_token: str = MARKER_TOKEN
-    marker_id: int = -1  # set when the marker is added (marker mode)
+    marker_token: str = MARKER_TOKEN  # "": no marker token, read each step at its last token
+    marker_id: int = -1  # set when the marker is added (marker mode); -1 without a marker token
     max_length: int = 512
     pooling: str = "last"  # per-step mode: last | first | mean
     truncation: str = "none"  # per-step mode: none (too long: dropped / an error) | fit (collate.fit_per_step_prompt)
     template: str = ""  # the RM prompt the model was trained with (copied so the folder is self-contained)
     base: str = ""  # where the backbone came from
+    lm_features: bool = False  # marker mode: add the LM's log-probs of each step's tokens to the head
+    hidden_head: bool = True  # False (with lm_features): the score reads the LM features only
 
     @property
     def n_outputs(self) -> int:
@@ -69,8 +82,11 @@ class RMSpec:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+N_LM_FEATURES = 4  # sum, min, mean log-probability of a step's tokens; min over the steps so far
+
+
 class RewardModel(nn.Module):
-    """Backbone (AutoModel) + Linear(hidden, n_outputs) head."""
+    """Backbone (AutoModel; AutoModelForCausalLM with `lm_features`) + Linear(hidden, n_outputs) head."""
 
     def __init__(self, backbone: nn.Module, spec: RMSpec):
         super().__init__()
@@ -80,15 +96,64 @@ class RewardModel(nn.Module):
         self.head = nn.Linear(hidden, spec.n_outputs)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
+        self.feature_head = None
+        if not spec.hidden_head and not spec.lm_features:
+            raise ValueError("a reward model without the hidden-state head needs lm_features")
+        if not spec.hidden_head:
+            self.head.requires_grad_(False)  # kept (zero output is not needed: it is never added)
+        if spec.lm_features:
+            if backbone.get_output_embeddings() is None:
+                raise ValueError("lm_features needs a backbone with an LM head (AutoModelForCausalLM)")
+            # starts as "a step is as plausible as the least likely token so far": the output of the
+            # positive class (the only one for MSE) gets the running min log-prob with weight 1. From zero,
+            # a few hundred Adam steps of size ~lr move these weights too little to matter next to
+            # the hidden-state head (measured: the features then change nothing)
+            self.feature_head = nn.Linear(N_LM_FEATURES, spec.n_outputs)
+            nn.init.zeros_(self.feature_head.weight)
+            nn.init.zeros_(self.feature_head.bias)
+            with torch.no_grad():
+                self.feature_head.weight[spec.n_outputs - 1, 3] = 1.0
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The transformer without an LM head (the backbone itself unless it carries one)."""
+        return self.backbone.base_model if self.spec.lm_features else self.backbone
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """input_ids, attention_mask (B, L) -> last hidden states (B, L, H)."""
-        return self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def marker_outputs(self, input_ids, attention_mask, batch_idx, pos_idx) -> torch.Tensor:
-        """Head outputs at the markers: batch_idx, pos_idx (M,) -> (M, n_outputs)."""
+    def step_features(self, h, input_ids, batch_idx, tok_b, tok_pos, tok_prev, tok_step) -> torch.Tensor:
+        """(M, 4): sum, min and mean LM log-prob of the tokens each marker closes, and the min over
+        this and every earlier step of the sequence (a step after an unlikely one is suspect too).
+
+        batch_idx (M,): the row of each marker; tok_* (T,): batch row, position and predicting
+        position of every step token, and the index (in batch_idx / pos_idx order) of its marker.
+        """
+        n_markers = batch_idx.shape[0]
+        runs = torch.unique_consecutive(batch_idx, return_counts=True)[1]
+        logits = self.backbone.get_output_embeddings()(h[tok_b, tok_prev]).float()
+        lp = torch.log_softmax(logits, dim=-1).gather(1, input_ids[tok_b, tok_pos][:, None])[:, 0]
+        total = lp.new_zeros(n_markers).index_add(0, tok_step, lp)
+        count = lp.new_zeros(n_markers).index_add(0, tok_step, torch.ones_like(lp))
+        low = lp.new_zeros(n_markers).scatter_reduce(0, tok_step, lp, "amin", include_self=False)
+        # running min over the markers of one sequence (they are consecutive, in step order)
+        prefix = torch.cat([torch.cummin(seg, dim=0).values for seg in torch.split(low, runs.tolist())]) \
+            if n_markers else low
+        return torch.stack([total, low, total / count.clamp(min=1.0), prefix], dim=-1)
+
+    def marker_outputs(self, input_ids, attention_mask, batch_idx, pos_idx, tokens=None) -> torch.Tensor:
+        """Head outputs at the markers: batch_idx, pos_idx (M,) -> (M, n_outputs).
+
+        tokens: (tok_b, tok_pos, tok_prev, tok_step) from `collate_marker`, needed with lm_features.
+        """
         h = self.hidden_states(input_ids, attention_mask)
-        return self.head(h[batch_idx, pos_idx])
+        if self.feature_head is None:
+            return self.head(h[batch_idx, pos_idx])
+        if tokens is None:
+            raise ValueError("this reward model reads LM features: encode with step_tokens=True")
+        out = self.feature_head(self.step_features(h, input_ids, batch_idx, *tokens).to(h.dtype))
+        return out + self.head(h[batch_idx, pos_idx]) if self.spec.hidden_head else out
 
     def pooled_outputs(self, input_ids, attention_mask) -> torch.Tensor:
         """Head outputs at one position per sequence -> (B, n_outputs)."""
@@ -106,8 +171,16 @@ class RewardModel(nn.Module):
     def outputs(self, batch: dict) -> torch.Tensor:
         """Head outputs for a collated batch of either mode: (M, n_outputs) or (B, n_outputs)."""
         if "pos_idx" in batch:
-            return self.marker_outputs(batch["input_ids"], batch["attention_mask"], batch["batch_idx"], batch["pos_idx"])
+            tokens = tuple(batch[k] for k in TOKEN_KEYS) if "tok_pos" in batch else None
+            return self.marker_outputs(batch["input_ids"], batch["attention_mask"], batch["batch_idx"], batch["pos_idx"],
+                                       tokens)
         return self.pooled_outputs(batch["input_ids"], batch["attention_mask"])
+
+
+def _load_backbone(path: Path, spec: RMSpec) -> nn.Module:
+    """The transformer of a model folder; with its LM head when the spec reads LM features."""
+    loader = AutoModelForCausalLM if spec.lm_features else AutoModel
+    return loader.from_pretrained(path, dtype=torch.float32)
 
 
 def is_causal(backbone: nn.Module) -> bool:
@@ -148,10 +221,12 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
         raise ValueError(f"truncation {spec.truncation!r}: expected none or fit")
     if spec.truncation == "fit" and spec.scoring != "per-step":
         raise ValueError("--truncation fit applies to --scoring per-step (marker mode never cuts a solution)")
+    if spec.lm_features and spec.scoring != "marker":
+        raise ValueError("--lm-features reads each step's tokens in one pass: it needs --scoring marker")
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token_id is None:  # decoders often have none; eos is safe: pooling uses the mask
         tokenizer.pad_token = tokenizer.eos_token
-    backbone = AutoModel.from_pretrained(base, dtype=torch.float32)
+    backbone = _load_backbone(base, spec)
     ctx = getattr(backbone.config, "max_position_embeddings", None)
     if spec.truncation == "fit" and ctx is not None and spec.max_length > ctx:
         raise ValueError(f"--max-length {spec.max_length} exceeds {base}'s {ctx} positions: "
@@ -160,10 +235,11 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
     spec.template = spec.template or rm_template()
     check_template(spec.template)
     if spec.scoring == "marker":
-        spec.marker_id = add_marker(tokenizer, spec.marker_token)
+        # marker_token "": no token added, each step is read at its own last token (plain text)
+        spec.marker_id = add_marker(tokenizer, spec.marker_token) if spec.marker_token else -1
         if backbone.get_input_embeddings().weight.shape[0] < len(tokenizer):
             backbone.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        if not is_causal(backbone):
+        if not is_causal(backbone.base_model if spec.lm_features else backbone):
             raise ValueError(f"--scoring marker needs a causal (decoder) backbone; {base} attends to later tokens. "
                              "Use --scoring per-step for encoders.")
     if pooling == "auto":
@@ -179,7 +255,10 @@ def save_reward_model(model: RewardModel, tokenizer, out_dir: str | Path) -> Non
     out_dir.mkdir(parents=True, exist_ok=True)
     model.backbone.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.head.state_dict().items()}, str(out_dir / HEAD_FILE))
+    heads = dict(model.head.state_dict())
+    if model.feature_head is not None:
+        heads.update({FEATURE_PREFIX + k: v for k, v in model.feature_head.state_dict().items()})
+    save_file({k: v.detach().contiguous().cpu() for k, v in heads.items()}, str(out_dir / HEAD_FILE))
     (out_dir / SPEC_FILE).write_text(json.dumps(asdict(model.spec), indent=2) + "\n", encoding="utf-8")
 
 
@@ -192,13 +271,16 @@ def load_reward_model(rm_dir: str | Path, device: str | torch.device = "cpu") ->
     tokenizer = AutoTokenizer.from_pretrained(rm_dir)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if spec.scoring == "marker":
+    if spec.scoring == "marker" and spec.marker_token:
         got = tokenizer.encode(spec.marker_token, add_special_tokens=False)
         if got != [spec.marker_id]:
             raise ValueError(f"{rm_dir}: marker {spec.marker_token!r} encodes to {got}, expected [{spec.marker_id}]")
-    backbone = AutoModel.from_pretrained(rm_dir, dtype=torch.float32)
-    model = RewardModel(backbone, spec)
-    model.head.load_state_dict(load_file(str(rm_dir / HEAD_FILE)))
+    model = RewardModel(_load_backbone(rm_dir, spec), spec)
+    heads = load_file(str(rm_dir / HEAD_FILE))
+    model.head.load_state_dict({k: v for k, v in heads.items() if not k.startswith(FEATURE_PREFIX)})
+    if model.feature_head is not None:
+        model.feature_head.load_state_dict({k[len(FEATURE_PREFIX):]: v for k, v in heads.items()
+                                            if k.startswith(FEATURE_PREFIX)})
     model.to(device).eval()
     return model, tokenizer, spec
 

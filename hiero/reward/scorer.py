@@ -78,10 +78,10 @@ class RMScorer:
         examples = []
         for i, (q, steps) in enumerate(zip(questions, solutions, strict=True)):
             enc = encode_marker(self.tokenizer, q, steps, self.spec.marker_id, self.spec.template,
-                                orm=self.spec.orm, max_length=self.max_length)
+                                orm=self.spec.orm, max_length=self.max_length, step_tokens=self.spec.lm_features)
             if enc is None:
                 raise ValueError(f"solution {i} is longer than the reward model's context ({self.max_length} tokens)")
-            examples.append({"input_ids": enc[0], "positions": enc[1], "owner": i})
+            examples.append({"input_ids": enc[0], "positions": enc[1], "owner": i, **(enc[2] if len(enc) > 2 else {})})
         return examples
 
     def step_ids(self, question: str, steps: list[str], k: int) -> list[int] | None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +42,7 @@ import torch
 
 from hiero.data.io import read_jsonl, write_json
 from hiero.reward.collate import (
+    MARKER_TOKEN,
     check_template,
     collate_marker,
     collate_pooled,
@@ -86,10 +88,32 @@ class RMTrainConfig(TrainConfig):
     pack_prefixes: bool = field(default=True, metadata={
         "help": "marker mode: score rows that are prefixes of longer rows inside the longer row's pass (exact)"})
     template: str = field(default="", metadata={
-        "help": "RM prompt template file with {q} {prev} {cur} (default: hiero/templates/rm_prompt.txt, the official one)"})
+        "help": "RM prompt template file with {q} {prev} {cur} (default: hiero/templates/rm_prompt.txt, the official "
+                "one); 'policy': the policy's own prompt (hiero/templates/rm_prompt_policy.txt), for a backbone "
+                "that is a policy-style LM read with --lm-features"})
+    marker: str = field(default=MARKER_TOKEN, metadata={
+        "help": "marker mode: the special token added after each step; '' adds none and reads each step at "
+                "its last token (the separator), so a language model backbone reads plain text"})
+    lm_features: bool = field(default=False, metadata={
+        "help": "marker mode, causal backbones: the head also reads the LM's log-probs of each step's tokens "
+                "(sum, min, mean), so a shallow backbone can flag a token it would not have written"})
+    backbone_lr: float = field(default=-1.0, metadata={
+        "help": "peak learning rate of the backbone (-1: --lr; 0: frozen); the heads always use --lr"})
+    hidden_head: bool = field(default=True, metadata={
+        "help": "with --lm-features: also read the hidden state at each step's end (false: the "
+                "score is a function of the step's token log-probs only, a generative verifier)"})
 
 
 # ----------------------------------------------------------------------------- rows -> examples
+
+
+def read_template(name: str) -> str:
+    """The RM prompt template named by --template: '' (the official default), 'policy', or a file."""
+    if not name:
+        return ""
+    if name == "policy":
+        return resources.files("hiero").joinpath("templates/rm_prompt_policy.txt").read_text(encoding="utf-8").rstrip("\n")
+    return Path(name).read_text(encoding="utf-8").rstrip("\n")
 
 
 def load_rows(path: str | Path) -> list[dict]:
@@ -113,11 +137,12 @@ def encode_rows(rows: list[dict], tokenizer, spec: RMSpec) -> tuple[list[dict], 
             continue
         if spec.scoring == "marker":
             enc = encode_marker(tokenizer, q, steps, spec.marker_id, spec.template, orm=spec.orm,
-                                max_length=spec.max_length)
+                                max_length=spec.max_length, step_tokens=spec.lm_features)
             if enc is None:
                 counts["dropped_too_long"] += 1
                 continue
-            examples.append({"input_ids": enc[0], "positions": enc[1], "targets": targets})
+            examples.append({"input_ids": enc[0], "positions": enc[1], "targets": targets,
+                             **(enc[2] if len(enc) > 2 else {})})
         else:
             idx = [len(steps) - 1] if spec.orm else list(range(len(steps)))
             encoded = []
@@ -145,6 +170,16 @@ def batch_loss(model: RewardModel, batch: dict, loss_name: str) -> tuple[torch.T
     outputs, targets = select_labelled(model.outputs(batch), batch["targets"])
     per_step = LOSSES[loss_name](outputs, targets)
     return per_step.mean(), {"acc": float(accuracy(outputs, targets, loss_name)), "n_steps": int(targets.numel())}
+
+
+def param_groups(model: RewardModel, lr: float, backbone_lr: float) -> list[dict]:
+    """AdamW groups: the heads at `lr`, the backbone at `backbone_lr` (< 0: `lr`; 0: left out, frozen)."""
+    heads = [p for n, p in model.named_parameters() if not n.startswith("backbone.") and p.requires_grad]
+    groups = [{"params": heads, "lr": lr}]
+    if backbone_lr != 0:
+        groups.append({"params": [p for p in model.backbone.parameters() if p.requires_grad],
+                       "lr": lr if backbone_lr < 0 else backbone_lr})
+    return groups
 
 
 def make_collate(spec: RMSpec, pad_id: int):
@@ -191,11 +226,13 @@ def main(cfg: RMTrainConfig) -> dict:
     if kinds and cfg.kind not in kinds and not (cfg.kind == "prm" and kinds == {"hrm"}):
         log.warning("training a %s model on rows of kind %s", cfg.kind, sorted(kinds))
 
-    template = Path(cfg.template).read_text(encoding="utf-8").rstrip("\n") if cfg.template else ""
+    template = read_template(cfg.template)
     if template:
         check_template(template)
     spec = RMSpec(kind=cfg.kind, scoring=cfg.scoring, loss=cfg.loss, label_type=cfg.label_type,
-                  max_length=cfg.max_length, template=template, truncation=cfg.truncation)
+                  max_length=cfg.max_length, template=template, truncation=cfg.truncation,
+                  lm_features=cfg.lm_features, marker_token=cfg.marker,
+                  hidden_head=cfg.hidden_head)
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)
@@ -220,6 +257,7 @@ def main(cfg: RMTrainConfig) -> dict:
     eval_fn = (lambda m: evaluate(m, eval_ex, spec, pad_id, cfg.eval_batch_size)) if eval_ex else None
     out.mkdir(parents=True, exist_ok=True)
     loop = train_loop(model, lambda m, b: batch_loss(m, b, cfg.loss), loader, cfg, out, eval_fn=eval_fn,
+                      params=param_groups(model, cfg.lr, cfg.backbone_lr),
                       save_fn=lambda m, d: save_reward_model(m, tokenizer, d), desc=f"rm-{cfg.kind}",
                       loss_weight="n_steps")  # the loss is a mean over labelled steps, not over rows
     summary = {

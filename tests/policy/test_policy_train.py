@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hiero.cli import main as cli
@@ -59,3 +60,22 @@ def test_problems_file_without_steps_names_the_line(tmp_path, capsys):
 
 def test_quick_preset_is_the_default_config():
     assert preset_config("quick") == PolicyTrainConfig(preset="quick")
+
+
+def test_init_continues_from_a_model_folder(tmp_path, capsys):
+    """--init loads the folder's weights and tokenizer (at lr 0 they come out unchanged), and a run
+    that trains goes on from them; the architecture flags are not used."""
+    first = tmp_path / "first"
+    assert cli(["policy", "train", "--preset", "micro", "--max-steps", "2", "-o", str(first)]) == 0
+    same = tmp_path / "same"
+    assert cli(["policy", "train", "--preset", "micro", "--max-steps", "1", "--lr", "0", "--hidden", "48",
+                "--init", str(first), "-o", str(same)]) == 0
+    a, b = AutoModelForCausalLM.from_pretrained(first), AutoModelForCausalLM.from_pretrained(same)
+    assert b.config.hidden_size == a.config.hidden_size != 48
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+    assert AutoTokenizer.from_pretrained(same).get_vocab() == AutoTokenizer.from_pretrained(first).get_vocab()
+    on = tmp_path / "on"
+    assert cli(["policy", "train", "--preset", "micro", "--max-steps", "2", "--init", str(first), "-o", str(on)]) == 0
+    assert not torch.equal(AutoModelForCausalLM.from_pretrained(on).lm_head.weight, a.lm_head.weight)
+    capsys.readouterr()

@@ -131,3 +131,29 @@ def test_packed_targets_sit_where_the_scorer_scores_them(trees, base, tmp_path, 
                     got[key] += 1
                     assert s == pytest.approx(want_score[key[0]], abs=1e-5)  # sigmoid/identity of the same head
     assert got == want
+
+
+@pytest.mark.parametrize("marker", ["", "<|step_score|>"])
+@pytest.mark.parametrize("kind,nodes", [("prm", "solutions"), ("hrm", "buckets")])
+def test_likelihood_feature_tokens_are_identical(trees, base, tmp_path, kind, nodes, marker):
+    """With --lm-features the step tokens each score reads (positions, predicting positions, owning
+    marker) are built alike by `rm train` and `rm score`, and survive prefix packing."""
+    rows = tree_rows(trees, kind, nodes)
+    spec = RMSpec(kind=kind, scoring="marker", max_length=4096, lm_features=True, marker_token=marker)
+    model, tok, scorer = saved(base, tmp_path, spec)
+    train, _ = encode_rows(rows, tok, model.spec)
+    score = scorer._encode_marker([r["prompt"] for r in rows], [r["completions"] for r in rows])
+    keys = ("input_ids", "positions", "tok_pos", "tok_prev", "tok_step")
+    for a, b in zip(train, score, strict=True):
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+    # a carrier holds its own tokens (packing moves targets only), and every row rides on a carrier
+    # with the same steps: without a marker a merged step has the ids of the two it merges
+    own = {(tuple(e["input_ids"]), tuple(e["positions"])): e for e in train}
+    packed = pack_prefixes(train)
+    for e in packed:
+        assert {k: e[k] for k in keys} == {k: own[(tuple(e["input_ids"]), tuple(e["positions"]))][k] for k in keys}
+    for e in train:
+        n = len(e["input_ids"])
+        assert any(c["input_ids"][:n] == e["input_ids"] and c["positions"][:len(e["positions"])] == e["positions"]
+                   and [t for t, s in zip(c["tok_pos"], c["tok_step"]) if s < len(e["positions"])] == e["tok_pos"]
+                   for c in packed)
