@@ -48,9 +48,10 @@ PREV_BLOCK = "Previous reasoning:\n{prev}\n\n"
 
 
 @cache
-def rm_template() -> str:
-    """The official RM prompt (file `hiero/templates/rm_prompt.txt`), with {q}, {prev}, {cur}."""
-    text = resources.files("hiero").joinpath("templates/rm_prompt.txt").read_text(encoding="utf-8")
+def rm_template(name: str = "rm_prompt") -> str:
+    """A packaged RM prompt with {q}, {prev}, {cur}: `hiero/templates/<name>.txt`. "rm_prompt" is the
+    official one; "rm_prompt_policy" is the policy's own prompt (for an LM read with --lm-features)."""
+    text = resources.files("hiero").joinpath(f"templates/{name}.txt").read_text(encoding="utf-8")
     return text.rstrip("\n")
 
 
@@ -134,11 +135,11 @@ def encode_marker(
         if step_tokens:
             own = _text_ids(tokenizer, step)
             n_text = len(own) if piece[:len(own)] == own else len(piece)
-            for j in range(len(ids), len(ids) + n_text):
-                tokens["tok_pos"].append(j)
-                after_marker = marker_id >= 0 and positions and j - 1 == positions[-1]
-                tokens["tok_prev"].append(j - 2 if after_marker else j - 1)
-                tokens["tok_step"].append(len(positions))
+            start = len(ids)
+            after_marker = marker_id >= 0 and bool(positions) and positions[-1] == start - 1
+            tokens["tok_pos"] += range(start, start + n_text)
+            tokens["tok_prev"] += [start - 2 if after_marker else start - 1, *range(start, start + n_text - 1)][:n_text]
+            tokens["tok_step"] += [len(positions)] * n_text
         ids += piece
         if not orm or k == len(steps) - 1:
             if marker_id >= 0:  # -1: no marker token, the step's last token is read

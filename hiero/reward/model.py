@@ -100,14 +100,14 @@ class RewardModel(nn.Module):
         if not spec.hidden_head and not spec.lm_features:
             raise ValueError("a reward model without the hidden-state head needs lm_features")
         if not spec.hidden_head:
-            self.head.requires_grad_(False)  # kept (zero output is not needed: it is never added)
+            self.head.requires_grad_(False)  # unused, kept so every saved folder has the same head file
         if spec.lm_features:
             if backbone.get_output_embeddings() is None:
                 raise ValueError("lm_features needs a backbone with an LM head (AutoModelForCausalLM)")
             # starts as "a step is as plausible as the least likely token so far": the output of the
             # positive class (the only one for MSE) gets the running min log-prob with weight 1. From zero,
-            # a few hundred Adam steps of size ~lr move these weights too little to matter next to
-            # the hidden-state head (measured: the features then change nothing)
+            # 200 Adam steps of size ~lr move these weights too little to matter next to the hidden-state
+            # head (measured: best-of-64 0.23-0.31 against 0.20 without features, 0.43 with this start)
             self.feature_head = nn.Linear(N_LM_FEATURES, spec.n_outputs)
             nn.init.zeros_(self.feature_head.weight)
             nn.init.zeros_(self.feature_head.bias)
@@ -116,8 +116,8 @@ class RewardModel(nn.Module):
 
     @property
     def encoder(self) -> nn.Module:
-        """The transformer without an LM head (the backbone itself unless it carries one)."""
-        return self.backbone.base_model if self.spec.lm_features else self.backbone
+        """The transformer without an LM head (`base_model` is the backbone itself when it has none)."""
+        return self.backbone.base_model
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """input_ids, attention_mask (B, L) -> last hidden states (B, L, H)."""
@@ -135,7 +135,7 @@ class RewardModel(nn.Module):
         logits = self.backbone.get_output_embeddings()(h[tok_b, tok_prev]).float()
         lp = torch.log_softmax(logits, dim=-1).gather(1, input_ids[tok_b, tok_pos][:, None])[:, 0]
         total = lp.new_zeros(n_markers).index_add(0, tok_step, lp)
-        count = lp.new_zeros(n_markers).index_add(0, tok_step, torch.ones_like(lp))
+        count = torch.bincount(tok_step, minlength=n_markers).to(lp.dtype)
         low = lp.new_zeros(n_markers).scatter_reduce(0, tok_step, lp, "amin", include_self=False)
         # running min over the markers of one sequence (they are consecutive, in step order)
         prefix = torch.cat([torch.cummin(seg, dim=0).values for seg in torch.split(low, runs.tolist())]) \
@@ -239,7 +239,7 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
         spec.marker_id = add_marker(tokenizer, spec.marker_token) if spec.marker_token else -1
         if backbone.get_input_embeddings().weight.shape[0] < len(tokenizer):
             backbone.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        if not is_causal(backbone.base_model if spec.lm_features else backbone):
+        if not is_causal(backbone.base_model):
             raise ValueError(f"--scoring marker needs a causal (decoder) backbone; {base} attends to later tokens. "
                              "Use --scoring per-step for encoders.")
     if pooling == "auto":

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -49,6 +48,7 @@ from hiero.reward.collate import (
     encode_marker,
     pack_prefixes,
     per_step_ids,
+    rm_template,
     row_targets,
 )
 from hiero.reward.losses import LOSSES, accuracy, select_labelled
@@ -96,7 +96,8 @@ class RMTrainConfig(TrainConfig):
                 "its last token (the separator), so a language model backbone reads plain text"})
     lm_features: bool = field(default=False, metadata={
         "help": "marker mode, causal backbones: the head also reads the LM's log-probs of each step's tokens "
-                "(sum, min, mean), so a shallow backbone can flag a token it would not have written"})
+                "(sum, min, mean; min over the steps so far), so a shallow backbone can flag a token it would "
+                "not have written"})
     backbone_lr: float = field(default=-1.0, metadata={
         "help": "peak learning rate of the backbone (-1: --lr; 0: frozen); the heads always use --lr"})
     hidden_head: bool = field(default=True, metadata={
@@ -112,7 +113,7 @@ def read_template(name: str) -> str:
     if not name:
         return ""
     if name == "policy":
-        return resources.files("hiero").joinpath("templates/rm_prompt_policy.txt").read_text(encoding="utf-8").rstrip("\n")
+        return rm_template("rm_prompt_policy")
     return Path(name).read_text(encoding="utf-8").rstrip("\n")
 
 
