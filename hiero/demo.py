@@ -65,6 +65,9 @@ class DemoConfig:
     shared_data: str = field(default="", metadata={
         "help": "folder of the real data for the summaries ('' = ../shared/data beside the checkout, if there)"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    variant: Literal["plain", "self_correct"] = field(default="plain", metadata={
+        "help": "plain: the size's recipe; self_correct: the policy's SFT data corrects most of its "
+                "wrong steps, so the policy makes errors and later fixes them (the case HRM is built for)"})
 
 
 # Settings per size: each entry overrides the named stage config's defaults (`check_sizes` builds
@@ -100,8 +103,10 @@ SIZES: dict[str, dict] = {
                 "step_tokens": 32, "bootstrap": 1000},
         "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 2e-4, "batch_size": 16},
         "pairs": {"problems": 800, "n": 4},
-        # one epoch at a small lr: on ~400 pairs, 10 epochs or lr 2e-4 wrecked the small policy
-        "po": {"epochs": 1.0, "batch_size": 16, "lr": 5e-5},
+        # one epoch at lr 5e-6 (TRL's default is 1e-6): on 1000 held-out problems lr 5e-5 cost DPO
+        # 3-5 points on 2 of 3 seeds; 10 epochs or lr 2e-4 wrecked the small policy
+        # (docs/embedded-default.md, preference)
+        "po": {"epochs": 1.0, "batch_size": 16, "lr": 5e-6},
         "po_eval": {"problems": 200},
     },
     "micro": {
@@ -134,6 +139,34 @@ SIZES["full"] = {**_Q, "domain_sample": {**_Q["domain_sample"], "n": 1000},
                  "selftrain": {**_Q["selftrain"], "eval_n": 1000}, "pairs": {**_Q["pairs"], "problems": 2400},
                  "po_eval": {"problems": 1000}}
 
+# Variants of the domain, as overrides of a size's stage settings (applied by `demo_settings`).
+# self_correct: more wrong steps in the policy's SFT targets (0.2 per computing step, not 0.1) and
+# 90% of them followed by "Check: <right step>, not X." (not 50%), so the sampled solutions reach
+# right answers through wrong steps: the case where HRM's merged pairs should help (REFERENCE.md 1).
+# The reward models' backbone runs on with the plain targets (0.1 / 0.5, sft.py's defaults): run on
+# with the variant's, its LM learnt that slips are likely and seed 0's PRM ranked steps at 0.675
+# (docs/embedded-default.md)
+VARIANTS: dict[str, dict[str, dict]] = {
+    "plain": {},
+    "self_correct": {"policy": {"p_error": 0.2, "p_correction": 0.9},
+                     "rm_base": {"p_error": 0.1, "p_correction": 0.5}},
+}
+
+
+def demo_settings(size: str, variant: str = "plain", sizes: dict | None = None) -> dict[str, dict]:
+    """The stage settings of one size with a variant's overrides merged in, stage by stage."""
+    sizes = SIZES if sizes is None else sizes
+    if size not in sizes:
+        raise ValueError(f"unknown size {size!r}; choose from {sorted(sizes)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {sorted(VARIANTS)}")
+    over = VARIANTS[variant]
+    unknown = sorted(set(over) - set(sizes[size]))
+    if unknown:
+        raise ValueError(f"demo variant {variant!r} overrides stage(s) {unknown} that size {size!r} has not")
+    return {stage: {**settings, **over.get(stage, {})} for stage, settings in sizes[size].items()}
+
+
 # Seeds of the problem sets each stage draws, as offsets from --seed (disjoint sets of problems;
 # train/test programs never overlap in any case, see hiero.data.synth), and the fixed sampling
 # settings of the demo.
@@ -165,10 +198,15 @@ def _stage_configs() -> dict:
             "po_eval": POEvalConfig}
 
 
-def check_sizes(sizes: dict[str, dict] = SIZES) -> None:
-    """Every setting of every size names a field of its stage's config (ValueError otherwise)."""
+def check_sizes(sizes: dict[str, dict] | None = None) -> None:
+    """Every setting of every size, under every variant, names a field of its stage's config
+    (ValueError otherwise)."""
+    sizes = SIZES if sizes is None else sizes
     configs = _stage_configs()
-    for size, stages in sizes.items():
+    for size, variant in ((z, v) for z in sizes for v in VARIANTS):
+        stages = demo_settings(size, variant, sizes)
+        if variant != "plain":
+            size = f"{size}/{variant}"
         missing = sorted(set(configs) - set(stages))
         if missing:
             raise ValueError(f"demo size {size!r}: no settings for stage(s) {missing}")
@@ -422,14 +460,12 @@ def stage_po_eval(d: Path, s: dict, seed: int, policy: Path, po: Path, domain) -
 
 # ----------------------------------------------------------------------------- pipeline
 def main(cfg: DemoConfig) -> dict:
-    if cfg.size not in SIZES:
-        raise ValueError(f"unknown size {cfg.size!r}; choose from {sorted(SIZES)}")
+    S = demo_settings(cfg.size, cfg.variant)
     if cfg.threads > 0:
         import torch
 
         torch.set_num_threads(cfg.threads)
     check_sizes()
-    S = SIZES[cfg.size]
     domain = _domain(S)
     dom = asdict(domain)  # part of every stage's cache key that draws problems
     out = Path(cfg.out)
@@ -468,7 +504,7 @@ def main(cfg: DemoConfig) -> dict:
           lambda d: stage_po_eval(d, S["po_eval"], seed, policy, r.dirs["po"], domain))
 
     results = {
-        **headline(r.results, seed),
+        **headline(r.results, seed), "variant": cfg.variant,
         "config": asdict(cfg), "settings": S, "wall_time_s": round(time.time() - t0, 2),
         "peak_rss_mb": peak_rss_mb(), "machine": machine_info(), "versions": versions(),
         "stages": r.results, "stage_dirs": {k: str(v) for k, v in r.dirs.items()},
@@ -499,11 +535,14 @@ def headline(st: dict, seed: int) -> dict:
     out["search"] = {k: v["acc"] for k, v in bon.get("search", {}).items()}
     out["step_eval"] = {k: {m: v.get(m) for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct",
                                                   "auroc_same_position", "auroc_within_same_position", "auroc_first_error",
-                                                  "solution_auroc_within")}
+                                                  "solution_auroc_within", "n_recovered",
+                                                  "auroc_recovered_vs_wrong", "auroc_recovered_vs_clean")}
                         for k, v in bon.get("step_eval", {}).items()}
     acc = st.get("po_eval", {}).get("accuracy", {})
     seg = st.get("po_eval", {}).get("segments", {})
-    out["preference"] = {k: {"accuracy": acc.get(k), **({"segments": seg[k]} if k in seg else {})}
+    ci, vs = st.get("po_eval", {}).get("ci95", {}), st.get("po_eval", {}).get("vs_first", {})
+    out["preference"] = {k: {"accuracy": acc.get(k), **({"segments": seg[k]} if k in seg else {}),
+                             **({"ci95": ci[k]} if k in ci else {}), **({"minus_base": vs[k]} if k in vs else {})}
                          for k in ("base", "dpo", "hipo")}
     sft = st.get("selftrain", {})
     out["selftrain"] = {"before": (sft.get("before") or {}).get("accuracy"),
@@ -554,8 +593,10 @@ def _md_table(header: list[str], rows: list[list]) -> list[str]:
 
 def _md_header(results: dict, st: dict) -> list[str]:
     cfg = results["config"]
-    lines = [f"# hiero demo report ({cfg['size']})", "",
-             f"Command: `hiero demo --out {cfg['out']} --seed {cfg['seed']} --size {cfg['size']}`  ",
+    variant = cfg.get("variant", "plain")
+    lines = [f"# hiero demo report ({cfg['size']}{'' if variant == 'plain' else ', ' + variant})", "",
+             f"Command: `hiero demo --out {cfg['out']} --seed {cfg['seed']} --size {cfg['size']}"
+             f"{'' if variant == 'plain' else ' --variant ' + variant}`  ",
              f"Wall time {results['wall_time_s']:.1f} s (this run; cached stages cost ~0), peak memory "
              f"{results['peak_rss_mb']:.0f} MB; {results['machine']['cpus']} CPUs, torch "
              f"{results['machine']['torch']}, CUDA {results['machine']['cuda']}.", ""]
@@ -676,7 +717,15 @@ def _md_po(x: dict) -> list[str]:
 def _md_po_eval(x: dict) -> list[str]:
     acc = x.get("accuracy", {})
     lines = ["## 13. Base vs DPO vs HiPO (same prompt for every model)", _stage_line(x), ""]
-    lines += _md_table(["model", "accuracy"], [[k, _pct(v)] for k, v in acc.items()])
+    ci, vs = x.get("ci95", {}), x.get("vs_first", {})
+
+    def _ci(c) -> str:
+        return f"[{100 * c[0]:.1f}, {100 * c[1]:.1f}]" if c else "n/a"
+
+    lines += _md_table(["model", "accuracy", "95% interval", "minus the first model (paired 95% interval)"],
+                       [[k, _pct(v), _ci(ci.get(k)),
+                         f"{100 * vs[k]['delta']:+.1f} points {_ci(vs[k]['ci95'])}" if k in vs else ""]
+                        for k, v in acc.items()])
     lines += ["Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
                   " none is configured in the demo, so none are shown.", ""]
     return lines
@@ -714,6 +763,15 @@ def _step_eval_lines(step_eval: dict, picks: dict) -> list[str]:
                      f"{_f(v.get('auroc_within_same_position'))} | "
                      f"{_f(v.get('auroc_first_error'))} | {_f(v.get('solution_auroc_within'))} | {_f(v.get('f1'))} | "
                      f"{_f(v.get('acc_error'))} | {_f(v.get('acc_correct'))} | {kinds} |")
+    rec = {k: v for k, v in step_eval.items() if v.get("n_recovered")}
+    if rec:
+        lines += ["", "Right answers reached through a wrong step (recovered solutions), by min score: against "
+                      "wrong answers (high: a corrected error is not punished like an uncorrected one) and against "
+                      "right answers with every step right (0.5: it costs nothing):", "",
+                  "| RM | recovered solutions | AUROC vs wrong answers | AUROC vs clean right answers |",
+                  "|---|---|---|---|"]
+        lines += [f"| {k} | {v['n_recovered']} | {_f(v.get('auroc_recovered_vs_wrong'))} | "
+                  f"{_f(v.get('auroc_recovered_vs_clean'))} |" for k, v in rec.items()]
     if picks:
         lines += ["", f"Wrong picks at N = {picks['n']} where the pool held a right answer:", "",
                   "| rule | wrong picks | first-error kind of the pick | no answer | steps picked / right |",

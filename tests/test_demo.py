@@ -44,6 +44,7 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert res["bon"]["prm"] == dict(zip(n, st["bon"]["curves"]["prm:min"]["acc"], strict=True))
     assert set(res["step_eval"]) == {"prm", "hrm"} and "auroc_within" in res["step_eval"]["prm"]
     assert set(res["preference"]) == {"base", "dpo", "hipo"}
+    assert res["preference"]["dpo"]["minus_base"]["than"] == "base" and len(res["preference"]["base"]["ci95"]) == 2
     assert set(res["selftrain"]) == {"before", "after"} and set(res["timings_s"]) == set(STAGES)
     assert "Step checks on the same fresh samples" in report
 
@@ -97,3 +98,46 @@ def test_a_new_seed_redoes_the_stages(demo_run, monkeypatch):
     res = main(DemoConfig(size="micro", out=str(demo_run), shared_data=str(demo_run / "absent")))
     assert not res["stages"]["domain"]["_cached"] and res["stages"]["domain"]["problems"] == 21
     assert all(res["stages"][s]["_cached"] for s in STAGES[1:])
+
+
+def test_variant_settings_override_only_the_named_stages():
+    import hiero.demo as demo
+
+    plain, sc = demo.demo_settings("quick"), demo.demo_settings("quick", "self_correct")
+    assert plain == SIZES["quick"]
+    assert sc["policy"] == {**SIZES["quick"]["policy"], "p_error": 0.2, "p_correction": 0.9}
+    # the reward models' backbone runs on with the plain SFT targets
+    assert sc["rm_base"] == {**SIZES["quick"]["rm_base"], "p_error": 0.1, "p_correction": 0.5}
+    named = ("policy", "rm_base")
+    assert {k: v for k, v in sc.items() if k not in named} == {k: v for k, v in plain.items() if k not in named}
+    with pytest.raises(ValueError, match="unknown variant 'nope'"):
+        demo.demo_settings("quick", "nope")
+
+
+def test_a_misspelt_variant_setting_fails_at_start(monkeypatch):
+    import hiero.demo as demo
+
+    monkeypatch.setitem(demo.VARIANTS, "self_correct", {"policy": {"p_corection": 0.9}})
+    with pytest.raises(ValueError, match="'quick/self_correct', stage 'policy': unknown setting.*p_corection"):
+        demo.check_sizes()
+    monkeypatch.setitem(demo.VARIANTS, "self_correct", {"polcy": {"p_correction": 0.9}})
+    with pytest.raises(ValueError, match="overrides stage.*polcy"):
+        demo.check_sizes()
+
+
+def test_the_self_correct_variant_retrains_the_policy_and_what_follows(demo_run, tmp_path):
+    """Through the CLI: the variant's SFT settings reach the policy stage (a new cache key); the
+    domain sample, which no variant changes, is reused."""
+    import shutil
+
+    out = tmp_path / "sc"
+    shutil.copytree(demo_run, out)
+    assert cli(["demo", "--size", "micro", "--variant", "self_correct", "--out", str(out),
+                "--shared-data", str(out / "absent")]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["variant"] == "self_correct" and res["settings"]["policy"]["p_correction"] == 0.9
+    assert res["settings"]["rm_base"]["p_correction"] == 0.5
+    assert res["stages"]["domain"]["_cached"] and not res["stages"]["policy"]["_cached"]
+    assert not res["stages"]["bon"]["_cached"]
+    assert "n_recovered" in res["step_eval"]["prm"]
+    assert "--variant self_correct" in (out / "report.md").read_text()

@@ -27,7 +27,13 @@ reward model never saw. Metrics:
   problem's difficulty nor the depth can help), `auroc_first_error` right steps against only the
   first wrong step of each solution, and
   `solution_auroc_within` the solutions of one problem by their min score, right against wrong
-  answers (what best-of-N needs), averaged over problems.
+  answers (what best-of-N needs), averaged over problems;
+- recovered solutions (right answer although some step is wrong: an error the solution later
+  corrected, as "Check: ..., not X." lines do in the built-in domain): `auroc_recovered_vs_wrong`
+  ranks them against wrong-answer solutions and `auroc_recovered_vs_clean` against right solutions
+  with every step right, both by min score, pooled. A model that does not punish a corrected error
+  like an uncorrected one keeps the first high and the second near 0.5 (HRM's claim); a PRM read
+  by its min score ranks a recovered solution with the wrong ones.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
     sol_within = []  # per problem: P(min score of a right solution > that of a wrong one)
     cells = []  # (AUROC, wrong steps) of every (problem, step index) with both kinds of step
     items: dict[int, tuple[list, list]] = {0: ([], []), 1: ([], [])}  # split -> (step scores, first errors)
+    sol_min: dict[str, list[float]] = {"clean": [], "recovered": [], "wrong": []}  # min score by solution kind
     for i, (p, row, row_scores) in enumerate(zip(problems, pool, scores, strict=True)):
         domain = domain_of(p)
         if not domain.checks_steps:
@@ -90,6 +97,7 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
             fx += sc[:upto]
             fy += [int(t) for t in truth[:upto]]
             (right_min if sol.correct else wrong_min).append(min(sc))
+            sol_min["wrong" if not sol.correct else ("clean" if first < 0 else "recovered")].append(min(sc))
             items[i % 2][0].append(sc)
             items[i % 2][1].append(first)
         xs += px
@@ -118,6 +126,10 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
         "auroc_within_same_position": _rounded(sum(a * n for a, n in cells) / sum(n for _, n in cells)) if cells
         else None,
         "solution_auroc_within": _rounded(np.mean(sol_within)) if sol_within else None,
+        "n_recovered": len(sol_min["recovered"]),
+        **{f"auroc_recovered_vs_{other}": _rounded(auroc(sol_min["recovered"] + sol_min[other],
+                                                         [1] * len(sol_min["recovered"]) + [0] * len(sol_min[other])))
+           for other in ("wrong", "clean")},
     })
     try:
         t, tune_f1 = tune_threshold(*items[0])

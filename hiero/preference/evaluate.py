@@ -6,7 +6,9 @@
 
 Every model answers every held-out problem greedily with the SAME prompt,
 `hiero.policy.prompt.build_prompt(question)` (through `hiero.policy.generators.evaluate_accuracy`),
-and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading). When a judge
+and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading); "ci95" holds
+95% bootstrap intervals over problems of each accuracy, "vs_first" each model minus the first one
+(paired by problem: same problems, so the interval is of the difference). When a judge
 server is given, each solution is also scored with the paper's 11-criterion rubric, and chosen model
 pairs are compared by the pairwise judge with the order swapped (judge.py). Judge scores are
 reported under "judge" / "pairwise", apart from the rule-based "accuracy"; they never change it.
@@ -24,6 +26,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from hiero.data.io import read_jsonl, write_json
 from hiero.domains import domain_of
@@ -61,6 +65,21 @@ def parse_models(items: list[str]) -> dict[str, str]:
     return out
 
 
+def accuracy_intervals(hits: dict[str, list[bool]]) -> tuple[dict, dict]:
+    """95% bootstrap intervals over problems of each model's accuracy, and of each later model's
+    accuracy minus the first one's, paired by problem (every model answered the same problems)."""
+    from hiero.evaluation.metrics import bootstrap_ci
+
+    x = {k: np.asarray(v, dtype=np.float64) for k, v in hits.items()}
+    if len({len(v) for v in x.values()}) > 1:
+        raise ValueError(f"models answered different numbers of problems: { {k: len(v) for k, v in x.items()} }")
+    ci = {k: [round(b, 4) for b in bootstrap_ci(v)] for k, v in x.items()}
+    first = next(iter(x), None)
+    vs = {k: {"than": first, "delta": round(float((v - x[first]).mean()), 4),
+              "ci95": [round(b, 4) for b in bootstrap_ci(v - x[first])]} for k, v in x.items() if k != first}
+    return ci, vs
+
+
 def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: int = 128, batch_size: int = 64,
             judge_client=None, judge_model: str = "gpt-4.1", judge_limit: int = 0,
             pairwise: list[tuple[str, str]] | None = None, cache_dir: str | Path | None = None,
@@ -73,13 +92,14 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
     if not problems:
         raise ValueError("no problems to evaluate on")
     result: dict = {"prompt": PROMPT_NOTE, "n": len(problems), "accuracy": {}, "models": {}}
-    texts = {}
+    texts, hits = {}, {}
     for name, path in models.items():
         gen = HFGenerator(path, batch_size=batch_size, device=device)
         acc = evaluate_accuracy(gen, problems, batch_size=batch_size, max_new_tokens=max_new_tokens, return_texts=True)
         texts[name] = acc.pop("texts")
         correct = acc.pop("correct")
         result["accuracy"][name] = round(acc["accuracy"], 4)
+        hits[name] = correct
         result["models"][name] = {"dir": str(path), **acc, "examples": [
             {"question": p.question, "solution": t, "correct": c} for p, t, c in list(zip(problems, texts[name], correct))[:3]]}
         if all(domain_of(p).checks_steps for p in problems):  # segment quality checked by the domain, no judge
@@ -87,6 +107,7 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
 
             result.setdefault("segments", {})[name] = segment_quality(problems, texts[name])
         del gen
+    result["ci95"], result["vs_first"] = accuracy_intervals(hits)
     if judge_client is None:
         return result
     cache = Path(cache_dir) / "judge" if cache_dir else None

@@ -125,3 +125,24 @@ def test_a_score_that_only_falls_with_depth_is_caught_by_the_controlled_metrics(
     assert got["auroc_same_position"] == 1.0 and got["auroc_first_error"] == 1.0
     assert got["auroc_within_same_position"] == 1.0
     assert got["solution_auroc_within"] == 1.0
+
+
+# a slip corrected by the next line: right answer through a wrong step
+CORRECTED = ["Start with 5.", "5 + 3 = 9", "Check: 5 + 3 = 8, not 9.", "8 * 2 = 16", "The answer is 16"]
+
+
+def test_recovered_solutions_are_ranked_against_wrong_and_clean_ones():
+    assert synth.check_steps(P, CORRECTED) == [True, False, True, True, True]
+    assert sol(CORRECTED).correct
+    pool = [[sol(RIGHT), sol(RIGHT), sol(CORRECTED), sol(CORRECTED), sol(ARITH)]]
+    # min scores: clean 0.9, 0.7; recovered 0.8, 0.1; wrong 0.2
+    scores = [[[0.9] * 4, [0.7] * 4, [0.9, 0.8, 0.9, 0.9, 0.9], [0.9, 0.1, 0.9, 0.9, 0.9], [0.9, 0.2, 0.2, 0.2]]]
+    out = step_eval([P], pool, scores)
+    assert out["n_recovered"] == 2
+    # recovered {0.8, 0.1} vs wrong {0.2}: 1 of 2 pairs above
+    assert out["auroc_recovered_vs_wrong"] == 0.5
+    # recovered {0.8, 0.1} vs clean {0.9, 0.7}: 0.8 > 0.7 only -> 1 of 4 pairs
+    assert out["auroc_recovered_vs_clean"] == 0.25
+    # a pool without recovered solutions has no such AUROC
+    none = step_eval([P], [[sol(RIGHT), sol(ARITH)]], [[[0.9] * 4, [0.9, 0.2, 0.2, 0.2]]])
+    assert none["n_recovered"] == 0 and none["auroc_recovered_vs_wrong"] is None
