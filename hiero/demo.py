@@ -208,8 +208,7 @@ def check_sizes(sizes: dict[str, dict] | None = None) -> None:
     configs = _stage_configs()
     for size, variant in ((z, v) for z in sizes for v in VARIANTS):
         stages = demo_settings(size, variant, sizes)
-        if variant != "plain":
-            size = f"{size}/{variant}"
+        size = size if variant == "plain" else f"{size}/{variant}"  # the name errors give
         missing = sorted(set(configs) - set(stages))
         if missing:
             raise ValueError(f"demo size {size!r}: no settings for stage(s) {missing}")
