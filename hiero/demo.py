@@ -104,7 +104,9 @@ SIZES: dict[str, dict] = {
                 "step_tokens": 32, "bootstrap": 1000},
         # lr 5e-5: on 1000 held-out problems 2e-4 gave +3.4 / -5.6 / +1.6 points (seeds 0 / 1 / 2),
         # 5e-5 +2.9 / -2.6 / +1.5 (docs/embedded-default.md, self-training)
-        "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 5e-5, "batch_size": 16},
+        # rm_threshold: the kept nodes' prefixes were 42% all-right by ground truth on seed 1 (MC alone),
+        # 97% with the PRM's min >= 0.7 (docs/embedded-default.md, self-training)
+        "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 5e-5, "batch_size": 16, "rm_threshold": 0.7},
         "pairs": {"problems": 800, "n": 4},
         # one epoch at lr 5e-6 (TRL's default is 1e-6): on 1000 held-out problems lr 5e-5 cost DPO
         # 3-5 points on 2 of 3 seeds; 10 epochs or lr 2e-4 wrecked the small policy
@@ -126,7 +128,8 @@ SIZES: dict[str, dict] = {
         "processbench": {"synth_n": 12},
         "bon": {"synth_n": 4, "n": [1, 2, 4], "search_n": 2, "max_new_tokens": 24, "step_tokens": 8,
                 "bootstrap": 50},
-        "selftrain": {"eval_n": 4, "epochs": 1.0, "lr": 2e-4, "batch_size": 8},
+        # rm_threshold -inf: the micro PRM (MSE, raw scores) ranks nothing; the filter runs but keeps all
+        "selftrain": {"eval_n": 4, "epochs": 1.0, "lr": 2e-4, "batch_size": 8, "rm_threshold": float("-inf")},
         "pairs": {"problems": 6, "n": 4},
         "po": {"max_steps": 2, "batch_size": 4, "lr": 5e-5},
         "po_eval": {"problems": 4},
@@ -408,17 +411,19 @@ def stage_bon(d: Path, s: dict, seed: int, policy: Path, rms: Path, domain) -> d
                                 "step_eval", "wrong_picks", "files", "time_s")}
 
 
-def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain) -> dict:
+def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, prm: Path) -> dict:
+    """The official code's rows (one node with MC >= 0.95 each), kept only where the demo's PRM also
+    scores every step so far >= s["rm_threshold"] (MC alone keeps prefixes with earlier wrong steps)."""
     from hiero.selftrain.train import SelfTrainConfig, main, select_examples
     from hiero.types import Tree
 
-    threshold, select = SelfTrainConfig.threshold, "node"  # node: the official code's rows (one step each)
+    threshold, select = SelfTrainConfig.threshold, "node"
     if not select_examples(list(read_jsonl(trees, Tree)), threshold, select):
         return {"skipped": f"no tree node has MC >= {threshold}"}
     res = main(SelfTrainConfig(policy=str(policy), trees=str(trees), out=str(d / "model"), select=select, seed=seed,
-                               **asdict(domain), **s))
-    return {k: res[k] for k in ("trees", "examples", "select", "threshold", "lam", "kl_form", "before", "after",
-                                "delta_accuracy", "time_s")}
+                               rm=str(prm) if (prm / "config.json").exists() else "", **asdict(domain), **s))
+    return {k: res[k] for k in ("trees", "mc_selected", "examples", "select", "threshold", "rm_threshold", "lam",
+                                "kl_form", "before", "after", "delta_accuracy", "time_s")}
 
 
 def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain) -> dict:
@@ -497,8 +502,8 @@ def main(cfg: DemoConfig) -> dict:
           lambda d: stage_processbench(d, S["processbench"], seed, rms, domain))
     r.run("bon", {**S["bon"], **dom}, ("policy", "rm_train"),
           lambda d: stage_bon(d, S["bon"], seed, policy, rms, domain))
-    r.run("selftrain", {**S["selftrain"], **dom}, ("policy", "annotate"),
-          lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees, domain))
+    r.run("selftrain", {**S["selftrain"], **dom}, ("policy", "annotate", "rm_train"),
+          lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees, domain, rms / "prm"))
     r.run("pairs", {**S["pairs"], **dom}, ("policy", "annotate"),
           lambda d: stage_pairs(d, S["pairs"], seed, policy, trees, domain))
     pairs = r.dirs["pairs"] / "pairs.jsonl"
@@ -697,7 +702,9 @@ def _md_selftrain(x: dict) -> list[str]:
     if "skipped" in x:
         return ["## 10. Self-training", _stage_line(x), "", f"Not trained: {x['skipped']}.", ""]
     return ["## 10. Self-training on high-value trajectories", _stage_line(x), "",
-            f"{x['examples']} examples (select={x['select']}) with MC ≥ {x['threshold']} from {x['trees']} trees; "
+            f"{x['examples']} examples (select={x['select']}) with MC ≥ {x['threshold']} from {x['trees']} trees"
+            + (f" ({x['mc_selected']} by MC, kept where the PRM scores every step so far ≥ {x['rm_threshold']})"
+               if x.get("rm_threshold") is not None else "") + "; "
             f"loss CE + {x['lam']}·{x['kl_form']}(KL). Held-out greedy accuracy {_pct(x['before']['accuracy'])} → "
             f"**{_pct(x['after']['accuracy'])}** (n = {x['after'].get('n', 'n/a')}).", ""]
 

@@ -10,6 +10,10 @@ Recipe (reads top to bottom in `main`):
      `--select node` (the official code's rows): every node with MC >= threshold is one example
      (prompt + previous steps -> this step, then "\\n", or EOS at a terminal step).
      Identical examples (same question and text) are kept once.
+     `--rm DIR --rm-threshold τ` (not in the paper): also require a reward model's min score over the
+     steps so far >= τ, scored in one batched pass. MC >= 0.95 alone keeps a node whose only solution
+     below it reached the right answer despite an earlier slip; on the embedded default 58% of the
+     kept nodes had a wrong step among the steps so far (docs/embedded-default.md, self-training).
   2. Fine-tune with loss = CE + λ·log(1 + KL(π_ref ‖ π)) (losses.py; `--kl-form plain` for λ·KL),
      λ = 0.1. π_ref is a frozen copy of the starting policy run forward on the same batch, so no
      reference logits are ever stored. Prompt and padding tokens are IGNORE_INDEX; the labels are
@@ -62,6 +66,9 @@ class SelfTrainConfig(TrainConfig, synth.DomainSettings):
     out: str = field(default="runs/selftrain", metadata={"help": "output folder (the fine-tuned policy)"})
     threshold: float = field(default=0.95, metadata={"help": "keep nodes / paths with MC >= this"})
     select: Literal["path", "node"] = field(default="path", metadata={"help": "whole correct paths or single nodes"})
+    rm: str = field(default="", metadata={"help": "reward-model folder: also require its min step score >= "
+                                                  "--rm-threshold ('' = MC only, the paper's rows)"})
+    rm_threshold: float = field(default=0.5, metadata={"help": "least min step score of a kept example (with --rm)"})
     lam: float = field(default=0.1, metadata={"help": "λ, weight of the KL term"})
     kl_form: Literal["log1p", "plain"] = field(default="log1p", metadata={"help": "λ·log(1+KL) (paper) or λ·KL"})
     max_len: int = field(default=512, metadata={"help": "longest example in tokens (longer ones are dropped)"})
@@ -74,37 +81,58 @@ class SelfTrainConfig(TrainConfig, synth.DomainSettings):
 
 
 # ----------------------------------------------------------------------------- 1. select
-def select_examples(trees: list[Tree], threshold: float, mode: str = "path") -> list[tuple[str, str, bool]]:
-    """(prompt, response, ends_solution) examples from trees; duplicates removed, order kept.
+def select_candidates(trees: list[Tree], threshold: float, mode: str = "path") -> list[tuple[str, list[str], bool]]:
+    """(question, steps, ends_solution) candidates from trees; duplicates removed, order kept.
 
-    path: a correct terminal leaf whose path nodes all have MC >= threshold -> (question prompt,
-          steps joined by "\\n", True).
-    node: a non-root node with leaves below it and MC >= threshold -> (prompt with the previous
-          steps, its step, whether it is terminal).
+    path: a correct terminal leaf whose path nodes all have MC >= threshold -> (question, the path's
+          steps, True); the response is every step.
+    node: a non-root node with leaves below it and MC >= threshold -> (question, the steps up to and
+          including it, whether it is terminal); the response is the last step, the others are prompt.
     """
     if mode not in ("path", "node"):
         raise ValueError(f"select must be 'path' or 'node', got {mode!r}")
     seen, out = set(), []
     for tree in trees:
         q = tree.problem.question
-        if mode == "path":
-            for leaf in tree.leaves():
-                path = tree.path(leaf.id)
-                if leaf.terminal and leaf.correct is True and all(n.mc_score >= threshold for n in path):
-                    ex = (build_prompt(q), STEP_SEP.join(n.step for n in path), True)
-                    if ex not in seen:
-                        seen.add(ex)
-                        out.append(ex)
-        else:
-            for node in tree.nodes:
+        for node in tree.leaves() if mode == "path" else tree.nodes:
+            if mode == "path":
+                if not (node.terminal and node.correct is True):
+                    continue
+                path = tree.path(node.id)
+                if not all(n.mc_score >= threshold for n in path):
+                    continue
+            else:
                 if node.id == ROOT or node.n_total == 0 or node.mc_score < threshold:
                     continue
-                prev = [n.step for n in tree.path(node.id)[:-1]]
-                ex = (build_prompt(q, prev), node.step, node.terminal)
-                if ex not in seen:
-                    seen.add(ex)
-                    out.append(ex)
+                path = tree.path(node.id)
+            ex = (q, tuple(n.step for n in path), node.terminal)
+            if ex not in seen:
+                seen.add(ex)
+                out.append((q, list(ex[1]), node.terminal))
     return out
+
+
+def to_example(candidate: tuple[str, list[str], bool], mode: str) -> tuple[str, str, bool]:
+    """(question, steps, ends) -> (prompt, response, ends): path mode answers with every step, node
+    mode with the last one after the others in the prompt."""
+    q, steps, ends = candidate
+    if mode == "path":
+        return build_prompt(q), STEP_SEP.join(steps), ends
+    return build_prompt(q, steps[:-1]), steps[-1], ends
+
+
+def select_examples(trees: list[Tree], threshold: float, mode: str = "path") -> list[tuple[str, str, bool]]:
+    """(prompt, response, ends_solution) examples of `select_candidates`, in its order."""
+    return [to_example(c, mode) for c in select_candidates(trees, threshold, mode)]
+
+
+def rm_filter(candidates: list[tuple[str, list[str], bool]], scorer, threshold: float) -> tuple[list, list[float]]:
+    """Keep the candidates whose steps a reward model scores >= threshold at every step (min
+    aggregation over the steps so far: for a node, its prefix and itself). One batched scoring pass.
+    Returns (kept candidates, every candidate's min score)."""
+    scores = scorer.score([c[0] for c in candidates], [c[1] for c in candidates])
+    mins = [min(s) if s else float("-inf") for s in scores]
+    return [c for c, m in zip(candidates, mins, strict=True) if m >= threshold], mins
 
 
 def encode_example(tokenizer, prompt: str, response: str, ends: bool) -> dict:
@@ -152,7 +180,16 @@ def main(cfg: SelfTrainConfig) -> dict:
         raise FileNotFoundError(f"{cfg.policy}: not a Hugging Face model folder (no config.json)")
     out = Path(cfg.out)
     trees = list(read_jsonl(cfg.trees, Tree))
-    examples = select_examples(trees, cfg.threshold, cfg.select)
+    candidates = select_candidates(trees, cfg.threshold, cfg.select)
+    n_mc = len(candidates)
+    if cfg.rm and candidates:
+        from hiero.reward.scorer import load_scorer
+
+        scorer = load_scorer(cfg.rm, batch_size=cfg.batch_size * 4, progress=True)
+        candidates, _ = rm_filter(candidates, scorer, cfg.rm_threshold)
+        del scorer
+        log.info("reward-model filter kept %d of %d MC-selected examples", len(candidates), n_mc)
+    examples = [to_example(c, cfg.select) for c in candidates]
     tokenizer = AutoTokenizer.from_pretrained(cfg.policy)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"{cfg.policy}: the tokenizer has no EOS token (needed to end a solution)")
@@ -163,8 +200,9 @@ def main(cfg: SelfTrainConfig) -> dict:
     if n_too_long:
         log.warning("dropped %d examples longer than --max-len %d", n_too_long, cfg.max_len)
     if not kept:
+        rm = f", {n_mc} by MC before the --rm filter (min step score >= {cfg.rm_threshold})" if cfg.rm else ""
         raise ValueError(f"{cfg.trees}: no trajectory passes the MC threshold {cfg.threshold} "
-                         f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut)")
+                         f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut{rm})")
 
     model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
     ref = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32).eval()
@@ -197,7 +235,8 @@ def main(cfg: SelfTrainConfig) -> dict:
     after = on_main_process(acc, lambda: greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens,
                                                          "eval after"))
     summary = {
-        "trees": len(trees), "examples": len(kept), "dropped_too_long": n_too_long, "select": cfg.select,
+        "trees": len(trees), "examples": len(kept), "mc_selected": n_mc, "dropped_too_long": n_too_long,
+        "select": cfg.select, "rm": cfg.rm or None, "rm_threshold": cfg.rm_threshold if cfg.rm else None,
         "threshold": cfg.threshold, "lam": cfg.lam, "kl_form": cfg.kl_form,
         "before": before, "after": after,
         "delta_accuracy": None if before["accuracy"] is None else after["accuracy"] - before["accuracy"],

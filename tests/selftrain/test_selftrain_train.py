@@ -11,7 +11,7 @@ from hiero.cli import main as cli
 from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
-from hiero.selftrain.train import collate, encode_example, select_examples
+from hiero.selftrain.train import collate, encode_example, rm_filter, select_candidates, select_examples
 from hiero.trees.tree import add_node, new_tree
 from hiero.types import IGNORE_INDEX
 
@@ -53,6 +53,34 @@ def test_select_paths_and_nodes():
     assert nodes[2][0] == build_prompt(p.question, [ref[0] + " "])
     with pytest.raises(ValueError):
         select_examples([t], 0.95, "bogus")
+
+
+class StepScorer:
+    """A scorer that gives 0.1 to a step containing '999' (the hand tree's wrong step), else 0.9."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def score(self, questions, solutions):
+        self.calls += 1
+        assert len(questions) == len(solutions)
+        return [[0.1 if "999" in s else 0.9 for s in steps] for steps in solutions]
+
+
+def test_rm_filter_reads_the_min_over_the_steps_so_far():
+    p = synth.generate_problems(1, seed=0)[0]
+    t = hand_tree(p)
+    cands = select_candidates([t], 0.0, "node")  # every node with leaves: a, a1, b, b1, c, c1, c2 (a2 = a1)
+    assert len(cands) == 7 and all(isinstance(c[1], list) for c in cands)
+    scorer = StepScorer()
+    kept, mins = rm_filter(cands, scorer, 0.5)
+    assert scorer.calls == 1  # one batched pass
+    # b is the wrong step and b1 follows it: min over [b, b1] is 0.1 although b1 itself scores 0.9
+    assert [m for m in mins] == [0.9, 0.9, 0.1, 0.1, 0.9, 0.9, 0.9]
+    assert [c for c in cands if c not in kept] == [c for c in cands if "999" in c[1][0]]
+    # the examples built from candidates are select_examples' own
+    assert select_examples([t], 0.0, "node") == [
+        (build_prompt(q, steps[:-1]), steps[-1], ends) for q, steps, ends in cands]
 
 
 @pytest.fixture(scope="module")
