@@ -107,7 +107,8 @@ SIZES: dict[str, dict] = {
         # rm_threshold: the kept nodes' prefixes were 42% all-right by ground truth on seed 1 (MC alone),
         # 97% with the PRM's min >= 0.7 (docs/embedded-default.md, self-training)
         "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 5e-5, "batch_size": 16, "rm_threshold": 0.7},
-        "pairs": {"problems": 800, "n": 4},
+        # rm_threshold: chosen solutions the PRM scores >= 0.7 at every step (as self-training)
+        "pairs": {"problems": 800, "n": 4, "rm_threshold": 0.7},
         # one epoch at lr 5e-6 (TRL's default is 1e-6): on 1000 held-out problems lr 5e-5 cost DPO
         # 3-5 points on 2 of 3 seeds; 10 epochs or lr 2e-4 wrecked the small policy
         # (docs/embedded-default.md, preference)
@@ -130,7 +131,7 @@ SIZES: dict[str, dict] = {
                 "bootstrap": 50},
         # rm_threshold -inf: the micro PRM (MSE, raw scores) ranks nothing; the filter runs but keeps all
         "selftrain": {"eval_n": 4, "epochs": 1.0, "lr": 2e-4, "batch_size": 8, "rm_threshold": float("-inf")},
-        "pairs": {"problems": 6, "n": 4},
+        "pairs": {"problems": 6, "n": 4, "rm_threshold": float("-inf")},
         "po": {"max_steps": 2, "batch_size": 4, "lr": 5e-5},
         "po_eval": {"problems": 4},
     },
@@ -181,7 +182,7 @@ SEED_OFFSETS = {"annotate": 101, "pairs": 202, "po_eval": 303, "bon": 7, "proces
                 "processbench_eval": 12}
 PAIRS_TEMPERATURE = 0.8  # sampling temperature of the preference-pair candidates
 # extra keys of a stage's settings that are not fields of its config (problem counts of the demo)
-_DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n"}, "po_eval": {"problems"}, "policy": {"preset"}}
+_DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n", "rm_threshold"}, "po_eval": {"problems"}, "policy": {"preset"}}
 
 
 def _stage_configs() -> dict:
@@ -426,7 +427,10 @@ def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path, doma
                                 "kl_form", "before", "after", "delta_accuracy", "time_s")}
 
 
-def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain) -> dict:
+def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, prm: Path) -> dict:
+    """Solution pairs picked by the demo's PRM (chosen: right answer, every step >= s["rm_threshold"];
+    rejected: the policy's greedy solution where it is wrong, else the wrong sample the PRM scores
+    lowest), plus Step-DPO pairs from the annotated trees."""
     from hiero.policy.sample import SampleConfig
     from hiero.policy.sample import main as sample_main
     from hiero.preference.pairs import PairsConfig
@@ -436,10 +440,14 @@ def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain) 
     write_jsonl(problems, domain.problems(s["problems"], seed + SEED_OFFSETS["pairs"], "train"))
     sampled = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "solutions.jsonl"),
                                        n=s["n"], temperature=PAIRS_TEMPERATURE, max_new_tokens=96, seed=seed))
+    greedy = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "greedy.jsonl"),
+                                      temperature=0.0, max_new_tokens=96, seed=seed))
+    rm = (prm / "config.json").exists()
     res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"), trees=str(trees),
-                                 problems=str(problems), segmenter="heuristic", seed=seed,
-                                 cache_dir=str(d / "cache")))
-    return {"sampled": sampled, **_slim(res)}
+                                 problems=str(problems), segmenter="heuristic", seed=seed, cache_dir=str(d / "cache"),
+                                 rm=str(prm) if rm else None, rm_threshold=s["rm_threshold"],
+                                 greedy=str(d / "greedy.jsonl") if rm else None))
+    return {"sampled": sampled, "greedy": greedy, "rm_threshold": s["rm_threshold"] if rm else None, **_slim(res)}
 
 
 def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
@@ -504,8 +512,8 @@ def main(cfg: DemoConfig) -> dict:
           lambda d: stage_bon(d, S["bon"], seed, policy, rms, domain))
     r.run("selftrain", {**S["selftrain"], **dom}, ("policy", "annotate", "rm_train"),
           lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees, domain, rms / "prm"))
-    r.run("pairs", {**S["pairs"], **dom}, ("policy", "annotate"),
-          lambda d: stage_pairs(d, S["pairs"], seed, policy, trees, domain))
+    r.run("pairs", {**S["pairs"], **dom}, ("policy", "annotate", "rm_train"),
+          lambda d: stage_pairs(d, S["pairs"], seed, policy, trees, domain, rms / "prm"))
     pairs = r.dirs["pairs"] / "pairs.jsonl"
     r.run("po", S["po"], ("policy", "pairs"), lambda d: stage_po(d, S["po"], seed, policy, pairs))
     r.run("po_eval", {**S["po_eval"], **dom}, ("policy", "po"),
@@ -714,6 +722,11 @@ def _md_pairs(x: dict) -> list[str]:
               f"Sampled {x['sampled']['solutions']} solutions ({_pct(x['sampled']['accuracy'])} right); "
               f"{x['pairs']} pairs by source {x['by_source']}; segment coverage "
               f"{ {k: round(v, 2) for k, v in x['segment_coverage'].items()} }.", ""]
+    if x.get("rm_threshold") is not None:
+        lines += [f"Solution pairs picked by the PRM: chosen = a right answer whose every step scores >= "
+                  f"{x['rm_threshold']}; rejected = the policy's greedy solution where it is wrong "
+                  f"({x['by_source'].get('rejected_greedy', 0)} pairs; greedy accuracy "
+                  f"{_pct(x['greedy']['accuracy'])}), else the wrong sample the PRM scores lowest.", ""]
     return lines
 
 

@@ -27,6 +27,9 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert set(st["bon"]["curves"]) >= {"majority", "prm:min", "hrm:min"}
     assert (demo_run / "stages").exists() and any((demo_run / "stages").glob("bon-*/curves.png"))
     assert set(st["po_eval"]["accuracy"]) == {"base", "dpo", "hipo"}
+    # solution pairs went through the PRM (micro: threshold -inf keeps every right answer)
+    assert st["pairs"]["rm_threshold"] == float("-inf") and st["pairs"]["greedy"]["solutions"] == SIZES["micro"]["pairs"]["problems"]
+    assert "rejected_greedy" in st["pairs"]["by_source"] and "picked by the PRM" in (demo_run / "report.md").read_text()
     report = (demo_run / "report.md").read_text()
     for title in ("Built-in domain", "Policy", "Reasoning trees", "HNC", "Reward models", "Best-of-N",
                   "DPO vs HiPO"):

@@ -5,6 +5,12 @@ Three sources, any combination in one run:
     --solutions FILE   Solution JSONL (sampled solutions, GSM8K model solutions…): for each problem a
                        correct and an incorrect solution form a pair (up to --max-per-problem pairs).
                        The real GSM8K file (`example_model_solutions.jsonl`) is read directly.
+                       With --rm DIR a reward model scores every solution (min over its steps): the
+                       chosen side is the correct solution it scores highest, and only where that score
+                       is >= --rm-threshold (a right answer through a wrong step is not "chosen"); the
+                       rejected side is the incorrect one it scores lowest, or, with --greedy FILE, the
+                       policy's own greedy solution wherever that one is wrong (the error the policy
+                       actually makes, not a slip it rarely samples).
     --trees FILE       reasoning trees (Step-DPO style): under a shared correct prefix, the child with
                        the highest MC score is chosen and the child with the lowest is rejected, when
                        their scores differ by at least --min-gap. `--tree-response step` keeps only the
@@ -50,6 +56,10 @@ class PairsConfig:
     problems: str | None = field(default=None, metadata={"help": "Problem JSONL to fill in questions missing from solutions"})
     prefs_text: Literal["original", "decomposed"] = field(
         default="original", metadata={"help": "authors' decomposed file: train on the original answers or on the Rq/Mt/Ra rewrite"})
+    rm: str | None = field(default=None, metadata={"help": "solutions: reward-model folder that picks chosen/rejected"})
+    rm_threshold: float = field(default=0.7, metadata={"help": "solutions with --rm: min step score a chosen solution needs"})
+    greedy: str | None = field(default=None, metadata={"help": "solutions: the policy's greedy solutions (Solution JSONL); "
+                                                               "a wrong one is the rejected side"})
     max_per_problem: int = field(default=1, metadata={"help": "pairs per problem from solutions / per tree"})
     min_gap: float = field(default=0.5, metadata={"help": "trees: minimum MC-score gap between chosen and rejected step"})
     prefix_min_mc: float = field(default=0.5, metadata={"help": "trees: MC score every prefix step needs without ground truth"})
@@ -103,6 +113,45 @@ def pairs_from_solutions(solutions: list[Solution], max_per_problem: int = 1, se
             out.append(PreferencePair(prompt=build_prompt(g.question), chosen=g.text, rejected=b.text,
                                       id=f"{pid}-s{j}", meta={"source": "solutions", "problem_id": pid}))
     return out
+
+
+def pairs_from_scored_solutions(solutions: list[Solution], scores: list[float], threshold: float,
+                                greedy: dict[str, Solution] | None = None, max_per_problem: int = 1) -> list[PreferencePair]:
+    """Pairs picked by a reward model: `scores[i]` is solution i's min step score.
+
+    Per problem, chosen = the correct solutions with score >= threshold, best first; rejected = the
+    problem's greedy solution if it is wrong (`greedy`, by problem id), then the incorrect ones,
+    lowest score first; they are paired in that order (distinct texts), up to max_per_problem.
+    """
+    if len(scores) != len(solutions):
+        raise ValueError(f"{len(solutions)} solutions but {len(scores)} scores")
+    groups: dict[str, list[tuple[Solution, float]]] = defaultdict(list)
+    for s, v in zip(solutions, scores, strict=True):
+        groups[s.problem_id].append((s, v))
+    out = []
+    for pid, xs in groups.items():
+        good = [(s, v) for s, v in sorted(xs, key=lambda x: -x[1]) if s.correct and v >= threshold]
+        bad = [(s, v) for s, v in sorted(xs, key=lambda x: x[1]) if s.correct is False]
+        g = (greedy or {}).get(pid)
+        if g is not None and g.correct is False:
+            bad = [(g, None)] + [b for b in bad if b[0].text != g.text]
+        combos = [(c, r) for c, r in zip(good, bad, strict=False) if c[0].text != r[0].text]
+        for j, ((c, cv), (r, rv)) in enumerate(combos[:max_per_problem]):
+            out.append(PreferencePair(prompt=build_prompt(c.question), chosen=c.text, rejected=r.text, id=f"{pid}-s{j}",
+                                      meta={"source": "solutions", "problem_id": pid, "chosen_rm": round(cv, 4),
+                                            "rejected_rm": None if rv is None else round(rv, 4),
+                                            "rejected_greedy": rv is None}))
+    return out
+
+
+def rm_min_scores(solutions: list[Solution], rm_dir: str, batch_size: int = 64) -> list[float]:
+    """Each solution's min step score under the reward model in `rm_dir` (one batched pass)."""
+    from hiero.reward.aggregate import aggregate
+    from hiero.reward.scorer import load_scorer
+
+    scorer = load_scorer(rm_dir, batch_size=batch_size, progress=True)
+    scores = scorer.score([s.question for s in solutions], [s.steps for s in solutions])
+    return [aggregate(x, "min") if x else float("-inf") for x in scores]
 
 
 # ----------------------------------------------------------------------------- trees
@@ -245,7 +294,16 @@ def main(cfg: PairsConfig) -> dict:
     problems = {p.id: p for p in read_jsonl(cfg.problems, Problem)} if cfg.problems else None
     pairs, counts = [], {}
     if cfg.solutions:
-        new = pairs_from_solutions(load_solutions(cfg.solutions, problems), cfg.max_per_problem, cfg.seed)
+        sols = load_solutions(cfg.solutions, problems)
+        if cfg.rm:
+            greedy = {g.problem_id: g for g in load_solutions(cfg.greedy, problems)} if cfg.greedy else None
+            new = pairs_from_scored_solutions(sols, rm_min_scores(sols, cfg.rm), cfg.rm_threshold, greedy,
+                                              cfg.max_per_problem)
+            counts["rejected_greedy"] = sum(p.meta["rejected_greedy"] for p in new)
+        elif cfg.greedy:
+            raise ValueError("--greedy picks the rejected side of reward-model pairs: pass --rm as well")
+        else:
+            new = pairs_from_solutions(sols, cfg.max_per_problem, cfg.seed)
         counts["solutions"] = len(new)
         pairs += new
     if cfg.trees:
