@@ -440,9 +440,9 @@ def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, 
     write_jsonl(problems, domain.problems(s["problems"], seed + SEED_OFFSETS["pairs"], "train"))
     sampled = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "solutions.jsonl"),
                                        n=s["n"], temperature=PAIRS_TEMPERATURE, max_new_tokens=96, seed=seed))
-    greedy = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "greedy.jsonl"),
-                                      temperature=0.0, max_new_tokens=96, seed=seed))
     rm = (prm / "config.json").exists()
+    greedy = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "greedy.jsonl"),
+                                      temperature=0.0, max_new_tokens=96, seed=seed)) if rm else None
     res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"), trees=str(trees),
                                  problems=str(problems), segmenter="heuristic", seed=seed, cache_dir=str(d / "cache"),
                                  rm=str(prm) if rm else None, rm_threshold=s["rm_threshold"],

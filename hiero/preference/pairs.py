@@ -146,12 +146,10 @@ def pairs_from_scored_solutions(solutions: list[Solution], scores: list[float], 
 
 def rm_min_scores(solutions: list[Solution], rm_dir: str, batch_size: int = 64) -> list[float]:
     """Each solution's min step score under the reward model in `rm_dir` (one batched pass)."""
-    from hiero.reward.aggregate import aggregate
-    from hiero.reward.scorer import load_scorer
+    from hiero.reward.scorer import load_scorer, min_step_scores
 
     scorer = load_scorer(rm_dir, batch_size=batch_size, progress=True)
-    scores = scorer.score([s.question for s in solutions], [s.steps for s in solutions])
-    return [aggregate(x, "min") if x else float("-inf") for x in scores]
+    return min_step_scores(scorer, [s.question for s in solutions], [s.steps for s in solutions])
 
 
 # ----------------------------------------------------------------------------- trees

@@ -130,6 +130,12 @@ class RMScorer:
         return out
 
 
+def min_step_scores(scorer, questions: list[str], solutions: list[list[str]]) -> list[float]:
+    """Each solution's min step score (one batched `scorer.score` pass); -inf for a solution without steps.
+    Self-training's filter and the reward-model preference pairs read this."""
+    return [aggregate(x, "min") if x else float("-inf") for x in scorer.score(questions, solutions)]
+
+
 def load_scorer(rm_dir: str | Path, *, batch_size: int = 32, device: str = "auto", progress: bool = False,
                 rm_format: str = "auto", separator: str = "", good_token: str = "+", bad_token: str = "-"):
     """Load any reward-model folder as a Scorer: hiero's own (`RMScorer`) or a public PRM format.

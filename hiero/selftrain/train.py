@@ -50,7 +50,6 @@ from hiero.data import synth
 from hiero.data.io import atomic_write, read_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.sft import collate
-from hiero.reward.aggregate import aggregate
 from hiero.selftrain.losses import selftrain_loss
 from hiero.training import TrainConfig, make_accelerator, on_main_process, train_loop
 from hiero.types import IGNORE_INDEX, ROOT, Problem, Tree
@@ -131,8 +130,9 @@ def rm_filter(candidates: list[tuple[str, list[str], bool]], scorer, threshold: 
     """Keep the candidates whose steps a reward model scores >= threshold at every step (min
     aggregation over the steps so far: for a node, its prefix and itself). One batched scoring pass.
     Returns (kept candidates, every candidate's min score)."""
-    scores = scorer.score([c[0] for c in candidates], [c[1] for c in candidates])
-    mins = [aggregate(s, "min") if s else float("-inf") for s in scores]
+    from hiero.reward.scorer import min_step_scores
+
+    mins = min_step_scores(scorer, [c[0] for c in candidates], [c[1] for c in candidates])
     return [c for c, m in zip(candidates, mins, strict=True) if m >= threshold], mins
 
 
