@@ -9,7 +9,8 @@ THRESHOLDS=${*:-0.5 0.7 0.8}
 H=${HIERO:-.venv/bin/hiero}
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 ST=$RUN/stages
-POL=$(ls -d "$ST"/policy-*/model); TREES=$(ls "$ST"/annotate-*/trees.jsonl); PRM=$(ls -d "$ST"/rm_train-*/prm)
+newest() { ls -td "$@" | head -n 1; }  # a rerun with other settings leaves older stage folders
+POL=$(newest "$ST"/policy-*/model); TREES=$(newest "$ST"/annotate-*)/trees.jsonl; PRM=$(newest "$ST"/rm_train-*/prm)
 OUT=runs/selftrain_filter_$S; mkdir -p "$OUT"
 "$H" data synth --max-value 30 --n 1000 --seed $((S + 303)) --split test --out "$OUT/problems.jsonl" > /dev/null
 common=(--policy "$POL" --trees "$TREES" --select node --lr 5e-5 --epochs 1 --batch-size 16 --seed "$S"

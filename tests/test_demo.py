@@ -109,9 +109,9 @@ def test_variant_settings_override_only_the_named_stages():
     plain, sc = demo.demo_settings("quick"), demo.demo_settings("quick", "self_correct")
     assert plain == SIZES["quick"]
     assert sc["policy"] == {**SIZES["quick"]["policy"], "p_error": 0.2, "p_correction": 0.9}
-    # the reward models' backbone runs on with the plain SFT targets
-    assert sc["rm_base"] == {**SIZES["quick"]["rm_base"], "p_error": 0.1, "p_correction": 0.5}
-    named = ("policy", "rm_base")
+    # only the policy changes: the reward models' backbone runs on with the clean reference solutions
+    assert sc["rm_base"] == plain["rm_base"] and plain["rm_base"]["p_error"] == 0.0
+    named = ("policy",)
     assert {k: v for k, v in sc.items() if k not in named} == {k: v for k, v in plain.items() if k not in named}
     with pytest.raises(ValueError, match="unknown variant 'nope'"):
         demo.demo_settings("quick", "nope")
@@ -139,7 +139,7 @@ def test_the_self_correct_variant_retrains_the_policy_and_what_follows(demo_run,
                 "--shared-data", str(out / "absent")]) == 0
     res = json.loads((out / "results.json").read_text())
     assert res["variant"] == "self_correct" and res["settings"]["policy"]["p_correction"] == 0.9
-    assert res["settings"]["rm_base"]["p_correction"] == 0.5
+    assert res["settings"]["rm_base"]["p_error"] == 0.0
     assert res["stages"]["domain"]["_cached"] and not res["stages"]["policy"]["_cached"]
     assert not res["stages"]["bon"]["_cached"]
     assert "n_recovered" in res["step_eval"]["prm"]
