@@ -6,16 +6,20 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-all bench lint clean
+.PHONY: setup setup-run demo test test-all bench lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-setup: $(BIN)/python
+# what the demo needs (hiero, and pyarrow for the real-data summary); `setup` adds the test tools
+setup-run: $(BIN)/python
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -q -e ".[data]"
+
+setup: setup-run
 	$(BIN)/pip install -q -e ".[dev]"
 
-demo: setup
+demo: setup-run
 	$(BIN)/hiero demo --out runs/demo
 
 test: setup

@@ -117,6 +117,24 @@ def test_variant_settings_override_only_the_named_stages():
         demo.demo_settings("quick", "nope")
 
 
+def test_the_reward_models_backbone_trains_on_clean_targets_under_every_variant(monkeypatch, tmp_path):
+    """rm_base runs the policy's SFT on from the policy's weights with the policy's settings, except
+    its own: under self_correct (0.2 slips in the policy's targets) it still gets p_error 0."""
+    import hiero.demo as demo
+    import hiero.policy.sft as sft
+
+    seen = []
+    monkeypatch.setattr(sft, "main", lambda cfg: seen.append(cfg) or {"test_accuracy": 0.5})
+    for variant in ("plain", "self_correct"):
+        S = demo.demo_settings("quick", variant)
+        demo.stage_rm_base(tmp_path / variant, S["rm_base"], 3, 0, demo._domain(S), tmp_path / "policy", S["policy"])
+    plain, sc = seen
+    assert sc.p_error == plain.p_error == 0.0 and sc.p_correction == plain.p_correction == 0.0
+    assert demo.demo_settings("quick", "self_correct")["policy"]["p_error"] == 0.2
+    assert sc.init == str(tmp_path / "policy") and sc.max_steps == SIZES["quick"]["rm_base"]["max_steps"]
+    assert sc.n_layers == SIZES["quick"]["policy"]["n_layers"] and sc.max_value == 30
+
+
 def test_a_misspelt_variant_setting_fails_at_start(monkeypatch):
     import hiero.demo as demo
 
