@@ -11,12 +11,15 @@ export TOKENIZERS_PARALLELISM := false
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# what the demo needs (hiero, and pyarrow for the real-data summary); `setup` adds the test tools
+TORCH := $(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install torch==2.13.0
+
+# setup-run: what the demo needs (hiero, and pyarrow for the real-data summary); setup: also the test tools
 setup-run: $(BIN)/python
-	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install torch==2.13.0
+	@$(TORCH)
 	$(BIN)/pip install -q -e ".[data]"
 
-setup: setup-run
+setup: $(BIN)/python
+	@$(TORCH)
 	$(BIN)/pip install -q -e ".[dev]"
 
 demo: setup-run

@@ -108,10 +108,12 @@ SIZES: dict[str, dict] = {
                 "step_tokens": 32, "bootstrap": 1000},
         # lr 5e-5: on 1000 held-out problems 2e-4 gave +3.4 / -5.6 / +1.6 points (seeds 0 / 1 / 2),
         # 5e-5 +2.9 / -2.6 / +1.5 (docs/embedded-default.md, self-training)
-        # rm_threshold: the kept nodes' prefixes were 42% all-right by ground truth on seed 1 (MC alone),
-        # 97% with the PRM's min >= 0.7 (docs/embedded-default.md, self-training)
+        # rm_threshold: keep a node only where the PRM calls every step so far right (min >= 0.5, the
+        # classifier's decision point; its ProcessBench thresholds tuned on another split are 0.49-0.56).
+        # MC alone kept prefixes 42% all-right by ground truth on seed 1 (docs/embedded-default.md,
+        # self-training)
         "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 5e-5, "batch_size": 16, "rm_threshold": 0.5},
-        # rm_threshold: chosen solutions the PRM scores >= 0.7 at every step (as self-training)
+        # rm_threshold: chosen solutions the PRM scores >= 0.5 at every step (as self-training)
         "pairs": {"problems": 800, "n": 4, "rm_threshold": 0.5},
         # one epoch at lr 5e-6 (TRL's default is 1e-6): on 1000 held-out problems lr 5e-5 cost DPO
         # 3-5 points on 2 of 3 seeds; 10 epochs or lr 2e-4 wrecked the small policy
@@ -413,7 +415,7 @@ def stage_bon(d: Path, s: dict, seed: int, policy: Path, rms: Path, domain) -> d
                                 "step_eval", "wrong_picks", "files", "time_s")}
 
 
-def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, prm: Path) -> dict:
+def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, prm: Path | None) -> dict:
     """The official code's rows (one node with MC >= 0.95 each), kept only where the demo's PRM also
     scores every step so far >= s["rm_threshold"] (MC alone keeps prefixes with earlier wrong steps)."""
     from hiero.selftrain.train import SelfTrainConfig, main, select_examples
@@ -423,12 +425,12 @@ def stage_selftrain(d: Path, s: dict, seed: int, policy: Path, trees: Path, doma
     if not select_examples(list(read_jsonl(trees, Tree)), threshold, select):
         return {"skipped": f"no tree node has MC >= {threshold}"}
     res = main(SelfTrainConfig(policy=str(policy), trees=str(trees), out=str(d / "model"), select=select, seed=seed,
-                               rm=str(prm) if (prm / "config.json").exists() else "", **asdict(domain), **s))
+                               rm=str(prm) if prm else "", **asdict(domain), **s))
     return {k: res[k] for k in ("trees", "mc_selected", "examples", "select", "threshold", "rm_threshold", "lam",
                                 "kl_form", "before", "after", "delta_accuracy", "time_s")}
 
 
-def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, prm: Path) -> dict:
+def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, prm: Path | None) -> dict:
     """Solution pairs picked by the demo's PRM (chosen: right answer, every step >= s["rm_threshold"];
     rejected: the policy's greedy solution where it is wrong, else the wrong sample the PRM scores
     lowest), plus Step-DPO pairs from the annotated trees."""
@@ -441,14 +443,13 @@ def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, 
     write_jsonl(problems, domain.problems(s["problems"], seed + SEED_OFFSETS["pairs"], "train"))
     sampled = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "solutions.jsonl"),
                                        n=s["n"], temperature=PAIRS_TEMPERATURE, max_new_tokens=96, seed=seed))
-    rm = (prm / "config.json").exists()
     greedy = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "greedy.jsonl"),
-                                      temperature=0.0, max_new_tokens=96, seed=seed)) if rm else None
+                                      temperature=0.0, max_new_tokens=96, seed=seed)) if prm else None
     res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"), trees=str(trees),
                                  problems=str(problems), segmenter="heuristic", seed=seed, cache_dir=str(d / "cache"),
-                                 rm=str(prm) if rm else None, rm_threshold=s["rm_threshold"],
-                                 greedy=str(d / "greedy.jsonl") if rm else None))
-    return {"sampled": sampled, "greedy": greedy, "rm_threshold": s["rm_threshold"] if rm else None, **_slim(res)}
+                                 rm=str(prm) if prm else None, rm_threshold=s["rm_threshold"],
+                                 greedy=str(d / "greedy.jsonl") if prm else None))
+    return {"sampled": sampled, "greedy": greedy, "rm_threshold": s["rm_threshold"] if prm else None, **_slim(res)}
 
 
 def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
@@ -511,10 +512,11 @@ def main(cfg: DemoConfig) -> dict:
           lambda d: stage_processbench(d, S["processbench"], seed, rms, domain))
     r.run("bon", {**S["bon"], **dom}, ("policy", "rm_train"),
           lambda d: stage_bon(d, S["bon"], seed, policy, rms, domain))
+    prm = rms / "prm" if "prm" in trained(rms, ("prm",)) else None  # filters self-training and pairs
     r.run("selftrain", {**S["selftrain"], **dom}, ("policy", "annotate", "rm_train"),
-          lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees, domain, rms / "prm"))
+          lambda d: stage_selftrain(d, S["selftrain"], seed, policy, trees, domain, prm))
     r.run("pairs", {**S["pairs"], **dom}, ("policy", "annotate", "rm_train"),
-          lambda d: stage_pairs(d, S["pairs"], seed, policy, trees, domain, rms / "prm"))
+          lambda d: stage_pairs(d, S["pairs"], seed, policy, trees, domain, prm))
     pairs = r.dirs["pairs"] / "pairs.jsonl"
     r.run("po", S["po"], ("policy", "pairs"), lambda d: stage_po(d, S["po"], seed, policy, pairs))
     r.run("po_eval", {**S["po_eval"], **dom}, ("policy", "po"),
