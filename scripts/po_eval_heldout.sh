@@ -2,7 +2,7 @@
 # The demo's base / DPO / HiPO (and self-trained) policies on 1,000 held-out problems
 # (docs/embedded-default.md, HiPO vs DPO vs base):
 #   scripts/po_eval_heldout.sh runs/seed1 1
-# Writes runs/po_eval_heldout_S/{problems.jsonl,eval.json}; prints Δ vs base with paired 95% intervals.
+# Writes runs/po_eval_heldout_S/{problems.jsonl,eval.json,solutions.jsonl}; prints Δ vs base with paired 95% intervals.
 set -euo pipefail
 RUN=${1:?demo output folder}; S=${2:?seed of that demo}
 H=${HIERO:-.venv/bin/hiero}
@@ -13,7 +13,7 @@ POL=$(newest "$ST"/policy-*/model); PO=$(newest "$ST"/po-*); SELF=$(newest "$ST"
 OUT=runs/po_eval_heldout_$S; mkdir -p "$OUT"
 "$H" data synth --max-value 30 --n 1000 --seed $((S + 303)) --split test --out "$OUT/problems.jsonl" > /dev/null
 "$H" po eval --models "base=$POL,dpo=$PO/dpo,hipo=$PO/hipo,selftrain=$SELF" --problems "$OUT/problems.jsonl" \
-    --device cpu --out "$OUT/eval.json" > /dev/null
+    --device cpu --out "$OUT/eval.json" --solutions-out "$OUT/solutions.jsonl" > /dev/null
 python3 - "$OUT/eval.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

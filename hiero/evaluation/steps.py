@@ -185,14 +185,16 @@ def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
     share of right steps over all steps written (the reasoning segment, steps after a wrong one count
     as checked against the solver's running value, `synth.check_steps`); `all_steps_right` = share of
     solutions with no wrong step; `mean_first_error` = mean index of the first wrong step among the
-    solutions that have one (later is better); `answer_right` = the final answer (the answer segment).
+    solutions that have one (later is better); `answer_right` = the final answer (the answer segment);
+    `first_error_kind` = how many solutions' first wrong step is of each kind (`synth.error_kinds`:
+    arithmetic, operand, start, ...), where the domain can tell, most common first.
     """
     from hiero.policy.prompt import split_steps
 
     if len(problems) != len(texts):
         raise ValueError(f"segment_quality: {len(problems)} problems, {len(texts)} texts")
     n_steps = n_right = clar = clean = 0
-    firsts, answers = [], 0
+    firsts, answers, kinds = [], 0, Counter()
     for p, text in zip(problems, texts, strict=True):
         steps = split_steps(text)
         domain = domain_of(p)
@@ -204,8 +206,11 @@ def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
         clean += bool(truth) and first < 0
         if first >= 0:
             firsts.append(first)
+            kind = domain.error_kinds(p, steps)
+            if kind is not None:
+                kinds[kind[first]] += 1
         answers += domain.is_correct(p, domain.extract_answer(text))
     n = max(len(problems), 1)
     return {"n": len(problems), "clarification_right": _rounded(clar / n),
             "step_accuracy": _rounded(n_right / max(n_steps, 1)), "all_steps_right": _rounded(clean / n), "mean_first_error": _rounded(np.mean(firsts)) if firsts else None,
-            "answer_right": _rounded(answers / n)}
+            "answer_right": _rounded(answers / n), "first_error_kind": dict(kinds.most_common())}

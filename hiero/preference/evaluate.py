@@ -52,6 +52,7 @@ class POEvalConfig:
     cache_dir: str = field(default="runs/cache/po", metadata={"help": "judge reply cache root"})
     out: str = field(default="runs/po_eval.json", metadata={"help": "summary JSON"})
     device: str | None = field(default=None, metadata={"help": "generation device (default: cuda if available)"})
+    solutions_out: str | None = field(default=None, metadata={"help": "also write every model's solutions here (JSONL)"})
 
 
 def parse_models(items: list[str]) -> dict[str, str]:
@@ -83,9 +84,11 @@ def accuracy_intervals(hits: dict[str, list[bool]]) -> tuple[dict, dict]:
 def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: int = 128, batch_size: int = 64,
             judge_client=None, judge_model: str = "gpt-4.1", judge_limit: int = 0,
             pairwise: list[tuple[str, str]] | None = None, cache_dir: str | Path | None = None,
-            device: str | None = None) -> dict:
+            device: str | None = None, solutions_out: str | Path | None = None) -> dict:
     """Greedy accuracy of each model on `problems` (same prompt for all) and, with a judge client,
-    rubric means per model and pairwise win rates. Returns a JSON-able dict."""
+    rubric means per model and pairwise win rates. Returns a JSON-able dict. With `solutions_out`,
+    every solution is also written there, one row {model, id, question, answer, solution, correct}
+    per model and problem (for error analysis beyond the summary)."""
     from hiero.policy.generators import evaluate_accuracy
     from hiero.policy.hf_backend import HFGenerator
 
@@ -108,6 +111,12 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
             result.setdefault("segments", {})[name] = segment_quality(problems, texts[name])
         del gen
     result["ci95"], result["vs_first"] = accuracy_intervals(hits)
+    if solutions_out:
+        from hiero.data.io import write_jsonl
+
+        write_jsonl(solutions_out, ({"model": name, "id": p.id, "question": p.question, "answer": p.answer,
+                                     "solution": t, "correct": c}
+                                    for name in models for p, t, c in zip(problems, texts[name], hits[name])))
     if judge_client is None:
         return result
     cache = Path(cache_dir) / "judge" if cache_dir else None
@@ -138,7 +147,7 @@ def main(cfg: POEvalConfig) -> dict:
     client = make_chat_client(cfg.judge_base_url, cfg.judge_model) if cfg.judge_base_url else None
     result = compare(models, problems, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                      judge_client=client, judge_model=cfg.judge_model, judge_limit=cfg.judge_limit,
-                     pairwise=pairs, cache_dir=cfg.cache_dir, device=cfg.device)
+                     pairwise=pairs, cache_dir=cfg.cache_dir, device=cfg.device, solutions_out=cfg.solutions_out)
     write_json(cfg.out, result)
     return result
 

@@ -104,6 +104,7 @@ def test_segment_quality_counts_each_segment_by_hand():
     assert q["all_steps_right"] == round(1 / 3, 4)
     assert q["mean_first_error"] == 0.5
     assert q["answer_right"] == round(2 / 3, 4)  # the third restates a wrong start, then goes on right
+    assert q["first_error_kind"] == {"arithmetic": 1, "start": 1}  # the clean solution counts under no kind
     truth = [synth.check_steps(p, t.split("\n")) for t in texts]
     assert q["step_accuracy"] == round(sum(map(sum, truth)) / sum(map(len, truth)), 4)
 

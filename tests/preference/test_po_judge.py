@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from hiero.data import synth
+from hiero.data.io import read_jsonl
+from hiero.domains import answer_of
 from hiero.preference.chat import make_chat_client
 from hiero.preference.evaluate import compare
 from hiero.preference.judge import GROUPS, PairwiseJudge, RubricJudge, summarise_pairwise
@@ -77,8 +79,15 @@ def test_compare_same_prompt_accuracy_and_judge(server, tmp_path):
     problems = synth.generate_problems(3, seed=5, split="test")
     out = compare({"base": str(tmp_path / "a"), "hipo": str(tmp_path / "b")}, problems, max_new_tokens=8,
                   judge_client=make_chat_client(server.url, "j"), pairwise=[("hipo", "base")],
-                  cache_dir=tmp_path / "cache", device="cpu")
+                  cache_dir=tmp_path / "cache", device="cpu", solutions_out=tmp_path / "solutions.jsonl")
     assert set(out["accuracy"]) == {"base", "hipo"} and out["n"] == 3
+    rows = list(read_jsonl(tmp_path / "solutions.jsonl"))
+    assert [(r["model"], r["id"]) for r in rows] == [(m, p.id) for m in ("base", "hipo") for p in problems]
+    for name in ("base", "hipo"):  # the rows are the graded solutions the summary counts
+        mine = [r for r in rows if r["model"] == name]
+        assert sum(r["correct"] for r in mine) == out["models"][name]["n_correct"]
+        assert all(answer_of(p, r["solution"])[1] == r["correct"] for p, r in zip(problems, mine))
+        assert [r["solution"] for r in mine[:3]] == [e["solution"] for e in out["models"][name]["examples"]]
     assert out["judge"]["base"]["n"] == 3 and out["judge"]["base"]["Coherence"] == pytest.approx(8.0)
     assert out["pairwise"]["hipo_vs_base"]["n"] == 3
     prompts = [r["messages"][0]["content"] for r in server.requests if "Rate the solution" in r["messages"][0]["content"]]
