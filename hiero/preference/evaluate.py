@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hiero.data.io import read_jsonl, write_json
+from hiero.data.io import read_jsonl, write_json, write_jsonl
 from hiero.domains import domain_of
 from hiero.preference.chat import make_chat_client
 from hiero.preference.judge import PairwiseJudge, RubricJudge, summarise_pairwise, summarise_rubric
@@ -112,8 +112,6 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
         del gen
     result["ci95"], result["vs_first"] = accuracy_intervals(hits)
     if solutions_out:
-        from hiero.data.io import write_jsonl
-
         write_jsonl(solutions_out, ({"model": name, "id": p.id, "question": p.question, "answer": p.answer,
                                      "solution": t, "correct": c}
                                     for name in models for p, t, c in zip(problems, texts[name], hits[name])))
@@ -163,8 +161,6 @@ def judge_file(path: str, out: str, base_url: str, model: str = "gpt-4.1", cache
     judge = RubricJudge(make_chat_client(base_url, model), model, Path(cache_dir) / "judge")
     scores = judge.score([r["question"] for r in rows], [r["response"] for r in rows],
                          [str(r.get("reference", "")) for r in rows])
-    from hiero.data.io import write_jsonl
-
     write_jsonl(out, [{**r, "judge": s} for r, s in zip(rows, scores)])
     summary = summarise_rubric(scores)
     print(json.dumps(summary, indent=2))
