@@ -13,6 +13,11 @@ DPO uses. Shapes: B pairs, K named segments; column K is the whole response ("fu
     ℓ   = −log σ(z)  ("dpo", DPO eq. 7)  ·  max(0, 1 − z)  ("hinge", SLiC)
           (Δ − 1/(2β))²  ("ipo", IPO eq. 17; uses Δ, not β·Δ)
 
+DPOP (Pal et al. 2024, "Smaug", arXiv 2402.13228, eq. 3), optional, λ ≥ 0 (`dpop_lambda`):
+    Δ_k ← Δ_k − λ·max(0, logπref(y_w,k) − logπθ(y_w,k))
+penalises a chosen side whose likelihood falls below the reference's, the failure DPO shows on
+pairs that differ in a few tokens (an arithmetic slip). λ = 0 is DPO / HiPO exactly.
+
 With weights (0, …, 0, 1) HiPO is exactly DPO (a test checks bit-equality).
 
 Worked example (also a test): one pair, K = 1 segment, β = 1, policy (chosen, rejected) sums
@@ -110,16 +115,18 @@ def hipo_loss(
     *,
     term: str = "dpo",
     compat: str = "none",
+    dpop_lambda: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """HiPO: Σ_k w_k·ℓ(β_k·Δ_k) over segments and the full response (shapes in the module doc).
 
     Returns (per-pair losses (B,), detached per-term tensors: chosen/rejected rewards β·logratio,
-    margins (B, K+1), and the validity mask used).
+    margins β·Δ (B, K+1, without the DPOP penalty), and the validity mask used).
     """
     chosen_logratios = policy_chosen - ref_chosen  # (B, K+1)
     rejected_logratios = policy_rejected - ref_rejected
     delta = chosen_logratios - rejected_logratios
-    per_term = TERM_LOSSES[term](delta, betas, compat)
+    penalised = delta - dpop_lambda * torch.relu(-chosen_logratios) if dpop_lambda else delta
+    per_term = TERM_LOSSES[term](penalised, betas, compat)
     valid = valid.clone()
     valid[:, -1] = True  # the whole response always counts
     per_term = torch.where(valid, per_term, torch.zeros_like(per_term))

@@ -11,7 +11,8 @@ What one step does (read top to bottom in `pair_loss`):
   3. reference sums come from a cache computed once before training (below);
   4. losses.hipo_loss with weights (w_1…w_K, w_full); `--loss dpo|ipo|hinge` is the same code with
      weights (0,…,0,1), so DPO and HiPO differ only in the weights;
-  5. optional SFT term (mean NLL of the chosen response), `--sft-weight`.
+  5. optional SFT term (mean NLL of the chosen response), `--sft-weight`; optional DPOP penalty on
+     a chosen side falling below the reference, `--dpop-lambda` (losses.py).
 
 Features:
 - Reference log-probs per segment are computed once and cached under a hash of (pairs file,
@@ -85,6 +86,7 @@ class POTrainConfig(TrainConfig):
     norm: Literal["sum", "mean"] = field(default="sum", metadata={"help": "log-prob sums or per-token means per segment"})
     compat: Literal["none", "paper"] = field(default="none", metadata={"help": "paper: +0.01 inside σ and clamp β·Δ to ±20"})
     sft_weight: float = field(default=0.0, metadata={"help": "weight of an SFT term on the chosen response"})
+    dpop_lambda: float = field(default=0.0, metadata={"help": "DPOP λ: penalty on chosen log-ratios below 0 (0: off)"})
     segment_names: list[str] = field(default_factory=lambda: list(DEFAULT_NAMES), metadata={"help": "segment names, in order"})
     segmenter: Literal["auto", "tags", "heuristic", "none"] = field(default="auto", metadata={"help": "for pairs without segments"})
     max_length: int = field(default=1024, metadata={"help": "max tokens of prompt+response; longer pairs are dropped"})
@@ -263,8 +265,8 @@ def batch_segment_logps(model, batch: dict, k: int, chunk_size: int = 2048) -> t
 
 
 def pair_loss(model, batch: dict, ref: torch.Tensor, weights: torch.Tensor, betas: torch.Tensor, *, term: str = "dpo",
-              norm: str = "sum", compat: str = "none", sft_weight: float = 0.0, names=DEFAULT_NAMES,
-              chunk_size: int = 2048) -> tuple[torch.Tensor, dict]:
+              norm: str = "sum", compat: str = "none", sft_weight: float = 0.0, dpop_lambda: float = 0.0,
+              names=DEFAULT_NAMES, chunk_size: int = 2048) -> tuple[torch.Tensor, dict]:
     """Mean preference loss of a collated batch; ref (B, 2, K+1) reference sums of its pairs."""
     k = len(names)
     sums, counts = batch_segment_logps(model, batch, k, chunk_size)
@@ -274,7 +276,7 @@ def pair_loss(model, batch: dict, ref: torch.Tensor, weights: torch.Tensor, beta
     losses, stats = hipo_loss(normalise(sums[:b], cnt_c, norm), normalise(sums[b:], cnt_r, norm),
                               normalise(ref[:, 0], cnt_c, norm), normalise(ref[:, 1], cnt_r, norm),
                               (cnt_c > 0) & (cnt_r > 0), weights.to(sums.device), betas.to(sums.device),
-                              term=term, compat=compat)
+                              term=term, compat=compat, dpop_lambda=dpop_lambda)
     loss = losses.mean()
     metrics = summarise(stats, list(names))
     metrics["logps/chosen"] = float(sums[:b, -1].detach().mean())
@@ -323,7 +325,8 @@ def main(cfg: POTrainConfig) -> dict:
 
         def step_fn(model, batch, weights=weights):
             return pair_loss(model, batch, ref[batch["index"].cpu()], weights, betas, term=term, norm=cfg.norm,
-                             compat=cfg.compat, sft_weight=cfg.sft_weight, names=names, chunk_size=cfg.chunk_size)
+                             compat=cfg.compat, sft_weight=cfg.sft_weight,
+                             dpop_lambda=cfg.dpop_lambda, names=names, chunk_size=cfg.chunk_size)
 
         def save_fn(model, folder):
             model.save_pretrained(folder)
@@ -341,7 +344,7 @@ def main(cfg: POTrainConfig) -> dict:
     if cfg.metrics_out:
         write_jsonl(cfg.metrics_out, all_metrics)
     result = {"loss": cfg.loss, "schedule": cfg.schedule, "beta": cfg.beta, "norm": cfg.norm, "compat": cfg.compat,
-              **data_stats, **ref_stats, "rows": results, "model_dir": results[-1]["model_dir"]}
+              "dpop_lambda": cfg.dpop_lambda, **data_stats, **ref_stats, "rows": results, "model_dir": results[-1]["model_dir"]}
     with atomic_write(out / "summary.json") as f:
         json.dump(result, f, indent=2)
     return result

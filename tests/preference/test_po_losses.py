@@ -92,3 +92,24 @@ def test_chosen_preferred_lowers_the_loss():
     deltas = torch.tensor([[-1.0], [0.0], [1.0], [3.0]]).expand(4, 4)
     loss, _ = hipo_loss(deltas, z, z, z, valid, torch.tensor(PRESETS["full-bias"]), torch.full((4,), 0.2))
     assert torch.all(loss[1:] < loss[:-1])
+
+
+def test_dpop_penalty_by_hand():
+    """DPOP (Smaug eq. 3), β = 1, λ = 2, two pairs, one column.
+    pair 1: chosen logratio −3 − (−2) = −1, rejected −4 − (−2) = −2: Δ = 1, penalty 2·1 = 2,
+            ℓ = −log σ(1 − 2) = log(1 + e) = 1.313262 (plain DPO: log(1 + e^−1) = 0.313262).
+    pair 2: chosen logratio +1 ≥ 0, no penalty: ℓ = −log σ(1 − (−2)) = log(1 + e^−3) = 0.048587."""
+    one = torch.ones(2, 1, dtype=torch.bool)
+    pc, pr = torch.tensor([[-3.0], [-1.0]]), torch.tensor([[-4.0], [-4.0]])
+    rc, rr = torch.tensor([[-2.0], [-2.0]]), torch.tensor([[-2.0], [-2.0]])
+    loss, stats = hipo_loss(pc, pr, rc, rr, one, torch.ones(1), torch.ones(1), dpop_lambda=2.0)
+    assert loss.tolist() == pytest.approx([math.log1p(math.e), math.log1p(math.exp(-3))], abs=1e-6)
+    plain, _ = hipo_loss(pc, pr, rc, rr, one, torch.ones(1), torch.ones(1))
+    assert float(plain[0]) == pytest.approx(math.log1p(math.exp(-1)), abs=1e-6)
+    assert float(plain[1]) == float(loss[1])
+    # the penalty pushes the chosen log-prob up: its gradient is larger than DPO's alone
+    pc.requires_grad_(True)
+    hipo_loss(pc, pr, rc, rr, one, torch.ones(1), torch.ones(1), dpop_lambda=2.0)[0][0].backward()
+    # d/dpc of −log σ(pc − rc − (pr − rr) − λ(rc − pc)) = −(1 + λ)·σ(−z), z = −1
+    assert float(pc.grad[0, 0]) == pytest.approx(-3 * torch.sigmoid(torch.tensor(1.0)).item(), abs=1e-6)
+    assert stats["margins"].tolist() == [[1.0], [3.0]]  # reward margins are reported without the penalty
