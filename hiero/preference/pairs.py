@@ -14,8 +14,10 @@ Three sources, any combination in one run:
     --trees FILE       reasoning trees (Step-DPO style): under a shared correct prefix, the child with
                        the highest MC score is chosen and the child with the lowest is rejected, when
                        their scores differ by at least --min-gap. `--tree-response step` keeps only the
-                       next step (Step-DPO); `leaf` extends each side along its best (chosen) / worst
-                       (rejected) MC path down to a leaf, giving whole solutions with Rq/Mt/Ra parts.
+                       next step (Step-DPO), written as the policy writes it, "step\n", and marked
+                       `meta.continues`: the trainer appends no EOS to such a response (the text goes on
+                       after it); `leaf` extends each side along its best (chosen) / worst (rejected) MC
+                       path down to a leaf, giving whole solutions with Rq/Mt/Ra parts.
     --prefs FILE       preference rows `question|prompt, chosen, rejected` (TRL format), including the
                        HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…).
 
@@ -191,12 +193,15 @@ def pairs_from_tree(tree: Tree, *, min_gap: float = 0.5, prefix_min_mc: float = 
     for gap, _, nid, hi, lo, prefix in candidates[:max_pairs]:
         if response == "leaf":
             chosen, rejected = STEP_SEP.join(_walk(tree, hi, True)), STEP_SEP.join(_walk(tree, lo, False))
-        else:
-            chosen, rejected = tree.nodes[hi].step, tree.nodes[lo].step
+            continues = {}
+        else:  # one step, which the policy follows with the step separator, never with the end of the text
+            chosen, rejected = tree.nodes[hi].step + STEP_SEP, tree.nodes[lo].step + STEP_SEP
+            continues = {"continues": True}
         out.append(PreferencePair(prompt=build_prompt(tree.problem.question, prefix), chosen=chosen, rejected=rejected,
                                   id=f"{tree.problem.id}-n{nid}",
                                   meta={"source": "trees", "problem_id": tree.problem.id, "mc_gap": round(gap, 4),
-                                        "chosen_mc": tree.nodes[hi].mc_score, "rejected_mc": tree.nodes[lo].mc_score}))
+                                        "chosen_mc": tree.nodes[hi].mc_score, "rejected_mc": tree.nodes[lo].mc_score,
+                                        **continues}))
     return out
 
 

@@ -22,6 +22,9 @@ Features:
   `--schedule individual` starts every row from the initial model (reset to the reference);
   `sequential` trains the rows one after another without reset. Each row gets a fresh optimizer and
   schedule, built with that row's learning rate (`--row-lrs`).
+- EOS: appended to both responses (`--add-eos`, TRL's convention) except in pairs marked
+  `meta.continues` (step-level pairs, whose text goes on after the response): an EOS there would
+  teach the policy to stop after one step.
 - Truncation: a pair whose prompt+response exceeds `--max-length` would lose the end of its
   response (TRL's keep_start), i.e. cut the last segment; such pairs are dropped and counted per
   segment that would have been cut (`dropped_by_segment`).
@@ -148,8 +151,8 @@ def prepare_pairs(pairs: list[PreferencePair], tokenizer, cfg: POTrainConfig) ->
         cs, rs = p.chosen_segments, p.rejected_segments
         if seg is not None and (cs is None or rs is None):
             cs, rs = seg.segment(p.prompt, p.chosen), seg.segment(p.prompt, p.rejected)
-        c, r = encode_pair(tokenizer, p.prompt, p.chosen, p.rejected, cs, rs, names,
-                           chat_template=cfg.chat_template, add_eos=cfg.add_eos)
+        c, r = encode_pair(tokenizer, p.prompt, p.chosen, p.rejected, cs, rs, names, chat_template=cfg.chat_template,
+                           add_eos=cfg.add_eos and not p.meta.get("continues", False))
         too_long = [e for e in (c, r) if len(e.input_ids) > cfg.max_length]
         if too_long:  # keep_start truncation would cut this side at token max_length: which part?
             s = too_long[0].segment_ids[cfg.max_length]
@@ -217,7 +220,7 @@ def ref_cache_key(cfg: POTrainConfig) -> dict:
     return {"pairs": path_hash(cfg.pairs), "ref_model": path_hash(ref_dir),
             "tokenizer": fingerprint([path_hash(f) for f in tok_files]), "segmenter": cfg.segmenter,
             "names": list(cfg.segment_names), "max_length": cfg.max_length, "chat_template": cfg.chat_template,
-            "add_eos": cfg.add_eos, "chunk": "fp32", "version": 2}
+            "add_eos": cfg.add_eos, "chunk": "fp32", "version": 3}
 
 
 @torch.no_grad()

@@ -1,12 +1,13 @@
-"""Solution pairs picked by a reward model (`pairs_from_scored_solutions`, `hiero po pairs --rm`)."""
+"""Solution pairs picked by a reward model (`pairs_from_scored_solutions`, `hiero po pairs --rm`), and
+step-level tree pairs (`pairs_from_tree`)."""
 
 import pytest
 
 from hiero.cli import main as cli_main
 from hiero.data.io import write_jsonl
 from hiero.policy.prompt import build_prompt
-from hiero.preference.pairs import pairs_from_scored_solutions
-from hiero.types import Solution
+from hiero.preference.pairs import pairs_from_scored_solutions, pairs_from_tree
+from hiero.types import Node, Problem, Solution, Tree
 
 
 def sol(pid: str, last: str, correct: bool) -> Solution:
@@ -43,3 +44,21 @@ def test_greedy_without_a_reward_model_is_refused(tmp_path, capsys):
     rc = cli_main(["po", "pairs", "--solutions", str(tmp_path / "s.jsonl"), "--greedy", str(tmp_path / "s.jsonl"),
                    "-o", str(tmp_path / "p.jsonl")])
     assert rc != 0 and "--greedy" in capsys.readouterr().err and not (tmp_path / "p.jsonl").exists()
+
+
+def _two_step_tree() -> Tree:
+    """Root -> "Start with 6." -> {"6 + 8 = 14" (right leaf), "6 + 8 = 15" (wrong leaf)}."""
+    nodes = [Node(0, None, "", 0, children=[1]), Node(1, 0, "Start with 6.", 1, children=[2, 3]),
+             Node(2, 1, "6 + 8 = 14", 2, terminal=True, answer="14", correct=True),
+             Node(3, 1, "6 + 8 = 15", 2, terminal=True, answer="15", correct=False)]
+    t = Tree(problem=Problem(id="q", question="Tom has 6 cards and gets 8 more. How many?", answer="14"), nodes=nodes)
+    t.recompute_counts()
+    return t
+
+
+def test_step_pairs_continue_the_text_and_leaf_pairs_end_it():
+    step = pairs_from_tree(_two_step_tree(), response="step")
+    assert [(p.chosen, p.rejected, p.meta.get("continues")) for p in step] == [("6 + 8 = 14\n", "6 + 8 = 15\n", True)]
+    assert step[0].prompt.endswith("Start with 6.\n")
+    leaf = pairs_from_tree(_two_step_tree(), response="leaf")
+    assert [(p.chosen, p.rejected, p.meta.get("continues")) for p in leaf] == [("6 + 8 = 14", "6 + 8 = 15", None)]

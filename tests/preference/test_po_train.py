@@ -116,3 +116,17 @@ def test_cli_pairs_then_train(tmp_path, setup):
     assert cli_main(["po", "train", "--model", str(setup / "policy"), "--pairs", str(tmp_path / "broken.jsonl"),
                      "-o", str(tmp_path / "run2")]) == 2
     assert not (tmp_path / "run2" / "summary.json").exists()
+
+
+def test_a_step_level_pair_gets_no_eos(setup):
+    """EOS ends complete responses only: after one step of a longer solution the policy writes the
+    step separator, so a pair marked `continues` is encoded as prompt + step + "\\n", nothing more."""
+    tok = train_mod.load_tokenizer(str(setup / "policy"))
+    prompt = "Question: Tom has 6 cards and gets 8 more. How many?\nAnswer:\nStart with 6.\n"
+    step = PreferencePair(prompt=prompt, chosen="6 + 8 = 14\n", rejected="6 + 8 = 15\n", meta={"continues": True})
+    whole = PreferencePair(prompt=prompt, chosen="6 + 8 = 14", rejected="6 + 8 = 15")
+    (s, w), _ = train_mod.prepare_pairs([step, whole], tok, POTrainConfig(model="m", pairs="x", segmenter="none"))
+    for side in ("chosen", "rejected"):
+        assert s[f"{side}_ids"] == tok(prompt + getattr(step, side))["input_ids"]
+        assert w[f"{side}_ids"] == tok(prompt + getattr(whole, side))["input_ids"] + [tok.eos_token_id]
+    assert s["chosen_ids"][-1] != tok.eos_token_id
