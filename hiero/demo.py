@@ -113,12 +113,14 @@ SIZES: dict[str, dict] = {
         # MC alone kept prefixes 42% all-right by ground truth on seed 1 (docs/embedded-default.md,
         # self-training)
         "selftrain": {"eval_n": 200, "epochs": 1.0, "lr": 5e-5, "batch_size": 16, "rm_threshold": 0.5},
-        # rm_threshold: chosen solutions the PRM scores >= 0.5 at every step (as self-training)
-        "pairs": {"problems": 800, "n": 4, "rm_threshold": 0.5},
-        # one epoch at lr 5e-6 (TRL's default is 1e-6): on 1000 held-out problems lr 5e-5 cost DPO
-        # 3-5 points on 2 of 3 seeds; 10 epochs or lr 2e-4 wrecked the small policy
-        # (docs/embedded-default.md, preference)
-        "po": {"epochs": 1.0, "batch_size": 16, "lr": 5e-6},
+        # rm_threshold: chosen solutions the PRM scores >= 0.5 at every step (as self-training);
+        # tree_response "step": Step-DPO pairs from the trees, one step that the text continues after
+        "pairs": {"problems": 800, "n": 4, "rm_threshold": 0.5, "tree_response": "step"},
+        # DPOP (λ = 50, Smaug's value) keeps the chosen side's likelihood from falling below the
+        # reference's; without it 5 epochs at 2e-5 cost DPO 11.5 points on seed 1 (arithmetic unlearnt),
+        # with it 3 epochs at 2e-5 gained +1.7 / +0.9 on seeds 1 / 2, where one epoch at 5e-6 (the
+        # preset until then) gave -0.1 / +0.2 (selection problems; docs/embedded-default.md, preference)
+        "po": {"epochs": 3.0, "batch_size": 16, "lr": 2e-5, "dpop_lambda": 50.0},
         "po_eval": {"problems": 200},
     },
     "micro": {
@@ -137,8 +139,8 @@ SIZES: dict[str, dict] = {
                 "bootstrap": 50},
         # rm_threshold -inf: the micro PRM (MSE, raw scores) ranks nothing; the filter runs but keeps all
         "selftrain": {"eval_n": 4, "epochs": 1.0, "lr": 2e-4, "batch_size": 8, "rm_threshold": float("-inf")},
-        "pairs": {"problems": 6, "n": 4, "rm_threshold": float("-inf")},
-        "po": {"max_steps": 2, "batch_size": 4, "lr": 5e-5},
+        "pairs": {"problems": 6, "n": 4, "rm_threshold": float("-inf"), "tree_response": "step"},
+        "po": {"max_steps": 2, "batch_size": 4, "lr": 5e-5, "dpop_lambda": 50.0},
         "po_eval": {"problems": 4},
     },
 }
@@ -185,7 +187,7 @@ SEED_OFFSETS = {"annotate": 101, "pairs": 202, "po_eval": 303, "bon": 7, "proces
                 "processbench_eval": 12}
 PAIRS_TEMPERATURE = 0.8  # sampling temperature of the preference-pair candidates
 # extra keys of a stage's settings that are not fields of its config (problem counts of the demo)
-_DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n", "rm_threshold"}, "po_eval": {"problems"}, "policy": {"preset"}}
+_DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n", "rm_threshold", "tree_response"}, "po_eval": {"problems"}, "policy": {"preset"}}
 
 
 def _stage_configs() -> dict:
@@ -447,7 +449,7 @@ def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, 
                                       temperature=0.0, max_new_tokens=96, seed=seed)) if prm else None
     res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"), trees=str(trees),
                                  problems=str(problems), segmenter="heuristic", seed=seed, cache_dir=str(d / "cache"),
-                                 rm=str(prm) if prm else None, rm_threshold=s["rm_threshold"],
+                                 rm=str(prm) if prm else None, rm_threshold=s["rm_threshold"], tree_response=s["tree_response"],
                                  greedy=str(d / "greedy.jsonl") if prm else None))
     return {"sampled": sampled, "greedy": greedy, "rm_threshold": s["rm_threshold"] if prm else None, **_slim(res)}
 
@@ -461,7 +463,8 @@ def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
                                  ref_cache_dir=str(d / "ref_cache"), segmenter="heuristic", **s, **extra))
         row = res["rows"][-1]
         out[name] = {"model_dir": res["model_dir"], "steps": row["steps"], "time_per_step_s": row["time_per_step_s"],
-                     "last": row["last"], "pairs": res.get("pairs"), "ref_cache": res.get("ref_cache")}
+                     "last": row["last"], "pairs": res.get("pairs"), "ref_cache": res.get("ref_cache"),
+                     "dpop_lambda": res.get("dpop_lambda", 0.0)}
     return out
 
 
@@ -734,10 +737,11 @@ def _md_pairs(x: dict) -> list[str]:
 
 
 def _md_po(x: dict) -> list[str]:
-    rows = [[k, v["steps"], _f(v["time_per_step_s"], 4), _f(v["last"].get("loss"))]
+    rows = [[k, v["steps"], _f(v["time_per_step_s"], 4), _f(v["last"].get("loss")), _f(v.get("dpop_lambda", 0.0))]
             for k, v in x.items() if isinstance(v, dict)]
     return (["## 12. DPO vs HiPO training (same pairs, same reference)", _stage_line(x), ""]
-            + _md_table(["loss", "steps", "time/step (s)", "last loss"], rows))
+            + _md_table(["loss", "steps", "time/step (s)", "last loss", "DPOP λ (penalty on a chosen side below "
+                         "the reference)"], rows))
 
 
 def _md_po_eval(x: dict) -> list[str]:
