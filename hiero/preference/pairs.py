@@ -14,9 +14,9 @@ Three sources, any combination in one run:
     --trees FILE       reasoning trees (Step-DPO style): under a shared correct prefix, the child with
                        the highest MC score is chosen and the child with the lowest is rejected, when
                        their scores differ by at least --min-gap. `--tree-response step` keeps only the
-                       next step (Step-DPO), written as the policy writes it, "step\n", and marked
-                       `meta.continues`: the trainer appends no EOS to such a response (the text goes on
-                       after it); `leaf` extends each side along its best (chosen) / worst (rejected) MC
+                       next step (Step-DPO), written as the policy writes it: "step\n", marked in
+                       `meta.continues` so that the trainer appends no EOS to it (the text goes on after
+                       it), or the bare step where it ends the solution; `leaf` extends each side along its best (chosen) / worst (rejected) MC
                        path down to a leaf, giving whole solutions with Rq/Mt/Ra parts.
     --prefs FILE       preference rows `question|prompt, chosen, rejected` (TRL format), including the
                        HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…).
@@ -194,9 +194,10 @@ def pairs_from_tree(tree: Tree, *, min_gap: float = 0.5, prefix_min_mc: float = 
         if response == "leaf":
             chosen, rejected = STEP_SEP.join(_walk(tree, hi, True)), STEP_SEP.join(_walk(tree, lo, False))
             continues = {}
-        else:  # one step, which the policy follows with the step separator, never with the end of the text
-            chosen, rejected = tree.nodes[hi].step + STEP_SEP, tree.nodes[lo].step + STEP_SEP
-            continues = {"continues": True}
+        else:  # one step: the policy follows it with the step separator, unless it ends the solution
+            sides = {"chosen": tree.nodes[hi], "rejected": tree.nodes[lo]}
+            chosen, rejected = (n.step if n.terminal else n.step + STEP_SEP for n in sides.values())
+            continues = {"continues": {side: not n.terminal for side, n in sides.items()}}
         out.append(PreferencePair(prompt=build_prompt(tree.problem.question, prefix), chosen=chosen, rejected=rejected,
                                   id=f"{tree.problem.id}-n{nid}",
                                   meta={"source": "trees", "problem_id": tree.problem.id, "mc_gap": round(gap, 4),

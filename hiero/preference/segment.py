@@ -438,16 +438,18 @@ def encode(tokenizer, prompt: str, response: str, spans: dict[str, Span] | None,
 
 
 def encode_pair(tokenizer, prompt: str, chosen: str, rejected: str, chosen_spans, rejected_spans, names, *,
-                chat_template: bool = False, add_eos: bool = True) -> tuple[Encoded, Encoded]:
+                chat_template: bool = False, add_eos: bool | tuple[bool, bool] = True) -> tuple[Encoded, Encoded]:
     """Both sides of a pair; the completion starts at the same token for both (TRL's rule: the
-    smaller common-prefix length of prompt vs prompt+chosen and prompt vs prompt+rejected)."""
-    kw = dict(chat_template=chat_template, add_eos=add_eos)
-    c = encode(tokenizer, prompt, chosen, chosen_spans, names, **kw)
-    r = encode(tokenizer, prompt, rejected, rejected_spans, names, **kw)
+    smaller common-prefix length of prompt vs prompt+chosen and prompt vs prompt+rejected).
+    add_eos: one flag for both sides, or (chosen, rejected)."""
+    eos_c, eos_r = (add_eos, add_eos) if isinstance(add_eos, bool) else add_eos
+    c = encode(tokenizer, prompt, chosen, chosen_spans, names, chat_template=chat_template, add_eos=eos_c)
+    r = encode(tokenizer, prompt, rejected, rejected_spans, names, chat_template=chat_template, add_eos=eos_r)
     n = min(c.prompt_len, r.prompt_len)
     if n != c.prompt_len or n != r.prompt_len:
-        c = encode(tokenizer, prompt, chosen, chosen_spans, names, prompt_len=n, **kw)
-        r = encode(tokenizer, prompt, rejected, rejected_spans, names, prompt_len=n, **kw)
+        c = encode(tokenizer, prompt, chosen, chosen_spans, names, prompt_len=n, chat_template=chat_template, add_eos=eos_c)
+        r = encode(tokenizer, prompt, rejected, rejected_spans, names, prompt_len=n, chat_template=chat_template,
+                   add_eos=eos_r)
     return c, r
 
 

@@ -22,8 +22,8 @@ Features:
   `--schedule individual` starts every row from the initial model (reset to the reference);
   `sequential` trains the rows one after another without reset. Each row gets a fresh optimizer and
   schedule, built with that row's learning rate (`--row-lrs`).
-- EOS: appended to both responses (`--add-eos`, TRL's convention) except in pairs marked
-  `meta.continues` (step-level pairs, whose text goes on after the response): an EOS there would
+- EOS: appended to every response (`--add-eos`, TRL's convention) except one that `meta.continues`
+  marks (a step of a longer solution, whose text goes on after it: `continues`): an EOS there would
   teach the policy to stop after one step.
 - Truncation: a pair whose prompt+response exceeds `--max-length` would lose the end of its
   response (TRL's keep_start), i.e. cut the last segment; such pairs are dropped and counted per
@@ -152,7 +152,7 @@ def prepare_pairs(pairs: list[PreferencePair], tokenizer, cfg: POTrainConfig) ->
         if seg is not None and (cs is None or rs is None):
             cs, rs = seg.segment(p.prompt, p.chosen), seg.segment(p.prompt, p.rejected)
         c, r = encode_pair(tokenizer, p.prompt, p.chosen, p.rejected, cs, rs, names, chat_template=cfg.chat_template,
-                           add_eos=cfg.add_eos and not p.meta.get("continues", False))
+                           add_eos=tuple(cfg.add_eos and not continues(p, side) for side in ("chosen", "rejected")))
         too_long = [e for e in (c, r) if len(e.input_ids) > cfg.max_length]
         if too_long:  # keep_start truncation would cut this side at token max_length: which part?
             s = too_long[0].segment_ids[cfg.max_length]
@@ -162,6 +162,17 @@ def prepare_pairs(pairs: list[PreferencePair], tokenizer, cfg: POTrainConfig) ->
                          "rejected_ids": r.input_ids, "rejected_seg": r.segment_ids})
     return examples, {"pairs": len(pairs), "pairs_used": len(examples), "dropped_truncated": sum(cut.values()),
                       "dropped_by_segment": dict(cut)}
+
+
+def continues(pair: PreferencePair, side: str) -> bool:
+    """Does the text go on after this side's response (a step of a longer solution)? `meta.continues`
+    is True for both sides, or {"chosen": bool, "rejected": bool}.
+
+    >>> continues(PreferencePair("p", "a", "b", meta={"continues": {"chosen": True, "rejected": False}}), "rejected")
+    False
+    """
+    flag = pair.meta.get("continues", False)
+    return bool(flag.get(side, False) if isinstance(flag, dict) else flag)
 
 
 def collate(examples: list[dict], pad_id: int) -> dict:

@@ -46,19 +46,32 @@ def test_greedy_without_a_reward_model_is_refused(tmp_path, capsys):
     assert rc != 0 and "--greedy" in capsys.readouterr().err and not (tmp_path / "p.jsonl").exists()
 
 
-def _two_step_tree() -> Tree:
-    """Root -> "Start with 6." -> {"6 + 8 = 14" (right leaf), "6 + 8 = 15" (wrong leaf)}."""
-    nodes = [Node(0, None, "", 0, children=[1]), Node(1, 0, "Start with 6.", 1, children=[2, 3]),
-             Node(2, 1, "6 + 8 = 14", 2, terminal=True, answer="14", correct=True),
-             Node(3, 1, "6 + 8 = 15", 2, terminal=True, answer="15", correct=False)]
+
+def _tree(children: list[tuple[str, bool | None]]) -> Tree:
+    """Root -> "Start with 6." -> one child per (step, leaf_right): None makes the child go on to a
+    right leaf "The answer is 14"; True / False makes it a terminal step, right / wrong."""
+    nodes = [Node(0, None, "", 0, children=[1]), Node(1, 0, "Start with 6.", 1)]
+    for step, right in children:
+        k = len(nodes)
+        nodes[1].children.append(k)
+        if right is None:
+            nodes.append(Node(k, 1, step, 2, children=[k + 1]))
+            nodes.append(Node(k + 1, k, "The answer is 14", 3, terminal=True, answer="14", correct=True))
+        else:
+            nodes.append(Node(k, 1, step, 2, terminal=True, answer=step.split()[-1], correct=right))
     t = Tree(problem=Problem(id="q", question="Tom has 6 cards and gets 8 more. How many?", answer="14"), nodes=nodes)
     t.recompute_counts()
     return t
 
 
 def test_step_pairs_continue_the_text_and_leaf_pairs_end_it():
-    step = pairs_from_tree(_two_step_tree(), response="step")
-    assert [(p.chosen, p.rejected, p.meta.get("continues")) for p in step] == [("6 + 8 = 14\n", "6 + 8 = 15\n", True)]
+    tree = _tree([("6 + 8 = 14", None), ("6 + 8 = 15", False)])
+    step = pairs_from_tree(tree, response="step")
+    assert [(p.chosen, p.rejected) for p in step] == [("6 + 8 = 14\n", "6 + 8 = 15")]
+    assert step[0].meta["continues"] == {"chosen": True, "rejected": False}  # the wrong step ended its solution
     assert step[0].prompt.endswith("Start with 6.\n")
-    leaf = pairs_from_tree(_two_step_tree(), response="leaf")
-    assert [(p.chosen, p.rejected, p.meta.get("continues")) for p in leaf] == [("6 + 8 = 14", "6 + 8 = 15", None)]
+    tree = _tree([("6 + 8 = 14", None), ("The answer is 6", False)])
+    assert pairs_from_tree(tree, response="step")[0].meta["continues"] == {"chosen": True, "rejected": False}
+    leaf = pairs_from_tree(_tree([("6 + 8 = 14", None), ("6 + 8 = 15", False)]), response="leaf")
+    assert [(p.chosen, p.rejected, p.meta.get("continues")) for p in leaf] == [
+        ("6 + 8 = 14\nThe answer is 14", "6 + 8 = 15", None)]

@@ -130,3 +130,8 @@ def test_a_step_level_pair_gets_no_eos(setup):
         assert s[f"{side}_ids"] == tok(prompt + getattr(step, side))["input_ids"]
         assert w[f"{side}_ids"] == tok(prompt + getattr(whole, side))["input_ids"] + [tok.eos_token_id]
     assert s["chosen_ids"][-1] != tok.eos_token_id
+    mixed = PreferencePair(prompt=prompt, chosen="6 + 8 = 14\n", rejected="The answer is 6",
+                           meta={"continues": {"chosen": True, "rejected": False}})
+    (m,), _ = train_mod.prepare_pairs([mixed], tok, POTrainConfig(model="m", pairs="x", segmenter="none"))
+    assert m["chosen_ids"] == tok(prompt + mixed.chosen)["input_ids"]
+    assert m["rejected_ids"] == tok(prompt + mixed.rejected)["input_ids"] + [tok.eos_token_id]
