@@ -465,7 +465,7 @@ def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
         row = res["rows"][-1]
         out[name] = {"model_dir": res["model_dir"], "steps": row["steps"], "time_per_step_s": row["time_per_step_s"],
                      "last": row["last"], "pairs": res.get("pairs"), "ref_cache": res.get("ref_cache"),
-                     "dpop_lambda": res.get("dpop_lambda", 0.0)}
+                     "dpop_lambda": res["dpop_lambda"]}
     return out
 
 

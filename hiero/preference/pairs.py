@@ -16,8 +16,9 @@ Three sources, any combination in one run:
                        their scores differ by at least --min-gap. `--tree-response step` keeps only the
                        next step (Step-DPO), written as the policy writes it: "step\n", marked in
                        `meta.continues` so that the trainer appends no EOS to it (the text goes on after
-                       it), or the bare step where it ends the solution; `leaf` extends each side along its best (chosen) / worst (rejected) MC
-                       path down to a leaf, giving whole solutions with Rq/Mt/Ra parts.
+                       it), or the bare step where it ends the solution; `leaf` extends each side along
+                       its best (chosen) / worst (rejected) MC path down to a leaf, giving whole
+                       solutions with Rq/Mt/Ra parts.
     --prefs FILE       preference rows `question|prompt, chosen, rejected` (TRL format), including the
                        HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…).
 
@@ -191,18 +192,16 @@ def pairs_from_tree(tree: Tree, *, min_gap: float = 0.5, prefix_min_mc: float = 
     candidates.sort(key=lambda c: (-c[0], c[1]))  # largest gap, then shallowest prefix
     out = []
     for gap, _, nid, hi, lo, prefix in candidates[:max_pairs]:
+        meta = {"source": "trees", "problem_id": tree.problem.id, "mc_gap": round(gap, 4),
+                "chosen_mc": tree.nodes[hi].mc_score, "rejected_mc": tree.nodes[lo].mc_score}
         if response == "leaf":
             chosen, rejected = STEP_SEP.join(_walk(tree, hi, True)), STEP_SEP.join(_walk(tree, lo, False))
-            continues = {}
         else:  # one step: the policy follows it with the step separator, unless it ends the solution
-            sides = {"chosen": tree.nodes[hi], "rejected": tree.nodes[lo]}
-            chosen, rejected = (n.step if n.terminal else n.step + STEP_SEP for n in sides.values())
-            continues = {"continues": {side: not n.terminal for side, n in sides.items()}}
+            c, r = tree.nodes[hi], tree.nodes[lo]
+            chosen, rejected = (n.step if n.terminal else n.step + STEP_SEP for n in (c, r))
+            meta["continues"] = {"chosen": not c.terminal, "rejected": not r.terminal}
         out.append(PreferencePair(prompt=build_prompt(tree.problem.question, prefix), chosen=chosen, rejected=rejected,
-                                  id=f"{tree.problem.id}-n{nid}",
-                                  meta={"source": "trees", "problem_id": tree.problem.id, "mc_gap": round(gap, 4),
-                                        "chosen_mc": tree.nodes[hi].mc_score, "rejected_mc": tree.nodes[lo].mc_score,
-                                        **continues}))
+                                  id=f"{tree.problem.id}-n{nid}", meta=meta))
     return out
 
 

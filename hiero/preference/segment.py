@@ -443,14 +443,16 @@ def encode_pair(tokenizer, prompt: str, chosen: str, rejected: str, chosen_spans
     smaller common-prefix length of prompt vs prompt+chosen and prompt vs prompt+rejected).
     add_eos: one flag for both sides, or (chosen, rejected)."""
     eos_c, eos_r = (add_eos, add_eos) if isinstance(add_eos, bool) else add_eos
-    c = encode(tokenizer, prompt, chosen, chosen_spans, names, chat_template=chat_template, add_eos=eos_c)
-    r = encode(tokenizer, prompt, rejected, rejected_spans, names, chat_template=chat_template, add_eos=eos_r)
+
+    def both(n: int | None = None) -> tuple[Encoded, Encoded]:
+        return (encode(tokenizer, prompt, chosen, chosen_spans, names, chat_template=chat_template, add_eos=eos_c,
+                       prompt_len=n),
+                encode(tokenizer, prompt, rejected, rejected_spans, names, chat_template=chat_template, add_eos=eos_r,
+                       prompt_len=n))
+
+    c, r = both()
     n = min(c.prompt_len, r.prompt_len)
-    if n != c.prompt_len or n != r.prompt_len:
-        c = encode(tokenizer, prompt, chosen, chosen_spans, names, prompt_len=n, chat_template=chat_template, add_eos=eos_c)
-        r = encode(tokenizer, prompt, rejected, rejected_spans, names, prompt_len=n, chat_template=chat_template,
-                   add_eos=eos_r)
-    return c, r
+    return both(n) if n != c.prompt_len or n != r.prompt_len else (c, r)
 
 
 SEGMENTERS: dict[str, Callable[[tuple[str, ...]], Segmenter]] = {

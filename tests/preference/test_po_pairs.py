@@ -46,7 +46,6 @@ def test_greedy_without_a_reward_model_is_refused(tmp_path, capsys):
     assert rc != 0 and "--greedy" in capsys.readouterr().err and not (tmp_path / "p.jsonl").exists()
 
 
-
 def _tree(children: list[tuple[str, bool | None]]) -> Tree:
     """Root -> "Start with 6." -> one child per (step, leaf_right): None makes the child go on to a
     right leaf "The answer is 14"; True / False makes it a terminal step, right / wrong."""
