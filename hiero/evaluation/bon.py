@@ -30,8 +30,9 @@ candidate's id is its `meta.id` or, without one, f"{problem_id}#{k}" with k its 
 the candidates of that problem in file order; `hiero rm score --input CANDIDATES -o FILE` writes
 exactly these ids. A missing id, a row of the wrong length (ORM files: 1 score), a duplicate id or a
 non-number is a DataError naming file, line, id and field, and nothing is written.
-`--rm-format` (auto | hiero | token-classification | trl | step-tag, hiero.reward.public) applies to
-every --rm folder; auto detects each folder's format.
+`--rm NAME=SPEC` takes any reward-model spec (hiero.reward.spec: DIR, FORMAT:DIR[#k=v], scores:FILE);
+`--scores NAME=FILE` is `--rm NAME=scores:FILE`. A candidate a model cannot score (longer than its
+context, a separator lost) is never chosen and is counted in results.json's `skipped`.
 Grading: by the problem's domain (hiero.domains: built-in checker or math equivalence); a candidate
 with `correct` already set keeps it when no problem file gives the reference answer.
 
@@ -61,15 +62,15 @@ from hiero.evaluation import steps as evaluation_steps
 from hiero.evaluation.metrics import bootstrap_ci
 from hiero.evaluation.plots import plot_curves
 from hiero.policy.sampling import policy_id, sample_pool
-from hiero.reward.precomputed import ScoreTable, read_scores, solution_ids
-from hiero.reward.public import RMFormat
+from hiero.reward.base import score_items
+from hiero.reward.precomputed import solution_ids
+from hiero.reward.spec import ScorerFlags
 from hiero.search.strategies import (
     STRATEGIES,
     OracleScorer,
     SearchConfig,
     aggregate_or_floor,
     answer_groups,
-    score_solutions,
     select,
 )
 from hiero.types import Problem, Solution
@@ -78,17 +79,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class BonConfig(synth.DomainSettings):
+class BonConfig(ScorerFlags, synth.DomainSettings):
     """Settings of `hiero eval bon`."""
 
     policy: str = field(default="", metadata={"help": "policy: model folder or backend spec (not with --candidates)"})
-    rm: list[str] = field(default_factory=list, metadata={"help": "reward models NAME=DIR (repeatable)"})
+    rm: list[str] = field(default_factory=list, metadata={
+        "help": "reward models NAME=SPEC (repeatable; SPEC: DIR, FORMAT:DIR[#k=v], scores:FILE)"})
     scores: list[str] = field(default_factory=list, metadata={
-        "help": "precomputed scores NAME=FILE or FILE (repeatable; with --candidates): a reward model's curves"})
-    rm_format: RMFormat = field(default="auto", metadata={"help": "format of every --rm folder (auto: per folder)"})
-    rm_separator: str = field(default="", metadata={"help": "public formats: step separator / tag ('' = the format's)"})
-    rm_good_token: str = field(default="+", metadata={"help": "step-tag format: the token of a good step"})
-    rm_bad_token: str = field(default="-", metadata={"help": "step-tag format: the token of a bad step"})
+        "help": "precomputed scores NAME=FILE or FILE (repeatable; with --candidates): as --rm NAME=scores:FILE"})
     problems: str = field(default="", metadata={"help": "Problem JSONL ('' = built-in domain test split)"})
     candidates: str = field(default="", metadata={"help": "pre-generated Solution JSONL grouped by problem_id"})
     synth_n: int = field(default=100, metadata={"help": "built-in domain: number of test problems"})
@@ -155,36 +153,18 @@ def load_candidates(cfg: BonConfig) -> tuple[list[Problem], list[list[Solution]]
     return problems, pool
 
 
-def load_rms(specs: list[str], rm_format: str = "auto", separator: str = "", good_token: str = "+",
-             bad_token: str = "-") -> dict:
-    """NAME=DIR -> Scorer (`scoring.scorer.load_scorer`: hiero's own folders or public PRM formats)."""
-    from hiero.reward.scorer import load_scorer
+def load_rms(cfg: BonConfig) -> dict:
+    """--rm NAME=SPEC and --scores NAME=FILE -> {name: Scorer} (hiero.reward.spec.load_scorer)."""
+    from hiero.reward.spec import load_named
 
-    rms = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            raise ValueError(f"--rm expects NAME=DIR, got {spec!r}")
-        if name in rms or name in ("majority", "oracle"):
-            raise ValueError(f"--rm name {name!r} is used twice or reserved")
-        rms[name] = load_scorer(path, rm_format=rm_format, separator=separator, good_token=good_token,
-                                bad_token=bad_token)
-    return rms
-
-
-def load_score_files(specs: list[str], taken: dict) -> dict[str, ScoreTable]:
-    """NAME=FILE (or FILE, named by its stem) -> checked precomputed scores (`scoring.precomputed`)."""
-    tables: dict[str, ScoreTable] = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        if not sep:
-            name, path = Path(spec).stem, spec
-        if not name or not path:
-            raise ValueError(f"--scores expects NAME=FILE or FILE, got {spec!r}")
-        if name in tables or name in taken or name in ("majority", "oracle"):
-            raise ValueError(f"--scores name {name!r} is used twice, by an --rm, or reserved")
-        tables[name] = read_scores(path)
-    return tables
+    specs = list(cfg.rm)
+    for item in cfg.scores:
+        name, eq, path = item.partition("=")
+        specs.append(f"{name}=scores:{path}" if eq else f"{Path(item).stem}=scores:{item}")
+    if any(s.partition("=")[2].startswith("scores:") or s.startswith("scores:") for s in specs) and not cfg.candidates:
+        raise ValueError("precomputed scores need --candidates: they name pre-generated candidates by id")
+    return load_named(specs, reserved=("majority", "oracle", "pass@N"), batch_size=cfg.score_batch, dtype=cfg.dtype,
+                      device_map=cfg.device_map, max_tokens=cfg.max_tokens)
 
 
 # ----------------------------------------------------------------------------- curves
@@ -245,8 +225,7 @@ def main(cfg: BonConfig) -> dict:
         n=max(cfg.n), n_max=max(cfg.n), temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
         max_new_tokens=cfg.max_new_tokens, step_tokens=cfg.step_tokens, score_batch=cfg.score_batch,
         cache_dir=cfg.cache_dir or str(out / "cache"), policy_id=policy_id(cfg.policy) if cfg.policy else "")
-    if cfg.scores and not cfg.candidates:
-        raise ValueError("--scores needs --candidates: precomputed scores name pre-generated candidates by id")
+    rms: dict = load_rms(cfg)  # before any sampling: a bad spec fails at once
     generator = None
     if cfg.candidates:
         problems, pool = load_candidates(cfg)
@@ -269,8 +248,6 @@ def main(cfg: BonConfig) -> dict:
         raise ValueError(f"no N value fits the {pool_size} candidates per problem")
     pool = [row[:pool_size] for row in pool]
 
-    rms: dict = load_rms(cfg.rm, cfg.rm_format, cfg.rm_separator, cfg.rm_good_token, cfg.rm_bad_token)
-    rms.update(load_score_files(cfg.scores, rms))
     if cfg.oracle and all(domain_of(p).checks_steps for p in problems):
         rms["oracle"] = OracleScorer(problems)
     methods = method_table(rms, cfg.aggregations, cfg.primary)
@@ -279,12 +256,15 @@ def main(cfg: BonConfig) -> dict:
     flat = [s for row in pool for s in row]
     agg_scores: dict[tuple[str, str], list[list[float]]] = {}
     step_scores: dict[str, list[list[list[float]]]] = {}  # per-step RMs: name -> per problem, per candidate
+    skipped: dict[str, dict] = {}
     for name, scorer in rms.items():
-        if isinstance(scorer, ScoreTable):  # precomputed: looked up by candidate id, lengths checked
-            steps = scorer.lookup([s.meta["id"] for s in flat], [len(s.steps) for s in flat], data=cfg.candidates)
-        else:
-            steps = score_solutions(scorer, [s.question for s in flat], [s.steps for s in flat], cfg.score_batch,
-                                    desc=f"score {name}")
+        ids = [s.meta.get("id", f"{s.problem_id}#{k}") for row in pool for k, s in enumerate(row)]
+        res = score_items(scorer, [s.question for s in flat], [s.steps for s in flat], ids, cfg.score_batch,
+                          desc=f"score {name}")
+        if res.skipped:  # never chosen (aggregate -inf), counted in results.json
+            log.warning("%s: %d of %d candidates could not be scored", name, len(res.skipped), len(flat))
+            skipped[name] = res.summary()
+        steps = [[] if x is None else x for x in res.scores]
         if name != "oracle" and getattr(scorer, "kind", "prm") != "orm":
             it = iter(steps)
             step_scores[name] = [[next(it) for _ in row] for row in pool]
@@ -325,7 +305,7 @@ def main(cfg: BonConfig) -> dict:
             if strategy not in ("step_greedy", "beam"):
                 raise ValueError(f"--search takes step_greedy and/or beam, got {strategy!r}")
             for name, scorer in rms.items():
-                if scorer.kind == "orm" or isinstance(scorer, ScoreTable):
+                if scorer.kind == "orm" or getattr(scorer, "precomputed", False):
                     continue  # step search needs per-step scores (PRM/HRM only, as in the HRM code)
                 chosen = STRATEGIES[strategy](problems, generator, scorer, step_cfg)
                 x = np.array([float(bool(s.correct)) for s in chosen])
@@ -344,7 +324,7 @@ def main(cfg: BonConfig) -> dict:
         "n": n_values, "n_dropped": dropped, "n_problems": len(problems), "pool_size": pool_size,
         "source": "candidates" if cfg.candidates else ("problems" if cfg.problems else "synth"),
         "rms": {k: v.kind for k, v in rms.items()}, "curves": curves, "search": search,
-        "step_eval": step_eval, "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
+        "step_eval": step_eval, "skipped": skipped, "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
         "sample_accuracy": float(np.mean([s.correct for s in flat])), "markdown": table,
         "files": {"results": str(out / "results.json"), "plot": str(out / "curves.png"), "table": str(out / "table.md")},
         "time_s": round(time.time() - t0, 2), "config": vars(cfg),

@@ -1,4 +1,4 @@
-"""CLI of the evaluation stage: `hiero eval bon` and `hiero eval processbench`.
+"""CLI of the evaluation stage: `hiero eval bon | processbench | steps | prmbench`.
 
     hiero eval bon --policy runs/policy --rm orm=runs/rm_orm --rm prm=runs/rm_prm hrm=runs/rm_hrm \\
         --n 1,2,4,8,16,24,32,64 -o runs/eval_bon
@@ -9,9 +9,10 @@
     hiero eval processbench --rm DIR --data ../shared/data/processbench/ -o pb.json   # table -> pb.json, pb.md
     hiero eval processbench --scores SCORES.jsonl --data ../shared/data/processbench/ -o pb.json
     hiero eval steps --rm DIR --rows test_rows/train.jsonl -o steps.json     # step AUROC on labelled rows
+    hiero eval prmbench --rm qwen-prm:DIR --data ../shared/data/prmbench/ -o prmbench.json   # PRMScore table
 
-`--rm-format auto|hiero|token-classification|trl|step-tag` (with `--rm-separator`, `--rm-good-token`,
-`--rm-bad-token`) loads public PRM folders (hiero.reward.public) in both commands.
+`--rm SPEC` is the same everywhere (hiero.reward.spec): DIR, FORMAT:DIR[#k=v,...], scores:FILE or
+oracle, with --dtype, --device-map and --max-tokens for loading big models.
 
 Each command builds its config (defaults < --config YAML < flags) and calls the stage's `main(cfg)`;
 the summary is printed as JSON (the full results go to the output files).
@@ -36,8 +37,9 @@ def register(sub) -> None:
                         description=__doc__.splitlines()[0])
     add_config_args(b, BonConfig, skip=("out", "rm", "scores"))
     b.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output folder")
-    b.add_argument("--rm", dest="rm", action="extend", nargs="+", default=argparse.SUPPRESS, metavar="NAME=DIR",
-                   help="reward model(s) to compare, NAME=DIR (repeatable)")
+    b.add_argument("--rm", dest="rm", action="extend", nargs="+", default=argparse.SUPPRESS, metavar="NAME=SPEC",
+                   help="reward model(s) to compare, NAME=SPEC (repeatable; SPEC: DIR, FORMAT:DIR[#k=v], "
+                        "scores:FILE; hiero/reward/spec.py)")
     b.add_argument("--scores", dest="scores", action="extend", nargs="+", default=argparse.SUPPRESS,
                    metavar="NAME=FILE", help="precomputed scores JSONL as a reward model, NAME=FILE or FILE "
                                              "(repeatable; with --candidates; ids: hiero/reward/precomputed.py)")
@@ -56,6 +58,14 @@ def register(sub) -> None:
     add_config_args(s, StepEvalConfig, skip=("out",))
     s.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
     s.set_defaults(func=_steps)
+
+    from hiero.evaluation.prmbench import PRMBenchConfig
+
+    m = esub.add_parser("prmbench", help="PRMScore overall and per error class (PRMBench protocol)",
+                        description=__doc__.splitlines()[0])
+    add_config_args(m, PRMBenchConfig, skip=("out",))
+    m.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
+    m.set_defaults(func=_prmbench)
 
 
 def _bon(args) -> int:
@@ -81,4 +91,13 @@ def _steps(args) -> int:
     from hiero.evaluation.step_auroc import StepEvalConfig, main
 
     print(json.dumps(main(config_from_args(StepEvalConfig, args)), indent=2))
+    return 0
+
+
+def _prmbench(args) -> int:
+    from hiero.evaluation.prmbench import PRMBenchConfig, main
+
+    summary = main(config_from_args(PRMBenchConfig, args))
+    print(summary.pop("markdown"))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("classes",)}, indent=2))
     return 0

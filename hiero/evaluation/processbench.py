@@ -47,6 +47,7 @@ Tests: `.venv/bin/pytest -q tests/evaluation/test_processbench.py tests/evaluati
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -57,30 +58,27 @@ from typing import Literal
 from hiero.data import synth
 from hiero.data.io import DataError, atomic_write, read_json, read_jsonl, write_json
 from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
-from hiero.reward.precomputed import ScoreTable, read_scores, solution_ids
-from hiero.reward.public import RMFormat
-from hiero.search.strategies import OracleScorer, score_solutions
+from hiero.reward.base import score_items
+from hiero.reward.precomputed import solution_ids
+from hiero.reward.spec import SPEC_HELP, ScorerFlags, load_scorer
 from hiero.types import FieldError, Solution
 
+log = logging.getLogger(__name__)
 SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")  # the ProcessBench table, in the paper's order
 
 
 @dataclass
-class ProcessBenchConfig(synth.DomainSettings):
+class ProcessBenchConfig(ScorerFlags, synth.DomainSettings):
     """Settings of `hiero eval processbench`."""
 
-    rm: str = field(default="", metadata={"help": "reward model folder ('oracle': ground truth, synth only)"})
+    rm: str = field(default="", metadata={"help": SPEC_HELP})
     data: str = field(default="synth", metadata={"help": "ProcessBench .json, a folder of the 4 splits, Solution .jsonl, or 'synth'"})
-    scores: str = field(default="", metadata={"help": "precomputed scores JSONL (or a folder of SPLIT.jsonl) instead of --rm"})
+    scores: str = field(default="", metadata={"help": "precomputed scores JSONL or folder (same as --rm scores:FILE)"})
     tune_on: str = field(default="", metadata={"help": "split to tune the threshold on (folder --data: gsm8k by default)"})
     threshold: float | None = field(default=None, metadata={"help": "fixed step-error threshold (None: 0.5, or tuned for a folder)"})
     limit: int = field(default=0, metadata={"help": "use only K items of each file (0: all)"})
-    limit_mode: Literal["first", "spread"] = field(default="first", metadata={
-        "help": "--limit picks the first K items, or K spread evenly over the file (ProcessBench lists errors first)"})
-    rm_format: RMFormat = field(default="auto", metadata={"help": "reward-model format (auto: from the folder)"})
-    rm_separator: str = field(default="", metadata={"help": "public formats: step separator / tag ('' = the format's)"})
-    rm_good_token: str = field(default="+", metadata={"help": "step-tag format: the token of a good step"})
-    rm_bad_token: str = field(default="-", metadata={"help": "step-tag format: the token of a bad step"})
+    limit_mode: Literal["first", "spread"] = field(default="spread", metadata={
+        "help": "--limit picks K items spread evenly over the file (both classes), or the first K"})
     synth_n: int = field(default=200, metadata={"help": "synth data: number of solutions"})
     synth_seed: int = field(default=2, metadata={"help": "synth data: problem and noise seed"})
     p_error: float = field(default=0.4, metadata={"help": "synth data: per-step error rate"})
@@ -207,45 +205,31 @@ def split_files(folder: str) -> dict[str, str]:
 
 
 def load_rm(cfg: ProcessBenchConfig, problems: list):
-    if cfg.rm == "oracle":
-        return OracleScorer(problems)  # raises where the domain has no step truth
-    if not cfg.rm:
-        raise ValueError("give --rm DIR (a trained PRM/HRM folder) or --scores FILE (precomputed scores)")
-    from hiero.reward.scorer import load_scorer
-
-    scorer = load_scorer(cfg.rm, rm_format=cfg.rm_format, separator=cfg.rm_separator, good_token=cfg.rm_good_token,
-                         bad_token=cfg.rm_bad_token)
+    """--rm SPEC (or --scores FILE, the same as --rm scores:FILE) -> a per-step Scorer."""
+    if cfg.rm and cfg.scores:
+        raise ValueError("give --rm SPEC or --scores FILE, not both")
+    spec = f"scores:{cfg.scores}" if cfg.scores else cfg.rm
+    if not spec:
+        raise ValueError("give --rm SPEC (a PRM/HRM folder, FORMAT:DIR, scores:FILE, oracle) or --scores FILE")
+    scorer = load_scorer(spec, batch_size=cfg.batch, dtype=cfg.dtype, device_map=cfg.device_map,
+                         max_tokens=cfg.max_tokens, problems=problems)
     if scorer.kind == "orm":
-        raise ValueError(f"{cfg.rm} is an outcome reward model; ProcessBench needs per-step scores (PRM/HRM)")
+        raise ValueError(f"{spec} is an outcome reward model; ProcessBench needs per-step scores (PRM/HRM)")
     return scorer
 
 
-def step_scorer(cfg: ProcessBenchConfig, problems: list) -> Callable[[list[Item], str], list[list[float]]]:
-    """(items, name of their file) -> per-step scores: looked up in --scores, or from the --rm model.
-
-    --scores FILE serves every file; --scores DIR reads DIR/<file stem>.jsonl (gsm8k.json -> gsm8k.jsonl).
-    """
-    if cfg.scores:
-        tables: dict[str, ScoreTable] = {}
-
-        def lookup(items: list[Item], data: str) -> list[list[float]]:
-            path = str(Path(cfg.scores) / f"{Path(data).name.split('.')[0]}.jsonl") if Path(cfg.scores).is_dir() else cfg.scores
-            if path not in tables:
-                tables[path] = read_scores(path)
-                if tables[path].kind == "orm":
-                    raise ValueError(f"{path}: outcome (ORM) scores; ProcessBench needs per-step scores")
-            return tables[path].lookup([it.id for it in items], [len(it.steps) for it in items], data=data)
-        return lookup
-
+def step_scorer(cfg: ProcessBenchConfig, problems: list) -> Callable[[list[Item], str], tuple[list, dict]]:
+    """(items, name of their file) -> (per-step scores, None for an item that could not be scored;
+    {item id: reason} of those)."""
     scorer = load_rm(cfg, problems)
 
-    def score(items: list[Item], data: str) -> list[list[float]]:
-        got = score_solutions(scorer, [it.question for it in items], [it.steps for it in items], cfg.batch,
-                              desc=f"score {data}")
-        for it, g in zip(items, got):
-            if len(g) != len(it.steps):
-                raise ValueError(f"the scorer gave {len(g)} scores for the {len(it.steps)} steps of item {it.id}")
-        return got
+    def score(items: list[Item], data: str) -> tuple[list, dict]:
+        res = score_items(scorer, [it.question for it in items], [it.steps for it in items], [it.id for it in items],
+                          cfg.batch, desc=f"score {data}")
+        if res.skipped:
+            log.warning("%s: %d of %d items could not be scored and are left out (first: %s)", data,
+                        len(res.skipped), len(items), next(iter(res.skipped.items())))
+        return res.scores, res.skipped
     return score
 
 
@@ -320,8 +304,6 @@ def main(cfg: ProcessBenchConfig) -> dict:
     A folder --data runs the whole table (`main_table`).
     """
     t0 = time.time()
-    if cfg.rm and cfg.scores:
-        raise ValueError("give --rm DIR or --scores FILE, not both")
     if cfg.tune_on and cfg.threshold is not None:
         raise ValueError("give --tune-on FILE or --threshold T, not both")
     if cfg.data != "synth" and Path(cfg.data).is_dir():
@@ -331,15 +313,16 @@ def main(cfg: ProcessBenchConfig) -> dict:
         raise ValueError(f"{cfg.data}: no items")
     tune_items, tune_problems = load_items(cfg.tune_on, cfg) if cfg.tune_on else ([], [])
     score = step_scorer(cfg, problems + tune_problems)
-    tune_scores = score(tune_items, cfg.tune_on) if tune_items else None
+    tune_items, tune_scores, _ = kept(tune_items, *score(tune_items, cfg.tune_on)) if tune_items else ([], None, {})
     threshold, source, tune_f1 = choose_threshold(cfg.threshold, tune_scores, [it.label for it in tune_items],
                                                   cfg.tune_on)
-    scores = score(items, cfg.data)
+    items, scores, skipped = kept(items, *score(items, cfg.data))
     res = evaluate(items, scores, threshold)
     preds = res.pop("preds")
     summary = {
         "data": cfg.data, "rm": cfg.rm, "scores": cfg.scores, "threshold": threshold, "threshold_source": source,
-        "tune_f1": tune_f1, "n_items": len(items), **res, "time_s": round(time.time() - t0, 2),
+        "tune_f1": tune_f1, "n_items": len(items), **res, **skip_summary(skipped),
+        "time_s": round(time.time() - t0, 2),
     }
     per_item = [{"id": it.id, "label": it.label, "pred": p, "scores": s, "step_labels": it.step_labels}
                 for it, p, s in zip(items, preds, scores)]
@@ -347,6 +330,17 @@ def main(cfg: ProcessBenchConfig) -> dict:
     table = markdown_table({name: summary}, None, threshold, source)
     summary["markdown_file"] = _write(cfg, {**summary, "config": vars(cfg), "items": per_item}, table)
     return summary
+
+
+def kept(items: list[Item], scores: list, skipped: dict) -> tuple[list[Item], list[list[float]], dict]:
+    """The rule for items that could not be scored: they are left out of every metric, and counted
+    and named by id in the output (`n_skipped`, `skipped`)."""
+    keep = [i for i, s in enumerate(scores) if s is not None]
+    return [items[i] for i in keep], [scores[i] for i in keep], skipped
+
+
+def skip_summary(skipped: dict, limit: int = 20) -> dict:
+    return {"n_skipped": len(skipped), "skipped": dict(list(skipped.items())[:limit])}
 
 
 def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
@@ -357,11 +351,14 @@ def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
         if not items:
             raise ValueError(f"{paths[s]}: no items")
     score = step_scorer(cfg, [])
-    scores = {s: score(items, paths[s]) for s, items in splits.items()}
+    scores, skipped = {}, {}
+    for s in SPLITS:
+        splits[s], scores[s], sk = kept(splits[s], *score(splits[s], paths[s]))
+        skipped.update(sk)
     tune_items, tune_scores, tune_name = [], None, ""
     if cfg.threshold is None and cfg.tune_on:
         tune_items, tune_name = load_items(cfg.tune_on, cfg)[0], cfg.tune_on
-        tune_scores = score(tune_items, cfg.tune_on)
+        tune_items, tune_scores, _ = kept(tune_items, *score(tune_items, cfg.tune_on))
     elif cfg.threshold is None:  # ProcessBench's convention: the gsm8k split (its F1 is then in-sample)
         tune_items, tune_scores, tune_name = splits["gsm8k"], scores["gsm8k"], "the gsm8k split"
     threshold, source, tune_f1 = choose_threshold(cfg.threshold, tune_scores, [it.label for it in tune_items],
@@ -375,9 +372,11 @@ def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
                        for it, p, sc in zip(items, preds, scores[s])]
     avg = average_f1([r["f1"] for r in rows.values()])
     table = markdown_table(rows, avg, threshold, source)
+    if skipped:
+        table += f"\n{len(skipped)} item(s) could not be scored and are left out (ids in the JSON's `skipped`)"
     summary = {"data": cfg.data, "rm": cfg.rm, "scores": cfg.scores, "threshold": threshold,
                "threshold_source": source, "tune_f1": tune_f1, "average_f1": avg, "splits": rows,
-               "n_items": sum(r["n_items"] for r in rows.values()), "markdown": table,
+               "n_items": sum(r["n_items"] for r in rows.values()), **skip_summary(skipped), "markdown": table,
                "time_s": round(time.time() - t0, 2)}
     summary["markdown_file"] = _write(cfg, {**summary, "config": vars(cfg), "items": per_item}, table)
     return summary

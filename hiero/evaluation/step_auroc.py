@@ -32,18 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from hiero.data.io import write_json
 from hiero.evaluation.metrics import auroc
+from hiero.reward.spec import SPEC_HELP, ScorerFlags
 from hiero.types import IGNORE_INDEX
 
 
 @dataclass
-class StepEvalConfig:
+class StepEvalConfig(ScorerFlags):
     """Settings of `hiero eval steps`."""
 
-    rm: str = field(default="", metadata={"help": "reward model folder (hiero's own, or a public PRM format)"})
+    rm: str = field(default="", metadata={"help": SPEC_HELP})
     rows: str = field(default="", metadata={"help": "stepwise rows JSONL (`hiero rm data` train.jsonl / eval.jsonl)"})
     limit: int = field(default=0, metadata={"help": "score K rows drawn at random (0: all)"})
     seed: int = field(default=0, metadata={"help": "seed of --limit and of the bootstrap"})
@@ -69,36 +69,30 @@ def labelled_steps(rows: list[dict]) -> list[tuple[int, int, int]]:
     return out
 
 
-def score_labelled(scorer, rows: list[dict], steps: list[tuple[int, int, int]], batch: int) -> list[float]:
-    """One score per labelled step, in the order of `steps`."""
-    from hiero.reward.collate import collate_pooled, length_batches
-    from hiero.reward.losses import step_scores
-    from hiero.reward.scorer import RMScorer
+def score_labelled(scorer, rows: list[dict], steps: list[tuple[int, int, int]], batch: int) -> tuple[list, dict]:
+    """(one score per labelled step in the order of `steps`, None where its row could not be scored;
+    {"row R": reason} of those). Each row is scored once, up to its last labelled step; a scorer that
+    builds one input per step (hiero's per-step mode) builds only the labelled steps' inputs."""
+    from hiero.reward.base import EncodedScorer, score_items
 
     if getattr(scorer, "kind", None) == "orm":
         raise ValueError("an outcome reward model gives one score per solution; step AUROC needs a PRM/HRM")
-    if isinstance(scorer, RMScorer) and scorer.spec.scoring == "per-step":  # only the labelled steps' prompts
-        examples = []
-        for r, k, _ in steps:
-            row = rows[r]
-            ids = scorer.step_ids(row["prompt"], row["completions"], k)
-            if ids is None:
-                raise ValueError(f"row {r + 1} step {k}: prompt longer than the reward model's context")
-            examples.append({"input_ids": ids})
-        out = [0.0] * len(examples)
-        with torch.inference_mode():
-            for idx in length_batches([len(e["input_ids"]) for e in examples], batch):
-                b = {key: v.to(scorer.device) for key, v in collate_pooled([examples[j] for j in idx], scorer.pad_id).items()}
-                for j, s in zip(idx, step_scores(scorer.model.outputs(b), scorer.spec.loss).tolist(), strict=True):
-                    out[j] = s
-        return out
-    need = sorted({r for r, _, _ in steps})
-    scores: dict[int, list[float]] = {}
-    for s in range(0, len(need), batch):
-        chunk = need[s:s + batch]
-        got = scorer.score([rows[r]["prompt"] for r in chunk], [rows[r]["completions"] for r in chunk])
-        scores.update(zip(chunk, got, strict=True))
-    return [scores[r][k] for r, k, _ in steps]
+    wanted: dict[int, list[int]] = defaultdict(list)
+    for r, k, _ in steps:
+        wanted[r].append(k)
+    order = sorted(wanted)
+    qs = [rows[r]["prompt"] for r in order]
+    sols = [rows[r]["completions"][:max(wanted[r]) + 1] for r in order]
+    names = [f"row {r + 1}" for r in order]
+    if isinstance(scorer, EncodedScorer):
+        got, failed = scorer.score_indexed(qs, sols, [sorted(set(wanted[r])) for r in order])
+        skipped = {names[i]: why for i, why in failed.items()}
+        by_row = {r: None if g is None else dict(zip(sorted(set(wanted[r])), g)) for r, g in zip(order, got)}
+    else:
+        res = score_items(scorer, qs, sols, names, batch)
+        skipped = res.skipped
+        by_row = {r: None if g is None else dict(enumerate(g)) for r, g in zip(order, res.scores)}
+    return [None if by_row[r] is None else by_row[r][k] for r, k, _ in steps], skipped
 
 
 def question_bootstrap(scores: list[float], labels: list[int], groups: list[str], n_boot: int,
@@ -125,7 +119,7 @@ def question_bootstrap(scores: list[float], labels: list[int], groups: list[str]
 
 def main(cfg: StepEvalConfig) -> dict:
     """Score the labelled steps of `cfg.rows` with `cfg.rm`; writes OUT.json; returns the summary."""
-    from hiero.reward.scorer import load_scorer
+    from hiero.reward.spec import load_scorer
     from hiero.reward.train import load_rows
 
     if not cfg.rm or not cfg.rows:
@@ -139,8 +133,12 @@ def main(cfg: StepEvalConfig) -> dict:
     steps = labelled_steps(rows)
     if not steps:
         raise ValueError(f"{cfg.rows}: no labelled steps")
-    scorer = load_scorer(cfg.rm, batch_size=cfg.batch, device=cfg.device)
-    scores = score_labelled(scorer, rows, steps, cfg.batch)
+    scorer = load_scorer(cfg.rm, batch_size=cfg.batch, device=cfg.device, dtype=cfg.dtype,
+                         device_map=cfg.device_map, max_tokens=cfg.max_tokens)
+    scores, skipped = score_labelled(scorer, rows, steps, cfg.batch)
+    if skipped:  # left out of every figure, counted and named in the output
+        steps = [st for st, sc in zip(steps, scores) if sc is not None]
+        scores = [sc for sc in scores if sc is not None]
     labels = [y for _, _, y in steps]
     groups = [str(rows[r].get("question_id", r)) for r, _, _ in steps]
     low, high = question_bootstrap(scores, labels, groups, cfg.n_boot, cfg.seed)
@@ -152,7 +150,7 @@ def main(cfg: StepEvalConfig) -> dict:
         "accuracy_at_0.5": float(((s >= 0.5) == (y == 1)).mean()),
         "mean_score_good": float(s[y == 1].mean()) if (y == 1).any() else None,
         "mean_score_bad": float(s[y == 0].mean()) if (y == 0).any() else None,
-        "limit": cfg.limit, "seed": cfg.seed,
+        "limit": cfg.limit, "seed": cfg.seed, "n_skipped_rows": len(skipped), "skipped": dict(list(skipped.items())[:20]),
     }
     types = [(rows[r].get("meta") or {}).get("row_type") for r, _, _ in steps]
     if len(set(types) - {None}) > 1:

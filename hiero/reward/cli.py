@@ -2,9 +2,9 @@
 
     hiero rm data  ...                                          (hiero.augment.cli: training rows)
     hiero rm train --kind orm|prm|hrm --data DIR --base MODEL -o RM_DIR [--scoring marker|per-step]
-    hiero rm score --rm RM_DIR --input SOLUTIONS.jsonl|PROCESSBENCH.json -o SCORES.jsonl
-        [--rm-format auto|hiero|token-classification|trl|step-tag] [--rm-separator S]
-        [--rm-good-token +] [--rm-bad-token -]          (public PRM formats: hiero/reward/public.py)
+    hiero rm score --rm SPEC --input SOLUTIONS.jsonl|PROCESSBENCH.json -o SCORES.jsonl
+        [--dtype bf16] [--device-map auto] [--max-tokens 16384]
+        SPEC: DIR | FORMAT:DIR[#sep=..,good=..,bad=..] (hiero/reward/spec.py; formats: hiero/reward/public.py)
 
 Each command parses its flags into the stage's config dataclass and calls the stage's `main(cfg)`;
 the summary is printed as JSON.
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("score", help="score solutions with a reward model",
                        description="Per-step scores and aggregates for a Solution JSONL or ProcessBench .json file, "
-                                   "with hiero's own reward models or public PRMs (--rm-format).")
+                                   "with hiero's own reward models or public PRMs (--rm FORMAT:DIR).")
     add_config_args(p, ScoreConfig, skip=("out",))
     p.add_argument("-o", "--out", dest="out", required=True, help="output JSONL of scored solutions")
     p.set_defaults(func=_score)

@@ -69,7 +69,7 @@ def _lines(path: Path) -> Iterator[tuple[int, object]]:
                 raise DataError(path, lineno, f"invalid JSON ({e.msg} at column {e.colno})") from None
 
 
-def check_row(row: object) -> tuple[str, list[float], str | None]:
+def check_row(row: object) -> tuple[str, list[float] | None, str | None]:
     """(id, scores, kind) of one row; ValueError with the field's name when a field is wrong.
 
     >>> check_row({"id": 3, "scores": [0.5, 1]})
@@ -88,6 +88,9 @@ def check_row(row: object) -> tuple[str, list[float], str | None]:
         raise ValueError(f"field 'id': expected str or int, got {type(rid).__name__}")
     rid = str(rid)
     scores = row.get("scores")
+    if scores is None and isinstance(row.get("skipped"), str):  # `hiero rm score` could not score it
+        kind = row.get("kind")
+        return rid, None, kind if kind in KINDS else None
     if not isinstance(scores, list):
         got = "nothing" if scores is None else type(scores).__name__
         raise ValueError(f"id {rid!r}: field 'scores': expected a list of numbers, got {got}")
@@ -106,11 +109,12 @@ class ScoreTable:
     """Per-step scores by id, read from one file; `kind` as a Scorer's (orm | prm | hrm)."""
 
     path: str
-    rows: dict[str, tuple[int, list[float]]] = field(default_factory=dict)  # id -> (line, scores)
+    rows: dict[str, tuple[int, list[float] | None]] = field(default_factory=dict)  # id -> (line, scores)
     kind: str = "prm"
 
-    def lookup(self, ids: Sequence[str], n_steps: Sequence[int], data: str = "the data") -> list[list[float]]:
-        """Scores of the items named by `ids` (in that order); lengths checked against n_steps."""
+    def lookup(self, ids: Sequence[str], n_steps: Sequence[int], data: str = "the data") -> list[list[float] | None]:
+        """Scores of the items named by `ids` (in that order); lengths checked against n_steps; None for a
+        row marked skipped (an item `hiero rm score` could not score)."""
         if len(set(ids)) != len(ids):
             dup = next(x for i, x in enumerate(ids) if x in ids[:i])
             raise ValueError(f"{data}: id {dup!r} names two items; precomputed scores need unique ids")
@@ -120,6 +124,9 @@ class ScoreTable:
                 raise DataError(self.path, None, f"field 'id': no row for id {rid!r} of {data} "
                                                  f"({len(self.rows)} rows read)")
             line, scores = self.rows[rid]
+            if scores is None:
+                out.append(None)
+                continue
             want = 1 if self.kind == "orm" else n
             if len(scores) != want:
                 what = "an ORM file has 1 score per solution" if self.kind == "orm" else f"the item has {n} steps"

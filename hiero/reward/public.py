@@ -1,98 +1,87 @@
-"""Public process-reward-model formats behind the `Scorer` protocol, chosen from the model folder.
+"""Public process reward models, loaded without their remote code and scored as their authors do.
 
-    scorer = load_scorer("DIR")                                    # hiero.reward.scorer: any format, auto
-    scorer = load_public_scorer("DIR", "step-tag", separator="ки", good_token="+", bad_token="-")
-    scorer.score(["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]])   # -> [[0.93, 0.95]]
-    hiero rm score | eval processbench | eval bon  --rm DIR --rm-format auto|hiero|token-classification|trl|step-tag
+    scorer = load_scorer("qwen-prm:/models/Qwen2.5-Math-PRM-7B", dtype="bf16", device_map="auto")
+    scorer.score(["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]])   # -> [[0.98, 0.99]]
+    hiero eval processbench --rm /models/Qwen2.5-Math-PRM-7B --data ../shared/data/processbench/ -o pb.json
 
-Formats (the values of --rm-format; each model loads through `from_pretrained`, nothing downloads):
+A format says what hiero reads from a folder, how a solution becomes token ids, where each step's
+score is read and how it becomes P(the step is right). `docs/reward-formats.md` has the table with
+the reference code each one matches; in short:
 
-    hiero                 a folder `hiero rm train` wrote (hiero_rm.json): `RMScorer`, unchanged.
-    token-classification  Qwen2.5-Math-PRM (model card): a solution split into steps (Qwen splits a
-                          response at "\\n\\n", which is then dropped) is the assistant turn
-                          `step_1<sep>step_2<sep>…` with <sep> = "<extra_0>", under the system
-                          prompt "Please reason step by step, and put your final answer within
-                          \\boxed{}." and the question as the user turn,
-                          rendered by the tokenizer's chat template (no template: `plain_text`) and
-                          encoded as one string. Score = softmax(logits)[1], P(positive), at every
-                          <sep>. Loaded with AutoModelForTokenClassification (2 labels).
-    trl                   folders TRL's (since removed) PRMTrainer wrote: AutoModelForTokenClassification,
-                          2 labels (False / True), step_separator "\\n". `tokenize_row` tokenized the
-                          prompt and every step on its own (no special tokens), appended the separator
-                          ids after each step, prepended BOS when the tokenizer has one, and labelled
-                          the last token of each step + separator; `trl_layout` rebuilds exactly those
-                          ids. Score = softmax(logits)[1] there.
-    step-tag              Math-Shepherd (peiyi9979/math-shepherd-mistral-7b-prm): a causal LM; input
-                          `f"{question} {step_1} ки\\n{step_2} ки…"` encoded with the tokenizer's
-                          special tokens (BOS); at each "ки" the LM's logits of the good and bad
-                          tokens ("+", "-") are softmaxed and P("+") is the score. Only those two rows
-                          of the output embedding are applied (a 32k-vocabulary logit tensor per
-                          position is never built), except for models that rescale logits after the
-                          head (soft-capping, logit_scale), which take the full logits.
+    qwen-prm              Qwen2.5-Math-PRM-7B / -72B, Qwen2.5-Math-7B-PRM800K. Backbone `model.*` plus the
+                          head `score = Sequential(Linear(H, H), ReLU, Linear(H, 2))` (weights score.0.*,
+                          score.2.*; vLLM qwen2_rm.py), built here, so no remote code runs. Input: the
+                          chat template over [system "Please reason step by step, and put your final
+                          answer within \\boxed{}.", user question, assistant "<extra_0>".join(steps) +
+                          "<extra_0>"]; score = softmax(head)[1] at every <extra_0> (the model card's
+                          make_step_rewards).
+    token-classification  the same layout on a *ForTokenClassification folder (one Linear `score`).
+    trl                   folders TRL's PRMTrainer wrote: [bos] prompt · step_1 sep · step_2 sep …, read at
+                          the last id of each step + separator, softmax[1].
+    math-shepherd         peiyi9979/math-shepherd-mistral-7b-prm (alias step-tag): causal LM, input
+                          f"{question} {step_1} ки\\n{step_2} ки…" with BOS; at each "ки" the softmax of
+                          the logits of "+" and "-" (the card's `encode("+ -")[1:]`), P("+").
+    rlhflow               RLHFlow/Llama3.1-8B-PRM-Deepseek-Data / -Mistral-Data: causal LM over the chat
+                          [user q + " " + step_1, assistant "+", user step_2, assistant "+", …] (steps
+                          stripped); P("+") from the [+, -] logits at the token before each assistant
+                          "+" — the authors' logits[:, -3] of each prefix, all steps in one pass.
+    skywork               Skywork-o1-Open-PRM-Qwen-2.5-1.5B / 7B: backbone plus value head v_head.summary
+                          (Linear(H, 1)); ids = encode(bos + question + "\\n") then encode(piece) + ["\\n"]
+                          for every line of every step; sigmoid(value) at each step's last "\\n".
+    hiero                 a folder `hiero rm train` wrote (hiero.reward.scorer.RMScorer).
 
-`--rm-format auto` (`detect_format`): hiero_rm.json → hiero; config.json architectures ending in
-ForTokenClassification (2 labels) → token-classification when the tokenizer knows "<extra_0>", else
-trl; ending in ForCausalLM → step-tag. A forced format must match the folder's architecture (else a
-randomly initialised head would score), and weights missing from the checkpoint are an error.
-The separator (`--rm-separator`, default per format above) and the good / bad tokens
-(`--rm-good-token`, `--rm-bad-token`) are configurable.
+`detect_format(folder)` reads the folder, not the vocabulary: hiero_rm.json → hiero; head weights
+score.0/score.2 (safetensors header, index or .bin) or a *ForProcessRewardModel architecture →
+qwen-prm; v_head.summary → skywork; *ForTokenClassification → token-classification when its tokenizer
+defines the Qwen PRM's step token <extra_0>, else trl; a *ForCausalLM without a chat template →
+math-shepherd. A chat causal LM is refused: an RLHFlow PRM's folder is that of any Llama-3.1 chat
+model, so `rlhflow:DIR` must say it. A forced format is checked against the folder (architecture and
+head weights), so a random head never scores.
 
-Separator / tag checks (the "ки" → "kи" trap: a BPE that merges the tag with the step's last
-character silently loses that step's score):
-  * text layouts (token-classification, step-tag): it must encode to exactly one token id
-    (`separator_id`), and at load `check_tag_stands_alone` tokenizes probe steps ending in a
-    digit, a Latin letter, punctuation and Cyrillic, each followed by the tag, and requires the
-    tag id as the last token, once; at scoring, every solution must contain the tag id exactly
-    once per step and no step or question may contain the tag text. Anything else raises
-    ValueError naming the folder or the solution and what was found;
-  * trl builds ids by concatenation, so the positions are exact by construction; as in TRL, a
-    separator of several ids is appended whole and read at its last id.
-The good / bad tokens must each encode to one id (Math-Shepherd's `encode("+ -")[1:]` on its
-SentencePiece tokenizer gives the ids of "+" and "-" as encoded alone).
-
-Batching: solutions are encoded once each, sorted by length and padded on the right in batches of
-`batch_size` (one forward pass per solution, little padding); right padding keeps every real token
-at its unpadded position, so a batched score equals the score of the solution alone. A solution
-longer than the model's context (max_position_embeddings) raises ValueError naming it.
-Departures: none in how scores are read; the model's own code (e.g. Qwen2.5-Math-PRM's
-`Qwen2ForProcessRewardModel`, which needs trust_remote_code) is not run: such folders are refused.
-
-Tests: `.venv/bin/pytest -q tests/reward/test_public.py` (tiny models in each format, built on the fly).
+Every step must be readable: a separator or tag must encode to one id that stands alone after any
+text (`check_tag_stands_alone`), and each encoded solution must hold exactly one read position per
+step. A solution that breaks this, or that is longer than the model's context, raises ValueError
+(`score`) or is skipped and reported by its id (`score_items`, what the evaluations use).
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
 import torch
-from tqdm.auto import tqdm
 
-from hiero.reward.collate import collate_marker, length_batches
+from hiero.reward.base import EncodedScorer, Encoding
 
-RMFormat = Literal["auto", "hiero", "token-classification", "trl", "step-tag"]  # --rm-format, in every config
-RM_FORMATS = get_args(RMFormat)
-PUBLIC_FORMATS = RM_FORMATS[2:]
-DEFAULT_SEPARATOR = {"token-classification": "<extra_0>", "trl": "\n", "step-tag": "ки"}
-ARCH_SUFFIX = {"token-classification": "ForTokenClassification", "trl": "ForTokenClassification",
-               "step-tag": "ForCausalLM"}
+PUBLIC_FORMATS = ("qwen-prm", "token-classification", "trl", "math-shepherd", "rlhflow", "skywork")
+ALIASES = {"step-tag": "math-shepherd"}
+RM_FORMATS = ("auto", "hiero", *PUBLIC_FORMATS)
+DEFAULT_SEPARATOR = {"qwen-prm": "<extra_0>", "token-classification": "<extra_0>", "trl": "\n",
+                     "math-shepherd": "ки", "rlhflow": "+", "skywork": "\n"}
 QWEN_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
-# step endings the tag must survive: digit, Latin letter (the "kи" trap), punctuation, Cyrillic
-PROBE_STEPS = ("2 + 3 = 5", "so the answer is k", "x = 3.", "ответ так")
+# step endings the tag must survive: digit, Latin letter (the "kи" trap), punctuation, Cyrillic, a space
+PROBE_STEPS = ("2 + 3 = 5", "so the answer is k", "x = 3.", "ответ так", "ends in a space ")
+WEIGHT_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors", "pytorch_model.bin")
+
+
+def canonical(fmt: str) -> str:
+    return ALIASES.get(fmt, fmt)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """How a public PRM reads a solution: format, separator (or step tag) and the token ids."""
+    """How a public PRM reads a solution: format, separator (or tag) and the token ids it needs."""
 
     fmt: str
     separator: str
     sep_ids: tuple[int, ...]  # one id, except trl, which (like TRL) appends however many the separator has
-    good_id: int | None = None  # step-tag: the LM tokens whose softmax gives P(good)
+    good_id: int | None = None  # causal-LM formats: the tokens whose 2-way softmax gives P(good)
     bad_id: int | None = None
+    system: str = QWEN_SYSTEM  # qwen-prm / token-classification
+    join: str = " "  # rlhflow: between the question and the first step
 
     @property
     def sep_id(self) -> int:
@@ -127,6 +116,19 @@ def step_tag_text(question: str, steps: list[str], tag: str) -> str:
     '1+1? 1+1=2 ки\\nThe answer is 2 ки'
     """
     return f"{question} " + "\n".join(f"{s} {tag}" for s in steps)
+
+
+def rlhflow_messages(question: str, steps: list[str], join: str = " ") -> list[dict]:
+    """RLHFlow's conversation (math-rm/prm_evaluate.py): one user turn per (stripped) step, each answered "+".
+
+    >>> [m["content"] for m in rlhflow_messages("Q?", [" a ", "b"])]
+    ['Q? a', '+', 'b', '+']
+    """
+    out = []
+    for k, s in enumerate(steps):
+        out += [{"role": "user", "content": question + join + s.strip() if k == 0 else s.strip()},
+                {"role": "assistant", "content": "+"}]
+    return out
 
 
 def trl_layout(prompt_ids: list[int], step_ids: list[list[int]], sep_ids: list[int],
@@ -174,35 +176,76 @@ def _check_text(question: str, steps: list[str], separator: str) -> None:
             raise ValueError(f"step {k} contains the separator {separator!r}")
 
 
-def encode_token_classification(tokenizer, layout: Layout, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
-    """Qwen2.5-Math-PRM layout -> (input_ids, separator positions)."""
+def _chat_ids(tokenizer, messages: list[dict]) -> list[int]:
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]  # the template carries its specials
+
+
+def encode_qwen(tokenizer, layout: Layout, question: str, steps: list[str]) -> Encoding:
+    """Qwen2.5-Math-PRM layout (qwen-prm, token-classification) -> (input_ids, separator positions)."""
     _check_text(question, steps, layout.separator)
     if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(qwen_messages(question, steps, layout.separator), tokenize=False,
-                                             add_generation_prompt=False)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]  # the template carries its specials
+        ids = _chat_ids(tokenizer, qwen_messages(question, steps, layout.separator, layout.system))
     else:
         ids = tokenizer(plain_text(question, steps, layout.separator), add_special_tokens=True)["input_ids"]
     return ids, tag_positions(ids, layout.sep_id, len(steps))
 
 
-def encode_trl(tokenizer, layout: Layout, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
+def encode_trl(tokenizer, layout: Layout, question: str, steps: list[str]) -> Encoding:
     """TRL PRMTrainer layout -> (input_ids, label positions)."""
     prompt = tokenizer(question, add_special_tokens=False)["input_ids"]
     pieces = [tokenizer(s, add_special_tokens=False)["input_ids"] for s in steps]
     return trl_layout(prompt, pieces, list(layout.sep_ids), tokenizer.bos_token_id)
 
 
-def encode_step_tag(tokenizer, layout: Layout, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
+def encode_step_tag(tokenizer, layout: Layout, question: str, steps: list[str]) -> Encoding:
     """Math-Shepherd layout -> (input_ids, tag positions)."""
     _check_text(question, steps, layout.separator)
     ids = tokenizer(step_tag_text(question, steps, layout.separator), add_special_tokens=True)["input_ids"]
     return ids, tag_positions(ids, layout.sep_id, len(steps))
 
 
-ENCODERS: dict[str, Callable] = {"token-classification": encode_token_classification, "trl": encode_trl,
-                                 "step-tag": encode_step_tag}
-JOINER = {"token-classification": "", "step-tag": " "}  # text between a step and its tag (text layouts)
+def encode_rlhflow(tokenizer, layout: Layout, question: str, steps: list[str]) -> Encoding:
+    """RLHFlow layout -> (input_ids, the position before each assistant "+").
+
+    The authors run one pass per prefix conversation and read logits[:, -3]; the model is causal and
+    every earlier assistant turn is "+", so the full conversation's pass gives the same logits at the
+    end of each prefix. Each prefix is rendered by the template and must be a token prefix of the
+    whole (turns end in special tokens, which BPE never merges across): checked, never assumed.
+    """
+    messages = rlhflow_messages(question, steps, layout.join)
+    ids = _chat_ids(tokenizer, messages)
+    positions = []
+    for k in range(len(steps)):
+        prefix = ids if k == len(steps) - 1 else _chat_ids(tokenizer, messages[:2 * k + 2])
+        last = max((i for i, t in enumerate(prefix) if t == layout.good_id), default=-1)
+        if ids[:len(prefix)] != prefix or last < 1:
+            raise ValueError(f"step {k}: the chat template does not render the conversation up to it as a "
+                             "token prefix ending in the assistant's '+'")
+        positions.append(last - 1)
+    return ids, positions
+
+
+def encode_skywork(tokenizer, layout: Layout, question: str, steps: list[str]) -> Encoding:
+    """Skywork-o1-Open-PRM layout (io_utils.prepare_input with step_token "\\n") -> (ids, flag positions).
+
+    The authors split the response at "\\n" and flag every piece; hiero's steps may hold newlines, so
+    each step's lines are encoded exactly as there and the step is read at its last flag.
+    """
+    bos = tokenizer.bos_token or ""
+    ids = list(tokenizer.encode(bos + question + "\n"))
+    positions = []
+    for s in steps:
+        for piece in s.split("\n"):
+            ids += (list(tokenizer.encode(piece)) if piece else []) + [layout.sep_id]
+        positions.append(len(ids) - 1)
+    return ids, positions
+
+
+ENCODERS: dict[str, Callable] = {"qwen-prm": encode_qwen, "token-classification": encode_qwen, "trl": encode_trl,
+                                 "math-shepherd": encode_step_tag, "rlhflow": encode_rlhflow,
+                                 "skywork": encode_skywork}
+JOINER = {"qwen-prm": "", "token-classification": "", "math-shepherd": " "}  # text between a step and its tag
 
 
 # ----------------------------------------------------------------------------- checks at load
@@ -226,12 +269,21 @@ def check_tag_stands_alone(tokenizer, tag: str, tag_id: int, joiner: str, where:
                 f"{where}: the separator {tag!r} (id {tag_id}) does not stand alone after the step {step!r}: "
                 f"{step + joiner + tag!r} tokenizes as {pieces}. The tokenizer merges it with the text before it, "
                 "so that step's score could not be read; use a separator the tokenizer keeps whole "
-                "(e.g. an added special token) via --rm-separator")
+                "(e.g. an added special token) with FORMAT:DIR#sep=...")
+
+
+def last_id(tokenizer, text: str) -> int:
+    """`tokenizer.encode(text)[-1]`, as the model cards take their candidate and tag ids."""
+    ids = tokenizer.encode(text)
+    if not ids:
+        raise ValueError(f"{text!r} encodes to no token")
+    return ids[-1]
 
 
 def make_layout(tokenizer, fmt: str, separator: str = "", good_token: str = "+", bad_token: str = "-",
-                where: str = "reward model") -> Layout:
+                where: str = "reward model", system: str = QWEN_SYSTEM, join: str = " ") -> Layout:
     """Resolve and check the separator (and good / bad tokens) of a public format on its tokenizer."""
+    fmt = canonical(fmt)
     if fmt not in PUBLIC_FORMATS:
         raise ValueError(f"unknown public reward-model format {fmt!r}; expected one of {list(PUBLIC_FORMATS)}")
     sep = separator or DEFAULT_SEPARATOR[fmt]
@@ -240,17 +292,32 @@ def make_layout(tokenizer, fmt: str, separator: str = "", good_token: str = "+",
         if not ids:
             raise ValueError(f"{where}: the separator {sep!r} encodes to no token")
         return Layout(fmt, sep, ids)
+    if fmt == "skywork":  # the authors' `tokenizer.encode("\n")[-1]`, appended as an id
+        return Layout(fmt, sep, (last_id(tokenizer, sep),))
+    if fmt == "rlhflow":
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(f"{where}: an rlhflow PRM scores chat turns, but its tokenizer has no chat template")
+        good, bad = last_id(tokenizer, good_token), last_id(tokenizer, bad_token)  # prm_evaluate.py: encode('+')[-1]
+        if good == bad:
+            raise ValueError(f"{where}: the good and bad tokens {good_token!r}, {bad_token!r} are the same id {good}")
+        return Layout(fmt, good_token, (good,), good, bad, join=join)
     sep_id = separator_id(tokenizer, sep, "separator", where)
     check_tag_stands_alone(tokenizer, sep, sep_id, JOINER[fmt], where)
-    if fmt != "step-tag":
-        return Layout(fmt, sep, (sep_id,))
-    good = separator_id(tokenizer, good_token, "good token", where)
-    bad = separator_id(tokenizer, bad_token, "bad token", where)
+    if fmt != "math-shepherd":
+        return Layout(fmt, sep, (sep_id,), system=system)
+    # the card: candidate_tokens = tokenizer.encode(f"{good_token} {bad_token}")[1:] (after the BOS)
+    pair = tokenizer(f"{good_token} {bad_token}", add_special_tokens=False)["input_ids"]
+    if len(pair) != 2:
+        pieces = tokenizer.convert_ids_to_tokens(pair)
+        raise ValueError(f"{where}: the good / bad tokens {f'{good_token} {bad_token}'!r} encode to {pieces}; the model "
+                         "card reads exactly two ids, encode(f'{good} {bad}')[1:] (set good=, bad= in the spec)")
+    good, bad = pair
     if good == bad:
         raise ValueError(f"{where}: the good and bad tokens {good_token!r}, {bad_token!r} are the same id {good}")
     return Layout(fmt, sep, (sep_id,), good, bad)
 
 
+# ----------------------------------------------------------------------------- reading a folder
 def read_config(rm_dir: str | Path) -> dict:
     path = Path(rm_dir) / "config.json"
     if not path.exists():
@@ -258,120 +325,254 @@ def read_config(rm_dir: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def safetensors_names(path: Path) -> set[str]:
+    """Tensor names from a .safetensors header (8-byte length, then JSON), without reading the weights."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    return {k for k in header if k != "__metadata__"}
+
+
+def weight_names(rm_dir: str | Path) -> set[str] | None:
+    """The checkpoint's tensor names: from an index, a safetensors header, or a .bin read with
+    weights_only=True on the meta device (no pickle code runs); None if the folder has no weights."""
+    d = Path(rm_dir)
+    for name in WEIGHT_FILES:
+        p = d / name
+        if not p.exists():
+            continue
+        if name.endswith(".json"):
+            return set(json.loads(p.read_text(encoding="utf-8")).get("weight_map", {}))
+        if name.endswith(".safetensors"):
+            return safetensors_names(p)
+        return set(torch.load(p, map_location="meta", weights_only=True, mmap=True))
+    return None
+
+
+@dataclass
+class Folder:
+    """What a model folder says about itself: config, architectures, tensor names, chat template."""
+
+    path: Path
+    config: dict
+    names: set[str] | None
+    chat_template: bool = False
+    tokenizer: object = field(default=None, repr=False)
+
+    @property
+    def archs(self) -> list[str]:
+        return list(self.config.get("architectures") or [])
+
+    def arch_ends(self, suffix: str) -> bool:
+        return any(a.endswith(suffix) for a in self.archs)
+
+    def has(self, *prefixes: str) -> bool:
+        return self.names is not None and all(any(n.startswith(p) for n in self.names) for p in prefixes)
+
+
+def inspect_folder(rm_dir: str | Path, tokenizer=None) -> Folder:
+    d = Path(rm_dir)
+    config = read_config(d)
+    chat = bool(getattr(tokenizer, "chat_template", None)) if tokenizer is not None else _has_chat_template(d)
+    return Folder(d, config, weight_names(d), chat, tokenizer)
+
+
+def _has_chat_template(d: Path) -> bool:
+    if (d / "chat_template.jinja").exists() or (d / "chat_template.json").exists():
+        return True
+    tc = d / "tokenizer_config.json"
+    return tc.exists() and bool(json.loads(tc.read_text(encoding="utf-8")).get("chat_template"))
+
+
+def _defines_token(d: Path, token: str) -> bool:
+    """Whether the folder's tokenizer files name `token` (an added token such as <extra_0>)."""
+    return any(p.exists() and token in p.read_text(encoding="utf-8", errors="replace")
+               for p in (d / "tokenizer_config.json", d / "added_tokens.json", d / "tokenizer.json",
+                         d / "special_tokens_map.json"))
+
+
+FORMAT_LIST = "hiero | " + " | ".join(PUBLIC_FORMATS)
+
+
 def detect_format(rm_dir: str | Path, tokenizer=None) -> str:
-    """The format of a model folder, from hiero_rm.json / config.json (see the module docstring)."""
+    """The format of a model folder (see the module docstring); ValueError listing the formats if none fits."""
     from hiero.reward.model import SPEC_FILE
 
     rm_dir = Path(rm_dir)
     if (rm_dir / SPEC_FILE).exists():
         return "hiero"
-    archs = read_config(rm_dir).get("architectures") or []
-    if any(a.endswith("ForTokenClassification") for a in archs):
-        if tokenizer is None:
-            from transformers import AutoTokenizer
+    f = inspect_folder(rm_dir, tokenizer)
+    if f.has("score.0.weight", "score.2.weight") or f.arch_ends("ForProcessRewardModel"):
+        return "qwen-prm"
+    if f.has("v_head.summary.weight") or f.arch_ends("ForPrmModel"):
+        return "skywork"
+    if f.arch_ends("ForTokenClassification"):
+        return "token-classification" if _defines_token(rm_dir, DEFAULT_SEPARATOR["qwen-prm"]) else "trl"
+    if f.arch_ends("ForCausalLM"):
+        if f.chat_template:
+            raise ValueError(f"{rm_dir}: a chat causal LM ({f.archs[0]}): an RLHFlow PRM cannot be told from any "
+                             f"chat model by its folder; if it is one, give rlhflow:{rm_dir} (formats: {FORMAT_LIST})")
+        return "math-shepherd"
+    raise ValueError(f"{rm_dir}: no known reward-model format fits this folder (architectures {f.archs}); "
+                     f"give FORMAT:DIR with FORMAT one of {FORMAT_LIST}")
 
-            tokenizer = AutoTokenizer.from_pretrained(rm_dir)
-        return "token-classification" if DEFAULT_SEPARATOR["token-classification"] in tokenizer.get_vocab() else "trl"
-    if any(a.endswith("ForCausalLM") for a in archs):
-        return "step-tag"
-    if any(a.endswith("ForProcessRewardModel") for a in archs):
-        raise ValueError(f"{rm_dir}: {archs[0]} runs the model's own code (trust_remote_code), which hiero does not "
-                         "run; save it as a *ForTokenClassification checkpoint with 2 labels")
-    raise ValueError(f"{rm_dir}: cannot tell the reward-model format from architectures {archs}; "
-                     f"give --rm-format ({' | '.join(RM_FORMATS[1:])})")
+
+def check_folder(f: Folder, fmt: str) -> None:
+    """A forced format must match what the folder holds (else a random head, or the wrong one, would score)."""
+    where, archs = str(f.path), f.archs
+    if fmt == "qwen-prm":
+        if f.names is not None and not f.has("score.0.weight", "score.2.weight"):
+            raise ValueError(f"{where}: qwen-prm needs the MLP head score.0.* / score.2.* in the weights; "
+                             f"this checkpoint has none ({archs})")
+    elif fmt == "skywork":
+        if f.names is not None and not f.has("v_head.summary.weight"):
+            raise ValueError(f"{where}: skywork needs the value head v_head.summary.* in the weights; "
+                             f"this checkpoint has none ({archs})")
+    elif fmt in ("token-classification", "trl"):
+        if archs and not f.arch_ends("ForTokenClassification"):
+            raise ValueError(f"{where}: {fmt} needs a *ForTokenClassification checkpoint, this one is {archs}")
+    elif archs and not f.arch_ends("ForCausalLM"):  # math-shepherd, rlhflow
+        raise ValueError(f"{where}: {fmt} needs a *ForCausalLM checkpoint, this one is {archs}")
 
 
-def _check_architecture(config: dict, fmt: str, where: str) -> None:
-    archs = config.get("architectures") or []
-    if archs and not any(a.endswith(ARCH_SUFFIX[fmt]) for a in archs):
-        raise ValueError(f"{where}: --rm-format {fmt} needs a *{ARCH_SUFFIX[fmt]} checkpoint, this one is {archs}")
+# ----------------------------------------------------------------------------- models without remote code
+def headed_model_class(config, head: str):
+    """A PreTrainedModel of the folder's backbone (`model.*`) plus the published head, loadable with
+    from_pretrained (dtype, device_map, shards): head "mlp" = Qwen's score.0 / ReLU / score.2, "value" =
+    Skywork's v_head.summary. Returns logits (B, L, 2) or values (B, L, 1)."""
+    from transformers import AutoModel
+
+    backbone_cls = AutoModel._model_mapping[type(config)]
+    base = next(c for c in backbone_cls.__mro__[1:] if c.__name__.endswith("PreTrainedModel"))
+
+    class ValueHead(torch.nn.Module):
+        def __init__(self, hidden: int):
+            super().__init__()
+            self.summary = torch.nn.Linear(hidden, 1)
+
+        def forward(self, h):
+            return self.summary(h.to(self.summary.weight.dtype))
+
+    class HeadedRewardModel(base):
+        _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]
+
+        def __init__(self, config):
+            super().__init__(config)
+            self.model = backbone_cls(config)
+            h = config.hidden_size
+            if head == "mlp":
+                self.score = torch.nn.Sequential(torch.nn.Linear(h, h), torch.nn.ReLU(), torch.nn.Linear(h, 2))
+            else:
+                self.v_head = ValueHead(h)
+            self.post_init()
+
+        def forward(self, input_ids=None, attention_mask=None, **kw):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return (self.score if head == "mlp" else self.v_head)(hidden)
+
+    HeadedRewardModel.__name__ = f"{backbone_cls.__name__}With{'MLP' if head == 'mlp' else 'Value'}Head"
+    return HeadedRewardModel
 
 
 # ----------------------------------------------------------------------------- the scorer
-class PublicPRMScorer:
+class PublicPRMScorer(EncodedScorer):
     """A public PRM as a `Scorer`: score(questions, solutions) -> per-step P(good step)."""
 
     kind = "prm"
 
-    def __init__(self, model, tokenizer, layout: Layout, *, batch_size: int = 32, max_length: int | None = None,
-                 progress: bool = False):
+    def __init__(self, model, tokenizer, layout: Layout, *, batch_size: int = 32, max_tokens: int = 0,
+                 max_length: int | None = None, progress: bool = False):
         self.model, self.tokenizer, self.layout = model.eval(), tokenizer, layout
         self.format = layout.fmt
-        self.batch_size = batch_size
+        self.batch_size, self.max_tokens, self.progress = batch_size, max_tokens, progress
         self.max_length = max_length or getattr(model.config, "max_position_embeddings", None)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad if pad is not None else 0  # right padding under the mask: the id is never read
-        self.progress = progress
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return self.model.get_input_embeddings().weight.device
 
-    def encode(self, question: str, steps: list[str]) -> tuple[list[int], list[int]]:
+    def encode(self, question: str, steps: list[str]) -> Encoding:
         """One solution -> (input_ids, one position per step where its score is read)."""
         return ENCODERS[self.layout.fmt](self.tokenizer, self.layout, question, steps)
 
-    def step_logits(self, batch: dict) -> torch.Tensor:
-        """Collated batch -> (M, 2) logits at the M scored positions; column 1 is the good class."""
+    def read(self, batch: dict) -> torch.Tensor:
+        """Collated batch -> (M,) P(good) at the M read positions."""
         ids, mask, b, p = batch["input_ids"], batch["attention_mask"], batch["batch_idx"], batch["pos_idx"]
-        if self.layout.fmt != "step-tag":
-            return self.model(input_ids=ids, attention_mask=mask).logits[b, p]
-        cols = [self.layout.bad_id, self.layout.good_id]
+        fmt = self.layout.fmt
+        if fmt in ("qwen-prm", "skywork"):
+            out = self.model(input_ids=ids, attention_mask=mask)[b, p].float()
+            return out[:, 0].sigmoid() if fmt == "skywork" else out.softmax(-1)[:, 1]
+        if fmt in ("token-classification", "trl"):
+            return self.model(input_ids=ids, attention_mask=mask).logits[b, p].float().softmax(-1)[:, 1]
+        cols = [self.layout.good_id, self.layout.bad_id]  # causal LMs: P(good) over the two tokens
         head = self.model.get_output_embeddings()
         cfg = self.model.config
         if head is None or getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None):
-            return self.model(input_ids=ids, attention_mask=mask).logits[b, p][:, cols]
-        h = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state[b, p]  # (M, H)
-        out = h @ head.weight[cols].T
-        return out + head.bias[cols] if getattr(head, "bias", None) is not None else out
+            logits = self.model(input_ids=ids, attention_mask=mask).logits[b, p][:, cols]
+        else:  # only the two rows of the output embedding: no (B, L, vocab) logit tensor
+            h = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state[b, p]
+            logits = h @ head.weight[cols].T.to(h.dtype)
+            if getattr(head, "bias", None) is not None:
+                logits = logits + head.bias[cols]
+        return logits.float().softmax(-1)[:, 0]
 
-    @torch.inference_mode()
-    def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
-        """questions (B), solutions (B, steps) -> (B, steps) scores in [0, 1]; [] for no steps."""
-        if len(questions) != len(solutions):
-            raise ValueError(f"score: {len(questions)} questions but {len(solutions)} solutions")
-        examples = []
-        for i, (q, steps) in enumerate(zip(questions, solutions)):
-            if not steps:
-                continue
+
+DTYPES = {"auto": "auto", "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def load_tokenizer(rm_dir: str | Path):
+    """AutoTokenizer, with the real cause when it cannot be built (a SentencePiece model without the package)."""
+    from transformers import AutoTokenizer
+
+    d = Path(rm_dir)
+    try:
+        return AutoTokenizer.from_pretrained(d)
+    except Exception as e:  # transformers names whichever backend it tried last (often tiktoken)
+        if (d / "tokenizer.model").exists() and not (d / "tokenizer.json").exists():
             try:
-                ids, pos = self.encode(q, list(steps))
-            except ValueError as e:
-                raise ValueError(f"solution {i} ({self.layout.fmt} format): {e}") from None
-            if self.max_length and len(ids) > self.max_length:
-                raise ValueError(f"solution {i} is longer than the reward model's context "
-                                 f"({len(ids)} > {self.max_length} tokens)")
-            examples.append({"input_ids": ids, "positions": pos, "owner": i})
-        out: list[list[float]] = [[] for _ in solutions]
-        batches = length_batches([len(e["input_ids"]) for e in examples], self.batch_size)
-        for idx in tqdm(batches, desc="score", disable=not self.progress):
-            batch = {k: v.to(self.device) for k, v in collate_marker([examples[j] for j in idx], self.pad_id).items()}
-            probs = iter(self.step_logits(batch).float().softmax(dim=-1)[:, 1].tolist())
-            for j in idx:  # scores come out in (example, position) order of the batch
-                out[examples[j]["owner"]] = [next(probs) for _ in examples[j]["positions"]]
-        return out
+                import sentencepiece  # noqa: F401
+            except ImportError:
+                raise ValueError(f"{d}: its tokenizer is a SentencePiece model (tokenizer.model, no tokenizer.json) "
+                                 "and reading it needs the sentencepiece package: pip install 'hiero[prm]'") from None
+        raise ValueError(f"{d}: the tokenizer cannot be loaded: {type(e).__name__}: {e}") from None
 
 
 def load_public_scorer(rm_dir: str | Path, fmt: str = "auto", *, separator: str = "", good_token: str = "+",
-                       bad_token: str = "-", batch_size: int = 32, device: str = "cpu",
-                       dtype: torch.dtype = torch.float32, progress: bool = False) -> PublicPRMScorer:
-    """Load a token-classification / trl / step-tag folder via from_pretrained, checking its layout first."""
-    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+                       bad_token: str = "-", system: str = QWEN_SYSTEM, join: str = " ", batch_size: int = 32,
+                       max_tokens: int = 0, device: str = "cpu", dtype: str | torch.dtype = "fp32",
+                       device_map: str | None = None, progress: bool = False) -> PublicPRMScorer:
+    """Load a public PRM folder through from_pretrained, its layout checked before the weights load."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForTokenClassification
 
     where = str(rm_dir)
-    config = read_config(rm_dir)
-    tokenizer = AutoTokenizer.from_pretrained(rm_dir)
-    if fmt == "auto":
-        fmt = detect_format(rm_dir, tokenizer)
+    tokenizer = load_tokenizer(rm_dir)
+    folder = inspect_folder(rm_dir, tokenizer)
+    fmt = detect_format(rm_dir, tokenizer) if fmt == "auto" else canonical(fmt)
     if fmt not in PUBLIC_FORMATS:
         raise ValueError(f"{where}: {fmt!r} is not a public format ({' | '.join(PUBLIC_FORMATS)})")
-    _check_architecture(config, fmt, where)
-    layout = make_layout(tokenizer, fmt, separator, good_token, bad_token, where)  # before loading weights
-    cls = AutoModelForCausalLM if fmt == "step-tag" else AutoModelForTokenClassification
-    model, info = cls.from_pretrained(rm_dir, dtype=dtype, output_loading_info=True)
+    check_folder(folder, fmt)
+    layout = make_layout(tokenizer, fmt, separator, good_token, bad_token, where, system, join)  # before weights
+    torch_dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
+    kw = {"dtype": torch_dtype, "output_loading_info": True}
+    if device_map:
+        kw["device_map"] = device_map
+    if fmt in ("qwen-prm", "skywork"):
+        config = AutoConfig.from_pretrained(rm_dir, trust_remote_code=False)
+        config.num_labels = 2
+        if getattr(config, "pad_token_id", None) is None:  # Qwen2RMConfig never sets it
+            config.pad_token_id = config.eos_token_id if isinstance(config.eos_token_id, int) else 0
+        cls = headed_model_class(config, "mlp" if fmt == "qwen-prm" else "value")
+        model, info = cls.from_pretrained(rm_dir, config=config, **kw)
+    else:
+        cls = AutoModelForCausalLM if fmt in ("math-shepherd", "rlhflow") else AutoModelForTokenClassification
+        model, info = cls.from_pretrained(rm_dir, trust_remote_code=False, **kw)
     if info.get("missing_keys"):
-        raise ValueError(f"{where}: weights missing from the checkpoint for {cls.__name__}: "
+        raise ValueError(f"{where}: weights missing from the checkpoint for the {fmt} format: "
                          f"{sorted(info['missing_keys'])[:5]} (a randomly initialised head would score)")
-    if fmt != "step-tag" and model.config.num_labels != 2:
+    if fmt in ("token-classification", "trl") and model.config.num_labels != 2:
         raise ValueError(f"{where}: a {fmt} PRM needs 2 labels (bad, good), this one has {model.config.num_labels}")
-    return PublicPRMScorer(model.to(device), tokenizer, layout, batch_size=batch_size, progress=progress)
+    if not device_map:
+        model = model.to(device)
+    return PublicPRMScorer(model, tokenizer, layout, batch_size=batch_size, max_tokens=max_tokens, progress=progress)

@@ -30,21 +30,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from hiero.data.io import DataError, read_jsonl, write_jsonl
 from hiero.reward.aggregate import AGGREGATIONS, aggregate
+from hiero.reward.base import EncodedScorer, score_items
 from hiero.reward.collate import (
     collate_marker,
     collate_pooled,
     encode_marker,
-    length_batches,
     per_step_ids,
 )
 from hiero.reward.losses import step_scores
-from hiero.reward.model import RewardModel, RMSpec, load_reward_model
+from hiero.reward.model import RewardModel, RMSpec
 from hiero.reward.precomputed import solution_ids
-from hiero.reward.public import RM_FORMATS, RMFormat, detect_format, load_public_scorer
+from hiero.reward.spec import SPEC_HELP, ScorerFlags, load_scorer
 from hiero.types import Solution
 
 log = logging.getLogger(__name__)
@@ -56,34 +55,21 @@ def resolve_device(device: str) -> str:
     return device
 
 
-class RMScorer:
+class RMScorer(EncodedScorer):
     """A reward model as a `Scorer`: score(questions, solutions) -> per-step scores."""
 
-    def __init__(self, model: RewardModel, tokenizer, spec: RMSpec, *, batch_size: int = 32,
+    format = "hiero"
+
+    def __init__(self, model: RewardModel, tokenizer, spec: RMSpec, *, batch_size: int = 32, max_tokens: int = 0,
                  max_length: int | None = None, progress: bool = False):
         self.model, self.tokenizer, self.spec = model.eval(), tokenizer, spec
         self.kind = spec.kind
-        self.batch_size = batch_size
+        self.batch_size, self.max_tokens, self.progress = batch_size, max_tokens, progress
         ctx = getattr(model.backbone.config, "max_position_embeddings", None)
         self.max_length = max_length or ctx or spec.max_length
         self.pad_id = tokenizer.pad_token_id
-        self.progress = progress
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
 
     # ------------------------------------------------------------------ encode
-    def _encode_marker(self, questions, solutions) -> list[dict]:
-        examples = []
-        for i, (q, steps) in enumerate(zip(questions, solutions, strict=True)):
-            enc = encode_marker(self.tokenizer, q, steps, self.spec.marker_id, self.spec.template,
-                                orm=self.spec.orm, max_length=self.max_length, step_tokens=self.spec.lm_features)
-            if enc is None:
-                raise ValueError(f"solution {i} is longer than the reward model's context ({self.max_length} tokens)")
-            examples.append({"input_ids": enc[0], "positions": enc[1], "owner": i, **(enc[2] if len(enc) > 2 else {})})
-        return examples
-
     def step_ids(self, question: str, steps: list[str], k: int) -> list[int] | None:
         """Per-step mode: ids of step k's prompt, built as in training (`truncation` "fit": cut to the
         trained --max-length); None if it does not fit the context."""
@@ -91,43 +77,28 @@ class RMScorer:
         return per_step_ids(self.tokenizer, question, steps, k, self.spec.template,
                             self.spec.max_length if fit else self.max_length, self.spec.truncation)
 
-    def _encode_per_step(self, questions, solutions) -> list[dict]:
-        examples = []
-        for i, (q, steps) in enumerate(zip(questions, solutions, strict=True)):
-            for k in ([len(steps) - 1] if self.spec.orm else range(len(steps))):
-                ids = self.step_ids(q, steps, k)
-                if ids is None:
-                    raise ValueError(f"solution {i} step {k}: prompt longer than the context ({self.max_length} tokens)")
-                examples.append({"input_ids": ids, "owner": i})
-        return examples
-
-    # ------------------------------------------------------------------ score
-    @torch.inference_mode()
-    def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]:
-        """questions (B), solutions (B, steps) -> (B, steps) scores (ORM: (B, 1)); [] for no steps."""
-        if len(questions) != len(solutions):
-            raise ValueError(f"score: {len(questions)} questions but {len(solutions)} solutions")
-        keep = [i for i, s in enumerate(solutions) if s]
-        qs, sols = [questions[i] for i in keep], [solutions[i] for i in keep]
-        marker = self.spec.scoring == "marker"
-        examples = self._encode_marker(qs, sols) if marker else self._encode_per_step(qs, sols)
-        collate = collate_marker if marker else collate_pooled
-        per_example: list[list[float]] = [[] for _ in examples]
-        batches = length_batches([len(e["input_ids"]) for e in examples], self.batch_size)
-        for idx in tqdm(batches, desc="score", disable=not self.progress):
-            batch = {k: v.to(self.device) for k, v in collate([examples[j] for j in idx], self.pad_id).items()}
-            scores = step_scores(self.model.outputs(batch), self.spec.loss).tolist()
-            if marker:  # scores come out in (example, marker) order of the batch
-                it = iter(scores)
-                for j in idx:
-                    per_example[j] = [next(it) for _ in examples[j]["positions"]]
-            else:
-                for j, s in zip(idx, scores, strict=True):
-                    per_example[j] = [s]
-        out: list[list[float]] = [[] for _ in solutions]
-        for e, s in zip(examples, per_example, strict=True):  # examples are in owner order (per-step: step order)
-            out[keep[e["owner"]]] += s
+    def examples(self, question: str, steps: list[str], only: list[int] | None = None) -> list[dict]:
+        """Marker mode: one example, a marker after every step (ORM: after the last); per-step mode: the
+        prompt of every step (ORM: the last), one score each. Built exactly as in training."""
+        if self.spec.scoring == "marker":
+            enc = encode_marker(self.tokenizer, question, steps, self.spec.marker_id, self.spec.template,
+                                orm=self.spec.orm, max_length=self.max_length, step_tokens=self.spec.lm_features)
+            if enc is None:
+                raise ValueError(f"longer than the reward model's context ({self.max_length} tokens)")
+            return [{"input_ids": enc[0], "positions": enc[1], **(enc[2] if len(enc) > 2 else {})}]
+        out = []
+        for k in ([len(steps) - 1] if self.spec.orm else (range(len(steps)) if only is None else only)):
+            ids = self.step_ids(question, steps, k)
+            if ids is None:
+                raise ValueError(f"step {k}: prompt longer than the context ({self.max_length} tokens)")
+            out.append({"input_ids": ids})
         return out
+
+    def collate(self, examples: list[dict]) -> dict:
+        return (collate_marker if self.spec.scoring == "marker" else collate_pooled)(examples, self.pad_id)
+
+    def read(self, batch: dict) -> torch.Tensor:
+        return step_scores(self.model.outputs(batch), self.spec.loss)
 
 
 def min_step_scores(scorer, questions: list[str], solutions: list[list[str]]) -> list[float]:
@@ -136,39 +107,16 @@ def min_step_scores(scorer, questions: list[str], solutions: list[list[str]]) ->
     return [aggregate(x, "min") if x else float("-inf") for x in scorer.score(questions, solutions)]
 
 
-def load_scorer(rm_dir: str | Path, *, batch_size: int = 32, device: str = "auto", progress: bool = False,
-                rm_format: str = "auto", separator: str = "", good_token: str = "+", bad_token: str = "-"):
-    """Load any reward-model folder as a Scorer: hiero's own (`RMScorer`) or a public PRM format.
-
-    rm_format "auto" reads the folder (hiero_rm.json, else config.json; `public.detect_format`);
-    separator / good_token / bad_token configure the public formats (see hiero.reward.public).
-    """
-    if rm_format not in RM_FORMATS:
-        raise ValueError(f"--rm-format {rm_format!r}: expected one of {list(RM_FORMATS)}")
-    if not Path(rm_dir).is_dir():
-        raise FileNotFoundError(f"{rm_dir}: reward-model folder not found")
-    fmt = detect_format(rm_dir) if rm_format == "auto" else rm_format
-    if fmt != "hiero":
-        return load_public_scorer(rm_dir, fmt, separator=separator, good_token=good_token, bad_token=bad_token,
-                                  batch_size=batch_size, device=resolve_device(device), progress=progress)
-    model, tokenizer, spec = load_reward_model(rm_dir, device=resolve_device(device))
-    return RMScorer(model, tokenizer, spec, batch_size=batch_size, progress=progress)
-
-
 # ----------------------------------------------------------------------------- hiero rm score
 @dataclass
-class ScoreConfig:
+class ScoreConfig(ScorerFlags):
     """Settings of `hiero rm score`."""
 
-    rm: str = field(default="", metadata={"help": "reward-model folder (`hiero rm train` output or a public PRM)"})
+    rm: str = field(default="", metadata={"help": SPEC_HELP})
     input: str = field(default="", metadata={"help": "Solution JSONL (each row needs `question`) or ProcessBench .json"})
     out: str = field(default="", metadata={"help": "output JSONL: id + solutions + per-step scores + aggregates"})
     batch_size: int = field(default=32, metadata={"help": "sequences per forward pass"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
-    rm_format: RMFormat = field(default="auto", metadata={"help": "reward-model format (auto: from the folder)"})
-    rm_separator: str = field(default="", metadata={"help": "public formats: step separator / tag ('' = the format's)"})
-    rm_good_token: str = field(default="+", metadata={"help": "step-tag format: the token of a good step"})
-    rm_bad_token: str = field(default="-", metadata={"help": "step-tag format: the token of a bad step"})
 
 
 def read_inputs(path: str) -> tuple[list[Solution], list[str]]:
@@ -191,21 +139,33 @@ def main(cfg: ScoreConfig) -> dict:
     """Score every solution of a file; writes the output atomically and returns a summary.
 
     Every output row starts with `id` and carries `kind`, so the file is a `--scores` file for
-    `hiero eval processbench` and `hiero eval bon` (hiero.reward.precomputed).
+    `hiero eval processbench` and `hiero eval bon` (hiero.reward.precomputed). A solution the model
+    cannot score (longer than its context, a separator lost) gets `"scores": null` and `"skipped":
+    REASON`; the summary counts them, and the evaluations reading the file skip them by id.
     """
     if not cfg.rm or not cfg.input or not cfg.out:
-        raise ValueError("hiero rm score needs --rm DIR, --input SOLUTIONS.jsonl and -o SCORES.jsonl")
+        raise ValueError("hiero rm score needs --rm SPEC, --input SOLUTIONS.jsonl and -o SCORES.jsonl")
     solutions, ids = read_inputs(cfg.input)
-    scorer = load_scorer(cfg.rm, batch_size=cfg.batch_size, device=cfg.device, progress=True, rm_format=cfg.rm_format,
-                         separator=cfg.rm_separator, good_token=cfg.rm_good_token, bad_token=cfg.rm_bad_token)
-    scores = scorer.score([s.question for s in solutions], [s.steps for s in solutions])
+    if not solutions:
+        raise DataError(cfg.input, None, "no solutions to score")
+    scorer = load_scorer(cfg.rm, batch_size=cfg.batch_size, device=cfg.device, dtype=cfg.dtype,
+                         device_map=cfg.device_map, max_tokens=cfg.max_tokens, progress=True)
+    if getattr(scorer, "precomputed", False) or cfg.rm == "oracle":
+        raise ValueError("hiero rm score needs a model: a folder or FORMAT:DIR")
+    res = score_items(scorer, [s.question for s in solutions], [s.steps for s in solutions], ids)
     rows = []
-    for sid, s, sc in zip(ids, solutions, scores, strict=True):
+    for sid, s, sc in zip(ids, solutions, res.scores, strict=True):
         aggs = {how: aggregate(sc, how) for how in AGGREGATIONS} if sc else None
-        rows.append({"id": sid, **s.to_dict(), "kind": scorer.kind, "scores": sc, "aggregates": aggs})
+        row = {"id": sid, **s.to_dict(), "kind": scorer.kind, "scores": sc, "aggregates": aggs}
+        if sid in res.skipped:
+            row["skipped"] = res.skipped[sid]
+        rows.append(row)
     write_jsonl(cfg.out, rows)
+    if res.skipped:
+        log.warning("%d of %d solutions could not be scored (first: %s)", len(res.skipped), len(solutions),
+                    next(iter(res.skipped.items())))
     n_steps = sum(len(s.steps) for s in solutions)
     fmt = getattr(scorer, "format", "hiero")
     return {"rm": cfg.rm, "format": fmt, "kind": scorer.kind,
             "scoring": scorer.spec.scoring if fmt == "hiero" else fmt, "solutions": len(solutions),
-            "steps": n_steps, "out": cfg.out}
+            "steps": n_steps, **res.summary(), "out": cfg.out}

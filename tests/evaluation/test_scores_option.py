@@ -148,7 +148,7 @@ def test_bon_bad_scores(prm, candidates, tmp_path, capsys):
     assert f"{bad}:3:" in err and repr(rows[2]["id"]) in err and "field 'scores'" in err
     assert not (out / "results.json").exists()
     assert cli(["eval", "bon", "--synth-n", "2", "--scores", str(scores), "-o", str(out)]) == 2
-    assert "--scores needs --candidates" in capsys.readouterr().err
+    assert "precomputed scores need --candidates" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cmd", [["rm", "score"], ["eval", "processbench"], ["eval", "bon"]])
@@ -156,5 +156,5 @@ def test_help_lists_the_new_flags(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         cli(cmd + ["--help"])
     out = capsys.readouterr().out
-    assert e.value.code == 0 and "--rm-format" in out and "--rm-separator" in out
+    assert e.value.code == 0 and "FORMAT:DIR" in out and "--dtype" in out and "--device-map" in out
     assert cmd[0] == "rm" or "--scores" in out

@@ -35,7 +35,7 @@ def test_only_masked_steps_count_and_scores_line_up():
     steps = labelled_steps(rows)
     assert steps == [(0, 1, 0), (1, 0, 1), (1, 1, 0)]
     scorer = KeywordScorer()
-    assert score_labelled(scorer, rows, steps, batch=1) == [0.1, 0.9, 0.1]
+    assert score_labelled(scorer, rows, steps, batch=1) == ([0.1, 0.9, 0.1], {})
     assert scorer.calls == [1, 1]  # whole rows scored once each (not a per-step model)
 
 

@@ -30,14 +30,14 @@ from transformers import (
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
 from hiero.reward.base import Scorer
-from hiero.reward.public import PROBE_STEPS, PublicPRMScorer, detect_format
-from hiero.reward.scorer import load_scorer
+from hiero.reward.public import PublicPRMScorer, detect_format
+from hiero.reward.spec import load_scorer
 from hiero.types import Solution
 
 QS = ["Ben owns 5 cards. He loses 2 cards. How many cards?", "What is 3 * 3?", "Add 9 and 1.", "Q4"]
 SOLS = [["Ben starts with 5 cards.", "5 - 2 = 3", "The answer is 3"], ["3 * 3 = 9"],
         ["9 + 1 = 10", "10 - 1 = 9", "9 + 1 = 10", "The answer is 10", "Check: 10 = 10"], []]
-TEXTS = QS + list(chain(*SOLS)) + list(PROBE_STEPS)
+TEXTS = QS + list(chain(*SOLS)) + ["2 + 3 = 5", "so the answer is k", "x = 3.", "ответ так"]
 QWEN_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."  # model card, verbatim
 CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}")
 
@@ -89,9 +89,9 @@ def make_token_classification(path, *, qwen: bool):
 def make_step_tag(path, tok=None):
     """Math-Shepherd style: a causal LM whose tokenizer keeps "ки" whole and prepends BOS."""
     tok = tok or bpe(added=["ки"], bos="<s>")
-    torch.manual_seed(1)
+    torch.manual_seed(2)
     model = MistralForCausalLM(tiny_config(MistralConfig, tok))
-    torch.nn.init.normal_(model.lm_head.weight, std=0.3)
+    torch.nn.init.normal_(model.lm_head.weight, std=1.0)
     return save(model, tok, path)
 
 
@@ -100,7 +100,7 @@ def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("public")
     return {"token-classification": make_token_classification(root / "qwen", qwen=True),
             "trl": make_token_classification(root / "trl", qwen=False),
-            "step-tag": make_step_tag(root / "shepherd")}
+            "math-shepherd": make_step_tag(root / "shepherd")}
 
 
 # ----------------------------------------------------------------------------- direct computations
@@ -138,7 +138,7 @@ def direct_shepherd(path, q, steps):
     """The math-shepherd-mistral-7b-prm model card: logits of "+" / "-" at each "ки", P("+")."""
     tok = AutoTokenizer.from_pretrained(path)  # as the model cards load it
     model = AutoModelForCausalLM.from_pretrained(path).eval()
-    candidate_tokens = [tok.convert_tokens_to_ids("+"), tok.convert_tokens_to_ids("-")]
+    candidate_tokens = tok.encode("+ -")[1:]  # the card, verbatim
     step_tag_id = tok.encode("ки")[-1]
     output = "\n".join(f"{s} ки" for s in steps)
     input_id = torch.tensor([tok.encode(f"{q} {output}")])
@@ -149,11 +149,11 @@ def direct_shepherd(path, q, steps):
     return scores[input_id == step_tag_id].tolist()
 
 
-DIRECT = {"token-classification": direct_qwen, "trl": direct_trl, "step-tag": direct_shepherd}
+DIRECT = {"token-classification": direct_qwen, "trl": direct_trl, "math-shepherd": direct_shepherd}
 
 
 # ----------------------------------------------------------------------------- tests
-@pytest.mark.parametrize("fmt", ["token-classification", "trl", "step-tag"])
+@pytest.mark.parametrize("fmt", ["token-classification", "trl", "math-shepherd"])
 def test_scores_match_direct_computation(folders, fmt):
     path = folders[fmt]
     assert detect_format(path) == fmt
@@ -170,7 +170,7 @@ def test_scores_match_direct_computation(folders, fmt):
     assert max(flat) - min(flat) > 0.2 and 1e-3 < min(flat) and max(flat) < 1 - 1e-3
 
 
-@pytest.mark.parametrize("fmt", ["token-classification", "trl", "step-tag"])
+@pytest.mark.parametrize("fmt", ["token-classification", "trl", "math-shepherd"])
 def test_batch_size_and_order_do_not_change_scores(folders, fmt):
     scorer = load_scorer(folders[fmt], batch_size=1)
     ref = scorer.score(QS, SOLS)
@@ -190,7 +190,7 @@ def test_trl_layout_places_labels_at_separator(folders):
 
 def test_trl_separator_of_several_tokens(folders):
     """TRL appended the separator's ids whole and labelled the last one; so does the trl layout."""
-    scorer = load_scorer(folders["trl"], separator=" ;; ки")
+    scorer = load_scorer(f'{folders["trl"]}#sep= ;; ки')
     assert len(scorer.layout.sep_ids) > 1
     got = scorer.score(QS[:3], SOLS[:3])
     for q, steps, g in zip(QS, SOLS, got):
@@ -215,14 +215,14 @@ def test_step_tag_that_merges_with_the_step_is_refused(tmp_path):
 
 def test_separator_must_be_one_token(folders):
     with pytest.raises(ValueError, match="exactly one token id"):
-        load_scorer(folders["step-tag"], separator="<no such tag>")
-    with pytest.raises(ValueError, match="good token"):
-        load_scorer(folders["step-tag"], good_token="good step")
+        load_scorer(f'{folders["math-shepherd"]}#sep=<no such tag>')
+    with pytest.raises(ValueError, match="good / bad tokens"):
+        load_scorer(f'{folders["math-shepherd"]}#good=good step')
 
 
 def test_layout_errors_name_the_solution(folders):
-    scorer = load_scorer(folders["step-tag"])
-    with pytest.raises(ValueError, match=r"solution 1 \(step-tag format\): step 0 contains the separator 'ки'"):
+    scorer = load_scorer(folders["math-shepherd"])
+    with pytest.raises(ValueError, match=r"solution 1 \(math-shepherd format\): step 0 contains the separator 'ки'"):
         scorer.score(["q", "q"], [["1 = 1"], ["so ки"]])
     qwen = load_scorer(folders["token-classification"])
     with pytest.raises(ValueError, match="solution 0 .*step 1 contains the separator '<extra_0>'"):
@@ -234,9 +234,9 @@ def test_layout_errors_name_the_solution(folders):
 
 def test_forced_format_must_match_the_checkpoint(folders, tmp_path):
     with pytest.raises(ValueError, match="needs a \\*ForTokenClassification checkpoint"):
-        load_scorer(folders["step-tag"], rm_format="trl")
+        load_scorer(f'trl:{folders["math-shepherd"]}')
     with pytest.raises(ValueError, match="needs a \\*ForCausalLM checkpoint"):
-        load_scorer(folders["trl"], rm_format="step-tag")
+        load_scorer(f'step-tag:{folders["trl"]}')  # the old name still works
     # a causal-LM checkpoint relabelled as token classification: the head would be random
     tok = bpe(bos="<s>")
     path = save(Qwen2ForCausalLM(tiny_config(Qwen2Config, tok)), tok, tmp_path / "relabelled")
@@ -257,7 +257,7 @@ def test_detect_hiero_folder_and_unknown(tmp_path):
     assert type(load_scorer(tmp_path / "rm")).__name__ == "RMScorer"
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "config.json").write_text(json.dumps({"architectures": ["BertModel"]}))
-    with pytest.raises(ValueError, match="give --rm-format"):
+    with pytest.raises(ValueError, match="give FORMAT:DIR"):
         detect_format(tmp_path / "odd")
     with pytest.raises(FileNotFoundError, match="not a reward-model folder"):
         detect_format(tmp_path)
@@ -277,7 +277,7 @@ def test_rm_score_cli_public_formats(folders, tmp_path, capsys):
     assert [r["scores"] for r in rows] == [pytest.approx(r, abs=1e-6) for r in ref]
     # a forced format that does not fit: exit 2, one line naming the folder, nothing written
     out2 = tmp_path / "o2.jsonl"
-    rc = cli(["rm", "score", "--rm", str(folders["trl"]), "--rm-format", "step-tag", "--input",
+    rc = cli(["rm", "score", "--rm", f"math-shepherd:{folders['trl']}", "--input",
               str(tmp_path / "in.jsonl"), "-o", str(out2)])
     assert rc == 2 and "ForCausalLM" in capsys.readouterr().err and not out2.exists()
 
@@ -288,20 +288,20 @@ def test_eval_commands_take_rm_format(folders, tmp_path, capsys):
              for i, (q, s) in enumerate(zip(QS, SOLS)) if s]
     data = tmp_path / "pb.json"
     data.write_text(json.dumps(items))
-    for fmt in ("step-tag", "auto"):
-        out = tmp_path / f"pb_{fmt}.json"
-        assert cli(["eval", "processbench", "--rm", str(folders["step-tag"]), "--rm-format", fmt,
-                    "--data", str(data), "-o", str(out)]) == 0
+    for spec in (f"math-shepherd:{folders['math-shepherd']}", str(folders["math-shepherd"])):
+        out = tmp_path / f"pb_{len(spec)}.json"
+        assert cli(["eval", "processbench", "--rm", spec, "--data", str(data), "-o", str(out)]) == 0
         res = json.loads(out.read_text())
-        ref = load_scorer(folders["step-tag"]).score([it["problem"] for it in items], [it["steps"] for it in items])
+        ref = load_scorer(folders["math-shepherd"]).score([it["problem"] for it in items], [it["steps"] for it in items])
         assert [it["scores"] for it in res["items"]] == [pytest.approx(r, abs=1e-6) for r in ref]
-    assert cli(["eval", "processbench", "--rm", str(folders["step-tag"]), "--rm-format", "token-classification",
+    assert cli(["eval", "processbench", "--rm", f"token-classification:{folders['math-shepherd']}",
                 "--data", str(data), "-o", str(tmp_path / "bad.json")]) == 2
     assert "ForTokenClassification" in capsys.readouterr().err
     cands = [Solution(f"p{i}", s, question=q, correct=bool(k), meta={}) for i, (q, s) in enumerate(zip(QS, SOLS)) if s
              for k in range(2)]
     write_jsonl(tmp_path / "cands.jsonl", cands)
-    assert cli(["eval", "bon", "--candidates", str(tmp_path / "cands.jsonl"), "--rm", f"q={folders['token-classification']}",
-                "--rm-format", "token-classification", "--n", "1,2", "--bootstrap", "10", "-o", str(tmp_path / "bon")]) == 0
+    assert cli(["eval", "bon", "--candidates", str(tmp_path / "cands.jsonl"), "--rm",
+                f"q=token-classification:{folders['token-classification']}", "--n", "1,2", "--bootstrap", "10",
+                "-o", str(tmp_path / "bon")]) == 0
     res = json.loads((tmp_path / "bon" / "results.json").read_text())
     assert res["rms"] == {"q": "prm"} and "q:min" in res["curves"]

