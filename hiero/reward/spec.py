@@ -46,8 +46,8 @@ class ScorerFlags:
         "help": "reward-model weights dtype (auto: the checkpoint's)"})
     device_map: str = field(default="", metadata={
         "help": "'auto': spread the reward model over every visible device (accelerate); '' = --device"})
-    max_tokens: int = field(default=0, metadata={
-        "help": "padded tokens per reward-model forward pass (0: only the batch size limits it)"})
+    max_tokens: int = field(default=16384, metadata={
+        "help": "padded tokens per reward-model forward pass (bounds memory on long items; 0: rows alone)"})
 
 
 @dataclass(frozen=True)
