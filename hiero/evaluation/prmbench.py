@@ -9,7 +9,8 @@ the model wrappers, and `mr_visualize/.../form_latex_strs.ipynb` which builds th
 
 - items: every *.jsonl of the folder; id f"{classification}_{idx}" (a repeated id keeps its first
   row, as task.py does); the question is `modified_question`, the steps `modified_process`, and
-  `error_steps` (1-based) the wrong ones.
+  `error_steps` (1-based) the wrong ones. A few real rows name a step past the last one; as in the
+  evaluator, whose loop runs over the scored steps, such a number never counts.
 - a step is predicted right when its score is > the threshold (0.5, the wrappers' strict
   `validity_threshold`; `--threshold`).
 - per step, positive = a right step: TP a right step predicted right, FN predicted wrong, TN a wrong
@@ -96,8 +97,8 @@ def read_items(data: str) -> list[Item]:
                 raise DataError(f, lineno, f"field 'classification': {cls!r} is not one of {CLASSES}")
             if not all(isinstance(s, str) for s in steps):
                 raise DataError(f, lineno, "field 'modified_process': expected a list of str")
-            if not all(isinstance(e, int) and 1 <= e <= len(steps) for e in errors):
-                raise DataError(f, lineno, f"field 'error_steps': expected 1-based step numbers in [1, {len(steps)}]")
+            if not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in errors):
+                raise DataError(f, lineno, "field 'error_steps': expected 1-based step numbers (ints >= 1)")
             iid = f"{cls}_{row.get('idx')}"
             if iid in seen:  # task.py keeps the first row of a repeated id
                 continue

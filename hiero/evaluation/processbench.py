@@ -24,12 +24,14 @@ summary (`f1`, `acc_error`, `acc_correct`, `threshold`, …) and gets a one-row 
 `--limit K` keeps K items per file: the first K, or with `--limit-mode spread` K spread evenly over
 the file (ProcessBench files list the erroneous items first, so the first K hold no correct item).
 
-Scores come from `--rm DIR` (any format `hiero rm score` loads: hiero's own or a public PRM,
-`--rm-format`, hiero.reward.public) or from `--scores FILE` (precomputed, JSONL rows {"id",
+Scores come from `--rm SPEC` (hiero.reward.spec: a folder of any format `hiero rm score` loads,
+FORMAT:DIR, scores:FILE, oracle) or from `--scores FILE` (the same as --rm scores:FILE; JSONL rows {"id",
 "scores"}; ids are ProcessBench item ids, or hiero.reward.precomputed.solution_ids for a Solution
 JSONL; `hiero rm score` output works as it is; `--scores DIR` reads DIR/SPLIT.jsonl). A scores row
 of the wrong length, a missing id, a duplicate id or a non-number is a DataError naming file,
-line, id and field: exit status 2 and no output written.
+line, id and field: exit status 2 and no output written. An item the model cannot score (longer than
+its context, a separator lost) is left out of every metric and counted and named in `n_skipped` /
+`skipped`. `--limit K` spreads the K items over each file by default (both labels).
 
 Also reported: step-level AUROC of the scores against ground-truth step labels, where known:
 ProcessBench items give "good" for steps before the labelled first error and "bad" at it (later

@@ -100,6 +100,11 @@ class EncodedScorer:
         ids, positions = self.encode(question, steps)
         return [{"input_ids": ids, "positions": positions}]
 
+    def encode_many(self, questions: list[str], solutions: list[list[str]]) -> list | None:
+        """Optional: every solution's Encoding (or the ValueError saying why it has none) in one call, for
+        scorers whose tokenizer encodes a batch of texts at once (faster than one call per text)."""
+        return None
+
     def collate(self, examples: list[dict]) -> dict:
         from hiero.reward.collate import collate_marker
 
@@ -114,11 +119,19 @@ class EncodedScorer:
         if len(questions) != len(solutions):
             raise ValueError(f"score: {len(questions)} questions but {len(solutions)} solutions")
         examples, failed = [], {}
+        todo = [i for i, steps in enumerate(solutions) if steps]
+        many = self.encode_many([questions[i] for i in todo], [list(solutions[i]) for i in todo]) if todo else None
+        pre = dict(zip(todo, many)) if many is not None else {}
         for i, (q, steps) in enumerate(zip(questions, solutions)):
             if not steps:
                 continue
             try:
-                exs = self.examples(q, list(steps), None if only is None else only[i])
+                if i in pre:
+                    if isinstance(pre[i], Exception):
+                        raise pre[i]
+                    exs = [{"input_ids": pre[i][0], "positions": pre[i][1]}]
+                else:
+                    exs = self.examples(q, list(steps), None if only is None else only[i])
                 for e in exs:
                     if self.max_length and len(e["input_ids"]) > self.max_length:
                         raise ValueError(f"longer than the reward model's context "

@@ -488,18 +488,59 @@ class PublicPRMScorer(EncodedScorer):
         self.max_length = max_length or getattr(model.config, "max_position_embeddings", None)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad if pad is not None else 0  # right padding under the mask: the id is never read
+        self.causal = is_causal_decoder(model)
 
     @property
     def device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device
 
+    def mask(self, batch: dict):
+        """The attention mask, or None for a causal decoder: with right padding a real token attends only
+        to the real tokens before it, so the mask changes nothing it reads, and without one attention
+        runs its causal kernel (on CPU, 2x faster than the masked one on ProcessBench's lengths)."""
+        return None if self.causal else batch["attention_mask"]
+
     def encode(self, question: str, steps: list[str]) -> Encoding:
         """One solution -> (input_ids, one position per step where its score is read)."""
         return ENCODERS[self.layout.fmt](self.tokenizer, self.layout, question, steps)
 
+    def encode_many(self, questions: list[str], solutions: list[list[str]]) -> list | None:
+        """The text layouts (qwen-prm, token-classification, math-shepherd): render every text, then one
+        batched tokenizer call; the same ids as `encode` one at a time."""
+        fmt, layout, tok = self.layout.fmt, self.layout, self.tokenizer
+        if fmt not in ("qwen-prm", "token-classification", "math-shepherd"):
+            return None
+        chat = fmt != "math-shepherd" and bool(getattr(tok, "chat_template", None))
+        texts: list[str | Exception] = []
+        for q, steps in zip(questions, solutions):
+            try:
+                _check_text(q, steps, layout.separator)
+                if fmt == "math-shepherd":
+                    texts.append(step_tag_text(q, steps, layout.separator))
+                elif chat:
+                    texts.append(tok.apply_chat_template(qwen_messages(q, steps, layout.separator, layout.system),
+                                                         tokenize=False, add_generation_prompt=False))
+                else:
+                    texts.append(plain_text(q, steps, layout.separator))
+            except ValueError as e:
+                texts.append(e)
+        ok = [t for t in texts if isinstance(t, str)]
+        ids = iter(tok(ok, add_special_tokens=not chat)["input_ids"]) if ok else iter([])
+        out = []
+        for t, steps in zip(texts, solutions):
+            if isinstance(t, Exception):
+                out.append(t)
+                continue
+            x = next(ids)
+            try:
+                out.append((x, tag_positions(x, layout.sep_id, len(steps))))
+            except ValueError as e:
+                out.append(e)
+        return out
+
     def read(self, batch: dict) -> torch.Tensor:
         """Collated batch -> (M,) P(good) at the M read positions."""
-        ids, mask, b, p = batch["input_ids"], batch["attention_mask"], batch["batch_idx"], batch["pos_idx"]
+        ids, mask, b, p = batch["input_ids"], self.mask(batch), batch["batch_idx"], batch["pos_idx"]
         fmt = self.layout.fmt
         if fmt in ("qwen-prm", "skywork"):
             out = self.model(input_ids=ids, attention_mask=mask)[b, p].float()
@@ -517,6 +558,15 @@ class PublicPRMScorer(EncodedScorer):
             if getattr(head, "bias", None) is not None:
                 logits = logits + head.bias[cols]
         return logits.float().softmax(-1)[:, 0]
+
+
+CAUSAL_TYPES = {"qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "llama", "mistral", "mixtral", "gemma", "gemma2",
+                "gemma3_text", "phi", "phi3", "olmo", "olmo2", "granite", "smollm3", "deepseek_v3", "internlm2"}
+
+
+def is_causal_decoder(model) -> bool:
+    """Whether every token attends only to earlier ones (a decoder-only transformer of a known type)."""
+    return getattr(model.config, "model_type", "") in CAUSAL_TYPES and not getattr(model.config, "is_encoder_decoder", False)
 
 
 DTYPES = {"auto": "auto", "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -4,11 +4,11 @@
     scorer.score(["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]])   # -> [[0.93, 0.95]]
 
     hiero rm score --rm RM_DIR --input SOLUTIONS.jsonl -o SCORES.jsonl [--batch-size 32]
-    hiero rm score --rm PUBLIC_PRM --rm-format auto --input gsm8k.json -o SCORES.jsonl   # ProcessBench array
+    hiero rm score --rm qwen-prm:PRM_DIR --dtype bf16 --input gsm8k.json -o SCORES.jsonl   # ProcessBench array
 
 `load_scorer` takes any folder: hiero's own (hiero_rm.json, this file's `RMScorer`) or a public PRM
 format (Qwen2.5-Math-PRM-style token classification, TRL PRMTrainer, Math-Shepherd step tag:
-hiero.reward.public), detected from the folder or forced with `--rm-format`.
+hiero.reward.public), detected from the folder or forced with FORMAT:DIR (hiero.reward.spec).
 
 Inputs are built exactly as in training (hiero.reward.collate): marker mode encodes each solution
 once with a marker id after every step (ORM: after the last) and reads the head at the markers;
