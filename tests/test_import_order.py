@@ -24,6 +24,7 @@ LAYERS = [
     {"selftrain", "preference"},        # the stages that train the policy further
     {"report_html"},                    # the demo's HTML report
     {"demo", "cli"},                    # the whole pipeline and the command line
+    {"testing"},                        # real-layout test models (tests and benchmarks only)
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

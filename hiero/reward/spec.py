@@ -131,7 +131,7 @@ def load_scorer(spec: str, *, batch_size: int = 32, device: str = "auto", dtype:
 
     s = parse_spec(str(spec))
     if s.kind == "oracle":
-        from hiero.search.strategies import OracleScorer
+        from hiero.reward.oracle import OracleScorer
 
         return OracleScorer(problems or [])
     if s.kind == "scores":
