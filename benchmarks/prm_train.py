@@ -9,7 +9,7 @@ separator "\\n", the label on the separator's last token, -100 elsewhere; BOS fi
 tokenizer has one) and `DataCollatorForTokenClassification` padding. That recipe is rebuilt here
 from those facts on the installed transformers `Trainer`, so the peer is the stack people used.
 
-hiero: `hiero.reward.train.main` with `--scoring marker --loss hard_ce` (a dedicated marker token
+hiero: `hiero.reward.train.main` with `--read marker --loss hard_ce` (a dedicated marker token
 after each step, the same 2-class cross-entropy at the markers), length-grouped batches, and
 prefix packing (a row that is a token prefix of another is scored inside the longer one's pass;
 exact for a causal model, tested in tests/reward/test_reward_packing.py).
@@ -83,7 +83,7 @@ def trl_tokenize_row(row: dict, tokenizer, separator: str = "\n") -> dict:
 def run_hiero(base: Path, data: Path, out: Path, args, pack: bool = True) -> dict:
     from hiero.reward.train import RMTrainConfig, main
 
-    cfg = RMTrainConfig(kind="prm", data=str(data), base=str(base), out=str(out), scoring="marker", loss="hard_ce",
+    cfg = RMTrainConfig(kind="prm", data=str(data), base=str(base), out=str(out), read="marker", loss="hard_ce",
                         label_type="hard", epochs=1.0, batch_size=args.batch_size, lr=1e-4, seed=args.seed,
                         warmup_ratio=0.0, max_length=4096, pack_prefixes=pack)
     res = main(cfg)

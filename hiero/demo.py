@@ -74,7 +74,7 @@ class DemoConfig:
 # every config with them before a stage runs, so a misspelt key fails at start, not after minutes).
 # "domain" is the one DomainSettings every stage draws built-in problems from (policy SFT, trees,
 # ProcessBench items, best-of-N, self-training, preference pairs and their evaluation).
-RM_LM_FEATURES = {"lm_features": True, "marker": "", "backbone_lr": 1e-5, "template": "policy"}
+RM_LM_FEATURES = {"read": "step-end", "backbone_lr": 1e-5, "template": "policy"}
 SIZES: dict[str, dict] = {
     "quick": {
         # values in [1, 30]: a 2-layer policy's arithmetic slips fell from 32.7% to 7.0% of its samples
@@ -102,7 +102,7 @@ SIZES: dict[str, dict] = {
         # hidden-state head is off: on seed 2 it lowered step AUROC from 0.918 to 0.891, and its eval
         # CE (0.88) was above log 2 (docs/embedded-default.md, point 9)
         "rm": {"max_steps": 150, "batch_size": 32, "lr": 1e-2, "loss": "hard_ce", "label_type": "hard",
-               **RM_LM_FEATURES, "hidden_head": False},
+               **RM_LM_FEATURES, "head": "likelihood"},
         "processbench": {"synth_n": 200},
         "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": 4, "max_new_tokens": 96,
                 "step_tokens": 32, "bootstrap": 1000},
@@ -134,7 +134,7 @@ SIZES: dict[str, dict] = {
                      "batch_problems": 4},
         "rows": {},
         "rm_base": {"max_steps": 10, "p_error": 0.0, "p_correction": 0.0},
-        "rm": {"epochs": 1.0, "batch_size": 16, "lr": 1e-3, **RM_LM_FEATURES},
+        "rm": {"epochs": 1.0, "batch_size": 16, "lr": 1e-3, **RM_LM_FEATURES, "head": "both"},
         "processbench": {"synth_n": 12},
         "bon": {"synth_n": 4, "n": [1, 2, 4], "search_n": 2, "max_new_tokens": 24, "step_tokens": 8,
                 "bootstrap": 50},
@@ -653,7 +653,7 @@ def _md_rm_base(x: dict) -> list[str]:
             f"{x['steps']} more steps from the policy's weights on the same data in {x['train_time_s']:.0f} s; "
             f"greedy accuracy on {x['test_problems']} held-out problems: **{_pct(x['test_accuracy'])}**. "
             "The reward models start from this model and read its log-probabilities of every step "
-            "(`--lm-features`).", ""]
+            "(`--head likelihood`).", ""]
 
 
 def _md_policy(x: dict) -> list[str]:

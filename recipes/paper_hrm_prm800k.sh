@@ -61,7 +61,7 @@ for kind in $KINDS; do
     $HIERO data sample "$OUT/rows_$kind/train.jsonl" --groups "$TRAIN_QUESTIONS" --seed "$SEED" -o "$data/train.jsonl"
     $HIERO data sample "$OUT/rows_$kind/eval.jsonl" --groups "$TRAIN_QUESTIONS" --seed "$SEED" -o "$data/eval.jsonl"
   fi
-  $LAUNCH rm train --kind "$kind" --data "$data" --base "$MODEL" -o "$OUT/rm_$kind" --scoring "$SCORING" \
+  $LAUNCH rm train --kind "$kind" --data "$data" --base "$MODEL" -o "$OUT/rm_$kind" --read "$SCORING" \
     --loss hard_ce --label-type hard --lr "$LR" --max-grad-norm "$CLIP" --batch-size "$BATCH" \
     --grad-accum "$GRAD_ACCUM" --epochs "$EPOCHS" --max-steps "$MAX_STEPS" --eval-every "$EVAL_EVERY" \
     --eval-batch-size "$EVAL_BATCH" --max-length "$MAX_LENGTH" --mixed-precision "$PRECISION" \

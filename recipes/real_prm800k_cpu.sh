@@ -13,7 +13,7 @@
 #                 by question (80/20), neutral ratings dropped (the HRM code's choice)
 #   2. subset     hiero data sample: TRAIN_QUESTIONS training questions and EVAL_QUESTIONS eval questions,
 #                 the same questions for PRM and HRM (0 = all: 646 / 162)
-#   3. train      hiero rm train --scoring per-step (the official prompt, one sequence per step), 2-class
+#   3. train      hiero rm train --read per-step (the official prompt, one sequence per step), 2-class
 #                 CE on the human labels, [mean-pooled] head, prompts fitted into MAX_LENGTH tokens
 #                 (--truncation fit), best checkpoint by eval loss
 #   4. evaluate   hiero eval steps: step AUROC on PRM800K phase-1 test (every +1/-1 rated candidate,
@@ -76,7 +76,7 @@ for kind in $KINDS; do
   subset "$OUT/rows_$kind/train.jsonl" "$OUT/data_$kind/train.jsonl" "$TRAIN_QUESTIONS"
   subset "$OUT/rows_$kind/eval.jsonl" "$OUT/data_$kind/eval.jsonl" "$EVAL_QUESTIONS"
   run "train_$kind" $HIERO rm train --kind "$kind" --data "$OUT/data_$kind" --base "$BASE" -o "$OUT/rm_$kind" \
-    --scoring per-step --loss hard_ce --label-type hard --max-length "$MAX_LENGTH" --truncation fit \
+    --read per-step --loss hard_ce --label-type hard --max-length "$MAX_LENGTH" --truncation fit \
     --pooling "$POOLING" --lr "$LR" --epochs "$EPOCHS" --max-steps "$MAX_STEPS" --batch-size "$BATCH" \
     --warmup-ratio "$WARMUP" --max-grad-norm "$CLIP" --mixed-precision "$PRECISION" --eval-every "$EVAL_EVERY" \
     --seed "$SEED"

@@ -11,7 +11,7 @@ test rows, which label only their last step (a human-rated candidate after the c
 steps), the figure is the AUROC of the reward model against the human ratings of all +1 / -1
 candidates (neutral ratings follow `hiero rm data --neutral`, dropped by default).
 
-Per-step reward models (`--scoring per-step`) build only the labelled steps' prompts, exactly as
+Per-step reward models (`--read per-step`) build only the labelled steps' prompts, exactly as
 `hiero rm score` does (RMScorer.step_ids, with the model's truncation); marker-mode and public
 reward models score whole rows in one pass and their labelled steps are read out.
 

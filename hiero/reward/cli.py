@@ -1,7 +1,7 @@
 """`hiero rm ...`: reward-model data, training and scoring.
 
     hiero rm data  ...                                          (hiero.augment.cli: training rows)
-    hiero rm train --kind orm|prm|hrm --data DIR --base MODEL -o RM_DIR [--scoring marker|per-step]
+    hiero rm train --kind orm|prm|hrm --data DIR --base MODEL -o RM_DIR [--read marker|step-end|per-step] [--head hidden|likelihood|both]
     hiero rm score --rm SPEC --input SOLUTIONS.jsonl|PROCESSBENCH.json -o SCORES.jsonl
         [--dtype bf16] [--device-map auto] [--max-tokens 16384]
         SPEC: DIR | FORMAT:DIR[#sep=..,good=..,bad=..] (hiero/reward/spec.py; formats: hiero/reward/public.py)

@@ -50,7 +50,7 @@ PREV_BLOCK = "Previous reasoning:\n{prev}\n\n"
 @cache
 def rm_template(name: str = "rm_prompt") -> str:
     """A packaged RM prompt with {q}, {prev}, {cur}: `hiero/templates/<name>.txt`. "rm_prompt" is the
-    official one; "rm_prompt_policy" is the policy's own prompt (for an LM read with --lm-features)."""
+    official one; "rm_prompt_policy" is the policy's own prompt (for an LM read with --head likelihood)."""
     text = resources.files("hiero").joinpath(f"templates/{name}.txt").read_text(encoding="utf-8")
     return text.rstrip("\n")
 

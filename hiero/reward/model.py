@@ -73,6 +73,20 @@ class RMSpec:
         return N_OUTPUTS[self.loss]
 
     @property
+    def read(self) -> str:
+        """Where a step is read: marker | step-end | per-step (from the stored flags; old folders too)."""
+        if self.scoring == "per-step":
+            return "per-step"
+        return "marker" if self.marker_token else "step-end"
+
+    @property
+    def head(self) -> str:
+        """What scores a step: hidden | likelihood | both."""
+        if not self.lm_features:
+            return "hidden"
+        return "both" if self.hidden_head else "likelihood"
+
+    @property
     def orm(self) -> bool:
         return self.kind == "orm"
 
@@ -80,6 +94,46 @@ class RMSpec:
     def from_dict(cls, d: dict) -> RMSpec:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+READS = ("marker", "step-end", "per-step")
+HEADS = ("hidden", "likelihood", "both")
+
+
+def reading(read: str = "marker", head: str = "hidden", *, pooling: str = "auto", truncation: str = "none") -> dict:
+    """The one check of how hiero's reward model reads a solution, and the RMSpec fields it stores.
+
+    read   marker     a dedicated marker token after every step, one pass scores all steps
+           step-end   no token added: each step is read at its own last token, so an LM reads plain text
+           per-step   the official prompt (question, previous reasoning, step) per step, read at its end
+    head   hidden     a Linear head on the hidden state
+           likelihood a calibration of the LM's log-probabilities of the step's tokens (a causal backbone)
+           both       the sum of the two
+    pooling (first | mean | last) and truncation "fit" apply to per-step reading only; the likelihood
+    heads read every step's tokens in the one pass of marker / step-end reading.
+
+    >>> reading("step-end", "likelihood")["lm_features"], reading("step-end", "likelihood")["marker_token"]
+    (True, '')
+    >>> reading("per-step", "both")
+    Traceback (most recent call last):
+    ...
+    ValueError: --head both reads each step's token likelihoods in one pass: it needs --read marker or step-end
+    """
+    if read not in READS:
+        raise ValueError(f"--read {read!r}: expected one of {list(READS)}")
+    if head not in HEADS:
+        raise ValueError(f"--head {head!r}: expected one of {list(HEADS)}")
+    if read == "per-step" and head != "hidden":
+        raise ValueError(f"--head {head} reads each step's token likelihoods in one pass: it needs --read marker or step-end")
+    if truncation not in ("none", "fit"):
+        raise ValueError(f"--truncation {truncation!r}: expected none or fit")
+    if truncation == "fit" and read != "per-step":
+        raise ValueError(f"--truncation fit applies to --read per-step (--read {read} never cuts a solution)")
+    if pooling not in ("auto", "last") and read != "per-step":
+        raise ValueError(f"--pooling {pooling} applies to --read per-step (--read {read} reads each step's end)")
+    return {"scoring": "per-step" if read == "per-step" else "marker",
+            "marker_token": MARKER_TOKEN if read == "marker" else "",
+            "lm_features": head != "hidden", "hidden_head": head != "likelihood", "truncation": truncation}
 
 
 N_LM_FEATURES = 4  # sum, min, mean log-probability of a step's tokens; min over the steps so far
@@ -217,12 +271,7 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
     base, recorded = resolve_base(base)
     if not (base / "config.json").exists():
         raise FileNotFoundError(f"--base {base}: not a Hugging Face model folder (no config.json)")
-    if spec.truncation not in ("none", "fit"):
-        raise ValueError(f"truncation {spec.truncation!r}: expected none or fit")
-    if spec.truncation == "fit" and spec.scoring != "per-step":
-        raise ValueError("--truncation fit applies to --scoring per-step (marker mode never cuts a solution)")
-    if spec.lm_features and spec.scoring != "marker":
-        raise ValueError("--lm-features reads each step's tokens in one pass: it needs --scoring marker")
+    reading(spec.read, spec.head, truncation=spec.truncation, pooling=pooling)  # raises on a combination that cannot work
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token_id is None:  # decoders often have none; eos is safe: pooling uses the mask
         tokenizer.pad_token = tokenizer.eos_token
@@ -240,8 +289,8 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
         if backbone.get_input_embeddings().weight.shape[0] < len(tokenizer):
             backbone.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         if not is_causal(backbone.base_model):
-            raise ValueError(f"--scoring marker needs a causal (decoder) backbone; {base} attends to later tokens. "
-                             "Use --scoring per-step for encoders.")
+            raise ValueError(f"--read {spec.read} needs a causal (decoder) backbone; {base} attends to later tokens. "
+                             "Use --read per-step for encoders.")
     if pooling == "auto":
         spec.pooling = "first" if _adds_cls(tokenizer) else "last"
     else:

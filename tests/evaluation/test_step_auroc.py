@@ -63,7 +63,7 @@ def test_cli_on_a_trained_tiny_encoder(tmp_path):
                  row_type="merged_pair" if i % 4 == 0 else "step") for i in range(16)]
     write_jsonl(tmp_path / "data" / "train.jsonl", rows)
     base = make_tiny_encoder(tmp_path / "bert", ["step of question"] * 5, max_positions=64)
-    rm_train(RMTrainConfig(data=str(tmp_path / "data"), base=str(base), out=str(tmp_path / "rm"), scoring="per-step",
+    rm_train(RMTrainConfig(data=str(tmp_path / "data"), base=str(base), out=str(tmp_path / "rm"), read="per-step",
                            loss="hard_ce", label_type="hard", max_length=64, truncation="fit", max_steps=2,
                            batch_size=4))
     out = tmp_path / "steps.json"

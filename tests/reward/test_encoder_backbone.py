@@ -106,7 +106,7 @@ def test_train_two_steps_then_score_through_from_pretrained(encoder, tmp_path):
     data = tmp_path / "data"
     write_jsonl(data / "train.jsonl", _rows(24, 0, long_every=3))
     write_jsonl(data / "eval.jsonl", _rows(6, 1, long_every=2))
-    cfg = RMTrainConfig(kind="prm", data=str(data), base=str(encoder), out=str(tmp_path / "rm"), scoring="per-step",
+    cfg = RMTrainConfig(kind="prm", data=str(data), base=str(encoder), out=str(tmp_path / "rm"), read="per-step",
                         loss="hard_ce", label_type="hard", max_length=48, truncation="fit", pooling="mean",
                         max_steps=2, batch_size=8, lr=1e-3)
     summary = rm_train(cfg)

@@ -136,7 +136,7 @@ def test_without_the_hidden_head_the_score_is_a_function_of_the_features(base):
 
 
 def test_bad_combinations_are_clear_errors(base):
-    with pytest.raises(ValueError, match="needs --scoring marker"):
+    with pytest.raises(ValueError, match="needs --read marker or step-end"):
         build_reward_model(base, RMSpec(lm_features=True, scoring="per-step"))
     with pytest.raises(ValueError, match="needs lm_features"):
         build_reward_model(base, RMSpec(hidden_head=False))
@@ -148,7 +148,7 @@ def test_cli_trains_heads_with_a_frozen_backbone(base, tmp_path):
     write_jsonl(tmp_path / "data" / "train.jsonl", train)
     rc = cli(["rm", "train", "--kind", "prm", "--data", str(tmp_path / "data"), "--base", str(base),
               "-o", str(tmp_path / "rm"), "--max-steps", "3", "--batch-size", "4", "--loss", "hard_ce",
-              "--label-type", "hard", "--lm-features", "true", "--marker", "", "--template", "policy",
+              "--label-type", "hard", "--head", "both", "--read", "step-end", "--template", "policy",
               "--backbone-lr", "0"])
     assert rc == 0
     trained, _, spec = load_reward_model(tmp_path / "rm")
@@ -158,3 +158,26 @@ def test_cli_trains_heads_with_a_frozen_backbone(base, tmp_path):
     fresh, _ = build_reward_model(base, RMSpec(lm_features=True, loss="hard_ce"))
     assert not torch.equal(trained.feature_head.weight, fresh.feature_head.weight)
     assert json.loads((tmp_path / "rm" / "train_summary.json").read_text())["steps"] == 3
+
+
+def test_reading_checks_every_combination():
+    """The two choices (where a step is read, what scores it) and the options that depend on them."""
+    from hiero.reward.model import HEADS, READS, reading
+
+    ok = {(r, h) for r in READS for h in HEADS if r != "per-step" or h == "hidden"}
+    for r in READS:
+        for h in HEADS:
+            if (r, h) in ok:
+                flags = reading(r, h)
+                spec = RMSpec(**flags)
+                assert (spec.read, spec.head) == (r, h)  # stored flags read back as the same choices
+            else:
+                with pytest.raises(ValueError, match="needs --read marker or step-end"):
+                    reading(r, h)
+    with pytest.raises(ValueError, match="truncation fit applies to --read per-step"):
+        reading("marker", "hidden", truncation="fit")
+    with pytest.raises(ValueError, match="pooling first applies to --read per-step"):
+        reading("step-end", "hidden", pooling="first")
+    # a folder written before the two choices existed reads back as its flags say
+    old = RMSpec.from_dict({"scoring": "marker", "marker_token": "", "lm_features": True, "hidden_head": False})
+    assert (old.read, old.head) == ("step-end", "likelihood")
