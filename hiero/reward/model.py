@@ -44,6 +44,7 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
 from hiero.reward.collate import MARKER_TOKEN, TOKEN_KEYS, add_marker, check_template, rm_template
 from hiero.reward.losses import N_OUTPUTS
+from hiero.runs import check_finished
 
 SPEC_FILE = "hiero_rm.json"
 HEAD_FILE = "rm_head.safetensors"
@@ -217,6 +218,7 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
     base, recorded = resolve_base(base)
     if not (base / "config.json").exists():
         raise FileNotFoundError(f"--base {base}: not a Hugging Face model folder (no config.json)")
+    check_finished(base)
     if spec.truncation not in ("none", "fit"):
         raise ValueError(f"truncation {spec.truncation!r}: expected none or fit")
     if spec.truncation == "fit" and spec.scoring != "per-step":
@@ -267,6 +269,7 @@ def load_reward_model(rm_dir: str | Path, device: str | torch.device = "cpu") ->
     rm_dir = Path(rm_dir)
     if not (rm_dir / SPEC_FILE).exists():
         raise FileNotFoundError(f"{rm_dir}: not a hiero reward model (no {SPEC_FILE})")
+    check_finished(rm_dir)
     spec = RMSpec.from_dict(json.loads((rm_dir / SPEC_FILE).read_text(encoding="utf-8")))
     tokenizer = AutoTokenizer.from_pretrained(rm_dir)
     if tokenizer.pad_token_id is None:
