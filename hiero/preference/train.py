@@ -253,13 +253,27 @@ def reference_logps(model, examples: list[dict], n_segments: int, pad_id: int, b
     return out
 
 
+def read_ref_cache(path: Path) -> dict | None:
+    """The cached {"ids", "logps"}, read with `weights_only=True` (tensors, lists, strings: never code);
+    a file that is not such a dict (planted, or from another version) is ignored with a warning."""
+    try:
+        saved = torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - UnpicklingError for a planted pickle, EOFError for a torn file...
+        log.warning("%s: not a reference log-prob cache (%s); recomputing it", path, str(e).splitlines()[0][:120])
+        return None
+    if not (isinstance(saved, dict) and isinstance(saved.get("ids"), list) and isinstance(saved.get("logps"), torch.Tensor)):
+        log.warning("%s: not a reference log-prob cache; recomputing it", path)
+        return None
+    return saved
+
+
 def cached_reference(cfg: POTrainConfig, examples: list[dict], pad_id: int) -> tuple[torch.Tensor, dict]:
     """Reference sums from the cache, or computed (loading the reference model) and stored."""
     d = StageCache(cfg.ref_cache_dir).dir("ref_logps", ref_cache_key(cfg))
     ids = [e["id"] for e in examples]
     if StageCache.is_done(d):
-        saved = torch.load(d / "ref_logps.pt")
-        if saved["ids"] == ids:
+        saved = read_ref_cache(d / "ref_logps.pt")
+        if saved is not None and saved["ids"] == ids:
             return saved["logps"], {"ref_cache": "hit", "ref_cache_dir": str(d), "ref_time_s": 0.0}
     t0 = time.time()
     ref = load_model(cfg.ref_model or cfg.model)
