@@ -115,6 +115,26 @@ def check_finished(folder: str | os.PathLike) -> None:
                          "finish it, or use a finished folder")
 
 
+@contextlib.contextmanager
+def reading_model(folder: str | os.PathLike) -> Iterator[None]:
+    """Turn a failure to read a model folder's files (a truncated model.safetensors, a cut JSON) into
+    one ValueError naming the folder and the fix, instead of a library traceback."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as e:
+        if str(e).startswith(str(folder)):  # already ours
+            raise
+        raise _unreadable(folder, e) from e
+    except Exception as e:  # noqa: BLE001 - safetensors, tokenizers and transformers raise their own types
+        raise _unreadable(folder, e) from e
+
+
+def _unreadable(folder, e: Exception) -> ValueError:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    return ValueError(f"{folder}: cannot read the model files ({type(e).__name__}: {first}); they may be truncated "
+                      "or incomplete: rerun the command that wrote them, or copy the folder again")
+
+
 def _differences(old: dict, new: dict) -> list[str]:
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k, '(unset)')!r} there, {new.get(k, '(unset)')!r} here" for k in keys

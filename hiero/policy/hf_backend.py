@@ -40,7 +40,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel
 
 from hiero.policy.backend import Completion
-from hiero.runs import check_finished
+from hiero.runs import check_finished, reading_model
 
 SMALL_BATCH_ROWS = 32  # below this many rows a tiny model decodes on one CPU thread (see HFGenerator)
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -136,8 +136,9 @@ class HFGenerator:
             if not (path / "config.json").exists():
                 raise FileNotFoundError(f"{path}: not a Hugging Face model folder (no config.json)")
             check_finished(path)  # not a folder a hiero training run is still writing (hiero.runs)
-            tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=_resolve_dtype(dtype, device))
+            with reading_model(path):
+                tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+                model = AutoModelForCausalLM.from_pretrained(path, dtype=_resolve_dtype(dtype, device))
         else:
             model = model_or_dir
             if dtype is not None:

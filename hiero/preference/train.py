@@ -62,7 +62,7 @@ from hiero.data.io import atomic_write, read_jsonl, write_jsonl
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
 from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
-from hiero.runs import check_finished, settings_of, training_run
+from hiero.runs import check_finished, reading_model, settings_of, training_run
 from hiero.training import TrainConfig, check_train_config, make_accelerator, right_pad, train_loop
 from hiero.types import IGNORE_INDEX, PreferencePair
 
@@ -109,14 +109,16 @@ def load_model(path: str, dtype: torch.dtype = torch.float32):
     from transformers import AutoModelForCausalLM
 
     check_finished(path)
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    with reading_model(path):
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
 
 
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
     check_finished(path)
-    tok = AutoTokenizer.from_pretrained(path)
+    with reading_model(path):
+        tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok

@@ -50,7 +50,7 @@ from hiero.data import synth
 from hiero.data.io import atomic_write, read_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.sft import collate
-from hiero.runs import check_finished, settings_of, training_run
+from hiero.runs import check_finished, reading_model, settings_of, training_run
 from hiero.selftrain.losses import selftrain_loss
 from hiero.training import TrainConfig, check_train_config, make_accelerator, on_main_process, train_loop
 from hiero.types import IGNORE_INDEX, ROOT, Problem, Tree
@@ -208,7 +208,8 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
         del scorer
         log.info("reward-model filter kept %d of %d MC-selected examples", len(candidates), n_mc)
     examples = [to_example(c, cfg.select) for c in candidates]
-    tokenizer = AutoTokenizer.from_pretrained(cfg.policy)
+    with reading_model(cfg.policy):
+        tokenizer = AutoTokenizer.from_pretrained(cfg.policy)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"{cfg.policy}: the tokenizer has no EOS token (needed to end a solution)")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -222,8 +223,9 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
         raise ValueError(f"{cfg.trees}: no trajectory passes the MC threshold {cfg.threshold} "
                          f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut{rm})")
 
-    model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
-    ref = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32).eval()
+    with reading_model(cfg.policy):
+        model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
+        ref = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32).eval()
     ref.requires_grad_(False)
     acc = make_accelerator(cfg)
     ref.to(acc.device)
