@@ -18,8 +18,8 @@ files, base / initial / reference models), with `"complete": false`; the same fi
   to `.NAME.old`, the new folder to `out`), so a kill leaves the old model or the new one whole,
   never a mix (a kill between the two renames leaves `out` missing and both folders beside it);
 - an older hiero's `checkpoint/` (Accelerate's pickled state) is refused: it is never unpickled;
-- a lock (fcntl.flock on OUT/.hiero.lock, released by the kernel when the process dies) makes a
-  second run on the same folder refuse at once instead of mixing its writes with the first's.
+- a lock (fcntl.flock on OUT/.hiero.lock, removed on exit, released by the kernel if the process
+  dies) makes a second run on the same folder refuse at once instead of mixing its writes with the first's.
 A run that fails before any checkpoint was written removes the folder it created (no empty or
 partial output folder is left behind); one with a checkpoint keeps it for the rerun to resume.
 
@@ -143,23 +143,36 @@ def _differences(old: dict, new: dict) -> list[str]:
 
 @contextlib.contextmanager
 def output_lock(lock_path: Path, what: str) -> Iterator[None]:
-    """Hold an exclusive flock on `lock_path` (created if needed); refuse at once if another process holds it."""
+    """Hold an exclusive flock on `lock_path` (created, and removed on release); refuse at once if another
+    process holds it. The kernel drops the lock when its holder dies, so a kill -9 never leaves a
+    stale lock; a lock file left by one is simply locked again."""
     import fcntl
 
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
             raise ValueError(f"{what}: another hiero run (pid {holder}) is writing it (lock {lock_path}); wait for it "
                              "to finish or choose another output") from None
+        try:  # the holder we waited for may have removed the file: lock the one now at the path
+            same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
-        os.close(fd)  # releases the lock
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)  # while still locked: a process that opened it sees the path changed
+        os.close(fd)
 
 
 class Run:

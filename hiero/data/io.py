@@ -121,6 +121,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     The file gets the mode a plain `open()` would give it (mkstemp's 0600 would hide outputs from
     the group and others): an existing file's mode is kept, a new one follows the umask."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, None, "is a folder; give a file path for this output")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
