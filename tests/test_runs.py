@@ -3,6 +3,7 @@ only with matching settings and inputs, finished folders replaced only with --ov
 atomically), readers refuse unfinished folders, one writer per folder, no output left by a failure."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,34 @@ def test_output_that_is_a_file_is_a_clear_error(assets, tmp_path, capsys):
     f.write_text("x")
     assert cli(rm_cmd(assets, f)) == 2
     assert "is a file" in capsys.readouterr().err and f.read_text() == "x"
+
+
+@pytest.mark.slow  # ~20 s each (a second Python process); tests/test_training.py signals in-process, fast
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_real_signal_to_the_cli_checkpoints_then_resumes_exactly(assets, tmp_path, sig):
+    """`hiero rm train` in its own process gets a real signal mid-run: it saves a checkpoint, prints
+    one line and exits 128+signal; the same command then finishes with an uninterrupted run's bytes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "hiero.cli", *rm_cmd(assets, tmp_path / "run", "--max-steps", "16",
+                                                       "--save-every", "0")]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    deadline = time.time() + 60
+    while (not metrics.exists() or len(metrics.read_text().splitlines()) < 3) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 128 + getattr(signal, sig), err
+    line = [x for x in err.splitlines() if x.startswith("hiero:")]
+    assert len(line) == 1 and f"stopped by {sig} at step" in line[0] and "rerun the same command" in line[0]
+    assert "Traceback" not in err
+    assert list((tmp_path / "run" / "checkpoints").glob("step-*"))
+    assert cli(cmd[3:]) == 0  # the same command, in this process
+    assert cli(rm_cmd(assets, tmp_path / "ref", "--max-steps", "16", "--save-every", "0")) == 0
+    assert model_bytes(tmp_path / "run") == model_bytes(tmp_path / "ref")
