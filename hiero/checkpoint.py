@@ -170,7 +170,7 @@ def write_process_files(folder: Path, rank: int, model_sd: dict | None, optim_sd
 def seal(root: Path, step: int, keep: int = 1) -> Path:
     """Main process, after every process wrote into tmp_dir: manifest, verify, rename into place."""
     tmp = tmp_dir(root, step)
-    files = sorted(p.name for p in tmp.iterdir() if p.is_file() and p.name != MANIFEST)
+    files = sorted(n for n in _files(tmp) if n != MANIFEST)
     manifest = {"format": FORMAT, "step": step,
                 "files": {n: {"bytes": (tmp / n).stat().st_size, "sha256": _sha256(tmp / n)} for n in files}}
     _write_json(tmp / MANIFEST, manifest)
@@ -187,6 +187,11 @@ def seal(root: Path, step: int, keep: int = 1) -> Path:
     return final
 
 
+def _files(folder: Path) -> list[str]:
+    """Relative paths of every file under `folder` (DeepSpeed / FSDP engines write sub-folders)."""
+    return [p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()]
+
+
 def verify(folder: Path) -> str | None:
     """None if `folder` is a complete checkpoint whose files match its manifest, else what is wrong."""
     try:
@@ -197,7 +202,7 @@ def verify(folder: Path) -> str | None:
         return f"unreadable manifest.json ({e})"
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
         return f"manifest.json is not a {FORMAT} manifest"
-    present = {p.name for p in folder.iterdir()} - {MANIFEST}
+    present = set(_files(folder)) - {MANIFEST}
     expected = set(manifest["files"])
     if present != expected:
         extra, missing = sorted(present - expected), sorted(expected - present)

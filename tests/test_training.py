@@ -206,3 +206,14 @@ def test_an_old_pickled_checkpoint_is_refused(tmp_path):
 def test_settings_that_cannot_train_are_refused(field, value):
     with pytest.raises(ValueError, match=f"--{field.replace('_', '-')}"):
         check_train_config(TrainConfig(**{field: value}))
+
+
+def test_verify_covers_sub_folders(tmp_path):
+    """Engines that shard (DeepSpeed, FSDP) write sub-folders: the manifest covers them too."""
+    with pytest.raises(Crash):
+        train_loop(fresh_model(), crash_at(4), make_problem(), TrainConfig(**CFG), tmp_path)
+    ckpt = tmp_path / "checkpoints" / "step-00000002"
+    assert checkpoint.verify(ckpt) is None
+    (ckpt / "engine").mkdir()
+    (ckpt / "engine" / "extra.pkl").write_bytes(b"x")
+    assert "unexpected ['engine/extra.pkl']" in checkpoint.verify(ckpt)

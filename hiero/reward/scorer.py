@@ -186,6 +186,8 @@ def read_inputs(path: str) -> tuple[list[Solution], list[str]]:
     for i, s in enumerate(solutions, start=1):
         if s.question is None:
             raise DataError(path, i, "field 'question': is missing (the reward model needs the question)")
+        if not s.steps:
+            raise DataError(path, i, "field 'steps': is empty; a solution to score needs at least one step")
     return solutions, solution_ids(solutions)
 
 
