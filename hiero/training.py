@@ -32,6 +32,11 @@ batch b x accumulation A is the same optimisation as 1 process x batch W·A·b:
   (it is not handed to Accelerate, which would step it W times per step).
 - evaluation runs on every process (replicas agree; the eval loss is averaged to be sure), the
   model folder is written by the main process; under ZeRO-3 the shards are gathered first.
+- checkpoints: every process writes its RNG state into the temporary checkpoint folder, the main
+  process the model, optimizer, scheduler and loop state, then seals it (hiero/checkpoint.py); the
+  model and optimizer of DeepSpeed / FSDP are sharded by their engine, so there Accelerate's
+  `save_state` / `load_state` write and read the engine's part (that part uses the engines' own,
+  pickle-based formats: hiero's no-pickle guarantee covers single-device and DDP runs).
 - around the loop, stages build caches inside `acc.main_process_first()` (the others then read
   them: HiPO's reference log-probs, the SFT tokenizer), write files from the main process only,
   and run replicated work once with `on_main_process` (the accuracy figures of SFT / selftrain).

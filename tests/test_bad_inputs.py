@@ -67,7 +67,6 @@ CASES = [
      "empty.jsonl"),
     ("child points to a missing node", "broken_trees.jsonl", ["augment hnc", "rm data", "selftrain"],
      "broken_trees.jsonl:1: field 'nodes[0].children'"),
-    ("solution with steps: []", "no_steps.jsonl", ["rm score"], "no_steps.jsonl:1: field 'steps'"),
     ("pair with chosen == rejected", "same_pair.jsonl", ["po train"], "same_pair.jsonl:1: field 'rejected'"),
     ("pair with an empty chosen", "empty_chosen.jsonl", ["po train"], "empty_chosen.jsonl:1: field 'chosen'"),
 ]
@@ -88,6 +87,21 @@ def test_bad_input_files(files, tmp_path, capsys, case, name, readers, expect):
         assert rc == 2, (case, command)
         assert len(lines) == 1 and expect in lines[0], (case, command, lines)
         assert not out.exists(), (case, command)
+
+
+def test_a_solution_with_no_steps_is_named_not_silent(files, caplog):
+    """rm score keeps an empty solution (scores [], aggregates null: tests/reward/test_scorer.py relies
+    on it; PRM800K give-ups are empty) but names it, with its line, instead of accepting it silently."""
+    import logging
+
+    from hiero.reward.scorer import read_inputs
+
+    write_jsonl(files / "mixed.jsonl", [{"problem_id": "a", "question": "q?", "steps": ["x"]},
+                                        {"problem_id": "b", "question": "q?", "steps": []}])
+    with caplog.at_level(logging.WARNING):
+        solutions, _ = read_inputs(str(files / "mixed.jsonl"))
+    assert len(solutions) == 2
+    assert any("mixed.jsonl: 1 solution(s) with no steps (line 2)" in r.message for r in caplog.records)
 
 
 def trainers(r, out):

@@ -186,8 +186,10 @@ def read_inputs(path: str) -> tuple[list[Solution], list[str]]:
     for i, s in enumerate(solutions, start=1):
         if s.question is None:
             raise DataError(path, i, "field 'question': is missing (the reward model needs the question)")
-        if not s.steps:
-            raise DataError(path, i, "field 'steps': is empty; a solution to score needs at least one step")
+    empty = [i for i, s in enumerate(solutions, start=1) if not s.steps]
+    if empty:  # kept (scored as no scores, aggregates null), but never silently
+        log.warning("%s: %d solution(s) with no steps (line %s%s): scored as empty", path, len(empty),
+                    ", ".join(map(str, empty[:5])), ", ..." if len(empty) > 5 else "")
     return solutions, solution_ids(solutions)
 
 
