@@ -153,3 +153,30 @@ def test_output_is_a_folder(files, tmp_path, capsys):
         rc, lines = run(commands(files, files / name, tmp_path)[command], capsys)
         assert rc == 2 and len(lines) == 1 and f"{tmp_path}: is a folder" in lines[0], (command, lines)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    import hiero.augment.hnc as hnc
+
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hnc, "main", interrupted)
+    assert cli(["augment", "hnc", "x.jsonl", "-o", "y.jsonl"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "hiero: interrupted" and "Traceback" not in err
+
+
+def test_readers_refuse_a_policy_folder_still_being_trained(tmp_path, files):
+    """HFGenerator / po / selftrain read through check_finished: an in-progress record refuses."""
+    from hiero.policy.hf_backend import HFGenerator
+    from hiero.preference.train import load_model
+
+    folder = tmp_path / "policy"
+    shutil.copytree(files / "base", folder)
+    (folder / "hiero_run.json").write_text(json.dumps({"stage": "policy train", "complete": False}))
+    for read in (lambda: HFGenerator(folder, device="cpu"), lambda: load_model(str(folder))):
+        with pytest.raises(ValueError, match="unfinished hiero policy train run"):
+            read()
+    (folder / "hiero_run.json").write_text(json.dumps({"stage": "policy train", "complete": True}))
+    HFGenerator(folder, device="cpu")
