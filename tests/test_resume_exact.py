@@ -80,25 +80,34 @@ def commands(root: Path, out: Path) -> dict[str, list[str]]:
         "po": ["po", "train", "--model", str(root / "policy"), "--pairs", str(root / "pairs.jsonl"), "-o", str(out),
                "--ref-cache-dir", str(root / "cache"), "--max-steps", "6", "--batch-size", "2", "--lr", "0.01",
                *common],
+        "po-rows": ["po", "train", "--model", str(root / "policy"), "--pairs", str(root / "pairs.jsonl"), "-o",
+                    str(out), "--ref-cache-dir", str(root / "cache"), "--max-steps", "4", "--batch-size", "2",
+                    "--lr", "0.01", "--loss", "hipo", "--preset", "rq-bias,mt-bias", "--schedule", "sequential",
+                    *common],
         "selftrain": ["selftrain", "--policy", str(root / "policy"), "--trees", str(root / "trees.jsonl"), "-o",
                       str(out), "--max-steps", "6", "--batch-size", "2", "--lr", "0.01", "--eval-n", "2",
                       "--max-new-tokens", "8", "--threshold", "0", *common],
     }
 
 
-@pytest.mark.parametrize("trainer", ["rm", "policy", "po", "selftrain"])
+@pytest.mark.parametrize("trainer", ["rm", "policy", "po", "selftrain", "po-rows"])
 def test_killed_and_resumed_equals_uninterrupted(assets, tmp_path, monkeypatch, trainer):
+    """po-rows: two HiPO weight rows trained in sequence (row 2 starts from row 1's weights), killed
+    in row 2; the rerun restores row 1 from its last checkpoint and resumes row 2 from step 2."""
     ref, run = tmp_path / "ref", tmp_path / "run"
     assert cli(commands(assets, ref)[trainer]) == 0
     with monkeypatch.context() as m:
-        kill_at_call(m, 4)  # after the step-2 checkpoint, mid-way to step 4
+        kill_at_call(m, 4 + 4 if trainer == "po-rows" else 4)  # after a step-2 checkpoint, mid-way to step 4
         with pytest.raises(Killed):
             cli(commands(assets, run)[trainer])
-    assert (run / "checkpoints" / "step-00000002").is_dir()
+    ckpt = run / "row1-mt-bias" if trainer == "po-rows" else run
+    assert (ckpt / "checkpoints" / "step-00000002").is_dir()
     assert cli(commands(assets, run)[trainer]) == 0
-    want, got = model_bytes(ref), model_bytes(run)
-    assert want and got == want
-    assert not (run / "checkpoints").exists()
+    folders = ["row0-rq-bias", "row1-mt-bias"] if trainer == "po-rows" else ["."]
+    for f in folders:
+        want, got = model_bytes(ref / f), model_bytes(run / f)
+        assert want and got == want, f
+    assert not list(run.rglob("checkpoints"))
 
 
 def test_rm_same_seed_same_bytes(assets, tmp_path):
