@@ -43,6 +43,7 @@ def server(tiny_policy):
 
 
 def test_load_200_requests_50_concurrent_plus_one_oversized(server, test_problems):
+    """Every valid request answered (HTTP 200) within ANSWER_WITHIN_S; the oversized one refused at once."""
     prompts = [build_prompt(test_problems[i % len(test_problems)].question) for i in range(200)]
     started = time.perf_counter()
 
@@ -53,8 +54,12 @@ def test_load_200_requests_50_concurrent_plus_one_oversized(server, test_problem
 
     with ThreadPoolExecutor(50) as pool:
         futures = [pool.submit(ask, i) for i in range(200)]
-        big = post(server.url, {"prompt": prompts[0], "n": 128, "max_tokens": 4096})
+        # one request at the budget (32 x 128 = 4096 tokens) is served too, without starving the small ones
+        large = pool.submit(post, server.url, {"prompt": prompts[1], "n": 32, "max_tokens": 128, "temperature": 1.0})
+        big = post(server.url, {"prompt": prompts[0], "n": 128, "max_tokens": 4096})  # the issue's oversized one
         results = [f.result() for f in futures]
+        large = large.result()
+    assert large[0] == 200 and len(large[1]["choices"]) == 32
     wall = time.perf_counter() - started
     assert big[0] == 400 and "per-request budget" in big[1]["error"]["message"]
     assert [s for s, _, _ in results] == [200] * 200
