@@ -106,8 +106,17 @@ def config_from_dict(cls: type[C], values: dict, *, source: str = "<dict>") -> C
 
 
 def load_yaml(path: str | Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f) or {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ValueError(f"{where}: YAML syntax error ({getattr(e, 'problem', None) or e}); fix the file") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the file as UTF-8") from None
+    except OSError as e:
+        raise ValueError(f"--config {path}: {e.strerror}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of setting: value at the top level")
     return data

@@ -6,8 +6,9 @@ a pure `step_fn(model, batch) -> (loss, metrics)` and, optionally, `eval_fn(mode
 
 Features: fp32 / bf16 / fp16 mixed precision, gradient accumulation, gradient clipping, linear
 warm-up + decay, `max_steps` or epochs, metrics JSONL (one line per optimizer step), progress bar,
-periodic `save_state` into OUT/checkpoint and resume from it after a crash, best checkpoint by eval
-loss. Stage configs subclass `TrainConfig` to inherit these flat, documented fields.
+atomic, verified checkpoints in OUT/checkpoints (hiero/checkpoint.py: no pickle; every `save_every`
+steps, every `save_minutes`, and on SIGTERM / SIGINT) and an exact resume from the newest complete
+one after a crash, best model by eval loss. Stage configs subclass `TrainConfig` to inherit these flat, documented fields.
 
 Multi-process (DDP, DeepSpeed ZeRO-2/3, FSDP; tests/test_training_distributed.py). W processes x
 batch b x accumulation A is the same optimisation as 1 process x batch W·A·b:
@@ -31,6 +32,11 @@ batch b x accumulation A is the same optimisation as 1 process x batch W·A·b:
   (it is not handed to Accelerate, which would step it W times per step).
 - evaluation runs on every process (replicas agree; the eval loss is averaged to be sure), the
   model folder is written by the main process; under ZeRO-3 the shards are gathered first.
+- checkpoints: every process writes its RNG state into the temporary checkpoint folder, the main
+  process the model, optimizer, scheduler and loop state, then seals it (hiero/checkpoint.py); the
+  model and optimizer of DeepSpeed / FSDP are sharded by their engine, so there Accelerate's
+  `save_state` / `load_state` write and read the engine's part (that part uses the engines' own,
+  pickle-based formats: hiero's no-pickle guarantee covers single-device and DDP runs).
 - around the loop, stages build caches inside `acc.main_process_first()` (the others then read
   them: HiPO's reference log-probs, the SFT tokenizer), write files from the main process only,
   and run replicated work once with `on_main_process` (the accuracy figures of SFT / selftrain).
@@ -39,11 +45,12 @@ batch b x accumulation A is the same optimisation as 1 process x batch W·A·b:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import random
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,7 +62,8 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from tqdm.auto import tqdm
 
-from hiero.data.io import append_jsonl, atomic_write
+from hiero import checkpoint
+from hiero.data.io import append_jsonl, read_appended, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +83,28 @@ class TrainConfig:
     mixed_precision: Literal["no", "bf16", "fp16"] = field(default="no", metadata={"help": "autocast precision"})
     seed: int = field(default=0, metadata={"help": "random seed (data order, init, dropout)"})
     eval_every: int = field(default=0, metadata={"help": "evaluate every N optimizer steps (0: at the end only)"})
-    save_every: int = field(default=0, metadata={"help": "save a resumable checkpoint every N steps (0: never)"})
+    save_every: int = field(default=0, metadata={"help": "save a resumable checkpoint every N steps (0: by time only)"})
+    save_minutes: float = field(default=5.0, metadata={
+        "help": "also save a resumable checkpoint when this many minutes passed since the last one (0: off); "
+                "SIGTERM / SIGINT always save one before stopping"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "replace a finished output folder (atomically, once the new run finishes) or discard an "
+                "interrupted run made with other settings"})
     log_every: int = field(default=10, metadata={"help": "progress-bar refresh interval in steps"})
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Refuse optimisation settings that cannot train, naming the field (before any work is done)."""
+    bad = [("batch_size", cfg.batch_size >= 1, "an integer >= 1"), ("grad_accum", cfg.grad_accum >= 1, "an integer >= 1"),
+           ("lr", math.isfinite(cfg.lr) and cfg.lr >= 0, "a finite number >= 0"),
+           ("epochs", math.isfinite(cfg.epochs) and cfg.epochs > 0, "a finite number > 0"),
+           ("warmup_ratio", 0 <= cfg.warmup_ratio <= 1, "in [0, 1]"),
+           ("weight_decay", math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0, "a finite number >= 0"),
+           ("save_every", cfg.save_every >= 0, ">= 0"), ("eval_every", cfg.eval_every >= 0, ">= 0"),
+           ("save_minutes", math.isfinite(cfg.save_minutes) and cfg.save_minutes >= 0, "a finite number >= 0")]
+    for name, ok, want in bad:
+        if not ok:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: must be {want}")
 
 
 def total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
@@ -188,6 +216,7 @@ def train_loop(
     desc: str = "train",
     extra_prepare: tuple = (),
     loss_weight: str | None = None,
+    keep_checkpoint: bool = False,
 ) -> dict:
     """Run the optimisation; returns a summary (steps, time, last/best metrics).
 
@@ -201,7 +230,14 @@ def train_loop(
     loss_weight    name of a step_fn metric counting the units the loss is a mean over (e.g.
                "n_steps"): the optimizer step then minimises the mean over all units of all its
                micro-batches on all processes instead of the mean of per-micro-batch means
+    keep_checkpoint  leave a checkpoint of the last step in OUT/checkpoints (a stage removes it when
+               its own work after the loop is done, hiero.runs), instead of deleting checkpoints
+
+    Checkpoints (hiero.checkpoint: atomic, verified, no pickle) are written every `save_every` steps,
+    every `save_minutes`, and on SIGTERM / SIGINT, after which the loop raises TrainingInterrupted;
+    the newest complete one is resumed from, exactly (model, optimizer, scheduler, RNG, data order).
     """
+    check_train_config(cfg)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     set_seed(cfg.seed)
@@ -219,26 +255,59 @@ def train_loop(
         sampler.group = n_proc * n_accum  # one optimizer step = one length-grouped batch of W·A·b
     n_total = total_steps(cfg, len(loader))  # after prepare: this process's share of the batches
     scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * n_total), n_total)
-    acc.register_for_checkpointing(scheduler)
+    # the scheduler is saved by hiero.checkpoint as JSON, not registered with Accelerate (which pickles it)
     # gradients to rescale for loss_weight; DeepSpeed keeps them inside its engine (see module doc)
     grads_visible = acc.distributed_type != DistributedType.DEEPSPEED
 
-    ckpt, state_file = out_dir / "checkpoint", out_dir / "checkpoint" / "loop_state.json"
-    metrics_file = out_dir / "metrics.jsonl"
-    state = {"step": 0, "micro": 0, "best_eval": None, "elapsed": 0.0}
-    if state_file.exists():  # resume after a crash: same data order (seeded), skip what was done
-        acc.load_state(str(ckpt))
-        state = json.loads(state_file.read_text())
-        log.info("resuming %s from step %d", desc, state["step"])
+    ckpt_root, metrics_file = out_dir / checkpoint.ROOT, out_dir / "metrics.jsonl"
+    sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+    state = {"step": 0, "micro": 0, "best_eval": None, "elapsed": 0.0, "last": {}}
+    if (out_dir / checkpoint.LEGACY / "loop_state.json").exists():
+        raise ValueError(f"{out_dir / checkpoint.LEGACY}: a checkpoint of an older hiero (Accelerate's pickled "
+                         "state), which is never loaded; delete that folder or train into a new one")
+    found = checkpoint.latest(ckpt_root, tidy=True) if acc.is_main_process else None
+    acc.wait_for_everyone()  # the main process has set torn checkpoints aside
+    if not acc.is_main_process:
+        found = checkpoint.latest(ckpt_root, tidy=False)
+    if found is not None:  # resume after a crash: same data order (seeded), skip what was done
+        if sharded:
+            acc.load_state(str(found))  # the engine's own shards (module docstring)
+        data = checkpoint.read(found, acc.process_index, weights=not sharded)
+        if not sharded:
+            model.load_state_dict(data["model"])
+            opt.load_state_dict(data["optimizer"])
+        state.update(data["trainer"]["loop"])
+        scheduler.load_state_dict(data["trainer"]["scheduler"])
+        if acc.scaler is not None and data["trainer"].get("scaler"):
+            acc.scaler.load_state_dict(data["trainer"]["scaler"])
+        if "rng" in data:
+            checkpoint.restore_rng(*data["rng"])
+        log.info("resuming %s from step %d (%s)", desc, state["step"], found)
+        if acc.is_main_process:  # the rows logged after the checkpoint are logged again below
+            rows = [r for r in read_appended(metrics_file) if "lr" in r and r.get("step", 0) <= state["step"]]
+            write_jsonl(metrics_file, rows)
     elif acc.is_main_process:
         metrics_file.unlink(missing_ok=True)  # a fresh run: do not mix in an old run's metrics
     acc.wait_for_everyone()
+    saved = [time.time(), state["step"] if found is not None else -1]  # time and step of the last checkpoint
 
     def save_checkpoint():
-        acc.save_state(str(ckpt))
-        if acc.is_main_process:
-            with atomic_write(state_file) as f:
-                json.dump(state, f)
+        """Every process writes its part into a temporary folder; the main one seals it (checkpoint.py)."""
+        tmp, main = checkpoint.tmp_dir(ckpt_root, state["step"]), acc.is_main_process
+        if main and tmp.exists():
+            shutil.rmtree(tmp)
+        acc.wait_for_everyone()
+        trainer = {"loop": dict(state), "scheduler": scheduler.state_dict(), "processes": n_proc,
+                   "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
+        if sharded:
+            acc.save_state(str(tmp))
+        checkpoint.write_process_files(tmp, acc.process_index, model.state_dict() if main and not sharded else None,
+                                       opt.state_dict() if main and not sharded else None, trainer if main else None)
+        acc.wait_for_everyone()
+        if main:
+            checkpoint.seal(ckpt_root, state["step"])
+        acc.wait_for_everyone()
+        saved[:] = [time.time(), state["step"]]
 
     def save_model():
         with _full_weights(acc, wrapped):
@@ -262,7 +331,8 @@ def train_loop(
     wrapped.train()
     bar = tqdm(total=n_total, initial=state["step"], desc=desc, disable=not acc.is_local_main_process,
                dynamic_ncols=True)
-    t0, last, tally = time.time() - state["elapsed"], {}, _StepTally()
+    t0, last, tally = time.time() - state["elapsed"], state["last"], _StepTally()
+    stop = _StopSignals()
     epoch = state["micro"] // max(1, len(loader))
     while state["step"] < n_total:
         skip = state["micro"] - epoch * len(loader)
@@ -303,6 +373,7 @@ def train_loop(
             state["step"] += 1
             state["elapsed"] = time.time() - t0
             last, tally = row_metrics, _StepTally()
+            state["last"] = last
             row = {"step": state["step"], "epoch": epoch, "lr": scheduler.get_last_lr()[0],
                    "time_s": round(state["elapsed"], 3), **last}
             if cfg.eval_every and state["step"] % cfg.eval_every == 0 and state["step"] < n_total:
@@ -312,22 +383,78 @@ def train_loop(
             bar.update(1)
             if state["step"] % max(1, cfg.log_every) == 0:
                 bar.set_postfix(loss=f"{last['loss']:.4f}")
-            if cfg.save_every and state["step"] % cfg.save_every == 0:
+            signum = _should_stop(acc, stop, cfg, saved[0])
+            if signum >= 0 or (cfg.save_every and state["step"] % cfg.save_every == 0):
                 save_checkpoint()
+            if signum > 0:
+                bar.close()
+                stop.restore()
+                raise TrainingInterrupted(signum, state["step"], checkpoint.step_dir(ckpt_root, state["step"]))
             if state["step"] >= n_total:
                 break
         epoch += 1
     bar.close()
+    stop.restore()
     final_eval = evaluate_and_keep_best()
     if final_eval is not None and acc.is_main_process:
         append_jsonl(metrics_file, {"step": state["step"], **{f"eval_{k}": v for k, v in final_eval.items()}})
     if save_fn and eval_fn is None:
         save_model()
-    if ckpt.exists() and acc.is_main_process:
-        shutil.rmtree(ckpt)  # finished: the resumable state is no longer needed
+    if keep_checkpoint and saved[1] != state["step"]:
+        save_checkpoint()  # the stage's work after the loop is not lost either: a rerun skips to here
+    elif not keep_checkpoint and ckpt_root.exists() and acc.is_main_process:
+        shutil.rmtree(ckpt_root)  # finished: the resumable state is no longer needed
     acc.wait_for_everyone()  # the other processes may read what the main one wrote (metrics, model)
     return {"steps": state["step"], "train_time_s": round(time.time() - t0, 2), "last": last,
             "final_eval": final_eval, "best_eval_loss": state["best_eval"]}
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGTERM / SIGINT during train_loop: a checkpoint was saved; rerunning the command resumes."""
+
+    def __init__(self, signum: int, step: int, folder: Path):
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name} at step {step}; checkpoint {folder} saved: rerun the same command "
+                         "to resume")
+        self.exit_code = 128 + signum
+
+
+class _StopSignals:
+    """SIGTERM / SIGINT handlers that only raise a flag, checked at the next optimizer step (a second
+    signal of the same kind acts at once). Installed from the main thread only (Python's rule)."""
+
+    def __init__(self):
+        self.signum, self.previous = 0, {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.signum == signum:  # asked twice: stop now
+            self.restore()
+            signal.raise_signal(signum)
+            return
+        self.signum = signum
+        log.warning("%s received: saving a checkpoint at the end of this step", signal.Signals(signum).name)
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+
+def _should_stop(acc: Accelerator, stop: _StopSignals, cfg: TrainConfig, last_save: float) -> int:
+    """> 0: the signal that asks to stop (checkpoint, then stop); 0: a checkpoint is due by time;
+    -1: neither. Every process gets the same answer (a signal may reach only one of them)."""
+    timed = cfg.save_minutes > 0 and time.time() - last_save >= 60 * cfg.save_minutes
+    flags = [float(stop.signum), float(timed)]
+    if acc.num_processes > 1:
+        flags = acc.reduce(torch.tensor(flags, device=acc.device), reduction="sum").tolist()
+        flags = [max(flags[0], float(stop.signum)), flags[1]]
+    if flags[0] > 0:
+        return int(stop.signum or signal.SIGTERM)
+    return 0 if flags[1] > 0 else -1
 
 
 class LengthGroupedBatches:

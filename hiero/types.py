@@ -172,9 +172,10 @@ class Solution:
     @classmethod
     def from_dict(cls, d: dict) -> Solution:
         correct = _get(d, "correct", bool, required=False)
+        steps = _str_list(d, "steps")  # may be empty (PRM800K give-ups); readers that score steps refuse it
         return cls(
             problem_id=str(_get(d, "problem_id", (str, int))),
-            steps=_str_list(d, "steps"),
+            steps=steps,
             answer=_get(d, "answer", (str, int, float), required=False),
             correct=correct,
             question=_get(d, "question", str, required=False),
@@ -291,7 +292,22 @@ class Tree:
         except FieldError as e:
             raise FieldError("problem." + e.field, e.message) from None
         nodes = [Node.from_dict(n, prefix=f"nodes[{i}].") for i, n in enumerate(_get(d, "nodes", list))]
-        return cls(problem=problem, nodes=nodes, meta=_get(d, "meta", dict, required=False, default={}))
+        tree = cls(problem=problem, nodes=nodes, meta=_get(d, "meta", dict, required=False, default={}))
+        tree.check_links()
+        return tree
+
+    def check_links(self) -> None:
+        """Every child id names a node whose parent is this one, and every parent names a node."""
+        for n in self.nodes:
+            for c in n.children:
+                if not (isinstance(c, int) and 0 <= c < len(self.nodes)):
+                    raise FieldError(f"nodes[{n.id}].children", f"child {c!r} is not a node of this tree "
+                                     f"(ids 0..{len(self.nodes) - 1})")
+                if self.nodes[c].parent != n.id:
+                    raise FieldError(f"nodes[{c}].parent", f"is {self.nodes[c].parent!r}, but node {n.id} lists it "
+                                     "as a child")
+            if n.parent is not None and not (isinstance(n.parent, int) and 0 <= n.parent < len(self.nodes)):
+                raise FieldError(f"nodes[{n.id}].parent", f"{n.parent!r} is not a node of this tree")
 
 
 # ----------------------------------------------------------------------------- PreferencePair
@@ -339,10 +355,15 @@ class PreferencePair:
         # `question` is accepted for `prompt` (the Math StackExchange preference files use it)
         if "prompt" not in d and "question" in d:
             d = {**d, "prompt": d["question"]}
+        chosen, rejected = _get(d, "chosen", str), _get(d, "rejected", str)
+        if not chosen.strip() or not rejected.strip():
+            raise FieldError("chosen" if not chosen.strip() else "rejected", "is empty; a pair needs two responses")
+        if chosen == rejected:
+            raise FieldError("rejected", "equals chosen; a preference pair needs two different responses")
         return cls(
             prompt=_get(d, "prompt", str),
-            chosen=_get(d, "chosen", str),
-            rejected=_get(d, "rejected", str),
+            chosen=chosen,
+            rejected=rejected,
             id=str(_get(d, "id", (str, int), required=False, default="")),
             chosen_segments=_get(d, "chosen_segments", dict, required=False),
             rejected_segments=_get(d, "rejected_segments", dict, required=False),

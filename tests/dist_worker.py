@@ -3,7 +3,8 @@
 
     python -m torch.distributed.run --nproc_per_node 2 tests/dist_worker.py JOBS.json
 
-JOBS.json: {"jobs": [{"argv": ["rm", "train", ...], "summary": "OUT/rank{rank}.json"}, ...]}.
+JOBS.json: {"jobs": [{"argv": ["rm", "train", ...], "summary": "OUT/rank{rank}.json"}, ...]}; a job with
+"kill_at_call": N raises in the N-th training step call of every process (a crash, to test resume).
 Each job seeds torch with 0 first (the RM head is initialised before the loop seeds), and its
 stage summary is written per rank to `summary` so the test can check what each process did.
 """
@@ -34,10 +35,27 @@ def recording(main, path):
     return wrapped
 
 
+def kill_at(n: int) -> None:
+    import hiero.training as training
+
+    real, calls = training._StepModule.forward, {"n": 0}
+
+    def forward(self, batch=None, call=None):
+        if call is None:
+            calls["n"] += 1
+            if calls["n"] == n:
+                os._exit(9)  # as kill -9: no cleanup at all
+        return real(self, batch, call)
+
+    training._StepModule.forward = forward
+
+
 def run(spec: dict) -> int:
     stages = (rm_train, po_train, sft, st_train)  # the CLI looks `main` up in these at call time
     real = {m: m.main for m in stages}
     for job in spec["jobs"]:
+        if job.get("kill_at_call"):
+            kill_at(job["kill_at_call"])
         torch.manual_seed(0)
         for m in stages:
             m.main = recording(real[m], job["summary"])

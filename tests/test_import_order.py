@@ -14,7 +14,8 @@ import hiero
 LAYERS = [
     {"types", "config", "grading"},     # the data model, settings, answer equivalence
     {"data"},                           # sources, the built-in domain's generator, JSONL io
-    {"cache", "training", "domains"},   # hashes and seeds, the training loop, answer/step grading per domain
+    {"cache", "checkpoint"},            # hashes and seeds; resumable training checkpoints (no pickle)
+    {"training", "runs", "domains"},    # the training loop, training output folders, answer/step grading per domain
     {"policy"},                         # generation backends, sampling, policy SFT
     {"trees"},                          # tree annotation (bfs, MCTS, binary search)
     {"augment"},                        # HNC and reward-model rows
@@ -65,4 +66,4 @@ def test_the_check_catches_a_stage_importing_a_later_one(tmp_path):
         "from hiero.data import synth\n\ndef f():\n    from hiero.evaluation.bon import policy_id\n")
     (tmp_path / "trees").mkdir()
     (tmp_path / "trees" / "x.py").write_text("import hiero.trees.tree\nimport hiero.policy.prompt\n")
-    assert violations(tmp_path) == [f"{tmp_path / 'policy' / 'sample.py'}: policy imports evaluation (layer 8 >= 3)"]
+    assert violations(tmp_path) == [f"{tmp_path / 'policy' / 'sample.py'}: policy imports evaluation (layer 9 >= 4)"]

@@ -137,7 +137,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(jobs: list[dict], tmp: Path, nproc: int = 2, timeout: int = 240) -> None:
+def launch(jobs: list[dict], tmp: Path, nproc: int = 2, timeout: int = 240, expect_ok: bool = True) -> None:
     spec = tmp / "jobs.json"
     spec.write_text(json.dumps({"jobs": jobs}))
     env = {**os.environ, "ACCELERATE_USE_CPU": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
@@ -145,7 +145,7 @@ def launch(jobs: list[dict], tmp: Path, nproc: int = 2, timeout: int = 240) -> N
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
            "127.0.0.1", "--master_port", str(free_port()), str(ROOT / "tests" / "dist_worker.py"), str(spec)]
     proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    assert (proc.returncode == 0) == expect_ok, proc.stdout[-3000:] + proc.stderr[-6000:]
 
 
 # ----------------------------------------------------------------------------- 2 processes
@@ -239,3 +239,20 @@ def test_loop_accumulation_with_and_without_loss_weight(tmp_path, weighted):
         assert [r["loss"] for r in ca] == pytest.approx([r["loss"] for r in cb], rel=1e-5)
     else:
         assert not torch.allclose(wa, wb, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow  # two 2-process launches (~40 s on 2 cores)
+def test_two_processes_killed_and_resumed_equal_uninterrupted(assets, tmp_path):
+    """DDP: both processes die (os._exit) after the step-2 checkpoint; the relaunched command resumes
+    from it (each rank its own RNG file) and writes the bytes of an uninterrupted 2-process run."""
+    d = tmp_path
+    argv = lambda out: rm_argv(assets, out, batch=2) + ["--save-every", "2"]  # noqa: E731
+    launch([{"argv": argv(d / "ref"), "summary": str(d / "ref{rank}.json")},
+            {"argv": argv(d / "run"), "summary": str(d / "run{rank}.json"), "kill_at_call": 4}], d, expect_ok=False)
+    assert (d / "ref" / "model.safetensors").exists() and (d / "run" / "checkpoints" / "step-00000002").is_dir()
+    assert sorted(p.name for p in (d / "run" / "checkpoints" / "step-00000002").glob("rng-*")) == [
+        "rng-0.json", "rng-0.safetensors", "rng-1.json", "rng-1.safetensors"]
+    launch([{"argv": argv(d / "run"), "summary": str(d / "run{rank}.json")}], d)
+    for name in ("model.safetensors", "rm_head.safetensors"):
+        assert (d / "run" / name).read_bytes() == (d / "ref" / name).read_bytes(), name
+    assert [r["step"] for r in curve(d / "run")] == [1, 2, 3, 4]

@@ -58,7 +58,7 @@ from typing import Literal
 from tqdm.auto import tqdm
 
 from hiero.cache import derive_seed
-from hiero.data.io import read_jsonl, write_jsonl
+from hiero.data.io import DataError, read_jsonl, write_jsonl
 from hiero.policy.prompt import STEP_SEP
 from hiero.types import ROOT, Node, Tree
 
@@ -237,6 +237,8 @@ def main(cfg: HNCConfig) -> dict:
             stats["merges"] += n
             stats["trees_with_merges"] += n > 0
             yield out
+        if stats["trees"] == 0:  # raised inside the atomic write: no output file is left
+            raise DataError(cfg.input, None, "no trees in the file (give a trees JSONL from hiero annotate)")
 
     write_jsonl(cfg.output, compressed())  # atomic: bad input leaves no partial output
     dt = time.perf_counter() - t0

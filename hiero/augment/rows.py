@@ -462,6 +462,9 @@ def main(cfg: RowsConfig) -> dict:
                     continue
                 counts["inputs"] += 1
                 rows += (prm800k_orm_rows if cfg.kind == "orm" else prm800k_step_rows)(sol, cfg, counts)
+    if counts["inputs"] == 0:
+        raise DataError(", ".join(map(str, cfg.inputs)), None, f"no {'trees' if cfg.source == 'trees' else 'solutions'} "
+                        "in the input (an empty file); nothing to build rows from")
     n_built = len(rows)
     rows = dedup(rows)
     train, evl = split_by_question(rows, cfg.eval_fraction, cfg.seed)

@@ -16,6 +16,7 @@ import gzip
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -34,10 +35,19 @@ class DataError(ValueError):
         self.path, self.line = str(path), line
 
 
-def _open_text(path: Path) -> IO[str]:
-    if str(path).endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _open_bytes(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+
+
+def _decode(path: Path, lineno: int, data: bytes) -> str:
+    """UTF-8 text of one line (or a whole document), or a DataError naming the line and the column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = lineno + data.count(b"\n", 0, e.start)
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x} at column {col}); "
+                                    "save the file as UTF-8") from None
 
 
 def read_jsonl(path: str | os.PathLike, cls: type[T] | None = None, *, skip_blank: bool = True) -> Iterator[T]:
@@ -45,8 +55,11 @@ def read_jsonl(path: str | os.PathLike, cls: type[T] | None = None, *, skip_blan
     path = Path(path)
     if not path.exists():
         raise DataError(path, None, "file not found")
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
+    if path.is_dir():
+        raise DataError(path, None, "is a folder; expected a JSONL file")
+    with _open_bytes(path) as f:
+        for lineno, raw in enumerate(f, start=1):
+            line = _decode(path, lineno, raw)
             if not line.strip():
                 if skip_blank:
                     continue
@@ -72,9 +85,12 @@ def read_json(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.exists():
         raise DataError(path, None, "file not found")
-    with _open_text(path) as f:
+    if path.is_dir():
+        raise DataError(path, None, "is a folder; expected a JSON file")
+    with _open_bytes(path) as f:
+        text = _decode(path, 1, f.read())
         try:
-            return json.load(f)
+            return json.loads(text)
         except json.JSONDecodeError as e:
             raise DataError(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})") from None
 
@@ -87,13 +103,33 @@ def dumps(row: Any) -> str:
     return json.dumps(_to_jsonable(row), ensure_ascii=False)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def _new_file_mode() -> int:
+    """The mode `open()` would give a new file: 0o666 less the process umask (0o644 under umask 022)."""
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Write to a temp file beside `path` and rename it over `path` only if the block succeeds."""
+    """Write to a temp file beside `path` and rename it over `path` only if the block succeeds.
+
+    The file gets the mode a plain `open()` would give it (mkstemp's 0600 would hide outputs from
+    the group and others): an existing file's mode is kept, a new one follows the umask."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, None, "is a folder; give a file path for this output")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        try:
+            os.fchmod(fd, path.stat().st_mode & 0o7777)
+        except FileNotFoundError:
+            os.fchmod(fd, _new_file_mode())
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
             f.flush()
@@ -155,8 +191,7 @@ def read_appended(path: str | os.PathLike, cls: type[T] | None = None) -> list[T
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    if not text.endswith("\n"):
-        lines = lines[:-1]  # torn by a crash mid-write
+    data = path.read_bytes()
+    data = data[:data.rfind(b"\n") + 1]  # a line without its newline was torn by a crash mid-write
+    lines = _decode(path, 1, data).split("\n")[:-1]
     return [_parse_line(path, i, line, cls) for i, line in enumerate(lines, start=1) if line.strip()]

@@ -40,6 +40,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel
 
 from hiero.policy.backend import Completion
+from hiero.runs import check_finished, reading_model
 
 SMALL_BATCH_ROWS = 32  # below this many rows a tiny model decodes on one CPU thread (see HFGenerator)
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -134,8 +135,10 @@ class HFGenerator:
             path = Path(model_or_dir)
             if not (path / "config.json").exists():
                 raise FileNotFoundError(f"{path}: not a Hugging Face model folder (no config.json)")
-            tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=_resolve_dtype(dtype, device))
+            check_finished(path)  # not a folder a hiero training run is still writing (hiero.runs)
+            with reading_model(path):
+                tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+                model = AutoModelForCausalLM.from_pretrained(path, dtype=_resolve_dtype(dtype, device))
         else:
             model = model_or_dir
             if dtype is not None:

@@ -22,7 +22,15 @@ concurrent clients cost one batched decode, not eight sequential ones.
 
 Auth: with `--api-key-env NAME`, requests must send `Authorization: Bearer $NAME` (HTTP 401
 otherwise). The key is read from the environment once and never logged or echoed.
-Bad requests get HTTP 400 with {"error": {"message": ...}} naming the field.
+Bad requests get HTTP 400 with {"error": {"message": ...}} naming the field (NaN and infinities
+included).
+
+Under load: the listen backlog is sized for `--max-concurrency` (not the standard library's 5); a
+request may ask for at most `--max-request-tokens` tokens (prompts x n x max_tokens; more is a 400),
+so no single request holds the model for long; within each round the worker decodes the cheapest
+groups first; a client that disconnects while its request waits in the queue has it cancelled (a
+decode already running is not interrupted: HFGenerator.generate is one call); a disconnect prints
+nothing. Load test: tests/policy/test_server_load.py.
 """
 
 from __future__ import annotations
@@ -30,8 +38,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import os
 import queue
+import select
+import socket
 import threading
 import time
 import uuid
@@ -54,6 +65,11 @@ class ServeConfig:
     batch_size: int = field(default=64, metadata={"help": "rows per batched decode (prompts x n)"})
     batch_wait_ms: float = field(default=5.0, metadata={"help": "how long to gather concurrent requests"})
     max_tokens_limit: int = field(default=4096, metadata={"help": "largest max_tokens a request may ask for"})
+    max_request_tokens: int = field(default=32768, metadata={
+        "help": "per-request budget: prompts x n x max_tokens at most this (larger requests get HTTP 400), so no "
+                "request holds the model for long"})
+    max_concurrency: int = field(default=64, metadata={
+        "help": "clients expected at once: the listen backlog (connections waiting to be accepted) is sized for it"})
     api_key_env: str = field(default="", metadata={"help": "env var holding the key clients must send ('' = open)"})
     device: str = field(default="", metadata={"help": "torch device ('' = cuda if available, else cpu)"})
 
@@ -91,14 +107,21 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     result: list[list[Completion]] | None = None
     error: Exception | None = None
+    cancelled: bool = False  # the client went away before its decode started: skipped
+
+    @property
+    def cost(self) -> int:
+        """Generated tokens at most: prompts x n x max_tokens (the per-request budget's measure)."""
+        return len(self.prompts) * self.settings[0] * self.settings[1]
 
 
 def _number(body: dict, key: str, kind, default, lo=None, hi=None):
     value = body.get(key, default)
     if value is None:
         value = default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
-        raise RequestError(f"field '{key}': expected {kind.__name__}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+            kind is int and not float(value).is_integer()):
+        raise RequestError(f"field '{key}': expected a finite {kind.__name__}, got {value!r}")
     value = kind(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise RequestError(f"field '{key}': {value} outside [{lo}, {hi}]")
@@ -155,12 +178,14 @@ class CompletionServer:
         if cfg.api_key_env and not self._key:
             raise ValueError(f"--api-key-env {cfg.api_key_env}: that environment variable is not set")
         self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self.stats = {"requests": 0, "batches": 0, "generated_tokens": 0}
+        self.stats = {"requests": 0, "batches": 0, "generated_tokens": 0, "cancelled": 0}
         self._lock = threading.Lock()
         self._serving = self._closed = False
         self._worker = threading.Thread(target=self._work, name="hiero-serve-worker", daemon=True)
         self._worker.start()
-        self.httpd = ThreadingHTTPServer((cfg.host, cfg.port), self._handler_class())
+        if cfg.max_concurrency < 1 or cfg.max_request_tokens < 1 or cfg.batch_size < 1:
+            raise ValueError("--max-concurrency, --max-request-tokens and --batch-size must be >= 1")
+        self.httpd = _QuietServer((cfg.host, cfg.port), self._handler_class(), backlog=max(16, cfg.max_concurrency))
         self.httpd.daemon_threads = True
 
     @property
@@ -185,8 +210,12 @@ class CompletionServer:
                     self._queue.put(None)  # finish this round, then stop
                     break
                 jobs.append(nxt)
-            for settings, group in group_jobs(jobs):
-                self._run_group(settings, group)
+            # fair within a round: the cheapest decodes first, so one big request (bounded by
+            # --max-request-tokens) delays the small ones that arrived with it by nothing
+            for settings, group in sorted(group_jobs(jobs), key=lambda g: sum(j.cost for j in g[1])):
+                group = [j for j in group if not j.cancelled]
+                if group:
+                    self._run_group(settings, group)
 
     def _generate(self, settings: tuple, prompts: list[str]) -> list[list[Completion]]:
         n, max_tokens, stop, temperature, top_p, seed = settings
@@ -215,18 +244,25 @@ class CompletionServer:
         for j in group:
             j.done.set()
 
-    def submit(self, prompts: list[str], settings: tuple) -> list[list[Completion]]:
+    def submit(self, prompts: list[str], settings: tuple, gone=None) -> list[list[Completion]] | None:
+        """Queue a request and wait for its answer; None if `gone()` (the client disconnected) turned
+        true first, in which case the job is skipped if its decode has not started."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
         job = _Job(prompts, settings)
         self._queue.put(job)
-        job.done.wait()
+        while not job.done.wait(0.05):
+            if gone is not None and gone():
+                job.cancelled = True
+                with self._lock:
+                    self.stats["cancelled"] += 1
+                return None
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ request -> response
-    def completions(self, body: dict, chat: bool = False) -> dict:
+    def completions(self, body: dict, chat: bool = False, gone=None) -> dict | None:
         if chat and "max_tokens" not in body:  # the chat API's newer name, and a chat-sized default
             body = {**body, "max_tokens": body.get("max_completion_tokens") or min(512, self.cfg.max_tokens_limit)}
         settings = parse_settings(body, self.cfg.max_tokens_limit)
@@ -237,12 +273,19 @@ class CompletionServer:
             prompts = [prompt] if isinstance(prompt, str) else prompt
             if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
                 raise RequestError("field 'prompt': expected a non-empty string or list of strings")
+        cost = len(prompts) * settings[0] * settings[1]
+        if cost > self.cfg.max_request_tokens:
+            raise RequestError(f"fields 'n', 'max_tokens', 'prompt': {len(prompts)} prompt(s) x n {settings[0]} x "
+                               f"max_tokens {settings[1]} = {cost} tokens exceeds this server's per-request budget "
+                               f"{self.cfg.max_request_tokens} (--max-request-tokens); split the request")
         with self._lock:
             self.stats["requests"] += 1
         try:
-            outs = self.submit(prompts, settings)
+            outs = self.submit(prompts, settings, gone)
         except ValueError as e:  # e.g. a prompt that tokenizes to nothing
             raise RequestError(str(e)) from None
+        if outs is None:
+            return None
         n = settings[0]
         choices, total = [], 0
         for i, row in enumerate(outs):
@@ -278,11 +321,23 @@ class CompletionServer:
 
             def _send(self, status: int, obj: dict) -> None:
                 data = json.dumps(obj).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client went away: nothing to tell it, nothing to print
+                    self.close_connection = True
+
+            def _client_gone(self) -> bool:
+                """True once the client closed its connection (readable, and a peek reads nothing)."""
+                try:
+                    if not select.select([self.connection], [], [], 0)[0]:
+                        return False
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except OSError:
+                    return True
 
             def _error(self, status: int, message: str) -> None:
                 self._send(status, {"error": {"message": message, "code": status}})
@@ -315,7 +370,11 @@ class CompletionServer:
                     body = json.loads(raw.decode("utf-8"))
                     if not isinstance(body, dict):
                         raise RequestError("request body must be a JSON object")
-                    self._send(200, server.completions(body, chat=path.endswith("chat/completions")))
+                    answer = server.completions(body, chat=path.endswith("chat/completions"), gone=self._client_gone)
+                    if answer is None:  # the client disconnected: its job was cancelled
+                        self.close_connection = True
+                        return
+                    self._send(200, answer)
                 except (RequestError, json.JSONDecodeError, UnicodeDecodeError) as e:
                     self._error(400, str(e))
                 except Exception as e:  # generation failed: the client may retry
@@ -343,6 +402,23 @@ class CompletionServer:
         self.httpd.server_close()
         self._queue.put(None)
         self._worker.join(timeout=5)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a listen backlog sized for the configured concurrency (the standard
+    library's is 5) and no traceback when a client disconnects mid-answer."""
+
+    def __init__(self, address, handler, backlog: int):
+        self.request_queue_size = backlog  # read by server_activate's listen()
+        super().__init__(address, handler)
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            log.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 def main(cfg: ServeConfig) -> int:

@@ -47,9 +47,11 @@ from hiero.policy.generators import evaluate_accuracy
 from hiero.policy.model import build_model, count_params
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.tokenizer import train_tokenizer
+from hiero.runs import check_finished, settings_of, training_run
 from hiero.training import (
     LengthGroupedBatches,
     TrainConfig,
+    check_train_config,
     make_accelerator,
     on_main_process,
     right_pad,
@@ -197,11 +199,26 @@ def save_policy(model, tokenizer, folder: Path) -> None:
 
 
 def main(cfg: PolicyTrainConfig) -> dict:
-    """Train the policy into cfg.output; returns (and writes) the summary with measured figures."""
+    """Train the policy into cfg.output; returns (and writes) the summary with measured figures.
+
+    The output folder records the settings and input hashes (hiero.runs): an interrupted run resumes
+    only with the same ones, a finished folder is replaced only with --overwrite."""
     if not cfg.output:
         raise ValueError("an output folder is required (-o DIR)")
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
+    check_train_config(cfg)
+    inputs = {"problems": cfg.problems or None, "init": cfg.init or None}
+    if cfg.init:
+        check_finished(cfg.init)
+    with training_run(cfg.output, "policy train", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
+        summary = _train(cfg, run.dir, run.resuming)
+        summary["output"] = cfg.output
+        if run.main:
+            write_json(run.dir / "train_summary.json", summary)
+        run.finish()
+    return summary
+
+
+def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     acc = make_accelerator(cfg)
@@ -210,7 +227,7 @@ def main(cfg: PolicyTrainConfig) -> dict:
     train_steps = target_steps(train_problems, cfg)
     questions = [p.question for p in train_problems]
 
-    resuming = (out / "checkpoint" / "loop_state.json").exists() and (out / "tokenizer.json").exists()
+    resuming = resuming and (out / "tokenizer.json").exists()
     with acc.main_process_first():  # one process trains the tokenizer, the others read it back
         if resuming or not acc.is_main_process:  # a checkpoint's embeddings belong to the tokenizer saved with it
             tokenizer = AutoTokenizer.from_pretrained(out)
@@ -227,7 +244,7 @@ def main(cfg: PolicyTrainConfig) -> dict:
     eval_examples = encode_examples(tokenizer, [p.question for p in test_problems[:64]],
                                     [p.steps or [] for p in test_problems[:64]], cfg.max_len)
 
-    if cfg.init and not resuming:  # resuming: the checkpoint restores the weights either way
+    if cfg.init:  # resuming: the checkpoint then restores the trained weights
         model = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
     else:
         model = build_model(len(tokenizer), arch=cfg.arch, n_layers=cfg.n_layers, hidden=cfg.hidden, heads=cfg.heads,
@@ -251,7 +268,8 @@ def main(cfg: PolicyTrainConfig) -> dict:
     t_loop = time.time()
     result = train_loop(model, step_fn, loader, cfg, out, eval_fn=eval_fn if eval_examples else None,
                         save_fn=lambda m, folder: save_policy(m, tokenizer, folder), desc="policy sft",
-                        accelerator=acc, loss_weight="n_tokens")  # the loss is a mean over target tokens
+                        accelerator=acc, loss_weight="n_tokens",  # the loss is a mean over target tokens
+                        keep_checkpoint=True)
     loop_s = time.time() - t_loop
     seen["tokens"] = int(acc.reduce(torch.tensor(seen["tokens"], device=acc.device), reduction="sum"))
 
@@ -275,6 +293,4 @@ def main(cfg: PolicyTrainConfig) -> dict:
         "total_time_s": round(time.time() - t_start, 2), "threads": torch.get_num_threads(),
         "processes": acc.num_processes,
     }
-    if acc.is_main_process:
-        write_json(out / "train_summary.json", summary)
     return summary

@@ -29,6 +29,9 @@ class VLLMGenerator:
         except ImportError:
             raise ImportError("the vllm backend needs vLLM on a GPU machine: pip install -e '.[vllm]' "
                               "(or serve the model with `vllm serve` and use openai:URL#MODEL)") from None
+        from hiero.runs import check_finished
+
+        check_finished(model_dir)  # not a folder a hiero training run is still writing
         self.llm = LLM(model=model_dir, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
                        tensor_parallel_size=tensor_parallel_size, max_model_len=max_model_len,
                        enable_prefix_caching=enable_prefix_caching, **llm_kwargs)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -61,7 +62,8 @@ from hiero.data.io import atomic_write, read_jsonl, write_jsonl
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
 from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
-from hiero.training import TrainConfig, make_accelerator, right_pad, train_loop
+from hiero.runs import check_finished, reading_model, settings_of, training_run
+from hiero.training import TrainConfig, check_train_config, make_accelerator, right_pad, train_loop
 from hiero.types import IGNORE_INDEX, PreferencePair
 
 log = logging.getLogger(__name__)
@@ -106,13 +108,17 @@ def load_model(path: str, dtype: torch.dtype = torch.float32):
     """A causal LM from a local folder (module-level so tests can check when it is called)."""
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    check_finished(path)
+    with reading_model(path):
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
 
 
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(path)
+    check_finished(path)
+    with reading_model(path):
+        tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -249,13 +255,27 @@ def reference_logps(model, examples: list[dict], n_segments: int, pad_id: int, b
     return out
 
 
+def read_ref_cache(path: Path) -> dict | None:
+    """The cached {"ids", "logps"}, read with `weights_only=True` (tensors, lists, strings: never code);
+    a file that is not such a dict (planted, or from another version) is ignored with a warning."""
+    try:
+        saved = torch.load(path, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - UnpicklingError for a planted pickle, EOFError for a torn file...
+        log.warning("%s: not a reference log-prob cache (%s); recomputing it", path, str(e).splitlines()[0][:120])
+        return None
+    if not (isinstance(saved, dict) and isinstance(saved.get("ids"), list) and isinstance(saved.get("logps"), torch.Tensor)):
+        log.warning("%s: not a reference log-prob cache; recomputing it", path)
+        return None
+    return saved
+
+
 def cached_reference(cfg: POTrainConfig, examples: list[dict], pad_id: int) -> tuple[torch.Tensor, dict]:
     """Reference sums from the cache, or computed (loading the reference model) and stored."""
     d = StageCache(cfg.ref_cache_dir).dir("ref_logps", ref_cache_key(cfg))
     ids = [e["id"] for e in examples]
     if StageCache.is_done(d):
-        saved = torch.load(d / "ref_logps.pt")
-        if saved["ids"] == ids:
+        saved = read_ref_cache(d / "ref_logps.pt")
+        if saved is not None and saved["ids"] == ids:
             return saved["logps"], {"ref_cache": "hit", "ref_cache_dir": str(d), "ref_time_s": 0.0}
     t0 = time.time()
     ref = load_model(cfg.ref_model or cfg.model)
@@ -311,10 +331,39 @@ def betas_of(cfg: POTrainConfig) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- main
-def main(cfg: POTrainConfig) -> dict:
-    """Prepare pairs, get reference log-probs (cached), train each weight row; returns the summary."""
+def check_po_config(cfg: POTrainConfig) -> None:
     if not cfg.model or not cfg.pairs:
         raise ValueError("--model and --pairs are required")
+    check_train_config(cfg)
+    for name in ("beta", *(("segment_betas",) if cfg.segment_betas else ())):
+        values = getattr(cfg, name)
+        if not all(math.isfinite(b) and b > 0 for b in (values if isinstance(values, list) else [values])):
+            raise ValueError(f"--{name.replace('_', '-')} {values}: β must be a finite number > 0")
+    if cfg.max_length < 1 or cfg.ref_batch_size < 1 or cfg.chunk_size < 1:
+        raise ValueError("--max-length, --ref-batch-size and --chunk-size must be >= 1")
+
+
+def main(cfg: POTrainConfig) -> dict:
+    """Prepare pairs, get reference log-probs (cached), train each weight row; returns the summary.
+
+    The output folder records the settings and input hashes (hiero.runs): an interrupted run resumes
+    only with the same ones (each row from its own checkpoint), a finished folder is replaced only
+    with --overwrite."""
+    check_po_config(cfg)
+    inputs = {"model": cfg.model, "ref_model": cfg.ref_model, "pairs": cfg.pairs}
+    with training_run(cfg.out, "po train", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
+        result = _train(cfg, run.dir)
+        result["model_dir"] = str(Path(cfg.out) / Path(result["model_dir"]).relative_to(run.dir))
+        for r in result["rows"]:
+            r["model_dir"] = str(Path(cfg.out) / Path(r["model_dir"]).relative_to(run.dir))
+        if run.main:
+            with atomic_write(run.dir / "summary.json") as f:
+                json.dump(result, f, indent=2)
+        run.finish()
+    return result
+
+
+def _train(cfg: POTrainConfig, out: Path) -> dict:
     rows = weight_rows(cfg)
     if cfg.row_lrs and len(cfg.row_lrs) != len(rows):
         raise ValueError(f"--row-lrs has {len(cfg.row_lrs)} values for {len(rows)} weight rows")
@@ -328,7 +377,6 @@ def main(cfg: POTrainConfig) -> dict:
         ref, ref_stats = cached_reference(cfg, examples, tokenizer.pad_token_id)
     betas, names = betas_of(cfg), tuple(cfg.segment_names)
     term = cfg.hipo_term if cfg.loss == "hipo" else cfg.loss
-    out = Path(cfg.out)
     policy, results, all_metrics = None, [], []
     for r, (label, w) in enumerate(rows):
         if policy is None or cfg.schedule == "individual":
@@ -348,7 +396,8 @@ def main(cfg: POTrainConfig) -> dict:
 
         loader = torch.utils.data.DataLoader(examples, batch_size=cfg.batch_size, shuffle=True,
                                              collate_fn=lambda ex: collate(ex, tokenizer.pad_token_id))
-        summary = train_loop(policy, step_fn, loader, row_cfg, row_dir, save_fn=save_fn, desc=f"po {label}")
+        summary = train_loop(policy, step_fn, loader, row_cfg, row_dir, save_fn=save_fn, desc=f"po {label}",
+                             keep_checkpoint=True)
         steps = max(1, summary["steps"])
         results.append({"row": r, "label": label, "weights": list(w), "lr": row_cfg.lr, "model_dir": str(row_dir),
                         "steps": summary["steps"], "train_time_s": summary["train_time_s"],
@@ -359,6 +408,4 @@ def main(cfg: POTrainConfig) -> dict:
         write_jsonl(cfg.metrics_out, all_metrics)
     result = {"loss": cfg.loss, "schedule": cfg.schedule, "beta": cfg.beta, "norm": cfg.norm, "compat": cfg.compat,
               "dpop_lambda": cfg.dpop_lambda, **data_stats, **ref_stats, "rows": results, "model_dir": results[-1]["model_dir"]}
-    with atomic_write(out / "summary.json") as f:
-        json.dump(result, f, indent=2)
     return result

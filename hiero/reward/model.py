@@ -44,6 +44,7 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
 from hiero.reward.collate import MARKER_TOKEN, TOKEN_KEYS, add_marker, check_template, rm_template
 from hiero.reward.losses import N_OUTPUTS
+from hiero.runs import check_finished, reading_model
 
 SPEC_FILE = "hiero_rm.json"
 HEAD_FILE = "rm_head.safetensors"
@@ -234,7 +235,8 @@ class RewardModel(nn.Module):
 def _load_backbone(path: Path, spec: RMSpec) -> nn.Module:
     """The transformer of a model folder; with its LM head when the spec reads LM features."""
     loader = AutoModelForCausalLM if spec.lm_features else AutoModel
-    return loader.from_pretrained(path, dtype=torch.float32)
+    with reading_model(path):
+        return loader.from_pretrained(path, dtype=torch.float32)
 
 
 def is_causal(backbone: nn.Module) -> bool:
@@ -271,8 +273,10 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
     base, recorded = resolve_base(base)
     if not (base / "config.json").exists():
         raise FileNotFoundError(f"--base {base}: not a Hugging Face model folder (no config.json)")
+    check_finished(base)
     reading(spec.read, spec.head, truncation=spec.truncation, pooling=pooling)  # raises on a combination that cannot work
-    tokenizer = AutoTokenizer.from_pretrained(base)
+    with reading_model(base):
+        tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token_id is None:  # decoders often have none; eos is safe: pooling uses the mask
         tokenizer.pad_token = tokenizer.eos_token
     backbone = _load_backbone(base, spec)
@@ -316,8 +320,10 @@ def load_reward_model(rm_dir: str | Path, device: str | torch.device = "cpu") ->
     rm_dir = Path(rm_dir)
     if not (rm_dir / SPEC_FILE).exists():
         raise FileNotFoundError(f"{rm_dir}: not a hiero reward model (no {SPEC_FILE})")
+    check_finished(rm_dir)
     spec = RMSpec.from_dict(json.loads((rm_dir / SPEC_FILE).read_text(encoding="utf-8")))
-    tokenizer = AutoTokenizer.from_pretrained(rm_dir)
+    with reading_model(rm_dir):
+        tokenizer = AutoTokenizer.from_pretrained(rm_dir)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if spec.scoring == "marker" and spec.marker_token:
@@ -325,7 +331,8 @@ def load_reward_model(rm_dir: str | Path, device: str | torch.device = "cpu") ->
         if got != [spec.marker_id]:
             raise ValueError(f"{rm_dir}: marker {spec.marker_token!r} encodes to {got}, expected [{spec.marker_id}]")
     model = RewardModel(_load_backbone(rm_dir, spec), spec)
-    heads = load_file(str(rm_dir / HEAD_FILE))
+    with reading_model(rm_dir):
+        heads = load_file(str(rm_dir / HEAD_FILE))
     model.head.load_state_dict({k: v for k, v in heads.items() if not k.startswith(FEATURE_PREFIX)})
     if model.feature_head is not None:
         model.feature_head.load_state_dict({k[len(FEATURE_PREFIX):]: v for k, v in heads.items()

@@ -129,9 +129,15 @@ def read_inputs(path: str) -> tuple[list[Solution], list[str]]:
         solutions = list(convert_processbench(path).records)
         return solutions, [s.problem_id for s in solutions]
     solutions = list(read_jsonl(path, Solution))
+    if not solutions:
+        raise DataError(path, None, "no solutions in the file (give a Solution JSONL with at least one row)")
     for i, s in enumerate(solutions, start=1):
         if s.question is None:
             raise DataError(path, i, "field 'question': is missing (the reward model needs the question)")
+    empty = [i for i, s in enumerate(solutions, start=1) if not s.steps]
+    if empty:  # kept (scored as no scores, aggregates null), but never silently
+        log.warning("%s: %d solution(s) with no steps (line %s%s): scored as empty", path, len(empty),
+                    ", ".join(map(str, empty[:5])), ", ..." if len(empty) > 5 else "")
     return solutions, solution_ids(solutions)
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from accelerate.utils import set_seed
 
 from hiero.data.io import read_jsonl, write_json
 from hiero.reward.collate import (
@@ -53,7 +54,8 @@ from hiero.reward.collate import (
 )
 from hiero.reward.losses import LOSSES, accuracy, select_labelled
 from hiero.reward.model import RewardModel, RMSpec, build_reward_model, reading, save_reward_model
-from hiero.training import LengthGroupedBatches, TrainConfig, train_loop
+from hiero.runs import settings_of, training_run
+from hiero.training import LengthGroupedBatches, TrainConfig, check_train_config, train_loop
 from hiero.types import IGNORE_INDEX, RewardRow
 
 log = logging.getLogger(__name__)
@@ -213,9 +215,25 @@ def check_config(cfg: RMTrainConfig) -> None:
 
 
 def main(cfg: RMTrainConfig) -> dict:
-    """Train a reward model; returns a summary with row counts, drops and eval figures."""
+    """Train a reward model; returns a summary with row counts, drops and eval figures.
+
+    The output folder records the settings and input hashes (hiero.runs): an interrupted run resumes
+    only with the same ones, a finished folder is replaced only with --overwrite."""
     check_config(cfg)
-    data, out = Path(cfg.data), Path(cfg.out)
+    check_train_config(cfg)
+    inputs = {"data": cfg.data, "base": cfg.base if Path(cfg.base).is_dir() else None,
+              "template": cfg.template if cfg.template not in ("", "policy") else None}
+    with training_run(cfg.out, "rm train", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
+        summary = _train(cfg, run.dir)
+        summary["out"] = cfg.out
+        write_json(run.dir / "train_summary.json", summary)
+        run.finish()
+    log.info("rm train: %s", json.dumps({k: summary[k] for k in ("train", "best_eval_loss", "train_time_s")}))
+    return summary
+
+
+def _train(cfg: RMTrainConfig, out: Path) -> dict:
+    data = Path(cfg.data)
     train_rows = load_rows(data / "train.jsonl")
     eval_rows = load_rows(data / "eval.jsonl") if (data / "eval.jsonl").exists() else []
     kinds = {r.get("kind") for r in train_rows} - {None}
@@ -227,6 +245,7 @@ def main(cfg: RMTrainConfig) -> dict:
         check_template(template)
     spec = RMSpec(kind=cfg.kind, loss=cfg.loss, label_type=cfg.label_type, max_length=cfg.max_length,
                   template=template, **reading(cfg.read, cfg.head, pooling=cfg.pooling, truncation=cfg.truncation))
+    set_seed(cfg.seed)  # the head and the marker's embedding row are drawn from it: same seed, same model
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)
@@ -249,17 +268,15 @@ def main(cfg: RMTrainConfig) -> dict:
                                              collate_fn=make_collate(spec, pad_id),
                                              generator=torch.Generator().manual_seed(cfg.seed))
     eval_fn = (lambda m: evaluate(m, eval_ex, spec, pad_id, cfg.eval_batch_size)) if eval_ex else None
-    out.mkdir(parents=True, exist_ok=True)
     loop = train_loop(model, lambda m, b: batch_loss(m, b, cfg.loss), loader, cfg, out, eval_fn=eval_fn,
                       params=param_groups(model, cfg.lr, cfg.backbone_lr),
                       save_fn=lambda m, d: save_reward_model(m, tokenizer, d), desc=f"rm-{cfg.kind}",
-                      loss_weight="n_steps")  # the loss is a mean over labelled steps, not over rows
-    summary = {
-        "kind": cfg.kind, "read": cfg.read, "head": cfg.head, "scoring": spec.scoring, "loss": cfg.loss, "label_type": cfg.label_type,
+                      loss_weight="n_steps",  # the loss is a mean over labelled steps, not over rows
+                      keep_checkpoint=True)
+    return {
+        "kind": cfg.kind, "read": cfg.read, "head": cfg.head, "scoring": spec.scoring, "loss": cfg.loss,
+        "label_type": cfg.label_type,
         "out": str(out), "train": train_counts, "eval": eval_counts,
         "n_params": sum(p.numel() for p in model.parameters()),
         **loop, "config": asdict(cfg),
     }
-    write_json(out / "train_summary.json", summary)
-    log.info("rm train: %s", json.dumps({k: summary[k] for k in ("train", "best_eval_loss", "train_time_s")}))
-    return summary

@@ -50,8 +50,9 @@ from hiero.data import synth
 from hiero.data.io import atomic_write, read_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.sft import collate
+from hiero.runs import check_finished, reading_model, settings_of, training_run
 from hiero.selftrain.losses import selftrain_loss
-from hiero.training import TrainConfig, make_accelerator, on_main_process, train_loop
+from hiero.training import TrainConfig, check_train_config, make_accelerator, on_main_process, train_loop
 from hiero.types import IGNORE_INDEX, ROOT, Problem, Tree
 
 log = logging.getLogger(__name__)
@@ -173,13 +174,29 @@ def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: i
 
 # ----------------------------------------------------------------------------- main
 def main(cfg: SelfTrainConfig) -> dict:
-    """Select -> encode -> evaluate before -> fine-tune with CE + λ·log(1+KL) -> evaluate after -> save."""
-    t0 = time.time()
+    """Select -> encode -> evaluate before -> fine-tune with CE + λ·log(1+KL) -> evaluate after -> save.
+
+    The output folder records the settings and input hashes (hiero.runs): an interrupted run resumes
+    only with the same ones, a finished folder is replaced only with --overwrite."""
     if not cfg.policy or not cfg.trees:
         raise ValueError("give --policy DIR and --trees FILE")
     if not (Path(cfg.policy) / "config.json").exists():
         raise FileNotFoundError(f"{cfg.policy}: not a Hugging Face model folder (no config.json)")
-    out = Path(cfg.out)
+    check_finished(cfg.policy)
+    check_train_config(cfg)
+    inputs = {"policy": cfg.policy, "trees": cfg.trees, "rm": cfg.rm or None, "eval_problems": cfg.eval_problems or None}
+    with training_run(cfg.out, "selftrain", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
+        summary, config = _train(cfg, run.dir)
+        summary["out"] = cfg.out
+        if run.main:
+            with atomic_write(run.dir / "selftrain_summary.json") as f:
+                json.dump({**summary, "config": config}, f, indent=2, default=str)
+        run.finish()
+    return summary
+
+
+def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
+    t0 = time.time()
     trees = list(read_jsonl(cfg.trees, Tree))
     candidates = select_candidates(trees, cfg.threshold, cfg.select)
     n_mc = len(candidates)
@@ -191,7 +208,8 @@ def main(cfg: SelfTrainConfig) -> dict:
         del scorer
         log.info("reward-model filter kept %d of %d MC-selected examples", len(candidates), n_mc)
     examples = [to_example(c, cfg.select) for c in candidates]
-    tokenizer = AutoTokenizer.from_pretrained(cfg.policy)
+    with reading_model(cfg.policy):
+        tokenizer = AutoTokenizer.from_pretrained(cfg.policy)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"{cfg.policy}: the tokenizer has no EOS token (needed to end a solution)")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -205,8 +223,9 @@ def main(cfg: SelfTrainConfig) -> dict:
         raise ValueError(f"{cfg.trees}: no trajectory passes the MC threshold {cfg.threshold} "
                          f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut{rm})")
 
-    model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
-    ref = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32).eval()
+    with reading_model(cfg.policy):
+        model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
+        ref = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32).eval()
     ref.requires_grad_(False)
     acc = make_accelerator(cfg)
     ref.to(acc.device)
@@ -231,7 +250,8 @@ def main(cfg: SelfTrainConfig) -> dict:
         tokenizer.save_pretrained(folder)
 
     train = train_loop(model, step_fn, loader, cfg, out, save_fn=save_fn, accelerator=acc, desc="selftrain",
-                       loss_weight="n_examples")  # a mean over examples; batches may differ in size
+                       loss_weight="n_examples",  # a mean over examples; batches may differ in size
+                       keep_checkpoint=True)
     model = acc.unwrap_model(model)
     after = on_main_process(acc, lambda: greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens,
                                                          "eval after"))
@@ -243,8 +263,5 @@ def main(cfg: SelfTrainConfig) -> dict:
         "delta_accuracy": None if before["accuracy"] is None else after["accuracy"] - before["accuracy"],
         "train": train, "out": str(out), "time_s": round(time.time() - t0, 2),
     }
-    if acc.is_main_process:
-        with atomic_write(out / "selftrain_summary.json") as f:
-            json.dump({**summary, "config": vars(cfg)}, f, indent=2, default=str)
-    return summary
+    return summary, vars(cfg)
 

@@ -18,6 +18,11 @@ seeds each sample from that, its own prompt and its index (the `hf` backend does
 samples do not depend on the other problems in its chunk, up to floating-point differences
 between batch shapes (a different padding width can flip a near-tie in sampling).
 
+Own output only: annotate modifies (repairs, appends to) only an -o it recognises as its own: empty,
+or every complete line a tree row and a torn last line the beginning of one; anything else is refused
+untouched. One writer per output: a lock beside it (`.NAME.lock`, fcntl.flock) makes a second run on
+the same -o refuse at once.
+
 Resume: a tree is appended (one fsync'ed line) as soon as its chunk is done. On start the output is
 repaired (a torn last line from a crash is cut) and the problems already in it are skipped. A chunk
 is always searched whole, even when some of its trees were already written before a crash, so the
@@ -37,6 +42,7 @@ order, with the same resume.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,6 +53,7 @@ from tqdm.auto import tqdm
 
 from hiero.data.io import DataError, append_jsonl, read_appended, read_jsonl, repair_appended
 from hiero.policy.backend import Generator
+from hiero.runs import output_lock
 from hiero.trees.bfs import SearchSettings, grow_bfs
 from hiero.trees.bsearch import BSearchSettings, grow_bsearch
 from hiero.trees.mcts import MCTSSettings, grow_mcts
@@ -122,6 +129,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 def load_problems(path: str, shard: str = "0/1", limit: int | None = None) -> list[Problem]:
     """This shard's problems, in file order; duplicate ids are an error (they key the resume)."""
     problems = list(read_jsonl(path, Problem))
+    if not problems:
+        raise DataError(path, None, "no problems in the file (give a Problem JSONL with at least one row)")
     seen: dict[str, int] = {}
     for lineno, p in enumerate(problems, start=1):
         if p.id in seen:
@@ -158,8 +167,39 @@ def annotate_batch(problems: list[Problem], gen: Generator, cfg: AnnotateConfig)
     return trees, tokens
 
 
+TREE_PREFIX = b'{"problem": {'  # how every line annotate writes begins (Tree.to_dict order)
+
+
+def _is_tree_row(row) -> bool:
+    return (isinstance(row, dict) and isinstance(row.get("problem"), dict) and "id" in row["problem"]
+            and isinstance(row.get("nodes"), list) and isinstance(row.get("meta"), dict))
+
+
+def check_own_output(out: Path) -> None:
+    """Refuse to touch `out` unless it is empty or a trees file annotate wrote: every complete line a
+    tree row, and a torn last line (a crash mid-append) the beginning of one. Nothing is modified."""
+    if out.is_dir():
+        raise DataError(out, None, "is a folder; -o names the trees JSONL file to write")
+    if not out.exists():
+        return
+    data = out.read_bytes()
+    end = data.rfind(b"\n") + 1
+    refuse = "not a trees file written by hiero annotate, so it is left as it is; choose another -o"
+    for i, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise DataError(out, i, refuse) from None
+        if line.strip() and not _is_tree_row(row):
+            raise DataError(out, i, refuse)
+    tail = data[end:]
+    if tail and not tail.startswith(TREE_PREFIX[:len(tail)]):
+        raise DataError(out, data.count(b"\n") + 1, refuse)
+
+
 def _done_ids(out: Path, meta: dict) -> set[str]:
-    """Ids already in `out` (after cutting a torn last line); refuse a file made with other settings."""
+    """Ids already in `out` (after cutting a torn last line); refuse a file made with other settings.
+    Call `check_own_output` first: only a file recognised as annotate's own is repaired."""
     if repair_appended(out):
         log.warning("%s: cut a torn last line left by an interrupted run", out)
     done = set()
@@ -183,7 +223,15 @@ def main(cfg: AnnotateConfig, generator: Generator | None = None) -> dict:
     cfg.check()
     problems = load_problems(cfg.problems, cfg.shard, cfg.limit)
     out = Path(cfg.out)
+    check_own_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # one writer per output: a second run on the same -o refuses instead of appending every tree twice
+    with output_lock(out.parent / f".{out.name}.lock", str(out)):
+        return _annotate(cfg, problems, out, generator)
+
+
+def _annotate(cfg: AnnotateConfig, problems: list[Problem], out: Path, generator: Generator | None) -> dict:
+    check_own_output(out)  # again, now that no other run can be writing it
     done = _done_ids(out, tree_meta(cfg))
     chunks = [problems[i:i + cfg.batch_problems] for i in range(0, len(problems), cfg.batch_problems)]
     todo = [c for c in chunks if any(p.id not in done for p in c)]

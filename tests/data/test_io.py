@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import pytest
 
@@ -119,3 +120,33 @@ def test_read_json_names_the_line_of_a_syntax_error(tmp_path):
         read_json(path)
     with pytest.raises(DataError, match="file not found"):
         list(read_jsonl(tmp_path / "missing.jsonl"))
+
+
+@pytest.mark.parametrize("reader", ["jsonl", "json", "appended"])
+def test_non_utf8_bytes_name_file_line_and_column(tmp_path, reader):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b": "caf\xe9"}\n')
+    read = {"jsonl": lambda: list(read_jsonl(path)), "json": lambda: read_json(path),
+            "appended": lambda: read_appended(path)}[reader]
+    with pytest.raises(DataError, match=r"x.jsonl:2: not UTF-8 text \(byte 0xe9 at column 11\); save the file as UTF-8"):
+        read()
+
+
+def test_a_folder_given_as_a_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="is a folder"):
+        list(read_jsonl(tmp_path))
+
+
+@pytest.mark.parametrize("umask,existing,want", [(0o022, None, 0o644), (0o077, None, 0o600), (0o022, 0o640, 0o640)])
+def test_atomic_writes_follow_the_umask(tmp_path, umask, existing, want):
+    """mkstemp creates 0600 files; the output gets what open() would give (or keeps its mode)."""
+    path = tmp_path / "out.jsonl"
+    if existing is not None:
+        path.write_text("old\n")
+        path.chmod(existing)
+    old = os.umask(umask)
+    try:
+        write_jsonl(path, [{"a": 1}])
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == want

@@ -145,3 +145,37 @@ def test_trees_show_and_html_cli(tmp_path, problems_file, synth_oracle, capsys):
     assert html.count('<details class="tree"') == 4
     assert "<script>" in html and "<style>" in html and "http" not in html.split("<body>")[1]
     assert "hsl(0, 70%, 82%)" in html or "hsl(120, 70%, 82%)" in html  # coloured by MC score
+
+
+@pytest.mark.parametrize("content", [b'{"problem_id": "p1", "steps": ["a"]}',  # one JSON line, no newline
+                                     b'{"a": 1}\n{"b": 2}\n', b"plain text\n", b'{"problem": {"id": "x"}}\n'])
+def test_a_file_that_is_not_annotate_output_is_never_modified(tmp_path, problems_file, synth_oracle, content):
+    out = tmp_path / "data.jsonl"
+    out.write_bytes(content)
+    problems = list(read_jsonl(problems_file, synth.Problem))
+    with pytest.raises(DataError, match="not a trees file written by hiero annotate"):
+        main(_cfg(problems_file, out, limit=2), generator=synth_oracle(problems))
+    assert out.read_bytes() == content
+    rc = cli_main(["annotate", "--problems", str(problems_file), "--policy", "x", "-o", str(out)])
+    assert rc == 2 and out.read_bytes() == content
+
+
+def test_one_writer_per_output(tmp_path, problems_file, synth_oracle):
+    from hiero.runs import output_lock
+
+    problems = list(read_jsonl(problems_file, synth.Problem))
+    out = tmp_path / "t.jsonl"
+    with output_lock(tmp_path / ".t.jsonl.lock", str(out)):  # another annotate run holds it
+        with pytest.raises(ValueError, match="another hiero run .* is writing it"):
+            main(_cfg(problems_file, out, limit=2), generator=synth_oracle(problems))
+    assert not out.exists()
+    assert main(_cfg(problems_file, out, limit=2), generator=synth_oracle(problems))["written"] == 2
+
+
+def test_empty_problems_and_a_folder_as_output_are_errors(tmp_path, problems_file, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    rc = cli_main(["annotate", "--problems", str(empty), "--policy", "x", "-o", str(tmp_path / "t.jsonl")])
+    assert rc == 2 and "no problems" in capsys.readouterr().err and not (tmp_path / "t.jsonl").exists()
+    rc = cli_main(["annotate", "--problems", str(problems_file), "--policy", "x", "-o", str(tmp_path)])
+    assert rc == 2 and "is a folder" in capsys.readouterr().err
