@@ -287,3 +287,12 @@ def test_processbench_all_items_through_each_format(real, fmt, shared_data, tmp_
                 "-o", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["n_items"] + res["n_skipped"] == 3400
+
+
+def test_dtype_and_device_map_options(real):
+    """--dtype / #dtype= load the weights in that dtype; device_map=auto goes through accelerate's placement."""
+    q, s = ["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]]
+    full = load_scorer(f"qwen-prm:{real['qwen-prm']}").score(q, s)[0]
+    half = load_scorer(f"qwen-prm:{real['qwen-prm']}#dtype=bf16,device_map=auto")
+    assert next(half.model.parameters()).dtype == torch.bfloat16
+    assert half.score(q, s)[0] == pytest.approx(full, abs=2e-2)
