@@ -12,40 +12,56 @@ import importlib
 import logging
 import sys
 
+from hiero import __version__
 from hiero.data.io import DataError
 
-# pipeline order: what `hiero --help` lists
-STAGES = [
-    "hiero.data.cli",  # data convert | stats | synth
-    "hiero.policy.cli",  # policy train | sample | serve
-    "hiero.trees.cli",  # annotate, trees show | html
-    "hiero.augment.cli",  # augment hnc
-    "hiero.reward.cli",  # rm data | train | score
-    "hiero.evaluation.cli",  # eval bon | processbench
-    "hiero.selftrain.cli",  # selftrain
-    "hiero.preference.cli",  # po pairs | train | eval | judge
-    "hiero.demo",  # demo
-]
+# pipeline order: what `hiero --help` lists. Each command's module is imported only when that command
+# runs (its stage pulls in torch and transformers), so `hiero -h` and `hiero --version` answer at once.
+COMMANDS = {
+    "data": ("hiero.data.cli", "convert real data, print data stats, make the built-in domain"),
+    "policy": ("hiero.policy.cli", "train, sample from and serve a policy model"),
+    "annotate": ("hiero.trees.cli", "sample reasoning trees and label every step with its MC score"),
+    "trees": ("hiero.trees.cli", "look at reasoning trees (show | html)"),
+    "augment": ("hiero.augment.cli", "tree augmentation (HNC)"),
+    "rm": ("hiero.reward.cli", "reward models: data rows, training, scoring"),
+    "eval": ("hiero.evaluation.cli", "evaluate reward models: best-of-N, ProcessBench, PRMBench, step AUROC"),
+    "selftrain": ("hiero.selftrain.cli", "fine-tune the policy on its high-MC trajectories (CE + λ·log(1+KL))"),
+    "po": ("hiero.preference.cli", "preference optimisation: DPO / IPO / hinge / HiPO (pairs | train | eval | judge)"),
+    "demo": ("hiero.demo", "run the whole pipeline on the embedded default -> report.md"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that command's stage is imported and registered (the others are
+    listed by name and help). Without one, every stage is registered (tests, docs)."""
     parser = argparse.ArgumentParser(
         prog="hiero", description="Hierarchical supervision of LLM reasoning: HRM reward models and HiPO.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"hiero {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in STAGES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:  # a stage not built yet is simply not listed
-            if e.name != name:
-                raise
-            continue
-        module.register(sub)
+    modules = [COMMANDS[command][0]] if command in COMMANDS else list(dict.fromkeys(m for m, _ in COMMANDS.values()))
+    registered: set[str] = set()
+    if command is not None and command not in COMMANDS:
+        modules = []
+    for name in modules:
+        before = set(sub.choices)
+        importlib.import_module(name).register(sub)
+        registered |= set(sub.choices) - before
+    if command is not None:  # the other commands: listed, never imported
+        for cmd, (_, help_text) in COMMANDS.items():
+            if cmd not in registered:
+                sub.add_parser(cmd, help=help_text)
     return parser
 
 
+def _command_of(argv: list[str]) -> str:
+    """The command word of argv ('' for none: `hiero`, `hiero -h`, `hiero --version`)."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")

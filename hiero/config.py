@@ -45,6 +45,31 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected a boolean, got {text!r}")
 
 
+def _list_of(inner: type):
+    """argparse type for a comma-separated list, with an error that names the bad item.
+
+    >>> _list_of(int)("1,2, 4")
+    [1, 2, 4]
+    >>> _list_of(int)("1,2,8a")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: '8a' in '1,2,8a' is not an int (expected a comma-separated list of int)
+    """
+    def parse(text: str) -> list:
+        out = []
+        for item in (x.strip() for x in text.split(",")):
+            if not item:
+                continue
+            try:
+                out.append(inner(item))
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{item!r} in {text!r} is not an {inner.__name__} "
+                                                 f"(expected a comma-separated list of {inner.__name__})") from None
+        return out
+    parse.__name__ = f"list of {inner.__name__}"
+    return parse
+
+
 def _converter(tp) -> tuple[Any, dict]:
     """argparse `type=` and extra kwargs for a field type."""
     tp, _ = _unwrap_optional(tp)
@@ -53,7 +78,7 @@ def _converter(tp) -> tuple[Any, dict]:
         return type(choices[0]), {"choices": choices}
     if get_origin(tp) in (list, tuple):
         (inner,) = get_args(tp)[:1]
-        return (lambda s, inner=inner: [inner(x) for x in s.split(",") if x.strip()]), {}
+        return _list_of(inner), {}
     if tp is bool:
         return _parse_bool, {}
     if tp in (int, float, str):

@@ -225,6 +225,8 @@ def main(cfg: BonConfig) -> dict:
         n=max(cfg.n), n_max=max(cfg.n), temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
         max_new_tokens=cfg.max_new_tokens, step_tokens=cfg.step_tokens, score_batch=cfg.score_batch,
         cache_dir=cfg.cache_dir or str(out / "cache"), policy_id=policy_id(cfg.policy) if cfg.policy else "")
+    if any(n < 1 for n in cfg.n):
+        raise ValueError(f"--n {','.join(map(str, cfg.n))}: every N must be at least 1")
     rms: dict = load_rms(cfg)  # before any sampling: a bad spec fails at once
     generator = None
     if cfg.candidates:

@@ -185,7 +185,13 @@ class CompletionServer:
         self._worker.start()
         if cfg.max_concurrency < 1 or cfg.max_request_tokens < 1 or cfg.batch_size < 1:
             raise ValueError("--max-concurrency, --max-request-tokens and --batch-size must be >= 1")
-        self.httpd = _QuietServer((cfg.host, cfg.port), self._handler_class(), backlog=max(16, cfg.max_concurrency))
+        try:
+            self.httpd = _QuietServer((cfg.host, cfg.port), self._handler_class(), backlog=max(16, cfg.max_concurrency))
+        except OSError as e:  # a busy port, a host that is not this machine's: one line, not a traceback
+            self._closed = True
+            self._queue.put(None)
+            raise ValueError(f"cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e} "
+                             "(another server on that port? choose one with --port)") from None
         self.httpd.daemon_threads = True
 
     @property

@@ -205,3 +205,14 @@ def test_close_before_start_returns_and_bad_auth_header_is_401(tiny_policy, monk
         assert err.value.code == 401
     finally:
         s.close()
+
+
+def test_a_busy_port_is_one_clear_error():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(ValueError, match=f"cannot listen on 127.0.0.1:{port}: .*choose one with --port"):
+            CompletionServer(ServeConfig(host="127.0.0.1", port=port), generator=_PickyGenerator())

@@ -1,0 +1,38 @@
+"""The command line answers help and --version without importing torch; list flags name a bad item."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hiero.cli import main as cli
+
+
+def test_help_and_version_import_no_stage():
+    code = ("import sys; from hiero.cli import main\n"
+            "for argv in (['-h'], ['--version']):\n"
+            "    try: main(argv)\n"
+            "    except SystemExit: pass\n"
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False False"
+    assert "hiero 0.1.0" in out and "selftrain" in out
+
+
+def test_a_command_registers_only_its_stage_but_lists_all(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli(["rm", "score", "-h"])
+    assert e.value.code == 0 and "--rm" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli(["nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_list_flags_name_the_bad_item(capsys):
+    with pytest.raises(SystemExit):
+        cli(["eval", "bon", "--n", "1,2,8a"])
+    assert "'8a' in '1,2,8a' is not an int" in capsys.readouterr().err
+    assert cli(["eval", "bon", "--n", "0,2", "--synth-n", "2"]) == 2
+    assert "every N must be at least 1" in capsys.readouterr().err
