@@ -238,7 +238,8 @@ def _train(cfg: RMTrainConfig, out: Path) -> dict:
     eval_rows = load_rows(data / "eval.jsonl") if (data / "eval.jsonl").exists() else []
     kinds = {r.get("kind") for r in train_rows} - {None}
     if kinds and cfg.kind not in kinds and not (cfg.kind == "prm" and kinds == {"hrm"}):
-        log.warning("training a %s model on rows of kind %s", cfg.kind, sorted(kinds))
+        raise ValueError(f"{data / 'train.jsonl'}: rows of kind {sorted(kinds)}, but --kind {cfg.kind}: make the "
+                         f"rows with `hiero rm data --kind {cfg.kind}` (an HRM needs the merged-step rows)")
 
     template = read_template(cfg.template)
     if template:

@@ -30,12 +30,16 @@ def setup(tmp_path_factory):
 
 def test_cli_train_then_score(setup, capsys):
     root, max_length = setup
+    # rows of one kind train only that kind (an HRM needs the merged-step rows): refused before any work
     rc = cli(["rm", "train", "--kind", "hrm", "--data", str(root / "data"), "--base", str(root / "base"),
+              "-o", str(root / "rm_hrm"), "--max-steps", "3"])
+    assert rc == 2 and "--kind hrm" in capsys.readouterr().err and not (root / "rm_hrm").exists()
+    rc = cli(["rm", "train", "--kind", "prm", "--data", str(root / "data"), "--base", str(root / "base"),
               "-o", str(root / "rm"), "--max-steps", "3", "--batch-size", "8", "--loss", "soft_ce",
               "--max-length", str(max_length)])
     assert rc == 0
     summary = json.loads((root / "rm" / "train_summary.json").read_text())
-    assert summary["steps"] == 3 and summary["kind"] == "hrm"
+    assert summary["steps"] == 3 and summary["kind"] == "prm"
     tr = summary["train"]
     assert tr["rows"] == 24 and tr["examples"] + tr["dropped_too_long"] == 24
     assert 0 < tr["dropped_too_long"] < 24  # rows longer than --max-length are dropped and counted
