@@ -269,24 +269,15 @@ def test_missing_sentencepiece_is_named(real, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_processbench_spread_through_each_format(real, fmt, shared_data, tmp_path):
-    """The four real splits end to end (10 items of each, both labels): exit 0, every item scored."""
-    out = tmp_path / "pb.json"
-    assert cli(["eval", "processbench", "--rm", f"{fmt}:{real[fmt]}", "--data", str(shared_data / "processbench"),
-                "--limit", "10", "-o", str(out)]) == 0
-    res = json.loads(out.read_text())
-    assert res["n_items"] + res["n_skipped"] == 40 and {r["n_items"] for r in res["splits"].values()} <= {10}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("fmt", FORMATS)
 def test_processbench_all_items_through_each_format(real, fmt, shared_data, tmp_path):
-    """All 3,400 real items (minutes per format on 2 cores): exit 0, each scored or reported by id."""
+    """All 3,400 real items of the four splits (8 to 32 s per format on 2 cores): exit 0, each scored or
+    reported by id, the table written."""
     out = tmp_path / "pb.json"
     assert cli(["eval", "processbench", "--rm", f"{fmt}:{real[fmt]}", "--data", str(shared_data / "processbench"),
                 "-o", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["n_items"] + res["n_skipped"] == 3400
+    assert res["n_items"] + res["n_skipped"] == 3400 and res["average_f1"] is not None
+    assert (tmp_path / "pb.md").read_text().count("|") > 20
 
 
 def test_dtype_and_device_map_options(real):
