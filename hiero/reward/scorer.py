@@ -102,9 +102,14 @@ class RMScorer(EncodedScorer):
 
 
 def min_step_scores(scorer, questions: list[str], solutions: list[list[str]]) -> list[float]:
-    """Each solution's min step score (one batched `scorer.score` pass); -inf for a solution without steps.
+    """Each solution's min step score (one batched pass); -inf for a solution without steps or one the
+    model cannot score (counted in a warning), so a filter never keeps it and never stops on it.
     Self-training's filter and the reward-model preference pairs read this."""
-    return [aggregate(x, "min") if x else float("-inf") for x in scorer.score(questions, solutions)]
+    res = score_items(scorer, questions, solutions, [str(i) for i in range(len(solutions))])
+    if res.skipped:
+        log.warning("%d of %d solutions could not be scored and count as failing the filter (first: %s)",
+                    len(res.skipped), len(solutions), next(iter(res.skipped.items())))
+    return [aggregate(x, "min") if x else float("-inf") for x in res.scores]
 
 
 # ----------------------------------------------------------------------------- hiero rm score
