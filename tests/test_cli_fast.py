@@ -36,3 +36,16 @@ def test_list_flags_name_the_bad_item(capsys):
     assert "'8a' in '1,2,8a' is not an int" in capsys.readouterr().err
     assert cli(["eval", "bon", "--n", "0,2", "--synth-n", "2"]) == 2
     assert "every N must be at least 1" in capsys.readouterr().err
+
+
+def test_a_hub_id_is_explained(tmp_path, capsys):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text('{"id": "p1", "question": "What is 2+3?", "answer": "5", "source": "synth"}\n')
+    assert cli(["policy", "sample", "--policy", "Qwen/Qwen2.5-Math-1.5B", "--problems", str(problems),
+                "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert "hub id" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
+    sols = tmp_path / "s.jsonl"
+    sols.write_text('{"problem_id": "p1", "steps": ["2 + 3 = 5"], "question": "What is 2+3?"}\n')
+    assert cli(["rm", "score", "--rm", "Qwen/Qwen2.5-Math-PRM-7B", "--input", str(sols),
+                "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert "local folders only" in capsys.readouterr().err

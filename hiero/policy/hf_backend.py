@@ -134,7 +134,10 @@ class HFGenerator:
         if isinstance(model_or_dir, (str, os.PathLike)):
             path = Path(model_or_dir)
             if not (path / "config.json").exists():
-                raise FileNotFoundError(f"{path}: not a Hugging Face model folder (no config.json)")
+                hub = not path.exists() and str(model_or_dir).count("/") == 1
+                raise FileNotFoundError(f"{path}: " + ("not found; it looks like a hub id, and hiero loads local "
+                                                       "folders only (download it first, then give the folder)"
+                                                       if hub else "not a Hugging Face model folder (no config.json)"))
             check_finished(path)  # not a folder a hiero training run is still writing (hiero.runs)
             with reading_model(path):
                 tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
