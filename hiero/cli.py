@@ -47,11 +47,41 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         before = set(sub.choices)
         importlib.import_module(name).register(sub)
         registered |= set(sub.choices) - before
+    for leaf in _leaves(sub):
+        if not any("--threads" in a.option_strings for a in leaf._actions):
+            leaf.add_argument("--threads", dest="hiero_threads", type=int, default=None, metavar="N",
+                              help="torch CPU threads for this run (default: $HIERO_THREADS, else torch's: one per "
+                                   "core; on a shared machine 1 or 2 is often faster)")
     if command is not None:  # the other commands: listed, never imported
         for cmd, (_, help_text) in COMMANDS.items():
             if cmd not in registered:
                 sub.add_parser(cmd, help=help_text)
     return parser
+
+
+def _leaves(sub: argparse._SubParsersAction):
+    """Every parser under `sub` that runs something (has no subcommands of its own)."""
+    for p in dict.fromkeys(sub.choices.values()):
+        inner = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if inner:
+            for a in inner:
+                yield from _leaves(a)
+        else:
+            yield p
+
+
+def set_threads(n: int | None) -> None:
+    """--threads N (or $HIERO_THREADS): torch's intra-op threads for the run."""
+    import os
+
+    n = n if n is not None else (int(os.environ["HIERO_THREADS"]) if os.environ.get("HIERO_THREADS") else None)
+    if n is None:
+        return
+    if n < 1:
+        raise ValueError(f"--threads {n}: give at least 1")
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def _command_of(argv: list[str]) -> str:
@@ -66,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
+        set_threads(getattr(args, "hiero_threads", None))
         rc = args.func(args)
     except (DataError, ValueError, FileNotFoundError) as e:
         print(f"hiero: error: {e}", file=sys.stderr)

@@ -49,3 +49,28 @@ def test_a_hub_id_is_explained(tmp_path, capsys):
     assert cli(["rm", "score", "--rm", "Qwen/Qwen2.5-Math-PRM-7B", "--input", str(sols),
                 "-o", str(tmp_path / "o.jsonl")]) == 2
     assert "local folders only" in capsys.readouterr().err
+
+
+def test_every_command_takes_threads(monkeypatch):
+    import argparse
+
+    import torch
+
+    from hiero.cli import _leaves, build_parser, set_threads
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    leaves = list(_leaves(sub))
+    assert len(leaves) > 15
+    assert all(any("--threads" in a.option_strings for a in p._actions) for p in leaves)
+    before = torch.get_num_threads()
+    try:
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("HIERO_THREADS", "2")
+        set_threads(None)
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError, match="at least 1"):
+            set_threads(0)
+    finally:
+        torch.set_num_threads(before)
