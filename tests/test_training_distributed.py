@@ -88,7 +88,7 @@ def _selftrain_trees(n):
 
 
 def rm_argv(a: Path, out: Path, batch: int, accum: int = 1) -> list[str]:
-    return ["rm", "train", "--kind", "hrm", "--data", str(a / "rm_data"), "--base", str(a / "base"), "-o", str(out),
+    return ["rm", "train", "--kind", "prm", "--data", str(a / "rm_data"), "--base", str(a / "base"), "-o", str(out),
             "--loss", "soft_ce", "--lr", "0.01", "--warmup-ratio", "0.25", "--batch-size", str(batch),
             "--grad-accum", str(accum), "--epochs", "1", "--max-grad-norm", "0.5", "--log-every", "1"]
 
