@@ -92,3 +92,16 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(demo_run, t
     flags = re.search(r'data-images="([^"]*)"', out.stdout)
     assert flags, out.stdout[:500]
     assert flags.group(1).split(",") == ["true"] * page.count("<img "), flags.group(1)
+
+
+def test_step_ranking_claim_follows_the_stated_rule():
+    """HRM 0.892 vs PRM 0.896 (the case a fixed 0.01 tolerance called "held"): the claimed sign fails, and with
+    no intervals on the AUROCs this run cannot settle it; HRM at or above PRM holds."""
+    from hiero.report_html import claims
+
+    def verdict(h, p):
+        res = {"stages": {"bon": {"step_eval": {"prm": {"auroc": p}, "hrm": {"auroc": h}}}}}
+        return next(c["verdict"] for c in claims(res) if c["claim"].startswith("HRM ranks steps"))
+
+    assert verdict(0.892, 0.896) == "open"
+    assert verdict(0.896, 0.896) == "held" and verdict(0.95, 0.90) == "held"
