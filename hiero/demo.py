@@ -669,7 +669,7 @@ def _md_annotate(x: dict) -> list[str]:
     keys = [k for k in ("trees", "nodes", "leaves", "generated_tokens", "tokens_per_s", "trees_per_s",
                         "true_steps", "false_steps", "mean_mc_true_steps", "mean_mc_false_steps",
                         "mean_root_mc", "time_s") if k in x]
-    lines = ["## 4. Reasoning trees (bfs, MC labels)", _stage_line(x), "",
+    lines = [f"## 4. Reasoning trees ({x.get('mode', 'tree search')}, MC labels)", _stage_line(x), "",
               "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
               "| " + " | ".join(_f(x[k]) for k in keys) + " |", ""]
     return lines
