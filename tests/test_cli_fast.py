@@ -74,3 +74,16 @@ def test_every_command_takes_threads(monkeypatch):
             set_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_helps_name_no_source_files_and_list_the_presets():
+    import argparse
+    import re
+
+    from hiero.cli import _leaves, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for leaf in _leaves(sub):
+        assert not re.findall(r"hiero/[\w/]+\.py", leaf.format_help()), leaf.prog
+        if leaf.prog == "hiero policy train":
+            assert "full: max_ops=4" in leaf.format_help()

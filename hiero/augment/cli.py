@@ -36,7 +36,7 @@ def register(subparsers) -> None:
     aug = subparsers.add_parser("augment", help="tree augmentation (HNC)")
     sub = aug.add_subparsers(dest="augment_command", metavar="AUGMENT_COMMAND", required=True)
     p = sub.add_parser("hnc", help="hierarchical node compression of reasoning trees",
-                       description="Merge one child per wide node into its parent (HRM's HNC); see hiero/augment/hnc.py.")
+                       description="Merge one child per wide node into its parent (HRM's HNC); the (n_correct, n_total) counts are recomputed exactly.")
     p.add_argument("input", help="trees JSONL (e.g. from `hiero annotate`)")
     p.add_argument("-o", "--output", dest="output", default=argparse.SUPPRESS, required=True,
                    help="compressed trees JSONL")
@@ -50,7 +50,7 @@ def add_rm_data_parser(rm_subparsers) -> argparse.ArgumentParser:
 
     p = rm_subparsers.add_parser("data", help="ORM / PRM / HRM training rows from trees or PRM800K",
                                  description="Training rows in TRL stepwise-supervision format plus soft labels "
-                                             "and merge marks; see hiero/augment/rows.py.")
+                                             "and merge marks.")
     p.add_argument("inputs", nargs="+", help="trees JSONL (--from trees) or PRM800K files (--from prm800k)")
     p.add_argument("-o", "--out", dest="out_dir", default=argparse.SUPPRESS, required=True,
                    help="output folder (train.jsonl, eval.jsonl, stats.json)")

@@ -39,10 +39,10 @@ def register(sub) -> None:
     b.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output folder")
     b.add_argument("--rm", dest="rm", action="extend", nargs="+", default=argparse.SUPPRESS, metavar="NAME=SPEC",
                    help="reward model(s) to compare, NAME=SPEC (repeatable; SPEC: DIR, FORMAT:DIR[#k=v], "
-                        "scores:FILE; hiero/reward/spec.py)")
+                        "scores:FILE; docs/reward-formats.md)")
     b.add_argument("--scores", dest="scores", action="extend", nargs="+", default=argparse.SUPPRESS,
                    metavar="NAME=FILE", help="precomputed scores JSONL as a reward model, NAME=FILE or FILE "
-                                             "(repeatable; with --candidates; ids: hiero/reward/precomputed.py)")
+                                             "(repeatable; with --candidates; ids as `hiero rm score` writes them)")
     b.set_defaults(func=_bon)
 
     p = esub.add_parser("processbench", help="first-error F1 of a PRM/HRM (ProcessBench protocol; a folder: the table)",

@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     add_rm_data_parser(sub)
 
     p = sub.add_parser("train", help="train an ORM / PRM / HRM reward model",
-                       description="Train a reward model on `hiero rm data` rows (see hiero/reward/train.py).")
+                       description="Train an ORM / PRM / HRM on `hiero rm data` rows: --read says where a step is read, --head what scores it.")
     add_config_args(p, RMTrainConfig, skip=("out",))
     p.add_argument("-o", "--out", dest="out", required=True, help="output folder of the reward model")
     p.set_defaults(func=_train)

