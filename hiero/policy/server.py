@@ -97,7 +97,15 @@ def group_jobs(jobs: list[_Job]) -> list[tuple[tuple, list[_Job]]]:
 
 
 class RequestError(ValueError):
-    """A request the server refuses (HTTP 400); the message names the field."""
+    """A request the server refuses (HTTP 400, or `status`); the message names the field."""
+
+    status = 400
+
+
+class UnknownModel(RequestError):
+    """A request for a model this server does not serve (HTTP 404, as vLLM answers)."""
+
+    status = 404
 
 
 @dataclass
@@ -269,6 +277,10 @@ class CompletionServer:
 
     # ------------------------------------------------------------------ request -> response
     def completions(self, body: dict, chat: bool = False, gone=None) -> dict | None:
+        model = body.get("model")
+        if model is not None and model != self.model_name:
+            raise UnknownModel(f"field 'model': {model!r} is not served here; this server serves "
+                               f"{self.model_name!r} (GET /v1/models)")
         if chat and "max_tokens" not in body:  # the chat API's newer name, and a chat-sized default
             body = {**body, "max_tokens": body.get("max_completion_tokens") or min(512, self.cfg.max_tokens_limit)}
         settings = parse_settings(body, self.cfg.max_tokens_limit)
@@ -382,7 +394,7 @@ class CompletionServer:
                         return
                     self._send(200, answer)
                 except (RequestError, json.JSONDecodeError, UnicodeDecodeError) as e:
-                    self._error(400, str(e))
+                    self._error(getattr(e, "status", 400), str(e))
                 except Exception as e:  # generation failed: the client may retry
                     self._error(500, f"{type(e).__name__}: {e}")
 

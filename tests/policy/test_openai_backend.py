@@ -59,7 +59,7 @@ def test_bad_request_is_not_retried_and_names_the_field(server):
 def test_api_key_from_env_is_required_and_never_shown(tiny_policy, monkeypatch, caplog):
     secret = "sk-test-do-not-print-4242"
     monkeypatch.setenv("HIERO_TEST_KEY", secret)
-    s = CompletionServer(ServeConfig(policy=str(tiny_policy), port=0, api_key_env="HIERO_TEST_KEY",
+    s = CompletionServer(ServeConfig(policy=str(tiny_policy), port=0, api_key_env="HIERO_TEST_KEY", model_name="m",
                                      device="cpu")).start_background()
     try:
         ok = OpenAIGenerator(s.url, "m", api_key_env="HIERO_TEST_KEY")
@@ -216,3 +216,19 @@ def test_a_busy_port_is_one_clear_error():
         port = busy.getsockname()[1]
         with pytest.raises(ValueError, match=f"cannot listen on 127.0.0.1:{port}: .*choose one with --port"):
             CompletionServer(ServeConfig(host="127.0.0.1", port=port), generator=_PickyGenerator())
+
+
+def test_a_request_for_another_model_is_404_naming_the_served_one():
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    s = CompletionServer(ServeConfig(port=0, model_name="tiny"), generator=_PickyGenerator()).start_background()
+    try:
+        req = urllib.request.Request(s.url + "/completions", method="POST",
+                                     data=_json.dumps({"model": "gpt-4", "prompt": "x"}).encode())
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=5)
+        assert err.value.code == 404 and "'tiny'" in err.value.read().decode()
+    finally:
+        s.close()
