@@ -27,6 +27,7 @@ The models are 1 layer of width 32 (2 attention heads) with a wide initialisatio
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from functools import cache
@@ -205,9 +206,9 @@ def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
             _write_config(path, config, architectures=["Qwen2ForPrmModel"], torch_dtype="bfloat16", pad_token_id=151643,
                           auto_map={"AutoConfig": "configuration_qwen2_rm.Qwen2RMConfig",
                                     "AutoModel": "modeling_qwen2_rm.Qwen2ForRewardModel"})
+            tok = copy.deepcopy(tok)  # the cached Qwen tokenizer stays as it is
             tok.bos_token = "<|endoftext|>"
             tok.save_pretrained(path)
-            tok.bos_token = None
     elif fmt == "math-shepherd":
         config = MistralConfig(vocab_size=32000, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False,
                                sliding_window=None, **TINY)

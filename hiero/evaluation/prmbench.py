@@ -37,8 +37,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hiero.data.io import DataError, atomic_write, read_jsonl, write_json
+from hiero.data.io import DataError, read_jsonl
 from hiero.evaluation.metrics import auroc
+from hiero.evaluation.processbench import take, write_with_table
 from hiero.reward.base import score_items
 from hiero.reward.spec import SPEC_HELP, ScorerFlags, load_scorer
 
@@ -197,13 +198,10 @@ def markdown_table(res: dict, name: str) -> str:
 
 
 def spread(items: list[Item], limit: int) -> list[Item]:
+    """K items of each class, spread over it (processbench.take), classes in CLASSES order."""
     if limit <= 0:
         return items
-    out = []
-    for c in CLASSES:
-        group = [it for it in items if it.classification == c]
-        out += [group[i * len(group) // limit] for i in range(min(limit, len(group)))] if len(group) > limit else group
-    return out
+    return [it for c in CLASSES for it in take([x for x in items if x.classification == c], limit, "spread")]
 
 
 def main(cfg: PRMBenchConfig) -> dict:
@@ -230,10 +228,8 @@ def main(cfg: PRMBenchConfig) -> dict:
     name = Path(cfg.rm.split("#")[0].rstrip("/")).name or cfg.rm
     res["markdown"] = markdown_table(res, name)
     res["time_s"] = round(time.time() - t0, 2)
-    write_json(cfg.out, {**res, "config": vars(cfg),
-                         "items": [{"id": it.id, "classification": it.classification, "error_steps": it.error_steps,
-                                    "scores": s} for it, s in zip(kept, scores)]})
-    md = Path(cfg.out).with_suffix(".md")
-    with atomic_write(md if md != Path(cfg.out) else Path(cfg.out + ".md")) as f:
-        f.write(res["markdown"] + "\n")
+    write_with_table(cfg.out, {**res, "config": vars(cfg),
+                               "items": [{"id": it.id, "classification": it.classification,
+                                          "error_steps": it.error_steps, "scores": s} for it, s in zip(kept, scores)]},
+                     res["markdown"])
     return res

@@ -60,7 +60,7 @@ from typing import Literal
 from hiero.data import synth
 from hiero.data.io import DataError, atomic_write, read_json, read_jsonl, write_json
 from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
-from hiero.reward.base import score_items
+from hiero.reward.base import score_items, skip_summary
 from hiero.reward.precomputed import solution_ids
 from hiero.reward.spec import SPEC_HELP, ScorerFlags, load_scorer
 from hiero.types import FieldError, Solution
@@ -289,12 +289,12 @@ def choose_threshold(fixed: float | None, tune_scores: list[list[float]] | None,
     return threshold, f"tuned on {tune_name}", f1
 
 
-def _write(cfg: ProcessBenchConfig, result: dict, table: str) -> str:
-    """OUT.json and the Markdown table beside it (OUT.md), each written atomically."""
-    write_json(cfg.out, result)
-    md = Path(cfg.out).with_suffix(".md")
-    if md == Path(cfg.out):
-        md = Path(cfg.out + ".md")
+def write_with_table(out: str, result: dict, table: str) -> str:
+    """OUT.json and the Markdown table beside it (OUT.md), each written atomically; returns OUT.md."""
+    write_json(out, result)
+    md = Path(out).with_suffix(".md")
+    if md == Path(out):
+        md = Path(out + ".md")
     with atomic_write(md) as f:
         f.write(table + "\n")
     return str(md)
@@ -330,7 +330,7 @@ def main(cfg: ProcessBenchConfig) -> dict:
                 for it, p, s in zip(items, preds, scores)]
     name = "synth" if cfg.data == "synth" else Path(cfg.data).name.split(".")[0]
     table = markdown_table({name: summary}, None, threshold, source)
-    summary["markdown_file"] = _write(cfg, {**summary, "config": vars(cfg), "items": per_item}, table)
+    summary["markdown_file"] = write_with_table(cfg.out, {**summary, "config": vars(cfg), "items": per_item}, table)
     return summary
 
 
@@ -339,10 +339,6 @@ def kept(items: list[Item], scores: list, skipped: dict) -> tuple[list[Item], li
     and named by id in the output (`n_skipped`, `skipped`)."""
     keep = [i for i, s in enumerate(scores) if s is not None]
     return [items[i] for i in keep], [scores[i] for i in keep], skipped
-
-
-def skip_summary(skipped: dict, limit: int = 20) -> dict:
-    return {"n_skipped": len(skipped), "skipped": dict(list(skipped.items())[:limit])}
 
 
 def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
@@ -380,5 +376,5 @@ def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
                "threshold_source": source, "tune_f1": tune_f1, "average_f1": avg, "splits": rows,
                "n_items": sum(r["n_items"] for r in rows.values()), **skip_summary(skipped), "markdown": table,
                "time_s": round(time.time() - t0, 2)}
-    summary["markdown_file"] = _write(cfg, {**summary, "config": vars(cfg), "items": per_item}, table)
+    summary["markdown_file"] = write_with_table(cfg.out, {**summary, "config": vars(cfg), "items": per_item}, table)
     return summary

@@ -35,6 +35,7 @@ import numpy as np
 
 from hiero.data.io import write_json
 from hiero.evaluation.metrics import auroc
+from hiero.reward.base import skip_summary
 from hiero.reward.spec import SPEC_HELP, ScorerFlags
 from hiero.types import IGNORE_INDEX
 
@@ -150,7 +151,8 @@ def main(cfg: StepEvalConfig) -> dict:
         "accuracy_at_0.5": float(((s >= 0.5) == (y == 1)).mean()),
         "mean_score_good": float(s[y == 1].mean()) if (y == 1).any() else None,
         "mean_score_bad": float(s[y == 0].mean()) if (y == 0).any() else None,
-        "limit": cfg.limit, "seed": cfg.seed, "n_skipped_rows": len(skipped), "skipped": dict(list(skipped.items())[:20]),
+        "limit": cfg.limit, "seed": cfg.seed, "n_skipped_rows": len(skipped),
+        "skipped": skip_summary(skipped)["skipped"],
     }
     types = [(rows[r].get("meta") or {}).get("row_type") for r, _, _ in steps]
     if len(set(types) - {None}) > 1:

@@ -21,6 +21,7 @@ and read; results come back in input order.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -46,8 +47,12 @@ class Scored:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def summary(self, limit: int = 20) -> dict:
-        """What an output file records: how many were skipped and the first few ids with their reasons."""
-        return {"n_skipped": len(self.skipped), "skipped": dict(list(self.skipped.items())[:limit])}
+        return skip_summary(self.skipped, limit)
+
+
+def skip_summary(skipped: dict[str, str], limit: int = 20) -> dict:
+    """What an output file records: how many were skipped and the first few ids with their reasons."""
+    return {"n_skipped": len(skipped), "skipped": dict(list(skipped.items())[:limit])}
 
 
 def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int = 0) -> list[list[int]]:
@@ -73,8 +78,8 @@ def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int = 0) 
     return out
 
 
-class EncodedScorer:
-    """Base of the model-backed scorers: subclasses give `examples` (or `encode`), `collate` and `read`."""
+class EncodedScorer(ABC):
+    """Base of the model-backed scorers: subclasses give `examples` and `read` (and may give `collate`)."""
 
     kind = "prm"
     format = "hiero"
@@ -89,16 +94,12 @@ class EncodedScorer:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    # -- what a subclass provides
-    def encode(self, question: str, steps: list[str]) -> Encoding:
-        raise NotImplementedError
-
+    # -- what a subclass provides: `examples` and `read` (and, optionally, encode_many / collate)
+    @abstractmethod
     def examples(self, question: str, steps: list[str], only: list[int] | None = None) -> list[dict]:
         """One solution -> its examples (each: input_ids, optionally positions: one score per position,
         else one score per example). ValueError says why the solution cannot be scored. `only`: the
         steps whose scores are wanted (a scorer that builds one input per step builds just those)."""
-        ids, positions = self.encode(question, steps)
-        return [{"input_ids": ids, "positions": positions}]
 
     def encode_many(self, questions: list[str], solutions: list[list[str]]) -> list | None:
         """Optional: every solution's Encoding (or the ValueError saying why it has none) in one call, for
@@ -110,9 +111,9 @@ class EncodedScorer:
 
         return collate_marker(examples, self.pad_id)
 
+    @abstractmethod
     def read(self, batch: dict) -> torch.Tensor:
         """A collated batch -> its scores, flat, in (example, position) order."""
-        raise NotImplementedError
 
     # -- the loop
     def _encode_all(self, questions, solutions, only) -> tuple[list[dict], dict[int, str]]:

@@ -319,16 +319,6 @@ def collate_pooled(examples: list[dict], pad_id: int) -> dict:
     return {"input_ids": ids, "attention_mask": mask, "targets": targets}
 
 
-def length_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (longest first), for dynamic padding.
-
-    >>> length_batches([3, 9, 1, 7], 2)
-    [[1, 3], [0, 2]]
-    """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
 # ----------------------------------------------------------------------------- prefix packing
 def pack_prefixes(examples: list[dict]) -> list[dict]:
     """Merge marker examples whose ids and markers are a prefix of a longer example's: same labels, fewer passes.

@@ -49,7 +49,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -357,7 +357,6 @@ class Folder:
     config: dict
     names: set[str] | None
     chat_template: bool = False
-    tokenizer: object = field(default=None, repr=False)
 
     @property
     def archs(self) -> list[str]:
@@ -374,7 +373,7 @@ def inspect_folder(rm_dir: str | Path, tokenizer=None) -> Folder:
     d = Path(rm_dir)
     config = read_config(d)
     chat = bool(getattr(tokenizer, "chat_template", None)) if tokenizer is not None else _has_chat_template(d)
-    return Folder(d, config, weight_names(d), chat, tokenizer)
+    return Folder(d, config, weight_names(d), chat)
 
 
 def _has_chat_template(d: Path) -> bool:
@@ -394,14 +393,15 @@ def _defines_token(d: Path, token: str) -> bool:
 FORMAT_LIST = "hiero | " + " | ".join(PUBLIC_FORMATS)
 
 
-def detect_format(rm_dir: str | Path, tokenizer=None) -> str:
-    """The format of a model folder (see the module docstring); ValueError listing the formats if none fits."""
+def detect_format(rm_dir: str | Path, tokenizer=None, folder: Folder | None = None) -> str:
+    """The format of a model folder (see the module docstring); ValueError listing the formats if none fits.
+    `folder`: the folder already inspected (its tensor names are not read again)."""
     from hiero.reward.model import SPEC_FILE
 
     rm_dir = Path(rm_dir)
     if (rm_dir / SPEC_FILE).exists():
         return "hiero"
-    f = inspect_folder(rm_dir, tokenizer)
+    f = folder or inspect_folder(rm_dir, tokenizer)
     if f.has("score.0.weight", "score.2.weight") or f.arch_ends("ForProcessRewardModel"):
         return "qwen-prm"
     if f.has("v_head.summary.weight") or f.arch_ends("ForPrmModel"):
@@ -497,12 +497,17 @@ class PublicPRMScorer(EncodedScorer):
     def mask(self, batch: dict):
         """The attention mask, or None for a causal decoder: with right padding a real token attends only
         to the real tokens before it, so the mask changes nothing it reads, and without one attention
-        runs its causal kernel (on CPU, 2x faster than the masked one on ProcessBench's lengths)."""
+        runs its causal kernel (benchmarks/RESULTS.md, public PRM: the masked kernel made scoring slower
+        than the model card's one-item loop)."""
         return None if self.causal else batch["attention_mask"]
 
     def encode(self, question: str, steps: list[str]) -> Encoding:
         """One solution -> (input_ids, one position per step where its score is read)."""
         return ENCODERS[self.layout.fmt](self.tokenizer, self.layout, question, steps)
+
+    def examples(self, question: str, steps: list[str], only: list[int] | None = None) -> list[dict]:
+        ids, positions = self.encode(question, steps)  # one pass reads every step; `only` is picked after
+        return [{"input_ids": ids, "positions": positions}]
 
     def encode_many(self, questions: list[str], solutions: list[list[str]]) -> list | None:
         """The text layouts (qwen-prm, token-classification, math-shepherd): render every text, then one
@@ -597,12 +602,12 @@ def load_public_scorer(rm_dir: str | Path, fmt: str = "auto", *, separator: str 
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForTokenClassification
 
     where = str(rm_dir)
-    tokenizer = load_tokenizer(rm_dir)
-    folder = inspect_folder(rm_dir, tokenizer)
-    fmt = detect_format(rm_dir, tokenizer) if fmt == "auto" else canonical(fmt)
+    folder = inspect_folder(rm_dir)  # config, tensor names, chat template: read once, from the files
+    fmt = detect_format(rm_dir, folder=folder) if fmt == "auto" else canonical(fmt)
     if fmt not in PUBLIC_FORMATS:
         raise ValueError(f"{where}: {fmt!r} is not a public format ({' | '.join(PUBLIC_FORMATS)})")
     check_folder(folder, fmt)
+    tokenizer = load_tokenizer(rm_dir)
     layout = make_layout(tokenizer, fmt, separator, good_token, bad_token, where, system, join)  # before weights
     torch_dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
     kw = {"dtype": torch_dtype, "output_loading_info": True}

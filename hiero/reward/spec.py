@@ -126,7 +126,7 @@ class PrecomputedScorer:
 def load_scorer(spec: str, *, batch_size: int = 32, device: str = "auto", dtype: str = "fp32",
                 device_map: str = "", max_tokens: int = 0, progress: bool = False, problems: list | None = None):
     """SPEC -> a Scorer: hiero's own reward model, a public PRM, precomputed scores or the oracle."""
-    from hiero.reward.public import detect_format, load_public_scorer
+    from hiero.reward.public import load_public_scorer
     from hiero.reward.scorer import RMScorer, resolve_device
 
     s = parse_spec(str(spec))
@@ -142,11 +142,12 @@ def load_scorer(spec: str, *, batch_size: int = 32, device: str = "auto", dtype:
     opts = dict(s.options)
     dtype, device_map = opts.pop("dtype", dtype), opts.pop("device_map", device_map)
     max_tokens = int(opts.pop("max_tokens", max_tokens))
-    fmt = detect_format(s.path) if s.fmt == "auto" else s.fmt
-    if fmt == "hiero":
-        from hiero.reward.model import SPEC_FILE, load_reward_model
+    from hiero.reward.model import SPEC_FILE, load_reward_model
 
-        if not (Path(s.path) / SPEC_FILE).exists():
+    own = (Path(s.path) / SPEC_FILE).exists()
+    fmt = ("hiero" if own else "auto") if s.fmt == "auto" else s.fmt  # a public folder is read once, by its loader
+    if fmt == "hiero":
+        if not own:
             raise ValueError(f"{s.path}: hiero:DIR needs a folder `hiero rm train` wrote ({SPEC_FILE} missing)")
         if opts:
             raise ValueError(f"{spec}: options {sorted(opts)} apply to public formats only")

@@ -4,13 +4,13 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from hiero.reward.base import token_batches
 from hiero.reward.collate import (
     MARKER_TOKEN,
     add_marker,
     collate_marker,
     collate_pooled,
     encode_marker,
-    length_batches,
     marker_prompt,
     per_step_prompt,
     rm_template,
@@ -135,7 +135,7 @@ def test_collate_right_pads_and_indexes_markers():
     assert b["batch_idx"].tolist() == [0, 1, 1] and b["pos_idx"].tolist() == [2, 1, 3]
     p = collate_pooled([{"input_ids": [1], "target": 0.5}, {"input_ids": [1, 2], "target": 1.0}], pad_id=0)
     assert p["input_ids"].tolist() == [[1, 0], [1, 2]] and p["targets"].tolist() == [0.5, 1.0]
-    assert length_batches([3, 9, 1, 7], 3) == [[1, 3, 0], [2]]
+    assert token_batches([3, 9, 1, 7], 3) == [[1, 3, 0], [2]]
 
 
 def test_official_per_step_prompt():
