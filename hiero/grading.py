@@ -86,6 +86,21 @@ def _clean(ans: str) -> str:
     return ans.rstrip(".").strip()
 
 
+def _stated(ans: str) -> str:
+    """The value in a free-form "The answer is …" line: the sentence ends at ". " and a worked
+    expression gives its result ("2 * 1 = 2 bolts" -> "2 bolts").
+
+    >>> _stated("16. So, 16 glasses are needed")
+    '16.'
+    >>> _stated("2 * 1 = 2 bolts.")
+    '2 bolts.'
+    >>> _stated("3.5 liters")
+    '3.5 liters'
+    """
+    ans = re.split(r"(?<=\.)\s", ans, maxsplit=1)[0]
+    return ans.rsplit("=", 1)[1].strip() if "=" in ans and "\\" not in ans else ans
+
+
 def extract_answer(text: str | None) -> str | None:
     """The final answer a solution states, or None when it states none.
 
@@ -95,6 +110,8 @@ def extract_answer(text: str | None) -> str | None:
     '72'
     >>> extract_answer("7 + 5 = 12\\nThe answer is 12")
     '12'
+    >>> extract_answer("2 bolts each\\n\\nThe answer is 2 * 1 = 2 bolts. That is all.")
+    '2 bolts'
     >>> extract_answer("She makes $18 a day\\nA: 18")
     '18'
     >>> extract_answer("it costs 1,250 dollars")
@@ -120,7 +137,7 @@ def extract_answer(text: str | None) -> str | None:
     if hits:
         ans = hits[-1]
         inner = last_boxed(ans)
-        return inner.strip() if inner is not None else _clean(ans)
+        return inner.strip() if inner is not None else _clean(_stated(ans))
     hits = _A_COLON.findall(text)
     if hits:
         return _clean(hits[-1])

@@ -229,3 +229,89 @@ def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
     else:
         raise ValueError(f"no real-layout builder for {fmt!r}")
     return path
+
+
+# ----------------------------------------------------------------------------- GGUF files
+_GGUF_LAYER_NAMES = {
+    "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm",
+    "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+}
+
+
+def _llama_cpp_permute(w, n_head: int):
+    """llama.cpp's convert_hf_to_gguf row order for Q and K (rotary halves interleaved), which readers undo."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def write_gguf(model, tokenizer, path: str | Path, *, name: str = "tiny-llama", chat_template: str | None = None,
+               pre: str = "default") -> Path:
+    """Write a Llama-architecture causal LM and its byte-level BPE tokenizer as a GGUF file (F32), the
+    way llama.cpp's converter lays it out: its tensor names, Q/K rows permuted, the tokenizer as
+    `tokenizer.ggml.*` (gpt2 model, tokens, merges, token types, special ids) and the chat template.
+    Needs the `gguf` package (hiero[gguf])."""
+    import gguf
+    import numpy as np
+
+    cfg = model.config
+    if cfg.model_type != "llama":
+        raise ValueError(f"write_gguf writes llama models, got {cfg.model_type}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_name(name)
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_rope_freq_base(float(cfg.rope_parameters["rope_theta"]) if getattr(cfg, "rope_parameters", None)
+                         else float(getattr(cfg, "rope_theta", 10000.0)))
+    w.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
+    w.add_vocab_size(cfg.vocab_size)
+    w.add_file_type(0)  # all F32
+
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    vocab = spec["model"]["vocab"]
+    tokens = [None] * cfg.vocab_size
+    for tok, i in vocab.items():
+        tokens[i] = tok
+    special = {t["content"]: t["id"] for t in spec["added_tokens"]}
+    for tok, i in special.items():
+        tokens[i] = tok
+    tokens = [t if t is not None else f"[PAD{i}]" for i, t in enumerate(tokens)]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types([3 if t in special else 1 for t in tokens])
+    w.add_token_merges(merges)
+    for attr, add in (("bos_token_id", w.add_bos_token_id), ("eos_token_id", w.add_eos_token_id),
+                      ("pad_token_id", w.add_pad_token_id)):
+        if getattr(tokenizer, attr, None) is not None:
+            add(getattr(tokenizer, attr))
+    w.add_add_bos_token(False)
+    if chat_template:
+        w.add_chat_template(chat_template)
+
+    state = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
+    w.add_tensor("token_embd.weight", state["model.embed_tokens.weight"])
+    for i in range(cfg.num_hidden_layers):
+        for hf, gg in _GGUF_LAYER_NAMES.items():
+            t = state[f"model.layers.{i}.{hf}.weight"]
+            if gg == "attn_q":
+                t = _llama_cpp_permute(t, heads)
+            elif gg == "attn_k":
+                t = _llama_cpp_permute(t, kv)
+            w.add_tensor(f"blk.{i}.{gg}.weight", np.ascontiguousarray(t))
+    w.add_tensor("output_norm.weight", state["model.norm.weight"])
+    if not cfg.tie_word_embeddings:
+        w.add_tensor("output.weight", state["lm_head.weight"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from hiero.domains import answer_of
 from hiero.policy.backend import Generator
-from hiero.policy.prompt import build_prompt
+from hiero.policy.prompt import format_of
 from hiero.types import Problem
 
 
@@ -57,10 +57,11 @@ def evaluate_accuracy(generator: Generator, problems: list[Problem], *, batch_si
     """
     t0 = time.time()
     texts, n_tokens = [], 0
+    fmt = format_of(generator)
     bar = tqdm(total=len(problems), desc=desc, unit="problem", dynamic_ncols=True, leave=False)
     for k in range(0, len(problems), batch_size):
         chunk = problems[k:k + batch_size]
-        outs = generator.generate([build_prompt(p.question) for p in chunk], n=1,
+        outs = generator.generate([fmt.prompt(p.question) for p in chunk], n=1,
                                   max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
         texts += [o[0].text for o in outs]
         n_tokens += sum(o[0].n_tokens for o in outs)

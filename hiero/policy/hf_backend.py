@@ -34,12 +34,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel
 
 from hiero.policy.backend import Completion
+from hiero.policy.prompt import PromptFormat, encode_prompts
+from hiero.policy.prompt import prompt_format as policy_format
 from hiero.runs import check_finished, reading_model
 
 SMALL_BATCH_ROWS = 32  # below this many rows a tiny model decodes on one CPU thread (see HFGenerator)
@@ -129,10 +130,12 @@ class HFGenerator:
 
     def __init__(self, model_or_dir: str | os.PathLike | PreTrainedModel, tokenizer=None, device: str | None = None,
                  batch_size: int = 64, dtype: str | torch.dtype | None = None, prefix_reuse: bool = True,
-                 min_shared_prefix: int = 4, threads: int | None = None):
+                 min_shared_prefix: int = 4, threads: int | None = None, prompt_format: PromptFormat | None = None):
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if isinstance(model_or_dir, (str, os.PathLike)):
-            path = Path(model_or_dir)
+            from hiero.models import resolve_model
+
+            path = resolve_model(model_or_dir, option="--policy")  # a GGUF file or pypi:DIST is imported once
             if not (path / "config.json").exists():
                 hub = not path.exists() and str(model_or_dir).count("/") == 1
                 raise FileNotFoundError(f"{path}: " + ("not found; it looks like a hub id, and hiero loads local "
@@ -150,6 +153,9 @@ class HFGenerator:
                 raise ValueError("a tokenizer is required when passing a model object")
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
+        # how stages prompt this policy and split its text into steps (hiero.policy.prompt)
+        folder = path if isinstance(model_or_dir, (str, os.PathLike)) else None
+        self.prompt_format = prompt_format or policy_format(tokenizer, folder)
         self.device = device
         self.batch_size = batch_size
         self.prefix_reuse = prefix_reuse
@@ -199,7 +205,7 @@ class HFGenerator:
         prompts = list(prompts)
         if not prompts:
             return []
-        ids = self.tokenizer(prompts)["input_ids"]
+        ids = self.encode(prompts)
         for i, x in enumerate(ids):
             if not x:
                 raise ValueError(f"prompt {i} is empty after tokenization")
@@ -221,6 +227,10 @@ class HFGenerator:
             for i, out in zip(chunk, outs):
                 results[i] = out
         return results  # type: ignore[return-value]
+
+    def encode(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of prompts (hiero.policy.prompt.encode_prompts: no doubled BOS, separators in context)."""
+        return encode_prompts(self.tokenizer, prompts)
 
     # ------------------------------------------------------------------------------- internals
     def _forward(self, input_ids, attention_mask, position_ids, cache):

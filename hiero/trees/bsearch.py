@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
-from hiero.policy.prompt import build_prompt, split_steps
+from hiero.policy.prompt import RAW, PromptFormat, format_of
 from hiero.trees.bfs import SearchSettings
 from hiero.trees.tree import StepJudge, add_node, end_as_unfinished, path_steps
 from hiero.types import ROOT, Tree
@@ -50,14 +50,14 @@ class BSearchSettings(SearchSettings):
 
 
 def hang_completion(tree: Tree, judge: StepJudge, start: int, text: str, finish_reason: str,
-                    max_depth: int) -> int:
+                    max_depth: int, fmt: PromptFormat = RAW) -> int:
     """Add one completion below node `start` as a path of steps; returns its (new) leaf id.
 
     Steps are judged one by one; the path ends at the first terminal step (an answer, or the model's
     end of text), or as an unfinished (wrong) leaf at `max_depth` or when the text runs out without
     an answer. Existing non-terminal nodes with the same step text are reused, the leaf never is.
     """
-    steps = split_steps(text)
+    steps = fmt.split(text)
     node_id, prefix = start, path_steps(tree, start)
     if not steps:  # ended at once: an empty, wrong leaf still counts the outcome
         return add_node(tree, start, "", terminal=True, answer=None, correct=False).id
@@ -125,15 +125,16 @@ def grow_bsearch(trees: list[Tree], gen: Generator, s: BSearchSettings, seed: in
         raise ValueError(f"bsearch needs samples >= 1 and rollouts >= 1, got {s.samples}, {s.rollouts}")
     judges = [StepJudge(t.problem) for t in trees]
     budget = s.step_tokens * s.depth
+    fmt = format_of(gen)
     tokens = 0
-    outs = gen.generate([build_prompt(t.problem.question) for t in trees], n=s.samples, max_new_tokens=budget,
+    outs = gen.generate([fmt.prompt(t.problem.question) for t in trees], n=s.samples, max_new_tokens=budget,
                         stop=None, temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "bsearch", "sample"))
     searches: list[tuple[int, _FirstError]] = []
     for ti, (tree, comps) in enumerate(zip(trees, outs, strict=True)):
         leaves = []
         for comp in comps:
             tokens += comp.n_tokens
-            leaves.append(hang_completion(tree, judges[ti], ROOT, comp.text, comp.finish_reason, s.depth))
+            leaves.append(hang_completion(tree, judges[ti], ROOT, comp.text, comp.finish_reason, s.depth, fmt))
         tree.meta["solutions"] = leaves
         if any(tree.nodes[leaf].correct is True for leaf in leaves):  # unsolved problems get no search
             searches += [(ti, _FirstError(tree, leaf)) for leaf in leaves if tree.nodes[leaf].correct is not True]
@@ -147,14 +148,14 @@ def grow_bsearch(trees: list[Tree], gen: Generator, s: BSearchSettings, seed: in
         if not pending:
             break
         keys = list(pending)
-        prompts = [build_prompt(trees[ti].problem.question, path_steps(trees[ti], nid)) for ti, nid in keys]
+        prompts = [fmt.prompt(trees[ti].problem.question, path_steps(trees[ti], nid)) for ti, nid in keys]
         budgets = [s.step_tokens * max(1, s.depth - trees[ti].nodes[nid].depth) for ti, nid in keys]
         outs = gen.generate(prompts, n=s.rollouts, max_new_tokens=max(budgets), stop=None,
                             temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "bsearch", "check", rnd))
         for (ti, nid), comps in zip(keys, outs, strict=True):
             for comp in comps:
                 tokens += comp.n_tokens
-                hang_completion(trees[ti], judges[ti], nid, comp.text, comp.finish_reason, s.depth)
+                hang_completion(trees[ti], judges[ti], nid, comp.text, comp.finish_reason, s.depth, fmt)
             for fe in pending[(ti, nid)]:
                 fe.checked.add(nid)
         rnd += 1

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from hiero.cache import derive_seed
 from hiero.policy.backend import Generator
-from hiero.policy.prompt import STEP_SEP, build_prompt, split_steps
+from hiero.policy.prompt import RAW, PromptFormat, format_of
 from hiero.trees.bfs import SearchSettings
 from hiero.trees.tree import (
     StepJudge,
@@ -56,10 +56,11 @@ class MCTSSettings(SearchSettings):
 class _Search:
     """Per-tree search state: which nodes belong to the search tree, which can no longer grow."""
 
-    def __init__(self, tree: Tree, max_depth: int):
+    def __init__(self, tree: Tree, max_depth: int, fmt: PromptFormat = RAW):
         self.tree = tree
         self.judge = StepJudge(tree.problem)
         self.max_depth = max_depth
+        self.fmt = fmt
         self.expanded_kids: dict[int, list[int]] = {ROOT: []}  # search node -> its search children
         self.done: set[int] = set()  # search nodes that cannot grow any more
         self.rollout_nodes: list[int] = []
@@ -96,7 +97,7 @@ class _Search:
 
     def add_rollout(self, start: int, text: str, finish_reason: str) -> tuple[int, int]:
         """Hang a completion below `start` as a chain of steps; returns the leaf's (correct, total)."""
-        steps = split_steps(text)
+        steps = self.fmt.split(text)
         parent = start
         if not steps:  # ended at once: count the outcome with an empty leaf
             node = add_node(self.tree, parent, "", terminal=True, answer=None, correct=False)
@@ -119,15 +120,16 @@ def grow_mcts(trees: list[Tree], gen: Generator, s: MCTSSettings, seed: int) -> 
     """Run `s.simulations` batched MCTS rounds on every tree; returns tokens generated."""
     if s.rollouts < 1:
         raise ValueError(f"mcts needs rollouts >= 1, got {s.rollouts}")
-    searches = [_Search(t, s.depth) for t in trees]
+    fmt = format_of(gen)
+    searches = [_Search(t, s.depth, fmt) for t in trees]
     tokens = 0
     for rnd in range(s.simulations):
         selected = [(srch, nid) for srch in searches if (nid := srch.select(s.c_puct)) is not None]
         if not selected:
             break
         # expand: one call for every selected leaf of every tree
-        prompts = [build_prompt(srch.tree.problem.question, path_steps(srch.tree, nid)) for srch, nid in selected]
-        outs = gen.generate(prompts, n=s.children, max_new_tokens=s.step_tokens, stop=[STEP_SEP],
+        prompts = [fmt.prompt(srch.tree.problem.question, path_steps(srch.tree, nid)) for srch, nid in selected]
+        outs = gen.generate(prompts, n=s.children, max_new_tokens=s.step_tokens, stop=[fmt.step_sep],
                             temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "expand", rnd))
         fresh: list[tuple[_Search, Node]] = []
         for (srch, nid), comps in zip(selected, outs, strict=True):
@@ -143,7 +145,7 @@ def grow_mcts(trees: list[Tree], gen: Generator, s: MCTSSettings, seed: int) -> 
             continue
         # simulate: one call for every rollout of every new child; a rollout may write at most
         # the steps left before the depth limit
-        prompts = [build_prompt(srch.tree.problem.question, path_steps(srch.tree, node.id)) for srch, node in fresh]
+        prompts = [fmt.prompt(srch.tree.problem.question, path_steps(srch.tree, node.id)) for srch, node in fresh]
         budget = s.step_tokens * max(s.depth - min(node.depth for _, node in fresh), 1)
         outs = gen.generate(prompts, n=s.rollouts, max_new_tokens=budget, stop=None,
                             temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "rollout", rnd))
