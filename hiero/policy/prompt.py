@@ -80,7 +80,7 @@ class PromptFormat:
     def __post_init__(self):
         if self.style not in ("raw", "chat"):
             raise ValueError(f"prompt style {self.style!r}: choose raw or chat")
-        if not self.step_sep or self.step_sep.strip():
+        if "\n" not in self.step_sep or self.step_sep.strip():
             raise ValueError(f"step separator {self.step_sep!r}: give whitespace with a line break, e.g. '\\n\\n'")
         if self.style == "chat" and getattr(self.tokenizer, "chat_template", None) is None:
             raise ValueError("the chat prompt style needs a tokenizer with a chat template")

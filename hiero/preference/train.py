@@ -60,6 +60,7 @@ from tqdm.auto import tqdm
 from hiero.cache import StageCache, fingerprint, path_hash
 from hiero.data.io import atomic_write, read_jsonl, write_jsonl
 from hiero.models import resolve_model
+from hiero.policy.prompt import save_prompt_file
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
 from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
@@ -397,6 +398,7 @@ def _train(cfg: POTrainConfig, out: Path) -> dict:
         def save_fn(model, folder):
             model.save_pretrained(folder)
             tokenizer.save_pretrained(folder)
+            save_prompt_file(cfg.model, folder)  # prompted as the policy it was trained from
 
         loader = torch.utils.data.DataLoader(examples, batch_size=cfg.batch_size, shuffle=True,
                                              collate_fn=lambda ex: collate(ex, tokenizer.pad_token_id))

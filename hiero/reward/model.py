@@ -239,6 +239,30 @@ def _load_backbone(path: Path, spec: RMSpec) -> nn.Module:
         return loader.from_pretrained(path, dtype=torch.float32)
 
 
+def train_top_layers(backbone: nn.Module, k: int) -> dict:
+    """Freeze the backbone except its top `k` transformer blocks and the norm after them (k < 0: train all;
+    0: none, only the heads learn). The blocks are the backbone's longest ModuleList (Llama/Qwen `layers`,
+    BERT `encoder.layer`). Frozen lower blocks store no activations for backward, so a step costs a
+    forward pass plus the backward of the top k blocks. Returns the trainable and total counts."""
+    total = sum(p.numel() for p in backbone.parameters())
+    if k >= 0:
+        lists = [m for m in backbone.modules() if isinstance(m, nn.ModuleList)]
+        if not lists:
+            raise ValueError("--train-layers: the backbone has no list of transformer blocks")
+        blocks = max(lists, key=len)
+        if k > len(blocks):
+            raise ValueError(f"--train-layers {k}: the backbone has {len(blocks)} blocks")
+        backbone.requires_grad_(False)
+        if k:
+            for block in blocks[len(blocks) - k:]:
+                block.requires_grad_(True)
+            norm = getattr(getattr(backbone, "base_model", backbone), "norm", None)  # decoders' final norm
+            if isinstance(norm, nn.Module):
+                norm.requires_grad_(True)
+    trainable = sum(p.numel() for p in backbone.parameters() if p.requires_grad)
+    return {"backbone_trainable": trainable, "backbone_total": total}
+
+
 def is_causal(backbone: nn.Module) -> bool:
     """True if position i's hidden state ignores later tokens (needed for one-pass marker scoring)."""
     vocab = backbone.get_input_embeddings().weight.shape[0]

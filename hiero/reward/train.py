@@ -53,7 +53,14 @@ from hiero.reward.collate import (
     row_targets,
 )
 from hiero.reward.losses import LOSSES, accuracy, select_labelled
-from hiero.reward.model import RewardModel, RMSpec, build_reward_model, reading, save_reward_model
+from hiero.reward.model import (
+    RewardModel,
+    RMSpec,
+    build_reward_model,
+    reading,
+    save_reward_model,
+    train_top_layers,
+)
 from hiero.runs import settings_of, training_run
 from hiero.training import LengthGroupedBatches, TrainConfig, check_train_config, train_loop
 from hiero.types import IGNORE_INDEX, RewardRow
@@ -100,6 +107,9 @@ class RMTrainConfig(TrainConfig):
                 "that is a policy-style LM read with --head likelihood"})
     backbone_lr: float = field(default=-1.0, metadata={
         "help": "peak learning rate of the backbone (-1: --lr; 0: frozen); the heads always use --lr"})
+    train_layers: int = field(default=-1, metadata={
+        "help": "backbone blocks trained, from the top, with the final norm (-1: all; 0: none, the heads only); "
+                "the frozen blocks below run forward only (a real LM's RM on CPU)"})
 
 
 
@@ -248,6 +258,7 @@ def _train(cfg: RMTrainConfig, out: Path) -> dict:
                   template=template, **reading(cfg.read, cfg.head, pooling=cfg.pooling, truncation=cfg.truncation))
     set_seed(cfg.seed)  # the head and the marker's embedding row are drawn from it: same seed, same model
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
+    trainable = train_top_layers(model.backbone, cfg.train_layers)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)
     if cfg.pack_prefixes and spec.scoring == "marker":
@@ -277,7 +288,7 @@ def _train(cfg: RMTrainConfig, out: Path) -> dict:
     return {
         "kind": cfg.kind, "read": cfg.read, "head": cfg.head, "scoring": spec.scoring, "loss": cfg.loss,
         "label_type": cfg.label_type,
-        "out": str(out), "train": train_counts, "eval": eval_counts,
+        "out": str(out), "train": train_counts, "eval": eval_counts, "train_layers": cfg.train_layers, **trainable,
         "n_params": sum(p.numel() for p in model.parameters()),
         **loop, "config": asdict(cfg),
     }

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModel, AutoModelForCausalLM
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
@@ -181,3 +181,26 @@ def test_reading_checks_every_combination():
     # a folder written before the two choices existed reads back as its flags say
     old = RMSpec.from_dict({"scoring": "marker", "marker_token": "", "lm_features": True, "hidden_head": False})
     assert (old.read, old.head) == ("step-end", "likelihood")
+
+
+def test_cli_trains_only_the_top_layers(base, tmp_path):
+    """--train-layers 1: the top block and the final norm learn; the embeddings and lower blocks stay as they were."""
+    train, _ = noisy_reward_rows(16, 0)
+    write_jsonl(tmp_path / "data" / "train.jsonl", train)
+    rc = cli(["rm", "train", "--kind", "prm", "--data", str(tmp_path / "data"), "--base", str(base),
+              "-o", str(tmp_path / "rm"), "--max-steps", "3", "--batch-size", "4", "--loss", "hard_ce",
+              "--label-type", "hard", "--read", "step-end", "--lr", "1e-2", "--train-layers", "1"])
+    assert rc == 0
+    trained, _, _ = load_reward_model(tmp_path / "rm")
+    start = AutoModel.from_pretrained(base)
+    n_layers = start.config.num_hidden_layers
+    top = f"layers.{n_layers - 1}."
+    for (name, a), (_, b) in zip(trained.backbone.state_dict().items(), start.state_dict().items(), strict=True):
+        learns = top in name or name.startswith("norm.")
+        assert torch.equal(a, b) != learns, name
+    summary = json.loads((tmp_path / "rm" / "train_summary.json").read_text())
+    assert summary["train_layers"] == 1 and 0 < summary["backbone_trainable"] < summary["backbone_total"]
+    with pytest.raises(ValueError, match="--train-layers 9: the backbone has"):
+        from hiero.reward.model import train_top_layers
+
+        train_top_layers(start, 9)
