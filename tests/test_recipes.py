@@ -7,6 +7,7 @@ MATH500 test files, preference pairs.
     real_prm800k_cpu.sh    the CPU real-data track (a tiny BERT stands in for all-MiniLM-L6-v2)
     paper_hrm_prm800k.sh   HRM/PRM on Qwen2.5-Math-1.5B with DeepSpeed ZeRO-2 (tiny Qwen2, no launcher)
     paper_hipo_mse.sh      DPO and HiPO on a 7B policy with FSDP (tiny Qwen2, no launcher)
+    real_smollm2_cpu.sh    SmolLM2 through every stage (a tiny GGUF chat model stands in for it)
 """
 
 import gzip
@@ -172,3 +173,58 @@ def test_paper_hipo_recipe_dry_run(tiny, tmp_path):
     for bench in ("gsm8k", "math500"):
         res = json.loads((out / f"eval_{bench}.json").read_text())
         assert {"base", "dpo", "hipo"} <= set(json.dumps(res).replace('"', " ").split())
+
+
+def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
+    """Every part of recipes/real_smollm2_cpu.sh, unchanged, with a tiny GGUF chat model in SmolLM2's place
+    (a GPT-2-style BPE, a chat template, written by the `gguf` package) and the tiny BERT for MiniLM."""
+    pytest.importorskip("gguf", reason="the recipe's policy is a GGUF file: pip install 'hiero[gguf]'")
+    import torch
+
+    from hiero.policy.model import build_model
+    from hiero.testing import QWEN_CHAT, write_gguf
+    from tests.test_models import gpt2_style_tokenizer
+
+    root, data, bert, _ = tiny
+    gsm = (data / "gsm8k" / "test.jsonl").read_text()
+    (data / "gsm8k" / "train.jsonl").write_text(gsm)
+    (data / "math_stackexchange_prefs").mkdir(exist_ok=True)
+    (data / "math_stackexchange_prefs" / "metacognition_prhegde_first5_decomposed.jsonl").write_text("".join(
+        json.dumps({"query": q, "Rq_a": f"We need {q[8:-1]}.", "Mt_a": steps[0], "Ra_a": f"The answer is {a}.",
+                    "Rq_b": f"We need {q[8:-1]}.", "Mt_b": WRONG, "Ra_b": "The answer is 7.",
+                    "output_a": f"We need {q[8:-1]}. {steps[0]} The answer is {a}.",
+                    "output_b": f"We need {q[8:-1]}. {WRONG} The answer is 7."}) + "\n"
+        for q, a, steps in PROBLEMS))
+    texts = [q for q, _, _ in PROBLEMS] + ["\n\n".join(st) for _, _, st in PROBLEMS] + [WRONG] * 3
+    tok = gpt2_style_tokenizer(texts * 5, vocab_size=400)
+    tok.chat_template = QWEN_CHAT
+    model = build_model(len(tok), arch="llama", n_layers=2, hidden=32, heads=2, max_positions=2048,
+                        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    gguf_file = write_gguf(model, tok, tmp_path / "tiny-chat.gguf", chat_template=QWEN_CHAT)
+    out = tmp_path / "smol"
+    env = {"POLICY": str(gguf_file), "MINILM": str(bert), "DATA": str(data), "OUT": str(out), "THREADS": "1",
+           "HIERO_CACHE_DIR": str(tmp_path / "cache"), "EVAL_PROBLEMS": "3", "SAMPLES": "2", "MAX_NEW": "24",
+           "TREE_PROBLEMS": "3", "TREE_SAMPLES": "2", "TRAIN_QUESTIONS": "3", "EVAL_QUESTIONS": "1",
+           "TRAIN_LAYERS": "1", "RM_MAX_LENGTH": "512", "RM_BATCH": "4", "TEST_ROWS": "6", "PB_LIMIT": "2",
+           "SEARCH_PROBLEMS": "2", "SEARCH_N": "1,2", "PO_STEPS": "1", "PO_EVAL": "2", "ST_STEPS": "1",
+           "ST_THRESHOLD": "0"}
+    _run("real_smollm2_cpu.sh", env, ROOT)
+    record = json.loads((out / "smollm2" / "hiero_import.json").read_text())
+    assert record["format"] == "gguf" and (out / "smollm2" / "chat_template.jinja").exists()
+    greedy = [json.loads(line) for line in (out / "policy" / "greedy.jsonl").open()]
+    assert len(greedy) == 3
+    trees = [json.loads(line) for line in (out / "policy" / "trees.jsonl").open()]
+    assert len(trees) == 3
+    for name in ("smollm2_prm", "smollm2_hrm", "minilm_prm", "minilm_hrm", "smollm2_hrm_trees_hnc"):
+        assert json.loads((out / "rm" / f"eval_{name}" / "processbench.json").read_text())["splits"]
+        assert json.loads((out / "rm" / f"eval_{name}" / "prm800k_test.json").read_text())["steps"] == 6
+    smol = json.loads((out / "rm" / "smollm2_prm" / "train_summary.json").read_text())
+    assert smol["train_layers"] == 1 and smol["backbone_trainable"] < smol["backbone_total"]
+    bon = json.loads((out / "search" / "results.json").read_text())
+    assert {"ORM", "PRM", "HRM"} <= set(json.dumps(bon).replace('"', " ").split())
+    for set_ in ("gsm8k_test", "math500_test"):
+        assert (out / "po" / f"eval_{set_}.json").exists()
+    assert json.loads((out / "selftrain" / "selftrain_summary.json").read_text())["examples"] >= 1
+    # resumable: a second run skips every finished step
+    res = _run("real_smollm2_cpu.sh", env, ROOT)
+    assert "greedy: done before" in res.stdout and "selftrain: done before" in res.stdout
