@@ -143,3 +143,21 @@ def test_packaged_smollm2_loads_by_name_and_answers_in_paragraphs():
     out = gen.generate([prompt], max_new_tokens=120, temperature=0.0)[0][0]
     assert out.finish_reason == "eos" and "The answer is" in out.text
     assert len(fmt.split(out.text)) >= 2  # paragraphs, as asked
+
+
+def test_a_gguf_file_is_a_reward_model_base_and_a_preference_model(tiny, tmp_path):
+    from hiero.preference.train import POTrainConfig
+    from hiero.preference.train import main as po_main
+    from hiero.reward.model import RMSpec, build_reward_model, reading
+
+    path = tiny[0]
+    spec = RMSpec(kind="prm", loss="hard_ce", label_type="hard", **reading("step-end", "hidden"))
+    model, tok = build_reward_model(str(path), spec)
+    assert spec.base == str(path) and model.backbone.config.num_hidden_layers == 2
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": f"What is {a} + 30?", "chosen": f"{a} + 30 = {a + 30}",
+                                         "rejected": f"{a} + 30 = {a + 31}"}) + "\n" for a in range(4)))
+    out = po_main(POTrainConfig(model=str(path), pairs=str(pairs), loss="dpo", max_steps=1, batch_size=2,
+                                segmenter="none", out=str(tmp_path / "po"), ref_cache_dir=str(tmp_path / "ref")))
+    assert out["rows"][0]["steps"] == 1
+    assert AutoModelForCausalLM.from_pretrained(out["model_dir"]).config.num_hidden_layers == 2

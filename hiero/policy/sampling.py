@@ -87,7 +87,7 @@ def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSett
 
     pool: list[list[Solution]] = [[] for _ in problems]
     batches = list(range(0, len(problems), max(1, cfg.gen_batch)))
-    bar = tqdm(total=n_chunks * len(batches), desc="sample pool", dynamic_ncols=True,
+    bar = tqdm(total=n_chunks * chunk * len(problems), desc="sample pool", unit="solution", dynamic_ncols=True,
                disable=n_chunks * len(batches) < 2)
     for c in range(n_chunks):
         for b in batches:
@@ -99,7 +99,7 @@ def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSett
                 for k, comp in enumerate(comps):
                     pool[b + j].append(make_solution(p, fmt.split(comp.text), sample=c * chunk + k,
                                                      finish_reason=comp.finish_reason))
-            bar.update(1)
+            bar.update(chunk * len(part))
     bar.close()
     if path is not None:
         write_jsonl(path, (s for row in pool for s in row))
