@@ -172,18 +172,16 @@ def encode_prompts(tokenizer, prompts: list[str], special: bool | None = None) -
         if not idx:
             continue
         add = (not rendered) if special is None else special
-        texts = [prompts[i] + PROBE if prompts[i][-1:].isspace() else prompts[i] for i in idx]
-        redo = []
-        for i, text, ids in zip(idx, texts, tokenizer(texts, add_special_tokens=add)["input_ids"]):
-            if text is prompts[i]:
-                out[i] = ids
-            elif len(ids) > 1 and tokenizer.decode(ids[-1:]) == PROBE:
-                out[i] = ids[:-1]
-            else:  # the probe merged with the whitespace: no in-context form to take, encode as is
-                redo.append(i)
-        if redo:
-            for i, ids in zip(redo, tokenizer([prompts[i] for i in redo], add_special_tokens=add)["input_ids"]):
-                out[i] = ids
+        plain = tokenizer([prompts[i] for i in idx], add_special_tokens=add)["input_ids"]
+        tail = [k for k, i in enumerate(idx) if prompts[i][-1:].isspace()]
+        probed = tokenizer([prompts[idx[k]] + PROBE for k in tail], add_special_tokens=add)["input_ids"] if tail else []
+        for k, ids in zip(tail, probed):
+            # the probe must be its own last token, and the rest must spell the same text as the plain ids
+            if len(ids) > 1 and tokenizer.decode(ids[-1:]) == PROBE and tokenizer.decode(ids[:-1]) == \
+                    tokenizer.decode(plain[k]):
+                plain[k] = ids[:-1]
+        for k, i in enumerate(idx):
+            out[i] = plain[k]
     return out
 
 

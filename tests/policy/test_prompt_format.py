@@ -113,3 +113,24 @@ def test_the_folder_file_decides_and_bad_files_are_named(qwen, tmp_path):
     with pytest.raises(ValueError, match="needs a tokenizer with a chat template"):
         PromptFormat(style="chat")
     assert RAW.prompt("Q?", ["a", "b"]) == build_prompt("Q?", ["a", "b"])
+
+
+@pytest.mark.parametrize("name", ["qwen2.5", "llama3", "mistral-v1", "gpt2-style"])
+def test_prompts_are_a_prefix_of_the_text_in_context(name, tmp_path):
+    """On four real tokenizer kinds a prompt ending in a separator encodes as the start of prompt + next step."""
+    if name == "mistral-v1":
+        pytest.importorskip("sentencepiece", reason="Mistral's tokenizer.model needs sentencepiece")
+        from transformers import AutoTokenizer
+
+        from hiero.testing import mistral_sentencepiece_folder
+
+        tok = AutoTokenizer.from_pretrained(mistral_sentencepiece_folder(tmp_path / "mistral"))
+    elif name == "gpt2-style":
+        tok = gpt2_style_tokenizer(["One step.\n\nTwo steps.\n\nThe answer is 7.\n\n"] * 30)
+    else:
+        tok = real_tokenizer(name)
+    for sep in ("\n", "\n\n"):
+        prompt = build_prompt(QUESTION) + "He has 3 + 4 = 7 apples." + sep
+        ours = encode_prompts(tok, [prompt], special=False)[0]
+        assert tok(prompt + "So the answer is 7.", add_special_tokens=False)["input_ids"][:len(ours)] == ours
+        assert tok.decode(ours) == prompt
