@@ -176,6 +176,8 @@ class HFGenerator:
         small = sum(p.numel() for p in self.model.parameters()) < 20_000_000
         self.threads = threads
         self._one_thread_when_small = threads is None and device == "cpu" and small
+        # positions beyond the model's table are never generated: a row stops at "length" there
+        self.context = getattr(self.model.config, "max_position_embeddings", None)
         self.stats = {"calls": 0, "prompt_tokens": 0, "prefill_tokens": 0, "generated_tokens": 0}
 
     @property
@@ -207,6 +209,9 @@ class HFGenerator:
         for i, x in enumerate(ids):
             if not x:
                 raise ValueError(f"prompt {i} is empty after tokenization")
+            if self.context is not None and len(x) >= self.context:
+                raise ValueError(f"prompt {i} has {len(x)} tokens; {self.name} reads at most {self.context} "
+                                 "(its max_position_embeddings): shorten the prompt")
         seed = int.from_bytes(os.urandom(8), "little") if seed is None else seed
         seen: dict[str, int] = {}
         occurrence = []
@@ -277,6 +282,8 @@ class HFGenerator:
         return logits, mask, cache
 
     def _run_chunk(self, seqs, keys, n, max_new_tokens, stop, temperature, top_p) -> list[list[Completion]]:
+        if self.context is not None:  # the longest prompt of the chunk may not run past the position table
+            max_new_tokens = max(1, min(max_new_tokens, self.context - max(len(s) for s in seqs)))
         logits, mask, cache = self._prefill(seqs)
         if n > 1:  # n samples share their prompt's cache
             cache.batch_repeat_interleave(n)

@@ -78,3 +78,18 @@ def test_load_generator_specs(tiny_policy, tmp_path):
         load_generator(str(tmp_path))
     with pytest.raises(ValueError, match="openai:BASE_URL#MODEL"):
         load_generator("openai:http://127.0.0.1:1/v1")
+
+
+def test_generation_stays_inside_the_position_table(tiny_policy):
+    """A prompt longer than the model's context is refused by index; a row stops at the table's end."""
+    from hiero.policy.model import build_model
+
+    tok = AutoTokenizer.from_pretrained(tiny_policy)
+    model = build_model(len(tok), n_layers=1, hidden=32, heads=2, max_positions=40, eos_token_id=None, seed=2)
+    gen = HFGenerator(model, tok, device="cpu")
+    short = "Question: what is 1 + 2?\nAnswer:\n"
+    n = len(tok(short)["input_ids"])
+    out = gen.generate([short], max_new_tokens=100, temperature=0.0)[0][0]
+    assert out.finish_reason == "length" and out.n_tokens == 40 - n
+    with pytest.raises(ValueError, match=r"prompt 1 has \d+ tokens; .* reads at most 40"):
+        gen.generate([short, short * 4], max_new_tokens=4)
