@@ -193,4 +193,5 @@ case $PART in
   all) part_policy; part_rm; part_search; part_po ;;
   *) echo "real_smollm2_cpu: part $PART: choose policy, rm, search, po or all" >&2; exit 2 ;;
 esac
-log "part $PART done; figures: $OUT/**/*.json"
+"$PY" "$(dirname "$0")/real_smollm2_summary.py" "$OUT" >/dev/null
+log "part $PART done; figures so far: $OUT/summary.md ($OUT/summary.json)"

@@ -4,8 +4,9 @@
         [--judge-base-url http://127.0.0.1:8000/v1 --judge-model gpt-4.1 --pairwise hipo:dpo] -o eval.json
     Python (the demo): compare({"base": dir0, "dpo": dir1, "hipo": dir2}, problems) -> dict
 
-Every model answers every held-out problem greedily with the SAME prompt,
-`hiero.policy.prompt.build_prompt(question)` (through `hiero.policy.generators.evaluate_accuracy`),
+Every model answers every held-out problem greedily in its own prompt format (`hiero.policy.prompt`: the
+raw template, or its chat template; DPO / HiPO models carry their base's, so all compared models share one),
+through `hiero.policy.generators.evaluate_accuracy`,
 and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading); "ci95" holds
 95% bootstrap intervals over problems of each accuracy, "vs_first" each model minus the first one
 (paired by problem: same problems, so the interval is of the difference). When a judge
@@ -35,7 +36,7 @@ from hiero.preference.chat import make_chat_client
 from hiero.preference.judge import PairwiseJudge, RubricJudge, summarise_pairwise, summarise_rubric
 from hiero.types import Problem
 
-PROMPT_NOTE = "hiero.policy.prompt.build_prompt(question), identical for every model"
+PROMPT_NOTE = "each model's own prompt format (hiero.policy.prompt.prompt_format); models trained from one base share it"
 
 
 @dataclass
