@@ -54,6 +54,7 @@ TRAIN_QUESTIONS=${TRAIN_QUESTIONS:-12}
 EVAL_QUESTIONS=${EVAL_QUESTIONS:-3}
 TRAIN_LAYERS=${TRAIN_LAYERS:-4}
 RM_MAX_LENGTH=${RM_MAX_LENGTH:-2048}
+MINILM_MAX_LENGTH=${MINILM_MAX_LENGTH:-256}   # the MiniLM track's setting (recipes/real_prm800k_cpu.sh)
 RM_LR=${RM_LR:-1e-4}
 RM_BATCH=${RM_BATCH:-8}
 TEST_ROWS=${TEST_ROWS:-400}
@@ -63,9 +64,10 @@ PRMBENCH_LIMIT=${PRMBENCH_LIMIT:-10}          # items per PRMBench class, spread
 SEARCH_PROBLEMS=${SEARCH_PROBLEMS:-50}
 SEARCH_N=${SEARCH_N:-1,2,4,8,16}
 # part 4
-PO_STEPS=${PO_STEPS:-40}
+PO_STEPS=${PO_STEPS:-10}
 PO_LR=${PO_LR:-5e-6}
 PO_EVAL=${PO_EVAL:-100}
+HIPO_PRESET=${HIPO_PRESET:-mt-bias}         # HiPO weights over (Rq, Mt, Ra, whole response): 0.2, 0.5, 0.2, 0.1
 ST_STEPS=${ST_STEPS:-40}
 ST_THRESHOLD=${ST_THRESHOLD:-0.5}           # MC score a trajectory needs to be kept for self-training
 
@@ -107,7 +109,7 @@ part_policy() {
 rm_flags() {  # the reading of each backbone
   case $1 in
     smollm2) echo "--base $OUT/smollm2 --read step-end --head hidden --train-layers $TRAIN_LAYERS --max-length $RM_MAX_LENGTH" ;;
-    minilm) echo "--base $MINILM --read per-step --pooling mean --truncation fit --max-length 256" ;;
+    minilm) echo "--base $MINILM --read per-step --pooling mean --truncation fit --max-length $MINILM_MAX_LENGTH" ;;
   esac
 }
 
@@ -169,8 +171,10 @@ part_po() {
   step convert_prefs $HIERO data convert -f prefs --prefs-text decomposed \
     "$DATA/math_stackexchange_prefs/metacognition_prhegde_first5_decomposed.jsonl" -o "$D/prefs.jsonl"
   for loss in dpo hipo; do
+    # shellcheck disable=SC2046
     step "po_$loss" $HIERO po train --model "$OUT/smollm2" --pairs "$D/prefs.jsonl" --loss "$loss" --chat-template true \
-      --segmenter auto --max-steps "$PO_STEPS" --lr "$PO_LR" --batch-size 4 --max-length 1024 --seed "$SEED" \
+      $([ "$loss" = hipo ] && echo --preset "$HIPO_PRESET") \
+      --segmenter auto --max-steps "$PO_STEPS" --lr "$PO_LR" --batch-size 2 --max-length 1024 --seed "$SEED" \
       --ref-cache-dir "$OUT/cache/po" -o "$OUT/po/$loss"
   done
   model_of() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model_dir"])' "$OUT/po/$1/summary.json"; }

@@ -179,8 +179,6 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
     """Every part of recipes/real_smollm2_cpu.sh, unchanged, with a tiny GGUF chat model in SmolLM2's place
     (a GPT-2-style BPE, a chat template, written by the `gguf` package) and the tiny BERT for MiniLM."""
     pytest.importorskip("gguf", reason="the recipe's policy is a GGUF file: pip install 'hiero[gguf]'")
-    import torch
-
     from hiero.policy.model import build_model
     from hiero.testing import QWEN_CHAT, write_gguf
     from tests.test_models import gpt2_style_tokenizer
@@ -195,6 +193,11 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
                     "output_a": f"We need {q[8:-1]}. {steps[0]} The answer is {a}.",
                     "output_b": f"We need {q[8:-1]}. {WRONG} The answer is 7."}) + "\n"
         for q, a, steps in PROBLEMS))
+    (data / "prmbench").mkdir(exist_ok=True)
+    (data / "prmbench" / "prm_test_p1_circular.jsonl").write_text("".join(json.dumps(
+        {"classification": cls, "idx": k, "modified_question": q, "error_steps": [2] if cls != "multi_solutions" else [],
+         "modified_process": [steps[0], WRONG if cls != "multi_solutions" else steps[1]]}) + "\n"
+        for k, (q, _, steps) in enumerate(PROBLEMS) for cls in ("circular", "multi_solutions")))
     texts = [q for q, _, _ in PROBLEMS] + ["\n\n".join(st) for _, _, st in PROBLEMS] + [WRONG] * 3
     tok = gpt2_style_tokenizer(texts * 5, vocab_size=400)
     tok.chat_template = QWEN_CHAT
@@ -205,7 +208,8 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
     env = {"POLICY": str(gguf_file), "MINILM": str(bert), "DATA": str(data), "OUT": str(out), "THREADS": "1",
            "HIERO_CACHE_DIR": str(tmp_path / "cache"), "EVAL_PROBLEMS": "3", "SAMPLES": "2", "MAX_NEW": "24",
            "TREE_PROBLEMS": "3", "TREE_SAMPLES": "2", "TRAIN_QUESTIONS": "3", "EVAL_QUESTIONS": "1",
-           "TRAIN_LAYERS": "1", "RM_MAX_LENGTH": "512", "RM_BATCH": "4", "TEST_ROWS": "6", "PB_LIMIT": "2",
+           "TRAIN_LAYERS": "1", "RM_MAX_LENGTH": "512", "MINILM_MAX_LENGTH": "64", "RM_BATCH": "4", "TEST_ROWS": "6",
+           "PB_LIMIT": "4", "PRMBENCH_LIMIT": "2",
            "SEARCH_PROBLEMS": "2", "SEARCH_N": "1,2", "PO_STEPS": "1", "PO_EVAL": "2", "ST_STEPS": "1",
            "ST_THRESHOLD": "0"}
     _run("real_smollm2_cpu.sh", env, ROOT)
@@ -218,6 +222,7 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
     for name in ("smollm2_prm", "smollm2_hrm", "minilm_prm", "minilm_hrm", "smollm2_hrm_trees_hnc"):
         assert json.loads((out / "rm" / f"eval_{name}" / "processbench.json").read_text())["splits"]
         assert json.loads((out / "rm" / f"eval_{name}" / "prm800k_test.json").read_text())["steps"] == 6
+        assert json.loads((out / "rm" / f"eval_{name}" / "prmbench.json").read_text())["n_items"] == 4
     smol = json.loads((out / "rm" / "smollm2_prm" / "train_summary.json").read_text())
     assert smol["train_layers"] == 1 and smol["backbone_trainable"] < smol["backbone_total"]
     bon = json.loads((out / "search" / "results.json").read_text())
@@ -225,6 +230,9 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
     for set_ in ("gsm8k_test", "math500_test"):
         assert (out / "po" / f"eval_{set_}.json").exists()
     assert json.loads((out / "selftrain" / "selftrain_summary.json").read_text())["examples"] >= 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gsm8k"]["problems"] == 3 and summary["gsm8k"]["samples_per_problem"] == 2
+    assert set(summary["rm"]) >= {"smollm2_prm", "minilm_hrm", "smollm2_hrm_trees_hnc"} and "search" in summary
     # resumable: a second run skips every finished step
     res = _run("real_smollm2_cpu.sh", env, ROOT)
     assert "greedy: done before" in res.stdout and "selftrain: done before" in res.stdout
