@@ -48,6 +48,8 @@ SAMPLES=${SAMPLES:-4}
 MAX_NEW=${MAX_NEW:-320}
 TREE_PROBLEMS=${TREE_PROBLEMS:-40}
 TREE_SAMPLES=${TREE_SAMPLES:-4}
+TREE_DEPTH=${TREE_DEPTH:-12}                # steps at most; a sampled solution may write TREE_DEPTH x STEP_TOKENS tokens
+STEP_TOKENS=${STEP_TOKENS:-96}
 # part 2
 BACKBONES=${BACKBONES:-smollm2 minilm}
 TRAIN_QUESTIONS=${TRAIN_QUESTIONS:-12}
@@ -69,6 +71,7 @@ PO_LR=${PO_LR:-5e-6}
 PO_EVAL=${PO_EVAL:-100}
 HIPO_PRESET=${HIPO_PRESET:-mt-bias}         # HiPO weights over (Rq, Mt, Ra, whole response): 0.2, 0.5, 0.2, 0.1
 ST_STEPS=${ST_STEPS:-40}
+TREE_RMS=${TREE_RMS:-auto}                  # tree-based RMs and self-training: auto (when trees hold right leaves)
 ST_THRESHOLD=${ST_THRESHOLD:-0.5}           # MC score a trajectory needs to be kept for self-training
 
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS HIERO_THREADS=$THREADS HF_HUB_OFFLINE=1 \
@@ -102,8 +105,21 @@ part_policy() {
   step sampled $HIERO policy sample --policy "$OUT/smollm2" --problems "$D/gsm8k_test.jsonl" --limit "$EVAL_PROBLEMS" \
     --n "$SAMPLES" --temperature 0.7 --max-new-tokens "$MAX_NEW" --seed "$SEED" -o "$OUT/policy/sampled.jsonl"
   step trees $HIERO annotate --mode bsearch --policy "$OUT/smollm2" --problems "$D/gsm8k_train.jsonl" \
-    --limit "$TREE_PROBLEMS" --samples "$TREE_SAMPLES" --rollouts 2 --depth 12 --step-tokens 96 --temperature 0.7 \
+    --limit "$TREE_PROBLEMS" --samples "$TREE_SAMPLES" --rollouts 2 --depth "$TREE_DEPTH" --step-tokens "$STEP_TOKENS" \
+    --temperature 0.7 \
     --seed "$SEED" -o "$OUT/policy/trees.jsonl"
+}
+
+tree_rms() {  # should the tree-based reward models (and self-training) run? TREE_RMS=auto|always|never
+  case $TREE_RMS in
+    always) return 0 ;;
+    never) return 1 ;;
+  esac
+  "$PY" - "$OUT/policy/trees.jsonl" <<'PYEOF'
+import json, sys
+leaves = [n.get("correct") for line in open(sys.argv[1]) for n in json.loads(line)["nodes"] if n.get("terminal")]
+sys.exit(0 if True in leaves and False in leaves else 1)
+PYEOF
 }
 
 rm_flags() {  # the reading of each backbone
@@ -142,7 +158,9 @@ part_rm() {
       rm_eval "${bb}_$kind" "$OUT/rm/${bb}_$kind"
     done
   done
-  # HNC on the policy's own trees (part 1): the HRM with merged nodes, and its twin without
+  # HNC on the policy's own trees (part 1): the HRM with merged nodes, and its twin without; an ORM. They need
+  # trees holding right and wrong leaves (TREE_RMS=auto); a weak policy may write no right solution at all
+  if ! tree_rms; then log "tree-based RMs skipped: the trees hold no right leaf (or no wrong one); TREE_RMS=always forces them"; return; fi
   step hnc $HIERO augment hnc "$OUT/policy/trees.jsonl" -o "$OUT/policy/trees_hnc.jsonl" --seed "$SEED"
   for v in trees trees_hnc; do
     step "rows_$v" $HIERO rm data --from trees --kind hrm --nodes solutions --hard-label any-correct --seed "$SEED" \
@@ -161,9 +179,11 @@ part_rm() {
 }
 
 part_search() {
+  local rms=(PRM="$OUT/rm/smollm2_prm" HRM="$OUT/rm/smollm2_hrm")
+  [ -e "$OUT/rm/smollm2_orm/hiero_rm.json" ] && rms=(ORM="$OUT/rm/smollm2_orm" "${rms[@]}")
   step bon $HIERO eval bon --policy "$OUT/smollm2" --problems "$D/gsm8k_test.jsonl" --limit "$SEARCH_PROBLEMS" \
-    --n "$SEARCH_N" --temperature 0.7 --max-new-tokens "$MAX_NEW" --search step_greedy --search-n 4 --max-steps 12 \
-    --step-tokens 96 --rm ORM="$OUT/rm/smollm2_orm" PRM="$OUT/rm/smollm2_prm" HRM="$OUT/rm/smollm2_hrm" \
+    --n "$SEARCH_N" --temperature 0.7 --max-new-tokens "$MAX_NEW" --search step_greedy --search-n 4 --max-steps "$TREE_DEPTH" \
+    --step-tokens "$STEP_TOKENS" --rm "${rms[@]}" \
     --cache-dir "$OUT/cache" --seed "$SEED" -o "$OUT/search"
 }
 
@@ -183,6 +203,7 @@ part_po() {
       --problems "$D/$set.jsonl" --limit "$PO_EVAL" --max-new-tokens "$MAX_NEW" --device cpu -o "$OUT/po/eval_$set.json"
   done
   head -n "$PO_EVAL" "$D/gsm8k_test.jsonl" >"$D/gsm8k_test_head.jsonl"
+  if ! tree_rms; then log "self-training skipped: the trees hold no right trajectory"; return; fi
   step selftrain $HIERO selftrain --policy "$OUT/smollm2" --trees "$OUT/policy/trees.jsonl" --threshold "$ST_THRESHOLD" \
     --select path --lam 0.1 --lr 1e-5 --max-steps "$ST_STEPS" --batch-size 4 --max-len 1024 \
     --eval-problems "$D/gsm8k_test_head.jsonl" --max-new-tokens "$MAX_NEW" --seed "$SEED" -o "$OUT/selftrain"

@@ -209,7 +209,7 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
            "HIERO_CACHE_DIR": str(tmp_path / "cache"), "EVAL_PROBLEMS": "3", "SAMPLES": "2", "MAX_NEW": "24",
            "TREE_PROBLEMS": "3", "TREE_SAMPLES": "2", "TRAIN_QUESTIONS": "3", "EVAL_QUESTIONS": "1",
            "TRAIN_LAYERS": "1", "RM_MAX_LENGTH": "512", "MINILM_MAX_LENGTH": "64", "RM_BATCH": "4", "TEST_ROWS": "6",
-           "PB_LIMIT": "4", "PRMBENCH_LIMIT": "2",
+           "PB_LIMIT": "4", "PRMBENCH_LIMIT": "2", "TREE_RMS": "always",
            "SEARCH_PROBLEMS": "2", "SEARCH_N": "1,2", "PO_STEPS": "1", "PO_EVAL": "2", "ST_STEPS": "1",
            "ST_THRESHOLD": "0"}
     _run("real_smollm2_cpu.sh", env, ROOT)
