@@ -42,6 +42,7 @@ import torch
 from accelerate.utils import set_seed
 
 from hiero.data.io import read_jsonl, write_json
+from hiero.reward.base import token_batches
 from hiero.reward.collate import (
     check_template,
     collate_marker,
@@ -197,15 +198,19 @@ def make_collate(spec: RMSpec, pad_id: int):
     return lambda ex: collate_pooled(ex, pad_id)
 
 
-def evaluate(model: RewardModel, examples: list[dict], spec: RMSpec, pad_id: int, batch_size: int) -> dict:
-    """Step-weighted mean loss and accuracy over all labelled steps of `examples`."""
+EVAL_TOKENS = 16384  # padded tokens per evaluation batch: long rows go in smaller batches (attention is O(L^2))
+
+
+def evaluate(model: RewardModel, examples: list[dict], spec: RMSpec, pad_id: int, batch_size: int,
+             max_tokens: int = EVAL_TOKENS) -> dict:
+    """Step-weighted mean loss and accuracy over all labelled steps of `examples` (length-sorted batches of at
+    most `batch_size` rows and `max_tokens` padded tokens)."""
     collate = make_collate(spec, pad_id)
     device = next(model.parameters()).device
     total, correct, n = 0.0, 0.0, 0
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))  # less padding
     with torch.no_grad():
-        for s in range(0, len(order), batch_size):
-            batch = {k: v.to(device) for k, v in collate([examples[i] for i in order[s:s + batch_size]]).items()}
+        for idx in token_batches([len(e["input_ids"]) for e in examples], batch_size, max_tokens):
+            batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx]).items()}
             outputs, targets = select_labelled(model.outputs(batch), batch["targets"])
             if targets.numel() == 0:
                 continue

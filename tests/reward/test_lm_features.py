@@ -204,3 +204,19 @@ def test_cli_trains_only_the_top_layers(base, tmp_path):
         from hiero.reward.model import train_top_layers
 
         train_top_layers(start, 9)
+
+
+def test_evaluation_batches_by_tokens_without_changing_the_figures(base):
+    """A token budget cuts long rows into smaller evaluation batches (bounded attention memory), same figures."""
+    from hiero.reward.model import reading
+    from hiero.reward.train import encode_rows, evaluate
+
+    train, _ = noisy_reward_rows(12, 1)
+    spec = RMSpec(kind="prm", loss="hard_ce", label_type="hard", **reading("step-end", "hidden"))
+    torch.manual_seed(0)
+    model, tok = build_reward_model(base, spec)
+    examples, _ = encode_rows(train, tok, spec)
+    one = evaluate(model.eval(), examples, spec, tok.pad_token_id, batch_size=64, max_tokens=10**9)
+    small = evaluate(model, examples, spec, tok.pad_token_id, batch_size=64, max_tokens=60)
+    assert one["n_steps"] == small["n_steps"] > 0 and abs(one["acc"] - small["acc"]) < 1e-6
+    assert abs(one["loss"] - small["loss"]) < 1e-5
