@@ -32,6 +32,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from hiero.cache import path_hash
+
 log = logging.getLogger(__name__)
 
 IMPORT_RECORD = "hiero_import.json"
@@ -200,14 +202,6 @@ def imported(path: Path, *, dtype: str = "float32") -> Path:
     return import_gguf(path, out, dtype=dtype)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def import_gguf(path: str | os.PathLike, out: str | os.PathLike, *, dtype: str = "float32",
                 overwrite: bool = False) -> Path:
     """Dequantize the GGUF file `path` into the Hugging Face folder `out` (safetensors, tokenizer, configs).
@@ -257,7 +251,7 @@ def import_gguf(path: str | os.PathLike, out: str | os.PathLike, *, dtype: str =
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-        record = {"source": str(path.resolve()), "sha256": _sha256(path), "format": "gguf",
+        record = {"source": str(path.resolve()), "sha256": path_hash(path, length=64), "format": "gguf",
                   "architecture": type(model).__name__, "parameters": n_params, "dtype": dtype,
                   "import_version": IMPORT_VERSION}
         (tmp / IMPORT_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -14,8 +14,8 @@ import hiero
 LAYERS = [
     {"types", "config", "grading"},     # the data model, settings, answer equivalence
     {"data"},                           # sources, the built-in domain's generator, JSONL io
-    {"cache", "checkpoint", "models"},  # hashes and seeds; resumable checkpoints (no pickle); model sources (GGUF)
-    {"training", "runs", "domains"},    # the training loop, training output folders, answer/step grading per domain
+    {"cache", "checkpoint"},            # hashes and seeds; resumable training checkpoints (no pickle)
+    {"training", "runs", "domains", "models"},  # training loop and output folders; grading per domain; model sources
     {"policy"},                         # generation backends, sampling, policy SFT
     {"trees"},                          # tree annotation (bfs, MCTS, binary search)
     {"augment"},                        # HNC and reward-model rows
