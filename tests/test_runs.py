@@ -9,21 +9,16 @@ import pytest
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
-from hiero.data.synth import noisy_reward_rows
-from hiero.reward.model import load_reward_model, make_tiny_base
+from hiero.reward.model import load_reward_model
 from hiero.runs import LOCK_FILE, RUN_FILE, check_finished, output_lock
+from tests.reward.test_reward_cli import write_rm_assets
 from tests.test_resume_exact import Killed, kill_at_call, model_bytes
 
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    train, _ = noisy_reward_rows(24, 0)
-    ev, _ = noisy_reward_rows(6, 1)
-    write_jsonl(root / "data" / "train.jsonl", train)
-    write_jsonl(root / "data" / "eval.jsonl", ev)
-    texts = [r["prompt"] for r in train] + [s for r in train for s in r["completions"]]
-    make_tiny_base(root / "base", texts, vocab_size=300, hidden=32, layers=1)
+    write_rm_assets(root, hidden=32, layers=1)
     return root
 
 

@@ -12,16 +12,23 @@ from hiero.reward.collate import add_marker, encode_marker, rm_template
 from hiero.reward.model import make_tiny_base
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rmcli")
+def write_rm_assets(root, **base_size) -> tuple[list[dict], list]:
+    """root/data/{train,eval}.jsonl of built-in PRM rows and a tiny base in root/base trained on their text;
+    returns (train rows, their solutions)."""
     train, sols = noisy_reward_rows(24, 0)
     ev, _ = noisy_reward_rows(6, 1)
     write_jsonl(root / "data" / "train.jsonl", train)
     write_jsonl(root / "data" / "eval.jsonl", ev)
-    write_jsonl(root / "solutions.jsonl", sols[:5])
     texts = [r["prompt"] for r in train] + [s for r in train for s in r["completions"]]
-    make_tiny_base(root / "base", texts, vocab_size=300)
+    make_tiny_base(root / "base", texts, vocab_size=300, **base_size)
+    return train, sols
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rmcli")
+    train, sols = write_rm_assets(root)
+    write_jsonl(root / "solutions.jsonl", sols[:5])
     tok = AutoTokenizer.from_pretrained(root / "base")
     mid = add_marker(tok)
     lengths = sorted(len(encode_marker(tok, r["prompt"], r["completions"], mid, rm_template())[0]) for r in train)
