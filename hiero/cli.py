@@ -51,8 +51,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for leaf in _leaves(sub):
         if not any("--threads" in a.option_strings for a in leaf._actions):
             leaf.add_argument("--threads", dest="hiero_threads", type=int, default=None, metavar="N",
-                              help="torch CPU threads for this run (default: $HIERO_THREADS, else torch's: one per "
-                                   "core; on a shared machine 1 or 2 is often faster)")
+                              help="torch CPU threads for this run (default: $HIERO_THREADS, else the CPUs this "
+                                   "process may use less those other processes keep busy, at least 1)")
     if command is not None:  # the other commands: listed, never imported
         for cmd, (_, help_text) in COMMANDS.items():
             if cmd not in registered:
@@ -72,17 +72,80 @@ def _leaves(sub: argparse._SubParsersAction):
 
 
 def set_threads(n: int | None) -> None:
-    """--threads N (or $HIERO_THREADS): torch's intra-op threads for the run."""
+    """--threads N, else $HIERO_THREADS, else `default_threads()` (left to torch when OMP_NUM_THREADS is set)."""
     import os
 
     n = n if n is not None else (int(os.environ["HIERO_THREADS"]) if os.environ.get("HIERO_THREADS") else None)
-    if n is None:
-        return
-    if n < 1:
+    if n is not None and n < 1:
         raise ValueError(f"--threads {n}: give at least 1")
+    if n is None and os.environ.get("OMP_NUM_THREADS"):
+        return  # the user's OpenMP setting, which torch already follows
     import torch
 
+    if n is None:
+        cpus, busy = usable_cpus(), busy_cpus()
+        n = default_threads(cpus, busy, torch.get_num_threads())
+        if n < min(cpus, torch.get_num_threads()):
+            logging.getLogger("hiero").info("torch threads: %d (%d CPUs, %d kept busy by other processes; "
+                                            "--threads N or $HIERO_THREADS sets it)", n, cpus, busy)
     torch.set_num_threads(n)
+
+
+def default_threads(cpus: int, busy: int, torch_default: int) -> int:
+    """Threads for a run on a machine that may be shared: the CPUs this process may use (`usable_cpus`)
+    less those other processes keep busy right now (`busy_cpus`), at most torch's own default (physical
+    cores), at least 1. Oversubscribed OpenMP threads spin against each other: on a 2-core machine
+    with another job running, the quick policy preset took 6-8 s/step with torch's 2 threads against
+    0.5-1 s/step with 1 (issue 30).
+
+    >>> default_threads(2, 0, 2), default_threads(2, 1, 2), default_threads(2, 5, 2), default_threads(64, 3, 32)
+    (2, 1, 1, 32)
+    """
+    return max(1, min(torch_default, cpus - busy))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, cpusets), a cgroup CPU quota (containers,
+    Kubernetes limits) and SLURM's --cpus-per-task, whichever is smallest. torch's default counts the
+    machine's cores and ignores the quota and SLURM."""
+    import os
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda t: t.split()),  # cgroup v2: "quota period"
+                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):  # cgroup v1
+        try:
+            text = open(path).read()
+            if parse:
+                quota, period = parse(text)
+            else:
+                quota, period = text.strip(), open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read().strip()
+            if quota not in ("max", "-1") and int(period) > 0:
+                n = min(n, max(1, -(-int(quota) // int(period))))
+            break
+        except (OSError, ValueError):
+            continue
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if slurm.isdigit() and int(slurm) > 0:
+        n = min(n, int(slurm))
+    return max(1, n)
+
+
+def busy_cpus(reads: int = 5, interval_s: float = 0.004) -> int:
+    """Threads of other processes running right now: the median of a few reads of the kernel's
+    procs_running (/proc/stat), less this process. Not the load average: it trails by a minute, so a
+    command started right after another would see its predecessor's load. 0 where /proc is absent."""
+    import time
+
+    seen = []
+    for _ in range(reads):
+        try:
+            with open("/proc/stat") as f:
+                line = next((x for x in f if x.startswith("procs_running")), "")
+            seen.append(int(line.split()[1]) - 1)
+        except (OSError, ValueError, IndexError):
+            return 0
+        time.sleep(interval_s)
+    return max(0, sorted(seen)[len(seen) // 2])
 
 
 def _command_of(argv: list[str]) -> str:

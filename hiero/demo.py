@@ -388,14 +388,18 @@ def stage_processbench(d: Path, s: dict, seed: int, rms: Path, domain) -> dict:
     out = {}
     tune_seed, eval_seed = seed + SEED_OFFSETS["processbench_tune"], seed + SEED_OFFSETS["processbench_eval"]
     for kind in trained(rms, ("prm", "hrm")):
+        # the tuning split is scored once; F1 at 0.5 is kept only where 0.5 means something (a CE head's
+        # probabilities; an MSE head's raw scores get -inf there, the threshold then tuned on the scores)
+        prob = json.loads((rms / kind / "hiero_rm.json").read_text()).get("loss") != "mse"
         tune = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_seed=tune_seed,
+                                       threshold=0.5 if prob else float("-inf"),
                                        out=str(d / f"{kind}_tune.json"), **asdict(domain), **s))
         # threshold tuned on one synthetic split, applied to another (ProcessBench protocol)
         threshold, tune_f1 = _tuned_threshold(d / f"{kind}_tune.json")
         res = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_seed=eval_seed,
                                       threshold=threshold, out=str(d / f"{kind}.json"), **asdict(domain), **s))
         out[kind] = {**_slim(res), "threshold_source": f"tuned on another synthetic split (seed {tune_seed})",
-                     "tune_f1": tune_f1, "tune_f1_at_0.5": tune.get("f1")}
+                     "tune_f1": tune_f1, "tune_f1_at_0.5": tune.get("f1") if prob else None}
     return out
 
 

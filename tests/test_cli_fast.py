@@ -76,6 +76,47 @@ def test_every_command_takes_threads(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_default_threads_leave_the_cpus_other_processes_use(monkeypatch):
+    """No --threads and no $HIERO_THREADS: the CPUs this process may use less the busy ones (at least 1);
+    OMP_NUM_THREADS, when set, is left to torch."""
+    import torch
+
+    import hiero.cli as hcli
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("HIERO_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(hcli, "usable_cpus", lambda: 2)
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setattr(hcli, "busy_cpus", lambda: 1)
+        hcli.set_threads(None)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr(hcli, "busy_cpus", lambda: 0)
+        hcli.set_threads(None)
+        assert torch.get_num_threads() == min(2, torch.get_num_threads()) >= 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(2)
+        monkeypatch.setattr(hcli, "busy_cpus", lambda: 1)
+        hcli.set_threads(None)
+        assert torch.get_num_threads() == 2  # untouched
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_usable_cpus_follow_slurm_and_the_affinity_mask(monkeypatch):
+    import os
+
+    from hiero.cli import busy_cpus, usable_cpus
+
+    mask = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    assert 1 <= usable_cpus() <= mask
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert usable_cpus() == 1
+    assert busy_cpus() >= 0
+
+
 def test_helps_name_no_source_files_and_list_the_presets():
     import argparse
     import re

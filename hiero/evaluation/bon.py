@@ -168,8 +168,31 @@ def load_rms(cfg: BonConfig) -> dict:
 
 
 # ----------------------------------------------------------------------------- curves
+def check_aggregations(rms: dict, aggregations: list[str], primary: str) -> None:
+    """Before any work: the --primary aggregation must mean something for every per-step reward model
+    ("prod" multiplies probabilities: hiero.reward.aggregate); other rules a model's scores cannot take
+    are left out of its curves with a warning."""
+    from hiero.reward.aggregate import aggregations_for
+    from hiero.reward.base import scale_of
+
+    for name, scorer in rms.items():
+        if name == "oracle" or scorer.kind == "orm":
+            continue
+        usable = aggregations_for(scorer)
+        if primary not in usable:
+            raise ValueError(f"--primary {primary}: --rm {name}'s scores are not probabilities ({scale_of(scorer)}); "
+                             f"choose one of {list(usable)}")
+        left = [a for a in aggregations if a not in usable]
+        if left:
+            log.warning("--rm %s: aggregation(s) %s left out: its scores are not probabilities (%s)", name,
+                        ",".join(left), scale_of(scorer))
+
+
 def method_table(rms: dict, aggregations: list[str], primary: str) -> dict[str, tuple]:
-    """Curve name -> (rm name or None, selection, aggregation)."""
+    """Curve name -> (rm name or None, selection, aggregation); only the aggregations that a model's
+    scores can take (`aggregate.aggregations_for`)."""
+    from hiero.reward.aggregate import aggregations_for
+
     methods: dict[str, tuple] = {"majority": (None, "majority", None), "pass@N": (None, "pass", None)}
     for name, scorer in rms.items():
         if name == "oracle":
@@ -179,7 +202,8 @@ def method_table(rms: dict, aggregations: list[str], primary: str) -> dict[str, 
             methods[f"{name}+vote"] = (name, "vote", "last")
         else:
             for agg in aggregations:
-                methods[f"{name}:{agg}"] = (name, "rm", agg)
+                if agg in aggregations_for(scorer):
+                    methods[f"{name}:{agg}"] = (name, "rm", agg)
             methods[f"{name}+vote"] = (name, "vote", primary)
     return methods
 
@@ -228,6 +252,7 @@ def main(cfg: BonConfig) -> dict:
     if any(n < 1 for n in cfg.n):
         raise ValueError(f"--n {','.join(map(str, cfg.n))}: every N must be at least 1")
     rms: dict = load_rms(cfg)  # before any sampling: a bad spec fails at once
+    check_aggregations(rms, cfg.aggregations, cfg.primary)
     generator = None
     if cfg.candidates:
         problems, pool = load_candidates(cfg)

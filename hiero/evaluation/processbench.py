@@ -12,7 +12,8 @@ score is below a threshold (-1 if none). Accuracy on erroneous items counts an e
 accuracy on correct items counts a -1 prediction, and F1 is their harmonic mean (ProcessBench, arXiv 2412.06559).
 A scalar PRM needs that threshold: `--tune-on FILE` picks the F1-maximising value on another split
 (ProcessBench's gsm8k split, conventionally) over a grid (see `metrics.tune_threshold`); otherwise
-`--threshold` (default 0.5) is used. Both the threshold and where it came from are reported.
+`--threshold` (default 0.5, for scores that are probabilities; a scorer whose scores are not needs
+`--threshold` in its units or `--tune-on`) is used. Both the threshold and where it came from are reported.
 
 The table (`--data FOLDER` holding gsm8k.json, math.json, olympiadbench.json, omnimath.json): all
 four splits are scored, one threshold is tuned on the gsm8k split (so gsm8k's own F1 is in-sample;
@@ -232,7 +233,20 @@ def step_scorer(cfg: ProcessBenchConfig, problems: list) -> Callable[[list[Item]
             log.warning("%s: %d of %d items could not be scored and are left out (first: %s)", data,
                         len(res.skipped), len(items), next(iter(res.skipped.items())))
         return res.scores, res.skipped
+    score.scorer = scorer  # type: ignore[attr-defined]  # what its scores mean (check_threshold)
     return score
+
+
+def check_threshold(cfg: ProcessBenchConfig, scorer, tuned: bool) -> None:
+    """Before any scoring: a fixed --threshold must mean something for the scorer's scores (within [0, 1]
+    for probabilities), and the 0.5 default applies to probabilities only (hiero.reward.base)."""
+    from hiero.reward.base import threshold_for
+
+    if cfg.threshold is not None or not tuned:
+        try:
+            threshold_for(scorer, cfg.threshold, "--threshold", name=cfg.rm or cfg.scores or "the scorer")
+        except ValueError as e:
+            raise ValueError(f"{e}; or tune one with --tune-on FILE" if cfg.threshold is None else str(e)) from None
 
 
 def evaluate(items: list[Item], step_scores: list[list[float]], threshold: float) -> dict:
@@ -315,6 +329,7 @@ def main(cfg: ProcessBenchConfig) -> dict:
         raise ValueError(f"{cfg.data}: no items")
     tune_items, tune_problems = load_items(cfg.tune_on, cfg) if cfg.tune_on else ([], [])
     score = step_scorer(cfg, problems + tune_problems)
+    check_threshold(cfg, score.scorer, tuned=bool(tune_items))
     tune_items, tune_scores, _ = kept(tune_items, *score(tune_items, cfg.tune_on)) if tune_items else ([], None, {})
     threshold, source, tune_f1 = choose_threshold(cfg.threshold, tune_scores, [it.label for it in tune_items],
                                                   cfg.tune_on)
@@ -349,6 +364,7 @@ def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
         if not items:
             raise ValueError(f"{paths[s]}: no items")
     score = step_scorer(cfg, [])
+    check_threshold(cfg, score.scorer, tuned=True)  # the table tunes on a split unless --threshold is given
     scores, skipped = {}, {}
     for s in SPLITS:
         splits[s], scores[s], sk = kept(splits[s], *score(splits[s], paths[s]))

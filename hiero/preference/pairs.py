@@ -60,7 +60,9 @@ class PairsConfig:
     prefs_text: Literal["original", "decomposed"] = field(
         default="original", metadata={"help": "authors' decomposed file: train on the original answers or on the Rq/Mt/Ra rewrite"})
     rm: str | None = field(default=None, metadata={"help": "solutions: reward-model folder that picks chosen/rejected"})
-    rm_threshold: float = field(default=0.7, metadata={"help": "solutions with --rm: min step score a chosen solution needs"})
+    rm_threshold: float | None = field(default=None, metadata={
+        "help": "solutions with --rm: min step score a chosen solution needs (default 0.7 for a reward model "
+                "whose scores are probabilities; required for one whose scores are not)"})
     greedy: str | None = field(default=None, metadata={"help": "solutions: the policy's greedy solutions (Solution JSONL); "
                                                                "a wrong one is the rejected side"})
     max_per_problem: int = field(default=1, metadata={"help": "pairs per problem from solutions / per tree"})
@@ -147,12 +149,15 @@ def pairs_from_scored_solutions(solutions: list[Solution], scores: list[float], 
     return out
 
 
-def rm_min_scores(solutions: list[Solution], rm_dir: str, batch_size: int = 64) -> list[float]:
-    """Each solution's min step score under the reward model in `rm_dir` (one batched pass)."""
-    from hiero.reward.scorer import load_scorer, min_step_scores
+def rm_min_scores(solutions: list[Solution], rm: str, threshold: float | None,
+                  batch_size: int = 64) -> tuple[list[float], float]:
+    """Each solution's min step score under the reward model `rm` (one batched pass), and the threshold
+    to apply (None: 0.7 for probabilities, refused for raw scores: hiero.reward.base.threshold_for)."""
+    from hiero.reward.scorer import load_scorer, min_score_filter
 
-    scorer = load_scorer(rm_dir, batch_size=batch_size, progress=True)
-    return min_step_scores(scorer, [s.question for s in solutions], [s.steps for s in solutions])
+    scorer = load_scorer(rm, batch_size=batch_size, progress=True)
+    return min_score_filter(scorer, [s.question for s in solutions], [s.steps for s in solutions], threshold,
+                            default=0.7)
 
 
 # ----------------------------------------------------------------------------- trees
@@ -296,12 +301,16 @@ def main(cfg: PairsConfig) -> dict:
         raise ValueError("give at least one of --solutions, --trees, --prefs")
     problems = {p.id: p for p in read_jsonl(cfg.problems, Problem)} if cfg.problems else None
     pairs, counts = [], {}
+    threshold, rm_note = None, ""
     if cfg.solutions:
         sols = load_solutions(cfg.solutions, problems)
         if cfg.rm:
             greedy = {g.problem_id: g for g in load_solutions(cfg.greedy, problems)} if cfg.greedy else None
-            new = pairs_from_scored_solutions(sols, rm_min_scores(sols, cfg.rm), cfg.rm_threshold, greedy,
-                                              cfg.max_per_problem)
+            scores, threshold = rm_min_scores(sols, cfg.rm, cfg.rm_threshold)
+            new = pairs_from_scored_solutions(sols, scores, threshold, greedy, cfg.max_per_problem)
+            rm_note = (f"; --rm {cfg.rm} at --rm-threshold {threshold:g} kept "
+                       f"{sum(1 for s, v in zip(sols, scores) if s.correct and v >= threshold)} of "
+                       f"{sum(1 for s in sols if s.correct)} correct solutions as chosen")
             counts["rejected_greedy"] = sum(p.meta["rejected_greedy"] for p in new)
         elif cfg.greedy:
             raise ValueError("--greedy picks the rejected side of reward-model pairs: pass --rm as well")
@@ -322,9 +331,9 @@ def main(cfg: PairsConfig) -> dict:
         pairs += new
     if not pairs:
         raise ValueError("no pairs could be formed from the inputs (no problem with both a correct and an incorrect "
-                         "solution, no tree node with a large enough MC gap)")
+                         f"solution, no tree node with a large enough MC gap{rm_note})")
     llm = make_llm_segmenter(cfg) if cfg.segmenter == "llm" else None
     seg_stats = attach_segments(pairs, cfg.segmenter, resegment=cfg.resegment, llm=llm)
     write_jsonl(cfg.out, pairs)
-    return {"out": cfg.out, "pairs": len(pairs), "by_source": counts, **seg_stats,
+    return {"out": cfg.out, "pairs": len(pairs), "by_source": counts, "rm_threshold": threshold, **seg_stats,
             "llm_calls": llm.calls if llm else 0, "segment_coverage": segment_coverage(pairs)}

@@ -11,6 +11,15 @@
 
 `kind` is "orm", "prm" or "hrm"; step-level search needs a per-step scorer (prm/hrm).
 
+One meaning of a score: a scorer declares `probability` — True when every score is P(this step is
+right) in [0, 1] (every public PRM: softmax / sigmoid; hiero's own reward models trained with a CE
+loss; the oracle; a scores file whose values all lie in [0, 1]), False otherwise (hiero's MSE head is a
+regression on Monte-Carlo scores and is not bounded; a scores file with other values), and `scale`,
+the words that say so. What reads a score against a fixed value asks `threshold_for` (a default 0.5 only
+for probabilities; a threshold outside [0, 1] refused for them) and `check_threshold_split` (a raw score
+threshold that every score falls on one side of is refused, naming the range); `aggregate(.., "prod")`
+refuses scores outside [0, 1].
+
 `EncodedScorer` is the one encode -> batch -> read loop behind every model-backed scorer (hiero's
 own `RMScorer` and the public formats' `PublicPRMScorer`): each solution is encoded once into one or
 more examples (input_ids, and the positions its scores are read at), examples are sorted by length
@@ -35,6 +44,7 @@ Encoding = tuple[list[int], list[int]]  # (input_ids, positions where the scores
 @runtime_checkable
 class Scorer(Protocol):
     kind: str
+    probability: bool  # every score is P(step right) in [0, 1] (module docstring)
 
     def score(self, questions: list[str], solutions: list[list[str]]) -> list[list[float]]: ...
 
@@ -53,6 +63,66 @@ class Scored:
 def skip_summary(skipped: dict[str, str], limit: int = 20) -> dict:
     """What an output file records: how many were skipped and the first few ids with their reasons."""
     return {"n_skipped": len(skipped), "skipped": dict(list(skipped.items())[:limit])}
+
+
+def is_probability(scorer) -> bool:
+    """Whether `scorer` declares its scores P(step right) in [0, 1] (undeclared: not)."""
+    return bool(getattr(scorer, "probability", False))
+
+
+def scale_of(scorer) -> str:
+    """Words for what a scorer's numbers are, for messages and output files."""
+    default = "P(step right) in [0, 1]" if is_probability(scorer) else "not declared as probabilities"
+    return str(getattr(scorer, "scale", default))
+
+
+def threshold_for(scorer, threshold: float | None, flag: str, name: str = "the reward model",
+                  default: float = 0.5) -> float:
+    """The threshold a filter applies to `scorer`'s step scores.
+
+    None means the command's default for probabilities (`default`, 0.5: the decision point); a scorer whose scores are not probabilities
+    has none, so the user must give one in its own units. A finite threshold outside [0, 1] on
+    probabilities would keep all or nothing and is refused; ±inf (keep all / none on purpose) passes.
+
+    >>> class P: probability = True
+    >>> class R: probability, scale = False, "an MSE regression on MC scores"
+    >>> threshold_for(P(), None, "--rm-threshold")
+    0.5
+    >>> threshold_for(R(), -2.5, "--rm-threshold")
+    -2.5
+    >>> threshold_for(R(), None, "--rm-threshold")
+    Traceback (most recent call last):
+    ...
+    ValueError: --rm-threshold: the reward model's scores are not probabilities (an MSE regression on MC scores), so 0.5 means nothing for it: give --rm-threshold in its own units, or train it with --loss hard_ce / soft_ce (P(step right))
+    """
+    if threshold is None:
+        if is_probability(scorer):
+            return default
+        raise ValueError(f"{flag}: {name}'s scores are not probabilities ({scale_of(scorer)}), so {default:g} means "
+                         f"nothing for it: give {flag} in its own units, or train it with --loss hard_ce / soft_ce "
+                         "(P(step right))")
+    threshold = float(threshold)
+    if threshold != threshold:
+        raise ValueError(f"{flag}: NaN is not a threshold")
+    if is_probability(scorer) and abs(threshold) != float("inf") and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"{flag} {threshold:g}: {name}'s scores are probabilities in [0, 1]; a threshold "
+                         "outside keeps all or nothing (give one in [0, 1], or -inf / inf on purpose)")
+    return threshold
+
+
+def check_threshold_split(scorer, scores: Sequence[float], threshold: float, flag: str,
+                          name: str = "the reward model") -> int:
+    """After scoring: how many of `scores` reach `threshold`. For scores that are not probabilities, a
+    finite threshold above or below every finite score is refused, naming their range (0.5 on scores
+    in [-8, -1] keeps nothing, and would otherwise look like a model that likes no solution)."""
+    finite = [x for x in scores if x == x and abs(x) != float("inf")]
+    kept = sum(1 for x in scores if x >= threshold)
+    if finite and not is_probability(scorer) and abs(threshold) != float("inf") \
+            and (min(finite) >= threshold or max(finite) < threshold):
+        raise ValueError(f"{flag} {threshold:g}: {name}'s scores ({scale_of(scorer)}) lie in "
+                         f"[{min(finite):.4g}, {max(finite):.4g}], so it keeps {'all' if kept else 'none'} of "
+                         f"{len(scores)}: give a threshold inside that range")
+    return kept
 
 
 def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int = 0) -> list[list[int]]:
@@ -83,6 +153,7 @@ class EncodedScorer(ABC):
 
     kind = "prm"
     format = "hiero"
+    probability = True  # softmax / sigmoid outputs; a subclass with raw outputs says otherwise
     batch_size: int = 32
     max_tokens: int = 0
     max_length: int | None = None

@@ -18,6 +18,7 @@ class OracleScorer:
 
     kind = "prm"
     name = "oracle"
+    probability = True  # 1.0 / 0.0: P(step right), known
 
     def __init__(self, problems: Sequence[Problem]):
         self._by_question = {p.question: p for p in problems if domain_of(p).checks_steps}

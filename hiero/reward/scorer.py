@@ -19,8 +19,10 @@ solution would get scores for steps the model never read.
 
 Output rows of `hiero rm score`: `id` (hiero.reward.precomputed: `meta.id` or problem_id#k; for a
 ProcessBench .json input the item id), the input Solution fields, `kind`, `scores` (per step; one
-value for an ORM) and `aggregates` {min, prod, last, mean} (null for a solution with no steps). The
-file is a valid `--scores` file for `hiero eval processbench` / `hiero eval bon`.
+value for an ORM) and `aggregates` {min, prod, last, mean} (null for a solution with no steps; no
+`prod` when the scores are not probabilities, hiero.reward.base). The file is a valid `--scores` file
+for `hiero eval processbench` / `hiero eval bon`; the summary says what the scores are (`probability`,
+`scale`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from pathlib import Path
 import torch
 
 from hiero.data.io import DataError, read_jsonl, write_jsonl
-from hiero.reward.aggregate import AGGREGATIONS, aggregate
-from hiero.reward.base import EncodedScorer, score_items
+from hiero.reward.aggregate import aggregate, aggregations_for
+from hiero.reward.base import EncodedScorer, check_threshold_split, scale_of, score_items, threshold_for
 from hiero.reward.collate import (
     collate_marker,
     collate_pooled,
@@ -64,6 +66,10 @@ class RMScorer(EncodedScorer):
                  max_length: int | None = None, progress: bool = False):
         self.model, self.tokenizer, self.spec = model.eval(), tokenizer, spec
         self.kind = spec.kind
+        # CE heads give P(class 1); the MSE head regresses Monte-Carlo scores and is not bounded
+        self.probability = spec.loss != "mse"
+        self.scale = ("P(step right) in [0, 1]" if self.probability else
+                      "trained with --loss mse: a regression on Monte-Carlo scores, not bounded to [0, 1]")
         self.batch_size, self.max_tokens, self.progress = batch_size, max_tokens, progress
         ctx = getattr(model.backbone.config, "max_position_embeddings", None)
         self.max_length = max_length or ctx or spec.max_length
@@ -110,6 +116,19 @@ def min_step_scores(scorer, questions: list[str], solutions: list[list[str]]) ->
         log.warning("%d of %d solutions could not be scored and count as failing the filter (first: %s)",
                     len(res.skipped), len(solutions), next(iter(res.skipped.items())))
     return [aggregate(x, "min") if x else float("-inf") for x in res.scores]
+
+
+def min_score_filter(scorer, questions: list[str], solutions: list[list[str]], threshold: float | None,
+                     flag: str = "--rm-threshold", default: float = 0.5) -> tuple[list[float], float]:
+    """Every solution's min step score and the threshold a filter keeps them at (`base.threshold_for`:
+    None is 0.5 for probabilities, and must be given for raw scores), checked against what was scored
+    (`base.check_threshold_split`). One batched pass."""
+    threshold = threshold_for(scorer, threshold, flag, default=default)  # before the pass: a refused threshold costs nothing
+    mins = min_step_scores(scorer, questions, solutions)
+    kept = check_threshold_split(scorer, mins, threshold, flag)
+    log.info("%s %g keeps %d of %d solutions (min step score; %s)", flag, threshold, kept, len(mins),
+             scale_of(scorer))
+    return mins, threshold
 
 
 # ----------------------------------------------------------------------------- hiero rm score
@@ -164,9 +183,10 @@ def main(cfg: ScoreConfig) -> dict:
     if getattr(scorer, "precomputed", False) or cfg.rm == "oracle":
         raise ValueError("hiero rm score needs a model: a folder or FORMAT:DIR")
     res = score_items(scorer, [s.question for s in solutions], [s.steps for s in solutions], ids)
+    usable = aggregations_for(scorer)
     rows = []
     for sid, s, sc in zip(ids, solutions, res.scores, strict=True):
-        aggs = {how: aggregate(sc, how) for how in AGGREGATIONS} if sc else None
+        aggs = {how: aggregate(sc, how) for how in usable} if sc else None
         row = {"id": sid, **s.to_dict(), "kind": scorer.kind, "scores": sc, "aggregates": aggs}
         if sid in res.skipped:
             row["skipped"] = res.skipped[sid]
@@ -177,6 +197,7 @@ def main(cfg: ScoreConfig) -> dict:
                     next(iter(res.skipped.items())))
     n_steps = sum(len(s.steps) for s in solutions)
     fmt = getattr(scorer, "format", "hiero")
-    return {"rm": cfg.rm, "format": fmt, "kind": scorer.kind,
+    return {"rm": cfg.rm, "format": fmt, "kind": scorer.kind, "probability": scorer.probability,
+            "scale": scale_of(scorer), "aggregations": list(usable),
             "scoring": scorer.spec.scoring if fmt == "hiero" else fmt, "solutions": len(solutions),
             "steps": n_steps, **res.summary(), "out": cfg.out}

@@ -114,6 +114,11 @@ class PrecomputedScorer:
         if len(set(kinds.values())) > 1:
             raise DataError(path, None, f"files of different kinds: {kinds}")
         self.kind = self.table.kind = next(iter(kinds.values()), "prm")
+        # a file says nothing of its scores' meaning: probabilities if every value lies in [0, 1]
+        values = [x for _, sc in self.table.rows.values() if sc for x in sc]
+        self.probability = all(0.0 <= x <= 1.0 for x in values)
+        self.scale = ("values in [0, 1], read as P(step right)" if self.probability else
+                      f"values in [{min(values):.4g}, {max(values):.4g}] in {path}, not probabilities")
 
     def score(self, questions, solutions):
         raise ValueError(f"{self.path}: precomputed scores are looked up by item id; this use gives none")

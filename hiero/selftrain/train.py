@@ -70,7 +70,9 @@ class SelfTrainConfig(TrainConfig, synth.DomainSettings):
     select: Literal["path", "node"] = field(default="path", metadata={"help": "whole correct paths or single nodes"})
     rm: str = field(default="", metadata={"help": "reward-model folder: also require its min step score >= "
                                                   "--rm-threshold ('' = MC only, the paper's rows)"})
-    rm_threshold: float = field(default=0.5, metadata={"help": "least min step score of a kept example (with --rm)"})
+    rm_threshold: float | None = field(default=None, metadata={
+        "help": "least min step score of a kept example (with --rm); default 0.5 for a reward model whose scores "
+                "are probabilities, required for one whose scores are not"})
     lam: float = field(default=0.1, metadata={"help": "λ, weight of the KL term"})
     kl_form: Literal["log1p", "plain"] = field(default="log1p", metadata={"help": "λ·log(1+KL) (paper) or λ·KL"})
     max_len: int = field(default=512, metadata={"help": "longest example in tokens (longer ones are dropped)"})
@@ -128,14 +130,16 @@ def select_examples(trees: list[Tree], threshold: float, mode: str = "path") -> 
     return [to_example(c, mode) for c in select_candidates(trees, threshold, mode)]
 
 
-def rm_filter(candidates: list[tuple[str, list[str], bool]], scorer, threshold: float) -> tuple[list, list[float]]:
+def rm_filter(candidates: list[tuple[str, list[str], bool]], scorer,
+              threshold: float | None) -> tuple[list, list[float], float]:
     """Keep the candidates whose steps a reward model scores >= threshold at every step (min
     aggregation over the steps so far: for a node, its prefix and itself). One batched scoring pass.
-    Returns (kept candidates, every candidate's min score)."""
-    from hiero.reward.scorer import min_step_scores
+    threshold None: 0.5 for probabilities, refused for raw scores (hiero.reward.base.threshold_for).
+    Returns (kept candidates, every candidate's min score, the threshold applied)."""
+    from hiero.reward.scorer import min_score_filter
 
-    mins = min_step_scores(scorer, [c[0] for c in candidates], [c[1] for c in candidates])
-    return [c for c, m in zip(candidates, mins, strict=True) if m >= threshold], mins
+    mins, threshold = min_score_filter(scorer, [c[0] for c in candidates], [c[1] for c in candidates], threshold)
+    return [c for c, m in zip(candidates, mins, strict=True) if m >= threshold], mins, threshold
 
 
 def encode_example(tokenizer, prompt: str, response: str, ends: bool, fmt: PromptFormat = RAW) -> dict:
@@ -204,11 +208,12 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
     trees = list(read_jsonl(cfg.trees, Tree))
     candidates = select_candidates(trees, cfg.threshold, cfg.select)
     n_mc = len(candidates)
+    rm_threshold = cfg.rm_threshold
     if cfg.rm and candidates:
         from hiero.reward.scorer import load_scorer
 
         scorer = load_scorer(cfg.rm, batch_size=cfg.batch_size * 4, progress=True)
-        candidates, _ = rm_filter(candidates, scorer, cfg.rm_threshold)
+        candidates, _, rm_threshold = rm_filter(candidates, scorer, cfg.rm_threshold)
         del scorer
         log.info("reward-model filter kept %d of %d MC-selected examples", len(candidates), n_mc)
     with reading_model(cfg.policy):
@@ -224,7 +229,7 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
     if n_too_long:
         log.warning("dropped %d examples longer than --max-len %d", n_too_long, cfg.max_len)
     if not kept:
-        rm = f", {n_mc} by MC before the --rm filter (min step score >= {cfg.rm_threshold})" if cfg.rm else ""
+        rm = f", {n_mc} by MC before the --rm filter (min step score >= {rm_threshold})" if cfg.rm else ""
         raise ValueError(f"{cfg.trees}: no trajectory passes the MC threshold {cfg.threshold} "
                          f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut{rm})")
 
@@ -263,7 +268,7 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
                                                          "eval after", fmt))
     summary = {
         "trees": len(trees), "examples": len(kept), "mc_selected": n_mc, "dropped_too_long": n_too_long,
-        "select": cfg.select, "rm": cfg.rm or None, "rm_threshold": cfg.rm_threshold if cfg.rm else None,
+        "select": cfg.select, "rm": cfg.rm or None, "rm_threshold": rm_threshold if cfg.rm else None,
         "threshold": cfg.threshold, "lam": cfg.lam, "kl_form": cfg.kl_form,
         "before": before, "after": after,
         "delta_accuracy": None if before["accuracy"] is None else after["accuracy"] - before["accuracy"],

@@ -6,7 +6,7 @@ import math
 import pytest
 
 import hiero.reward.aggregate as agg_module
-from hiero.reward.aggregate import AGGREGATIONS, aggregate
+from hiero.reward.aggregate import AGGREGATIONS, aggregate, aggregations_for
 
 
 def test_doctests():
@@ -27,9 +27,25 @@ def test_orm_single_score_is_the_same_under_every_rule():
     assert {aggregate([0.37], how) for how in AGGREGATIONS} == {0.37}
 
 
-def test_raw_mse_scores_are_allowed_and_order_matters_only_for_last():
+def test_raw_mse_scores_are_ordered_but_never_multiplied():
+    """min / last / mean only order scores (any scale); prod of 1.2 and -0.3 would be -0.36, a
+    "probability" below zero that ranks a solution with a bad step above one with none: refused."""
     assert aggregate([1.2, -0.3], "min") == -0.3 and aggregate([-0.3, 1.2], "last") == 1.2
-    assert math.isclose(aggregate([1.2, -0.3], "prod"), -0.36)
+    assert math.isclose(aggregate([1.2, -0.3], "mean"), 0.45)
+    with pytest.raises(ValueError, match="prod multiplies probabilities; a step score of 1.2"):
+        aggregate([1.2, -0.3], "prod")
+
+
+def test_aggregations_left_for_a_scorer_follow_its_declared_scale():
+    class Prob:
+        probability = True
+
+    class Raw:
+        probability = False
+
+    assert aggregations_for(Prob()) == AGGREGATIONS
+    assert aggregations_for(Raw()) == ("min", "last", "mean")
+    assert aggregations_for(object()) == ("min", "last", "mean")  # undeclared: not a probability
 
 
 def test_bad_input():

@@ -58,6 +58,8 @@ def test_select_paths_and_nodes():
 class StepScorer:
     """A scorer that gives 0.1 to a step containing '999' (the hand tree's wrong step), else 0.9."""
 
+    probability = True
+
     def __init__(self):
         self.calls = 0
 
@@ -73,8 +75,8 @@ def test_rm_filter_reads_the_min_over_the_steps_so_far():
     cands = select_candidates([t], 0.0, "node")  # every node with leaves: a, a1, b, b1, c, c1, c2 (a2 = a1)
     assert len(cands) == 7 and all(isinstance(c[1], list) for c in cands)
     scorer = StepScorer()
-    kept, mins = rm_filter(cands, scorer, 0.5)
-    assert scorer.calls == 1  # one batched pass
+    kept, mins, threshold = rm_filter(cands, scorer, None)  # None: 0.5 for probabilities
+    assert scorer.calls == 1 and threshold == 0.5  # one batched pass
     # b is the wrong step and b1 follows it: min over [b, b1] is 0.1 although b1 itself scores 0.9
     assert [m for m in mins] == [0.9, 0.9, 0.1, 0.1, 0.9, 0.9, 0.9]
     assert [c for c in cands if c not in kept] == [c for c in cands if "999" in c[1][0]]
