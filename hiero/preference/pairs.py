@@ -28,13 +28,19 @@ Four sources, any combination in one run:
                        the stepwise mirror, `--emit rows` output. Steps as for `--tree-response step`:
                        "step\n" and `meta.continues` unless the step ends the solution ("# Answer").
     --prefs FILE       preference rows `question|prompt, chosen, rejected` (TRL format), including the
-                       HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…).
+                       HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…),
+                       by default as its Rq/Mt/Ra rewrite with exact segments (what the authors
+                       trained on; the rewrite never occurs verbatim in the original answers, whose
+                       prose has no answer line the heuristic could find); `--prefs-text original`
+                       keeps the original answers.
 
 Prompts for solutions and trees are `hiero.policy.prompt.build_prompt(question, prefix_steps)`, the
 policy's own prompt, and responses are steps joined by "\\n", as the policy writes them. Segments are
 then filled in by a segmenter (`--segmenter auto|tags|heuristic|llm|none`) for pairs that have none;
 `llm` calls the OpenAI-compatible decomposer (cached; a failed reply falls back to the heuristic and
-is counted). Run: `hiero po pairs --solutions sols.jsonl -o pairs.jsonl`; Python: `main(PairsConfig(...))`.
+is counted). A segment still empty on either side of some pairs is warned about with counts (HiPO's
+term for it is zero there) and counted in `missing_segments`.
+Run: `hiero po pairs --solutions sols.jsonl -o pairs.jsonl`; Python: `main(PairsConfig(...))`.
 
 Departures: the paper builds pairs only from Math StackExchange votes; solution and tree pairs are
 this project's additions (the HiPO paper's data section, arXiv 2604.20140). A "correct prefix" in a tree is a path whose steps are
@@ -43,6 +49,7 @@ all known right (`step_correct`) or, without ground truth, all have MC score >= 
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -51,8 +58,18 @@ from typing import Literal
 
 from hiero.data.io import DataError, read_jsonl, write_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
-from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, HeuristicSegmenter, LLMSegmenter, SegmentError
+from hiero.preference.segment import (
+    DEFAULT_NAMES,
+    SEGMENTERS,
+    HeuristicSegmenter,
+    LLMSegmenter,
+    SegmentError,
+    missing_segments,
+    warn_missing,
+)
 from hiero.types import PreferencePair, Problem, Solution, Tree
+
+log = logging.getLogger(__name__)
 
 # the authors' segment names -> ours
 NAME_ALIASES = {"Rq": "clarification", "Mt": "reasoning", "Ra": "answer"}
@@ -68,7 +85,8 @@ class PairsConfig:
         "help": "PRM800K file (raw, converted, stepwise, --emit rows): Step-DPO pairs of +1 vs -1 rated steps"})
     problems: str | None = field(default=None, metadata={"help": "Problem JSONL to fill in questions missing from solutions"})
     prefs_text: Literal["original", "decomposed"] = field(
-        default="original", metadata={"help": "authors' decomposed file: train on the original answers or on the Rq/Mt/Ra rewrite"})
+        default="decomposed", metadata={"help": "authors' decomposed file: train on its Rq/Mt/Ra rewrite with exact "
+                                                "segments (as the authors did), or on the original answers"})
     rm: str | None = field(default=None, metadata={"help": "solutions: reward-model folder that picks chosen/rejected"})
     rm_threshold: float = field(default=0.7, metadata={"help": "solutions with --rm: min step score a chosen solution needs"})
     greedy: str | None = field(default=None, metadata={"help": "solutions: the policy's greedy solutions (Solution JSONL); "
@@ -390,5 +408,9 @@ def main(cfg: PairsConfig) -> dict:
     llm = make_llm_segmenter(cfg) if cfg.segmenter == "llm" else None
     seg_stats = attach_segments(pairs, cfg.segmenter, resegment=cfg.resegment, llm=llm)
     write_jsonl(cfg.out, pairs)
+    missing = missing_segments([(p.chosen_segments, p.rejected_segments) for p in pairs], DEFAULT_NAMES)
+    if cfg.segmenter != "none":
+        warn_missing(missing, len(pairs), log)
     return {"out": cfg.out, "pairs": len(pairs), "by_source": counts, **seg_stats,
-            "llm_calls": llm.calls if llm else 0, "segment_coverage": segment_coverage(pairs)}
+            "llm_calls": llm.calls if llm else 0, "segment_coverage": segment_coverage(pairs),
+            "missing_segments": missing}
