@@ -1,7 +1,7 @@
 """`hiero augment hnc` and the `rm data` sub-command (which hiero.reward.cli mounts under `hiero rm`).
 
     hiero augment hnc TREES.jsonl -o TREES_HNC.jsonl [--p 0.5 --min-children 4 --min-depth 2 --seed 0]
-    hiero rm data --kind orm|prm|hrm --from trees|prm800k IN [IN ...] -o OUT_DIR [...]
+    hiero rm data --kind orm|prm|hrm --from trees|prm800k|math-shepherd IN [IN ...] -o OUT_DIR [...]
 
 Both parse into their stage config (hnc.HNCConfig, rows.RowsConfig; every field is a flag, and
 `--config FILE.yaml` can hold any of them) and print the summary of the stage's `main(cfg)` as JSON.
@@ -48,13 +48,14 @@ def add_rm_data_parser(rm_subparsers) -> argparse.ArgumentParser:
     """Add `data` to the `hiero rm` sub-commands (called by hiero.reward.cli); returns the parser."""
     from hiero.augment.rows import RowsConfig
 
-    p = rm_subparsers.add_parser("data", help="ORM / PRM / HRM training rows from trees or PRM800K",
+    p = rm_subparsers.add_parser("data", help="ORM / PRM / HRM training rows from trees, PRM800K or Math-Shepherd",
                                  description="Training rows in TRL stepwise-supervision format plus soft labels "
                                              "and merge marks.")
-    p.add_argument("inputs", nargs="+", help="trees JSONL (--from trees) or PRM800K files (--from prm800k)")
+    p.add_argument("inputs", nargs="+", help="trees JSONL (--from trees), PRM800K files incl. `data convert --emit rows` "
+                                             "output (--from prm800k), Math-Shepherd files (--from math-shepherd)")
     p.add_argument("-o", "--out", dest="out_dir", default=argparse.SUPPRESS, required=True,
                    help="output folder (train.jsonl, eval.jsonl, stats.json)")
-    p.add_argument("--from", dest="source", choices=("trees", "prm800k"), default=argparse.SUPPRESS,
+    p.add_argument("--from", dest="source", choices=("trees", "prm800k", "math-shepherd"), default=argparse.SUPPRESS,
                    help="input kind (default: trees)")
     add_config_args(p, RowsConfig, skip=("inputs", "out_dir", "source"))
     p.set_defaults(func=_rm_data)

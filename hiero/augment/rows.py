@@ -1,6 +1,6 @@
-"""Reward-model training rows (ORM / PRM / HRM) from reasoning trees or PRM800K.
+"""Reward-model training rows (ORM / PRM / HRM) from reasoning trees, PRM800K or Math-Shepherd.
 
-    hiero rm data --kind orm|prm|hrm --from trees|prm800k IN [IN ...] -o OUT_DIR
+    hiero rm data --kind orm|prm|hrm --from trees|prm800k|math-shepherd IN [IN ...] -o OUT_DIR
                   [--merge-label second|min|product|mc] [--neutral drop|positive|negative]
                   [--label-steps last|all] [--hard-threshold 0.5] [--eval-fraction 0.2] [--seed 0]
     python: main(RowsConfig(inputs=[...], out_dir=..., kind="hrm", source="trees")) -> summary dict
@@ -19,7 +19,7 @@ Row schema (TRL "stepwise supervision" plus our fields; `hiero.types.RewardRow` 
                                from a merged-pair row or from an HNC-compressed tree
     label_mask    list[bool]   which steps carry a training label (at least one); an entry with
                                mask False is context only (its labels entry is a filler)
-    kind          "orm" | "prm" | "hrm"     source  "trees" | "prm800k"     question_id  str
+    kind          "orm" | "prm" | "hrm"     source  "trees" | "prm800k" | "math-shepherd"     question_id  str
     meta          dict         provenance: row_type ("step" | "merged_pair" | "solution"), node /
                                depth / tree ("original" | "hnc") or step / rating
 TRL's PRMTrainer reads prompt / completions / labels and ignores the rest; with the default
@@ -45,6 +45,12 @@ Rules (the HRM paper, arXiv 2503.13551, read against the official code):
   mirror): for every rated candidate at position i: (chosen steps[:i], candidate), label +1 -> 1,
   -1 -> 0, 0 -> --neutral (drop: no row, as in the official code); unrated candidates give no row.
   HRM adds (chosen steps[:i-1], chosen step[i-1] ⊕ candidate) for i >= 1 with the merge rule.
+  Step rows from `hiero data convert --emit rows` are rebuilt into those solutions first.
+- Math-Shepherd (raw `ки` file, its `data convert --format math-shepherd` Solution JSONL, or any
+  Solution JSONL with per-step `labels`, rows_labelled.py): one row per labelled step i,
+  (steps[:i+1]) with its +/- label; HRM adds (steps[:i-1], s_{i-1} ⊕ s_i) for i >= 1 with the
+  merge rule as for PRM800K (min / product: AND of the hard labels); ORM: each finished solution
+  once, labelled by its last step's label (Math-Shepherd's outcome).
 
 Departures and choices (default = paper intent; official behaviour as an option where it matters):
 - --label-steps last (default) labels only the row's current step, as the official prompt-per-step
@@ -265,7 +271,8 @@ def rows_from_tree(tree: Tree, cfg: RowsConfig, counts: dict) -> list[dict]:
 # ----------------------------------------------------------------------------- PRM800K
 def load_prm800k(path: str | Path, neutral: str) -> list[Solution]:
     """PRM800K solutions with their candidates in meta["alternatives"] (`hiero data convert --format prm800k`):
-    a raw label file, a stepwise-critic mirror, or an already converted Solution JSONL."""
+    a raw label file, a stepwise-critic mirror, an already converted Solution JSONL, or the step
+    rows of `hiero data convert --emit rows` (rebuilt into solutions, see solutions_from_step_rows)."""
     from hiero.data.sources import run_converter
     from hiero.data.sources_common import iter_records
 
@@ -275,6 +282,11 @@ def load_prm800k(path: str | Path, neutral: str) -> list[Solution]:
     first = next((rec for _, rec in iter_records(path)), None)
     if first is None:
         raise DataError(path, None, "no records")
+    if isinstance(first, dict) and "prev_steps" in first and "step" in first:  # `--emit rows` output
+        from hiero.data.sources import read_step_rows
+        from hiero.data.sources_prm800k import solutions_from_step_rows
+
+        return solutions_from_step_rows(read_step_rows(path), neutral)
     if isinstance(first, dict) and "label" in first and "question" in first:
         return run_converter("prm800k", path, neutral=neutral).records
     if isinstance(first, dict) and "instruction" in first:
@@ -392,7 +404,7 @@ class RowsConfig:
     inputs: list[str] = field(default_factory=list, metadata={"help": "trees JSONL or PRM800K files"})
     out_dir: str = field(default="", metadata={"help": "output folder: train.jsonl, eval.jsonl, stats.json"})
     kind: Literal["orm", "prm", "hrm"] = field(default="prm", metadata={"help": "which reward model the rows train"})
-    source: Literal["trees", "prm800k"] = field(default="trees", metadata={"help": "input kind (--from)"})
+    source: Literal["trees", "prm800k", "math-shepherd"] = field(default="trees", metadata={"help": "input kind (--from)"})
     eval_fraction: float = field(default=0.2, metadata={"help": "fraction of questions in eval.jsonl (official 0.2)"})
     seed: int = field(default=0, metadata={"help": "seed of sampling, HNC and the split"})
     label_steps: Literal["last", "all"] = field(default="last", metadata={
@@ -424,8 +436,9 @@ class RowsConfig:
             raise ValueError(f"rm data: --eval-fraction must be in [0, 1), got {self.eval_fraction}")
         if not 0.0 <= self.hard_threshold <= 1.0:
             raise ValueError(f"rm data: --hard-threshold must be in [0, 1], got {self.hard_threshold}")
-        if self.source == "prm800k" and self.kind == "hrm" and self.merge_label == "mc":
-            raise ValueError("rm data: --merge-label mc needs Monte-Carlo counts; PRM800K has human ratings only")
+        if self.source != "trees" and self.kind == "hrm" and self.merge_label == "mc":
+            raise ValueError(f"rm data: --merge-label mc needs Monte-Carlo counts; {self.source} rows have "
+                             "per-step labels only")
         if not 0.0 < self.bucket_fraction <= 1.0 or self.single_score_max < 1:
             raise ValueError("rm data: --bucket-fraction must be in (0, 1] and --single-score-max >= 1")
         check_params(self.hnc_p, self.hnc_min_children, self.hnc_min_depth)
@@ -455,6 +468,12 @@ def main(cfg: RowsConfig) -> dict:
             for tree in tqdm(read_jsonl(path, Tree), desc=f"rows {Path(path).name}", unit="tree", mininterval=1.0):
                 counts["inputs"] += 1
                 rows += rows_from_tree(tree, cfg, counts)
+        elif cfg.source == "math-shepherd":
+            from hiero.augment.rows_labelled import labelled_rows, load_labelled
+
+            for sol in load_labelled(path):
+                counts["inputs"] += 1
+                rows += labelled_rows(sol, cfg, counts)
         else:
             for sol in load_prm800k(path, cfg.neutral):
                 if cfg.skip_give_up and sol.meta.get("finish_reason") in ("give_up", "bad_problem"):

@@ -145,7 +145,8 @@ def summarize_records(records: list, kind: str) -> dict:
 _STEP_ROW_FIELDS = {"problem_id": str, "question": str, "prev_steps": list, "step": str, "label": int}
 
 
-def _read_step_rows(path: Path) -> list[dict]:
+def read_step_rows(path: str | Path) -> list[dict]:
+    """Step rows (`--emit rows` output), each checked: file:line:field on the first bad one."""
     rows = []
     for pos, rec in iter_records(path):
         for key, tp in _STEP_ROW_FIELDS.items():
@@ -173,7 +174,7 @@ def stats(path: str | Path, fmt: str | None = None, **options) -> dict:
     except ValueError as e:
         raise pos.error(str(e)) from None
     if kind == "step_row":
-        records = _read_step_rows(path)
+        records = read_step_rows(path)
     else:
         cls = {"problem": Problem, "solution": Solution, "pair": PreferencePair, "tree": Tree}[kind]
         records = list(read_jsonl(path, cls))

@@ -187,8 +187,39 @@ def step_rows(sol: Solution, neutral: str | None = None) -> list[dict]:
                      "step": alt["text"], "rating": alt["rating"], "label": label, "is_human": alt["human"],
                      "is_preferred": alt["chosen"] or (alt["human"] and alt["step"] < len(sol.steps)
                                                        and sol.steps[alt["step"]] == alt["text"]),
-                     **({"error_reason": alt["error_reason"]} if alt.get("error_reason") else {})})
+                     **({"error_reason": alt["error_reason"]} if alt.get("error_reason") else {}),
+                     # lets `solutions_from_step_rows` tell a given-up line from a found_error one
+                     **({"finish_reason": sol.meta["finish_reason"]} if sol.meta.get("finish_reason") else {})})
     return rows
+
+
+def solutions_from_step_rows(rows: list[dict], neutral: str = "drop") -> list[Solution]:
+    """Step rows (`--emit rows` output) -> rebuilt PRM800K Solutions, as from the stepwise mirror.
+
+    A step row is a stepwise-critic row under other names (question = instruction, prev_steps =
+    responses, step = next_response with its "# Answer" tail, is_preferred), so the same rebuild
+    applies. What the rows lost stays lost: candidates the emitting policy dropped (neutral under
+    `drop`, unrated) give no alternatives, and a chosen step rated neutral then reads as unrated
+    (label 1, like a human step). `finish_reason`, when the rows carry it (raw-file rows do),
+    overrides the rebuild's guess, so found_error lines are not taken for given-up ones.
+    """
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    finish: dict[tuple, str] = {}
+    for r in rows:
+        key = (r["question"], tuple(r["prev_steps"]))
+        groups[key].append({"next_response": r["step"], "answer": None, "rating": r.get("rating"),
+                            "is_human": bool(r.get("is_human")), "is_preferred": bool(r.get("is_preferred")),
+                            "is_solution": False, "error_reason": r.get("error_reason")})
+        if r.get("finish_reason"):
+            finish[key] = r["finish_reason"]
+    sols = _rebuild(groups, neutral)
+    for s in sols:
+        # the trajectory's leaf group is keyed by its steps, less a final chosen step if it has one
+        reason = finish.get((s.question, tuple(s.steps))) or finish.get((s.question, tuple(s.steps[:-1])))
+        if reason:
+            s.meta["finish_reason"] = reason
+        s.correct = None  # step rows keep no reference answer
+    return sols
 
 
 # ----------------------------------------------------------------------------- stepwise-critic
@@ -241,7 +272,9 @@ def convert_prm800k_stepwise(path, *, neutral: str = "drop", emit: str = "soluti
 
 def _rebuild(groups: dict[tuple, list[dict]], neutral: str) -> list[Solution]:
     """Chains of (instruction, prefix) groups -> one Solution per maximal trajectory."""
-    has_child = {(instr, prev[:-1]) for instr, prev in groups if prev}
+    # every proper prefix of a group's trajectory has a child: a position whose candidates were all
+    # dropped (`--emit rows` with neutral drop) has no group of its own but is not a leaf either
+    has_child = {(instr, prev[:j]) for instr, prev in groups for j in range(len(prev))}
     out = []
     for (instr, prev), leaf in groups.items():
         if (instr, prev) in has_child:

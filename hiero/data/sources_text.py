@@ -14,7 +14,8 @@ Rules worth knowing (each is also a choice the paper data leaves open):
   Math-Shepherd reading) and record `meta["n_labelled"]` = number of steps whose label comes from
   the benchmark (first_error + 1, or all steps) so a consumer can ignore the filled-in ones.
 - Math-Shepherd: each ` ки` tag in `input` ends a step; the character at the same place in `label`
-  is "+" (1) or "-" (0). The "Step k: " prefix is removed from the step text.
+  is "+" (1) or "-" (0). The "Step k: " prefix is removed from the step text. Problem ids hash the
+  question text (the dataset has many solutions per question and no ids), like PRM800K's.
 - Preference pairs: `question|prompt, chosen, rejected` rows map directly. The MetaCognition
   (HiPO authors') file maps query -> prompt, output_a -> chosen, output_b -> rejected; its
   GPT-written Rq/Mt/Ra decomposition never occurs verbatim in the answers, so by default it goes to
@@ -24,6 +25,7 @@ Rules worth knowing (each is also a choice the paper data leaves open):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -181,17 +183,22 @@ def _shepherd_steps(text: str, labelled: str) -> tuple[str, list[str], list[int]
     return question, steps, labels
 
 
+def shepherd_problem_id(question: str) -> str:
+    """Math-Shepherd has several solutions per question and no ids: a hash of the question groups them."""
+    return "math-shepherd-" + hashlib.sha1(question.encode("utf-8")).hexdigest()[:12]
+
+
 def convert_math_shepherd(path, **_) -> Converted:
     """Math-Shepherd rows -> Solution with hard per-step labels."""
     path = Path(path)
     out = []
-    for i, (pos, rec) in enumerate(iter_records(path)):
+    for pos, rec in iter_records(path):
         with pos.check():
             question, steps, labels = _shepherd_steps(need(rec, "input", str), need(rec, "label", str))
             answer = extract_answer(steps[-1]) if "answer is" in steps[-1] else None
             first = labels.index(0) if 0 in labels else -1
             out.append(Solution(
-                problem_id=f"math-shepherd-{i}", steps=steps, question=question, answer=answer,
+                problem_id=shepherd_problem_id(question), steps=steps, question=question, answer=answer,
                 # a finished solution's last MC label is its own outcome: "+" = reaches the gold answer
                 correct=bool(labels[-1]) if answer is not None else None,
                 labels=labels, first_error=first,

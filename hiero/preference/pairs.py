@@ -1,6 +1,6 @@
 """Preference pairs for DPO / HiPO (`hiero po pairs`), with segments attached.
 
-Three sources, any combination in one run:
+Four sources, any combination in one run:
 
     --solutions FILE   Solution JSONL (sampled solutions, GSM8K model solutions…): for each problem a
                        correct and an incorrect solution form a pair (up to --max-per-problem pairs).
@@ -19,14 +19,28 @@ Three sources, any combination in one run:
                        it), or the bare step where it ends the solution; `leaf` extends each side along
                        its best (chosen) / worst (rejected) MC path down to a leaf, giving whole
                        solutions with Rq/Mt/Ra parts.
+    --prm800k FILE     PRM800K's human-rated alternative steps (Step-DPO style): under a chosen prefix
+                       with no step rated -1, a +1 and a -1 candidate for the same next step form a
+                       pair (prompt = question + prefix steps, chosen = the +1 step, rejected = the -1
+                       step; the labelers' chosen candidate first among the +1 ones), earliest
+                       position first, up to --max-per-problem pairs per labelled solution. Any file
+                       `hiero rm data --from prm800k` reads: raw phase-1/2 lines, their Solution JSONL,
+                       the stepwise mirror, `--emit rows` output. Steps as for `--tree-response step`:
+                       "step\n" and `meta.continues` unless the step ends the solution ("# Answer").
     --prefs FILE       preference rows `question|prompt, chosen, rejected` (TRL format), including the
-                       HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…).
+                       HiPO authors' decomposed Math StackExchange file (query/output_a/output_b/Rq_a…),
+                       by default as its Rq/Mt/Ra rewrite with exact segments (what the authors
+                       trained on; the rewrite never occurs verbatim in the original answers, whose
+                       prose has no answer line the heuristic could find); `--prefs-text original`
+                       keeps the original answers.
 
 Prompts for solutions and trees are `hiero.policy.prompt.build_prompt(question, prefix_steps)`, the
 policy's own prompt, and responses are steps joined by "\\n", as the policy writes them. Segments are
 then filled in by a segmenter (`--segmenter auto|tags|heuristic|llm|none`) for pairs that have none;
 `llm` calls the OpenAI-compatible decomposer (cached; a failed reply falls back to the heuristic and
-is counted). Run: `hiero po pairs --solutions sols.jsonl -o pairs.jsonl`; Python: `main(PairsConfig(...))`.
+is counted). A segment still empty on either side of some pairs is warned about with counts (HiPO's
+term for it is zero there) and counted in `missing_segments`.
+Run: `hiero po pairs --solutions sols.jsonl -o pairs.jsonl`; Python: `main(PairsConfig(...))`.
 
 Departures: the paper builds pairs only from Math StackExchange votes; solution and tree pairs are
 this project's additions (the HiPO paper's data section, arXiv 2604.20140). A "correct prefix" in a tree is a path whose steps are
@@ -35,6 +49,7 @@ all known right (`step_correct`) or, without ground truth, all have MC score >= 
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,8 +58,18 @@ from typing import Literal
 
 from hiero.data.io import DataError, read_jsonl, write_jsonl
 from hiero.policy.prompt import STEP_SEP, build_prompt
-from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, HeuristicSegmenter, LLMSegmenter, SegmentError
+from hiero.preference.segment import (
+    DEFAULT_NAMES,
+    SEGMENTERS,
+    HeuristicSegmenter,
+    LLMSegmenter,
+    SegmentError,
+    missing_segments,
+    warn_missing,
+)
 from hiero.types import PreferencePair, Problem, Solution, Tree
+
+log = logging.getLogger(__name__)
 
 # the authors' segment names -> ours
 NAME_ALIASES = {"Rq": "clarification", "Mt": "reasoning", "Ra": "answer"}
@@ -56,16 +81,20 @@ class PairsConfig:
     solutions: str | None = field(default=None, metadata={"help": "Solution JSONL (or GSM8K example_model_solutions.jsonl)"})
     trees: str | None = field(default=None, metadata={"help": "reasoning trees JSONL"})
     prefs: str | None = field(default=None, metadata={"help": "preference rows (question|prompt, chosen, rejected)"})
+    prm800k: str | None = field(default=None, metadata={
+        "help": "PRM800K file (raw, converted, stepwise, --emit rows): Step-DPO pairs of +1 vs -1 rated steps"})
     problems: str | None = field(default=None, metadata={"help": "Problem JSONL to fill in questions missing from solutions"})
     prefs_text: Literal["original", "decomposed"] = field(
-        default="original", metadata={"help": "authors' decomposed file: train on the original answers or on the Rq/Mt/Ra rewrite"})
+        default="decomposed", metadata={"help": "authors' decomposed file: train on its Rq/Mt/Ra rewrite with exact "
+                                                "segments (as the authors did), or on the original answers"})
     rm: str | None = field(default=None, metadata={"help": "solutions: reward-model folder that picks chosen/rejected"})
     rm_threshold: float | None = field(default=None, metadata={
         "help": "solutions with --rm: min step score a chosen solution needs (default 0.7 for a reward model "
                 "whose scores are probabilities; required for one whose scores are not)"})
     greedy: str | None = field(default=None, metadata={"help": "solutions: the policy's greedy solutions (Solution JSONL); "
                                                                "a wrong one is the rejected side"})
-    max_per_problem: int = field(default=1, metadata={"help": "pairs per problem from solutions / per tree"})
+    max_per_problem: int = field(default=1, metadata={"help": "pairs per problem from solutions / per tree / "
+                                                               "per PRM800K solution"})
     min_gap: float = field(default=0.5, metadata={"help": "trees: minimum MC-score gap between chosen and rejected step"})
     prefix_min_mc: float = field(default=0.5, metadata={"help": "trees: MC score every prefix step needs without ground truth"})
     tree_response: Literal["step", "leaf"] = field(default="step", metadata={"help": "trees: next step only, or down to a leaf"})
@@ -210,6 +239,54 @@ def pairs_from_tree(tree: Tree, *, min_gap: float = 0.5, prefix_min_mc: float = 
     return out
 
 
+# ----------------------------------------------------------------------------- PRM800K alternatives
+def _as_step(text: str) -> tuple[str, bool]:
+    """(text as the policy writes it, does the solution go on after it): a step that states the
+    final answer ("# Answer") ends the solution, any other is followed by the step separator."""
+    ends = "# Answer" in text
+    return (text if ends else text + STEP_SEP), not ends
+
+
+def pairs_from_prm800k(sol: Solution, max_pairs: int = 1) -> list[PreferencePair]:
+    """Step-DPO pairs of one PRM800K solution: a +1 vs a -1 rated candidate at the same position,
+    under the chosen prefix (no -1 step in it), earliest position first."""
+    ratings = sol.meta["ratings"]
+    by_step: dict[int, list[dict]] = defaultdict(list)
+    for alt in sol.meta["alternatives"]:
+        if not alt["human"] and alt["rating"] in (1, -1):
+            by_step[alt["step"]].append(alt)
+    out = []
+    for i in sorted(by_step):
+        if len(out) >= max_pairs or i > len(sol.steps) or -1 in ratings[:i]:
+            break  # a prefix holding a wrong step is no ground for a preference
+        good = sorted((a for a in by_step[i] if a["rating"] == 1), key=lambda a: not a["chosen"])
+        bad = [a for a in by_step[i] if a["rating"] == -1]
+        pair = next(((g, b) for g in good for b in bad if g["text"] != b["text"]), None)
+        if pair is None:
+            continue
+        (chosen, c_goes_on), (rejected, r_goes_on) = _as_step(pair[0]["text"]), _as_step(pair[1]["text"])
+        out.append(PreferencePair(
+            prompt=build_prompt(sol.question, sol.steps[:i]), chosen=chosen, rejected=rejected,
+            id=f"{sol.problem_id}-p{i}",
+            meta={"source": "prm800k", "problem_id": sol.problem_id, "step": i,
+                  "continues": {"chosen": c_goes_on, "rejected": r_goes_on}}))
+    return out
+
+
+def load_prm800k_pairs(path: str, max_per_problem: int = 1) -> list[PreferencePair]:
+    """Step-DPO pairs of every labelled solution in a PRM800K file, each (prompt, chosen, rejected) once
+    (a trajectory labelled twice would give the same pair twice)."""
+    from hiero.augment.rows import load_prm800k
+
+    out, seen = [], set()
+    for sol in load_prm800k(path, "drop"):
+        for p in pairs_from_prm800k(sol, max_per_problem):
+            if (p.prompt, p.chosen, p.rejected) not in seen:
+                seen.add((p.prompt, p.chosen, p.rejected))
+                out.append(p)
+    return out
+
+
 # ----------------------------------------------------------------------------- preference files
 def _rename(spans: dict | None) -> dict | None:
     return None if spans is None else {NAME_ALIASES.get(k, k): v for k, v in spans.items()}
@@ -297,8 +374,8 @@ def segment_coverage(pairs: list[PreferencePair], names=DEFAULT_NAMES) -> dict[s
 
 def main(cfg: PairsConfig) -> dict:
     """Build, segment and write pairs; returns counts per source and segment coverage."""
-    if not (cfg.solutions or cfg.trees or cfg.prefs):
-        raise ValueError("give at least one of --solutions, --trees, --prefs")
+    if not (cfg.solutions or cfg.trees or cfg.prefs or cfg.prm800k):
+        raise ValueError("give at least one of --solutions, --trees, --prefs, --prm800k")
     problems = {p.id: p for p in read_jsonl(cfg.problems, Problem)} if cfg.problems else None
     pairs, counts = [], {}
     threshold, rm_note = None, ""
@@ -325,15 +402,24 @@ def main(cfg: PairsConfig) -> dict:
                                    response=cfg.tree_response, max_pairs=cfg.max_per_problem, seed=cfg.seed + i)
         counts["trees"] = len(new)
         pairs += new
+    if cfg.prm800k:
+        new = load_prm800k_pairs(cfg.prm800k, cfg.max_per_problem)
+        counts["prm800k"] = len(new)
+        pairs += new
     if cfg.prefs:
         new = load_prefs(cfg.prefs, cfg.prefs_text)
         counts["prefs"] = len(new)
         pairs += new
     if not pairs:
         raise ValueError("no pairs could be formed from the inputs (no problem with both a correct and an incorrect "
-                         f"solution, no tree node with a large enough MC gap{rm_note})")
+                         "solution, no tree node with a large enough MC gap, no PRM800K step rated both +1 and -1; "
+                         f"PRM800K files go to --prm800k, not --solutions{rm_note})")
     llm = make_llm_segmenter(cfg) if cfg.segmenter == "llm" else None
     seg_stats = attach_segments(pairs, cfg.segmenter, resegment=cfg.resegment, llm=llm)
     write_jsonl(cfg.out, pairs)
+    missing = missing_segments([(p.chosen_segments, p.rejected_segments) for p in pairs], DEFAULT_NAMES)
+    if cfg.segmenter != "none":
+        warn_missing(missing, len(pairs), log)
     return {"out": cfg.out, "pairs": len(pairs), "by_source": counts, "rm_threshold": threshold, **seg_stats,
-            "llm_calls": llm.calls if llm else 0, "segment_coverage": segment_coverage(pairs)}
+            "llm_calls": llm.calls if llm else 0, "segment_coverage": segment_coverage(pairs),
+            "missing_segments": missing}

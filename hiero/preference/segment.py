@@ -154,23 +154,40 @@ class TagSegmenter:
 
 
 # ----------------------------------------------------------------------------- heuristic
-ANSWER_LINE = re.compile(r"^\s*(?:the\s+(?:final\s+)?answer\s+is|final\s+answer|answer\s*:|####|a\s*:)|\\boxed\{",
-                         re.IGNORECASE)
+# a line stating the final answer: "The answer is", "Final answer", "Answer:", GSM8K's "#### 18", the
+# model solutions' "A: 18", PRM800K's "# Answer" header (its value follows on a later line), \boxed{}
+ANSWER_LINE = re.compile(r"^\s*(?:final\s+answer|answer\s*:|####|#{1,3}\s*(?:final\s+)?answer\b|a\s*:)"
+                         r"|\bthe\s+(?:final\s+)?answer\s+is\b|\\boxed\{", re.IGNORECASE)
+# a sentence end inside a line ("… = 13520. The answer is: 13520"): the answer starts at the sentence
+# holding the cue, keeping the line's computation in the reasoning ("3.5" has no space after its dot)
+SENTENCE_END = re.compile(r"[.!?]\s+")
 COMPUTATION = re.compile(r"=|\d\s*[-+*/×÷x]\s*\d|\\frac|\\times|\\cdot|<<")
+# where a lead-in clause ends before the first computation of a line: a sentence end, a colon /
+# semicolon / comma, or a connective ("…muffins so 3 + 4 = 7")
+CLAUSE_END = re.compile(r"[.!?;:,]\s+|\s+(?:so|then|thus|hence|and\s+so|which\s+means|that\s+means)\s+", re.IGNORECASE)
+ANSWER_LOOKBACK = 3  # content lines searched from the end for the answer line ("# Answer", "", "29")
+MIN_LEAD_WORDS = 3  # a lead-in clause shorter than this is not a restatement ("Janet sells")
 
 
 @dataclass
 class HeuristicSegmenter:
-    """Natural math text: clarification = a leading restatement / context paragraph (or first line)
-    with no computation; answer = the last line stating the answer; reasoning = everything between.
+    """Natural math text: clarification = a leading restatement / context part with no computation;
+    answer = from the line (or sentence) stating the final answer to the end; reasoning = between.
 
-    Boundaries fall at line starts, so each segment keeps its trailing newline and the three spans
-    tile the response. A missing part is an empty span (masked out of its loss term).
+    Answer: the last of the final ANSWER_LOOKBACK content lines that states an answer (so a "# Answer"
+    header keeps the value line below it), from the start of the sentence holding the cue.
+    Clarification: the first paragraph (up to a blank line), else the first line, when it computes
+    nothing and something follows; otherwise the first line's lead-in before its first computation
+    ("Janet eats 3 eggs and bakes 4 so | 3 + 4 = 7 …"; `_lead_in`), when it has >= MIN_LEAD_WORDS words.
+    Boundaries fall at line starts except these two in-line cuts; the three spans tile the response.
+    A missing part is an empty span (masked out of its loss term; `missing_segments` counts them).
 
     >>> HeuristicSegmenter().segment("", "We start with 7.\\n7 + 5 = 12\\nThe answer is 12")
     {'clarification': (0, 17), 'reasoning': (17, 28), 'answer': (28, 44)}
     >>> HeuristicSegmenter().segment("", "3 * 4 = 12, so we get $\\\\boxed{12}$")
     {'clarification': (0, 0), 'reasoning': (0, 0), 'answer': (0, 34)}
+    >>> HeuristicSegmenter().segment("", "She eats 3 and bakes 4 so 3 + 4 = 7 are used. The answer is: 7")
+    {'clarification': (0, 26), 'reasoning': (26, 46), 'answer': (46, 62)}
     """
 
     names: tuple[str, ...] = DEFAULT_NAMES
@@ -185,12 +202,11 @@ class HeuristicSegmenter:
         for line in lines:
             starts.append(starts[-1] + len(line))
         content = [i for i, line in enumerate(lines) if line.strip()]
-        # answer: the last non-blank line if it states an answer (trailing blank lines go with it)
         answer_start = len(response)
-        if content and ANSWER_LINE.search(lines[content[-1]]):
-            answer_start = starts[content[-1]]
-        # clarification: the first paragraph (up to a blank line) or, without paragraphs, the first
-        # line, when it computes nothing and something else follows it
+        hit = next((i for i in reversed(content[-ANSWER_LOOKBACK:]) if ANSWER_LINE.search(lines[i])), None)
+        if hit is not None:
+            cue = ANSWER_LINE.search(lines[hit]).start()
+            answer_start = starts[hit] + max((m.end() for m in SENTENCE_END.finditer(lines[hit], 0, cue)), default=0)
         clar_end = 0
         body = [i for i in content if starts[i] < answer_start]
         if len(body) >= 2:
@@ -205,8 +221,27 @@ class HeuristicSegmenter:
                 clar_end = starts[last + 1]
                 while clar_end < answer_start and not response[clar_end:starts[_line_of(starts, clar_end) + 1]].strip():
                     clar_end = starts[_line_of(starts, clar_end) + 1]  # blank lines stay with the clarification
+        if clar_end == 0 and body:
+            clar_end = _lead_in(response, starts[body[0]], min(starts[body[0] + 1], answer_start))
         c, r, a = self.names
         return {c: (0, clar_end), r: (clar_end, answer_start), a: (answer_start, len(response))}
+
+
+def _lead_in(text: str, start: int, end: int) -> int:
+    """End of the lead-in of text[start:end] before its first computation (0: none): after the last
+    clause end before it, else before the first number ("The total number of wheels is | 57 cars x 4 =
+    228"); either only when the lead-in has >= MIN_LEAD_WORDS words."""
+    comp = COMPUTATION.search(text, start, end)
+    if comp is None:
+        return 0
+    operand = text.rfind(" ", start, comp.start()) + 1 or start  # the token the computation starts in
+    clause = max((m.end() for m in CLAUSE_END.finditer(text, start, operand)), default=0)
+    number = re.compile(r"[\d$\\]").search(text, start, operand)
+    digit = text.rfind(" ", start, number.start()) + 1 if number else operand
+    for cut in (clause, digit):
+        if cut > start and len(text[start:cut].split()) >= MIN_LEAD_WORDS:
+            return cut
+    return 0
 
 
 def _line_of(starts: list[int], pos: int) -> int:
@@ -218,17 +253,48 @@ def _line_of(starts: list[int], pos: int) -> int:
 
 @dataclass
 class ChainSegmenter:
-    """The first segmenter whose spans are not all empty."""
+    """The segmenter that finds the most non-empty segments, the first one on ties ({} if none finds any).
+
+    Not simply the first that finds anything: PRM800K's "# Answer" header is a tag for the answer
+    alone, and tags alone would leave its reasoning unassigned where the heuristic finds all three.
+    """
 
     segmenters: list[Segmenter]
     names: tuple[str, ...] = DEFAULT_NAMES
 
     def segment(self, prompt: str, response: str) -> dict[str, Span]:
+        best, n_best = {}, 0
         for seg in self.segmenters:
             spans = seg.segment(prompt, response)
-            if any(e > s for s, e in spans.values()):
-                return spans
-        return {}
+            n = sum(e > s for s, e in spans.values())
+            if n > n_best:
+                best, n_best = spans, n
+            if n_best == len(self.names):
+                break
+        return best
+
+
+def missing_segments(spans: list[tuple[dict | None, dict | None]], names) -> dict[str, int]:
+    """For each name, how many pairs (chosen spans, rejected spans) have it empty on either side: the
+    pairs whose HiPO term for that segment is masked to zero (losses.py).
+
+    >>> missing_segments([({"a": (0, 3), "b": (3, 3)}, {"a": (0, 2), "b": (2, 5)}), (None, None)], ("a", "b"))
+    {'a': 1, 'b': 2}
+    """
+    def empty(sp, n):
+        return not sp or n not in sp or sp[n][1] <= sp[n][0]
+
+    return {n: sum(empty(c, n) or empty(r, n) for c, r in spans) for n in names}
+
+
+def warn_missing(missing: dict[str, int], total: int, log, what: str = "pairs") -> None:
+    """One warning per segment missing somewhere, with counts (HiPO otherwise trains as plain DPO silently)."""
+    short = {"clarification": "Rq", "reasoning": "Mt", "answer": "Ra"}
+    for name, n in missing.items():
+        if n:
+            label = f"{name} ({short[name]})" if name in short else name
+            log.warning("segment %s missing in %d of %d %s; HiPO's %s term is zero for them", label, n, total,
+                        what, name)
 
 
 # ----------------------------------------------------------------------------- LLM decomposer

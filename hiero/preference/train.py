@@ -39,7 +39,9 @@ Departures from the HiPO paper (arXiv 2604.20140) / the authors' code:
   here each row builds its own. Their four forward passes per step (policy/ref × chosen/rejected)
   become one policy pass; pads are never counted; segments come from one tokenization.
 - A pair is dropped, not silently truncated, when it does not fit `--max-length`.
-- Segments empty on either side are masked out of their term (losses.py).
+- Segments empty on either side are masked out of their term (losses.py); with `--loss hipo` a
+  warning gives the count per segment (`missing_segments` in the summary), so HiPO never trains
+  as plain DPO without a word.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ from hiero.models import resolve_model
 from hiero.policy.prompt import save_prompt_file
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
-from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair
+from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair, missing_segments, warn_missing
 from hiero.runs import check_finished, reading_model, settings_of, training_run
 from hiero.training import TrainConfig, check_train_config, make_accelerator, right_pad, train_loop
 from hiero.types import IGNORE_INDEX, PreferencePair
@@ -154,11 +156,12 @@ def prepare_pairs(pairs: list[PreferencePair], tokenizer, cfg: POTrainConfig) ->
     """Segment (where missing), tokenize once per side, drop pairs that would be truncated."""
     names = tuple(cfg.segment_names)
     seg = SEGMENTERS[cfg.segmenter](names) if cfg.segmenter != "none" else None
-    examples, cut = [], Counter()
+    examples, cut, spans = [], Counter(), []
     for p in tqdm(pairs, desc="tokenize pairs", leave=False, disable=len(pairs) < 500):
         cs, rs = p.chosen_segments, p.rejected_segments
         if seg is not None and (cs is None or rs is None):
             cs, rs = seg.segment(p.prompt, p.chosen), seg.segment(p.prompt, p.rejected)
+        spans.append((cs, rs))
         c, r = encode_pair(tokenizer, p.prompt, p.chosen, p.rejected, cs, rs, names, chat_template=cfg.chat_template,
                            add_eos=tuple(cfg.add_eos and not continues(p, side) for side in ("chosen", "rejected")))
         too_long = [e for e in (c, r) if len(e.input_ids) > cfg.max_length]
@@ -168,8 +171,11 @@ def prepare_pairs(pairs: list[PreferencePair], tokenizer, cfg: POTrainConfig) ->
             continue
         examples.append({"index": len(examples), "id": p.id, "chosen_ids": c.input_ids, "chosen_seg": c.segment_ids,
                          "rejected_ids": r.input_ids, "rejected_seg": r.segment_ids})
+    missing = missing_segments(spans, names)
+    if cfg.loss == "hipo":  # an empty segment silently turns its HiPO term off: say where
+        warn_missing(missing, len(pairs), log)
     return examples, {"pairs": len(pairs), "pairs_used": len(examples), "dropped_truncated": sum(cut.values()),
-                      "dropped_by_segment": dict(cut)}
+                      "dropped_by_segment": dict(cut), "missing_segments": missing}
 
 
 def continues(pair: PreferencePair, side: str) -> bool:

@@ -74,3 +74,50 @@ def test_step_pairs_continue_the_text_and_leaf_pairs_end_it():
     leaf = pairs_from_tree(_tree([("6 + 8 = 14", None), ("6 + 8 = 15", False)]), response="leaf")
     assert [(p.chosen, p.rejected, p.meta.get("continues")) for p in leaf] == [
         ("6 + 8 = 14\nThe answer is 14", "6 + 8 = 15", None)]
+
+
+def test_prm800k_step_pairs_by_hand():
+    """+1 vs -1 candidates at one position under a prefix with no -1 step; earliest position first; the
+    labelers' chosen +1 step first; a step stating the answer ends the text (no separator, no continue)."""
+    from hiero.preference.pairs import pairs_from_prm800k
+
+    alts = [{"step": 0, "text": "x = 2", "rating": -1, "chosen": False, "human": False},
+            {"step": 1, "text": "so y = 4", "rating": 1, "chosen": False, "human": False},
+            {"step": 1, "text": "so y = 5", "rating": 1, "chosen": True, "human": False},
+            {"step": 1, "text": "so y = 6", "rating": -1, "chosen": False, "human": False},
+            {"step": 2, "text": "y is 4\n\n# Answer\n\n4", "rating": 1, "chosen": True, "human": False},
+            {"step": 2, "text": "y is 7\n\n# Answer\n\n7", "rating": -1, "chosen": False, "human": False}]
+    s = Solution(problem_id="p", question="Find y.", steps=["x = 1", "so y = 5", "y is 4\n\n# Answer\n\n4"],
+                 labels=[1, 1, 1], meta={"ratings": [None, 1, 1], "alternatives": alts})
+    pairs = pairs_from_prm800k(s, max_pairs=5)
+    assert [(p.meta["step"], p.chosen, p.rejected) for p in pairs] == [
+        (1, "so y = 5\n", "so y = 6\n"), (2, "y is 4\n\n# Answer\n\n4", "y is 7\n\n# Answer\n\n7")]
+    assert pairs[0].prompt == build_prompt("Find y.", ["x = 1"]) and pairs[0].meta["continues"]["chosen"] is True
+    assert pairs[1].meta["continues"] == {"chosen": False, "rejected": False}
+    assert len(pairs_from_prm800k(s, max_pairs=1)) == 1
+    s.meta["ratings"] = [None, -1, 1]  # a wrong step in the prefix: no pair after it
+    assert [p.meta["step"] for p in pairs_from_prm800k(s, max_pairs=5)] == [1]
+
+
+def test_prm800k_real_step_pairs(shared_data, tmp_path, capsys):
+    """phase1_test through `hiero po pairs --prm800k`: pairs formed and counted; one row checked by hand."""
+    import json
+
+    out = tmp_path / "pairs.jsonl"
+    assert cli_main(["po", "pairs", "--prm800k", str(shared_data / "prm800k" / "phase1_test.jsonl"),
+                     "--max-per-problem", "100", "-o", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["by_source"] == {"prm800k": 237} and summary["pairs"] == 237  # measured
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(r["chosen"] != r["rejected"] and r["meta"]["source"] == "prm800k" for r in rows)
+    # raw line 3, step 1: the chosen completion (+1) vs the first -1 one, after the human step 0
+    r = next(r for r in rows if r["prompt"].startswith("Question: Compute $58_9 - 18_9.$") and r["meta"]["step"] == 1)
+    assert r["prompt"] == build_prompt("Compute $58_9 - 18_9.$ Express your answer in base $9.$",
+                                       ["Subtraction works the same in base $9$ as in base $10$."])
+    assert r["chosen"] == "So we just find the difference of the numbers in the right column, which is $8-8=0$.\n"
+    assert r["rejected"] == "So, let's convert each number to base $10$ and then subtract.\n"
+    assert r["meta"]["continues"] == {"chosen": True, "rejected": True}
+    # the default, one pair per labelled solution
+    assert cli_main(["po", "pairs", "--prm800k", str(shared_data / "prm800k" / "phase1_test.jsonl"),
+                     "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["pairs"] == 76
