@@ -38,6 +38,8 @@ text-align:right}th{background:#f4f4f4}.t{text-align:left}
 img{max-width:100%;border:1px solid #eee}code{background:#f4f4f4;padding:0 .2em}
 .held{color:#1a7f37;font-weight:600}.failed{color:#b42318;font-weight:600}.open{color:#9a6700;font-weight:600}
 iframe{width:100%;height:420px;border:1px solid #ddd}.note{color:#555;font-size:.9em}
+details.settings{margin-top:2em;border-top:1px solid #ddd;padding-top:.6em}details.settings>summary{cursor:pointer;
+font-weight:600}
 """
 
 
@@ -355,8 +357,10 @@ def _stages_section(r: dict) -> str:
 
 
 def _settings_section(r: dict) -> str:
-    return ("<h2>Settings</h2><p class='note'>The stage settings of this size (results.json → settings).</p>"
-            f"<pre>{_e(json.dumps(r.get('settings', {}), indent=1))}</pre>")
+    """Every stage's settings, folded away (closed until clicked): a long dump a reader rarely needs."""
+    return ("<details class='settings'><summary>Settings (results.json → settings)</summary>"
+            "<p class='note'>The stage settings of this size, as run.</p>"
+            f"<pre>{_e(json.dumps(r.get('settings', {}), indent=1))}</pre></details>")
 
 
 SECTIONS: list[Callable[[dict], str]] = [_header, _claims_section, _bon_section, _steps_section, _search_section,

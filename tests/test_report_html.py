@@ -5,6 +5,7 @@ every image loaded (skips when Debian's `chromium` is not installed)."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -50,6 +51,48 @@ def test_report_is_self_contained_and_every_image_decodes(report):
                   "Self-training", "DPO vs HiPO", "One example tree", "Time and memory per stage", "--seed 0",
                   "torch "):
         assert title in report, title
+
+
+class _Folded(HTMLParser):
+    """The <pre> blocks of a page, each with the <details> elements around it (their attributes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.open_details: list[dict] = []
+        self.summary, self.pres, self._in = "", [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "details":
+            self.open_details.append(dict(attrs))
+        elif tag in ("pre", "summary"):
+            self._in = tag
+            if tag == "pre":
+                self.pres.append({"details": list(self.open_details), "text": ""})
+
+    def handle_endtag(self, tag):
+        if tag == "details":
+            self.open_details.pop()
+        elif tag in ("pre", "summary"):
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in == "pre":
+            self.pres[-1]["text"] += data
+        elif self._in == "summary" and self.open_details:
+            self.summary += data
+
+
+def test_settings_are_folded_away_in_a_closed_details_element(report, demo_run):
+    """The stage settings: in a <details> that is closed (no `open`), the last thing on the page."""
+    page = _Folded()
+    page.feed(report)
+    settings = json.loads((demo_run / "results.json").read_text())["settings"]
+    dumps = [p for p in page.pres if p["text"].strip().startswith("{") and json.loads(p["text"]) == settings]
+    assert len(dumps) == 1, [p["text"][:60] for p in page.pres]
+    assert dumps[0]["details"] and not any("open" in d for d in dumps[0]["details"])
+    assert "Settings (results.json → settings)" in page.summary
+    assert "<h2>Settings</h2>" not in report
+    assert report.rstrip().endswith("</pre></details></body></html>")
 
 
 def test_claim_verdicts_follow_the_intervals():

@@ -11,9 +11,12 @@ backend speaks to them the same way.
 Endpoints (the subset of the OpenAI API that hiero uses):
     GET  /v1/models             {"data": [{"id": MODEL, "object": "model"}]}
     POST /v1/completions        prompt (str or list of str), n, max_tokens, temperature, top_p, stop, seed
-    POST /v1/chat/completions   messages -> the tokenizer's chat template (or the contents joined)
-`response_format` is accepted and ignored (a tiny model cannot be held to JSON). Each choice carries vLLM's extras: `stop_reason` (the matched stop string; null at EOS) and
-`n_tokens` (generated tokens), so the client can tell a step boundary from the end of a solution.
+    POST /v1/chat/completions   messages -> the policy's own prompt layout (its chat template, or the
+                                raw "Question: ...\\nAnswer:\\n" template around the contents)
+`response_format` is accepted and ignored (a tiny model cannot be held to JSON); `stream: true` is a
+400 (this server answers in one body). Each choice carries vLLM's extras: `stop_reason` (the matched
+stop string; null at EOS) and `n_tokens` (generated tokens), so the client can tell a step boundary
+from the end of a solution.
 
 Batching: HTTP handler threads only parse and queue requests; one worker thread owns the model and,
 each time it wakes, takes every queued request (waiting up to `batch_wait_ms` for more), groups them
@@ -50,6 +53,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from hiero.policy.backend import Completion
+from hiero.policy.prompt import format_of
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +163,23 @@ def parse_settings(body: dict, max_tokens_limit: int) -> tuple:
     return n, max_tokens, tuple(stop), temperature, top_p, seed
 
 
-def chat_prompt(tokenizer, messages) -> str:
-    """A chat request's prompt: the tokenizer's chat template, or the contents joined by blank lines."""
+def chat_prompt(generator, messages) -> str:
+    """A chat request's prompt, in the layout the served policy was trained on (hiero.policy.prompt):
+    a chat-style policy gets the tokenizer's chat template with the generation prompt; a raw-style
+    one (the embedded policy) gets the contents, joined by blank lines, as the question of its
+    template ("Question: ...\\nAnswer:\\n").
+
+    Not the bare contents: a raw policy has never seen a prompt end in a blank line, and sampled at
+    the chat default temperature 1.0 its first token then often was a lone byte of the byte-level
+    vocabulary, which decodes to U+FFFD (the "broken first character" of issue 30).
+    """
     if not isinstance(messages, list) or not messages or not all(
             isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
         raise RequestError("field 'messages': expected a non-empty list of {role, content} objects")
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return "\n\n".join(m["content"] for m in messages) + "\n\n"
+    fmt = format_of(generator)
+    if fmt.style == "chat":
+        return fmt.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return fmt.head("\n\n".join(m["content"] for m in messages))
 
 
 class CompletionServer:
@@ -281,11 +294,13 @@ class CompletionServer:
         if model is not None and model != self.model_name:
             raise UnknownModel(f"field 'model': {model!r} is not served here; this server serves "
                                f"{self.model_name!r} (GET /v1/models)")
+        if body.get("stream"):  # answering with one JSON body would break a client that reads events
+            raise RequestError("field 'stream': this server does not stream; send \"stream\": false or leave it out")
         if chat and "max_tokens" not in body:  # the chat API's newer name, and a chat-sized default
             body = {**body, "max_tokens": body.get("max_completion_tokens") or min(512, self.cfg.max_tokens_limit)}
         settings = parse_settings(body, self.cfg.max_tokens_limit)
         if chat:
-            prompts = [chat_prompt(self.generator.tokenizer, body.get("messages"))]
+            prompts = [chat_prompt(self.generator, body.get("messages"))]
         else:
             prompt = body.get("prompt")
             prompts = [prompt] if isinstance(prompt, str) else prompt
