@@ -105,8 +105,21 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[s
         )
 
 
+# int settings that count something a run needs at least one of, by name, in every stage's config: a
+# value below 1 is refused where it enters (`--batch-size 0` used to reach a raw ZeroDivisionError)
+POSITIVE_COUNTS = frozenset({
+    "batch_size", "eval_batch_size", "ref_batch_size", "score_batch", "batch", "gen_batch", "batch_problems",
+    "chunk_size", "pool_chunk", "grad_accum", "max_new_tokens", "step_tokens", "max_length", "max_len",
+    "max_tokens_limit", "max_request_tokens", "max_concurrency", "n", "synth_n", "eval_n", "samples",
+    "rollouts", "simulations", "children", "depth", "beam_width", "search_n", "max_per_problem",
+    "solutions_per_problem", "n_layers", "hidden", "heads", "vocab_size", "n_train", "n_test",
+    "min_ops", "max_ops", "max_operand", "max_value", "min_children", "hnc_min_children",
+})
+
+
 def config_from_dict(cls: type[C], values: dict, *, source: str = "<dict>") -> C:
-    """Build `cls` from a dict, rejecting unknown keys and values of the wrong type."""
+    """Build `cls` from a dict, rejecting unknown keys, values of the wrong type and counts below 1
+    (`POSITIVE_COUNTS`)."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
@@ -126,6 +139,9 @@ def config_from_dict(cls: type[C], values: dict, *, source: str = "<dict>") -> C
             raise ValueError(f"{source}: field '{key}': expected {tp.__name__}, got {type(value).__name__}")
         if get_origin(tp) is list and isinstance(value, str):
             value = _converter(tp)[0](value)
+        if tp is int and key in POSITIVE_COUNTS and value < 1:
+            flag = "--" + key.replace("_", "-") if source == "command line" else f"field '{key}'"
+            raise ValueError(f"{source}: {flag} {value}: must be at least 1")
         checked[key] = value
     return cls(**checked)
 

@@ -50,3 +50,20 @@ def test_bad_values_are_named(tmp_path):
     with pytest.raises(ValueError, match="field 'p': expected float, got str"):
         config_from_dict(Demo, {"p": "high"})
     assert config_from_dict(Demo, {"p": 1}).p == 1.0  # YAML ints are fine for float fields
+
+
+def test_counts_below_one_are_refused_where_they_enter(capsys):
+    """`rm score --batch-size 0` (and every other count a run needs one of) is a one-line error naming
+    the flag, exit 2, before any work; a count's 0 that means "auto" (intermediate, workers) stays allowed."""
+    from hiero.cli import main as cli
+    from hiero.config import POSITIVE_COUNTS
+
+    for argv in (["rm", "score", "--rm", "x", "--input", "y", "-o", "z", "--batch-size", "0"],
+                 ["policy", "sample", "--policy", "x", "--problems", "y", "-o", "z", "--max-new-tokens", "0"],
+                 ["annotate", "--policy", "x", "--problems", "y", "-o", "z", "--children", "-1"],
+                 ["eval", "bon", "--policy", "x", "--search-n", "0", "-o", "z"]):
+        assert cli(argv) == 2, argv
+        err = capsys.readouterr().err
+        flag = next(a for a in argv if a.startswith("--") and argv[argv.index(a) + 1] in ("0", "-1"))
+        assert f"{flag} " in err and "must be at least 1" in err, err
+    assert not {"intermediate", "workers", "n_max", "limit", "max_steps", "seed"} & POSITIVE_COUNTS
