@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        set_threads(getattr(args, "hiero_threads", None))
+        own = getattr(args, "threads", None)  # a stage's own --threads (policy train, demo) wins
+        set_threads(own if isinstance(own, int) and own > 0 else getattr(args, "hiero_threads", None))
         rc = args.func(args)
     except (DataError, ValueError, FileNotFoundError) as e:
         print(f"hiero: error: {e}", file=sys.stderr)

@@ -179,3 +179,22 @@ def test_empty_problems_and_a_folder_as_output_are_errors(tmp_path, problems_fil
     assert rc == 2 and "no problems" in capsys.readouterr().err and not (tmp_path / "t.jsonl").exists()
     rc = cli_main(["annotate", "--problems", str(problems_file), "--policy", "x", "-o", str(tmp_path)])
     assert rc == 2 and "is a folder" in capsys.readouterr().err
+
+
+def test_the_progress_bar_hears_of_every_generate_call(tmp_path, problems_file, synth_oracle, capsys):
+    """A chunk's trees are written only when its search ends; meanwhile the bar reports each generate call
+    (issue 30: the bar sat at 0/8 for minutes). The wrapper is transparent: attributes pass through."""
+    from hiero.trees.annotate import WatchedGenerator
+
+    problems = list(read_jsonl(problems_file, synth.Problem))
+    gen = synth_oracle(problems, p_slip=0.2)
+    seen = []
+    watched = WatchedGenerator(gen, seen.append)
+    from hiero.policy.prompt import build_prompt
+
+    outs = watched.generate([build_prompt(problems[0].question)], n=3, max_new_tokens=8, stop=["\n"])
+    assert seen == [3] and len(outs[0]) == 3
+    assert getattr(watched, "prompt_format", None) is getattr(gen, "prompt_format", None)
+    main(_cfg(problems_file, tmp_path / "t.jsonl", mode="bfs", depth=3, batch_problems=20), generator=gen)
+    err = capsys.readouterr().err
+    assert "generate_calls=3" in err  # one call per bfs level of the one 20-problem chunk, shown before it ends
