@@ -104,7 +104,8 @@ SIZES: dict[str, dict] = {
         "rm": {"max_steps": 150, "batch_size": 32, "lr": 1e-2, "loss": "hard_ce", "label_type": "hard",
                **RM_LM_FEATURES, "head": "likelihood"},
         "processbench": {"synth_n": 200},
-        "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": 4, "max_new_tokens": 96,
+        # search_n: the HRM paper's step-search curve (N = 2 .. 24 there), candidates shared across N
+        "bon": {"synth_n": 100, "n": [1, 2, 4, 8, 16, 32, 64], "search_n": [2, 4, 8, 16], "max_new_tokens": 96,
                 "step_tokens": 32, "bootstrap": 1000},
         # lr 5e-5: on 1000 held-out problems 2e-4 gave +3.4 / -5.6 / +1.6 points (seeds 0 / 1 / 2),
         # 5e-5 +2.9 / -2.6 / +1.5 (docs/embedded-default.md, self-training)
@@ -136,7 +137,7 @@ SIZES: dict[str, dict] = {
         "rm_base": {"max_steps": 10, "p_error": 0.0, "p_correction": 0.0},
         "rm": {"epochs": 1.0, "batch_size": 16, "lr": 1e-3, **RM_LM_FEATURES, "head": "both"},
         "processbench": {"synth_n": 12},
-        "bon": {"synth_n": 4, "n": [1, 2, 4], "search_n": 2, "max_new_tokens": 24, "step_tokens": 8,
+        "bon": {"synth_n": 4, "n": [1, 2, 4], "search_n": [2, 4], "max_new_tokens": 24, "step_tokens": 8,
                 "bootstrap": 50},
         # rm_threshold -inf: the micro PRM (MSE, raw scores) ranks nothing; the filter runs but keeps all
         "selftrain": {"eval_n": 4, "epochs": 1.0, "lr": 2e-4, "batch_size": 8, "rm_threshold": float("-inf")},
@@ -559,7 +560,8 @@ def headline(st: dict, seed: int) -> dict:
     curves = bon.get("curves", {})
     out["bon"] = {k: {str(n): a for n, a in zip(bon["n"], curves[c]["acc"], strict=True)}
                   for k, c in names.items() if c in curves}
-    out["search"] = {k: v["acc"] for k, v in bon.get("search", {}).items()}
+    out["search"] = {k: {str(n): a for n, a in zip(v["n"], v["acc"], strict=True)}
+                     for k, v in bon.get("search", {}).items()}
     out["step_eval"] = {k: {m: v.get(m) for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct",
                                                   "auroc_same_position", "auroc_within_same_position", "auroc_first_error",
                                                   "solution_auroc_within", "n_recovered",

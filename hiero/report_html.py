@@ -92,6 +92,27 @@ def _compare(a: tuple[float, float, float], b: tuple[float, float, float], margi
     return "open"
 
 
+# the HRM paper's step-level greedy search on PRM800K as N goes 2 -> 24 (REFERENCE.md): HRM rises, PRM falls
+PAPER_SEARCH_TREND = {"hrm": (0.722, 0.800, "rises"), "prm": (0.700, 0.577, "falls")}
+
+
+def _search_trend_claims(search: dict) -> list[dict]:
+    """The paper's trend of step_greedy accuracy over N, per reward model: this run's smallest vs largest N,
+    'held' when it moves the paper's way with disjoint 95% intervals, 'failed' when the other way so."""
+    out = []
+    for rm, (lo, hi, word) in PAPER_SEARCH_TREND.items():
+        v = search.get(f"{rm} step_greedy")
+        if not v or len(v["n"]) < 2:
+            continue
+        first, last = _interval(v, 0), _interval(v, len(v["n"]) - 1)
+        verdict = _compare(last, first) if word == "rises" else _compare(first, last)
+        out.append({"paper": "HRM", "claim": f"{rm.upper()} step-greedy accuracy {word} with N (paper, PRM800K: "
+                                             f"{_pct(lo)} at N=2 -> {_pct(hi)} at N=24)",
+                    "numbers": f"{_pct(first[0])} at N={v['n'][0]} -> {_pct(last[0])} at N={v['n'][-1]}",
+                    "verdict": verdict})
+    return out
+
+
 def claims(results: dict) -> list[dict]:
     """Each claim of the two papers with this run's numbers and a verdict: held / failed / open."""
     st = results.get("stages", {})
@@ -129,12 +150,14 @@ def claims(results: dict) -> list[dict]:
                         "verdict": "held" if h >= p else "open"})
     for k, v in (bon.get("search") or {}).items():
         rm, _, strategy = k.partition(" ")
-        if rm == "oracle" or f"{rm}:min" not in curves or v.get("n") not in ns:
+        common = [n for n in v["n"] if n in ns]
+        if rm == "oracle" or f"{rm}:min" not in curves or not common:
             continue
-        i = ns.index(v["n"])
-        a, b = (v["acc"], v["ci_low"], v["ci_high"]), _interval(curves[f"{rm}:min"], i)
-        out.append({"paper": "HRM", "claim": f"{rm.upper()} {strategy} beats best-of-N at the same N={v['n']}",
+        n = common[-1]  # the largest N both were run at
+        a, b = _interval(v, v["n"].index(n)), _interval(curves[f"{rm}:min"], ns.index(n))
+        out.append({"paper": "HRM", "claim": f"{rm.upper()} {strategy} beats best-of-N at the same N={n}",
                     "numbers": f"{_pct(a[0])} vs {_pct(b[0])}", "verdict": _compare(a, b)})
+    out += _search_trend_claims(bon.get("search") or {})
     sft = st.get("selftrain") or {}
     if sft.get("before") and sft.get("after"):
         b, a = sft["before"]["accuracy"], sft["after"]["accuracy"]
@@ -264,9 +287,14 @@ def _search_section(r: dict) -> str:
     for k, v in search.items():
         rm = k.split(" ")[0]
         ref = curves.get(f"{rm}:min") if rm != "oracle" else curves.get("oracle")
-        same = _pct(ref["acc"][ns.index(v["n"])]) if ref and v["n"] in ns else "n/a"
-        rows.append([_e(k), _e(v["n"]), f"{_pct(v['acc'])} [{_pct(v['ci_low'])}, {_pct(v['ci_high'])}]", same])
-    return ("<h2>Step-level search</h2>"
+        for i, n in enumerate(v["n"]):
+            same = _pct(ref["acc"][ns.index(n)]) if ref and n in ns else "n/a"
+            rows.append([_e(k), _e(n), f"{_pct(v['acc'][i])} [{_pct(v['ci_low'][i])}, {_pct(v['ci_high'][i])}]", same])
+    plot = Path((bon.get("files") or {}).get("search_plot", ""))
+    img = _img(plot.read_bytes(), "step-level search: accuracy vs N candidate steps") if plot.is_file() else ""
+    return ("<h2>Step-level search</h2><p class='note'>N candidate next steps, the reward model keeps the best, "
+            "until an answer (the HRM paper's protocol; its PRM800K curve: HRM 72.2% → 80.0%, PRM 70.0% → 57.7% "
+            "as N goes 2 → 24). The candidates of a prefix are drawn once and shared across N.</p>" + img
             + _table(["search", "N (width)", "accuracy [95% CI]", "best-of-N at the same N"], rows))
 
 

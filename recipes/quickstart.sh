@@ -23,7 +23,7 @@ case $SIZE in
     RM_BASE_STEPS=720
     TREE_PROBLEMS=600 TREES="--mode bsearch --samples 8 --rollouts 4 --depth 6 --temperature 0.7 --step-tokens 32 --batch-problems 64"
     RM="--max-steps 150 --batch-size 32 --lr 1e-2"
-    HELD_OUT=100 NS=1,2,4,8,16,32,64 SEARCH_N=4 TOKENS="--max-new-tokens 96 --step-tokens 32"
+    HELD_OUT=100 NS=1,2,4,8,16,32,64 SEARCH_N=2,4,8,16 TOKENS="--max-new-tokens 96 --step-tokens 32"
     PB_N=200 RM_THRESHOLD=0.5 SELFTRAIN="--eval-n 200 --epochs 1 --lr 5e-5 --batch-size 16"
     PAIR_PROBLEMS=800 PO="--epochs 3 --batch-size 16 --lr 2e-5" PO_PROBLEMS=200 ;;
   micro)  # hiero/demo.py SIZES["micro"]: seconds per stage; its PRM ranks nothing, so its filters keep all (-inf)
@@ -32,7 +32,7 @@ case $SIZE in
     RM_BASE_STEPS=10
     TREE_PROBLEMS=4 TREES="--mode bfs --children 4 --depth 5 --temperature 1.0 --step-tokens 16 --batch-problems 4"
     RM="--epochs 1 --batch-size 16 --lr 1e-3"
-    HELD_OUT=4 NS=1,2,4 SEARCH_N=2 TOKENS="--max-new-tokens 24 --step-tokens 8"
+    HELD_OUT=4 NS=1,2,4 SEARCH_N=2,4 TOKENS="--max-new-tokens 24 --step-tokens 8"
     PB_N=12 RM_THRESHOLD=-inf SELFTRAIN="--eval-n 4 --epochs 1 --lr 2e-4 --batch-size 8"
     PAIR_PROBLEMS=6 PO="--max-steps 2 --batch-size 4 --lr 5e-5" PO_PROBLEMS=4 ;;
   *) echo "SIZE=$SIZE: expected quick or micro" >&2; exit 2 ;;

@@ -61,7 +61,7 @@ def test_counts_below_one_are_refused_where_they_enter(capsys):
     for argv in (["rm", "score", "--rm", "x", "--input", "y", "-o", "z", "--batch-size", "0"],
                  ["policy", "sample", "--policy", "x", "--problems", "y", "-o", "z", "--max-new-tokens", "0"],
                  ["annotate", "--policy", "x", "--problems", "y", "-o", "z", "--children", "-1"],
-                 ["eval", "bon", "--policy", "x", "--search-n", "0", "-o", "z"]):
+                 ["eval", "bon", "--policy", "x", "--beam-width", "0", "-o", "z"]):
         assert cli(argv) == 2, argv
         err = capsys.readouterr().err
         flag = next(a for a in argv if a.startswith("--") and argv[argv.index(a) + 1] in ("0", "-1"))

@@ -50,6 +50,10 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert res["preference"]["dpo"]["minus_base"]["than"] == "base" and len(res["preference"]["base"]["ci95"]) == 2
     assert set(res["selftrain"]) == {"before", "after"} and set(res["timings_s"]) == set(STAGES)
     assert "Step checks on the same fresh samples" in report
+    # step-level search over N (issue 32): a curve per RM and strategy, the headline per N
+    ns = [str(k) for k in SIZES["micro"]["bon"]["search_n"]]
+    assert list(res["search"]["prm step_greedy"]) == ns and set(res["search"]) >= {"hrm beam", "oracle step_greedy"}
+    assert any((demo_run / "stages").glob("bon-*/search.png")) and "Step-level search, N candidate" in report
 
 
 def test_every_size_names_real_config_fields():

@@ -148,3 +148,18 @@ def test_step_ranking_claim_follows_the_stated_rule():
 
     assert verdict(0.892, 0.896) == "open"
     assert verdict(0.896, 0.896) == "held" and verdict(0.95, 0.90) == "held"
+
+
+def test_step_search_trend_is_judged_against_the_papers():
+    """The HRM paper: step-greedy accuracy rises with N for HRM (72.2 -> 80.0%) and falls for PRM (70.0 ->
+    57.7%). A run where both rise with disjoint intervals: HRM's claim held, PRM's failed; overlapping
+    intervals: open."""
+    from hiero.report_html import _search_trend_claims
+
+    rise = {"n": [2, 16], "acc": [0.40, 0.70], "ci_low": [0.30, 0.62], "ci_high": [0.50, 0.78]}
+    flat = {"n": [2, 16], "acc": [0.40, 0.45], "ci_low": [0.30, 0.35], "ci_high": [0.50, 0.55]}
+    got = {c["claim"].split(" ")[0]: c["verdict"] for c in
+           _search_trend_claims({"hrm step_greedy": rise, "prm step_greedy": rise, "hrm beam": flat})}
+    assert got == {"HRM": "held", "PRM": "failed"}
+    got = {c["claim"].split(" ")[0]: c["verdict"] for c in _search_trend_claims({"hrm step_greedy": flat})}
+    assert got == {"HRM": "open"}

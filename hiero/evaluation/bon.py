@@ -19,8 +19,11 @@ samples for every N. Methods (curve names):
 Uncertainty: a 95% percentile bootstrap over problems (`--bootstrap` resamples). With `--subsets K`
 each point is also averaged over K random N-subsets of the pool per problem (lower variance than
 the one prefix; K = 0, the default, uses the prefix, which is what a separate run with N samples
-would draw). `--search step_greedy,beam` also runs those strategies at N = `--search-n` with each
-per-step reward model (and the oracle), as extra rows.
+would draw). `--search step_greedy,beam --search-n 2,4,8,16,24` also runs those strategies with each
+per-step reward model (and the oracle) at every N: accuracy vs N candidate steps per step with 95%
+intervals (results.json `search`, a second table in table.md, search.png), the HRM paper's headline
+curve. The candidate steps of a prefix are drawn once for the largest N and shared by every N, reward
+model and strategy (`strategies.StepCandidates`).
 
 Pre-generated candidates (`--candidates` Solution JSONL grouped by problem_id, e.g. GSM8K's four
 example model solutions per question) replace the pool; N is capped by the smallest group.
@@ -60,7 +63,7 @@ from hiero.data.io import DataError, read_jsonl, write_json
 from hiero.domains import domain_of
 from hiero.evaluation import steps as evaluation_steps
 from hiero.evaluation.metrics import bootstrap_ci
-from hiero.evaluation.plots import plot_curves
+from hiero.evaluation.plots import plot_curves, plot_search
 from hiero.policy.sampling import policy_id, sample_pool
 from hiero.reward.base import score_items
 from hiero.reward.precomputed import solution_ids
@@ -100,7 +103,9 @@ class BonConfig(ScorerFlags, synth.DomainSettings):
     subsets: int = field(default=0, metadata={"help": "average each point over K random N-subsets (0: prefix)"})
     bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95 percent intervals"})
     search: list[str] = field(default_factory=list, metadata={"help": "also run step_greedy and/or beam"})
-    search_n: int = field(default=4, metadata={"help": "candidates per step for --search"})
+    search_n: list[int] = field(default_factory=lambda: [4], metadata={
+        "help": "candidates per step for --search, one or more N (2,4,8,16,24: the HRM paper's curve); the "
+                "candidates of a prefix are drawn once and shared across N and reward models"})
     beam_width: int = field(default=4, metadata={"help": "beam width for --search beam"})
     max_steps: int = field(default=8, metadata={"help": "step limit for --search"})
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature"})
@@ -228,16 +233,51 @@ def per_problem_correct(pool, groups, agg_scores, method, n, subsets, rng) -> np
     return out
 
 
-def markdown_table(n_values: list[int], curves: dict, extra: dict | None = None) -> str:
-    """Methods as rows, N as columns, accuracy % with the 95% interval."""
+def step_search_curves(problems, generator, rms: dict, cfg: BonConfig, search_cfg: SearchConfig) -> dict:
+    """Accuracy vs N of each step-level strategy (--search) with each per-step reward model, 95% intervals.
+
+    One `StepCandidates` pool serves every run: a prefix's candidate steps are drawn once for the
+    largest N and each search at N reads the first N of them, so the curve costs about what its largest
+    N costs alone (the HRM paper draws this curve, N = 2..24, for step_greedy on PRM800K)."""
+    from hiero.search.strategies import StepCandidates
+
+    if generator is None:
+        raise ValueError("--search needs --policy (it generates step by step)")
+    bad = [s for s in cfg.search if s not in ("step_greedy", "beam")]
+    if bad:
+        raise ValueError(f"--search takes step_greedy and/or beam, got {bad[0]!r}")
+    ns = sorted(set(cfg.search_n))
+    if not ns or ns[0] < 1:
+        raise ValueError(f"--search-n {cfg.search_n}: give one or more N >= 1")
+    pool = StepCandidates(max(ns))
+    out = {}
+    for strategy in cfg.search:
+        for name, scorer in rms.items():
+            if scorer.kind == "orm" or getattr(scorer, "precomputed", False):
+                continue  # step search needs per-step scores (PRM/HRM only, as in the HRM code)
+            curve = {"n": ns, "acc": [], "ci_low": [], "ci_high": [], "strategy": strategy, "rm": name}
+            for n in ns:
+                step_cfg = replace(search_cfg, n=n, beam_width=cfg.beam_width, max_steps=cfg.max_steps)
+                chosen = STRATEGIES[strategy](problems, generator, scorer, step_cfg, pool=pool)
+                x = np.array([float(bool(s.correct)) for s in chosen])
+                ci = bootstrap_ci(x, cfg.bootstrap, seed=cfg.seed)
+                curve["acc"].append(float(x.mean()))
+                curve["ci_low"].append(ci[0])
+                curve["ci_high"].append(ci[1])
+            out[f"{name} {strategy}"] = curve
+    log.info("step search: %d candidate steps drawn for %d searches", pool.generated,
+             len(out) * len(ns))
+    return out
+
+
+def markdown_table(n_values: list[int], curves: dict) -> str:
+    """Methods as rows, N as columns, accuracy % with the 95% interval (best-of-N curves, and the step
+    search curves in the HRM paper's layout: a row per reward model and strategy, N candidates per step)."""
     head = "| method | " + " | ".join(f"N={n}" for n in n_values) + " |"
     lines = [head, "|" + "---|" * (len(n_values) + 1)]
     for name, c in curves.items():
         cells = [f"{100 * a:.1f} ({100 * lo:.0f}–{100 * hi:.0f})" for a, lo, hi in zip(c["acc"], c["ci_low"], c["ci_high"])]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for name, r in (extra or {}).items():
-        lines.append(f"| {name} (N={r['n']}) | {100 * r['acc']:.1f} ({100 * r['ci_low']:.0f}–{100 * r['ci_high']:.0f}) |"
-                     + " |" * (len(n_values) - 1))
     return "\n".join(lines)
 
 
@@ -251,6 +291,8 @@ def main(cfg: BonConfig) -> dict:
         cache_dir=cfg.cache_dir or str(out / "cache"), policy_id=policy_id(cfg.policy) if cfg.policy else "")
     if any(n < 1 for n in cfg.n):
         raise ValueError(f"--n {','.join(map(str, cfg.n))}: every N must be at least 1")
+    if cfg.search and (not cfg.search_n or any(n < 1 for n in cfg.search_n)):
+        raise ValueError(f"--search-n {','.join(map(str, cfg.search_n))}: give one or more N, each at least 1")
     rms: dict = load_rms(cfg)  # before any sampling: a bad spec fails at once
     check_aggregations(rms, cfg.aggregations, cfg.primary)
     generator = None
@@ -323,29 +365,21 @@ def main(cfg: BonConfig) -> dict:
                           for i in range(len(pool))]
                 picks[name] = evaluation_steps.wrong_picks(problems, [row[:big] for row in pool], chosen)
 
-    search = {}
-    if cfg.search:
-        if generator is None:
-            raise ValueError("--search needs --policy (it generates step by step)")
-        step_cfg = replace(search_cfg, n=cfg.search_n, beam_width=cfg.beam_width, max_steps=cfg.max_steps)
-        for strategy in cfg.search:
-            if strategy not in ("step_greedy", "beam"):
-                raise ValueError(f"--search takes step_greedy and/or beam, got {strategy!r}")
-            for name, scorer in rms.items():
-                if scorer.kind == "orm" or getattr(scorer, "precomputed", False):
-                    continue  # step search needs per-step scores (PRM/HRM only, as in the HRM code)
-                chosen = STRATEGIES[strategy](problems, generator, scorer, step_cfg)
-                x = np.array([float(bool(s.correct)) for s in chosen])
-                ci = bootstrap_ci(x, cfg.bootstrap, seed=cfg.seed)
-                search[f"{name} {strategy}"] = {"acc": float(x.mean()), "ci_low": ci[0], "ci_high": ci[1],
-                                                "n": cfg.search_n, "strategy": strategy, "rm": name}
+    search = step_search_curves(problems, generator, rms, cfg, search_cfg) if cfg.search else {}
 
     out.mkdir(parents=True, exist_ok=True)
     primary_lines = ["majority", "pass@N"] + [
         n if (n == "oracle" or sc.kind == "orm") else f"{n}:{cfg.primary}" for n, sc in rms.items()]
     plot_curves(n_values, curves, out / "curves.png", primary=primary_lines,
                 title=f"best-of-N, {len(problems)} problems")
-    table = markdown_table(n_values, curves, search)
+    table = markdown_table(n_values, curves)
+    files = {"results": str(out / "results.json"), "plot": str(out / "curves.png"), "table": str(out / "table.md")}
+    if search:
+        search_ns = next(iter(search.values()))["n"]
+        table += ("\n\nStep-level search, N candidate steps per step (one pool of candidates per prefix, shared "
+                  "across N):\n\n" + markdown_table(search_ns, search))
+        files["search_plot"] = str(plot_search(search_ns, search, out / "search.png",
+                                               title=f"step-level search, {len(problems)} problems"))
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
     result = {
         "n": n_values, "n_dropped": dropped, "n_problems": len(problems), "pool_size": pool_size,
@@ -353,7 +387,7 @@ def main(cfg: BonConfig) -> dict:
         "rms": {k: v.kind for k, v in rms.items()}, "curves": curves, "search": search,
         "step_eval": step_eval, "skipped": skipped, "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
         "sample_accuracy": float(np.mean([s.correct for s in flat])), "markdown": table,
-        "files": {"results": str(out / "results.json"), "plot": str(out / "curves.png"), "table": str(out / "table.md")},
+        "files": files,
         "time_s": round(time.time() - t0, 2), "config": vars(cfg),
     }
     write_json(out / "results.json", result)

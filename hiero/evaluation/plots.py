@@ -2,6 +2,10 @@
 
     plot_curves(n_values, curves, path, primary=[...], title=...)   accuracy vs N, log-x, as a PNG
     curves_figure(n_values, curves, primary=[...], title=...)       the same as a matplotlib Figure
+    plot_search(n_values, search, path, title=...)                  step-level search: accuracy vs N
+                                                                    candidates per step (the HRM paper's
+                                                                    curve), one colour per reward model,
+                                                                    one line style per strategy
 
 Top panel: one line per reward model (its main aggregation) plus majority vote, pass@N and the
 oracle, with shaded 95% bootstrap intervals. Below it, every method as small multiples: one panel
@@ -69,7 +73,7 @@ def _aggregation(name: str) -> str:
     return name[len(family(name) or ""):]
 
 
-def _draw(ax, n_values, curves, names, styles, *, band: bool) -> None:
+def _draw(ax, n_values, curves, names, styles, *, band: bool, xlabel: str = "N (samples per problem)") -> None:
     for name in names:
         c = curves[name]
         color, style = styles[name]
@@ -81,7 +85,7 @@ def _draw(ax, n_values, curves, names, styles, *, band: bool) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(n_values)
     ax.set_xticklabels([str(n) for n in n_values])
-    ax.set_xlabel("N (samples per problem)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
@@ -117,6 +121,27 @@ def plot_curves(n_values: list[int], curves: dict, path: str | Path, *, primary:
     """Write `curves_figure` as a PNG."""
     path = Path(path)
     fig = curves_figure(n_values, curves, primary=primary, title=title)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_search(n_values: list[int], search: dict, path: str | Path, *, title: str = "") -> Path:
+    """Step-level search curves (search: "RM STRATEGY" -> {"acc", "ci_low", "ci_high"} aligned with
+    n_values) in one panel with 95% bands: a reward model keeps its colour, a strategy its line style."""
+    rms = list(dict.fromkeys(name.split(" ")[0] for name in search))
+    strategies = list(dict.fromkeys(name.partition(" ")[2] for name in search))
+    styles = {}
+    for name in search:
+        rm, _, strategy = name.partition(" ")
+        styles[name] = (BASELINES["oracle"][0] if rm == "oracle" else PALETTE[rms.index(rm) % len(PALETTE)],
+                        STYLES[strategies.index(strategy) % len(STYLES)])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _draw(ax, n_values, search, list(search), styles, band=True, xlabel="N (candidate steps per step)")
+    ax.set_title(f"{title} (95% bootstrap CI)" if title else "step-level search")
+    fig.tight_layout()
+    path = Path(path)
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format="png", dpi=110)
     plt.close(fig)

@@ -196,38 +196,70 @@ class _Path:
     done: bool = False
 
 
-def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n: int, it: int) -> list[list[_Path]]:
-    """One batched search step: n scored children for each (problem index, path)."""
+class StepCandidates:
+    """Candidate next steps per (problem, partial solution), generated once and reused by every search
+    that reaches the same prefix: other N (a search at N reads the first N candidates), other reward
+    models, step_greedy and beam alike; and each scorer's step scores, computed once per candidate.
+
+    The first N of N_max samples of a prompt are N samples of it: with the hf backend they are exactly
+    the samples a call with n = N gives (per-row seeds, hiero.policy.hf_backend), so a search through
+    the pool chooses what the same search without it would; with any backend they are N i.i.d. draws.
+    A prefix's candidates are drawn at search step len(prefix), seeded by (seed, step), as without it.
+    """
+
+    def __init__(self, n_max: int):
+        self.n_max = n_max
+        self.texts: dict[tuple, list[tuple[str, str]]] = {}  # (problem, steps) -> [(text, finish_reason)]
+        self.scores: dict[tuple, list[float]] = {}  # (scorer id, problem, steps) -> step scores
+        self.generated = 0  # completions drawn (what the reuse saves is the rest)
+
+
+def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n: int, it: int,
+            pool: StepCandidates | None = None) -> list[list[_Path]]:
+    """One batched search step: n scored children for each (problem index, path); through `pool`, the
+    candidates and scores it already holds are reused and only the missing ones are generated / scored."""
     fmt = format_of(generator)
-    prompts = [fmt.prompt(problems[i].question, p.steps) for i, p in paths]
-    outs = generator.generate(prompts, n=n, max_new_tokens=cfg.step_tokens, stop=[fmt.step_sep],
-                              temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "step", it))
+    pool = pool if pool is not None else StepCandidates(n)
+    keys = [(i, tuple(p.steps)) for i, p in paths]
+    todo = list(dict.fromkeys(k for k in keys if len(pool.texts.get(k, ())) < n))
+    if todo:
+        want = max(n, pool.n_max)
+        prompts = [fmt.prompt(problems[i].question, list(steps)) for i, steps in todo]
+        outs = generator.generate(prompts, n=want, max_new_tokens=cfg.step_tokens, stop=[fmt.step_sep],
+                                  temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "step", it))
+        for k, comps in zip(todo, outs, strict=True):
+            pool.texts[k] = [(c.text, c.finish_reason) for c in comps]
+        pool.generated += want * len(todo)
     children: list[list[_Path]] = []
-    for (i, p), comps in zip(paths, outs, strict=True):
+    for (i, p), k in zip(paths, keys):
         kids = []
-        for c in comps:
-            step = c.text.strip()
+        for text, finish in pool.texts[k][:n]:
+            step = text.strip()
             if not step:  # the model ended without writing a step: nothing to add
                 continue
-            ends = c.finish_reason == "eos" or domain_of(problems[i]).stated_answer(p.steps + [step]) is not None
+            ends = finish == "eos" or domain_of(problems[i]).stated_answer(p.steps + [step]) is not None
             kids.append(_Path(p.steps + [step], [], ends or len(p.steps) + 1 >= cfg.max_steps))
         children.append(kids)
-    flat = [(i, k) for (i, _), kids in zip(paths, children) for k in kids]
-    scores = score_solutions(scorer, [problems[i].question for i, _ in flat], [k.steps for _, k in flat],
+    flat = [(i, kid) for (i, _), kids in zip(paths, children) for kid in kids]
+    skey = [(id(scorer), i, tuple(kid.steps)) for i, kid in flat]
+    new = list(dict.fromkeys(x for x in skey if x not in pool.scores))
+    scores = score_solutions(scorer, [problems[x[1]].question for x in new], [list(x[2]) for x in new],
                              cfg.score_batch)
-    for (_, k), s in zip(flat, scores):
-        k.scores = s
+    pool.scores.update(zip(new, scores))
+    for (_, kid), key in zip(flat, skey):
+        kid.scores = pool.scores[key]
     return children
 
 
-def step_greedy(problems, generator, scorer, cfg: SearchConfig) -> list[Solution]:
-    """Greedy step search: N candidate next steps, keep the best by `cfg.step_aggregation`."""
+def step_greedy(problems, generator, scorer, cfg: SearchConfig, pool: StepCandidates | None = None) -> list[Solution]:
+    """Greedy step search: N candidate next steps, keep the best by `cfg.step_aggregation` (`pool`: the
+    candidates shared with other searches, `StepCandidates`)."""
     state = [_Path([], []) for _ in problems]
     for it in range(cfg.max_steps):
         active = [(i, p) for i, p in enumerate(state) if not p.done]
         if not active:
             break
-        for (i, p), kids in zip(active, _expand(problems, active, generator, scorer, cfg, cfg.n, it)):
+        for (i, p), kids in zip(active, _expand(problems, active, generator, scorer, cfg, cfg.n, it, pool)):
             if not kids:
                 p.done = True
                 continue
@@ -235,7 +267,7 @@ def step_greedy(problems, generator, scorer, cfg: SearchConfig) -> list[Solution
     return [make_solution(p, s.steps, strategy="step_greedy", step_scores=s.scores) for p, s in zip(problems, state)]
 
 
-def beam(problems, generator, scorer, cfg: SearchConfig) -> list[Solution]:
+def beam(problems, generator, scorer, cfg: SearchConfig, pool: StepCandidates | None = None) -> list[Solution]:
     """Step-level beam search: keep `beam_width` paths per problem, `n` children per path.
 
     The first step expands the single empty path into beam_width·n children. A finished path
@@ -252,7 +284,7 @@ def beam(problems, generator, scorer, cfg: SearchConfig) -> list[Solution]:
             break
         n = cfg.n * cfg.beam_width if it == 0 else cfg.n
         pooled: list[list[_Path]] = [[] for _ in problems]
-        for (i, _), kids in zip(active, _expand(problems, active, generator, scorer, cfg, n, it)):
+        for (i, _), kids in zip(active, _expand(problems, active, generator, scorer, cfg, n, it, pool)):
             pooled[i].extend(kids)
         for i in {i for i, _ in active}:
             seen, ranked = set(), []

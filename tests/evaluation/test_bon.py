@@ -129,8 +129,10 @@ def test_eval_bon_full_curve_three_rms(models, tmp_path):
 
     res = main(BonConfig(policy=str(models["policy"]), rm=[f"{k}={models[k]}" for k in ("orm", "prm", "hrm")],
                          synth_n=3, max_new_tokens=16, bootstrap=100, search=["step_greedy", "beam"],
-                         search_n=2, beam_width=2, max_steps=3, step_tokens=8, out=str(tmp_path / "o")))
+                         search_n=[2, 4], beam_width=2, max_steps=3, step_tokens=8, out=str(tmp_path / "o")))
     assert res["n"] == [1, 2, 4, 8, 16, 24, 32, 64]
     assert {"orm", "prm:min", "hrm:min", "majority", "oracle"} <= set(res["curves"])
     assert {"prm step_greedy", "hrm beam", "oracle beam"} <= set(res["search"])
+    assert all(v["n"] == [2, 4] and len(v["acc"]) == len(v["ci_low"]) == 2 for v in res["search"].values())
+    assert Path(res["files"]["search_plot"]).exists() and "Step-level search" in res["markdown"]
     assert Path(res["files"]["plot"]).exists()

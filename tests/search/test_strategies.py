@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -176,3 +177,39 @@ def test_make_solution_grades_real_style_answers():
     p = Problem(id="g1", question="q", answer="18", source="gsm8k")
     assert make_solution(p, ["9 * 2 = 18", "#### 18"]).correct is True
     assert make_solution(p, ["9 * 2 = 17", "The answer is 17"]).correct is False
+
+
+class HashScorer:
+    """Deterministic pseudo-random step scores in [0, 1] (so the choice depends on which candidates a search
+    sees); counts what it is asked to score."""
+
+    kind, probability = "prm", True
+
+    def __init__(self):
+        self.scored = []
+
+    def score(self, questions, solutions):
+        self.scored += [(q, tuple(s)) for q, s in zip(questions, solutions)]
+        return [[int.from_bytes(hashlib.sha256(f"{q}|{k}|{st}".encode()).digest()[:4], "little") / 2**32
+                 for k, st in enumerate(s)] for q, s in zip(questions, solutions)]
+
+
+@pytest.mark.parametrize("strategy", ["step_greedy", "beam"])
+def test_step_candidates_shared_across_n_change_no_search_and_draw_less(problems, strategy):
+    """A search at N through a pool drawn for N_max = 8 chooses exactly what the search at N alone chooses
+    (the first N of a prompt's samples are its N samples), for every N, and the curve draws fewer
+    candidates and scores each distinct partial solution once."""
+    from hiero.search.strategies import StepCandidates
+
+    ns, cfg = [2, 4, 8], SearchConfig(beam_width=2, max_steps=8, seed=3)
+    alone_gen, alone = NoisySynthGenerator(problems, p_slip=0.5), {}
+    for n in ns:
+        alone[n] = [s.steps for s in STRATEGIES[strategy](problems, alone_gen, HashScorer(), replace(cfg, n=n))]
+    pooled_gen, scorer, pool = NoisySynthGenerator(problems, p_slip=0.5), HashScorer(), StepCandidates(max(ns))
+    for n in ns:
+        got = [s.steps for s in STRATEGIES[strategy](problems, pooled_gen, scorer, replace(cfg, n=n), pool=pool)]
+        assert got == alone[n], n
+    assert len({a for n in ns for a in map(tuple, alone[n])}) > len(problems)  # N changes what is chosen
+    drawn = lambda gen: sum(c["n"] * c["n_prompts"] for c in gen.calls)  # noqa: E731
+    assert drawn(pooled_gen) < drawn(alone_gen)
+    assert len(scorer.scored) == len(set(scorer.scored))
