@@ -141,7 +141,7 @@ def config_from_dict(cls: type[C], values: dict, *, source: str = "<dict>") -> C
             value = _converter(tp)[0](value)
         if tp is int and key in POSITIVE_COUNTS and value < 1:
             flag = "--" + key.replace("_", "-") if source == "command line" else f"field '{key}'"
-            raise ValueError(f"{source}: {flag} {value}: must be at least 1")
+            raise ValueError(f"{source}: {flag} {value}: must be an integer >= 1")
         checked[key] = value
     return cls(**checked)
 

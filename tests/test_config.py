@@ -65,5 +65,5 @@ def test_counts_below_one_are_refused_where_they_enter(capsys):
         assert cli(argv) == 2, argv
         err = capsys.readouterr().err
         flag = next(a for a in argv if a.startswith("--") and argv[argv.index(a) + 1] in ("0", "-1"))
-        assert f"{flag} " in err and "must be at least 1" in err, err
+        assert f"{flag} " in err and "must be an integer >= 1" in err, err
     assert not {"intermediate", "workers", "n_max", "limit", "max_steps", "seed"} & POSITIVE_COUNTS
