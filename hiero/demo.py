@@ -710,11 +710,13 @@ def _md_processbench(x: dict) -> list[str]:
             + _md_table(["RM", "threshold", "acc. erroneous", "acc. correct", "F1", "step AUROC"], rows))
 
 
-def _md_bon(x: dict) -> list[str]:
+def _md_bon(x: dict, note: str = "") -> list[str]:
     lines = ["## 9. Best-of-N and step-level search", _stage_line(x), "",
               f"{x['n_problems']} held-out problems, one pool of {x['pool_size']} samples each (sample accuracy "
               f"{_pct(x['sample_accuracy'])}); 95% bootstrap intervals in results.json. Plot: "
               f"`{x['files']['plot']}`.", "", x["markdown"], ""]
+    if note:
+        lines += [note, ""]
     lines += _step_eval_lines(x.get("step_eval", {}), x.get("wrong_picks", {}))
     return lines
 
@@ -775,9 +777,11 @@ MD_SECTIONS = {"domain": _md_domain, "real_data": _md_real_data, "policy": _md_p
 def render_report(results: dict) -> str:
     st = results["stages"]
     lines = _md_header(results, st)
+    from hiero.report_html import coincidence_note
+
     for name, section in MD_SECTIONS.items():
         if name in st:
-            lines += section(st[name])
+            lines += section(st[name], coincidence_note(results)) if name == "bon" else section(st[name])
     return "\n".join(lines) + "\n"
 
 

@@ -217,6 +217,33 @@ def _claims_section(r: dict) -> str:
             + _table(["paper", "claim", "this run", "verdict"], body, text_cols=(0, 1, 2, 3)))
 
 
+def coincidence_note(r: dict) -> str:
+    """What the best-of-N curves can and cannot compare: where the reward models' curves coincide (at every
+    N each one's accuracy lies inside the other's 95% interval), why — plain text for the Markdown and
+    HTML reports ("" where some pair differs)."""
+    st = r.get("stages", {})
+    curves = (st.get("bon") or {}).get("curves") or {}
+    names = [n for n in ("orm", "prm:min", "hrm:min") if n in curves]
+    if len(names) < 2:
+        return ""
+    pairs = [(curves[x], curves[y]) for i, x in enumerate(names) for y in names[i + 1:]]
+    inside = all(b["ci_low"][k] <= a["acc"][k] <= b["ci_high"][k] and a["ci_low"][k] <= b["acc"][k] <= a["ci_high"][k]
+                 for a, b in pairs for k in range(len(a["acc"])))
+    if not inside:
+        return ""
+    gap = max(abs(u - v) for a, b in pairs for u, v in zip(a["acc"], b["acc"], strict=True))
+    rms = st.get("rm_train") or {}
+    heads = {(rms.get(n.split(":")[0]) or {}).get("head") for n in names}
+    why = ("all of them score a step with the same backbone's likelihood of its tokens, calibrated by a "
+           "five-weight head (--head likelihood) on different rows (ORM: outcomes; PRM: steps; HRM: steps and "
+           "merged pairs of steps), so they rank the candidates alike"
+           if heads == {"likelihood"} else "they share one backbone and rank the candidates alike")
+    return (f"{', '.join(n.split(':')[0].upper() for n in names)} coincide here (at most {100 * gap:.0f} points "
+            f"apart at any N, each inside the others' 95% intervals): {why}. This run cannot tell process from outcome "
+            "supervision, nor merged steps from single ones; the step-level checks below and "
+            "`--variant self_correct` are where they can differ (docs/embedded-default.md).")
+
+
 def _bon_section(r: dict) -> str:
     bon = r["stages"].get("bon")
     if not bon or "curves" not in bon:
@@ -237,6 +264,7 @@ def _bon_section(r: dict) -> str:
     return (f"<h2>Best-of-N</h2><p>{bon['n_problems']} held-out problems, one pool of {bon['pool_size']} samples "
             f"each (sample accuracy {_pct(bon.get('sample_accuracy'))}); the first N of the pool are the candidates "
             "at N; 95% bootstrap intervals over problems.</p>"
+            + (f"<p class='note'>{_e(coincidence_note(r))}</p>" if coincidence_note(r) else "")
             + _table(["method"] + [f"N={n}" for n in ns], rows) + _img(png, "accuracy vs N"))
 
 

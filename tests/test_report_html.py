@@ -163,3 +163,20 @@ def test_step_search_trend_is_judged_against_the_papers():
     assert got == {"HRM": "held", "PRM": "failed"}
     got = {c["claim"].split(" ")[0]: c["verdict"] for c in _search_trend_claims({"hrm step_greedy": flat})}
     assert got == {"HRM": "open"}
+
+
+def test_the_report_says_why_reward_models_coincide():
+    """Issue 32 item 3: ORM / PRM / HRM at 0.76 / 0.78 / 0.78 with +-9-point intervals are one curve, and
+    the report says why (one LM's likelihood, calibrated three ways) instead of three equal curves
+    without comment; where one differs beyond the intervals it says nothing."""
+    from hiero.report_html import coincidence_note
+
+    def curve(acc):
+        return {"acc": acc, "ci_low": [a - 0.09 for a in acc], "ci_high": [a + 0.09 for a in acc]}
+
+    same = {"orm": curve([0.18, 0.76]), "prm:min": curve([0.18, 0.78]), "hrm:min": curve([0.18, 0.78])}
+    rms = {k: {"head": "likelihood"} for k in ("orm", "prm", "hrm")}
+    note = coincidence_note({"stages": {"bon": {"curves": same}, "rm_train": rms}})
+    assert note.startswith("ORM, PRM, HRM coincide here (at most 2 points apart") and "likelihood" in note
+    apart = {**same, "hrm:min": curve([0.18, 0.95])}
+    assert coincidence_note({"stages": {"bon": {"curves": apart}, "rm_train": rms}}) == ""
