@@ -79,50 +79,13 @@ from typing import Literal
 from tqdm.auto import tqdm
 
 from hiero.augment.hnc import check_params, hnc, merge_steps, merged_node_ids, tree_seed
+from hiero.augment.row_labels import UNKNOWN, StepLabel, make_row, merged_label  # noqa: F401  (re-exported)
 from hiero.cache import derive_seed
 from hiero.data.io import DataError, read_jsonl, write_json, write_jsonl
 from hiero.types import Node, Solution, Tree
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass
-class StepLabel:
-    soft: float
-    hard: bool
-    counts: list[int] | None  # [n_correct, n_total]
-    known: bool = True  # False: no label (context only)
-
-
-UNKNOWN = StepLabel(0.0, False, None, known=False)
-
-
-def make_row(question: str, qid: str, steps: list[str], labels: list[StepLabel], merged: list[bool],
-             kind: str, source: str, label_steps: str, meta: dict) -> dict:
-    """One row; the last step is always labelled, earlier ones only with label_steps='all'."""
-    n = len(steps)
-    mask = [lab.known and (label_steps == "all" or i == n - 1) for i, lab in enumerate(labels)]
-    return {"prompt": question, "completions": steps, "labels": [lab.hard for lab in labels],
-            "soft_labels": [lab.soft for lab in labels], "counts": [lab.counts for lab in labels],
-            "merged": merged, "label_mask": mask, "kind": kind, "source": source, "question_id": qid,
-            "meta": meta}
-
-
-def merged_label(rule: str, first: StepLabel, second: StepLabel, threshold: float | None) -> StepLabel:
-    """Label of s_i ⊕ s_{i+1} from the labels of s_i and s_{i+1} (`threshold` None: keep hard
-    labels as given, for human ratings; else hard = soft >= threshold).
-
-    >>> merged_label("product", StepLabel(0.5, True, [1, 2]), StepLabel(0.4, False, [2, 5]), 0.5).soft
-    0.2
-    """
-    if rule in ("second", "mc"):  # on trees the merged node's subtree is the later node's: same counts
-        return StepLabel(second.soft, second.hard, second.counts, second.known)
-    if not (first.known and second.known):
-        return UNKNOWN
-    soft = min(first.soft, second.soft) if rule == "min" else first.soft * second.soft
-    hard = (first.hard and second.hard) if threshold is None else soft >= threshold
-    return StepLabel(soft, hard, None)
 
 
 # ----------------------------------------------------------------------------- trees

@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hiero.augment.hnc import merge_steps
-from hiero.augment.rows import StepLabel, make_row, merged_label
+from hiero.augment.row_labels import StepLabel, make_row, merged_label
 from hiero.data.io import DataError, read_jsonl
 from hiero.types import Solution
 

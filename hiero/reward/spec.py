@@ -132,7 +132,7 @@ def load_scorer(spec: str, *, batch_size: int = 32, device: str = "auto", dtype:
                 device_map: str = "", max_tokens: int = 0, progress: bool = False, problems: list | None = None):
     """SPEC -> a Scorer: hiero's own reward model, a public PRM, precomputed scores or the oracle."""
     from hiero.reward.public import load_public_scorer
-    from hiero.reward.scorer import RMScorer, resolve_device
+    from hiero.reward.rm_scorer import RMScorer, resolve_device
 
     s = parse_spec(str(spec))
     if s.kind == "oracle":

@@ -55,10 +55,8 @@ from tqdm.auto import tqdm
 from hiero.data.io import DataError, append_jsonl, read_appended, read_jsonl, repair_appended
 from hiero.policy.backend import Generator
 from hiero.runs import output_lock
-from hiero.trees.bfs import SearchSettings, grow_bfs
-from hiero.trees.bsearch import BSearchSettings, grow_bsearch
-from hiero.trees.mcts import MCTSSettings, grow_mcts
-from hiero.trees.tree import check_tree, new_tree, tree_stats
+from hiero.trees.growers import ChunkSearch
+from hiero.trees.tree import tree_stats
 from hiero.types import Problem, Tree
 
 log = logging.getLogger(__name__)
@@ -165,24 +163,14 @@ class WatchedGenerator:
         return out
 
 
+def chunk_search(cfg: AnnotateConfig) -> ChunkSearch:
+    """The picklable search of one chunk that every engine runs (hiero.trees.growers)."""
+    return ChunkSearch.of(cfg.mode, asdict(cfg), cfg.seed, tree_meta(cfg))
+
+
 def annotate_batch(problems: list[Problem], gen: Generator, cfg: AnnotateConfig) -> tuple[list[Tree], int]:
     """Search one chunk of problems together; returns (trees, generated tokens)."""
-    meta = tree_meta(cfg)
-    trees = [new_tree(p, meta) for p in problems]
-    if cfg.mode == "bfs":
-        s = SearchSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens)
-        tokens = grow_bfs(trees, gen, s, cfg.seed)
-    elif cfg.mode == "bsearch":
-        s = BSearchSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens,
-                            samples=cfg.samples, rollouts=cfg.rollouts)
-        tokens = grow_bsearch(trees, gen, s, cfg.seed)
-    else:
-        s = MCTSSettings(cfg.children, cfg.depth, cfg.temperature, cfg.top_p, cfg.step_tokens,
-                         cfg.c_puct, cfg.rollouts, cfg.simulations)
-        tokens = grow_mcts(trees, gen, s, cfg.seed)
-    for t in trees:
-        check_tree(t)  # counts must equal leaf counting before anything is written
-    return trees, tokens
+    return chunk_search(cfg)(problems, gen)
 
 
 TREE_PREFIX = b'{"problem": {'  # how every line annotate writes begins (Tree.to_dict order)
@@ -287,7 +275,7 @@ def _annotate(cfg: AnnotateConfig, problems: list[Problem], out: Path, generator
         if cfg.backend == "ray":
             from hiero.trees.ray_runner import annotate_on_ray
 
-            ran = annotate_on_ray(cfg, todo, write, progress)
+            ran = annotate_on_ray(cfg, chunk_search(cfg), todo, write, progress)
             tokens, workers = ran["generated_tokens"], ran["workers"]
         else:
             watched = WatchedGenerator(generator, on_call) if todo else generator

@@ -3,6 +3,7 @@
     hiero annotate --policy runs/policy --problems problems.jsonl -o trees.jsonl --backend ray --workers 8
     hiero annotate ... --backend ray --ray-address auto --workers 16 --worker-gpus 1   # a running cluster
     python: annotate.main(AnnotateConfig(..., backend="ray", workers=8))
+    annotate_on_ray(cfg, search, chunks, write)   # search: a growers.ChunkSearch (picklable)
 
 (extra `ray`: pip install 'hiero[ray]')
 
@@ -33,8 +34,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict
 
+from hiero.trees.growers import ChunkSearch
 from hiero.types import Problem, Tree
 
 log = logging.getLogger(__name__)
@@ -49,24 +50,20 @@ def _ray():
 
 
 class Annotator:
-    """What one Ray actor runs: a loaded generator and annotate.py's batch search."""
+    """What one Ray actor runs: a generator loaded once and the chunk search it was handed (a picklable
+    `growers.ChunkSearch`, the same one the single-process run calls)."""
 
-    def __init__(self, cfg: dict, threads: int = 0):
-        from hiero.trees.annotate import AnnotateConfig
-
+    def __init__(self, policy: str, search: ChunkSearch, threads: int = 0):
         if threads > 0:
             import torch
 
             torch.set_num_threads(threads)
-        self.cfg = AnnotateConfig(**cfg)
         from hiero.policy import load_generator
 
-        self.gen = load_generator(self.cfg.policy)
+        self.gen, self.search = load_generator(policy), search
 
     def annotate(self, index: int, problems: list[Problem]) -> tuple[int, list[Tree], int]:
-        from hiero.trees.annotate import annotate_batch
-
-        trees, tokens = annotate_batch(problems, self.gen, self.cfg)
+        trees, tokens = self.search(problems, self.gen)
         return index, trees, tokens
 
 
@@ -101,9 +98,10 @@ def n_workers(cfg) -> int:
     return int(n)
 
 
-def annotate_on_ray(cfg, chunks: list[list[Problem]], write: Callable[[list[Tree]], None],
+def annotate_on_ray(cfg, search: ChunkSearch, chunks: list[list[Problem]], write: Callable[[list[Tree]], None],
                     on_progress: Callable[[int], None] | None = None, inflight: int = 2) -> dict:
-    """Search `chunks` on Ray actors; `write(trees)` is called on the driver as each chunk arrives.
+    """Search `chunks` with `search` on Ray actors; `write(trees)` is called on the driver as each chunk
+    arrives. `cfg` gives the engine's settings: policy, workers, worker_cpus / _gpus, ray_address.
 
     Returns {"generated_tokens", "workers"}. `on_progress(tokens so far)` follows every chunk.
     """
@@ -117,7 +115,7 @@ def annotate_on_ray(cfg, chunks: list[list[Problem]], write: Callable[[list[Tree
         remote = ray.remote(num_cpus=cfg.worker_cpus, num_gpus=cfg.worker_gpus, max_restarts=2,
                             max_task_retries=2)(Annotator)
         threads = max(1, int(cfg.worker_cpus)) if cfg.worker_gpus == 0 else 0
-        actors = [remote.remote(asdict(cfg), threads) for _ in range(n)]
+        actors = [remote.remote(cfg.policy, search, threads) for _ in range(n)]
         log.info("annotate on ray: %d chunks over %d actors", len(chunks), n)
         queue = list(range(len(chunks)))[::-1]  # pop() takes them in file order
         pending: dict = {}  # object ref -> (actor, chunk index)
