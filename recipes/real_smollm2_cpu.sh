@@ -26,7 +26,8 @@
 #                  ProcessBench (PB_LIMIT items per split, 0 = all 3,400), PRMBench (PRMBENCH_LIMIT) and
 #                  PRM800K phase-1 test step AUROC with 95% intervals (TEST_ROWS, 0 = all).
 # Part 3  search   best-of-N on GSM8K test (SEARCH_PROBLEMS) with the real policy: ORM / PRM / HRM, majority
-#                  vote, the ground-truth oracle, N up to 16; step-level greedy search (the HRM paper's).
+#                  vote, the ground-truth oracle, N up to 16; step-level greedy search over STEP_N (the HRM
+#                  paper's curve).
 # Part 4  po       Math StackExchange preference pairs (their decomposed Rq/Mt/Ra segments): base vs DPO vs
 #                  HiPO (short runs, top of the model only by a small lr), accuracy on held-out GSM8K and
 #                  MATH500 and the judge-free segment measures; one round of self-training on the part-1
@@ -65,6 +66,7 @@ PRMBENCH_LIMIT=${PRMBENCH_LIMIT:-10}          # items per PRMBench class, spread
 # part 3
 SEARCH_PROBLEMS=${SEARCH_PROBLEMS:-50}
 SEARCH_N=${SEARCH_N:-1,2,4,8,16}
+STEP_N=${STEP_N:-2,4,8}                     # candidate steps per step of the step-level search (curve over N)
 # part 4
 PO_STEPS=${PO_STEPS:-10}
 PO_LR=${PO_LR:-5e-6}
@@ -182,7 +184,7 @@ part_search() {
   local rms=(PRM="$OUT/rm/smollm2_prm" HRM="$OUT/rm/smollm2_hrm")
   [ -e "$OUT/rm/smollm2_orm/hiero_rm.json" ] && rms=(ORM="$OUT/rm/smollm2_orm" "${rms[@]}")
   step bon $HIERO eval bon --policy "$OUT/smollm2" --problems "$D/gsm8k_test.jsonl" --limit "$SEARCH_PROBLEMS" \
-    --n "$SEARCH_N" --temperature 0.7 --max-new-tokens "$MAX_NEW" --search step_greedy --search-n 4 --max-steps "$TREE_DEPTH" \
+    --n "$SEARCH_N" --temperature 0.7 --max-new-tokens "$MAX_NEW" --search step_greedy --search-n "$STEP_N" --max-steps "$TREE_DEPTH" \
     --step-tokens "$STEP_TOKENS" --rm "${rms[@]}" \
     --cache-dir "$OUT/cache" --seed "$SEED" -o "$OUT/search"
 }
