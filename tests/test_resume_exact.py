@@ -16,8 +16,7 @@ from hiero import training
 from hiero.cli import main as cli
 from hiero.data import synth
 from hiero.data.io import write_jsonl
-from hiero.data.synth import noisy_reward_rows
-from hiero.reward.model import make_tiny_base
+from hiero.testing import make_tiny_base, noisy_reward_rows
 from hiero.trees.tree import add_node, new_tree
 
 sys.path.insert(0, str(Path(__file__).parent / "preference"))

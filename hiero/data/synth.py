@@ -60,7 +60,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hiero.types import Problem, Solution, validate_reward_row
+from hiero.types import Problem, Solution
 
 TEST_PERCENT = 10  # share of the program space (by hash bucket) reserved for the test split
 OPS = ("+", "-", "*", "/")
@@ -610,24 +610,6 @@ def render_noisy_solution(problem: Problem, rng: random.Random, p_error: float, 
         question=problem.question, labels=labels, first_error=fe,
         meta={"injected": injected, "corrections": corrections, "source": "synth-noisy"},
     )
-
-
-def noisy_reward_rows(n: int, seed: int, p_error: float = 0.3,
-                      p_correction: float = 0.5) -> tuple[list[dict], list[Solution]]:
-    """Reward-model rows (`hiero.types.RewardRow` dicts) from one noisy solution of each of `n`
-    training problems, every step labelled by this domain's own check, and those solutions.
-
-    Fixtures for the trainers' tests, smoke runs and benchmarks; the pipeline never trains on them
-    (its rows come from annotated trees, `hiero rm data`).
-    """
-    rng, rows, sols = random.Random(seed), [], []
-    for p in generate_problems(n, seed):
-        s = render_noisy_solution(p, rng, p_error, p_correction)
-        rows.append(validate_reward_row({"prompt": p.question, "completions": s.steps,
-                                         "labels": [bool(x) for x in s.labels], "question_id": p.id,
-                                         "source": "synth"}))
-        sols.append(s)
-    return rows, sols
 
 
 # ----------------------------------------------------------------------------- entry point

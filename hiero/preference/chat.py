@@ -9,7 +9,6 @@ hash of (kind, model, temperature, prompt), so a rerun sends only what it has no
 from __future__ import annotations
 
 import json
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,41 +21,15 @@ def reply_text(reply) -> str:
     return reply if isinstance(reply, str) else getattr(reply, "text", str(reply))
 
 
-@dataclass
-class HTTPChatClient:
-    """Minimal OpenAI-compatible /chat/completions client (standard library only), one request per
-    conversation; used when hiero.policy.openai_backend is not installed."""
-
-    base_url: str
-    model: str
-    api_key: str = "EMPTY"
-    timeout: float = 120.0
-
-    def chat(self, messages_batch, temperature: float = 0.2, max_tokens: int = 1024, response_format=None) -> list[str]:
-        out = []
-        for messages in messages_batch:
-            body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
-            if response_format is not None:
-                body["response_format"] = response_format
-            req = urllib.request.Request(self.base_url.rstrip("/") + "/chat/completions", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json",
-                                                  "Authorization": f"Bearer {self.api_key}"})
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                data = json.loads(resp.read().decode("utf-8"))
-            out.append(data["choices"][0]["message"]["content"])
-        return out
-
-
 def make_chat_client(base_url: str | None, model: str):
-    """The project's OpenAI-compatible backend when available, else HTTPChatClient."""
+    """hiero's OpenAI-compatible client (hiero.policy.openai_backend: standard library only, concurrent
+    requests, retries with backoff, the key from the environment), whose `.chat` the judge and the LLM
+    segmenter call."""
     if not base_url:
         raise ValueError("an OpenAI-compatible base URL is needed (e.g. --llm-base-url http://127.0.0.1:8000/v1)")
-    try:
-        from hiero.policy.openai_backend import OpenAIGenerator
-    except ModuleNotFoundError:
-        return HTTPChatClient(base_url, model)
-    client = OpenAIGenerator(base_url, model)
-    return client if hasattr(client, "chat") else HTTPChatClient(base_url, model)
+    from hiero.policy.openai_backend import OpenAIGenerator
+
+    return OpenAIGenerator(base_url, model)
 
 
 @dataclass

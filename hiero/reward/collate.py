@@ -39,11 +39,11 @@ from importlib import resources
 
 import torch
 
+from hiero.policy.prompt import STEP_SEP  # the step boundary of the raw template, defined once
 from hiero.training import right_pad
 from hiero.types import IGNORE_INDEX
 
 MARKER_TOKEN = "<|step_score|>"
-STEP_SEP = "\n"  # step boundary, as in hiero.policy.prompt
 PREV_BLOCK = "Previous reasoning:\n{prev}\n\n"
 
 

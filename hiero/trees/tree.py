@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hiero.domains import domain_of
-from hiero.types import ROOT, Node, Problem, Solution, Tree
+from hiero.types import ROOT, Node, Problem, Tree
 
 
 def new_tree(problem: Problem, meta: dict | None = None) -> Tree:
@@ -46,31 +46,6 @@ def add_node(tree: Tree, parent: int, step: str, **fields) -> Node:
     tree.nodes.append(node)
     tree.nodes[parent].children.append(node.id)
     return node
-
-
-def tree_from_solutions(problem: Problem, solutions: list[Solution]) -> Tree:
-    """A reasoning tree from full solutions of one problem: equal step prefixes share nodes.
-
-    Each solution's last step is a terminal leaf graded by its `correct`; counts and MC scores are
-    set by leaf counting, so the tree is what a search would have stored for those samples (e.g.
-    best-of-N samples, or noisy built-in solutions, turned into MC-labelled rows).
-    Problems of a domain that checks steps get each step's ground truth (`step_correct`).
-    """
-    tree = new_tree(problem, {"built_from": "solutions", "n_solutions": len(solutions)})
-    for sol in solutions:
-        truth = domain_of(problem).step_truth(problem, sol.steps)
-        node = ROOT
-        for k, step in enumerate(sol.steps):
-            last = k == len(sol.steps) - 1  # a leaf ends one solution: only equal leaves share it
-            child = next((c for c in tree.nodes[node].children
-                          if tree.nodes[c].step == step and tree.nodes[c].terminal == last), None)
-            if child is None:
-                child = add_node(tree, node, step, terminal=last, answer=sol.answer if last else None,
-                                 correct=bool(sol.correct) if last else None,
-                                 step_correct=None if truth is None else bool(truth[k])).id
-            node = child
-    tree.recompute_counts()
-    return tree
 
 
 def path_steps(tree: Tree, node_id: int) -> list[str]:

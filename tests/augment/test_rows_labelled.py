@@ -67,7 +67,7 @@ def test_emitted_step_rows_give_the_raw_files_rows(shared_data, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory, shared_data):
-    from hiero.reward.model import make_tiny_base
+    from hiero.testing import make_tiny_base
 
     texts = []
     for line in (shared_data / SHEPHERD).read_text().splitlines():

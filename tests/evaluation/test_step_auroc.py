@@ -55,9 +55,9 @@ def test_bootstrap_resamples_questions():
 
 def test_cli_on_a_trained_tiny_encoder(tmp_path):
     """End to end: a per-step encoder RM trained 2 steps, evaluated on held-out rows (only labelled prompts built)."""
-    from hiero.reward.model import make_tiny_encoder
     from hiero.reward.train import RMTrainConfig
     from hiero.reward.train import main as rm_train
+    from hiero.testing import make_tiny_encoder
 
     rows = [_row(f"q{i}", [f"step {j} of {i}" for j in range(i % 3 + 1)], [True] * (i % 3) + [i % 2 == 0],
                  row_type="merged_pair" if i % 4 == 0 else "step") for i in range(16)]

@@ -14,11 +14,12 @@ from transformers import AutoModel, AutoTokenizer
 
 from hiero.data.io import write_jsonl
 from hiero.reward.collate import ELLIPSIS, fit_per_step_prompt, per_step_ids, per_step_prompt, rm_template
-from hiero.reward.model import RMSpec, build_reward_model, load_reward_model, make_tiny_encoder
+from hiero.reward.model import RMSpec, build_reward_model, load_reward_model
 from hiero.reward.packaged import PackagedModelError, packaged_model_dir, parse_spec, resolve_base
 from hiero.reward.scorer import load_scorer
 from hiero.reward.train import RMTrainConfig
 from hiero.reward.train import main as rm_train
+from hiero.testing import make_tiny_encoder
 
 WORDS = "add the numbers then multiply by two so we get answer is ten five three seven".split()
 

@@ -9,18 +9,12 @@ from transformers import AutoModel, AutoModelForCausalLM
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
-from hiero.data.synth import noisy_reward_rows
 from hiero.policy.prompt import build_prompt
 from hiero.reward.collate import collate_marker, encode_marker
-from hiero.reward.model import (
-    RMSpec,
-    build_reward_model,
-    load_reward_model,
-    make_tiny_base,
-    save_reward_model,
-)
+from hiero.reward.model import RMSpec, build_reward_model, load_reward_model, save_reward_model
 from hiero.reward.scorer import RMScorer
 from hiero.reward.train import read_template
+from hiero.testing import make_tiny_base, noisy_reward_rows
 
 TEXTS = [build_prompt("Mia has 4 coins. She finds 3 more coins. Then she doubles them. How many coins?"),
          "Mia starts with 4 coins.", "4 + 3 = 7", "7 * 2 = 14", "The answer is 14", "14 - 5 = 9"] * 30

@@ -248,7 +248,8 @@ def test_forced_format_must_match_the_checkpoint(folders, tmp_path):
 
 
 def test_detect_hiero_folder_and_unknown(tmp_path):
-    from hiero.reward.model import RMSpec, build_reward_model, make_tiny_base, save_reward_model
+    from hiero.reward.model import RMSpec, build_reward_model, save_reward_model
+    from hiero.testing import make_tiny_base
 
     base = make_tiny_base(tmp_path / "base", TEXTS * 5, vocab_size=300)
     model, tok = build_reward_model(base, RMSpec(loss="hard_ce"))

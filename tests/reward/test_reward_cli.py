@@ -7,9 +7,8 @@ from transformers import AutoTokenizer
 
 from hiero.cli import main as cli
 from hiero.data.io import read_jsonl, write_jsonl
-from hiero.data.synth import noisy_reward_rows
 from hiero.reward.collate import add_marker, encode_marker, rm_template
-from hiero.reward.model import make_tiny_base
+from hiero.testing import make_tiny_base, noisy_reward_rows
 
 
 def write_rm_assets(root, **base_size) -> tuple[list[dict], list]:

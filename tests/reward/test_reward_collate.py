@@ -16,8 +16,9 @@ from hiero.reward.collate import (
     rm_template,
     row_targets,
 )
-from hiero.reward.model import RMSpec, make_tiny_base
+from hiero.reward.model import RMSpec
 from hiero.reward.train import encode_rows
+from hiero.testing import make_tiny_base
 from hiero.types import IGNORE_INDEX
 
 TEXTS = ["Sam has 7 apples. He buys 5 more apples. How many apples does Sam have now?",

@@ -6,14 +6,9 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
 from hiero.reward.collate import encode_marker
-from hiero.reward.model import (
-    RMSpec,
-    build_reward_model,
-    load_reward_model,
-    make_tiny_base,
-    save_reward_model,
-)
+from hiero.reward.model import RMSpec, build_reward_model, load_reward_model, save_reward_model
 from hiero.reward.scorer import RMScorer
+from hiero.testing import make_tiny_base
 
 TEXTS = ["Mia has 4 coins. She finds 3 more coins. Then she doubles the number of coins. How many coins?",
          "Mia starts with 4 coins.", "4 + 3 = 7", "7 * 2 = 14", "The answer is 14", "14 - 5 = 9"] * 30

@@ -15,9 +15,10 @@ import torch
 from hiero.augment.rows import RowsConfig, rows_from_tree
 from hiero.data import synth
 from hiero.reward.collate import IGNORE_INDEX, collate_marker, pack_prefixes
-from hiero.reward.model import RMSpec, build_reward_model, make_tiny_base
+from hiero.reward.model import RMSpec, build_reward_model
 from hiero.reward.train import LOSSES, encode_rows, evaluate
-from hiero.trees.tree import check_tree, tree_from_solutions
+from hiero.testing import make_tiny_base, tree_from_solutions
+from hiero.trees.tree import check_tree
 from hiero.types import Tree
 
 

@@ -15,10 +15,10 @@ import pytest
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
-from hiero.data.synth import noisy_reward_rows
 from hiero.reward.base import check_threshold_split, is_probability, threshold_for
-from hiero.reward.model import RMSpec, build_reward_model, make_tiny_base, save_reward_model
+from hiero.reward.model import RMSpec, build_reward_model, save_reward_model
 from hiero.reward.spec import PrecomputedScorer, load_scorer
+from hiero.testing import make_tiny_base, noisy_reward_rows
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import torch
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
 from hiero.reward.base import Scorer
-from hiero.reward.model import RMSpec, build_reward_model, make_tiny_base, save_reward_model
+from hiero.reward.model import RMSpec, build_reward_model, save_reward_model
 from hiero.reward.scorer import RMScorer, load_scorer
+from hiero.testing import make_tiny_base
 from hiero.types import Solution
 
 TEXTS = ["Ben owns 5 cards. He loses 2 cards. How many cards?", "Ben starts with 5 cards.", "5 - 2 = 3",

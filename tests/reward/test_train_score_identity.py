@@ -21,9 +21,10 @@ import torch
 from hiero.augment.rows import RowsConfig, rows_from_tree
 from hiero.data import synth
 from hiero.reward.collate import IGNORE_INDEX, collate_marker, pack_prefixes
-from hiero.reward.model import RMSpec, build_reward_model, make_tiny_base, save_reward_model
+from hiero.reward.model import RMSpec, build_reward_model, save_reward_model
 from hiero.reward.scorer import load_scorer
 from hiero.reward.train import encode_rows
+from hiero.testing import make_tiny_base
 from hiero.trees.bsearch import BSearchSettings, grow_bsearch
 from hiero.trees.tree import check_tree, new_tree
 
