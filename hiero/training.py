@@ -237,176 +237,230 @@ def train_loop(
     every `save_minutes`, and on SIGTERM / SIGINT, after which the loop raises TrainingInterrupted;
     the newest complete one is resumed from, exactly (model, optimizer, scheduler, RNG, data order).
     """
-    check_train_config(cfg)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    set_seed(cfg.seed)
-    acc = accelerator or make_accelerator(cfg)
-    if getattr(acc, "is_fsdp2", False) and save_fn is not None:
-        raise ValueError("hiero writes model folders under FSDP version 1 (recipes/accelerate/fsdp.yaml); "
-                         "set fsdp_version: 1 in the accelerate config")
-    params = params if params is not None else [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    flat_params = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
-    sampler = loader.batch_sampler  # ours, before Accelerate wraps it in a per-process shard
-    wrapped, opt, loader, *_ = acc.prepare(_StepModule(model, step_fn), optimizer, loader, *extra_prepare)
-    n_proc, n_accum = acc.num_processes, acc.gradient_accumulation_steps
-    if isinstance(sampler, LengthGroupedBatches):
-        sampler.group = n_proc * n_accum  # one optimizer step = one length-grouped batch of W·A·b
-    n_total = total_steps(cfg, len(loader))  # after prepare: this process's share of the batches
-    scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * n_total), n_total)
-    # the scheduler is saved by hiero.checkpoint as JSON, not registered with Accelerate (which pickles it)
-    # gradients to rescale for loss_weight; DeepSpeed keeps them inside its engine (see module doc)
-    grads_visible = acc.distributed_type != DistributedType.DEEPSPEED
+    run = _Run(model, step_fn, loader, cfg, Path(out_dir), eval_fn=eval_fn, save_fn=save_fn, accelerator=accelerator,
+               params=params, extra_prepare=extra_prepare, loss_weight=loss_weight)
+    run.resume()
+    return run.train(desc, keep_checkpoint)
 
-    ckpt_root, metrics_file = out_dir / checkpoint.ROOT, out_dir / "metrics.jsonl"
-    sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
-    state = {"step": 0, "micro": 0, "best_eval": None, "elapsed": 0.0, "last": {}}
-    if (out_dir / checkpoint.LEGACY / "loop_state.json").exists():
-        raise ValueError(f"{out_dir / checkpoint.LEGACY}: a checkpoint of an older hiero (Accelerate's pickled "
-                         "state), which is never loaded; delete that folder or train into a new one")
-    found = checkpoint.latest(ckpt_root, tidy=True) if acc.is_main_process else None
-    acc.wait_for_everyone()  # the main process has set torn checkpoints aside
-    if not acc.is_main_process:
-        found = checkpoint.latest(ckpt_root, tidy=False)
-    if found is not None:  # resume after a crash: same data order (seeded), skip what was done
-        if sharded:
-            acc.load_state(str(found))  # the engine's own shards (module docstring)
-        data = checkpoint.read(found, acc.process_index, weights=not sharded)
-        if not sharded:
-            model.load_state_dict(data["model"])
-            opt.load_state_dict(data["optimizer"])
-        state.update(data["trainer"]["loop"])
-        scheduler.load_state_dict(data["trainer"]["scheduler"])
-        if acc.scaler is not None and data["trainer"].get("scaler"):
-            acc.scaler.load_state_dict(data["trainer"]["scaler"])
-        if "rng" in data:
-            checkpoint.restore_rng(*data["rng"])
-        log.info("resuming %s from step %d (%s)", desc, state["step"], found)
-        if acc.is_main_process:  # the rows logged after the checkpoint are logged again below
-            rows = [r for r in read_appended(metrics_file) if "lr" in r and r.get("step", 0) <= state["step"]]
-            write_jsonl(metrics_file, rows)
-    elif acc.is_main_process:
-        metrics_file.unlink(missing_ok=True)  # a fresh run: do not mix in an old run's metrics
-    acc.wait_for_everyone()
-    saved = [time.time(), state["step"] if found is not None else -1]  # time and step of the last checkpoint
 
-    def save_checkpoint():
+class _Run:
+    """train_loop's state and its steps, in the order they run: set up (__init__), resume, then per
+    micro-batch `backward`, per optimizer step `optimizer_step` and `end_step` (metrics row, eval,
+    checkpoint, signals), and `finish`."""
+
+    def __init__(self, model, step_fn, loader, cfg: TrainConfig, out_dir: Path, *, eval_fn, save_fn, accelerator,
+                 params, extra_prepare, loss_weight):
+        check_train_config(cfg)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        set_seed(cfg.seed)
+        acc = accelerator or make_accelerator(cfg)
+        if getattr(acc, "is_fsdp2", False) and save_fn is not None:
+            raise ValueError("hiero writes model folders under FSDP version 1 (recipes/accelerate/fsdp.yaml); "
+                             "set fsdp_version: 1 in the accelerate config")
+        params = params if params is not None else [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.flat_params = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
+        self.sampler = loader.batch_sampler  # ours, before Accelerate wraps it in a per-process shard
+        self.wrapped, self.opt, self.loader, *_ = acc.prepare(_StepModule(model, step_fn), optimizer, loader,
+                                                              *extra_prepare)
+        self.n_proc, self.n_accum = acc.num_processes, acc.gradient_accumulation_steps
+        if isinstance(self.sampler, LengthGroupedBatches):
+            self.sampler.group = self.n_proc * self.n_accum  # one optimizer step = one length-grouped batch of W·A·b
+        self.n_total = total_steps(cfg, len(self.loader))  # after prepare: this process's share of the batches
+        # saved by hiero.checkpoint as JSON, not registered with Accelerate (which pickles it)
+        self.scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * self.n_total), self.n_total)
+        # gradients to rescale for loss_weight; DeepSpeed keeps them inside its engine (see module doc)
+        self.grads_visible = acc.distributed_type != DistributedType.DEEPSPEED
+        self.sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+        self.model, self.cfg, self.acc, self.out_dir = model, cfg, acc, out_dir
+        self.eval_fn, self.save_fn, self.loss_weight = eval_fn, save_fn, loss_weight
+        self.ckpt_root, self.metrics_file = out_dir / checkpoint.ROOT, out_dir / "metrics.jsonl"
+        self.state = {"step": 0, "micro": 0, "best_eval": None, "elapsed": 0.0, "last": {}}
+        self.saved = [time.time(), -1]  # time and step of the last checkpoint
+
+    # ------------------------------------------------------------------ resume
+    def resume(self) -> None:
+        """Load the newest complete checkpoint, if any (same data order: seeded; what was done is skipped)."""
+        acc, out_dir = self.acc, self.out_dir
+        if (out_dir / checkpoint.LEGACY / "loop_state.json").exists():
+            raise ValueError(f"{out_dir / checkpoint.LEGACY}: a checkpoint of an older hiero (Accelerate's pickled "
+                             "state), which is never loaded; delete that folder or train into a new one")
+        found = checkpoint.latest(self.ckpt_root, tidy=True) if acc.is_main_process else None
+        acc.wait_for_everyone()  # the main process has set torn checkpoints aside
+        if not acc.is_main_process:
+            found = checkpoint.latest(self.ckpt_root, tidy=False)
+        if found is not None:
+            if self.sharded:
+                acc.load_state(str(found))  # the engine's own shards (module docstring)
+            data = checkpoint.read(found, acc.process_index, weights=not self.sharded)
+            if not self.sharded:
+                self.model.load_state_dict(data["model"])
+                self.opt.load_state_dict(data["optimizer"])
+            self.state.update(data["trainer"]["loop"])
+            self.scheduler.load_state_dict(data["trainer"]["scheduler"])
+            if acc.scaler is not None and data["trainer"].get("scaler"):
+                acc.scaler.load_state_dict(data["trainer"]["scaler"])
+            if "rng" in data:
+                checkpoint.restore_rng(*data["rng"])
+            log.info("resuming from step %d (%s)", self.state["step"], found)
+            if acc.is_main_process:  # the rows logged after the checkpoint are logged again
+                rows = [r for r in read_appended(self.metrics_file) if "lr" in r and r.get("step", 0) <= self.state["step"]]
+                write_jsonl(self.metrics_file, rows)
+            self.saved[1] = self.state["step"]
+        elif acc.is_main_process:
+            self.metrics_file.unlink(missing_ok=True)  # a fresh run: do not mix in an old run's metrics
+        acc.wait_for_everyone()
+        self.saved[0] = time.time()  # save_minutes counts from here
+
+    # ------------------------------------------------------------------ saving and evaluation
+    def save_checkpoint(self) -> None:
         """Every process writes its part into a temporary folder; the main one seals it (checkpoint.py)."""
-        tmp, main = checkpoint.tmp_dir(ckpt_root, state["step"]), acc.is_main_process
+        acc, step = self.acc, self.state["step"]
+        tmp, main = checkpoint.tmp_dir(self.ckpt_root, step), acc.is_main_process
         if main and tmp.exists():
             shutil.rmtree(tmp)
         acc.wait_for_everyone()
-        trainer = {"loop": dict(state), "scheduler": scheduler.state_dict(), "processes": n_proc,
+        trainer = {"loop": dict(self.state), "scheduler": self.scheduler.state_dict(), "processes": self.n_proc,
                    "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
-        if sharded:
+        if self.sharded:
             acc.save_state(str(tmp))
-        checkpoint.write_process_files(tmp, acc.process_index, model.state_dict() if main and not sharded else None,
-                                       opt.state_dict() if main and not sharded else None, trainer if main else None)
+        weights = main and not self.sharded
+        checkpoint.write_process_files(tmp, acc.process_index, self.model.state_dict() if weights else None,
+                                       self.opt.state_dict() if weights else None, trainer if main else None)
         acc.wait_for_everyone()
         if main:
-            checkpoint.seal(ckpt_root, state["step"])
+            checkpoint.seal(self.ckpt_root, step)
         acc.wait_for_everyone()
-        saved[:] = [time.time(), state["step"]]
+        self.saved[:] = [time.time(), step]
 
-    def save_model():
-        with _full_weights(acc, wrapped):
-            if acc.is_main_process:
-                save_fn(model, out_dir)
-        acc.wait_for_everyone()
+    def save_model(self) -> None:
+        with _full_weights(self.acc, self.wrapped):
+            if self.acc.is_main_process:
+                self.save_fn(self.model, self.out_dir)
+        self.acc.wait_for_everyone()
 
-    def evaluate_and_keep_best():
-        if eval_fn is None:
+    def evaluate_and_keep_best(self) -> dict | None:
+        if self.eval_fn is None:
             return None
-        wrapped.eval()
+        self.wrapped.eval()
         with torch.no_grad():
-            ev = dict(wrapped(call=eval_fn))  # through the prepared module: gathered shards, autocast
-        wrapped.train()
-        ev["loss"] = float(acc.reduce(torch.tensor(float(ev["loss"]), device=acc.device), reduction="mean"))
-        if save_fn and (state["best_eval"] is None or ev["loss"] < state["best_eval"]):
-            state["best_eval"] = ev["loss"]
-            save_model()
+            ev = dict(self.wrapped(call=self.eval_fn))  # through the prepared module: gathered shards, autocast
+        self.wrapped.train()
+        ev["loss"] = float(self.acc.reduce(torch.tensor(float(ev["loss"]), device=self.acc.device), reduction="mean"))
+        if self.save_fn and (self.state["best_eval"] is None or ev["loss"] < self.state["best_eval"]):
+            self.state["best_eval"] = ev["loss"]
+            self.save_model()
         return ev
 
-    wrapped.train()
-    bar = tqdm(total=n_total, initial=state["step"], desc=desc, disable=not acc.is_local_main_process,
-               dynamic_ncols=True)
-    t0, last, tally = time.time() - state["elapsed"], state["last"], _StepTally()
-    stop = _StopSignals()
-    epoch = state["micro"] // max(1, len(loader))
-    while state["step"] < n_total:
-        skip = state["micro"] - epoch * len(loader)
-        if hasattr(sampler, "set_epoch"):  # Accelerate's shard does not pass set_epoch on to ours
-            sampler.set_epoch(epoch)
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(epoch)
-        batches = acc.skip_first_batches(loader, skip) if skip > 0 else loader
-        for batch in batches:
-            with acc.accumulate(wrapped):
-                loss, metrics = wrapped(batch)
-                units = float(metrics[loss_weight]) if loss_weight else 0.0
-                if loss_weight and grads_visible:
-                    acc.backward(loss * units)  # divided by the step's total units below
-                elif loss_weight:  # DeepSpeed: weight by this micro-batch's share across processes
-                    total = float(acc.reduce(torch.tensor(units, device=acc.device), reduction="sum"))
-                    acc.backward(loss * (units * n_proc / max(total, 1e-12)))
-                else:
-                    acc.backward(loss)
-                tally.add(float(loss.detach()), {"loss": float(loss.detach()), **metrics}, units)
-                if acc.sync_gradients:
-                    row_metrics, step_units = tally.reduce(acc)  # every process, before clipping
-                    if loss_weight and grads_visible:
-                        # DDP averaged over W and accumulate() divided by A: undo both, divide by the units
-                        scale = n_proc * n_accum / step_units if step_units > 0 else 0.0
-                        for p in wrapped.parameters():
-                            if p.grad is not None:
-                                p.grad.mul_(scale)
-                    if cfg.max_grad_norm > 0:
-                        acc.clip_grad_norm_(flat_params, cfg.max_grad_norm)
-                opt.step()
-                if acc.sync_gradients and not opt.step_was_skipped:
-                    scheduler.step()
-                opt.zero_grad(set_to_none=True)
-            state["micro"] += 1
-            if not acc.sync_gradients:
-                continue
-            state["step"] += 1
-            state["elapsed"] = time.time() - t0
-            last, tally = row_metrics, _StepTally()
-            state["last"] = last
-            row = {"step": state["step"], "epoch": epoch, "lr": scheduler.get_last_lr()[0],
-                   "time_s": round(state["elapsed"], 3), **last}
-            if cfg.eval_every and state["step"] % cfg.eval_every == 0 and state["step"] < n_total:
-                row.update({f"eval_{k}": v for k, v in (evaluate_and_keep_best() or {}).items()})
-            if acc.is_main_process:
-                append_jsonl(metrics_file, row)
-            bar.update(1)
-            if state["step"] % max(1, cfg.log_every) == 0:
-                bar.set_postfix(loss=f"{last['loss']:.4f}")
-            signum = _should_stop(acc, stop, cfg, saved[0])
-            if signum >= 0 or (cfg.save_every and state["step"] % cfg.save_every == 0):
-                save_checkpoint()
-            if signum > 0:
-                bar.close()
-                stop.restore()
-                raise TrainingInterrupted(signum, state["step"], checkpoint.step_dir(ckpt_root, state["step"]))
-            if state["step"] >= n_total:
-                break
-        epoch += 1
-    bar.close()
-    stop.restore()
-    final_eval = evaluate_and_keep_best()
-    if final_eval is not None and acc.is_main_process:
-        append_jsonl(metrics_file, {"step": state["step"], **{f"eval_{k}": v for k, v in final_eval.items()}})
-    if save_fn and eval_fn is None:
-        save_model()
-    if keep_checkpoint and saved[1] != state["step"]:
-        save_checkpoint()  # the stage's work after the loop is not lost either: a rerun skips to here
-    elif not keep_checkpoint and ckpt_root.exists() and acc.is_main_process:
-        shutil.rmtree(ckpt_root)  # finished: the resumable state is no longer needed
-    acc.wait_for_everyone()  # the other processes may read what the main one wrote (metrics, model)
-    return {"steps": state["step"], "train_time_s": round(time.time() - t0, 2), "last": last,
-            "final_eval": final_eval, "best_eval_loss": state["best_eval"]}
+    # ------------------------------------------------------------------ one micro-batch, one optimizer step
+    def backward(self, loss: torch.Tensor, metrics: dict) -> float:
+        """Backward of one micro-batch's loss, weighted by its units under `loss_weight`; returns the units."""
+        acc = self.acc
+        units = float(metrics[self.loss_weight]) if self.loss_weight else 0.0
+        if self.loss_weight and self.grads_visible:
+            acc.backward(loss * units)  # divided by the step's total units in optimizer_step
+        elif self.loss_weight:  # DeepSpeed: weight by this micro-batch's share across processes
+            total = float(acc.reduce(torch.tensor(units, device=acc.device), reduction="sum"))
+            acc.backward(loss * (units * self.n_proc / max(total, 1e-12)))
+        else:
+            acc.backward(loss)
+        return units
+
+    def rescale_and_clip(self, step_units: float) -> None:
+        """At an accumulation boundary: gradients to a mean over the step's units, then clipped."""
+        if self.loss_weight and self.grads_visible:
+            # DDP averaged over W and accumulate() divided by A: undo both, divide by the units
+            scale = self.n_proc * self.n_accum / step_units if step_units > 0 else 0.0
+            for p in self.wrapped.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(scale)
+        if self.cfg.max_grad_norm > 0:
+            self.acc.clip_grad_norm_(self.flat_params, self.cfg.max_grad_norm)
+
+    def optimizer_step(self) -> None:
+        self.opt.step()
+        if self.acc.sync_gradients and not self.opt.step_was_skipped:
+            self.scheduler.step()
+        self.opt.zero_grad(set_to_none=True)
+
+    def end_step(self, epoch: int, row_metrics: dict, t0: float, bar, stop: _StopSignals) -> None:
+        """After an optimizer step: the metrics row (and an eval), the bar, a checkpoint when due; raises
+        TrainingInterrupted after checkpointing on SIGTERM / SIGINT."""
+        state, cfg, acc = self.state, self.cfg, self.acc
+        state["step"] += 1
+        state["elapsed"] = time.time() - t0
+        state["last"] = row_metrics
+        row = {"step": state["step"], "epoch": epoch, "lr": self.scheduler.get_last_lr()[0],
+               "time_s": round(state["elapsed"], 3), **row_metrics}
+        if cfg.eval_every and state["step"] % cfg.eval_every == 0 and state["step"] < self.n_total:
+            row.update({f"eval_{k}": v for k, v in (self.evaluate_and_keep_best() or {}).items()})
+        if acc.is_main_process:
+            append_jsonl(self.metrics_file, row)
+        bar.update(1)
+        if state["step"] % max(1, cfg.log_every) == 0:
+            bar.set_postfix(loss=f"{row_metrics['loss']:.4f}")
+        signum = _should_stop(acc, stop, cfg, self.saved[0])
+        if signum >= 0 or (cfg.save_every and state["step"] % cfg.save_every == 0):
+            self.save_checkpoint()
+        if signum > 0:
+            bar.close()
+            stop.restore()
+            raise TrainingInterrupted(signum, state["step"], checkpoint.step_dir(self.ckpt_root, state["step"]))
+
+    # ------------------------------------------------------------------ the loop
+    def epoch_batches(self, epoch: int):
+        """This epoch's batches (the sampler told the epoch), those done before a resume skipped."""
+        skip = self.state["micro"] - epoch * len(self.loader)
+        if hasattr(self.sampler, "set_epoch"):  # Accelerate's shard does not pass set_epoch on to ours
+            self.sampler.set_epoch(epoch)
+        if hasattr(self.loader, "set_epoch"):
+            self.loader.set_epoch(epoch)
+        return self.acc.skip_first_batches(self.loader, skip) if skip > 0 else self.loader
+
+    def train(self, desc: str, keep_checkpoint: bool) -> dict:
+        acc, state = self.acc, self.state
+        self.wrapped.train()
+        bar = tqdm(total=self.n_total, initial=state["step"], desc=desc, disable=not acc.is_local_main_process,
+                   dynamic_ncols=True)
+        t0, tally, stop = time.time() - state["elapsed"], _StepTally(), _StopSignals()
+        epoch = state["micro"] // max(1, len(self.loader))
+        while state["step"] < self.n_total:
+            for batch in self.epoch_batches(epoch):
+                with acc.accumulate(self.wrapped):
+                    loss, metrics = self.wrapped(batch)
+                    units = self.backward(loss, metrics)
+                    tally.add(float(loss.detach()), {"loss": float(loss.detach()), **metrics}, units)
+                    if acc.sync_gradients:
+                        row_metrics, step_units = tally.reduce(acc)  # every process, before clipping
+                        self.rescale_and_clip(step_units)
+                    self.optimizer_step()
+                state["micro"] += 1
+                if not acc.sync_gradients:
+                    continue
+                tally = _StepTally()
+                self.end_step(epoch, row_metrics, t0, bar, stop)
+                if state["step"] >= self.n_total:
+                    break
+            epoch += 1
+        bar.close()
+        stop.restore()
+        return self.finish(t0, keep_checkpoint)
+
+    def finish(self, t0: float, keep_checkpoint: bool) -> dict:
+        """Final eval and model folder; the last checkpoint kept (keep_checkpoint) or every one removed."""
+        acc, state = self.acc, self.state
+        final_eval = self.evaluate_and_keep_best()
+        if final_eval is not None and acc.is_main_process:
+            append_jsonl(self.metrics_file, {"step": state["step"], **{f"eval_{k}": v for k, v in final_eval.items()}})
+        if self.save_fn and self.eval_fn is None:
+            self.save_model()
+        if keep_checkpoint and self.saved[1] != state["step"]:
+            self.save_checkpoint()  # the stage's work after the loop is not lost either: a rerun skips to here
+        elif not keep_checkpoint and self.ckpt_root.exists() and acc.is_main_process:
+            shutil.rmtree(self.ckpt_root)  # finished: the resumable state is no longer needed
+        acc.wait_for_everyone()  # the other processes may read what the main one wrote (metrics, model)
+        return {"steps": state["step"], "train_time_s": round(time.time() - t0, 2), "last": state["last"],
+                "final_eval": final_eval, "best_eval_loss": state["best_eval"]}
 
 
 class TrainingInterrupted(KeyboardInterrupt):
