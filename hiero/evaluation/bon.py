@@ -281,33 +281,29 @@ def markdown_table(n_values: list[int], curves: dict) -> str:
     return "\n".join(lines)
 
 
-def main(cfg: BonConfig) -> dict:
-    """Parse -> generate one pool -> score it -> curves with CIs -> JSON, PNG, markdown."""
-    t0 = time.time()
-    out = Path(cfg.out)
-    search_cfg = SearchConfig(
-        n=max(cfg.n), n_max=max(cfg.n), temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
-        max_new_tokens=cfg.max_new_tokens, step_tokens=cfg.step_tokens, score_batch=cfg.score_batch,
-        cache_dir=cfg.cache_dir or str(out / "cache"), policy_id=policy_id(cfg.policy) if cfg.policy else "")
+def check_settings(cfg: BonConfig) -> None:
     if any(n < 1 for n in cfg.n):
         raise ValueError(f"--n {','.join(map(str, cfg.n))}: every N must be at least 1")
     if cfg.search and (not cfg.search_n or any(n < 1 for n in cfg.search_n)):
         raise ValueError(f"--search-n {','.join(map(str, cfg.search_n))}: give one or more N, each at least 1")
-    rms: dict = load_rms(cfg)  # before any sampling: a bad spec fails at once
-    check_aggregations(rms, cfg.aggregations, cfg.primary)
-    generator = None
+
+
+def candidate_pool(cfg: BonConfig, search_cfg: SearchConfig) -> tuple[list, list, object]:
+    """(problems, candidates per problem, the generator or None): --candidates as given, else sampled."""
     if cfg.candidates:
         problems, pool = load_candidates(cfg)
-    else:
-        if not cfg.policy:
-            raise ValueError("give --policy (to sample solutions) or --candidates (pre-generated ones)")
-        from hiero.policy import load_generator
+        return problems, pool, None
+    if not cfg.policy:
+        raise ValueError("give --policy (to sample solutions) or --candidates (pre-generated ones)")
+    from hiero.policy import load_generator
 
-        problems = load_problems(cfg)
-        generator = load_generator(cfg.policy)
-        pool = sample_pool(problems, generator, search_cfg)
-    if not problems:
-        raise ValueError("no problems to evaluate")
+    problems = load_problems(cfg)
+    generator = load_generator(cfg.policy)
+    return problems, sample_pool(problems, generator, search_cfg), generator
+
+
+def usable_n(cfg: BonConfig, pool: list) -> tuple[list[int], list[int], int]:
+    """(the N values the pool holds, those left out, the candidates every problem has)."""
     pool_size = min(len(row) for row in pool)
     n_values = sorted({n for n in cfg.n if 1 <= n <= pool_size})
     dropped = sorted(set(cfg.n) - set(n_values))
@@ -315,20 +311,20 @@ def main(cfg: BonConfig) -> dict:
         log.warning("N values %s exceed the %d candidates per problem and are left out", dropped, pool_size)
     if not n_values:
         raise ValueError(f"no N value fits the {pool_size} candidates per problem")
-    pool = [row[:pool_size] for row in pool]
+    return n_values, dropped, pool_size
 
-    if cfg.oracle and all(domain_of(p).checks_steps for p in problems):
-        rms["oracle"] = OracleScorer(problems)
-    methods = method_table(rms, cfg.aggregations, cfg.primary)
 
-    # every pooled solution scored once per reward model; aggregated once per aggregation
+def score_pool(rms: dict, methods: dict, pool: list, batch: int) -> tuple[dict, dict, dict]:
+    """Every candidate scored once per reward model, aggregated once per aggregation a curve uses:
+    ({(rm, agg): per problem, per candidate}, {per-step rm: per problem, per candidate, per step},
+    {rm: what was skipped})."""
     flat = [s for row in pool for s in row]
+    ids = [s.meta.get("id", f"{s.problem_id}#{k}") for row in pool for k, s in enumerate(row)]
     agg_scores: dict[tuple[str, str], list[list[float]]] = {}
-    step_scores: dict[str, list[list[list[float]]]] = {}  # per-step RMs: name -> per problem, per candidate
+    step_scores: dict[str, list[list[list[float]]]] = {}
     skipped: dict[str, dict] = {}
     for name, scorer in rms.items():
-        ids = [s.meta.get("id", f"{s.problem_id}#{k}") for row in pool for k, s in enumerate(row)]
-        res = score_items(scorer, [s.question for s in flat], [s.steps for s in flat], ids, cfg.score_batch,
+        res = score_items(scorer, [s.question for s in flat], [s.steps for s in flat], ids, batch,
                           desc=f"score {name}")
         if res.skipped:  # never chosen (aggregate -inf), counted in results.json
             log.warning("%s: %d of %d candidates could not be scored", name, len(res.skipped), len(flat))
@@ -340,8 +336,12 @@ def main(cfg: BonConfig) -> dict:
         for agg in {m[2] for m in methods.values() if m[0] == name}:
             it = iter(aggregate_or_floor(x, agg) for x in steps)
             agg_scores[(name, agg)] = [[next(it) for _ in row] for row in pool]
-    groups = [answer_groups(p, [s.answer for s in row]) for p, row in zip(problems, pool)]
+    return agg_scores, step_scores, skipped
 
+
+def accuracy_curves(cfg: BonConfig, methods: dict, pool: list, groups: list, agg_scores: dict,
+                    n_values: list[int]) -> dict:
+    """Accuracy vs N of every method with 95% bootstrap intervals over problems."""
     rng = np.random.default_rng(cfg.seed)
     curves = {}
     for name, method in methods.items():
@@ -354,24 +354,29 @@ def main(cfg: BonConfig) -> dict:
             hi.append(ci[1])
         curves[name] = {"acc": acc, "ci_low": lo, "ci_high": hi, "rm": method[0], "selection": method[1],
                         "aggregation": method[2]}
+    return curves
 
-    step_eval, picks = {}, {}
-    if all(domain_of(p).checks_steps for p in problems):  # ground truth per step: how well each RM checks steps
-        step_eval = {name: evaluation_steps.step_eval(problems, pool, sc) for name, sc in step_scores.items()}
-        big = n_values[-1]
-        for name, (rm, how, agg) in methods.items():
-            if how in ("rm", "vote") and name != "oracle":
-                chosen = [select([agg_scores[(rm, agg)][i][j] for j in range(big)], groups[i][:big], how)
-                          for i in range(len(pool))]
-                picks[name] = evaluation_steps.wrong_picks(problems, [row[:big] for row in pool], chosen)
 
-    search = step_search_curves(problems, generator, rms, cfg, search_cfg) if cfg.search else {}
+def step_checks(problems, pool, groups, methods, agg_scores, step_scores, n: int) -> tuple[dict, dict]:
+    """Where the domain checks steps: how well each RM checks them, and what its wrong picks at N were."""
+    if not all(domain_of(p).checks_steps for p in problems):
+        return {}, {}
+    step_eval = {name: evaluation_steps.step_eval(problems, pool, sc) for name, sc in step_scores.items()}
+    picks = {}
+    for name, (rm, how, agg) in methods.items():
+        if how in ("rm", "vote") and name != "oracle":
+            chosen = [select([agg_scores[(rm, agg)][i][j] for j in range(n)], groups[i][:n], how)
+                      for i in range(len(pool))]
+            picks[name] = evaluation_steps.wrong_picks(problems, [row[:n] for row in pool], chosen)
+    return step_eval, picks
 
+
+def write_figures(out: Path, cfg: BonConfig, rms: dict, n_values, curves, search, n_problems: int) -> tuple[str, dict]:
+    """curves.png (+ search.png) and table.md; returns (the Markdown tables, the files written)."""
     out.mkdir(parents=True, exist_ok=True)
     primary_lines = ["majority", "pass@N"] + [
         n if (n == "oracle" or sc.kind == "orm") else f"{n}:{cfg.primary}" for n, sc in rms.items()]
-    plot_curves(n_values, curves, out / "curves.png", primary=primary_lines,
-                title=f"best-of-N, {len(problems)} problems")
+    plot_curves(n_values, curves, out / "curves.png", primary=primary_lines, title=f"best-of-N, {n_problems} problems")
     table = markdown_table(n_values, curves)
     files = {"results": str(out / "results.json"), "plot": str(out / "curves.png"), "table": str(out / "table.md")}
     if search:
@@ -379,16 +384,44 @@ def main(cfg: BonConfig) -> dict:
         table += ("\n\nStep-level search, N candidate steps per step (one pool of candidates per prefix, shared "
                   "across N):\n\n" + markdown_table(search_ns, search))
         files["search_plot"] = str(plot_search(search_ns, search, out / "search.png",
-                                               title=f"step-level search, {len(problems)} problems"))
+                                               title=f"step-level search, {n_problems} problems"))
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
+    return table, files
+
+
+def main(cfg: BonConfig) -> dict:
+    """Check -> load the reward models -> one pool of candidates -> score it once -> curves with CIs,
+    step checks, step-level search -> JSON, PNG, Markdown."""
+    t0 = time.time()
+    out = Path(cfg.out)
+    search_cfg = SearchConfig(
+        n=max(cfg.n), n_max=max(cfg.n), temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
+        max_new_tokens=cfg.max_new_tokens, step_tokens=cfg.step_tokens, score_batch=cfg.score_batch,
+        cache_dir=cfg.cache_dir or str(out / "cache"), policy_id=policy_id(cfg.policy) if cfg.policy else "")
+    check_settings(cfg)
+    rms: dict = load_rms(cfg)  # before any sampling: a bad spec fails at once
+    check_aggregations(rms, cfg.aggregations, cfg.primary)
+    problems, pool, generator = candidate_pool(cfg, search_cfg)
+    if not problems:
+        raise ValueError("no problems to evaluate")
+    n_values, dropped, pool_size = usable_n(cfg, pool)
+    pool = [row[:pool_size] for row in pool]
+    if cfg.oracle and all(domain_of(p).checks_steps for p in problems):
+        rms["oracle"] = OracleScorer(problems)
+    methods = method_table(rms, cfg.aggregations, cfg.primary)
+    agg_scores, step_scores, skipped = score_pool(rms, methods, pool, cfg.score_batch)
+    groups = [answer_groups(p, [s.answer for s in row]) for p, row in zip(problems, pool)]
+    curves = accuracy_curves(cfg, methods, pool, groups, agg_scores, n_values)
+    step_eval, picks = step_checks(problems, pool, groups, methods, agg_scores, step_scores, n_values[-1])
+    search = step_search_curves(problems, generator, rms, cfg, search_cfg) if cfg.search else {}
+    table, files = write_figures(out, cfg, rms, n_values, curves, search, len(problems))
     result = {
         "n": n_values, "n_dropped": dropped, "n_problems": len(problems), "pool_size": pool_size,
         "source": "candidates" if cfg.candidates else ("problems" if cfg.problems else "synth"),
         "rms": {k: v.kind for k, v in rms.items()}, "curves": curves, "search": search,
         "step_eval": step_eval, "skipped": skipped, "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
-        "sample_accuracy": float(np.mean([s.correct for s in flat])), "markdown": table,
-        "files": files,
-        "time_s": round(time.time() - t0, 2), "config": vars(cfg),
+        "sample_accuracy": float(np.mean([s.correct for row in pool for s in row])), "markdown": table,
+        "files": files, "time_s": round(time.time() - t0, 2), "config": vars(cfg),
     }
     write_json(out / "results.json", result)
     return result
