@@ -3,8 +3,9 @@
 # in order, with the demo's recipe (the quick size's settings of hiero/demo.py; docs/embedded-default.md
 # says why each one is what it is). Each command writes what a later one reads; nothing is left unused.
 #
-#   bash recipes/quickstart.sh                 # quick size: ~12 minutes on 2 CPU cores -> runs/quickstart/
-#   SIZE=micro bash recipes/quickstart.sh      # a 2-minute smoke run (figures meaningless; tests run this)
+#   bash recipes/quickstart.sh                 # quick size -> runs/quickstart/ (the same work as `hiero demo`, 6-7
+#                                              # minutes on 2 cores, plus each command's start-up; not timed)
+#   SIZE=micro bash recipes/quickstart.sh      # a 2-minute smoke run (116 s measured; figures meaningless; tests run it)
 #   OUT=elsewhere HIERO=.venv/bin/hiero bash recipes/quickstart.sh
 #
 # A rerun goes on where it stopped: a command whose output is complete is skipped (annotate and the
