@@ -94,9 +94,9 @@ def set_threads(n: int | None) -> None:
 def default_threads(cpus: int, busy: int, torch_default: int) -> int:
     """Threads for a run on a machine that may be shared: the CPUs this process may use (`usable_cpus`)
     less those other processes keep busy right now (`busy_cpus`), at most torch's own default (physical
-    cores), at least 1. Oversubscribed OpenMP threads spin against each other: on a 2-core machine
-    with another job running, the quick policy preset took 6-8 s/step with torch's 2 threads against
-    0.5-1 s/step with 1 (issue 30).
+    cores), at least 1. Oversubscribed OpenMP threads spin against each other: on a 2-core machine with
+    one core held by a busy loop, 60 quick-preset policy steps took 40-41 s on torch's 2 threads and
+    19.6 s on the 1 this picks (issue 30).
 
     >>> default_threads(2, 0, 2), default_threads(2, 1, 2), default_threads(2, 5, 2), default_threads(64, 3, 32)
     (2, 1, 1, 32)
@@ -111,23 +111,32 @@ def usable_cpus() -> int:
     import os
 
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda t: t.split()),  # cgroup v2: "quota period"
-                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):  # cgroup v1
-        try:
-            text = open(path).read()
-            if parse:
-                quota, period = parse(text)
-            else:
-                quota, period = text.strip(), open("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read().strip()
-            if quota not in ("max", "-1") and int(period) > 0:
-                n = min(n, max(1, -(-int(quota) // int(period))))
-            break
-        except (OSError, ValueError):
-            continue
+    quota = _cgroup_cpus()
+    if quota:
+        n = min(n, quota)
     slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
     if slurm.isdigit() and int(slurm) > 0:
         n = min(n, int(slurm))
     return max(1, n)
+
+
+def _cgroup_cpus() -> int | None:
+    """The cgroup CPU quota in whole CPUs, rounded up (None: no quota, or not readable)."""
+    def read(path: str) -> str:
+        with open(path) as f:
+            return f.read().strip()
+
+    for quota_and_period in (lambda: read("/sys/fs/cgroup/cpu.max").split(),  # cgroup v2: "quota period"
+                             lambda: (read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),  # cgroup v1
+                                      read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))):
+        try:
+            quota, period = quota_and_period()
+        except (OSError, ValueError):
+            continue
+        if quota in ("max", "-1") or not period.isdigit() or int(period) == 0:
+            return None
+        return max(1, -(-int(quota) // int(period)))
+    return None
 
 
 def busy_cpus(reads: int = 5, interval_s: float = 0.004) -> int:

@@ -385,13 +385,14 @@ def trained(rms: Path, kinds=KINDS) -> list[str]:
 
 def stage_processbench(d: Path, s: dict, seed: int, rms: Path, domain) -> dict:
     from hiero.evaluation.processbench import ProcessBenchConfig, main
+    from hiero.reward.model import SPEC_FILE, RMSpec
 
     out = {}
     tune_seed, eval_seed = seed + SEED_OFFSETS["processbench_tune"], seed + SEED_OFFSETS["processbench_eval"]
     for kind in trained(rms, ("prm", "hrm")):
         # the tuning split is scored once; F1 at 0.5 is kept only where 0.5 means something (a CE head's
         # probabilities; an MSE head's raw scores get -inf there, the threshold then tuned on the scores)
-        prob = json.loads((rms / kind / "hiero_rm.json").read_text()).get("loss") != "mse"
+        prob = RMSpec.from_dict(json.loads((rms / kind / SPEC_FILE).read_text())).probability
         tune = main(ProcessBenchConfig(rm=str(rms / kind), data="synth", synth_seed=tune_seed,
                                        threshold=0.5 if prob else float("-inf"),
                                        out=str(d / f"{kind}_tune.json"), **asdict(domain), **s))

@@ -261,10 +261,11 @@ def _bon_section(r: dict) -> str:
         with tempfile.TemporaryDirectory() as tmp:  # plot_curves writes a file (atomically)
             png = plot_curves(ns, curves, Path(tmp) / "curves.png", title="accuracy vs N",
                               primary=[n for n in names if n not in ("prm+vote", "hrm+vote")]).read_bytes()
+    note = coincidence_note(r)
     return (f"<h2>Best-of-N</h2><p>{bon['n_problems']} held-out problems, one pool of {bon['pool_size']} samples "
             f"each (sample accuracy {_pct(bon.get('sample_accuracy'))}); the first N of the pool are the candidates "
             "at N; 95% bootstrap intervals over problems.</p>"
-            + (f"<p class='note'>{_e(coincidence_note(r))}</p>" if coincidence_note(r) else "")
+            + (f"<p class='note'>{_e(note)}</p>" if note else "")
             + _table(["method"] + [f"N={n}" for n in ns], rows) + _img(png, "accuracy vs N"))
 
 

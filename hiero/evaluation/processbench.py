@@ -221,9 +221,9 @@ def load_rm(cfg: ProcessBenchConfig, problems: list):
     return scorer
 
 
-def step_scorer(cfg: ProcessBenchConfig, problems: list) -> Callable[[list[Item], str], tuple[list, dict]]:
-    """(items, name of their file) -> (per-step scores, None for an item that could not be scored;
-    {item id: reason} of those)."""
+def step_scorer(cfg: ProcessBenchConfig, problems: list) -> tuple[object, Callable[[list[Item], str], tuple[list, dict]]]:
+    """(the scorer, score): score(items, name of their file) -> (per-step scores, None for an item that could
+    not be scored; {item id: reason} of those)."""
     scorer = load_rm(cfg, problems)
 
     def score(items: list[Item], data: str) -> tuple[list, dict]:
@@ -233,8 +233,7 @@ def step_scorer(cfg: ProcessBenchConfig, problems: list) -> Callable[[list[Item]
             log.warning("%s: %d of %d items could not be scored and are left out (first: %s)", data,
                         len(res.skipped), len(items), next(iter(res.skipped.items())))
         return res.scores, res.skipped
-    score.scorer = scorer  # type: ignore[attr-defined]  # what its scores mean (check_threshold)
-    return score
+    return scorer, score
 
 
 def check_threshold(cfg: ProcessBenchConfig, scorer, tuned: bool) -> None:
@@ -328,8 +327,8 @@ def main(cfg: ProcessBenchConfig) -> dict:
     if not items:
         raise ValueError(f"{cfg.data}: no items")
     tune_items, tune_problems = load_items(cfg.tune_on, cfg) if cfg.tune_on else ([], [])
-    score = step_scorer(cfg, problems + tune_problems)
-    check_threshold(cfg, score.scorer, tuned=bool(tune_items))
+    scorer, score = step_scorer(cfg, problems + tune_problems)
+    check_threshold(cfg, scorer, tuned=bool(tune_items))
     tune_items, tune_scores, _ = kept(tune_items, *score(tune_items, cfg.tune_on)) if tune_items else ([], None, {})
     threshold, source, tune_f1 = choose_threshold(cfg.threshold, tune_scores, [it.label for it in tune_items],
                                                   cfg.tune_on)
@@ -363,8 +362,8 @@ def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
     for s, items in splits.items():
         if not items:
             raise ValueError(f"{paths[s]}: no items")
-    score = step_scorer(cfg, [])
-    check_threshold(cfg, score.scorer, tuned=True)  # the table tunes on a split unless --threshold is given
+    scorer, score = step_scorer(cfg, [])
+    check_threshold(cfg, scorer, tuned=True)  # the table tunes on a split unless --threshold is given
     scores, skipped = {}, {}
     for s in SPLITS:
         splits[s], scores[s], sk = kept(splits[s], *score(splits[s], paths[s]))

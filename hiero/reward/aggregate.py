@@ -41,8 +41,8 @@ def aggregate(scores: list[float], how: How = "min") -> float:
     if how == "min":
         return float(min(scores))
     if how == "prod":
-        if any(not 0.0 <= x <= 1.0 for x in scores):
-            bad = next(x for x in scores if not 0.0 <= x <= 1.0)
+        bad = next((x for x in scores if not 0.0 <= x <= 1.0), None)
+        if bad is not None:
             raise ValueError(f"aggregate prod multiplies probabilities; a step score of {bad:g} is not one "
                              "(use min, last or mean for scores that are not probabilities)")
         return float(math.prod(scores))

@@ -30,6 +30,7 @@ and read; results come back in input order.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -102,9 +103,9 @@ def threshold_for(scorer, threshold: float | None, flag: str, name: str = "the r
                          f"nothing for it: give {flag} in its own units, or train it with --loss hard_ce / soft_ce "
                          "(P(step right))")
     threshold = float(threshold)
-    if threshold != threshold:
+    if math.isnan(threshold):
         raise ValueError(f"{flag}: NaN is not a threshold")
-    if is_probability(scorer) and abs(threshold) != float("inf") and not 0.0 <= threshold <= 1.0:
+    if is_probability(scorer) and math.isfinite(threshold) and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"{flag} {threshold:g}: {name}'s scores are probabilities in [0, 1]; a threshold "
                          "outside keeps all or nothing (give one in [0, 1], or -inf / inf on purpose)")
     return threshold
@@ -115,9 +116,9 @@ def check_threshold_split(scorer, scores: Sequence[float], threshold: float, fla
     """After scoring: how many of `scores` reach `threshold`. For scores that are not probabilities, a
     finite threshold above or below every finite score is refused, naming their range (0.5 on scores
     in [-8, -1] keeps nothing, and would otherwise look like a model that likes no solution)."""
-    finite = [x for x in scores if x == x and abs(x) != float("inf")]
+    finite = [x for x in scores if math.isfinite(x)]
     kept = sum(1 for x in scores if x >= threshold)
-    if finite and not is_probability(scorer) and abs(threshold) != float("inf") \
+    if finite and not is_probability(scorer) and math.isfinite(threshold) \
             and (min(finite) >= threshold or max(finite) < threshold):
         raise ValueError(f"{flag} {threshold:g}: {name}'s scores ({scale_of(scorer)}) lie in "
                          f"[{min(finite):.4g}, {max(finite):.4g}], so it keeps {'all' if kept else 'none'} of "

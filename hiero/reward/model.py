@@ -88,6 +88,12 @@ class RMSpec:
         return "both" if self.hidden_head else "likelihood"
 
     @property
+    def probability(self) -> bool:
+        """Whether its scores are P(step right): a CE head's softmax is; the MSE head regresses Monte-Carlo
+        scores and is not bounded to [0, 1] (hiero.reward.base)."""
+        return self.loss != "mse"
+
+    @property
     def orm(self) -> bool:
         return self.kind == "orm"
 

@@ -44,10 +44,9 @@ class RMScorer(EncodedScorer):
                  max_length: int | None = None, progress: bool = False):
         self.model, self.tokenizer, self.spec = model.eval(), tokenizer, spec
         self.kind = spec.kind
-        # CE heads give P(class 1); the MSE head regresses Monte-Carlo scores and is not bounded
-        self.probability = spec.loss != "mse"
-        self.scale = ("P(step right) in [0, 1]" if self.probability else
-                      "trained with --loss mse: a regression on Monte-Carlo scores, not bounded to [0, 1]")
+        self.probability = spec.probability
+        if not self.probability:  # base.scale_of words the probability case
+            self.scale = "trained with --loss mse: a regression on Monte-Carlo scores, not bounded to [0, 1]"
         self.batch_size, self.max_tokens, self.progress = batch_size, max_tokens, progress
         ctx = getattr(model.backbone.config, "max_position_embeddings", None)
         self.max_length = max_length or ctx or spec.max_length

@@ -278,9 +278,9 @@ def _annotate(cfg: AnnotateConfig, problems: list[Problem], out: Path, generator
             ran = annotate_on_ray(cfg, chunk_search(cfg), todo, write, progress)
             tokens, workers = ran["generated_tokens"], ran["workers"]
         else:
-            watched = WatchedGenerator(generator, on_call) if todo else generator
+            search, watched = chunk_search(cfg), WatchedGenerator(generator, on_call)
             for chunk in todo:
-                trees, n_tok = annotate_batch(chunk, watched, cfg)
+                trees, n_tok = search(chunk, watched)
                 tokens += n_tok
                 write(trees)
                 progress(tokens)

@@ -305,3 +305,14 @@ def test_real_tokenizers_encode_as_their_packages_do(shared_data):
     for t in texts:
         assert qwen(t, add_special_tokens=False)["input_ids"] == qwen_ref.encode(t)
         assert llama(t, add_special_tokens=False)["input_ids"] == llama_ref.encode(t, bos=False, eos=False)
+
+
+def test_every_public_format_declares_its_scores_probabilities(real):
+    """Issue 30's one meaning of a score, on the real published layouts: each public format loads as a
+    scorer that says P(step right), and its scores lie in [0, 1] (softmax / sigmoid)."""
+    from hiero.reward.base import is_probability
+
+    for fmt, path in real.items():
+        scorer = load_scorer(f"{fmt}:{path}")
+        scores = scorer.score(["What is 2 + 3?"], [["2 + 3 = 5.", "So the answer is 5."]])[0]
+        assert is_probability(scorer) and len(scores) == 2 and all(0.0 <= x <= 1.0 for x in scores), fmt
