@@ -168,11 +168,6 @@ def chunk_search(cfg: AnnotateConfig) -> ChunkSearch:
     return ChunkSearch.of(cfg.mode, asdict(cfg), cfg.seed, tree_meta(cfg))
 
 
-def annotate_batch(problems: list[Problem], gen: Generator, cfg: AnnotateConfig) -> tuple[list[Tree], int]:
-    """Search one chunk of problems together; returns (trees, generated tokens)."""
-    return chunk_search(cfg)(problems, gen)
-
-
 TREE_PREFIX = b'{"problem": {'  # how every line annotate writes begins (Tree.to_dict order)
 
 
