@@ -65,9 +65,12 @@ class DemoConfig:
     shared_data: str = field(default="", metadata={
         "help": "folder of the real data for the summaries ('' = ../shared/data beside the checkout, if there)"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
-    variant: Literal["plain", "self_correct"] = field(default="plain", metadata={
+    variant: Literal["plain", "self_correct", "segments"] = field(default="plain", metadata={
         "help": "plain: the size's recipe; self_correct: the policy's SFT data corrects most of its "
-                "wrong steps, so the policy makes errors and later fixes them (the case HRM is built for)"})
+                "wrong steps, so the policy makes errors and later fixes them (the case HRM is built for); "
+                "segments: solutions restate the givens, reason, then state the answer in a sentence, each "
+                "segment with its own error rate, and the preference pairs differ in one known segment "
+                "(the case HiPO is built for)"})
 
 
 # Settings per size: each entry overrides the named stage config's defaults (`check_sizes` builds
@@ -162,9 +165,18 @@ SIZES["full"] = {**_Q, "domain_sample": {**_Q["domain_sample"], "n": 1000},
 # right answers through wrong steps: the case where HRM's merged pairs should help (REFERENCE.md 1).
 # The reward models' backbone is the plain recipe's (the clean reference solutions), so the verifier
 # is not taught the variant's slips; this variant changes the policy only.
+# segments: the restate style (hiero.data.synth: the givens line, equations that follow it, an answer
+# sentence), SFT targets with an error rate per segment (givens misread 0.15, a wrong equation 0.1
+# per step, never corrected, answer sentence wrong 0.1) so that the policy's own samples go wrong in
+# each segment, and preference pairs whose sides differ in exactly one segment, named by the
+# domain's checker (`hiero po pairs --by-segment`): the case HiPO's per-segment terms are built for
+# (docs/embedded-default.md, "Three segments that can each go wrong").
 VARIANTS: dict[str, dict[str, dict]] = {
     "plain": {},
     "self_correct": {"policy": {"p_error": 0.2, "p_correction": 0.9}},
+    "segments": {"domain": {"style": "restate"},
+                 "policy": {"p_restate": 0.15, "p_answer": 0.1, "p_correction": 0.0},
+                 "pairs": {"by_segment": True, "n": 8, "max_per_problem": 3}},
 }
 
 
@@ -189,7 +201,9 @@ SEED_OFFSETS = {"annotate": 101, "pairs": 202, "po_eval": 303, "bon": 7, "proces
                 "processbench_eval": 12}
 PAIRS_TEMPERATURE = 0.8  # sampling temperature of the preference-pair candidates
 # extra keys of a stage's settings that are not fields of its config (problem counts of the demo)
-_DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n", "rm_threshold", "tree_response"}, "po_eval": {"problems"}, "policy": {"preset"}}
+_DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n", "rm_threshold", "tree_response", "by_segment",
+                                                  "max_per_problem"},
+              "po_eval": {"problems"}, "policy": {"preset"}}
 
 
 def _stage_configs() -> dict:
@@ -452,6 +466,11 @@ def stage_pairs(d: Path, s: dict, seed: int, policy: Path, trees: Path, domain, 
     write_jsonl(problems, domain.problems(s["problems"], seed + SEED_OFFSETS["pairs"], "train"))
     sampled = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "solutions.jsonl"),
                                        n=s["n"], temperature=PAIRS_TEMPERATURE, max_new_tokens=96, seed=seed))
+    if s.get("by_segment"):  # the segments variant: pairs that differ in one segment, nothing else
+        res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"),
+                                     problems=str(problems), by_segment=True, max_per_problem=s["max_per_problem"],
+                                     seed=seed, cache_dir=str(d / "cache")))
+        return {"sampled": sampled, "greedy": None, "rm_threshold": None, **_slim(res)}
     greedy = sample_main(SampleConfig(policy=str(policy), problems=str(problems), out=str(d / "greedy.jsonl"),
                                       temperature=0.0, max_new_tokens=96, seed=seed)) if prm else None
     res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"), trees=str(trees),
@@ -488,6 +507,9 @@ def stage_po_eval(d: Path, s: dict, seed: int, policy: Path, po: Path, domain) -
 
 # ----------------------------------------------------------------------------- pipeline
 def main(cfg: DemoConfig) -> dict:
+    if cfg.variant == "segments" and cfg.size == "micro":
+        raise ValueError("--variant segments needs a policy that writes whole solutions right in every segment "
+                         "(its pairs come from those): use --size quick or full, not micro")
     S = demo_settings(cfg.size, cfg.variant)
     if cfg.threads > 0:
         import torch
@@ -766,6 +788,14 @@ def _md_po_eval(x: dict) -> list[str]:
                        [[k, _pct(v), _ci(ci.get(k)),
                          f"{100 * vs[k]['delta']:+.1f} points {_ci(vs[k]['ci95'])}" if k in vs else ""]
                         for k, v in acc.items()])
+    segs = x.get("segments", {})
+    if segs and all("by_segment" in v for v in segs.values()):
+        lines += ["Each segment checked by the domain on its own terms (the judge-free counterpart of the HiPO "
+                  "paper's organisation / flow / consistency scores; `hiero.data.synth.segment_checks`):", ""]
+        lines += _md_table(["model", "givens restated right", "reasoning right (follows the stated givens)",
+                            "equations right", "answer sentence right"],
+                           [[k, _pct(v["by_segment"]["clarification"]), _pct(v["by_segment"]["reasoning"]),
+                             _pct(v["equation_accuracy"]), _pct(v["by_segment"]["answer"])] for k, v in segs.items()])
     lines += ["Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
                   " none is configured in the demo, so none are shown.", ""]
     return lines

@@ -15,6 +15,14 @@ the answer line. One step per line, no blank lines:
     2 * 3 = 6
     The answer is 6
 
+The restate style (`DomainSettings.style`, for HiPO's three segments) writes the same solution as
+
+    Givens: 5, minus 1, divided by 2, times 3.      <- clarification: every given, in order
+    5 - 1 = 4                                       <- reasoning: follows the givens as stated
+    4 / 2 = 2
+    2 * 3 = 6
+    The final count is 6, so the answer is 6        <- answer sentence
+
 Noisy solutions (`render_noisy_solution`, SFT data with realistic mistakes) may contain wrong
 steps and self-corrections, one format only:
 
@@ -23,7 +31,8 @@ steps and self-corrections, one format only:
 
 Checking rule (`check_steps`, ground truth for ANY candidate text, model output included):
   * context step (a statement with one number, before the first equation): right iff the number
-    is the start value;
+    is the start value; a givens line (restate style, "Givens: 5, minus 1, times 3."): right iff it
+    states the start value and every operation of the program, in order;
   * equation step `a op b = c`: consumes the next operation of the program; right iff it is that
     operation (same op, same operand) applied to the TRUE running value and c is the true result.
     So after an uncorrected error every later equation is wrong too (the solution is off track);
@@ -64,6 +73,8 @@ from hiero.types import Problem, Solution
 
 TEST_PERCENT = 10  # share of the program space (by hash bucket) reserved for the test split
 OPS = ("+", "-", "*", "/")
+STYLES = ("plain", "restate")  # how solutions are written (module doc)
+OP_WORDS = {"+": "plus", "-": "minus", "*": "times", "/": "divided by"}  # the givens line's operations
 
 # ----------------------------------------------------------------------------- config
 
@@ -83,11 +94,14 @@ class DomainSettings:
     max_operand: int = field(default=9, metadata={"help": "built-in domain: largest operand of + and - (and start value)"})
     max_factor: int = field(default=3, metadata={"help": "built-in domain: largest multiplier / divisor (2..max_factor)"})
     max_value: int = field(default=99, metadata={"help": "built-in domain: every running value stays in [1, max_value]"})
+    style: Literal["plain", "restate"] = field(default="plain", metadata={
+        "help": "built-in domain: how solutions are written; plain: the start value, equations, 'The answer is N'; "
+                "restate: the givens restated, equations, an answer sentence (three segments that can each go wrong)"})
 
     def problems(self, n: int, seed: int, split: str = "train") -> list[Problem]:
         """`generate_problems` with these settings."""
         return generate_problems(n, seed, split, self.min_ops, self.max_ops, self.max_operand,
-                                 max_factor=self.max_factor, max_value=self.max_value)
+                                 max_factor=self.max_factor, max_value=self.max_value, style=self.style)
 
 
 def domain_of(cfg) -> DomainSettings:
@@ -104,6 +118,10 @@ class SynthConfig(DomainSettings):
     split: Literal["train", "test"] = field(default="train", metadata={"help": "which split to draw from"})
     p_error: float = field(default=0.1, metadata={"help": "noisy solutions: chance each step is wrong"})
     p_correction: float = field(default=0.5, metadata={"help": "noisy solutions: chance a wrong step is corrected"})
+    p_restate: float = field(default=0.0, metadata={
+        "help": "noisy solutions, style restate: chance the givens are misread (a number or an operation)"})
+    p_answer: float = field(default=0.0, metadata={
+        "help": "noisy solutions: chance the answer sentence is wrong (half mis-copied value, half malformed)"})
     solutions_per_problem: int = field(default=1, metadata={"help": "noisy solutions written per problem"})
     out: str = field(default="synth_problems.jsonl", metadata={"help": "output JSONL of problems"})
     solutions_out: str | None = field(default=None, metadata={
@@ -216,17 +234,21 @@ def _check_difficulty(min_ops: int, max_ops: int, max_operand: int, max_factor: 
 
 
 def generate_problems(n: int, seed: int, split: str = "train", min_ops: int = 2, max_ops: int = 3,
-                      max_operand: int = 9, *, max_factor: int = 3, max_value: int = 99) -> list[Problem]:
+                      max_operand: int = 9, *, max_factor: int = 3, max_value: int = 99,
+                      style: str = "plain") -> list[Problem]:
     """`n` distinct problems of `split`, deterministic in all arguments.
 
     Programs are drawn at random and kept only if they belong to `split` (hash bucket); a question
     text already in the set is drawn again. Programs themselves may repeat under different stories:
     deduplicating programs would starve the small 2-operation space and make the test split (10% of
     the programs) skew towards long problems. ids are "synth-<split>-<seed>-<i>";
-    meta["program"] = {"start", "ops"}.
+    meta["program"] = {"start", "ops"}. `style` changes how the reference steps are written
+    (meta["style"], set only for "restate"), never which problems are drawn.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     _check_difficulty(min_ops, max_ops, max_operand, max_factor, max_value)
     # str seeds hash with sha512 inside `random`, so this is stable across runs and machines
     rng = random.Random(f"hiero-synth|{seed}|{split}|{min_ops}|{max_ops}|{max_operand}|{max_factor}|{max_value}")
@@ -256,7 +278,8 @@ def generate_problems(n: int, seed: int, split: str = "train", min_ops: int = 2,
             question=question,
             answer=str(values[-1]),
             source="synth",
-            meta={"program": program, "name": name, "object": objs[1], "hash": h[:16], "split": split},
+            meta={"program": program, "name": name, "object": objs[1], "hash": h[:16], "split": split,
+                  **({"style": style} if style != "plain" else {})},
         )
         problem.steps = solve(problem)
         problems.append(problem)
@@ -304,15 +327,41 @@ def _answer_line(value) -> str:
     return f"The answer is {value}"
 
 
+def style_of(problem: Problem) -> str:
+    """How `problem`'s solutions are written: "plain" or "restate" (meta["style"])."""
+    style = problem.meta.get("style", "plain") if isinstance(problem.meta, dict) else "plain"
+    if style not in STYLES:
+        raise ValueError(f"problem {problem.id!r}: meta.style must be one of {STYLES}, got {style!r}")
+    return style
+
+
+def givens_line(start: int, ops) -> str:
+    """The restate style's clarification step: the start value and every operation, in order.
+
+    >>> givens_line(5, [["-", 1], ["/", 2], ["*", 3]])
+    'Givens: 5, minus 1, divided by 2, times 3.'
+    """
+    return "Givens: " + ", ".join([str(start)] + [f"{OP_WORDS[o]} {k}" for o, k in ops]) + "."
+
+
+def answer_sentence(value, stated=None) -> str:
+    """The restate style's answer step: "The final count is 6, so the answer is 6" (`stated`: the value
+    the answer clause gives, when it mis-copies `value`)."""
+    return f"The final count is {value}, so the answer is {value if stated is None else stated}"
+
+
 def solve(problem: Problem) -> list[str]:
-    """Correct steps: the context step, one equation per operation, "The answer is N"."""
+    """Correct steps: the context step (restate style: the givens line), one equation per operation,
+    the answer step ("The answer is N"; restate style: the answer sentence)."""
     program = _program(problem)
-    steps, v = [_context(problem, program["start"])], program["start"]
+    restate = style_of(problem) == "restate"
+    v = program["start"]
+    steps = [givens_line(v, program["ops"]) if restate else _context(problem, v)]
     for op, k in program["ops"]:
         nv = apply_op(v, op, k)
         steps.append(_equation(v, op, k, nv))
         v = nv
-    steps.append(_answer_line(v))
+    steps.append(answer_sentence(v) if restate else _answer_line(v))
     return steps
 
 
@@ -324,6 +373,11 @@ _CHECK = re.compile(r"^\s*check\s*:\s*(.*?)\s*,\s*not\s+([-−]?[\d.,]+)\s*\.?\s
 _ANSWER = re.compile(r"answer\s+is\s*:?\s*\$?\s*([-−+]?\d[\d,]*(?:\.\d+)?|[-−+]?\.\d+)", re.IGNORECASE)
 _INT = re.compile(r"(?<![\d.])[-−]?\d+(?!\d|\.\d)")  # "5." ends a sentence; "5.5" is no integer
 _OP_ALIASES = {"×": "*", "x": "*", "÷": "/", "−": "-"}
+_GIVENS = re.compile(r"^\s*givens\s*:\s*(.*?)\s*\.?\s*$", re.IGNORECASE)
+_GIVEN_OP = re.compile(r"^(plus|minus|times|divided by)\s+(\d+)$")
+_WORD_OPS = {w: o for o, w in OP_WORDS.items()}
+_SENTENCE = re.compile(r"^\s*the final count is (?P<value>-?\d+), so the answer is (?P<stated>-?\d+)\s*\.?\s*$",
+                       re.IGNORECASE)
 
 
 def _int(text: str) -> int:
@@ -339,6 +393,34 @@ def parse_equation(step: str) -> tuple[int, str, int, int] | None:
     return _int(a), _OP_ALIASES.get(op, op), _int(b), _int(c)
 
 
+def is_givens(step: str) -> bool:
+    """Is this step a givens line ("Givens: 5, minus 1, ..."), well formed or not?"""
+    return _GIVENS.match(step) is not None
+
+
+def parse_givens(step: str) -> tuple[int, list[list]] | None:
+    """`"Givens: 5, minus 1, times 3."` -> (5, [["-", 1], ["*", 3]]); None if not a well-formed givens line.
+
+    >>> parse_givens("Givens: 5, minus 1, divided by 2.")
+    (5, [['-', 1], ['/', 2]])
+    >>> parse_givens("Givens: 5, less 1.") is None
+    True
+    """
+    m = _GIVENS.match(step)
+    if not m:
+        return None
+    items = [x.strip() for x in m.group(1).split(",")]
+    if not items or not re.fullmatch(r"\d+", items[0]):
+        return None
+    ops = []
+    for item in items[1:]:
+        g = _GIVEN_OP.match(item)
+        if not g:
+            return None
+        ops.append([_WORD_OPS[g.group(1)], int(g.group(2))])
+    return int(items[0]), ops
+
+
 def _statement_value(step: str) -> int | None:
     """The one integer of a plain statement ("Sam starts with 7 marbles."), else None."""
     nums = _INT.findall(step)
@@ -348,7 +430,8 @@ def _statement_value(step: str) -> int | None:
 def step_kind(step: str) -> str:
     """Which kind of step this is: "equation", "correction", "answer", "context" or "other".
 
-    "context" means a plain statement with exactly one number (only right before any equation).
+    "context" means a plain statement with exactly one number, or a givens line (only right before any
+    equation).
 
     >>> [step_kind(s) for s in ["Sam starts with 7 marbles.", "7 + 5 = 12", "Check: 7 + 5 = 12, not 13.",
     ...                         "The answer is 12", "Hmm."]]
@@ -360,7 +443,7 @@ def step_kind(step: str) -> str:
         return "equation"
     if _ANSWER.search(step):
         return "answer"
-    return "context" if _statement_value(step) is not None else "other"
+    return "context" if _statement_value(step) is not None or is_givens(step) else "other"
 
 
 def extract_answer(text: str | None) -> str | None:
@@ -432,6 +515,11 @@ def check_steps(problem: Problem, steps: list[str]) -> list[bool]:
             answered = True
             out.append(extract_answer(step) == str(values[-1] if values else program["start"]))
             continue
+        if is_givens(step) and j == 0:
+            last = "context"
+            given = parse_givens(step)
+            out.append(given is not None and given == (program["start"], [list(o) for o in ops]))
+            continue
         value = _statement_value(step)
         if value is not None and j == 0:
             last = "context"
@@ -443,7 +531,7 @@ def check_steps(problem: Problem, steps: list[str]) -> list[bool]:
 
 # kinds of wrong step `error_kinds` tells apart (the first five are what the issue tracker asks about)
 ERROR_KINDS = ("arithmetic", "operand", "start", "format", "after_answer", "carried", "extra", "answer",
-               "correction")
+               "correction", "givens")
 
 
 def error_kinds(problem: Problem, steps: list[str]) -> list[str | None]:
@@ -452,6 +540,7 @@ def error_kinds(problem: Problem, steps: list[str]) -> list[str | None]:
     arithmetic    an equation whose own arithmetic is false (a op b != c)
     operand       arithmetic right, but not the story's next operation (wrong op or operand)
     start         the context step misreads the start value
+    givens        the givens line misreads a number or an operation (restate style)
     carried       right operation and arithmetic, from a wrong running value (an earlier error
                   carried forward); also an answer that repeats a wrong running value
     extra         an equation beyond the story's last operation
@@ -508,6 +597,11 @@ def error_kinds(problem: Problem, steps: list[str]) -> list[str | None]:
             said = extract_answer(step)
             kinds.append(None if ok else ("carried" if said == str(running) else "answer"))
             continue
+        if is_givens(step) and j == 0:
+            given = parse_givens(step)
+            running = given[0] if given else program["start"]
+            kinds.append(None if ok else "givens")
+            continue
         value = _statement_value(step)
         if value is not None and j == 0:
             running = value
@@ -523,6 +617,100 @@ def first_error(problem: Problem, steps: list[str]) -> int:
         if not ok:
             return i
     return -1
+
+
+SEGMENTS = ("clarification", "reasoning", "answer")  # HiPO's Rq / Mt / Ra, as segment_checks names them
+
+
+def segment_checks(problem: Problem, steps: list[str]) -> dict:
+    """HiPO's three segments of one solution, each checked on its own terms (the judge-free counterpart
+    of the HiPO paper's organisation / flow / consistency scores):
+
+    clarification  the first step restates the problem rightly: a givens line equal to the program
+                   (restate style), or a context step stating the start value (plain style);
+    reasoning      every equation applies the next operation *the clarification stated* to the value the
+                   solution holds (the stated start, then each result), with right arithmetic, one
+                   equation per stated operation, nothing unparseable in between ("Check:" lines set the
+                   value held); `equations` / `equations_right` count them;
+    answer         the last step (when it is no equation) states the value the reasoning reached, well
+                   formed (restate style: the whole answer sentence, "The final count is N, so the
+                   answer is N", both values; plain: "The answer is N").
+
+    So a misread givens line followed by faithful arithmetic is a wrong clarification and a right
+    reasoning; the answer is right overall iff all three are (`check_steps` is the step-level truth).
+
+    >>> p = Problem(id="x", question="", answer="8", source="synth", meta={"program": {"start": 5, "ops": [["+", 3]]},
+    ...             "style": "restate"})
+    >>> segment_checks(p, ["Givens: 6, plus 3.", "6 + 3 = 9", "The final count is 9, so the answer is 9"])
+    {'clarification': False, 'reasoning': True, 'answer': True, 'equations': 1, 'equations_right': 1}
+    >>> segment_checks(p, ["Givens: 5, plus 3.", "5 + 3 = 8", "The final count is 8."])
+    {'clarification': True, 'reasoning': True, 'answer': False, 'equations': 1, 'equations_right': 1}
+    """
+    program = _program(problem)
+    restate = style_of(problem) == "restate"
+    start, ops = program["start"], [list(o) for o in program["ops"]]
+    body = [x.strip() for x in steps]
+    clarification = False
+    if body and is_givens(body[0]):
+        given = parse_givens(body[0])
+        if given is not None:
+            clarification = given == (start, ops)
+            start, ops = given
+        body = body[1:]
+    elif body and parse_equation(body[0]) is None and _statement_value(body[0]) is not None:
+        clarification = _statement_value(body[0]) == start
+        start = _statement_value(body[0])
+        body = body[1:]
+    # the last step is the answer attempt unless it is an equation or a check (then none was written)
+    answer_step = body[-1] if body and not _CHECK.match(body[-1]) and parse_equation(body[-1]) is None else None
+    if answer_step is not None:
+        body = body[:-1]
+    held, j, n_right, stray = start, 0, 0, False
+    for step in body:
+        check = _CHECK.match(step)
+        eq = parse_equation(check.group(1) if check else step)
+        if eq is None:
+            stray = True
+            continue
+        if check:
+            held = eq[3]
+            continue
+        a, op, b, c = eq
+        ok = (j < len(ops) and a == held and [op, b] == ops[j]
+              and not (op == "/" and (b == 0 or a % b)) and apply_op(a, op, b) == c)
+        n_right += ok
+        j, held = j + 1, c
+    reasoning = not stray and j == len(ops) and n_right == j
+    answer = False
+    if answer_step is not None:
+        if restate:
+            m = _SENTENCE.match(answer_step)
+            answer = bool(m) and int(m["value"]) == held and int(m["stated"]) == held
+        else:
+            answer = _ANSWER.search(answer_step) is not None and extract_answer(answer_step) == str(held)
+    return {"clarification": clarification, "reasoning": reasoning, "answer": answer, "equations": j,
+            "equations_right": n_right}
+
+
+def segment_spans(steps: list[str], sep: str = "\n") -> dict[str, tuple[int, int]]:
+    """Character spans of the three segments in `sep.join(steps)`, as `segment_checks` reads them: the
+    first step (a givens line or context statement) is the clarification, the last step (unless it is
+    an equation or a check) the answer, the steps between the reasoning; boundaries at step starts,
+    so the spans tile the text.
+
+    >>> segment_spans(["Givens: 5, plus 3.", "5 + 3 = 8", "The final count is 8."])
+    {'clarification': (0, 19), 'reasoning': (19, 29), 'answer': (29, 50)}
+    """
+    starts = [0]
+    for step in steps:
+        starts.append(starts[-1] + len(step) + len(sep))
+    end = max(starts[-1] - len(sep), 0)
+    first = steps and (is_givens(steps[0]) or (parse_equation(steps[0]) is None
+                                               and _statement_value(steps[0]) is not None))
+    last = (len(steps) > int(bool(first)) and not _CHECK.match(steps[-1]) and parse_equation(steps[-1]) is None)
+    c_end = starts[1] if first else 0
+    a_start = starts[len(steps) - 1] if last else end
+    return {"clarification": (0, min(c_end, end)), "reasoning": (min(c_end, a_start), a_start), "answer": (a_start, end)}
 
 
 # ----------------------------------------------------------------------------- noisy solutions
@@ -546,7 +734,93 @@ def _wrong_operand(rng: random.Random, a: int, op: str, k: int) -> int | None:
     return rng.choice(cands) if cands else None
 
 
-def render_noisy_solution(problem: Problem, rng: random.Random, p_error: float, p_correction: float) -> Solution:
+def _runs(start: int, ops) -> bool:
+    """Does the program stay on non-negative integers (every division exact)?"""
+    v = start
+    for op, k in ops:
+        if op == "/" and (k == 0 or v % k):
+            return False
+        v = apply_op(v, op, k)
+        if v < 0:
+            return False
+    return True
+
+
+def _misread(rng: random.Random, start: int, ops) -> tuple[int, list[list]] | None:
+    """The program as a careless reader restates it: one number (the start value or an operand) or one
+    operation (+ for -, * for /, and back) changed, half each, such that it still runs on integers."""
+    numbers = [(start + d, ops) for d in (-2, -1, 1, 2) if start + d >= 1]
+    for i, (op, k) in enumerate(ops):
+        alts = (2, 3, 4) if op in "*/" else (k - 1, k + 1, k + 2)
+        numbers += [(start, ops[:i] + [[op, x]] + ops[i + 1:]) for x in alts if x >= 1 and x != k]
+    swap = {"+": "-", "-": "+", "*": "/", "/": "*"}
+    operations = [(start, ops[:i] + [[swap[op], k]] + ops[i + 1:]) for i, (op, k) in enumerate(ops)]
+    kinds = [numbers, operations] if rng.random() < 0.5 else [operations, numbers]
+    for cands in kinds:
+        cands = [c for c in cands if _runs(*c)]
+        if cands:
+            return rng.choice(cands)
+    return None
+
+
+def _render_restate(problem: Problem, rng: random.Random, p_error: float, p_correction: float, p_restate: float,
+                    p_answer: float) -> tuple[list[str], list[int], list[int], dict]:
+    """Steps of a noisy restate-style solution: the givens (misread at p_restate), equations that
+    follow the givens as stated (each wrong at p_error, corrected at p_correction), the answer
+    sentence (wrong at p_answer: the value mis-copied or the sentence left without its answer)."""
+    program = _program(problem)
+    start, ops = program["start"], [list(o) for o in program["ops"]]
+    steps: list[str] = []
+    injected: list[int] = []
+    corrections: list[int] = []
+    wrong = {"clarification": False, "reasoning": False, "answer": False}  # segments written wrong on purpose
+    if p_restate and rng.random() < p_restate:
+        misread = _misread(rng, start, ops)
+        if misread is not None:
+            start, ops = misread
+            injected.append(0)
+            wrong["clarification"] = True
+    steps.append(givens_line(start, ops))
+    v = t = start  # v: the value the solution holds; t: the stated program's value
+    last_right = None  # the right version of the last equation; set before v can leave t
+    for op, k in ops:
+        t_next = apply_op(t, op, k)
+        if op == "/" and v % k:  # v != t (the stated program divides): correct the step just taken
+            assert last_right is not None
+            corrections.append(len(steps))
+            steps.append(f"Check: {_equation(*last_right)}, not {v}.")
+            v = t
+        kk, c = k, apply_op(v, op, k)
+        if rng.random() < p_error:
+            alt = _wrong_operand(rng, v, op, k) if rng.random() < 0.4 else None
+            if alt is not None:
+                kk, c = alt, apply_op(v, op, alt)
+            else:
+                c = _slip(rng, c)
+            injected.append(len(steps))
+            wrong["reasoning"] = True
+        steps.append(_equation(v, op, kk, c))
+        last_right = (t, op, k, t_next)
+        v = c
+        if c != t_next and rng.random() < p_correction:
+            corrections.append(len(steps))
+            steps.append(f"Check: {_equation(*last_right)}, not {c}.")
+            v = t_next
+        t = t_next
+    sentence = answer_sentence(v)
+    if p_answer and rng.random() < p_answer:
+        injected.append(len(steps))
+        wrong["answer"] = True
+        if rng.random() < 0.5:
+            sentence = answer_sentence(v, stated=_slip(rng, v))  # the value mis-copied
+        else:
+            sentence = f"The final count is {v}."  # the sentence left without its answer
+    steps.append(sentence)
+    return steps, injected, corrections, wrong
+
+
+def render_noisy_solution(problem: Problem, rng: random.Random, p_error: float, p_correction: float,
+                          p_restate: float = 0.0, p_answer: float = 0.0) -> Solution:
     """A solution with realistic mistakes, labelled by `check_steps`.
 
     Each computing step (the context step and every equation) is wrong with probability p_error:
@@ -555,9 +829,28 @@ def render_noisy_solution(problem: Problem, rng: random.Random, p_error: float, 
     wrong too) unless, with probability p_correction after any wrong step, a correction line
     "Check: <right step>, not <wrong value>." follows and the solution resumes from the true value.
     meta: "injected" (indices of the wrong steps written on purpose), "corrections" (indices).
+
+    Restate style (`problem.meta["style"]`): the givens line is misread at p_restate (one number or
+    one operation) and the equations follow the givens *as stated*; the answer sentence is wrong at
+    p_answer (half mis-copied value, half without its answer clause); meta "wrong_segments" says
+    which of the three segments were written wrong on purpose. p_restate and p_answer are for that
+    style only (plain: the context step's misreads come with p_error).
     """
-    if not (0.0 <= p_error <= 1.0 and 0.0 <= p_correction <= 1.0):
-        raise ValueError(f"p_error and p_correction must be in [0, 1], got {p_error}, {p_correction}")
+    for name, x in (("p_error", p_error), ("p_correction", p_correction), ("p_restate", p_restate),
+                    ("p_answer", p_answer)):
+        if not 0.0 <= x <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {x}")
+    if style_of(problem) == "restate":
+        steps, injected, corrections, wrong = _render_restate(problem, rng, p_error, p_correction, p_restate, p_answer)
+        labels = [int(ok) for ok in check_steps(problem, steps)]
+        answer = extract_answer(steps[-1])
+        return Solution(
+            problem_id=problem.id, steps=steps, answer=answer, correct=is_correct(problem, answer),
+            question=problem.question, labels=labels, first_error=next((i for i, y in enumerate(labels) if not y), -1),
+            meta={"injected": injected, "corrections": corrections, "wrong_segments": wrong, "source": "synth-noisy"})
+    if p_restate or p_answer:
+        raise ValueError(f"problem {problem.id!r} is written in the plain style: p_restate and p_answer are for "
+                         "the restate style (--style restate); the plain context step's misreads come with p_error")
     program = _program(problem)
     start = program["start"]
     steps: list[str] = []
@@ -625,8 +918,11 @@ def main(cfg: SynthConfig) -> dict:
 
     if cfg.n < 1 or cfg.solutions_per_problem < 1:
         raise ValueError(f"need n >= 1 and solutions_per_problem >= 1, got {cfg.n}, {cfg.solutions_per_problem}")
-    if not (0.0 <= cfg.p_error <= 1.0 and 0.0 <= cfg.p_correction <= 1.0):
-        raise ValueError(f"p_error and p_correction must be in [0, 1], got {cfg.p_error}, {cfg.p_correction}")
+    for name in ("p_error", "p_correction", "p_restate", "p_answer"):
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {getattr(cfg, name)}")
+    if cfg.style == "plain" and (cfg.p_restate or cfg.p_answer):
+        raise ValueError("--p-restate and --p-answer are for --style restate")
     problems = domain_of(cfg).problems(cfg.n, cfg.seed, cfg.split)
     n_ops = Counter(len(p.meta["program"]["ops"]) for p in problems)
     op_counts = Counter(op for p in problems for op, _ in p.meta["program"]["ops"])
@@ -641,7 +937,7 @@ def main(cfg: SynthConfig) -> dict:
     sols: list[Solution] = []
     if cfg.solutions_out:
         rng = random.Random(f"hiero-synth-noise|{cfg.seed}|{cfg.split}")
-        sols = [render_noisy_solution(p, rng, cfg.p_error, cfg.p_correction)
+        sols = [render_noisy_solution(p, rng, cfg.p_error, cfg.p_correction, cfg.p_restate, cfg.p_answer)
                 for p in problems for _ in range(cfg.solutions_per_problem)]
         n = len(sols)
         summary.update({

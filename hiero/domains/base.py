@@ -33,3 +33,7 @@ class Domain(Protocol):
 
     def error_kinds(self, problem: Problem, steps: list[str]) -> list[str | None] | None:
         """What kind of error each step makes (None: a right step), where the domain can tell; else None."""
+
+    def segment_checks(self, problem: Problem, steps: list[str]) -> dict | None:
+        """Each of HiPO's segments (clarification, reasoning, answer) right or not, checked on its own
+        terms, where the domain can tell (hiero.data.synth.segment_checks); else None."""

@@ -33,5 +33,8 @@ class BuiltinDomain:
     def error_kinds(self, problem: Problem, steps: list[str]) -> list[str | None] | None:
         return synth.error_kinds(problem, steps)
 
+    def segment_checks(self, problem: Problem, steps: list[str]) -> dict | None:
+        return synth.segment_checks(problem, steps)
+
 
 DOMAIN = BuiltinDomain()

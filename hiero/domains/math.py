@@ -48,5 +48,8 @@ class MathDomain:
     def error_kinds(self, problem: Problem, steps: list[str]) -> list[str | None] | None:
         return None
 
+    def segment_checks(self, problem: Problem, steps: list[str]) -> dict | None:
+        return None
+
 
 DOMAIN = MathDomain()

@@ -41,7 +41,7 @@ with `correct` already set keeps it when no problem file gives the reference ans
 
 Built-in domain only: every per-step RM is also checked step by step against the domain's ground
 truth on the same pool (`step_eval`: step AUROC, AUROC within a problem, ProcessBench F1 with the
-threshold tuned on the other half of the problems, AUROC per error kind; hiero.evaluation.steps),
+threshold tuned on the other half of the problems, AUROC per error kind; hiero.evaluation.domain_checks),
 and `wrong_picks` describes, per selection rule at the largest N, the wrong solutions it chose where
 a right one was in the pool (error kind, missing answer, length).
 
@@ -61,7 +61,7 @@ import numpy as np
 from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_json
 from hiero.domains import domain_of
-from hiero.evaluation import steps as evaluation_steps
+from hiero.evaluation import domain_checks
 from hiero.evaluation.metrics import bootstrap_ci
 from hiero.evaluation.plots import plot_curves, plot_search
 from hiero.policy.sampling import policy_id, sample_pool
@@ -361,13 +361,13 @@ def step_checks(problems, pool, groups, methods, agg_scores, step_scores, n: int
     """Where the domain checks steps: how well each RM checks them, and what its wrong picks at N were."""
     if not all(domain_of(p).checks_steps for p in problems):
         return {}, {}
-    step_eval = {name: evaluation_steps.step_eval(problems, pool, sc) for name, sc in step_scores.items()}
+    step_eval = {name: domain_checks.step_eval(problems, pool, sc) for name, sc in step_scores.items()}
     picks = {}
     for name, (rm, how, agg) in methods.items():
         if how in ("rm", "vote") and name != "oracle":
             chosen = [select([agg_scores[(rm, agg)][i][j] for j in range(n)], groups[i][:n], how)
                       for i in range(len(pool))]
-            picks[name] = evaluation_steps.wrong_picks(problems, [row[:n] for row in pool], chosen)
+            picks[name] = domain_checks.wrong_picks(problems, [row[:n] for row in pool], chosen)
     return step_eval, picks
 
 

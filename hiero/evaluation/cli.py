@@ -51,7 +51,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
     p.set_defaults(func=_processbench)
 
-    from hiero.evaluation.step_auroc import StepEvalConfig
+    from hiero.evaluation.labelled_rows import StepEvalConfig
 
     s = esub.add_parser("steps", help="step-level AUROC against labelled steps of `hiero rm data` rows (e.g. PRM800K test)",
                         description=__doc__.splitlines()[0])
@@ -88,7 +88,7 @@ def _processbench(args) -> int:
 
 
 def _steps(args) -> int:
-    from hiero.evaluation.step_auroc import StepEvalConfig, main
+    from hiero.evaluation.labelled_rows import StepEvalConfig, main
 
     print(json.dumps(main(config_from_args(StepEvalConfig, args)), indent=2))
     return 0

@@ -88,6 +88,10 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
     n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
     p_error: float = field(default=0.1, metadata={"help": "SFT noise: chance a computing step is wrong"})
     p_correction: float = field(default=0.5, metadata={"help": "SFT noise: chance a wrong step is corrected"})
+    p_restate: float = field(default=0.0, metadata={
+        "help": "SFT noise, --style restate: chance the givens line misreads a number or an operation"})
+    p_answer: float = field(default=0.0, metadata={
+        "help": "SFT noise, --style restate: chance the answer sentence is wrong (mis-copied value or no answer)"})
     vocab_size: int = field(default=512, metadata={"help": "BPE vocabulary size (bytes + merges + specials)"})
     arch: Literal["qwen2", "llama"] = field(default="qwen2", metadata={"help": "transformers architecture"})
     n_layers: int = field(default=4, metadata={"help": "transformer layers"})
@@ -150,7 +154,8 @@ def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]
 def target_steps(problems: list[Problem], cfg: PolicyTrainConfig) -> list[list[str]]:
     """The SFT target of each problem: a noisy rendering for built-in problems, else its steps."""
     rng = random.Random(f"policy-noise|{cfg.seed}")
-    return [synth.render_noisy_solution(p, rng, cfg.p_error, cfg.p_correction).steps if p.source == "synth"
+    return [synth.render_noisy_solution(p, rng, cfg.p_error, cfg.p_correction, cfg.p_restate, cfg.p_answer).steps
+            if p.source == "synth"
             else list(p.steps or []) for p in problems]
 
 

@@ -15,7 +15,7 @@ pairs are compared by the pairwise judge with the order swapped (judge.py). Judg
 reported under "judge" / "pairwise", apart from the rule-based "accuracy"; they never change it.
 On the built-in domain each model's segments are also checked without a judge ("segments":
 clarification step right, share of right steps, first-error position, answer right;
-`hiero.evaluation.steps.segment_quality`).
+`hiero.evaluation.domain_checks.segment_quality`).
 
 Departures from the paper: the authors' evaluation used different prompts for HiPO and baseline
 models (the HiPO seed's "bugs not to copy"); here one prompt for all. The paper's benchmarks (GSM8K,
@@ -107,7 +107,7 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
         result["models"][name] = {"dir": str(path), **acc, "examples": [
             {"question": p.question, "solution": t, "correct": c} for p, t, c in list(zip(problems, texts[name], correct))[:3]]}
         if all(domain_of(p).checks_steps for p in problems):  # segment quality checked by the domain, no judge
-            from hiero.evaluation.steps import segment_quality
+            from hiero.evaluation.domain_checks import segment_quality
 
             result.setdefault("segments", {})[name] = segment_quality(problems, texts[name])
         del gen

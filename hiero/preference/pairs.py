@@ -10,7 +10,10 @@ Four sources, any combination in one run:
                        is >= --rm-threshold (a right answer through a wrong step is not "chosen"); the
                        rejected side is the incorrect one it scores lowest, or, with --greedy FILE, the
                        policy's own greedy solution wherever that one is wrong (the error the policy
-                       actually makes, not a slip it rarely samples).
+                       actually makes, not a slip it rarely samples). With --by-segment the problem's
+                       domain checks each segment instead (built-in problems; `synth.segment_checks`):
+                       chosen = right in every segment, rejected = wrong in exactly one (clarification,
+                       reasoning or answer, named in `meta.segment`), with the domain's exact spans.
     --trees FILE       reasoning trees (Step-DPO style): under a shared correct prefix, the child with
                        the highest MC score is chosen and the child with the lowest is rejected, when
                        their scores differ by at least --min-gap. `--tree-response step` keeps only the
@@ -93,6 +96,9 @@ class PairsConfig:
                 "whose scores are probabilities; required for one whose scores are not)"})
     greedy: str | None = field(default=None, metadata={"help": "solutions: the policy's greedy solutions (Solution JSONL); "
                                                                "a wrong one is the rejected side"})
+    by_segment: bool = field(default=False, metadata={
+        "help": "solutions: chosen = right in every segment, rejected = wrong in exactly one, named in meta.segment "
+                "(checked by the problem's domain: the built-in one; needs --problems), with exact segment spans"})
     max_per_problem: int = field(default=1, metadata={"help": "pairs per problem from solutions / per tree / "
                                                                "per PRM800K solution"})
     min_gap: float = field(default=0.5, metadata={"help": "trees: minimum MC-score gap between chosen and rejected step"})
@@ -175,6 +181,54 @@ def pairs_from_scored_solutions(solutions: list[Solution], scores: list[float], 
                                       meta={"source": "solutions", "problem_id": pid, "chosen_rm": round(cv, 4),
                                             "rejected_rm": None if rv is None else round(rv, 4),
                                             "rejected_greedy": rv is None}))
+    return out
+
+
+def pairs_from_segments(solutions: list[Solution], problems: dict[str, Problem], max_per_problem: int = 1,
+                        seed: int = 0) -> list[PreferencePair]:
+    """Pairs that differ in one known segment, checked by the problem's domain (`segment_checks`).
+
+    Per problem: chosen = a solution right in all three segments (clarification, reasoning,
+    answer) with the right answer; rejected = one wrong in exactly one segment. The rejected sides
+    take turns over the wrong segments (one clarification, one reasoning, one answer error, then
+    again), so a problem with several kinds of error gives one pair of each first; each is paired
+    with another chosen text where there are several. Both sides carry the domain's exact segment
+    spans (`synth.segment_spans`); meta["segment"] names the one that differs.
+    """
+    from hiero.data.synth import SEGMENTS, segment_spans
+    from hiero.domains import domain_of
+
+    rng = random.Random(seed)
+    groups: dict[str, list[tuple[Solution, list[str]]]] = defaultdict(list)
+    for i, s in enumerate(solutions, start=1):
+        problem = problems.get(s.problem_id)
+        if problem is None:
+            raise ValueError(f"solution {i} ({s.problem_id!r}): no such problem in --problems")
+        checks = domain_of(problem).segment_checks(problem, s.steps)
+        if checks is None:
+            raise ValueError(f"solution {i} ({s.problem_id!r}): the {domain_of(problem).name} domain cannot check "
+                             "segments; --by-segment needs the built-in domain")
+        groups[s.problem_id].append((s, [k for k in SEGMENTS if not checks[k]]))
+    out = []
+    for pid, xs in groups.items():
+        good = list({s.text: s for s, wrong in xs if not wrong and s.correct}.values())
+        if not good:
+            continue
+        by_seg = {k: list({s.text: s for s, wrong in xs if wrong == [k]}.values()) for k in SEGMENTS}
+        for v in by_seg.values():
+            rng.shuffle(v)
+        rng.shuffle(good)
+        turns = []
+        while any(by_seg.values()):
+            for k in SEGMENTS:
+                if by_seg[k]:
+                    turns.append((k, by_seg[k].pop()))
+        for j, (k, bad) in enumerate(turns[:max_per_problem]):
+            chosen = good[j % len(good)]
+            out.append(PreferencePair(prompt=build_prompt(chosen.question), chosen=chosen.text, rejected=bad.text,
+                                      id=f"{pid}-g{j}", chosen_segments=segment_spans(chosen.steps),
+                                      rejected_segments=segment_spans(bad.steps),
+                                      meta={"source": "segments", "problem_id": pid, "segment": k}))
     return out
 
 
@@ -381,7 +435,19 @@ def main(cfg: PairsConfig) -> dict:
     threshold, rm_note = None, ""
     if cfg.solutions:
         sols = load_solutions(cfg.solutions, problems)
-        if cfg.rm:
+        if cfg.by_segment:
+            if cfg.rm or cfg.greedy:
+                raise ValueError("--by-segment picks pairs by the domain's segment checks: drop --rm / --greedy")
+            if not problems:
+                raise ValueError("--by-segment needs --problems (the problems the solutions answer)")
+            new = pairs_from_segments(sols, problems, cfg.max_per_problem, cfg.seed)
+            counts["by_segment"] = {k: sum(p.meta["segment"] == k for p in new)
+                                    for k in ("clarification", "reasoning", "answer")}
+            if not new:
+                raise ValueError(f"--by-segment: no pair in {cfg.solutions}: no problem has a solution right in every "
+                                 f"segment and another wrong in exactly one ({len(sols)} solutions, "
+                                 f"{sum(bool(s.correct) for s in sols)} with the right answer)")
+        elif cfg.rm:
             greedy = {g.problem_id: g for g in load_solutions(cfg.greedy, problems)} if cfg.greedy else None
             scores, threshold = rm_min_scores(sols, cfg.rm, cfg.rm_threshold)
             new = pairs_from_scored_solutions(sols, scores, threshold, greedy, cfg.max_per_problem)

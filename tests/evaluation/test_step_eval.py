@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hiero.data import synth
-from hiero.evaluation.steps import step_eval, wrong_picks
+from hiero.evaluation.domain_checks import step_eval, wrong_picks
 from hiero.types import Problem, Solution
 
 # start 5, +3 -> 8, *2 -> 16
@@ -89,7 +89,7 @@ def test_wrong_picks_describes_what_was_chosen():
 
 
 def test_segment_quality_counts_each_segment_by_hand():
-    from hiero.evaluation.steps import segment_quality
+    from hiero.evaluation.domain_checks import segment_quality
 
     p = synth.generate_problems(1, seed=4, split="test", min_ops=2, max_ops=2)[0]
     ref = synth.solve(p)  # context, two equations, answer

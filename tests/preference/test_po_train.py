@@ -13,7 +13,7 @@ from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
 from hiero.preference import train as train_mod
 from hiero.preference.train import POTrainConfig, main
-from hiero.types import PreferencePair
+from hiero.types import PreferencePair, Problem
 
 sys.path.insert(0, str(Path(__file__).parent))
 import po_helpers as H  # noqa: E402
@@ -135,3 +135,41 @@ def test_a_step_level_pair_gets_no_eos(setup):
     (m,), _ = train_mod.prepare_pairs([mixed], tok, POTrainConfig(model="m", pairs="x", segmenter="none"))
     assert m["chosen_ids"] == tok(prompt + mixed.chosen)["input_ids"]
     assert m["rejected_ids"] == tok(prompt + mixed.rejected)["input_ids"] + [tok.eos_token_id]
+
+
+def test_cli_segment_pairs_then_hipo_then_segment_eval(tmp_path, setup):
+    """The restate style end to end through the CLI: noisy solutions whose segments go wrong at their own
+    rates -> `po pairs --by-segment` (each pair differs in one named segment, every segment non-empty on
+    both sides) -> `po train --loss hipo` with every term live -> `po eval` checking each segment."""
+    probs, sols = tmp_path / "problems.jsonl", tmp_path / "sols.jsonl"
+    assert cli_main(["data", "synth", "--style", "restate", "--max-value", "30", "--n", "40", "--seed", "0",
+                     "--p-restate", "0.3", "--p-answer", "0.3", "--p-error", "0.1", "--p-correction", "0",
+                     "--solutions-per-problem", "6", "--out", str(probs), "--solutions-out", str(sols)]) == 0
+    assert cli_main(["po", "pairs", "--solutions", str(sols), "--problems", str(probs), "--by-segment", "true",
+                     "--max-per-problem", "3", "-o", str(tmp_path / "pairs.jsonl")]) == 0
+    pairs = list(read_jsonl(tmp_path / "pairs.jsonl", PreferencePair))
+    problems = {p.id: p for p in read_jsonl(probs, Problem)}
+    seen = set()
+    for p in pairs:
+        problem = problems[p.meta["problem_id"]]
+        good = synth.segment_checks(problem, p.chosen.split("\n"))
+        bad = synth.segment_checks(problem, p.rejected.split("\n"))
+        assert all(good[k] for k in synth.SEGMENTS)
+        assert [k for k in synth.SEGMENTS if not bad[k]] == [p.meta["segment"]]
+        assert all(e > s for side in (p.chosen_segments, p.rejected_segments) for s, e in side.values())
+        seen.add(p.meta["segment"])
+    assert seen == set(synth.SEGMENTS)
+    rc = cli_main(["po", "train", "--loss", "hipo", "--preset", "rq-bias", "--model", str(setup / "policy"),
+                   "--pairs", str(tmp_path / "pairs.jsonl"), "-o", str(tmp_path / "run"), "--max-steps", "2",
+                   "--batch-size", "4", "--ref-cache-dir", str(tmp_path / "cache")])
+    assert rc == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["missing_segments"] == {k: 0 for k in synth.SEGMENTS}
+    assert cli_main(["po", "eval", "--models", f"base={setup / 'policy'},hipo={tmp_path / 'run'}", "--problems",
+                     str(probs), "--limit", "3", "--max-new-tokens", "8", "--device", "cpu",
+                     "-o", str(tmp_path / "eval.json")]) == 0
+    seg = json.loads((tmp_path / "eval.json").read_text())["segments"]
+    assert set(seg["hipo"]["by_segment"]) == set(synth.SEGMENTS) and "equation_accuracy" in seg["base"]
+    # the demo's variant needs a policy that writes whole solutions: refused at micro size, before any work
+    assert cli_main(["demo", "--size", "micro", "--variant", "segments", "--out", str(tmp_path / "demo")]) == 2
+    assert not (tmp_path / "demo" / "stages").exists()

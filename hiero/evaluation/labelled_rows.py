@@ -20,7 +20,7 @@ questions (steps of one question are not independent), counts, accuracy at 0.5, 
 class and, when rows carry `meta.row_type` (PRM800K HRM rows: step / merged_pair), AUROC per type.
 `--limit K` scores K rows drawn at random with `--seed` (0: all). OUT.json holds the summary and
 every scored step (row index, step, label, score).
-Tests: `.venv/bin/python -m pytest -q tests/evaluation/test_step_auroc.py`.
+Tests: `.venv/bin/python -m pytest -q tests/evaluation/test_labelled_rows.py`.
 """
 
 from __future__ import annotations

@@ -188,6 +188,12 @@ def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
     solutions that have one (later is better); `answer_right` = the final answer (the answer segment);
     `first_error_kind` = how many solutions' first wrong step is of each kind (`synth.error_kinds`:
     arithmetic, operand, start, ...), where the domain can tell, most common first.
+
+    Where the domain checks each segment on its own terms (`Domain.segment_checks`; the restate
+    style shows it best), also `by_segment`: the share of solutions whose clarification (givens
+    restated rightly), reasoning (every equation follows the stated givens, right arithmetic) and
+    answer (the answer sentence states the value reached, well formed) are right, and
+    `equation_accuracy`, the share of right equations given the stated givens.
     """
     from hiero.policy.prompt import split_steps
 
@@ -195,9 +201,17 @@ def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
         raise ValueError(f"segment_quality: {len(problems)} problems, {len(texts)} texts")
     n_steps = n_right = clar = clean = 0
     firsts, answers, kinds = [], 0, Counter()
+    segs, n_eq, n_eq_right = Counter(), 0, 0
+    checked_segments = True
     for p, text in zip(problems, texts, strict=True):
         steps = split_steps(text)
         domain = domain_of(p)
+        checks = domain.segment_checks(p, steps) if hasattr(domain, "segment_checks") else None
+        if checks is None:
+            checked_segments = False
+        else:
+            segs.update(k for k in ("clarification", "reasoning", "answer") if checks[k])
+            n_eq, n_eq_right = n_eq + checks["equations"], n_eq_right + checks["equations_right"]
         truth = (domain.step_truth(p, steps) or []) if steps else []
         n_steps += len(truth)
         n_right += sum(truth)
@@ -211,6 +225,11 @@ def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
                 kinds[kind[first]] += 1
         answers += domain.is_correct(p, domain.extract_answer(text))
     n = max(len(problems), 1)
-    return {"n": len(problems), "clarification_right": _rounded(clar / n),
-            "step_accuracy": _rounded(n_right / max(n_steps, 1)), "all_steps_right": _rounded(clean / n), "mean_first_error": _rounded(np.mean(firsts)) if firsts else None,
-            "answer_right": _rounded(answers / n), "first_error_kind": dict(kinds.most_common())}
+    out = {"n": len(problems), "clarification_right": _rounded(clar / n),
+           "step_accuracy": _rounded(n_right / max(n_steps, 1)), "all_steps_right": _rounded(clean / n),
+           "mean_first_error": _rounded(np.mean(firsts)) if firsts else None,
+           "answer_right": _rounded(answers / n), "first_error_kind": dict(kinds.most_common())}
+    if checked_segments and problems:
+        out["by_segment"] = {k: _rounded(segs[k] / n) for k in ("clarification", "reasoning", "answer")}
+        out["equation_accuracy"] = _rounded(n_eq_right / max(n_eq, 1))
+    return out

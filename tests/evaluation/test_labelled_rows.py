@@ -6,7 +6,7 @@ import pytest
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
-from hiero.evaluation.step_auroc import labelled_steps, question_bootstrap, score_labelled
+from hiero.evaluation.labelled_rows import labelled_steps, question_bootstrap, score_labelled
 
 
 def _row(q, steps, labels, mask=None, row_type="step"):
@@ -78,7 +78,7 @@ def test_cli_on_a_trained_tiny_encoder(tmp_path):
 
 
 def test_missing_arguments_are_an_error():
-    from hiero.evaluation.step_auroc import StepEvalConfig, main
+    from hiero.evaluation.labelled_rows import StepEvalConfig, main
 
     with pytest.raises(ValueError, match="--rm DIR and --rows"):
         main(StepEvalConfig())
