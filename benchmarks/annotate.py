@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from hiero.data import synth
 from hiero.data.io import write_json
+from hiero.domains import builtin as synth
 from hiero.trees.bfs import SearchSettings, grow_bfs
 from hiero.trees.tree import check_tree, new_tree
 

@@ -40,8 +40,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hiero.data import synth
 from hiero.data.io import write_json
+from hiero.domains import builtin as synth
 from hiero.policy.model import build_model
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.policy.tokenizer import train_tokenizer

@@ -46,7 +46,7 @@ def build_model_folder(out: Path, *, hidden: int = 128, heads: int = 2, layers: 
     head_dim = hidden / heads must be one vLLM's kernels support (64 by default); everything is
     built from the embedded domain, so no download is needed.
     """
-    from hiero.data import synth
+    from hiero.domains import builtin as synth
     from hiero.policy.model import build_model
     from hiero.policy.prompt import STEP_SEP, build_prompt
     from hiero.policy.sft import save_policy
@@ -65,7 +65,7 @@ def build_model_folder(out: Path, *, hidden: int = 128, heads: int = 2, layers: 
 
 
 def prompts(n: int = PROMPTS_N) -> list[str]:
-    from hiero.data import synth
+    from hiero.domains import builtin as synth
     from hiero.policy.prompt import build_prompt
 
     return [build_prompt(p.question) for p in synth.generate_problems(n, 1, "test")]
@@ -83,8 +83,8 @@ def check_completions(outs, n: int, stop: str | None) -> None:
 
 
 def annotate_with(gen, work: Path, name: str) -> dict:
-    from hiero.data import synth
     from hiero.data.io import read_jsonl, write_jsonl
+    from hiero.domains import builtin as synth
     from hiero.trees.annotate import AnnotateConfig, main
     from hiero.trees.tree import check_tree
     from hiero.types import Tree

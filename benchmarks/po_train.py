@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_json, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.policy.model import build_model
 from hiero.policy.prompt import build_prompt
 from hiero.policy.tokenizer import train_tokenizer

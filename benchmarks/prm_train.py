@@ -34,8 +34,8 @@ from pathlib import Path
 
 import torch
 
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_json, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.testing import make_tiny_base
 
 

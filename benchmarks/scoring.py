@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from hiero.data import synth
 from hiero.data.io import write_json
+from hiero.domains import builtin as synth
 from hiero.reward.model import RMSpec, build_reward_model, load_reward_model
 from hiero.reward.scorer import RMScorer
 from hiero.testing import make_tiny_base

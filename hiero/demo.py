@@ -165,7 +165,7 @@ SIZES["full"] = {**_Q, "domain_sample": {**_Q["domain_sample"], "n": 1000},
 # right answers through wrong steps: the case where HRM's merged pairs should help (REFERENCE.md 1).
 # The reward models' backbone is the plain recipe's (the clean reference solutions), so the verifier
 # is not taught the variant's slips; this variant changes the policy only.
-# segments: the restate style (hiero.data.synth: the givens line, equations that follow it, an answer
+# segments: the restate style (hiero.domains.builtin: the givens line, equations that follow it, an answer
 # sentence), SFT targets with an error rate per segment (givens misread 0.15, a wrong equation 0.1
 # per step, never corrected, answer sentence wrong 0.1) so that the policy's own samples go wrong in
 # each segment, and preference pairs whose sides differ in exactly one segment, named by the
@@ -195,7 +195,7 @@ def demo_settings(size: str, variant: str = "plain", sizes: dict | None = None) 
 
 
 # Seeds of the problem sets each stage draws, as offsets from --seed (disjoint sets of problems;
-# train/test programs never overlap in any case, see hiero.data.synth), and the fixed sampling
+# train/test programs never overlap in any case, see hiero.domains.builtin), and the fixed sampling
 # settings of the demo.
 SEED_OFFSETS = {"annotate": 101, "pairs": 202, "po_eval": 303, "bon": 7, "processbench_tune": 11,
                 "processbench_eval": 12}
@@ -209,7 +209,8 @@ _DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n", "rm_threshold
 def _stage_configs() -> dict:
     """Stage name -> the config class its settings override (imported here: they pull in torch)."""
     from hiero.augment.rows import RowsConfig
-    from hiero.data.synth import DomainSettings, SynthConfig
+    from hiero.domains.builtin import DomainSettings
+    from hiero.domains.builtin.sets import SynthConfig
     from hiero.evaluation.bon import BonConfig
     from hiero.evaluation.processbench import ProcessBenchConfig
     from hiero.policy.sample import SampleConfig
@@ -249,7 +250,7 @@ def check_sizes(sizes: dict[str, dict] | None = None) -> None:
 
 
 def _domain(S: dict):
-    from hiero.data.synth import DomainSettings
+    from hiero.domains.builtin import DomainSettings
 
     return DomainSettings(**S["domain"])
 
@@ -297,7 +298,7 @@ def _slim(d: dict, drop=("config", "markdown", "items", "texts")) -> dict:
 # ----------------------------------------------------------------------------- stages
 def stage_domain(d: Path, s: dict, seed: int, domain) -> dict:
     """A sample of built-in problems and noisy solutions; checks the checker against the injected truth."""
-    from hiero.data import synth
+    from hiero.domains import builtin as synth
 
     problems = domain.problems(s["n"], seed, "test")
     rng = random.Random(f"demo-domain|{seed}")
@@ -791,7 +792,7 @@ def _md_po_eval(x: dict) -> list[str]:
     segs = x.get("segments", {})
     if segs and all("by_segment" in v for v in segs.values()):
         lines += ["Each segment checked by the domain on its own terms (the judge-free counterpart of the HiPO "
-                  "paper's organisation / flow / consistency scores; `hiero.data.synth.segment_checks`):", ""]
+                  "paper's organisation / flow / consistency scores; `hiero.domains.builtin.segment_checks`):", ""]
         lines += _md_table(["model", "givens restated right", "reasoning right (follows the stated givens)",
                             "equations right", "answer sentence right"],
                            [[k, _pct(v["by_segment"]["clarification"]), _pct(v["by_segment"]["reasoning"]),

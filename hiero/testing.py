@@ -43,8 +43,8 @@ from pathlib import Path
 
 import torch
 
-from hiero.data.synth import generate_problems, render_noisy_solution
 from hiero.domains import domain_of
+from hiero.domains.builtin import generate_problems, render_noisy_solution
 from hiero.trees.tree import add_node, new_tree
 from hiero.types import ROOT, Problem, Solution, Tree, validate_reward_row
 

@@ -23,7 +23,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from hiero.data import synth  # noqa: E402
+from hiero.domains import builtin as synth  # noqa: E402
 from hiero.policy.backend import Completion  # noqa: E402
 from hiero.types import Problem  # noqa: E402
 

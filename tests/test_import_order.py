@@ -13,9 +13,10 @@ import hiero
 
 LAYERS = [
     {"types", "config", "grading"},     # the data model, settings, answer equivalence
-    {"data"},                           # sources, the built-in domain's generator, JSONL io
+    {"domains"},                        # answers and steps per domain; the built-in domain (writes no file)
+    {"data"},                           # sources, JSONL io, `hiero data synth`
     {"cache", "checkpoint"},            # hashes and seeds; resumable training checkpoints (no pickle)
-    {"training", "runs", "domains", "models"},  # training loop and output folders; grading per domain; model sources
+    {"training", "runs", "models"},     # training loop and output folders; model sources
     {"policy"},                         # generation backends, sampling, policy SFT
     {"trees"},                          # tree annotation (bfs, MCTS, binary search)
     {"augment"},                        # HNC and reward-model rows
@@ -63,10 +64,10 @@ def test_no_stage_imports_a_later_one():
 def test_the_check_catches_a_stage_importing_a_later_one(tmp_path):
     (tmp_path / "policy").mkdir()
     (tmp_path / "policy" / "sample.py").write_text(
-        "from hiero.data import synth\n\ndef f():\n    from hiero.evaluation.bon import policy_id\n")
+        "from hiero.domains import builtin\n\ndef f():\n    from hiero.evaluation.bon import policy_id\n")
     (tmp_path / "trees").mkdir()
     (tmp_path / "trees" / "x.py").write_text("import hiero.trees.tree\nimport hiero.policy.prompt\n")
-    assert violations(tmp_path) == [f"{tmp_path / 'policy' / 'sample.py'}: policy imports evaluation (layer 9 >= 4)"]
+    assert violations(tmp_path) == [f"{tmp_path / 'policy' / 'sample.py'}: policy imports evaluation (layer 10 >= 5)"]
 
 
 def module_imports(root: Path) -> dict[str, set[str]]:

@@ -14,8 +14,8 @@ import pytest
 
 from hiero import training
 from hiero.cli import main as cli
-from hiero.data import synth
 from hiero.data.io import write_jsonl
+from hiero.domains import builtin as synth
 from hiero.testing import make_tiny_base, noisy_reward_rows
 from hiero.trees.tree import add_node, new_tree
 

@@ -33,7 +33,7 @@ import torch
 
 from hiero.cli import main as cli
 from hiero.data.io import write_jsonl
-from hiero.data.synth import generate_problems
+from hiero.domains.builtin import generate_problems
 from hiero.policy.prompt import STEP_SEP
 from hiero.testing import make_tiny_base, noisy_reward_rows
 from hiero.training import TrainConfig, train_loop

@@ -1,4 +1,4 @@
-"""CLI of the data stage: `hiero data convert | stats | sample | synth`. It only parses and dispatches.
+"""CLI of the data stage: `hiero data convert | stats | sample | synth`. It parses, dispatches and writes.
 
     hiero data convert --format processbench ../shared/data/processbench/math.json -o pb_math.jsonl
     hiero data convert --format prm800k ../shared/data/prm800k/phase1_test.jsonl -o prm.jsonl --neutral positive
@@ -8,7 +8,7 @@
     hiero data synth --n 200 --seed 0 -o problems.jsonl [--solutions-out noisy.jsonl]
 
 Python: `hiero.data.sources.convert(fmt, src, out, **opts)`, `stats(path)`,
-`summarize_real_data(dir)`; `hiero.data.sample.main(SampleConfig(...))`; `hiero.data.synth.main(SynthConfig(...))`.
+`summarize_real_data(dir)`; `hiero.data.sample.main(SampleConfig(...))`; `write_synth(SynthConfig(...))`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 
 from hiero.config import add_config_args, config_from_args
 from hiero.data import sources
+from hiero.data.io import write_jsonl
 
 
 def register(sub) -> None:
@@ -50,10 +51,8 @@ def register(sub) -> None:
     m.add_argument("-o", "--out", required=True, help="output JSONL")
     m.set_defaults(func=_sample)
 
-    try:  # the built-in domain is its own module; list `synth` only when it is importable
-        from hiero.data.synth import SynthConfig
-    except ImportError:
-        return
+    from hiero.domains.builtin.sets import SynthConfig
+
     y = dsub.add_parser("synth", help="generate built-in multi-step arithmetic word problems")
     add_config_args(y, SynthConfig)
     y.add_argument("-o", dest="out", default=argparse.SUPPRESS, help="same as --out")
@@ -113,8 +112,20 @@ def _sample(args) -> int:
     return 0
 
 
-def _synth(args) -> int:
-    from hiero.data.synth import SynthConfig, main
+def write_synth(cfg) -> dict:
+    """`hiero data synth`: the built-in domain's problems (and noisy solutions) as JSONL, each file
+    written atomically after everything is built; returns the figures."""
+    from hiero.domains.builtin.sets import make_set
 
-    print(json.dumps(main(config_from_args(SynthConfig, args)), indent=2))
+    problems, solutions, summary = make_set(cfg)
+    write_jsonl(cfg.out, problems)
+    if cfg.solutions_out:
+        write_jsonl(cfg.solutions_out, solutions)
+    return summary
+
+
+def _synth(args) -> int:
+    from hiero.domains.builtin.sets import SynthConfig
+
+    print(json.dumps(write_synth(config_from_args(SynthConfig, args)), indent=2))
     return 0

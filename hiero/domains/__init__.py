@@ -1,52 +1,31 @@
 """Domains: how a problem's answers are read and graded, and whether its steps can be checked.
 
-    domain_of(problem) -> Domain        by `problem.source`; general math for every unknown source
+    domain_of(problem) -> Domain        by `problem.source` in DOMAINS; general math for every other source
     answer_of(problem, text) -> (answer or None, correct)
 
 A domain implements the `Domain` protocol (hiero/domains/base.py). Two ship: the built-in
-arithmetic domain (`builtin.py`, source "synth": exact integers, every step checkable) and general
+arithmetic domain (`builtin/`, source "synth": exact integers, every step checkable) and general
 math (`math.py`: hiero.grading, math-verify equivalence, no step truth). Every stage that reads or
 grades an answer asks `domain_of(problem)`: tree search, test-time search, sampling, evaluation.
 
-Adding a domain is adding one file here that defines `DOMAIN` (an object with the protocol's
-methods) with `DOMAIN.sources`, the `problem.source` values it serves: the modules of this package
-are discovered on first use.
+Adding a domain is one object with the protocol's methods and one row in DOMAINS (source -> domain).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from functools import cache
-
 from hiero.domains.base import Domain
+from hiero.domains.builtin import DOMAIN as BUILTIN
 from hiero.domains.math import DOMAIN as MATH
 from hiero.types import Problem
 
-__all__ = ["Domain", "answer_of", "discover", "domain_of", "registry"]
+__all__ = ["DOMAINS", "Domain", "answer_of", "domain_of"]
 
-
-def discover(package: str) -> dict[str, Domain]:
-    """source -> domain, from every module of `package` that defines DOMAIN."""
-    out: dict[str, Domain] = {}
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        domain = getattr(importlib.import_module(f"{package}.{info.name}"), "DOMAIN", None)
-        for source in getattr(domain, "sources", ()):
-            if source in out:
-                raise ValueError(f"problem source {source!r} claimed by two domains: {out[source].name}, {domain.name}")
-            out[source] = domain
-    return out
-
-
-@cache
-def registry() -> dict[str, Domain]:
-    """source -> domain for the domains shipped in this package."""
-    return discover(__name__)
+DOMAINS: dict[str, Domain] = {"synth": BUILTIN}  # problem.source -> domain; any other source: MATH
 
 
 def domain_of(problem: Problem) -> Domain:
     """The domain serving `problem.source` (general math when none claims it)."""
-    return registry().get(problem.source, MATH)
+    return DOMAINS.get(problem.source, MATH)
 
 
 def answer_of(problem: Problem, text: str) -> tuple[str | None, bool]:

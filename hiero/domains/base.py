@@ -9,7 +9,6 @@ from hiero.types import Problem
 
 class Domain(Protocol):
     name: str
-    sources: tuple[str, ...]  # the `problem.source` values this domain serves
     checks_steps: bool  # True when `step_truth` knows every step's truth
 
     def extract_answer(self, text: str | None) -> str | None:
@@ -25,9 +24,6 @@ class Domain(Protocol):
         """The answer the LAST of `steps` states, by an explicit marker; None when that step does
         not end the solution (a step holding a number is not an answer)."""
 
-    def states_answer(self, step: str) -> bool:
-        """Does this single step end a solution by stating a final answer?"""
-
     def step_truth(self, problem: Problem, steps: list[str]) -> list[bool] | None:
         """The truth of every step, where the domain can check steps; else None."""
 
@@ -36,4 +32,4 @@ class Domain(Protocol):
 
     def segment_checks(self, problem: Problem, steps: list[str]) -> dict | None:
         """Each of HiPO's segments (clarification, reasoning, answer) right or not, checked on its own
-        terms, where the domain can tell (hiero.data.synth.segment_checks); else None."""
+        terms, where the domain can tell (hiero.domains.builtin.segment_checks); else None."""

@@ -19,7 +19,6 @@ _ANSWER_HEADER = re.compile(r"^\s*#\s*Answer\s*$", re.IGNORECASE)
 
 class MathDomain:
     name = "general math"
-    sources = ()  # the fallback for every source no other domain claims
     checks_steps = False
 
     def extract_answer(self, text: str | None) -> str | None:
@@ -38,9 +37,6 @@ class MathDomain:
         if len(steps) > 1 and _ANSWER_HEADER.match(steps[-2]) and step.strip():
             return grading.extract_answer("\n".join(steps[-2:]))
         return grading.extract_answer(step) if _EXPLICIT_ANSWER.search(step) else None
-
-    def states_answer(self, step: str) -> bool:
-        return self.stated_answer([step]) is not None
 
     def step_truth(self, problem: Problem, steps: list[str]) -> list[bool] | None:
         return None

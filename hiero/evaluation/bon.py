@@ -58,8 +58,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.domains import builtin as synth
 from hiero.domains import domain_of
 from hiero.evaluation import domain_checks
 from hiero.evaluation.metrics import bootstrap_ci
@@ -124,7 +124,7 @@ def load_problems(cfg: BonConfig) -> list[Problem]:
         problems = list(read_jsonl(cfg.problems, Problem))
     else:
 
-        problems = synth.domain_of(cfg).problems(cfg.synth_n, cfg.synth_seed, "test")
+        problems = synth.settings_of(cfg).problems(cfg.synth_n, cfg.synth_seed, "test")
     return problems[:cfg.limit] if cfg.limit > 0 else problems
 
 

@@ -42,7 +42,7 @@ from collections import Counter
 
 import numpy as np
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.domains import domain_of
 from hiero.evaluation.metrics import (
     auroc,

@@ -58,8 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from hiero.data import synth
 from hiero.data.io import DataError, atomic_write, read_json, read_jsonl, write_json
+from hiero.domains import builtin as synth
 from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
 from hiero.reward.base import score_items, skip_summary
 from hiero.reward.precomputed import solution_ids
@@ -187,7 +187,7 @@ def take(items: list, limit: int, mode: str = "first") -> list:
 
 def load_items(data: str, cfg: ProcessBenchConfig) -> tuple[list[Item], list]:
     if data == "synth":
-        items, problems = synth_items(cfg.synth_n, cfg.synth_seed, cfg.p_error, cfg.p_correction, synth.domain_of(cfg))
+        items, problems = synth_items(cfg.synth_n, cfg.synth_seed, cfg.p_error, cfg.p_correction, synth.settings_of(cfg))
     elif not Path(data).exists():
         raise DataError(data, None, "file not found")
     elif data.endswith(".json") or data.endswith(".json.gz"):

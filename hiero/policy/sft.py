@@ -41,8 +41,8 @@ from typing import Literal
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.domains import builtin as synth
 from hiero.models import resolve_model
 from hiero.policy.generators import evaluate_accuracy
 from hiero.policy.model import build_model, count_params
@@ -136,7 +136,7 @@ def preset_config(name: str = "quick", **overrides) -> PolicyTrainConfig:
 def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]:
     """(train, test) problems; the two never share a problem (synthetic: never a program)."""
     if not cfg.problems:
-        domain = synth.domain_of(cfg)
+        domain = synth.settings_of(cfg)
         return domain.problems(cfg.n_train, cfg.seed, "train"), domain.problems(cfg.n_test, cfg.seed, "test")
     problems = []
     for line, p in enumerate(read_jsonl(cfg.problems, Problem), start=1):

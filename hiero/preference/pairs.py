@@ -195,8 +195,8 @@ def pairs_from_segments(solutions: list[Solution], problems: dict[str, Problem],
     with another chosen text where there are several. Both sides carry the domain's exact segment
     spans (`synth.segment_spans`); meta["segment"] names the one that differs.
     """
-    from hiero.data.synth import SEGMENTS, segment_spans
     from hiero.domains import domain_of
+    from hiero.domains.builtin import SEGMENTS, segment_spans
 
     rng = random.Random(seed)
     groups: dict[str, list[tuple[Solution, list[str]]]] = defaultdict(list)

@@ -46,8 +46,8 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from hiero.data import synth
 from hiero.data.io import atomic_write, read_jsonl
+from hiero.domains import builtin as synth
 from hiero.models import resolve_model
 from hiero.policy.prompt import RAW, PromptFormat, encode_prompts, prompt_format, save_prompt_file
 from hiero.policy.sft import collate
@@ -161,7 +161,7 @@ def encode_example(tokenizer, prompt: str, response: str, ends: bool, fmt: Promp
 def held_out_problems(cfg: SelfTrainConfig) -> list[Problem]:
     if cfg.eval_problems:
         return list(read_jsonl(cfg.eval_problems, Problem))
-    return synth.domain_of(cfg).problems(cfg.eval_n, cfg.eval_seed, "test")
+    return synth.settings_of(cfg).problems(cfg.eval_n, cfg.eval_seed, "test")
 
 
 def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int, desc: str,

@@ -17,13 +17,13 @@ a search grows the tree, and `leaf_counts` is an independent walk the tests comp
 A step is terminal when it states a final answer or when the model ended the text (finish_reason
 "eos"); an eos without an answer is a wrong leaf. "States a final answer" needs an explicit marker
 ("The answer is N", "\\boxed{..}", "#### N", or the line after a "# Answer" header); the answer
-is extracted with `hiero.data.synth.extract_answer` for the built-in domain and
+is extracted with `hiero.domains.builtin.extract_answer` for the built-in domain and
 `hiero.grading.extract_answer` otherwise (at eos: from the whole solution, as evaluation grades it,
 so there its last-number fallback applies). A step cut by the token limit stays a step: the next
 level continues from it (raise `step_tokens` for models with long steps).
 
 Built-in-domain problems also get `step_correct`, the ground truth of the step from
-`hiero.data.synth.check_steps` (used later to measure reward models against truth).
+`hiero.domains.builtin.check_steps` (used later to measure reward models against truth).
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ class _FakePolicy:
         self.by_question = {p.question: p for p in problems}
 
     def generate(self, prompts, *, n=1, max_new_tokens=256, stop=None, temperature=0.0, top_p=1.0, seed=None):
-        from hiero.data import synth
+        from hiero.domains import builtin as synth
         from hiero.policy.backend import Completion
 
         out = []
@@ -242,7 +242,7 @@ class _FakePolicy:
 
 @pytest.fixture(scope="module")
 def annotated_trees():
-    from hiero.data import synth
+    from hiero.domains import builtin as synth
     from hiero.trees.bfs import SearchSettings, grow_bfs
     from hiero.trees.tree import new_tree
 

@@ -7,20 +7,21 @@ from dataclasses import asdict
 
 import pytest
 
-from hiero.data import synth
-from hiero.data.synth import DomainSettings, domain_of
+from hiero.domains import builtin as synth
+from hiero.domains.builtin import DomainSettings, settings_of
+from hiero.domains.builtin.sets import SynthConfig
 from hiero.evaluation.bon import BonConfig, load_problems
 from hiero.evaluation.processbench import ProcessBenchConfig, synth_items
 from hiero.policy.sft import PolicyTrainConfig
 from hiero.selftrain.train import SelfTrainConfig, held_out_problems
 
-CONFIGS = [synth.SynthConfig, PolicyTrainConfig, BonConfig, ProcessBenchConfig, SelfTrainConfig]
+CONFIGS = [SynthConfig, PolicyTrainConfig, BonConfig, ProcessBenchConfig, SelfTrainConfig]
 
 
 @pytest.mark.parametrize("cls", CONFIGS)
 def test_every_stage_has_the_same_domain_defaults(cls):
     assert issubclass(cls, DomainSettings)
-    assert domain_of(cls()) == DomainSettings()
+    assert settings_of(cls()) == DomainSettings()
 
 
 def test_generate_problems_defaults_are_the_domain_defaults():
@@ -34,7 +35,7 @@ def test_stages_draw_from_the_settings_they_are_given():
 
     def ok(problems):
         progs = [p.meta["program"] for p in problems]
-        return all(len(g["ops"]) == 2 and max([g["start"], *synth._run(g)]) <= 20 for g in progs)
+        return all(len(g["ops"]) == 2 and max([g["start"], *synth.run_program(g)]) <= 20 for g in progs)
 
     assert ok(load_problems(BonConfig(synth_n=20, **asdict(narrow))))
     assert ok(held_out_problems(SelfTrainConfig(eval_n=20, **asdict(narrow))))

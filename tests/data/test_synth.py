@@ -11,15 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiero.data import synth as S
+from hiero.data.cli import write_synth
 from hiero.data.io import read_jsonl
+from hiero.domains import builtin as S
+from hiero.domains.builtin.sets import SynthConfig
 from hiero.types import Problem, Solution
 
 POOL = S.generate_problems(150, seed=7, max_ops=7)  # 2-7 ops: the property tests draw from it
 
 
 def _problem(start, ops, name="Sam", obj="marbles"):
-    return Problem(id="t", question="q", answer=str(S._run({"start": start, "ops": ops})[-1]), source="synth",
+    return Problem(id="t", question="q", answer=str(S.run_program({"start": start, "ops": ops})[-1]), source="synth",
                    meta={"program": {"start": start, "ops": ops}, "name": name, "object": obj})
 
 
@@ -39,7 +41,7 @@ def test_deterministic_and_ids_unique():
 
 def test_deterministic_across_processes():
     """Same seed in a fresh interpreter with another hash seed -> the same problems."""
-    code = ("import json; from hiero.data.synth import generate_problems as g; "
+    code = ("import json; from hiero.domains.builtin import generate_problems as g; "
             "print(json.dumps([p.to_dict() for p in g(30, 11, 'test')]))")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
@@ -57,7 +59,7 @@ def test_train_and_test_disjoint_by_construction():
     assert all(p.id.startswith("synth-test-") for p in test)
     # the bucket really is ~10% of the program space
     rng = random.Random(0)
-    progs = [S._sample_program(rng, 3, 9, 3, 99) for _ in range(3000)]
+    progs = [S.sample_program(rng, 3, 9, 3, 99) for _ in range(3000)]
     frac = sum(S.split_of(p) == "test" for p in progs) / len(progs)
     assert 0.07 < frac < 0.13
 
@@ -130,7 +132,7 @@ def test_solve_format_and_passes_check():
 
 
 def test_survives_jsonl_round_trip(tmp_path):
-    summary = S.main(S.SynthConfig(n=40, seed=5, split="test", out=str(tmp_path / "p.jsonl"),
+    summary = write_synth(SynthConfig(n=40, seed=5, split="test", out=str(tmp_path / "p.jsonl"),
                                    solutions_out=str(tmp_path / "s.jsonl"), p_error=0.3, solutions_per_problem=2))
     probs = list(read_jsonl(tmp_path / "p.jsonl", Problem))
     sols = list(read_jsonl(tmp_path / "s.jsonl", Solution))
@@ -145,10 +147,10 @@ def test_survives_jsonl_round_trip(tmp_path):
 
 def test_main_bad_settings_leave_no_output(tmp_path):
     for bad in ({"p_error": 1.5}, {"n": 0}, {"min_ops": 5, "max_ops": 3}):
-        cfg = S.SynthConfig(n=bad.pop("n", 10), out=str(tmp_path / "p.jsonl"),
+        cfg = SynthConfig(n=bad.pop("n", 10), out=str(tmp_path / "p.jsonl"),
                             solutions_out=str(tmp_path / "s.jsonl"), **bad)
         with pytest.raises(ValueError):
-            S.main(cfg)
+            write_synth(cfg)
         assert not any(tmp_path.iterdir())
 
 

@@ -1,11 +1,11 @@
 """The built-in domain's restate style: givens line, equations, answer sentence, each segment checked
-on its own (hiero.data.synth.segment_checks), noise per segment, and the pairs that differ in one segment."""
+on its own (hiero.domains.builtin.segment_checks), noise per segment, and the pairs that differ in one segment."""
 
 import random
 
 import pytest
 
-from hiero.data import synth as S
+from hiero.domains import builtin as S
 from hiero.evaluation.domain_checks import segment_quality
 from hiero.preference.pairs import pairs_from_segments
 from hiero.preference.segment import HeuristicSegmenter
@@ -13,7 +13,7 @@ from hiero.types import Problem, Solution
 
 
 def _problem(start, ops, name="Max", obj="stickers"):
-    return Problem(id="t", question="q", answer=str(S._run({"start": start, "ops": ops})[-1]), source="synth",
+    return Problem(id="t", question="q", answer=str(S.run_program({"start": start, "ops": ops})[-1]), source="synth",
                    meta={"program": {"start": start, "ops": ops}, "name": name, "object": obj, "style": "restate"})
 
 

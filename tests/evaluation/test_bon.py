@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from hiero.cli import main as cli
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.types import Solution
 

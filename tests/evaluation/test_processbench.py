@@ -53,7 +53,7 @@ def test_oracle_on_builtin_domain_is_perfect(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_prm(tmp_path_factory):
-    from hiero.data import synth
+    from hiero.domains import builtin as synth
     from hiero.policy.model import build_model
     from hiero.policy.prompt import STEP_SEP, build_prompt
     from hiero.policy.sft import save_policy

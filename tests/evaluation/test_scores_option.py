@@ -13,8 +13,8 @@ import random
 import pytest
 
 from hiero.cli import main as cli
-from hiero.data import synth
 from hiero.data.io import write_jsonl
+from hiero.domains import builtin as synth
 from hiero.evaluation.processbench import SPLITS, synth_items
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.evaluation.domain_checks import step_eval, wrong_picks
 from hiero.types import Problem, Solution
 

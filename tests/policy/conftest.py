@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.policy.model import build_model
 from hiero.policy.prompt import build_prompt
 from hiero.policy.tokenizer import train_tokenizer

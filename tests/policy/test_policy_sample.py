@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from hiero.cli import main as cli
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.types import Solution
 
 

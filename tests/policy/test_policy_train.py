@@ -9,8 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hiero.cli import main as cli
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.policy.sft import PRESETS, PolicyTrainConfig, preset_config
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import pytest
 import torch
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.policy.model import build_model
 from hiero.policy.prompt import build_prompt
 from hiero.policy.server import CompletionServer, ServeConfig, chat_prompt

@@ -9,7 +9,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.policy.prompt import build_prompt
 from hiero.types import PreferencePair
 

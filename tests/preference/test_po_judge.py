@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hiero.data import synth
 from hiero.data.io import read_jsonl
 from hiero.domains import answer_of
+from hiero.domains import builtin as synth
 from hiero.preference.chat import make_chat_client
 from hiero.preference.evaluate import compare
 from hiero.preference.judge import GROUPS, PairwiseJudge, RubricJudge, summarise_pairwise

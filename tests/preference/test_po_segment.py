@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.preference import segment
 from hiero.preference.logps import segment_logps, taken_logps
 from hiero.preference.segment import (

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hiero.cli import main as cli_main
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.preference import train as train_mod
 from hiero.preference.train import POTrainConfig, main
 from hiero.types import PreferencePair, Problem

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from hiero.augment.rows import RowsConfig, rows_from_tree
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.reward.collate import IGNORE_INDEX, collate_marker, pack_prefixes
 from hiero.reward.model import RMSpec, build_reward_model
 from hiero.reward.train import LOSSES, encode_rows, evaluate

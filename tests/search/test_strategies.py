@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.policy.backend import Completion
 from hiero.policy.sampling import make_solution, sample_pool
 from hiero.search.strategies import (

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from hiero.cli import main as cli
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.selftrain.train import collate, encode_example, rm_filter, select_candidates, select_examples
 from hiero.trees.tree import add_node, new_tree

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from hiero.cli import main as cli_main
-from hiero.data import synth
 from hiero.data.io import DataError, read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.trees.annotate import AnnotateConfig, load_problems, main
 from hiero.trees.tree import check_tree
-from hiero.types import Tree
+from hiero.types import Problem, Tree
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def _cfg(problems_file, out, **kw) -> AnnotateConfig:
 
 @pytest.mark.parametrize("mode", ["bfs", "mcts"])
 def test_annotate_20_problems_both_modes(tmp_path, problems_file, synth_oracle, mode):
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     gen = synth_oracle(problems, p_slip=0.2)
     out = tmp_path / f"{mode}.jsonl"
     summary = main(_cfg(problems_file, out, mode=mode, depth=5, rollouts=2, simulations=4), generator=gen)
@@ -66,7 +66,7 @@ class _CrashingGenerator:
 
 @pytest.mark.parametrize("mode", ["bfs", "mcts"])
 def test_resume_after_crash_gives_the_same_file(tmp_path, problems_file, synth_oracle, mode):
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     kw = dict(mode=mode, rollouts=2, simulations=3)
     ref = tmp_path / "ref.jsonl"
     main(_cfg(problems_file, ref, **kw), generator=synth_oracle(problems))
@@ -84,7 +84,7 @@ def test_resume_after_crash_gives_the_same_file(tmp_path, problems_file, synth_o
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, problems_file, synth_oracle):
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     out = tmp_path / "out.jsonl"
     main(_cfg(problems_file, out, limit=3), generator=synth_oracle(problems))
     with pytest.raises(ValueError, match="other settings"):
@@ -94,7 +94,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, problems_file, synth_or
 def test_shards_partition_the_problems(tmp_path, problems_file, synth_oracle):
     """Shards are disjoint and cover every problem; with a per-prompt-seeded backend a tree does
     not depend on which problems share its batch, so sharded trees equal the unsharded ones."""
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     whole = tmp_path / "whole.jsonl"
     main(_cfg(problems_file, whole), generator=synth_oracle(problems))
     by_id = {t.problem.id: t for t in read_jsonl(whole, Tree)}
@@ -124,7 +124,7 @@ def test_bad_inputs(tmp_path, problems_file):
 
 
 def test_trees_show_and_html_cli(tmp_path, problems_file, synth_oracle, capsys):
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     out = tmp_path / "trees.jsonl"
     main(_cfg(problems_file, out, mode="mcts", limit=4, rollouts=2, simulations=3, depth=6),
          generator=synth_oracle(problems, p_slip=0.3))
@@ -152,7 +152,7 @@ def test_trees_show_and_html_cli(tmp_path, problems_file, synth_oracle, capsys):
 def test_a_file_that_is_not_annotate_output_is_never_modified(tmp_path, problems_file, synth_oracle, content):
     out = tmp_path / "data.jsonl"
     out.write_bytes(content)
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     with pytest.raises(DataError, match="not a trees file written by hiero annotate"):
         main(_cfg(problems_file, out, limit=2), generator=synth_oracle(problems))
     assert out.read_bytes() == content
@@ -163,7 +163,7 @@ def test_a_file_that_is_not_annotate_output_is_never_modified(tmp_path, problems
 def test_one_writer_per_output(tmp_path, problems_file, synth_oracle):
     from hiero.runs import output_lock
 
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     out = tmp_path / "t.jsonl"
     with output_lock(tmp_path / ".t.jsonl.lock", str(out)):  # another annotate run holds it
         with pytest.raises(ValueError, match="another hiero run .* is writing it"):
@@ -186,7 +186,7 @@ def test_the_progress_bar_hears_of_every_generate_call(tmp_path, problems_file, 
     (issue 30: the bar sat at 0/8 for minutes). The wrapper is transparent: attributes pass through."""
     from hiero.trees.annotate import WatchedGenerator
 
-    problems = list(read_jsonl(problems_file, synth.Problem))
+    problems = list(read_jsonl(problems_file, Problem))
     gen = synth_oracle(problems, p_slip=0.2)
     seen = []
     watched = WatchedGenerator(gen, seen.append)

@@ -13,7 +13,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.trees.bsearch import BSearchSettings, grow_bsearch, hang_completion
 from hiero.trees.tree import StepJudge, check_tree, new_tree
 from hiero.types import ROOT

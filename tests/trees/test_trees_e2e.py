@@ -7,8 +7,8 @@ import json
 import pytest
 
 from hiero.cli import main as cli_main
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.trees.tree import check_tree
 from hiero.types import Tree
 

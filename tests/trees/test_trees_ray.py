@@ -14,8 +14,8 @@ import time
 import pytest
 
 from hiero.cli import main as cli_main
-from hiero.data import synth
 from hiero.data.io import write_jsonl
+from hiero.domains import builtin as synth
 from hiero.policy.model import build_model
 from hiero.policy.prompt import build_prompt
 from hiero.policy.tokenizer import train_tokenizer

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from hiero.cli import main as cli_main
-from hiero.data import synth
 from hiero.data.io import read_jsonl, write_jsonl
+from hiero.domains import builtin as synth
 from hiero.policy.hf_backend import HFGenerator
 from hiero.policy.model import build_model
 from hiero.policy.prompt import build_prompt

@@ -7,7 +7,7 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiero.data import synth
+from hiero.domains import builtin as synth
 from hiero.trees.bfs import SearchSettings, grow_bfs
 from hiero.trees.mcts import MCTSSettings, grow_mcts
 from hiero.trees.tree import StepJudge, add_node, backup, check_tree, leaf_counts, leaf_value, new_tree
