@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from hiero.data.io import read_jsonl
-from hiero.data.synth import SEGMENTS, segment_checks
+from hiero.domains.builtin import SEGMENTS, segment_checks
 from hiero.evaluation.domain_checks import segment_quality
 from hiero.types import Problem
 
