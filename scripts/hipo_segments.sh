@@ -7,8 +7,10 @@
 # per step, answer sentence wrong 0.1), 8 samples on 800 training problems, pairs that differ in one
 # segment (`hiero po pairs --by-segment`), then DPO and HiPO (each weight preset) trained with the
 # demo's preference settings under RUNS training seeds, all evaluated on the same 1,000 held-out
-# problems with each segment checked. Writes runs/hipo_segments/S/{eval.json,...}; finished steps
-# are skipped on a rerun. Env: PRESETS (default: every HiPO preset), RUNS (training seeds).
+# problems with each segment checked; and DPO at 0.6x the lr (the diagnosis arm). Writes
+# runs/hipo_segments/S/{eval.json,eval_lowlr.json,...}; finished steps are skipped on a rerun. Pool the
+# seeds with `python scripts/hipo_segments_summary.py runs/hipo_segments 0 1 2`.
+# Env: PRESETS (default: every HiPO preset), RUNS (training seeds).
 set -euo pipefail
 S=${1:?policy seed}
 H=${HIERO:-.venv/bin/hiero}
@@ -41,6 +43,18 @@ for T in $RUNS; do
 done
 [ -f "$OUT/eval.json" ] || "$H" po eval --models "$MODELS" --problems "$OUT/problems.jsonl" --device cpu \
     --out "$OUT/eval.json" --solutions-out "$OUT/eval_solutions.jsonl" > /dev/null 2>&1
+# the diagnosis arm: DPO at 0.6x the lr (the step mt-bias takes on the reasoning tokens of a pair that
+# differs in reasoning only, where the clarification term's gradient is exactly 0)
+MODELS="base=$POL"
+for T in $RUNS; do
+  D=$OUT/po/dpolr-$T
+  [ -f "$D/config.json" ] || "$H" po train --model "$POL" --pairs "$OUT/pairs.jsonl" --out "$D" --seed "$T" \
+      --loss dpo --epochs 3 --batch-size 16 --lr 1.2e-5 --dpop-lambda 50 --segmenter heuristic \
+      --ref-cache-dir "$OUT/ref_cache" > "$D.log" 2>&1
+  MODELS="$MODELS,dpolr-$T=$D"
+done
+[ -f "$OUT/eval_lowlr.json" ] || "$H" po eval --models "$MODELS" --problems "$OUT/problems.jsonl" --device cpu \
+    --out "$OUT/eval_lowlr.json" --solutions-out "$OUT/eval_lowlr_solutions.jsonl" > /dev/null 2>&1
 python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]

@@ -24,7 +24,7 @@ from hiero.domains.builtin import SEGMENTS, segment_checks
 from hiero.evaluation.domain_checks import segment_quality
 from hiero.types import Problem
 
-METHODS = ("dpo", "rq-bias", "mt-bias", "ra-bias", "full-bias")
+METHODS = ("dpo", "dpolr", "rq-bias", "mt-bias", "ra-bias", "full-bias")  # dpolr: DPO at 0.6x the lr
 
 
 def load(out: Path) -> tuple[dict, dict, dict]:
@@ -35,7 +35,8 @@ def load(out: Path) -> tuple[dict, dict, dict]:
     correct: dict = defaultdict(dict)
     faithful: dict = defaultdict(dict)
     texts: dict = defaultdict(dict)
-    for row in read_jsonl(out / "eval_solutions.jsonl"):
+    rows = [row for f in sorted(out.glob("eval*_solutions.jsonl")) for row in read_jsonl(f)]
+    for row in rows:  # every eval file of the folder (the base model, evaluated in each, is the same)
         name = row["model"]
         method, run = ("base", "") if name == "base" else tuple(name.rsplit("-", 1))
         i = index[row["id"]]
@@ -69,7 +70,7 @@ def main(root: Path, seeds: list[str]) -> dict:
     for s, (correct, faithful, _) in per_seed.items():
         out["base"][s] = sum(correct["base"][""]) / len(correct["base"][""])
         out["base_faithful"] = out.get("base_faithful", {}) | {s: sum(faithful["base"][""]) / len(faithful["base"][""])}
-    for m in METHODS:
+    for m in [m for m in METHODS if all(m in per_seed[s][0] for s in seeds)]:
         row: dict = {}
         for key, j in (("vs_base", 0), ("faithful_vs_base", 1)):
             row[key] = bootstrap([[a - b for a, b in zip(mean_of_runs(per_seed[s][j][m]), per_seed[s][j]["base"][""],
@@ -77,10 +78,15 @@ def main(root: Path, seeds: list[str]) -> dict:
         runs = [sum(c) / len(c) - out["base"][s] for s in seeds for c in per_seed[s][0][m].values()]
         row["runs"] = len(runs)
         row["run_range"] = (min(runs), max(runs))
-        if m != "dpo":
+        if m != "dpo":  # HiPO presets (and DPO at a lower lr) against DPO
             for key, j in (("vs_dpo", 0), ("faithful_vs_dpo", 1)):
                 row[key] = bootstrap([[a - b for a, b in zip(mean_of_runs(per_seed[s][j][m]),
                                                              mean_of_runs(per_seed[s][j]["dpo"]), strict=True)]
+                                      for s in seeds])
+        if m not in ("dpo", "dpolr") and all("dpolr" in per_seed[s][0] for s in seeds):
+            for key, j in (("vs_dpolr", 0), ("faithful_vs_dpolr", 1)):
+                row[key] = bootstrap([[a - b for a, b in zip(mean_of_runs(per_seed[s][j][m]),
+                                                             mean_of_runs(per_seed[s][j]["dpolr"]), strict=True)]
                                       for s in seeds])
         row["segments"] = segment_means(per_seed, m)
         out["methods"][m] = row
@@ -128,3 +134,9 @@ if __name__ == "__main__":
               f"{pct(r['run_range'][1])} | {vs_text} | {pct(f[0])} [{pct(f[1])}, {pct(f[2])}] | {fd_text} | "
               f"{100 * s['clarification']:.1f} | {100 * s['reasoning']:.1f} | "
               f"{100 * s['equations']:.1f} | {100 * s['answer']:.1f} |")
+    rows = {m: r for m, r in res["methods"].items() if "vs_dpolr" in r}
+    if rows:
+        print("\nHiPO against DPO at 0.6x the lr (accuracy; all right), 95% intervals:")
+        for m, r in rows.items():
+            a, f = r["vs_dpolr"], r["faithful_vs_dpolr"]
+            print(f"  {m}: {pct(a[0])} [{pct(a[1])}, {pct(a[2])}]; {pct(f[0])} [{pct(f[1])}, {pct(f[2])}]")
