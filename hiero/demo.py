@@ -485,7 +485,7 @@ def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
     from hiero.preference.train import POTrainConfig, main
 
     out = {}
-    for name, extra in (("dpo", {"loss": "dpo"}), ("hipo", {"loss": "hipo", "preset": ["mt-bias"]})):
+    for name, extra in (("dpo", {"loss": "dpo"}), ("hipo", {"loss": "hipo", "weight_preset": ["mt-bias"]})):
         res = main(POTrainConfig(model=str(policy), pairs=str(pairs), out=str(d / name), seed=seed,
                                  ref_cache_dir=str(d / "ref_cache"), segmenter="heuristic", **s, **extra))
         row = res["rows"][-1]
