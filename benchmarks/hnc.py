@@ -7,7 +7,7 @@ in-memory   `hiero.augment.hnc.hnc` on trees already in memory (copy + compress 
             recount): median of --repeats runs after one warm-up run (best run reported too);
             wall time and process CPU time (the CPU figure is what one core spends even when
             other jobs share the machine)
-hrm rows    `hiero.augment.rows.rows_from_tree` with kind hrm on the first --row-trees trees: PRM
+hrm rows    `hiero.reward.rows.rows_from_tree` with kind hrm on the first --row-trees trees: PRM
             rows of the (depth, MC) buckets + merged-pair rows, from the tree and from its HNC copy
             (an HNC pass per tree included); median trees/s and rows/s of --repeats runs after a
             warm-up
@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 from hiero.augment.hnc import HNCConfig, hnc, main, merged_node_ids
-from hiero.augment.rows import RowsConfig, rows_from_tree
 from hiero.data.io import write_json, write_jsonl
+from hiero.reward.rows import RowsConfig, rows_from_tree
 from hiero.types import Node, Problem, Tree
 
 GOAL_S = 5.0

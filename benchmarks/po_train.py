@@ -118,7 +118,7 @@ def run(args) -> dict:
         trl_pre = run_trl(tmp / "model", pairs, tmp / "trl_pre", args, precompute=True)
         trl = min(trl_default, trl_pre, key=lambda r: r["step_s"])  # the ratio is against TRL's faster setting
         dpo = run_hiero(tmp / "model", tmp / "pairs.jsonl", tmp / "dpo", args, loss="dpo")
-        hipo = run_hiero(tmp / "model", tmp / "pairs.jsonl", tmp / "hipo", args, loss="hipo", preset=["mt-bias"])
+        hipo = run_hiero(tmp / "model", tmp / "pairs.jsonl", tmp / "hipo", args, loss="hipo", weight_preset=["mt-bias"])
     r_hipo, r_trl = hipo["step_s"] / dpo["step_s"], dpo["step_s"] / trl["step_s"]
     result = {"benchmark": "po_train",
               "metric": f"{1000 * dpo['step_s']:.1f} / {1000 * hipo['step_s']:.1f} / {1000 * trl['step_s']:.1f} ms "

@@ -55,7 +55,7 @@ def make_rows(n: int, seed: int) -> list[dict]:
     """PRM rows as `hiero rm data` builds them: per problem a tree of 8 noisy built-in solutions
     (shared prefixes merged, MC by leaf counting), the official (depth, score)-bucket sampling,
     the node's label on the last step only (TRL: train_on_last_step_only=True)."""
-    from hiero.augment.rows import RowsConfig, dedup, rows_from_tree
+    from hiero.reward.rows import RowsConfig, dedup, rows_from_tree
     from hiero.testing import tree_from_solutions
 
     rng, rows, counts = random.Random(seed), [], {}

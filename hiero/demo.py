@@ -208,7 +208,6 @@ _DEMO_KEYS = {"annotate": {"problems"}, "pairs": {"problems", "n", "rm_threshold
 
 def _stage_configs() -> dict:
     """Stage name -> the config class its settings override (imported here: they pull in torch)."""
-    from hiero.augment.rows import RowsConfig
     from hiero.domains.builtin import DomainSettings
     from hiero.domains.builtin.sets import SynthConfig
     from hiero.evaluation.bon import BonConfig
@@ -217,6 +216,7 @@ def _stage_configs() -> dict:
     from hiero.policy.sft import PolicyTrainConfig
     from hiero.preference.evaluate import POEvalConfig
     from hiero.preference.train import POTrainConfig
+    from hiero.reward.rows import RowsConfig
     from hiero.reward.train import RMTrainConfig
     from hiero.selftrain.train import SelfTrainConfig
     from hiero.trees.annotate import AnnotateConfig
@@ -368,7 +368,7 @@ def stage_hnc(d: Path, seed: int, trees: Path) -> dict:
 
 
 def stage_rm_data(d: Path, s: dict, seed: int, trees: Path) -> dict:
-    from hiero.augment.rows import RowsConfig, main
+    from hiero.reward.rows import RowsConfig, main
 
     out = {}
     for kind in KINDS:
@@ -485,7 +485,7 @@ def stage_po(d: Path, s: dict, seed: int, policy: Path, pairs: Path) -> dict:
     from hiero.preference.train import POTrainConfig, main
 
     out = {}
-    for name, extra in (("dpo", {"loss": "dpo"}), ("hipo", {"loss": "hipo", "preset": ["mt-bias"]})):
+    for name, extra in (("dpo", {"loss": "dpo"}), ("hipo", {"loss": "hipo", "weight_preset": ["mt-bias"]})):
         res = main(POTrainConfig(model=str(policy), pairs=str(pairs), out=str(d / name), seed=seed,
                                  ref_cache_dir=str(d / "ref_cache"), segmenter="heuristic", **s, **extra))
         row = res["rows"][-1]

@@ -402,7 +402,7 @@ def _from_trl_row(d: dict) -> dict:
 
 
 def validate_reward_row(d: dict) -> dict:
-    """Check one reward-model row (schema: hiero.augment.rows); raises FieldError naming the field.
+    """Check one reward-model row (schema: hiero.reward.rows); raises FieldError naming the field.
 
     Returns the row as a dict, int soft labels turned into floats. A plain TRL row (prompt,
     completions, labels and none of soft_labels / counts / label_mask / merged / kind) is accepted

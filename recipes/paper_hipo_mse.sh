@@ -53,7 +53,7 @@ common=(--model "$POLICY" --pairs "$OUT/pairs.jsonl" --lr "$LR" --beta "$BETA" -
         --mixed-precision "$PRECISION" --chat-template "$CHAT_TEMPLATE" --ref-cache-dir "$OUT/ref_cache"
         --seed "$SEED")
 $LAUNCH po train --loss dpo --epochs "$DPO_EPOCHS" "${common[@]}" -o "$OUT/dpo"
-$LAUNCH po train --loss hipo --preset "$PRESETS" --schedule "$SCHEDULE" --epochs "$EPOCHS" "${common[@]}" -o "$OUT/hipo"
+$LAUNCH po train --loss hipo --weight-preset "$PRESETS" --schedule "$SCHEDULE" --epochs "$EPOCHS" "${common[@]}" -o "$OUT/hipo"
 HIPO_DIR=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model_dir"])' "$OUT/hipo/summary.json")  # the last weight row
 $HIERO data convert --format gsm8k "$DATA/gsm8k/test.jsonl" -o "$OUT/gsm8k_test.jsonl"
 $HIERO data convert --format math500 "$DATA/math500/test.jsonl" -o "$OUT/math500_test.jsonl"

@@ -98,7 +98,7 @@ run greedy greedy.jsonl $HIERO policy sample --policy policy --problems pair_pro
 run pairs pairs.jsonl $HIERO po pairs --solutions solutions.jsonl --greedy greedy.jsonl --rm rm_prm \
     --rm-threshold=$RM_THRESHOLD --trees trees.jsonl --problems pair_problems.jsonl --segmenter heuristic -o pairs.jsonl
 run dpo dpo $HIERO po train --loss dpo --model policy --pairs pairs.jsonl --dpop-lambda 50 $PO -o dpo
-run hipo hipo $HIERO po train --loss hipo --preset mt-bias --model policy --pairs pairs.jsonl --dpop-lambda 50 $PO \
+run hipo hipo $HIERO po train --loss hipo --weight-preset mt-bias --model policy --pairs pairs.jsonl --dpop-lambda 50 $PO \
     -o hipo
 run po-eval po_eval.json $HIERO po eval --models base=policy,dpo=dpo,hipo=hipo --problems test_problems.jsonl \
     -o po_eval.json

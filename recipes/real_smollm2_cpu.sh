@@ -195,7 +195,7 @@ part_po() {
   for loss in dpo hipo; do
     # shellcheck disable=SC2046
     step "po_$loss" $HIERO po train --model "$OUT/smollm2" --pairs "$D/prefs.jsonl" --loss "$loss" --chat-template true \
-      $([ "$loss" = hipo ] && echo --preset "$HIPO_PRESET") \
+      $([ "$loss" = hipo ] && echo --weight-preset "$HIPO_PRESET") \
       --segmenter auto --max-steps "$PO_STEPS" --lr "$PO_LR" --batch-size 2 --max-length 1024 --seed "$SEED" \
       --ref-cache-dir "$OUT/cache/po" -o "$OUT/po/$loss"
   done

@@ -34,7 +34,7 @@ MODELS="base=$POL"
 for T in $RUNS; do
   for L in dpo $PRESETS; do
     D=$OUT/po/$L-$T
-    if [ "$L" = dpo ]; then LOSS=(--loss dpo); else LOSS=(--loss hipo --preset "$L"); fi
+    if [ "$L" = dpo ]; then LOSS=(--loss dpo); else LOSS=(--loss hipo --weight-preset "$L"); fi
     [ -f "$D/config.json" ] || "$H" po train --model "$POL" --pairs "$OUT/pairs.jsonl" --out "$D" --seed "$T" \
         "${LOSS[@]}" --epochs 3 --batch-size 16 --lr 2e-5 --dpop-lambda 50 --segmenter heuristic \
         --ref-cache-dir "$OUT/ref_cache" > "$D.log" 2>&1

@@ -81,7 +81,7 @@ def commands(root: Path, out: Path) -> dict[str, list[str]]:
                *common],
         "po-rows": ["po", "train", "--model", str(root / "policy"), "--pairs", str(root / "pairs.jsonl"), "-o",
                     str(out), "--ref-cache-dir", str(root / "cache"), "--max-steps", "4", "--batch-size", "2",
-                    "--lr", "0.01", "--loss", "hipo", "--preset", "rq-bias,mt-bias", "--schedule", "sequential",
+                    "--lr", "0.01", "--loss", "hipo", "--weight-preset", "rq-bias,mt-bias", "--schedule", "sequential",
                     *common],
         "selftrain": ["selftrain", "--policy", str(root / "policy"), "--trees", str(root / "trees.jsonl"), "-o",
                       str(out), "--max-steps", "6", "--batch-size", "2", "--lr", "0.01", "--eval-n", "2",

@@ -94,7 +94,7 @@ def rm_argv(a: Path, out: Path, batch: int, accum: int = 1) -> list[str]:
 
 
 def po_argv(a: Path, out: Path, batch: int, accum: int = 1) -> list[str]:
-    return ["po", "train", "--loss", "hipo", "--preset", "mt-bias", "--model", str(a / "policy"),
+    return ["po", "train", "--loss", "hipo", "--weight-preset", "mt-bias", "--model", str(a / "policy"),
             "--pairs", str(a / "pairs.jsonl"), "-o", str(out), "--ref-cache-dir", str(out / "cache"),
             "--lr", "0.003", "--batch-size", str(batch), "--grad-accum", str(accum), "--epochs", "1",
             "--max-grad-norm", "1.0", "--log-every", "1"]

@@ -8,7 +8,7 @@
     hiero data synth --n 200 --seed 0 -o problems.jsonl [--solutions-out noisy.jsonl]
 
 Python: `hiero.data.sources.convert(fmt, src, out, **opts)`, `stats(path)`,
-`summarize_real_data(dir)`; `hiero.data.sample.main(SampleConfig(...))`; `write_synth(SynthConfig(...))`.
+`summarize_real_data(dir)`; `hiero.data.sample.main(SubsetConfig(...))`; `write_synth(SynthConfig(...))`.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
     s.set_defaults(func=_stats)
 
-    from hiero.data.sample import SampleConfig
+    from hiero.data.sample import SubsetConfig
 
     m = dsub.add_parser("sample", help="random subset of a JSONL file: K whole groups (--by) or K rows",
-                        description=SampleConfig.__doc__)
+                        description=SubsetConfig.__doc__)
     m.add_argument("src", help="input JSONL")
-    add_config_args(m, SampleConfig, skip=("src", "out"))
+    add_config_args(m, SubsetConfig, skip=("src", "out"))
     m.add_argument("-o", "--out", required=True, help="output JSONL")
     m.set_defaults(func=_sample)
 
@@ -106,9 +106,9 @@ def _print_counts(d: dict, indent: str = "") -> None:
 
 
 def _sample(args) -> int:
-    from hiero.data.sample import SampleConfig, main
+    from hiero.data.sample import SubsetConfig, main
 
-    print(json.dumps(main(config_from_args(SampleConfig, args)), indent=2))
+    print(json.dumps(main(config_from_args(SubsetConfig, args)), indent=2))
     return 0
 
 

@@ -2,7 +2,7 @@
 
     hiero data sample rows/train.jsonl -o small/train.jsonl --groups 100 --by question_id --seed 0
     hiero data sample rows/eval.jsonl -o small/eval.jsonl --rows 500 --seed 0
-    Python: main(SampleConfig(src=..., out=..., groups=100)) -> summary dict
+    Python: main(SubsetConfig(src=..., out=..., groups=100)) -> summary dict
 
 `--groups K` keeps every row of K groups drawn at random, a group being the rows that share the
 `--by` field (default question_id: a reward-model split by question stays a split by question);
@@ -22,7 +22,7 @@ from hiero.data.io import DataError, read_jsonl, write_jsonl
 
 
 @dataclass
-class SampleConfig:
+class SubsetConfig:
     """Settings of `hiero data sample`."""
 
     src: str = field(default="", metadata={"help": "input JSONL"})
@@ -61,7 +61,7 @@ def sample_rows(rows: list[dict], *, groups: int = 0, n_rows: int = 0, by: str =
     return [r for r, k in zip(rows, keys, strict=True) if k in chosen]
 
 
-def main(cfg: SampleConfig) -> dict:
+def main(cfg: SubsetConfig) -> dict:
     if not cfg.src or not cfg.out:
         raise ValueError("hiero data sample needs SRC and -o OUT")
     rows = list(read_jsonl(cfg.src))

@@ -1,7 +1,7 @@
 """CLI of the preference stage: `hiero po pairs | train | eval | judge`.
 
     hiero po pairs --solutions sols.jsonl [--trees trees.jsonl] [--prefs prefs.jsonl] [--prm800k prm.jsonl] -o pairs.jsonl
-    hiero po train --loss hipo --preset mt-bias --model runs/policy --pairs pairs.jsonl -o runs/hipo --max-steps 100
+    hiero po train --loss hipo --weight-preset mt-bias --model runs/policy --pairs pairs.jsonl -o runs/hipo --max-steps 100
     hiero po eval --models base=runs/policy,hipo=runs/hipo --problems test.jsonl -o eval.json
     hiero po judge responses.jsonl --base-url http://127.0.0.1:8000/v1 -o judged.jsonl
 """

@@ -330,7 +330,7 @@ def pairs_from_prm800k(sol: Solution, max_pairs: int = 1) -> list[PreferencePair
 def load_prm800k_pairs(path: str, max_per_problem: int = 1) -> list[PreferencePair]:
     """Step-DPO pairs of every labelled solution in a PRM800K file, each (prompt, chosen, rejected) once
     (a trajectory labelled twice would give the same pair twice)."""
-    from hiero.augment.rows import load_prm800k
+    from hiero.reward.rows import load_prm800k
 
     out, seen = [], set()
     for sol in load_prm800k(path, "drop"):

@@ -1,8 +1,8 @@
 """DPO / IPO / hinge / HiPO trainer (`hiero po train`), on the shared Accelerate loop.
 
-    hiero po train --loss hipo --preset rq-bias,mt-bias --schedule sequential \\
+    hiero po train --loss hipo --weight-preset rq-bias,mt-bias --schedule sequential \\
         --model runs/policy --pairs pairs.jsonl -o runs/hipo --max-steps 200 --lr 1e-4 --batch-size 16
-    Python: main(POTrainConfig(model=..., pairs=..., out=..., loss="hipo", preset=["mt-bias"])) -> dict
+    Python: main(POTrainConfig(model=..., pairs=..., out=..., loss="hipo", weight_preset=["mt-bias"])) -> dict
 
 What one step does (read top to bottom in `pair_loss`):
   1. chosen and rejected of B pairs are one (2B, T) batch: ONE forward pass of the policy;
@@ -18,7 +18,7 @@ Features:
 - Reference log-probs per segment are computed once and cached under a hash of (pairs file,
   reference model files, tokenizer files, segmenter, segment names, tokenization settings) in
   `--ref-cache-dir`; when the cache exists the reference model is not loaded at all.
-- Weight rows: `--preset a,b` or `--weights` with several rows flattened (K+1 values per row).
+- Weight rows: `--weight-preset a,b` or `--weights` with several rows flattened (K+1 values per row).
   `--schedule individual` starts every row from the initial model (reset to the reference);
   `sequential` trains the rows one after another without reset. Each row gets a fresh optimizer and
   schedule, built with that row's learning rate (`--row-lrs`).
@@ -86,7 +86,8 @@ class POTrainConfig(TrainConfig):
     out: str = field(default="runs/po", metadata={"help": "output folder (model, metrics.jsonl, summary.json)"})
     loss: Literal["dpo", "ipo", "hinge", "hipo"] = field(default="dpo", metadata={"help": "preference loss"})
     hipo_term: Literal["dpo", "ipo", "hinge"] = field(default="dpo", metadata={"help": "per-term loss inside HiPO"})
-    preset: list[str] | None = field(default=None, metadata={"help": f"HiPO weight rows by name: {sorted(PRESETS)}"})
+    weight_preset: list[str] | None = field(default=None, metadata={
+        "help": f"HiPO weight rows by name: {sorted(PRESETS)}"})
     weights: list[float] | None = field(default=None, metadata={"help": "HiPO weight rows, K+1 values each (RQ,MT,RA,FULL[,...])"})
     schedule: Literal["individual", "sequential"] = field(default="individual", metadata={"help": "several rows: reset between rows or not"})
     row_lrs: list[float] | None = field(default=None, metadata={"help": "learning rate per weight row (default: --lr)"})
@@ -135,11 +136,11 @@ def weight_rows(cfg: POTrainConfig) -> list[tuple[str, tuple[float, ...]]]:
     if cfg.loss != "hipo":
         return [(cfg.loss, (0.0,) * (k1 - 1) + (1.0,))]
     rows = []
-    for name in cfg.preset or []:
+    for name in cfg.weight_preset or []:
         if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; known: {sorted(PRESETS)}")
+            raise ValueError(f"unknown weight preset {name!r}; known: {sorted(PRESETS)}")
         if len(PRESETS[name]) != k1:
-            raise ValueError(f"preset {name!r} has {len(PRESETS[name])} weights but there are {k1} terms")
+            raise ValueError(f"weight preset {name!r} has {len(PRESETS[name])} weights but there are {k1} terms")
         rows.append((name, PRESETS[name]))
     if cfg.weights:
         if len(cfg.weights) % k1:
@@ -148,7 +149,7 @@ def weight_rows(cfg: POTrainConfig) -> list[tuple[str, tuple[float, ...]]]:
             w = tuple(cfg.weights[i:i + k1])
             rows.append(("w" + "-".join(f"{x:g}" for x in w), w))
     if not rows:
-        raise ValueError("--loss hipo needs --preset or --weights")
+        raise ValueError("--loss hipo needs --weight-preset or --weights")
     return rows
 
 

@@ -1,6 +1,6 @@
 """`hiero rm ...`: reward-model data, training and scoring.
 
-    hiero rm data  ...                                          (hiero.augment.cli: training rows)
+    hiero rm data --kind orm|prm|hrm --from trees|prm800k|math-shepherd IN [IN ...] -o OUT_DIR   (rows.py)
     hiero rm train --kind orm|prm|hrm --data DIR --base MODEL -o RM_DIR [--read marker|step-end|per-step] [--head hidden|likelihood|both]
     hiero rm score --rm SPEC --input SOLUTIONS.jsonl|PROCESSBENCH.json -o SCORES.jsonl
         [--dtype bf16] [--device-map auto] [--max-tokens 16384]
@@ -15,8 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from hiero.augment.cli import add_rm_data_parser
 from hiero.config import add_config_args, config_from_args
+
+
+def _rm_data(args: argparse.Namespace) -> int:
+    from hiero.reward.rows import RowsConfig, main
+
+    stats = main(config_from_args(RowsConfig, args))
+    print(json.dumps({k: v for k, v in stats.items() if k != "config"}, indent=2))
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -54,3 +61,21 @@ def register(subparsers) -> None:
     add_config_args(p, ScoreConfig, skip=("out",))
     p.add_argument("-o", "--out", dest="out", required=True, help="output JSONL of scored solutions")
     p.set_defaults(func=_score)
+
+
+def add_rm_data_parser(rm_subparsers) -> argparse.ArgumentParser:
+    """Add `data` to the `hiero rm` sub-commands; returns the parser."""
+    from hiero.reward.rows import RowsConfig
+
+    p = rm_subparsers.add_parser("data", help="ORM / PRM / HRM training rows from trees, PRM800K or Math-Shepherd",
+                                 description="Training rows in TRL stepwise-supervision format plus soft labels "
+                                             "and merge marks.")
+    p.add_argument("inputs", nargs="+", help="trees JSONL (--from trees), PRM800K files incl. `data convert --emit rows` "
+                                             "output (--from prm800k), Math-Shepherd files (--from math-shepherd)")
+    p.add_argument("-o", "--out", dest="out_dir", default=argparse.SUPPRESS, required=True,
+                   help="output folder (train.jsonl, eval.jsonl, stats.json)")
+    p.add_argument("--from", dest="source", choices=("trees", "prm800k", "math-shepherd"), default=argparse.SUPPRESS,
+                   help="input kind (default: trees)")
+    add_config_args(p, RowsConfig, skip=("inputs", "out_dir", "source"))
+    p.set_defaults(func=_rm_data)
+    return p

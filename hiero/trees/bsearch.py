@@ -16,7 +16,7 @@ of its own. So every completion is exactly one leaf, a node's (n_correct, n_tota
 counting over every completion through it (what `Tree.recompute_counts` gives), and knowledge is
 shared: a prefix that some other completion already solved needs no check.
 
-Labels this gives (see `hiero.augment.rows`, `--hard-label any-correct`): a step is good iff some
+Labels this gives (see `hiero.reward.rows`, `--hard-label any-correct`): a step is good iff some
 completion through it reached the right answer (Math-Shepherd's "hard estimation", OmegaPRM's
 MC > 0). On the sampled solutions this is exactly the binary-search first error: steps before it
 are good, it and every later step are not. The tree records the sampled solutions' leaf ids in

@@ -44,7 +44,7 @@ def count_loads(monkeypatch):
 def test_reference_cache_hit_skips_loading_the_reference(setup, tmp_path, monkeypatch):
     calls = count_loads(monkeypatch)
     cfg = POTrainConfig(model=str(setup / "policy"), ref_model=str(setup / "ref"), pairs=str(setup / "pairs.jsonl"),
-                        out=str(tmp_path / "a"), loss="hipo", preset=["mt-bias"], max_steps=2, batch_size=2,
+                        out=str(tmp_path / "a"), loss="hipo", weight_preset=["mt-bias"], max_steps=2, batch_size=2,
                         ref_cache_dir=str(tmp_path / "cache"), metrics_out=str(tmp_path / "m.jsonl"))
     first = main(cfg)
     assert first["ref_cache"] == "miss" and calls == ["ref", "policy"]
@@ -159,7 +159,7 @@ def test_cli_segment_pairs_then_hipo_then_segment_eval(tmp_path, setup):
         assert all(e > s for side in (p.chosen_segments, p.rejected_segments) for s, e in side.values())
         seen.add(p.meta["segment"])
     assert seen == set(synth.SEGMENTS)
-    rc = cli_main(["po", "train", "--loss", "hipo", "--preset", "rq-bias", "--model", str(setup / "policy"),
+    rc = cli_main(["po", "train", "--loss", "hipo", "--weight-preset", "rq-bias", "--model", str(setup / "policy"),
                    "--pairs", str(tmp_path / "pairs.jsonl"), "-o", str(tmp_path / "run"), "--max-steps", "2",
                    "--batch-size", "4", "--ref-cache-dir", str(tmp_path / "cache")])
     assert rc == 0

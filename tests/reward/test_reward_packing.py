@@ -12,10 +12,10 @@ import random
 import pytest
 import torch
 
-from hiero.augment.rows import RowsConfig, rows_from_tree
 from hiero.domains import builtin as synth
 from hiero.reward.collate import IGNORE_INDEX, collate_marker, pack_prefixes
 from hiero.reward.model import RMSpec, build_reward_model
+from hiero.reward.rows import RowsConfig, rows_from_tree
 from hiero.reward.train import LOSSES, encode_rows, evaluate
 from hiero.testing import make_tiny_base, tree_from_solutions
 from hiero.trees.tree import check_tree

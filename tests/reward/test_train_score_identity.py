@@ -18,10 +18,10 @@ from collections import Counter
 import pytest
 import torch
 
-from hiero.augment.rows import RowsConfig, rows_from_tree
 from hiero.domains import builtin as synth
 from hiero.reward.collate import IGNORE_INDEX, collate_marker, pack_prefixes
 from hiero.reward.model import RMSpec, build_reward_model, save_reward_model
+from hiero.reward.rows import RowsConfig, rows_from_tree
 from hiero.reward.scorer import load_scorer
 from hiero.reward.train import encode_rows
 from hiero.testing import make_tiny_base

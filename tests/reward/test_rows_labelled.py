@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from hiero.augment.rows import RowsConfig, main
-from hiero.augment.rows_labelled import labelled_rows, load_labelled
 from hiero.cli import main as cli
 from hiero.data.io import read_jsonl
+from hiero.reward.rows import RowsConfig, main
+from hiero.reward.rows_labelled import labelled_rows, load_labelled
 from hiero.types import RewardRow, Solution
 
 SHEPHERD = "math_shepherd/openr_samples_math-shepherd.jsonl"

@@ -1,7 +1,7 @@
 """Reward-model rows from solutions with a hard label per step: Math-Shepherd (`hiero rm data --from math-shepherd`).
 
     hiero rm data --kind prm|hrm|orm --from math-shepherd ../shared/data/math_shepherd/openr_samples_math-shepherd.jsonl -o rows/
-    python: main(RowsConfig(inputs=[...], out_dir=..., kind="hrm", source="math-shepherd"))   (hiero.augment.rows)
+    python: main(RowsConfig(inputs=[...], out_dir=..., kind="hrm", source="math-shepherd"))   (hiero.reward.rows)
 
 Input: the raw Math-Shepherd file (`input` / `label` with ` ки` step tags), its conversion by
 `hiero data convert --format math-shepherd`, or any Solution JSONL whose `labels` give one 0/1 per
@@ -26,8 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hiero.augment.hnc import merge_steps
-from hiero.augment.row_labels import StepLabel, make_row, merged_label
 from hiero.data.io import DataError, read_jsonl
+from hiero.reward.row_labels import StepLabel, make_row, merged_label
 from hiero.types import Solution
 
 SOURCE = "math-shepherd"
@@ -67,17 +67,19 @@ def labelled_rows(sol: Solution, cfg, counts: dict) -> list[dict]:
             counts["orm_unfinished_skipped"] = counts.get("orm_unfinished_skipped", 0) + 1
             return []
         lab = _label(int(sol.correct))
-        return [make_row(q, qid, list(steps), [lab] * len(steps), [False] * len(steps), "orm", SOURCE, "last",
-                         {"row_type": "solution"})]
+        return [make_row(question=q, question_id=qid, steps=list(steps), labels=[lab] * len(steps),
+                         kind="orm", source=SOURCE, meta={"row_type": "solution"})]
     n = int(sol.meta.get("n_labelled", len(steps)))  # ProcessBench / LateBench: filled-in labels after
     rows = []
     for i in range(min(n, len(steps))):
         meta = {"row_type": "step", "step": i}
-        rows.append(make_row(q, qid, steps[:i + 1], labels[:i + 1], [False] * (i + 1), cfg.kind, SOURCE,
-                             cfg.label_steps, meta))
+        rows.append(make_row(question=q, question_id=qid, steps=steps[:i + 1], labels=labels[:i + 1],
+                             kind=cfg.kind, source=SOURCE, label_steps=cfg.label_steps, meta=meta))
         if cfg.kind == "hrm" and i >= 1:
             mlab = merged_label(cfg.merge_label, labels[i - 1], labels[i], None)
-            rows.append(make_row(q, qid, steps[:i - 1] + [merge_steps(steps[i - 1], steps[i])], labels[:i - 1] + [mlab],
-                                 [False] * (i - 1) + [True], cfg.kind, SOURCE, cfg.label_steps,
-                                 {**meta, "row_type": "merged_pair"}))
+            rows.append(make_row(question=q, question_id=qid,
+                                 steps=steps[:i - 1] + [merge_steps(steps[i - 1], steps[i])],
+                                 labels=labels[:i - 1] + [mlab], merged=[False] * (i - 1) + [True],
+                                 kind=cfg.kind, source=SOURCE,
+                                 label_steps=cfg.label_steps, meta={**meta, "row_type": "merged_pair"}))
     return rows

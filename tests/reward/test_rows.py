@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from hiero.augment.hnc import MERGE_JOINER, hnc
-from hiero.augment.rows import (
+from hiero.data.io import DataError, read_jsonl, write_jsonl
+from hiero.reward.rows import (
     RowsConfig,
     StepLabel,
     dedup,
@@ -23,7 +24,6 @@ from hiero.augment.rows import (
     sample_nodes,
     split_by_question,
 )
-from hiero.data.io import DataError, read_jsonl, write_jsonl
 from hiero.types import FieldError, Node, Problem, RewardRow, Solution, Tree, validate_reward_row
 
 J = MERGE_JOINER
@@ -333,7 +333,7 @@ def test_rm_data_cli(tmp_path):
     rows = list(read_jsonl(out / "train.jsonl", RewardRow))
     assert all(r["kind"] == "hrm" and r["source"] == "trees" for r in rows)
     # the parser function works on any argparse sub-parsers (what hiero.reward.cli calls)
-    from hiero.augment.cli import add_rm_data_parser
+    from hiero.reward.cli import add_rm_data_parser
 
     parser = argparse.ArgumentParser()
     add_rm_data_parser(parser.add_subparsers(dest="cmd"))

@@ -79,9 +79,9 @@ from typing import Literal
 from tqdm.auto import tqdm
 
 from hiero.augment.hnc import check_params, hnc, merge_steps, merged_node_ids, tree_seed
-from hiero.augment.row_labels import UNKNOWN, StepLabel, make_row, merged_label  # noqa: F401  (re-exported)
 from hiero.cache import derive_seed
 from hiero.data.io import DataError, read_jsonl, write_json, write_jsonl
+from hiero.reward.row_labels import UNKNOWN, StepLabel, make_row, merged_label  # noqa: F401  (re-exported)
 from hiero.types import Node, Solution, Tree
 
 log = logging.getLogger(__name__)
@@ -130,12 +130,15 @@ def tree_step_rows(tree: Tree, node_ids: list[int], cfg: RowsConfig, *, pairs: b
         labels = [_tree_label(n, cfg) for n in path]
         merged = [n.id in merged_ids for n in path]
         meta = {"row_type": "step", "node": nid, "depth": path[-1].depth, "tree": variant}
-        rows.append(make_row(q, qid, steps, labels, merged, cfg.kind, "trees", cfg.label_steps, meta))
+        rows.append(make_row(question=q, question_id=qid, steps=steps, labels=labels, merged=merged,
+                             kind=cfg.kind, source="trees", label_steps=cfg.label_steps, meta=meta))
         if pairs and len(path) >= 2:
             lab = merged_label(cfg.merge_label, labels[-2], labels[-1], _merge_threshold(cfg))
-            rows.append(make_row(q, qid, steps[:-2] + [merge_steps(steps[-2], steps[-1])], labels[:-2] + [lab],
-                                 merged[:-2] + [True], cfg.kind, "trees", cfg.label_steps,
-                                 {**meta, "row_type": "merged_pair"}))
+            rows.append(make_row(question=q, question_id=qid,
+                                 steps=steps[:-2] + [merge_steps(steps[-2], steps[-1])],
+                                 labels=labels[:-2] + [lab], merged=merged[:-2] + [True], kind=cfg.kind,
+                                 source="trees", label_steps=cfg.label_steps,
+                                 meta={**meta, "row_type": "merged_pair"}))
     return rows
 
 
@@ -164,7 +167,8 @@ def tree_solution_rows(tree: Tree, cfg: RowsConfig, *, pairs: bool, variant: str
         seen.update(n.id for n in path)
         meta = {"row_type": "path", "node": leaf, "depth": path[-1].depth, "tree": variant}
         if any(lab.known for lab in labels):
-            rows.append(make_row(q, qid, steps, labels, merged, cfg.kind, "trees", "all", meta))
+            rows.append(make_row(question=q, question_id=qid, steps=steps, labels=labels, merged=merged,
+                                 kind=cfg.kind, source="trees", label_steps="all", meta=meta))
         if not pairs or len(path) < 2:
             continue
         full = [_tree_label(n, cfg) for n in path]
@@ -184,8 +188,9 @@ def tree_solution_rows(tree: Tree, cfg: RowsConfig, *, pairs: bool, variant: str
                     m_merged.append(merged[i])
                     i += 1
             if any(m and lab.known for m, lab in zip(m_merged, m_labels)):
-                rows.append(make_row(q, qid, m_steps, m_labels, m_merged, cfg.kind, "trees", "all",
-                                     {**meta, "row_type": "merged_pair", "offset": offset}))
+                rows.append(make_row(question=q, question_id=qid, steps=m_steps, labels=m_labels,
+                                     merged=m_merged, kind=cfg.kind, source="trees", label_steps="all",
+                                     meta={**meta, "row_type": "merged_pair", "offset": offset}))
     return rows
 
 
@@ -200,9 +205,10 @@ def tree_orm_rows(tree: Tree, cfg: RowsConfig, counts: dict) -> list[dict]:
         path = tree.path(leaf.id)
         ok = leaf.correct is True
         lab = StepLabel(float(ok), ok, None)
-        rows.append(make_row(tree.problem.question, tree.problem.id, [n.step for n in path], [lab] * len(path),
-                             [n.id in merged_ids for n in path], "orm", "trees", "last",
-                             {"row_type": "solution", "node": leaf.id, "depth": leaf.depth}))
+        rows.append(make_row(question=tree.problem.question, question_id=tree.problem.id,
+                             steps=[n.step for n in path], labels=[lab] * len(path),
+                             merged=[n.id in merged_ids for n in path], kind="orm", source="trees",
+                             meta={"row_type": "solution", "node": leaf.id, "depth": leaf.depth}))
     return rows
 
 
@@ -288,16 +294,19 @@ def prm800k_step_rows(sol: Solution, cfg: RowsConfig, counts: dict) -> list[dict
             continue
         meta = {"row_type": "step", "step": i, "rating": alt["rating"], "human": alt["human"]}
         prefix = sol.steps[:i]
-        rows.append(make_row(q, qid, prefix + [alt["text"]], chosen[:i] + [lab], [False] * (i + 1), cfg.kind,
-                             "prm800k", cfg.label_steps, meta))
+        rows.append(make_row(question=q, question_id=qid, steps=prefix + [alt["text"]],
+                             labels=chosen[:i] + [lab], kind=cfg.kind, source="prm800k",
+                             label_steps=cfg.label_steps, meta=meta))
         if cfg.kind == "hrm" and i >= 1:
             mlab = merged_label(cfg.merge_label, chosen[i - 1], lab, None)
             if not mlab.known:
                 counts["merged_unknown_skipped"] = counts.get("merged_unknown_skipped", 0) + 1
                 continue
-            rows.append(make_row(q, qid, prefix[:-1] + [merge_steps(prefix[-1], alt["text"])], chosen[:i - 1] + [mlab],
-                                 [False] * (i - 1) + [True], cfg.kind, "prm800k", cfg.label_steps,
-                                 {**meta, "row_type": "merged_pair"}))
+            rows.append(make_row(question=q, question_id=qid,
+                                 steps=prefix[:-1] + [merge_steps(prefix[-1], alt["text"])],
+                                 labels=chosen[:i - 1] + [mlab], merged=[False] * (i - 1) + [True],
+                                 kind=cfg.kind, source="prm800k", label_steps=cfg.label_steps,
+                                 meta={**meta, "row_type": "merged_pair"}))
     return rows
 
 
@@ -330,8 +339,8 @@ def prm800k_orm_rows(sol: Solution, cfg: RowsConfig, counts: dict) -> list[dict]
     rows = []
     for steps, ok in [(s, True) for s in correct] + [(s, False) for s in wrong]:
         lab = StepLabel(float(ok), ok, None)
-        rows.append(make_row(q, qid, steps, [lab] * len(steps), [False] * len(steps), "orm", "prm800k", "last",
-                             {"row_type": "solution"}))
+        rows.append(make_row(question=q, question_id=qid, steps=steps, labels=[lab] * len(steps),
+                             kind="orm", source="prm800k", meta={"row_type": "solution"}))
     return rows
 
 
@@ -432,7 +441,7 @@ def main(cfg: RowsConfig) -> dict:
                 counts["inputs"] += 1
                 rows += rows_from_tree(tree, cfg, counts)
         elif cfg.source == "math-shepherd":
-            from hiero.augment.rows_labelled import labelled_rows, load_labelled
+            from hiero.reward.rows_labelled import labelled_rows, load_labelled
 
             for sol in load_labelled(path):
                 counts["inputs"] += 1
