@@ -64,6 +64,48 @@ def _misread(rng: random.Random, start: int, ops) -> tuple[int, list[list]] | No
     return None
 
 
+def _write_equations(rng: random.Random, ops, start: int, last_right: str | None, p_error: float,
+                     p_correction: float, steps: list[str], injected: list[int], corrections: list[int],
+                     v: int | None = None) -> tuple[int, bool]:
+    """Append one noisy equation per operation of the program (`start`, `ops`) to `steps`; return the
+    value the solution ends on and whether a wrong equation was written.
+
+    `v` is the value the solution holds before the first equation (default: `start`), `last_right` the
+    right version of the step just taken. Each equation is wrong at p_error (a wrong operand 40% of
+    the time where one exists, else an arithmetic slip), and after a wrong value a correction line
+    "Check: <right step>, not X." follows at p_correction. Off track before a division that would not
+    come out even, the writer corrects the step just taken, so every written value stays an integer.
+    """
+    v = start if v is None else v
+    t = start  # the program's running value; v is the value the solution believes
+    erred = False
+    for op, k in ops:
+        t_next = apply_op(t, op, k)
+        if op == "/" and v % k:
+            assert last_right is not None  # v == t (which divides) until a step has been written
+            corrections.append(len(steps))
+            steps.append(f"Check: {last_right}, not {v}.")
+            v = t
+        kk, c = k, apply_op(v, op, k)
+        if rng.random() < p_error:
+            alt = _wrong_operand(rng, v, op, k) if rng.random() < 0.4 else None
+            if alt is not None:
+                kk, c = alt, apply_op(v, op, alt)
+            else:
+                c = _slip(rng, c)
+            injected.append(len(steps))
+            erred = True
+        steps.append(equation(v, op, kk, c))
+        last_right = equation(t, op, k, t_next)
+        v = c
+        if c != t_next and rng.random() < p_correction:  # still off track: maybe correct it
+            corrections.append(len(steps))
+            steps.append(f"Check: {last_right}, not {c}.")
+            v = t_next
+        t = t_next
+    return v, erred
+
+
 def _render_restate(problem: Problem, rng: random.Random, p_error: float, p_correction: float, p_restate: float,
                     p_answer: float) -> tuple[list[str], list[int], list[int], dict]:
     """Steps of a noisy restate-style solution: the givens (misread at p_restate), equations that
@@ -82,32 +124,10 @@ def _render_restate(problem: Problem, rng: random.Random, p_error: float, p_corr
             injected.append(0)
             wrong["clarification"] = True
     steps.append(givens_line(start, ops))
-    v = t = start  # v: the value the solution holds; t: the stated program's value
-    last_right = None  # the right version of the last equation; set before v can leave t
-    for op, k in ops:
-        t_next = apply_op(t, op, k)
-        if op == "/" and v % k:  # v != t (the stated program divides): correct the step just taken
-            assert last_right is not None
-            corrections.append(len(steps))
-            steps.append(f"Check: {equation(*last_right)}, not {v}.")
-            v = t
-        kk, c = k, apply_op(v, op, k)
-        if rng.random() < p_error:
-            alt = _wrong_operand(rng, v, op, k) if rng.random() < 0.4 else None
-            if alt is not None:
-                kk, c = alt, apply_op(v, op, alt)
-            else:
-                c = _slip(rng, c)
-            injected.append(len(steps))
-            wrong["reasoning"] = True
-        steps.append(equation(v, op, kk, c))
-        last_right = (t, op, k, t_next)
-        v = c
-        if c != t_next and rng.random() < p_correction:
-            corrections.append(len(steps))
-            steps.append(f"Check: {equation(*last_right)}, not {c}.")
-            v = t_next
-        t = t_next
+    # the equations follow the givens as stated (v starts equal to the stated start value, so a
+    # division is exact until a wrong step; no "right version" of the givens line is ever needed)
+    v, wrong["reasoning"] = _write_equations(rng, ops, start, None, p_error, p_correction, steps, injected,
+                                             corrections)
     sentence = answer_sentence(v)
     if p_answer and rng.random() < p_answer:
         injected.append(len(steps))
@@ -170,31 +190,8 @@ def render_noisy_solution(problem: Problem, rng: random.Random, p_error: float, 
         steps.append(f"Check: {last_right}, not {v}.")
         v = start
 
-    t = start  # true running value; v is the value the solution believes
-    for op, k in program["ops"]:
-        t_next = apply_op(t, op, k)
-        if op == "/" and v % k:
-            # off track and the division would not come out even: the writer notices and corrects
-            # the step just taken, so every written value stays an integer (as in real solutions)
-            corrections.append(len(steps))
-            steps.append(f"Check: {last_right}, not {v}.")
-            v = t
-        kk, c = k, apply_op(v, op, k)
-        if rng.random() < p_error:
-            alt = _wrong_operand(rng, v, op, k) if rng.random() < 0.4 else None
-            if alt is not None:
-                kk, c = alt, apply_op(v, op, alt)
-            else:
-                c = _slip(rng, c)
-            injected.append(len(steps))
-        steps.append(equation(v, op, kk, c))
-        last_right = equation(t, op, k, t_next)
-        v = c
-        if c != t_next and rng.random() < p_correction:  # still off track: maybe correct it
-            corrections.append(len(steps))
-            steps.append(f"Check: {last_right}, not {c}.")
-            v = t_next
-        t = t_next
+    v, _ = _write_equations(rng, program["ops"], start, last_right, p_error, p_correction, steps, injected,
+                            corrections, v=v)
     steps.append(answer_line(v))
 
     labels = [int(ok) for ok in check_steps(problem, steps)]
