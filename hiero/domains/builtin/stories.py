@@ -112,6 +112,3 @@ def generate_problems(n: int, seed: int, split: str = "train", min_ops: int = 2,
         problem.steps = solve(problem)
         problems.append(problem)
     return problems
-
-
-# ----------------------------------------------------------------------------- reference solution
