@@ -152,7 +152,7 @@ def test_paper_hrm_recipe_dry_run(tiny, tmp_path):
         summary = json.loads((out / f"rm_{kind}" / "train_summary.json").read_text())
         cfg = summary["config"]
         # the paper's optimisation settings reach the trainer (sizes swapped for the dry run)
-        assert (cfg["lr"], cfg["max_grad_norm"], cfg["loss"], cfg["scoring"]) == (1e-5, 0.01, "hard_ce", "per-step")
+        assert (cfg["lr"], cfg["max_grad_norm"], cfg["loss"], cfg["read"]) == (1e-5, 0.01, "hard_ce", "per-step")
         assert summary["steps"] == 2 and summary["best_eval_loss"] is not None
         pb = json.loads((out / f"eval_{kind}" / "processbench.json").read_text())
         assert set(pb["splits"]) == {"gsm8k", "math", "olympiadbench", "omnimath"}
