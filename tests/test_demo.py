@@ -121,6 +121,21 @@ def test_variant_settings_override_only_the_named_stages():
         demo.demo_settings("quick", "nope")
 
 
+def test_the_segments_variant_writes_three_segments_and_pairs_by_segment(tmp_path, capsys):
+    import hiero.demo as demo
+
+    plain, seg = demo.demo_settings("quick"), demo.demo_settings("quick", "segments")
+    assert seg["domain"] == {**plain["domain"], "style": "restate"}
+    assert (seg["policy"]["p_restate"], seg["policy"]["p_answer"], seg["policy"]["p_correction"]) == (0.15, 0.1, 0.0)
+    assert seg["pairs"]["by_segment"] is True and seg["pairs"]["max_per_problem"] == 3
+    problems = demo._domain(seg).problems(3, 0, "test")
+    assert all(p.steps[0].startswith("Givens: ") and p.meta["style"] == "restate" for p in problems)
+    # the micro policy writes no solution right in every segment: refused at start, nothing written
+    out = tmp_path / "micro"
+    assert cli(["demo", "--size", "micro", "--variant", "segments", "--out", str(out)]) == 2
+    assert "--variant segments needs a policy" in capsys.readouterr().err and not out.exists()
+
+
 def test_the_reward_models_backbone_trains_on_clean_targets_under_every_variant(monkeypatch, tmp_path):
     """rm_base runs the policy's SFT on from the policy's weights with the policy's settings, except
     its own: under self_correct (0.2 slips in the policy's targets) it still gets p_error 0."""
