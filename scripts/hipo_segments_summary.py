@@ -8,7 +8,7 @@ answer reached faithfully) are averaged over every (seed, problem) and given a 9
 bootstrap interval that resamples problems within each seed (the training runs are held fixed, so the
 interval is about the problems; the run-to-run spread is the min..max column). Per segment: the share of
 greedy solutions whose givens (clarification), equations (reasoning) and answer sentence are right,
-checked by the built-in domain (hiero.evaluation.domain_checks.segment_quality).
+checked by the built-in domain (`segment_checks`, once per solution).
 """
 
 from __future__ import annotations
@@ -21,32 +21,31 @@ from pathlib import Path
 
 from hiero.data.io import read_jsonl
 from hiero.domains.builtin import SEGMENTS, segment_checks
-from hiero.evaluation.domain_checks import segment_quality
+from hiero.policy.prompt import split_steps
 from hiero.types import Problem
 
 METHODS = ("dpo", "dpolr", "rq-bias", "mt-bias", "ra-bias", "full-bias")  # dpolr: DPO at 0.6x the lr
 
 
 def load(out: Path) -> tuple[dict, dict, dict]:
-    """method -> run -> [correct per problem], the same for "right in every segment and correct", and
-    method -> run -> segment_quality, for one seed's folder."""
+    """method -> run -> per problem: correct (0/1), "right in every segment and correct" (0/1) and the
+    domain's segment checks, for one seed's folder."""
     problems = list(read_jsonl(out / "problems.jsonl", Problem))
     index = {p.id: i for i, p in enumerate(problems)}
     correct: dict = defaultdict(dict)
     faithful: dict = defaultdict(dict)
-    texts: dict = defaultdict(dict)
+    checked: dict = defaultdict(dict)
     rows = [row for f in sorted(out.glob("eval*_solutions.jsonl")) for row in read_jsonl(f)]
     for row in rows:  # every eval file of the folder (the base model, evaluated in each, is the same)
         name = row["model"]
         method, run = ("base", "") if name == "base" else tuple(name.rsplit("-", 1))
         i = index[row["id"]]
-        checks = segment_checks(problems[i], row["solution"].split("\n"))
+        checks = segment_checks(problems[i], split_steps(row["solution"]))  # as po eval's segment_quality reads it
         correct[method].setdefault(run, [0] * len(problems))[i] = int(row["correct"])
         faithful[method].setdefault(run, [0] * len(problems))[i] = int(row["correct"] and all(
             checks[k] for k in SEGMENTS))
-        texts[method].setdefault(run, [""] * len(problems))[i] = row["solution"]
-    quality = {m: {r: segment_quality(problems, t) for r, t in runs.items()} for m, runs in texts.items()}
-    return correct, faithful, quality
+        checked[method].setdefault(run, [None] * len(problems))[i] = checks
+    return correct, faithful, checked
 
 
 def mean_of_runs(runs: dict) -> list[float]:
@@ -64,30 +63,29 @@ def bootstrap(diffs: list[list[float]], n_boot: int = 2000, seed: int = 0) -> tu
     return mean, stats[int(0.025 * n_boot)], stats[int(0.975 * n_boot) - 1]
 
 
+def paired(per_seed: dict, seeds: list[str], m: str, other: str) -> dict:
+    """m - other (a method, "base" included) on accuracy and on "all right", each averaged over runs."""
+    return {key: bootstrap([[a - b for a, b in zip(mean_of_runs(per_seed[s][j][m]),
+                                                   mean_of_runs(per_seed[s][j][other]), strict=True)]
+                            for s in seeds])
+            for key, j in (("", 0), ("faithful_", 1))}
+
+
 def main(root: Path, seeds: list[str]) -> dict:
     per_seed = {s: load(root / s) for s in seeds}
-    out: dict = {"seeds": seeds, "base": {}, "methods": {}}
+    out: dict = {"seeds": seeds, "base": {}, "base_faithful": {}, "methods": {}}
     for s, (correct, faithful, _) in per_seed.items():
         out["base"][s] = sum(correct["base"][""]) / len(correct["base"][""])
-        out["base_faithful"] = out.get("base_faithful", {}) | {s: sum(faithful["base"][""]) / len(faithful["base"][""])}
-    for m in [m for m in METHODS if all(m in per_seed[s][0] for s in seeds)]:
-        row: dict = {}
-        for key, j in (("vs_base", 0), ("faithful_vs_base", 1)):
-            row[key] = bootstrap([[a - b for a, b in zip(mean_of_runs(per_seed[s][j][m]), per_seed[s][j]["base"][""],
-                                                         strict=True)] for s in seeds])
+        out["base_faithful"][s] = sum(faithful["base"][""]) / len(faithful["base"][""])
+    present = [m for m in METHODS if all(m in per_seed[s][0] for s in seeds)]
+    for m in present:
+        # against base; HiPO presets (and DPO at a lower lr) against DPO; HiPO presets against DPO at 0.6x lr
+        others = ["base"] + (["dpo"] if m != "dpo" else []) + (
+            ["dpolr"] if "dpolr" in present and m not in ("dpo", "dpolr") else [])
+        row: dict = {f"{prefix}vs_{o}": v for o in others for prefix, v in paired(per_seed, seeds, m, o).items()}
         runs = [sum(c) / len(c) - out["base"][s] for s in seeds for c in per_seed[s][0][m].values()]
         row["runs"] = len(runs)
         row["run_range"] = (min(runs), max(runs))
-        if m != "dpo":  # HiPO presets (and DPO at a lower lr) against DPO
-            for key, j in (("vs_dpo", 0), ("faithful_vs_dpo", 1)):
-                row[key] = bootstrap([[a - b for a, b in zip(mean_of_runs(per_seed[s][j][m]),
-                                                             mean_of_runs(per_seed[s][j]["dpo"]), strict=True)]
-                                      for s in seeds])
-        if m not in ("dpo", "dpolr") and all("dpolr" in per_seed[s][0] for s in seeds):
-            for key, j in (("vs_dpolr", 0), ("faithful_vs_dpolr", 1)):
-                row[key] = bootstrap([[a - b for a, b in zip(mean_of_runs(per_seed[s][j][m]),
-                                                             mean_of_runs(per_seed[s][j]["dpolr"]), strict=True)]
-                                      for s in seeds])
         row["segments"] = segment_means(per_seed, m)
         out["methods"][m] = row
     out["base_segments"] = segment_means(per_seed, "base")
@@ -97,11 +95,12 @@ def main(root: Path, seeds: list[str]) -> dict:
 def segment_means(per_seed: dict, method: str) -> dict:
     """Mean over seeds and runs of each segment's share right, and of the equations' accuracy."""
     vals: dict = defaultdict(list)
-    for _, _, quality in per_seed.values():
-        for q in quality[method].values():
-            for k, v in q["by_segment"].items():
-                vals[k].append(v)
-            vals["equations"].append(q["equation_accuracy"])
+    for _, _, checked in per_seed.values():
+        for checks in checked[method].values():
+            for k in SEGMENTS:
+                vals[k].append(sum(c[k] for c in checks) / len(checks))
+            n_eq = sum(c["equations"] for c in checks)
+            vals["equations"].append(sum(c["equations_right"] for c in checks) / max(n_eq, 1))
     return {k: sum(v) / len(v) for k, v in vals.items()}
 
 

@@ -206,11 +206,11 @@ def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
     for p, text in zip(problems, texts, strict=True):
         steps = split_steps(text)
         domain = domain_of(p)
-        checks = domain.segment_checks(p, steps) if hasattr(domain, "segment_checks") else None
+        checks = domain.segment_checks(p, steps)
         if checks is None:
             checked_segments = False
         else:
-            segs.update(k for k in ("clarification", "reasoning", "answer") if checks[k])
+            segs.update(k for k in synth.SEGMENTS if checks[k])
             n_eq, n_eq_right = n_eq + checks["equations"], n_eq_right + checks["equations_right"]
         truth = (domain.step_truth(p, steps) or []) if steps else []
         n_steps += len(truth)
@@ -230,6 +230,6 @@ def segment_quality(problems: list[Problem], texts: list[str]) -> dict:
            "mean_first_error": _rounded(np.mean(firsts)) if firsts else None,
            "answer_right": _rounded(answers / n), "first_error_kind": dict(kinds.most_common())}
     if checked_segments and problems:
-        out["by_segment"] = {k: _rounded(segs[k] / n) for k in ("clarification", "reasoning", "answer")}
+        out["by_segment"] = {k: _rounded(segs[k] / n) for k in synth.SEGMENTS}
         out["equation_accuracy"] = _rounded(n_eq_right / max(n_eq, 1))
     return out

@@ -54,12 +54,14 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from hiero.data.io import DataError, read_jsonl, write_jsonl
+from hiero.domains import domain_of
+from hiero.domains.builtin import SEGMENTS, segment_spans
 from hiero.policy.prompt import STEP_SEP, build_prompt
 from hiero.preference.segment import (
     DEFAULT_NAMES,
@@ -195,9 +197,6 @@ def pairs_from_segments(solutions: list[Solution], problems: dict[str, Problem],
     with another chosen text where there are several. Both sides carry the domain's exact segment
     spans (`synth.segment_spans`); meta["segment"] names the one that differs.
     """
-    from hiero.domains import domain_of
-    from hiero.domains.builtin import SEGMENTS, segment_spans
-
     rng = random.Random(seed)
     groups: dict[str, list[tuple[Solution, list[str]]]] = defaultdict(list)
     for i, s in enumerate(solutions, start=1):
@@ -441,8 +440,7 @@ def main(cfg: PairsConfig) -> dict:
             if not problems:
                 raise ValueError("--by-segment needs --problems (the problems the solutions answer)")
             new = pairs_from_segments(sols, problems, cfg.max_per_problem, cfg.seed)
-            counts["by_segment"] = {k: sum(p.meta["segment"] == k for p in new)
-                                    for k in ("clarification", "reasoning", "answer")}
+            counts["by_segment"] = dict.fromkeys(SEGMENTS, 0) | Counter(p.meta["segment"] for p in new)
             if not new:
                 raise ValueError(f"--by-segment: no pair in {cfg.solutions}: no problem has a solution right in every "
                                  f"segment and another wrong in exactly one ({len(sols)} solutions, "

@@ -264,6 +264,15 @@ def first_error(problem: Problem, steps: list[str]) -> int:
 SEGMENTS = ("clarification", "reasoning", "answer")  # HiPO's Rq / Mt / Ra, as segment_checks names them
 
 
+def _segment_ends(steps: list[str]) -> tuple[bool, bool]:
+    """(the first step is a clarification, the last step is an answer attempt): the first is a givens
+    line or a statement of one number, the last (another step) is no equation and no check."""
+    first = bool(steps) and (is_givens(steps[0]) or (parse_equation(steps[0]) is None
+                                                     and _statement_value(steps[0]) is not None))
+    last = len(steps) > int(first) and not _CHECK.match(steps[-1]) and parse_equation(steps[-1]) is None
+    return first, last
+
+
 def segment_checks(problem: Problem, steps: list[str]) -> dict:
     """HiPO's three segments of one solution, each checked on its own terms (the judge-free counterpart
     of the HiPO paper's organisation / flow / consistency scores):
@@ -292,21 +301,19 @@ def segment_checks(problem: Problem, steps: list[str]) -> dict:
     restate = style_of(problem) == "restate"
     start, ops = program["start"], [list(o) for o in program["ops"]]
     body = [x.strip() for x in steps]
+    has_first, has_last = _segment_ends(body)
     clarification = False
-    if body and is_givens(body[0]):
-        given = parse_givens(body[0])
+    if has_first:
+        given = parse_givens(body[0]) if is_givens(body[0]) else None
+        stated = None if is_givens(body[0]) else _statement_value(body[0])
         if given is not None:
             clarification = given == (start, ops)
             start, ops = given
-        body = body[1:]
-    elif body and parse_equation(body[0]) is None and _statement_value(body[0]) is not None:
-        clarification = _statement_value(body[0]) == start
-        start = _statement_value(body[0])
-        body = body[1:]
-    # the last step is the answer attempt unless it is an equation or a check (then none was written)
-    answer_step = body[-1] if body and not _CHECK.match(body[-1]) and parse_equation(body[-1]) is None else None
-    if answer_step is not None:
-        body = body[:-1]
+        elif stated is not None:
+            clarification = stated == start
+            start = stated
+    answer_step = body[-1] if has_last else None
+    body = body[int(has_first):len(body) - int(has_last)]
     held, j, n_right, stray = start, 0, 0, False
     for step in body:
         check = _CHECK.match(step)
@@ -347,9 +354,7 @@ def segment_spans(steps: list[str], sep: str = "\n") -> dict[str, tuple[int, int
     for step in steps:
         starts.append(starts[-1] + len(step) + len(sep))
     end = max(starts[-1] - len(sep), 0)
-    first = steps and (is_givens(steps[0]) or (parse_equation(steps[0]) is None
-                                               and _statement_value(steps[0]) is not None))
-    last = (len(steps) > int(bool(first)) and not _CHECK.match(steps[-1]) and parse_equation(steps[-1]) is None)
+    first, last = _segment_ends(steps)
     c_end = starts[1] if first else 0
     a_start = starts[len(steps) - 1] if last else end
     return {"clarification": (0, min(c_end, end)), "reasoning": (min(c_end, a_start), a_start), "answer": (a_start, end)}
