@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's Quick reference, runnable: every stage of `hiero demo` as the CLI commands a user types,
-# in order, with the demo's recipe (the quick size's settings of hiero/demo.py; docs/embedded-default.md
+# in order, with the demo's recipe (recipes/embedded/quick.yaml; docs/embedded-default.md
 # says why each one is what it is). Each command writes what a later one reads; nothing is left unused.
 #
 #   bash recipes/quickstart.sh                 # quick size -> runs/quickstart/ (the same work as `hiero demo`, 6-7
@@ -18,7 +18,7 @@ SIZE=${SIZE:-quick}
 SHARED=${SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data}
 
 case $SIZE in
-  quick)  # hiero/demo.py SIZES["quick"]
+  quick)  # recipes/embedded/quick.yaml
     DOMAIN="--max-value 30"
     POLICY="--preset quick --n-layers 2 --max-steps 600"
     RM_BASE_STEPS=720
@@ -27,7 +27,7 @@ case $SIZE in
     HELD_OUT=100 NS=1,2,4,8,16,32,64 SEARCH_N=2,4,8,16 TOKENS="--max-new-tokens 96 --step-tokens 32"
     PB_N=200 RM_THRESHOLD=0.5 SELFTRAIN="--eval-n 200 --epochs 1 --lr 5e-5 --batch-size 16"
     PAIR_PROBLEMS=800 PO="--epochs 3 --batch-size 16 --lr 2e-5" PO_PROBLEMS=200 ;;
-  micro)  # hiero/demo.py SIZES["micro"]: seconds per stage; its PRM ranks nothing, so its filters keep all (-inf)
+  micro)  # recipes/embedded/micro.yaml: seconds per stage; its PRM ranks nothing, so its filters keep all (-inf)
     DOMAIN="--max-ops 2"
     POLICY="--preset micro --n-train 1500 --max-steps 80 --hidden 64 --n-layers 2 --heads 2 --lr 3e-3 --batch-size 32 --n-test 20"
     RM_BASE_STEPS=10

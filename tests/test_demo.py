@@ -4,11 +4,15 @@ then a rerun that reuses every cached stage, and a change that redoes only the s
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from hiero.cli import main as cli
-from hiero.demo import SIZES, DemoConfig, main
+from hiero.demo import DemoConfig, main
+from hiero.demo.recipe import RECIPE_DIR, check_recipes, load_recipe
+
+SIZES = {size: load_recipe(size) for size in ("micro", "quick")}
 
 STAGES = ["domain", "policy", "annotate", "hnc", "rm_data", "rm_base", "rm_train", "processbench", "bon", "selftrain",
           "pairs", "po", "po_eval"]
@@ -56,14 +60,55 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert any((demo_run / "stages").glob("bon-*/search.png")) and "Step-level search, N candidate" in report
 
 
-def test_every_size_names_real_config_fields():
-    import hiero.demo as demo
+def _recipe_dir(tmp_path, edit) -> object:
+    """A copy of recipes/embedded with `edit(name -> parsed YAML)` applied, written back."""
+    import yaml
 
-    demo.check_sizes()
-    bad = json.loads(json.dumps(SIZES))
-    bad["micro"]["rm"]["lerning_rate"] = 1.0
-    with pytest.raises(ValueError, match="stage 'rm': unknown setting.*lerning_rate"):
-        demo.check_sizes(bad)
+    out = tmp_path / "recipes"
+    out.mkdir()
+    files = {f.name: yaml.safe_load(f.read_text()) for f in RECIPE_DIR.glob("*.yaml")}
+    edit(files)
+    for name, data in files.items():
+        (out / name).write_text(yaml.safe_dump(data))
+    return out
+
+
+def test_every_size_names_real_config_fields(tmp_path):
+    check_recipes()
+    bad = _recipe_dir(tmp_path, lambda f: f["micro.yaml"]["rm"].update(lerning_rate=1.0))
+    with pytest.raises(ValueError, match="micro.yaml, stage 'rm': unknown setting.*lerning_rate"):
+        check_recipes(bad)
+
+
+def test_recipes_are_checked_by_type_and_inherit_stage_by_stage(tmp_path):
+    """The one config parser checks each value's type and counts (not only the names); `inherit` merges a
+    recipe's stages key by key over its parent's; a demo key of the wrong type names itself."""
+    bad = _recipe_dir(tmp_path, lambda f: f["micro.yaml"]["bon"].update(synth_n="many"))
+    with pytest.raises(ValueError, match="micro.yaml, stage 'bon': field 'synth_n': expected int"):
+        load_recipe("micro", recipe_dir=bad)
+    full, quick = load_recipe("full"), load_recipe("quick")
+    assert full["bon"] == {**quick["bon"], "synth_n": 1000, "search": ["step_greedy"]}
+    assert full["policy"] == quick["policy"] and full["domain_sample"]["p_error"] == quick["domain_sample"]["p_error"]
+    (tmp_path / "mine.yaml").write_text(f"inherit: {RECIPE_DIR / 'micro.yaml'}\npairs: {{problems: six}}\n")
+    with pytest.raises(ValueError, match="stage 'pairs': 'problems': expected int, got 'six'"):
+        load_recipe(tmp_path / "mine.yaml")
+    (tmp_path / "loop.yaml").write_text("inherit: loop.yaml\n")
+    with pytest.raises(ValueError, match="loops back"):
+        load_recipe(tmp_path / "loop.yaml")
+
+
+def test_every_default_says_why_in_the_recipe_file():
+    """recipes/embedded/quick.yaml: each stage's non-obvious defaults carry a one-line reason, and the pointers
+    into docs/embedded-default.md name sections that exist."""
+    import re
+
+    text = (RECIPE_DIR / "quick.yaml").read_text()
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "embedded-default.md").read_text()
+    for key in ("max_value", "max_steps: 720", "lr: 1.0e-2", "head: likelihood", "dpop_lambda", "rm_threshold: 0.5"):
+        line = next(x for x in text.splitlines() if key in x)
+        assert "#" in line and len(line.split("#", 1)[1].strip()) > 20, line
+    for section in re.findall(r'"([A-Z][^"]+)"\)', text):
+        assert section in doc, section
 
 
 _VARYING = {"_peak_rss_mb", "_cached", "peak_rss_mb", "timings_s", "seconds", "machine", "versions", "stage_dirs",
@@ -95,22 +140,19 @@ def test_rerun_reuses_every_stage(demo_run):
     assert "reused from cache" in (demo_run / "report.md").read_text()
 
 
-def test_a_new_seed_redoes_the_stages(demo_run, monkeypatch):
-    """Stage keys hash settings + upstream stages: the domain sample alone for a changed sample size."""
-    import hiero.demo as demo
-
-    sizes = json.loads(json.dumps(SIZES))
-    sizes["micro"]["domain_sample"]["n"] = 21
-    monkeypatch.setattr(demo, "SIZES", sizes)
-    res = main(DemoConfig(size="micro", out=str(demo_run), shared_data=str(demo_run / "absent")))
+def test_a_changed_recipe_redoes_only_the_stages_it_touches(demo_run, tmp_path):
+    """Stage keys hash settings + upstream stages: a recipe of one's own (`--recipe`) that changes the domain
+    sample's size redoes that stage alone."""
+    (tmp_path / "mine.yaml").write_text(f"inherit: {RECIPE_DIR / 'micro.yaml'}\ndomain_sample: {{n: 21}}\n")
+    res = main(DemoConfig(size="micro", recipe=str(tmp_path / "mine.yaml"), out=str(demo_run),
+                          shared_data=str(demo_run / "absent")))
     assert not res["stages"]["domain"]["_cached"] and res["stages"]["domain"]["problems"] == 21
     assert all(res["stages"][s]["_cached"] for s in STAGES[1:])
+    assert f"--recipe {tmp_path / 'mine.yaml'}" in (demo_run / "report.md").read_text()
 
 
 def test_variant_settings_override_only_the_named_stages():
-    import hiero.demo as demo
-
-    plain, sc = demo.demo_settings("quick"), demo.demo_settings("quick", "self_correct")
+    plain, sc = load_recipe("quick"), load_recipe("quick", "self_correct")
     assert plain == SIZES["quick"]
     assert sc["policy"] == {**SIZES["quick"]["policy"], "p_error": 0.2, "p_correction": 0.9}
     # only the policy changes: the reward models' backbone runs on with the clean reference solutions
@@ -118,17 +160,17 @@ def test_variant_settings_override_only_the_named_stages():
     named = ("policy",)
     assert {k: v for k, v in sc.items() if k not in named} == {k: v for k, v in plain.items() if k not in named}
     with pytest.raises(ValueError, match="unknown variant 'nope'"):
-        demo.demo_settings("quick", "nope")
+        load_recipe("quick", "nope")
 
 
 def test_the_segments_variant_writes_three_segments_and_pairs_by_segment(tmp_path, capsys):
-    import hiero.demo as demo
+    from hiero.domains.builtin import DomainSettings
 
-    plain, seg = demo.demo_settings("quick"), demo.demo_settings("quick", "segments")
+    plain, seg = load_recipe("quick"), load_recipe("quick", "segments")
     assert seg["domain"] == {**plain["domain"], "style": "restate"}
     assert (seg["policy"]["p_restate"], seg["policy"]["p_answer"], seg["policy"]["p_correction"]) == (0.15, 0.1, 0.0)
     assert seg["pairs"]["by_segment"] is True and seg["pairs"]["max_per_problem"] == 3
-    problems = demo._domain(seg).problems(3, 0, "test")
+    problems = DomainSettings(**seg["domain"]).problems(3, 0, "test")
     assert all(p.steps[0].startswith("Givens: ") and p.meta["style"] == "restate" for p in problems)
     # the micro policy writes no solution right in every segment: refused at start, nothing written
     out = tmp_path / "micro"
@@ -139,30 +181,32 @@ def test_the_segments_variant_writes_three_segments_and_pairs_by_segment(tmp_pat
 def test_the_reward_models_backbone_trains_on_clean_targets_under_every_variant(monkeypatch, tmp_path):
     """rm_base runs the policy's SFT on from the policy's weights with the policy's settings, except
     its own: under self_correct (0.2 slips in the policy's targets) it still gets p_error 0."""
-    import hiero.demo as demo
     import hiero.policy.sft as sft
+    from hiero.demo import stages
+    from hiero.domains.builtin import DomainSettings
 
     seen = []
     monkeypatch.setattr(sft, "main", lambda cfg: seen.append(cfg) or {"test_accuracy": 0.5})
     for variant in ("plain", "self_correct"):
-        S = demo.demo_settings("quick", variant)
-        demo.stage_rm_base(tmp_path / variant, S["rm_base"], 3, 0, demo._domain(S), tmp_path / "policy", S["policy"])
+        R = load_recipe("quick", variant)
+        c = stages.Context(seed=3, threads=0, domain=DomainSettings(**R["domain"]), recipe=R, shared=tmp_path,
+                           dirs={"policy": tmp_path / "policy"})
+        stages.rm_base(tmp_path / variant, R["rm_base"], c)
     plain, sc = seen
     assert sc.p_error == plain.p_error == 0.0 and sc.p_correction == plain.p_correction == 0.0
-    assert demo.demo_settings("quick", "self_correct")["policy"]["p_error"] == 0.2
-    assert sc.init == str(tmp_path / "policy") and sc.max_steps == SIZES["quick"]["rm_base"]["max_steps"]
+    assert load_recipe("quick", "self_correct")["policy"]["p_error"] == 0.2
+    assert sc.init == str(tmp_path / "policy" / "model") and sc.max_steps == SIZES["quick"]["rm_base"]["max_steps"]
     assert sc.n_layers == SIZES["quick"]["policy"]["n_layers"] and sc.max_value == 30
 
 
-def test_a_misspelt_variant_setting_fails_at_start(monkeypatch):
-    import hiero.demo as demo
-
-    monkeypatch.setitem(demo.VARIANTS, "self_correct", {"policy": {"p_corection": 0.9}})
-    with pytest.raises(ValueError, match="'quick/self_correct', stage 'policy': unknown setting.*p_corection"):
-        demo.check_sizes()
-    monkeypatch.setitem(demo.VARIANTS, "self_correct", {"polcy": {"p_correction": 0.9}})
+def test_a_misspelt_variant_setting_fails_at_start(tmp_path):
+    bad = _recipe_dir(tmp_path, lambda f: f["variants.yaml"]["self_correct"]["policy"].update(p_corection=0.9))
+    with pytest.raises(ValueError, match="quick.yaml \\+ variant self_correct, stage 'policy': unknown setting"
+                                         ".*p_corection"):
+        check_recipes(bad)
+    (bad / "variants.yaml").write_text("plain: {}\nself_correct: {polcy: {p_correction: 0.9}}\n")
     with pytest.raises(ValueError, match="overrides stage.*polcy"):
-        demo.check_sizes()
+        check_recipes(bad)
 
 
 def test_the_self_correct_variant_retrains_the_policy_and_what_follows(demo_run, tmp_path):

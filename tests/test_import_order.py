@@ -24,7 +24,6 @@ LAYERS = [
     {"search"},                         # test-time search with a reward model
     {"evaluation"},                     # best-of-N curves, ProcessBench, step metrics
     {"selftrain", "preference"},        # the stages that train the policy further
-    {"report_html"},                    # the demo's HTML report
     {"demo", "cli"},                    # the whole pipeline and the command line
     {"testing"},                        # real-layout test models (tests and benchmarks only)
 ]

@@ -13,7 +13,14 @@ from html.parser import HTMLParser
 
 import pytest
 
-from hiero.report_html import _binomial_verdict, _compare, claims
+from hiero.demo.claims import _binomial_verdict, _compare, claims
+from hiero.demo.records import Bon, POEval, RMTrain, Run
+
+
+def _bon(**figures) -> Bon:
+    """A best-of-N record with the given figures, the rest empty."""
+    return Bon(**{"n": [1], "n_problems": 1, "pool_size": 1, "sample_accuracy": 0.0, "curves": {}, "search": {},
+                  "step_eval": {}, "wrong_picks": {}, "files": {"plot": ""}, **figures})
 
 
 class _Refs(HTMLParser):
@@ -105,11 +112,12 @@ def test_claim_verdicts_follow_the_intervals():
     assert _binomial_verdict(0.45, 0.4, 200) == "open"
     ns = [1, 4]
     curve = lambda a, lo, hi: {"acc": a, "ci_low": lo, "ci_high": hi}  # noqa: E731
-    res = {"stages": {
-        "bon": {"n": ns, "curves": {"prm:min": curve([0.5, 0.8], [0.4, 0.72], [0.6, 0.88]),
-                                    "majority": curve([0.5, 0.6], [0.4, 0.5], [0.6, 0.7])}},
-        "po_eval": {"n": 500, "accuracy": {"base": 0.40, "dpo": 0.50, "hipo": 0.49}}}}
-    got = {c["claim"]: c["verdict"] for c in claims(res)}
+    run = Run({}, {
+        "bon": _bon(n=ns, curves={"prm:min": curve([0.5, 0.8], [0.4, 0.72], [0.6, 0.88]),
+                                  "majority": curve([0.5, 0.6], [0.4, 0.5], [0.6, 0.7])}),
+        "po_eval": POEval(n=500, accuracy={"base": 0.40, "dpo": 0.50, "hipo": 0.49}, ci95={}, vs_first={},
+                          segments={})})
+    got = {c["claim"]: c["verdict"] for c in claims(run)}
     assert got["PRM-guided best-of-N beats majority vote at N=4"] == "held"
     assert got["PRM best-of-N does not fall as N grows (N=1 → 4)"] == "held"
     assert got["DPO beats the base policy"] == "held"  # 0.10 > 1.96 * 0.031
@@ -140,11 +148,10 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(demo_run, t
 def test_step_ranking_claim_follows_the_stated_rule():
     """HRM 0.892 vs PRM 0.896 (the case a fixed 0.01 tolerance called "held"): the claimed sign fails, and with
     no intervals on the AUROCs this run cannot settle it; HRM at or above PRM holds."""
-    from hiero.report_html import claims
-
     def verdict(h, p):
-        res = {"stages": {"bon": {"step_eval": {"prm": {"auroc": p}, "hrm": {"auroc": h}}}}}
-        return next(c["verdict"] for c in claims(res) if c["claim"].startswith("HRM ranks steps"))
+        se = {"prm": {"auroc": p, "auroc_same_position": None}, "hrm": {"auroc": h, "auroc_same_position": None}}
+        return next(c["verdict"] for c in claims(Run({}, {"bon": _bon(step_eval=se)}))
+                    if c["claim"].startswith("HRM ranks steps"))
 
     assert verdict(0.892, 0.896) == "open"
     assert verdict(0.896, 0.896) == "held" and verdict(0.95, 0.90) == "held"
@@ -154,7 +161,7 @@ def test_step_search_trend_is_judged_against_the_papers():
     """The HRM paper: step-greedy accuracy rises with N for HRM (72.2 -> 80.0%) and falls for PRM (70.0 ->
     57.7%). A run where both rise with disjoint intervals: HRM's claim held, PRM's failed; overlapping
     intervals: open."""
-    from hiero.report_html import _search_trend_claims
+    from hiero.demo.claims import _search_trend_claims
 
     rise = {"n": [2, 16], "acc": [0.40, 0.70], "ci_low": [0.30, 0.62], "ci_high": [0.50, 0.78]}
     flat = {"n": [2, 16], "acc": [0.40, 0.45], "ci_low": [0.30, 0.35], "ci_high": [0.50, 0.55]}
@@ -169,14 +176,35 @@ def test_the_report_says_why_reward_models_coincide():
     """Issue 32 item 3: ORM / PRM / HRM at 0.76 / 0.78 / 0.78 with +-9-point intervals are one curve, and
     the report says why (one LM's likelihood, calibrated three ways) instead of three equal curves
     without comment; where one differs beyond the intervals it says nothing."""
-    from hiero.report_html import coincidence_note
+    from hiero.demo.records import coincidence_note
 
     def curve(acc):
         return {"acc": acc, "ci_low": [a - 0.09 for a in acc], "ci_high": [a + 0.09 for a in acc]}
 
     same = {"orm": curve([0.18, 0.76]), "prm:min": curve([0.18, 0.78]), "hrm:min": curve([0.18, 0.78])}
-    rms = {k: {"head": "likelihood"} for k in ("orm", "prm", "hrm")}
-    note = coincidence_note({"stages": {"bon": {"curves": same}, "rm_train": rms}})
+    rms = RMTrain(kinds={k: {"head": "likelihood"} for k in ("orm", "prm", "hrm")})
+    note = coincidence_note(Run({}, {"bon": _bon(n=[1, 4], curves=same), "rm_train": rms}))
     assert note.startswith("ORM, PRM, HRM coincide here (at most 2 points apart") and "likelihood" in note
     apart = {**same, "hrm:min": curve([0.18, 0.95])}
-    assert coincidence_note({"stages": {"bon": {"curves": apart}, "rm_train": rms}}) == ""
+    assert coincidence_note(Run({}, {"bon": _bon(n=[1, 4], curves=apart), "rm_train": rms})) == ""
+
+
+def test_a_stage_result_without_a_figure_the_report_reads_fails_loudly(demo_run):
+    """Each stage's result becomes a typed record before its section renders: a renamed or missing key is an
+    error naming the stage and the key (it used to drop a table row or a claim silently)."""
+    from hiero.demo.records import RECORDS, ReportError, record_of
+    from hiero.demo.report import render_html, render_report
+
+    results = json.loads((demo_run / "results.json").read_text())
+    assert set(results["stages"]) <= set(RECORDS)
+    for stage, result in results["stages"].items():
+        rec = record_of(stage, result)
+        assert rec.markdown(Run.of(results)) and rec.html(Run.of(results)), stage
+    broken = json.loads(json.dumps(results))
+    broken["stages"]["po_eval"]["accuracies"] = broken["stages"]["po_eval"].pop("accuracy")
+    with pytest.raises(ReportError, match=r"stage 'po_eval': its result lacks \['accuracy'\]"):
+        render_report(broken)
+    del broken["stages"]["po_eval"]
+    broken["stages"]["rm_train"]["prm"].pop("best_eval_loss")
+    with pytest.raises(ReportError, match=r"stage 'rm_train': prm's result lacks \['best_eval_loss'\]"):
+        render_html(broken)
