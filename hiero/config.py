@@ -110,7 +110,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[s
 POSITIVE_COUNTS = frozenset({
     "batch_size", "eval_batch_size", "ref_batch_size", "score_batch", "batch", "gen_batch", "batch_problems",
     "chunk_size", "pool_chunk", "grad_accum", "max_new_tokens", "step_tokens", "max_length", "max_len",
-    "max_tokens_limit", "max_request_tokens", "max_concurrency", "n", "synth_n", "eval_n", "samples",
+    "max_tokens_limit", "max_request_tokens", "max_concurrency", "n", "samples",
     "rollouts", "simulations", "children", "depth", "beam_width", "max_per_problem",
     "solutions_per_problem", "n_layers", "hidden", "heads", "vocab_size", "n_train", "n_test",
     "min_ops", "max_ops", "max_operand", "max_value", "min_children", "hnc_min_children",

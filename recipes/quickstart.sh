@@ -19,22 +19,22 @@ SHARED=${SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data}
 
 case $SIZE in
   quick)  # recipes/embedded/quick.yaml
-    DOMAIN="--max-value 30"
+    DOMAIN="--max-value 30" SYNTH=max_value=30  # the domain's settings as flags / as a problem-source spec
     POLICY="--preset quick --n-layers 2 --max-steps 600"
     RM_BASE_STEPS=720
     TREE_PROBLEMS=600 TREES="--mode bsearch --samples 8 --rollouts 4 --depth 6 --temperature 0.7 --step-tokens 32 --batch-problems 64"
     RM="--max-steps 150 --batch-size 32 --lr 1e-2"
     HELD_OUT=100 NS=1,2,4,8,16,32,64 SEARCH_N=2,4,8,16 TOKENS="--max-new-tokens 96 --step-tokens 32"
-    PB_N=200 RM_THRESHOLD=0.5 SELFTRAIN="--eval-n 200 --epochs 1 --lr 5e-5 --batch-size 16"
+    PB_N=200 RM_THRESHOLD=0.5 EVAL_N=200 SELFTRAIN="--epochs 1 --lr 5e-5 --batch-size 16"
     PAIR_PROBLEMS=800 PO="--epochs 3 --batch-size 16 --lr 2e-5" PO_PROBLEMS=200 ;;
   micro)  # recipes/embedded/micro.yaml: seconds per stage; its PRM ranks nothing, so its filters keep all (-inf)
-    DOMAIN="--max-ops 2"
+    DOMAIN="--max-ops 2" SYNTH=max_ops=2
     POLICY="--preset micro --n-train 1500 --max-steps 80 --hidden 64 --n-layers 2 --heads 2 --lr 3e-3 --batch-size 32 --n-test 20"
     RM_BASE_STEPS=10
     TREE_PROBLEMS=4 TREES="--mode bfs --children 4 --depth 5 --temperature 1.0 --step-tokens 16 --batch-problems 4"
     RM="--epochs 1 --batch-size 16 --lr 1e-3"
     HELD_OUT=4 NS=1,2,4 SEARCH_N=2,4 TOKENS="--max-new-tokens 24 --step-tokens 8"
-    PB_N=12 RM_THRESHOLD=-inf SELFTRAIN="--eval-n 4 --epochs 1 --lr 2e-4 --batch-size 8"
+    PB_N=12 RM_THRESHOLD=-inf EVAL_N=4 SELFTRAIN="--epochs 1 --lr 2e-4 --batch-size 8"
     PAIR_PROBLEMS=6 PO="--max-steps 2 --batch-size 4 --lr 5e-5" PO_PROBLEMS=4 ;;
   *) echo "SIZE=$SIZE: expected quick or micro" >&2; exit 2 ;;
 esac
@@ -76,7 +76,7 @@ run rm-orm rm_orm $HIERO rm train --kind orm --data rows_orm --base rm_base -o r
     --loss mse --label-type soft --read step-end --head likelihood --backbone-lr 1e-5 --template policy
 # 6. ProcessBench protocol on built-in items and on the real GSM8K split (40 items spread over the file; one
 #    longer than the tiny model's context is skipped and named by id); threshold 0.5, a probability's midpoint
-run pb-prm pb_prm.json $HIERO eval processbench --rm rm_prm --data synth --synth-n $PB_N --synth-seed 12 $DOMAIN \
+run pb-prm pb_prm.json $HIERO eval processbench --rm rm_prm --data synth:n=$PB_N,seed=12,$SYNTH \
     -o pb_prm.json
 if [ -f "$SHARED/processbench/gsm8k.json" ]; then
   run pb-real pb_gsm8k.json $HIERO eval processbench --rm rm_hrm --data "$SHARED/processbench/gsm8k.json" \
@@ -84,11 +84,12 @@ if [ -f "$SHARED/processbench/gsm8k.json" ]; then
 fi
 # 7. best-of-N curves (accuracy vs N, 95% intervals) and step-level greedy / beam search
 run bon bon/results.json $HIERO eval bon --policy policy --rm prm=rm_prm --rm hrm=rm_hrm --rm orm=rm_orm \
-    --n $NS --search step_greedy,beam --search-n $SEARCH_N --synth-n $HELD_OUT --synth-seed 7 $TOKENS $DOMAIN -o bon
+    --n $NS --search step_greedy,beam --search-n $SEARCH_N --problems synth:n=$HELD_OUT,seed=7,$SYNTH $TOKENS -o bon
 # 8. self-training on the trees' high-MC trajectories the PRM also calls right at every step (quick: 0.5,
 #    its probability's decision point)
 run selftrain selftrain $HIERO selftrain --policy policy --trees trees.jsonl --select node --rm rm_prm \
-    --rm-threshold=$RM_THRESHOLD $SELFTRAIN $DOMAIN -o selftrain
+    --rm-threshold=$RM_THRESHOLD $SELFTRAIN --eval-problems synth:n=$EVAL_N,seed=1,$SYNTH \
+    -o selftrain
 # 9. preference pairs: the policy's samples picked by the PRM (a wrong greedy solution as rejected) and
 #    Step-DPO pairs from the trees; then DPO and HiPO (DPOP floor on the chosen side), evaluated on one prompt
 run samples solutions.jsonl $HIERO policy sample --policy policy --problems pair_problems.jsonl --n 4 \

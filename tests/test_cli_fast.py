@@ -34,7 +34,7 @@ def test_list_flags_name_the_bad_item(capsys):
     with pytest.raises(SystemExit):
         cli(["eval", "bon", "--n", "1,2,8a"])
     assert "'8a' in '1,2,8a' is not an int" in capsys.readouterr().err
-    assert cli(["eval", "bon", "--n", "0,2", "--synth-n", "2"]) == 2
+    assert cli(["eval", "bon", "--n", "0,2", "--problems", "synth:n=2"]) == 2
     assert "every N must be at least 1" in capsys.readouterr().err
 
 

@@ -83,11 +83,11 @@ def test_every_size_names_real_config_fields(tmp_path):
 def test_recipes_are_checked_by_type_and_inherit_stage_by_stage(tmp_path):
     """The one config parser checks each value's type and counts (not only the names); `inherit` merges a
     recipe's stages key by key over its parent's; a demo key of the wrong type names itself."""
-    bad = _recipe_dir(tmp_path, lambda f: f["micro.yaml"]["bon"].update(synth_n="many"))
-    with pytest.raises(ValueError, match="micro.yaml, stage 'bon': field 'synth_n': expected int"):
+    bad = _recipe_dir(tmp_path, lambda f: f["micro.yaml"]["bon"].update(step_tokens="many"))
+    with pytest.raises(ValueError, match="micro.yaml, stage 'bon': field 'step_tokens': expected int"):
         load_recipe("micro", recipe_dir=bad)
     full, quick = load_recipe("full"), load_recipe("quick")
-    assert full["bon"] == {**quick["bon"], "synth_n": 1000, "search": ["step_greedy"]}
+    assert full["bon"] == {**quick["bon"], "problems": 1000, "search": ["step_greedy"]}
     assert full["policy"] == quick["policy"] and full["domain_sample"]["p_error"] == quick["domain_sample"]["p_error"]
     (tmp_path / "mine.yaml").write_text(f"inherit: {RECIPE_DIR / 'micro.yaml'}\npairs: {{problems: six}}\n")
     with pytest.raises(ValueError, match="stage 'pairs': 'problems': expected int, got 'six'"):

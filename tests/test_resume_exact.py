@@ -84,7 +84,7 @@ def commands(root: Path, out: Path) -> dict[str, list[str]]:
                     "--lr", "0.01", "--loss", "hipo", "--weight-preset", "rq-bias,mt-bias", "--schedule", "sequential",
                     *common],
         "selftrain": ["selftrain", "--policy", str(root / "policy"), "--trees", str(root / "trees.jsonl"), "-o",
-                      str(out), "--max-steps", "6", "--batch-size", "2", "--lr", "0.01", "--eval-n", "2",
+                      str(out), "--max-steps", "6", "--batch-size", "2", "--lr", "0.01", "--eval-problems", "synth:n=2",
                       "--max-new-tokens", "8", "--threshold", "0", *common],
     }
 

@@ -109,7 +109,7 @@ def sft_argv(out: Path, batch: int, accum: int = 1) -> list[str]:
 def st_argv(a: Path, out: Path, batch: int, accum: int = 1) -> list[str]:
     return ["selftrain", "--policy", str(a / "policy"), "--trees", str(a / "trees.jsonl"), "-o", str(out),
             "--lr", "0.01", "--warmup-ratio", "0.25", "--batch-size", str(batch), "--grad-accum", str(accum),
-            "--epochs", "1", "--eval-n", "2", "--max-new-tokens", "8", "--log-every", "1"]
+            "--epochs", "1", "--eval-problems", "synth:n=2", "--max-new-tokens", "8", "--log-every", "1"]
 
 
 def curve(out: Path) -> list[dict]:

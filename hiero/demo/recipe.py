@@ -18,12 +18,16 @@ from hiero.config import config_from_dict, load_yaml
 RECIPE_DIR = Path(__file__).resolve().parent / "recipes"  # -> recipes/embedded (a link; copied into wheels)
 SIZES = ("quick", "full", "micro")
 
-# settings of a stage that are the demo's own (not fields of the stage's config), with their types
+# settings of a stage that are the demo's own (not fields of the stage's config), with their types; `problems`:
+# how many built-in problems the stage draws (the demo writes its problem-source spec from the domain's settings)
 DEMO_KEYS: dict[str, dict[str, type]] = {
     "policy": {"preset": str},
     "annotate": {"problems": int},
     "pairs": {"problems": int, "n": int, "rm_threshold": float, "tree_response": str, "by_segment": bool,
               "max_per_problem": int},
+    "processbench": {"problems": int},
+    "bon": {"problems": int},
+    "selftrain": {"problems": int},
     "po_eval": {"problems": int},
 }
 

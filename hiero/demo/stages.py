@@ -19,6 +19,7 @@ KINDS = ("orm", "prm", "hrm")
 # programs never overlap in any case, see hiero.domains.builtin)
 SEED_OFFSETS = {"annotate": 101, "pairs": 202, "po_eval": 303, "bon": 7, "processbench_tune": 11,
                 "processbench_eval": 12}
+SELFTRAIN_EVAL_SEED = 1  # self-training's held-out problems: the same set for every --seed
 PAIRS_TEMPERATURE = 0.8  # sampling temperature of the preference-pair candidates
 
 
@@ -53,6 +54,18 @@ class Context:
 
 def _slim(d: dict, drop=("config", "markdown", "items", "texts")) -> dict:
     return {k: v for k, v in d.items() if k not in drop}
+
+
+def _synth(c: Context, s: dict, seed: int) -> str:
+    """The problem-source spec of a stage that draws s["problems"] held-out built-in problems."""
+    from hiero.data.problems import synth_spec
+
+    return synth_spec(c.domain, s["problems"], seed, "test")
+
+
+def _own(s: dict) -> dict:
+    """A stage's settings less the demo's own keys (how many problems it draws)."""
+    return {k: v for k, v in s.items() if k != "problems"}
 
 
 def trained(rms: Path, kinds=KINDS) -> list[str]:
@@ -171,13 +184,12 @@ def processbench(d: Path, s: dict, c: Context) -> dict:
         # the tuning split is scored once; F1 at 0.5 is kept only where 0.5 means something (a CE head's
         # probabilities; an MSE head's raw scores get -inf there, the threshold then tuned on the scores)
         prob = RMSpec.from_dict(json.loads((rm / SPEC_FILE).read_text())).probability
-        tune = main(ProcessBenchConfig(rm=str(rm), data="synth", synth_seed=tune_seed,
-                                       threshold=0.5 if prob else float("-inf"),
-                                       out=str(d / f"{kind}_tune.json"), **asdict(c.domain), **s))
+        tune = main(ProcessBenchConfig(rm=str(rm), data=_synth(c, s, tune_seed), threshold=0.5 if prob else float("-inf"),
+                                       out=str(d / f"{kind}_tune.json"), **_own(s)))
         # threshold tuned on one synthetic split, applied to another (ProcessBench protocol)
         threshold, tune_f1 = _tuned_threshold(d / f"{kind}_tune.json")
-        res = main(ProcessBenchConfig(rm=str(rm), data="synth", synth_seed=eval_seed, threshold=threshold,
-                                      out=str(d / f"{kind}.json"), **asdict(c.domain), **s))
+        res = main(ProcessBenchConfig(rm=str(rm), data=_synth(c, s, eval_seed), threshold=threshold,
+                                      out=str(d / f"{kind}.json"), **_own(s)))
         out[kind] = {**_slim(res), "threshold_source": f"tuned on another synthetic split (seed {tune_seed})",
                      "tune_f1": tune_f1, "tune_f1_at_0.5": tune.get("f1") if prob else None}
     return out
@@ -196,7 +208,7 @@ def bon(d: Path, s: dict, c: Context) -> dict:
 
     s = {"search": ["step_greedy", "beam"], **s}
     cfg = BonConfig(policy=str(c.policy), rm=[f"{k}={c.rms / k}" for k in trained(c.rms)],
-                    synth_seed=c.seed + SEED_OFFSETS["bon"], out=str(d), seed=c.seed, **asdict(c.domain), **s)
+                    problems=_synth(c, s, c.seed + SEED_OFFSETS["bon"]), out=str(d), seed=c.seed, **_own(s))
     res = main(cfg)
     return {k: res[k] for k in ("n", "n_problems", "pool_size", "curves", "search", "sample_accuracy", "markdown",
                                 "step_eval", "wrong_picks", "files", "time_s")}
@@ -212,7 +224,8 @@ def selftrain(d: Path, s: dict, c: Context) -> dict:
     if not select_examples(list(read_jsonl(c.trees, Tree)), threshold, select):
         return {"skipped": f"no tree node has MC >= {threshold}"}
     res = main(SelfTrainConfig(policy=str(c.policy), trees=str(c.trees), out=str(d / "model"), select=select,
-                               seed=c.seed, rm=str(c.prm) if c.prm else "", **asdict(c.domain), **s))
+                               seed=c.seed, rm=str(c.prm) if c.prm else "", **_own(s),
+                               eval_problems=_synth(c, s, SELFTRAIN_EVAL_SEED)))
     return {k: res[k] for k in ("trees", "mc_selected", "examples", "select", "threshold", "rm_threshold", "lam",
                                 "kl_form", "before", "after", "delta_accuracy", "time_s")}
 

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from hiero.data.io import DataError, read_jsonl, write_json
-from hiero.domains import builtin as synth
+from hiero.data.problems import SYNTH, is_synth, read_problems
 from hiero.domains import domain_of
 from hiero.evaluation import domain_checks
 from hiero.evaluation.metrics import bootstrap_ci
@@ -82,7 +82,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class BonConfig(ScorerFlags, synth.DomainSettings):
+class BonConfig(ScorerFlags):
     """Settings of `hiero eval bon`."""
 
     policy: str = field(default="", metadata={"help": "policy: model folder or backend spec (not with --candidates)"})
@@ -90,10 +90,10 @@ class BonConfig(ScorerFlags, synth.DomainSettings):
         "help": "reward models NAME=SPEC (repeatable; SPEC: DIR, FORMAT:DIR[#k=v], scores:FILE)"})
     scores: list[str] = field(default_factory=list, metadata={
         "help": "precomputed scores NAME=FILE or FILE (repeatable; with --candidates): as --rm NAME=scores:FILE"})
-    problems: str = field(default="", metadata={"help": "Problem JSONL ('' = built-in domain test split)"})
+    problems: str = field(default="", metadata={
+        "help": "Problem JSONL, or the built-in domain: synth[:n=100,seed=1,max_value=30,...] (hiero.data.problems; "
+                "'' = synth: 100 test problems, seed 1); with --candidates, the file holding their references"})
     candidates: str = field(default="", metadata={"help": "pre-generated Solution JSONL grouped by problem_id"})
-    synth_n: int = field(default=100, metadata={"help": "built-in domain: number of test problems"})
-    synth_seed: int = field(default=1, metadata={"help": "built-in domain: problem seed"})
     limit: int = field(default=0, metadata={"help": "use only the first K problems (0: all)"})
     n: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 24, 32, 64], metadata={"help": "N values"})
     aggregations: list[str] = field(default_factory=lambda: ["min", "prod", "last", "mean"],
@@ -120,11 +120,7 @@ class BonConfig(ScorerFlags, synth.DomainSettings):
 
 # ----------------------------------------------------------------------------- inputs
 def load_problems(cfg: BonConfig) -> list[Problem]:
-    if cfg.problems:
-        problems = list(read_jsonl(cfg.problems, Problem))
-    else:
-
-        problems = synth.settings_of(cfg).problems(cfg.synth_n, cfg.synth_seed, "test")
+    problems = read_problems(cfg.problems or SYNTH, n=100, seed=1, split="test")
     return problems[:cfg.limit] if cfg.limit > 0 else problems
 
 
@@ -417,7 +413,7 @@ def main(cfg: BonConfig) -> dict:
     table, files = write_figures(out, cfg, rms, n_values, curves, search, len(problems))
     result = {
         "n": n_values, "n_dropped": dropped, "n_problems": len(problems), "pool_size": pool_size,
-        "source": "candidates" if cfg.candidates else ("problems" if cfg.problems else "synth"),
+        "source": "candidates" if cfg.candidates else ("synth" if is_synth(cfg.problems or SYNTH) else "problems"),
         "rms": {k: v.kind for k, v in rms.items()}, "curves": curves, "search": search,
         "step_eval": step_eval, "skipped": skipped, "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
         "sample_accuracy": float(np.mean([s.correct for row in pool for s in row])), "markdown": table,

@@ -4,7 +4,7 @@
     hiero eval processbench --rm DIR --data ../shared/data/processbench/math.json \\
         --tune-on ../shared/data/processbench/gsm8k.json -o pb_math.json
     hiero eval processbench --scores SCORES.jsonl --data ../shared/data/processbench/ -o pb.json
-    hiero eval processbench --rm DIR --data synth -o pb_synth.json     # built-in domain, known first errors
+    hiero eval processbench --rm DIR --data synth:n=200,seed=2,p_error=0.4 -o pb_synth.json  # built-in domain
     Python: main(ProcessBenchConfig(rm=DIR, data=FILE_OR_FOLDER, out=OUT)) -> summary dict
 
 Protocol: the reward model scores every step; the predicted first error is the first step whose
@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Literal
 
 from hiero.data.io import DataError, atomic_write, read_json, read_jsonl, write_json
+from hiero.data.problems import is_synth, parse_synth
 from hiero.domains import builtin as synth
 from hiero.evaluation.metrics import auroc, first_error_prediction, processbench_scores, tune_threshold
 from hiero.reward.base import score_items, skip_summary
@@ -68,24 +69,24 @@ from hiero.types import FieldError, Solution
 
 log = logging.getLogger(__name__)
 SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")  # the ProcessBench table, in the paper's order
+# the keys a `synth:` --data spec adds to the built-in domain's: the noise of the solutions, with defaults
+SYNTH_NOISE = {"p_error": 0.4, "p_correction": 0.2}
 
 
 @dataclass
-class ProcessBenchConfig(ScorerFlags, synth.DomainSettings):
+class ProcessBenchConfig(ScorerFlags):
     """Settings of `hiero eval processbench`."""
 
     rm: str = field(default="", metadata={"help": SPEC_HELP})
-    data: str = field(default="synth", metadata={"help": "ProcessBench .json, a folder of the 4 splits, Solution .jsonl, or 'synth'"})
+    data: str = field(default="synth", metadata={
+        "help": "ProcessBench .json, a folder of the 4 splits, Solution .jsonl, or the built-in domain's noisy "
+                "solutions: synth[:n=200,seed=2,p_error=0.4,p_correction=0.2,max_value=30,...] (hiero.data.problems)"})
     scores: str = field(default="", metadata={"help": "precomputed scores JSONL or folder (same as --rm scores:FILE)"})
     tune_on: str = field(default="", metadata={"help": "split to tune the threshold on (folder --data: gsm8k by default)"})
     threshold: float | None = field(default=None, metadata={"help": "fixed step-error threshold (None: 0.5, or tuned for a folder)"})
     limit: int = field(default=0, metadata={"help": "use only K items of each file (0: all)"})
     limit_mode: Literal["first", "spread"] = field(default="spread", metadata={
         "help": "--limit picks K items spread evenly over the file (both classes), or the first K"})
-    synth_n: int = field(default=200, metadata={"help": "synth data: number of solutions"})
-    synth_seed: int = field(default=2, metadata={"help": "synth data: problem and noise seed"})
-    p_error: float = field(default=0.4, metadata={"help": "synth data: per-step error rate"})
-    p_correction: float = field(default=0.2, metadata={"help": "synth data: chance an error is corrected"})
     batch: int = field(default=32, metadata={"help": "solutions per scorer call"})
     out: str = field(default="runs/processbench.json", metadata={"help": "output JSON file (+ the .md table beside it)"})
 
@@ -186,8 +187,9 @@ def take(items: list, limit: int, mode: str = "first") -> list:
 
 
 def load_items(data: str, cfg: ProcessBenchConfig) -> tuple[list[Item], list]:
-    if data == "synth":
-        items, problems = synth_items(cfg.synth_n, cfg.synth_seed, cfg.p_error, cfg.p_correction, synth.settings_of(cfg))
+    if is_synth(data):
+        spec = parse_synth(data, n=200, seed=2, extra=SYNTH_NOISE, where="--data")
+        items, problems = synth_items(spec.n, spec.seed, spec.extra["p_error"], spec.extra["p_correction"], spec.domain)
     elif not Path(data).exists():
         raise DataError(data, None, "file not found")
     elif data.endswith(".json") or data.endswith(".json.gz"):
@@ -321,7 +323,7 @@ def main(cfg: ProcessBenchConfig) -> dict:
     t0 = time.time()
     if cfg.tune_on and cfg.threshold is not None:
         raise ValueError("give --tune-on FILE or --threshold T, not both")
-    if cfg.data != "synth" and Path(cfg.data).is_dir():
+    if not is_synth(cfg.data) and Path(cfg.data).is_dir():
         return main_table(cfg, t0)
     items, problems = load_items(cfg.data, cfg)
     if not items:
@@ -342,7 +344,7 @@ def main(cfg: ProcessBenchConfig) -> dict:
     }
     per_item = [{"id": it.id, "label": it.label, "pred": p, "scores": s, "step_labels": it.step_labels}
                 for it, p, s in zip(items, preds, scores)]
-    name = "synth" if cfg.data == "synth" else Path(cfg.data).name.split(".")[0]
+    name = "synth" if is_synth(cfg.data) else Path(cfg.data).name.split(".")[0]
     table = markdown_table({name: summary}, None, threshold, source)
     summary["markdown_file"] = write_with_table(cfg.out, {**summary, "config": vars(cfg), "items": per_item}, table)
     return summary

@@ -136,7 +136,7 @@ def preset_config(name: str = "quick", **overrides) -> PolicyTrainConfig:
 def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]:
     """(train, test) problems; the two never share a problem (synthetic: never a program)."""
     if not cfg.problems:
-        domain = synth.settings_of(cfg)
+        domain = synth.domain_of_config(cfg)
         return domain.problems(cfg.n_train, cfg.seed, "train"), domain.problems(cfg.n_test, cfg.seed, "test")
     problems = []
     for line, p in enumerate(read_jsonl(cfg.problems, Problem), start=1):

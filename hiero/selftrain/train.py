@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hiero.data.io import atomic_write, read_jsonl
-from hiero.domains import builtin as synth
+from hiero.data.problems import SYNTH, is_synth, read_problems
 from hiero.models import resolve_model
 from hiero.policy.prompt import RAW, PromptFormat, encode_prompts, prompt_format, save_prompt_file
 from hiero.policy.sft import collate
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SelfTrainConfig(TrainConfig, synth.DomainSettings):
+class SelfTrainConfig(TrainConfig):
     """Settings of `hiero selftrain` (plus the shared optimisation fields of TrainConfig)."""
 
     policy: str = field(default="", metadata={"help": "policy: model folder, .gguf file or pypi:DIST"})
@@ -76,9 +76,9 @@ class SelfTrainConfig(TrainConfig, synth.DomainSettings):
     lam: float = field(default=0.1, metadata={"help": "λ, weight of the KL term"})
     kl_form: Literal["log1p", "plain"] = field(default="log1p", metadata={"help": "λ·log(1+KL) (paper) or λ·KL"})
     max_len: int = field(default=512, metadata={"help": "longest example in tokens (longer ones are dropped)"})
-    eval_problems: str = field(default="", metadata={"help": "held-out Problem JSONL ('' = synth test split)"})
-    eval_n: int = field(default=100, metadata={"help": "synth test problems when no --eval-problems"})
-    eval_seed: int = field(default=1, metadata={"help": "seed of the synth test problems"})
+    eval_problems: str = field(default="", metadata={
+        "help": "held-out problems: a Problem JSONL, or the built-in domain: synth[:n=100,seed=1,max_value=30,...] "
+                "(hiero.data.problems; '' = synth: 100 test problems, seed 1)"})
     max_new_tokens: int = field(default=128, metadata={"help": "token limit of an evaluation solution"})
     lr: float = field(default=2e-6, metadata={"help": "peak learning rate (paper: 2e-6)"})
     batch_size: int = field(default=16, metadata={"help": "examples per micro-batch"})
@@ -159,9 +159,7 @@ def encode_example(tokenizer, prompt: str, response: str, ends: bool, fmt: Promp
 
 # ----------------------------------------------------------------------------- 3. evaluate
 def held_out_problems(cfg: SelfTrainConfig) -> list[Problem]:
-    if cfg.eval_problems:
-        return list(read_jsonl(cfg.eval_problems, Problem))
-    return synth.settings_of(cfg).problems(cfg.eval_n, cfg.eval_seed, "test")
+    return read_problems(cfg.eval_problems or SYNTH, n=100, seed=1, split="test", where="--eval-problems")
 
 
 def greedy_accuracy(model, tokenizer, problems: list[Problem], max_new_tokens: int, desc: str,
@@ -192,7 +190,8 @@ def main(cfg: SelfTrainConfig) -> dict:
         raise FileNotFoundError(f"{cfg.policy}: not a Hugging Face model folder (no config.json)")
     check_finished(cfg.policy)
     check_train_config(cfg)
-    inputs = {"policy": cfg.policy, "trees": cfg.trees, "rm": cfg.rm or None, "eval_problems": cfg.eval_problems or None}
+    inputs = {"policy": cfg.policy, "trees": cfg.trees, "rm": cfg.rm or None,
+              "eval_problems": None if is_synth(cfg.eval_problems or SYNTH) else cfg.eval_problems}
     with training_run(cfg.out, "selftrain", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
         summary, config = _train(cfg, run.dir)
         summary["out"] = cfg.out

@@ -52,7 +52,7 @@ def models(tmp_path_factory):
 def test_eval_bon_cli_tiny(models, tmp_path):
     out = tmp_path / "bon"
     rc = cli(["eval", "bon", "--policy", str(models["policy"]), "--rm", f"prm={models['prm']}",
-              f"orm={models['orm']}", "--synth-n", "3", "--n", "1,2,4", "--max-new-tokens", "16",
+              f"orm={models['orm']}", "--problems", "synth:n=3", "--n", "1,2,4", "--max-new-tokens", "16",
               "--bootstrap", "50", "-o", str(out)])
     assert rc == 0
     res = json.loads((out / "results.json").read_text())
@@ -113,7 +113,7 @@ def test_bon_on_gsm8k_example_solutions(shared_data, tmp_path):
 
 
 def test_eval_bon_bad_input(tmp_path, capsys):
-    assert cli(["eval", "bon", "--synth-n", "2", "-o", str(tmp_path / "x")]) == 2  # no policy, no candidates
+    assert cli(["eval", "bon", "--problems", "synth:n=2", "-o", str(tmp_path / "x")]) == 2  # no policy, no candidates
     assert "--policy" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"problem_id": "a", "steps": ["x"], "correct": true, "question": "q"}\n{"problem_id": 3}\n')
@@ -128,7 +128,7 @@ def test_eval_bon_full_curve_three_rms(models, tmp_path):
     from hiero.evaluation.bon import BonConfig, main
 
     res = main(BonConfig(policy=str(models["policy"]), rm=[f"{k}={models[k]}" for k in ("orm", "prm", "hrm")],
-                         synth_n=3, max_new_tokens=16, bootstrap=100, search=["step_greedy", "beam"],
+                         problems="synth:n=3", max_new_tokens=16, bootstrap=100, search=["step_greedy", "beam"],
                          search_n=[2, 4], beam_width=2, max_steps=3, step_tokens=8, out=str(tmp_path / "o")))
     assert res["n"] == [1, 2, 4, 8, 16, 24, 32, 64]
     assert {"orm", "prm:min", "hrm:min", "majority", "oracle"} <= set(res["curves"])

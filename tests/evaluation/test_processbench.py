@@ -41,7 +41,7 @@ def test_converted_processbench_solutions_match_raw(shared_data, tmp_path):
 def test_oracle_on_builtin_domain_is_perfect(tmp_path):
     """Ground-truth step scores: the first step scored 0 is the first error, so F1 = 1, AUROC = 1."""
     out = tmp_path / "pb.json"
-    res = main(ProcessBenchConfig(rm="oracle", data="synth", synth_n=40, out=str(out)))
+    res = main(ProcessBenchConfig(rm="oracle", data="synth:n=40", out=str(out)))
     assert res["f1"] == 1.0 and res["auroc_step"] == 1.0
     assert res["n_error"] > 5 and res["n_correct"] > 5  # both kinds present at p_error 0.4
     saved = json.loads(out.read_text())

@@ -147,7 +147,7 @@ def test_bon_bad_scores(prm, candidates, tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{bad}:3:" in err and repr(rows[2]["id"]) in err and "field 'scores'" in err
     assert not (out / "results.json").exists()
-    assert cli(["eval", "bon", "--synth-n", "2", "--scores", str(scores), "-o", str(out)]) == 2
+    assert cli(["eval", "bon", "--problems", "synth:n=2", "--scores", str(scores), "-o", str(out)]) == 2
     assert "precomputed scores need --candidates" in capsys.readouterr().err
 
 

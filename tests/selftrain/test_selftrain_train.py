@@ -128,7 +128,7 @@ def test_selftrain_cli_tiny(policy, tmp_path):
     write_jsonl(trees, [hand_tree(p) for p in problems])
     out = tmp_path / "st"
     rc = cli(["selftrain", "--policy", str(policy), "--trees", str(trees), "-o", str(out), "--max-steps", "3",
-              "--lr", "1e-2", "--batch-size", "4", "--eval-n", "3", "--max-new-tokens", "12"])
+              "--lr", "1e-2", "--batch-size", "4", "--eval-problems", "synth:n=3", "--max-new-tokens", "12"])
     assert rc == 0
     summary = json.loads((out / "selftrain_summary.json").read_text())
     assert summary["examples"] == 6 and summary["trees"] == 6  # one kept path per tree

@@ -98,7 +98,7 @@ from hiero.domains.builtin.program import (
     split_of,
     true_values,
 )
-from hiero.domains.builtin.settings import DomainSettings, settings_of
+from hiero.domains.builtin.settings import DomainSettings, domain_of_config
 from hiero.domains.builtin.stories import generate_problems
 from hiero.domains.builtin.writing import answer_sentence, givens_line, solve, style_of
 from hiero.types import Problem
@@ -107,7 +107,7 @@ __all__ = ["DOMAIN", "ERROR_KINDS", "OPS", "SEGMENTS", "STYLES", "BuiltinDomain"
            "apply_op", "check_steps", "error_kinds", "extract_answer", "first_error", "generate_problems",
            "givens_line", "is_correct", "is_givens", "parse_equation", "parse_givens", "program_hash",
            "render_noisy_solution", "run_program", "sample_program", "segment_checks", "segment_spans",
-           "settings_of", "solve", "split_of", "step_kind", "style_of", "true_values"]
+           "domain_of_config", "solve", "split_of", "step_kind", "style_of", "true_values"]
 
 
 class BuiltinDomain:

@@ -10,7 +10,7 @@ from typing import Literal
 from hiero.domains.builtin.checker import check_steps
 from hiero.domains.builtin.noise import render_noisy_solution
 from hiero.domains.builtin.program import OPS, true_values
-from hiero.domains.builtin.settings import DomainSettings, settings_of
+from hiero.domains.builtin.settings import DomainSettings, domain_of_config
 from hiero.types import Problem, Solution
 
 
@@ -44,7 +44,7 @@ def make_set(cfg: SynthConfig) -> tuple[list[Problem], list[Solution], dict]:
             raise ValueError(f"{name} must be in [0, 1], got {getattr(cfg, name)}")
     if cfg.style == "plain" and (cfg.p_restate or cfg.p_answer):
         raise ValueError("--p-restate and --p-answer are for --style restate")
-    problems = settings_of(cfg).problems(cfg.n, cfg.seed, cfg.split)
+    problems = domain_of_config(cfg).problems(cfg.n, cfg.seed, cfg.split)
     n_ops = Counter(len(p.meta["program"]["ops"]) for p in problems)
     op_counts = Counter(op for p in problems for op, _ in p.meta["program"]["ops"])
     all_values = [v for p in problems for v in [p.meta["program"]["start"], *true_values(p)]]

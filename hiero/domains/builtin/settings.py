@@ -15,8 +15,10 @@ class DomainSettings:
 
     The policy is trained on, trees are annotated on and every evaluation draws from the same
     settings (a policy trained on 2-3 operations and tested on 2-4 answers the 4-operation
-    problems at a fraction of its accuracy). Stage configs inherit these fields (flags
-    --min-ops ... --max-value); `settings_of(cfg)` reads them back.
+    problems at a fraction of its accuracy). The commands that write the domain's problems inherit
+    these fields (`hiero data synth`, `hiero policy train`: flags --min-ops ... --max-value;
+    `domain_of_config(cfg)` reads them back); the commands that read problems take them in one
+    problem-source spec, `synth:n=200,seed=2,max_value=30` (hiero.data.problems).
     """
 
     min_ops: int = field(default=2, metadata={"help": "built-in domain: fewest operations per problem"})
@@ -34,6 +36,6 @@ class DomainSettings:
                                  max_factor=self.max_factor, max_value=self.max_value, style=self.style)
 
 
-def settings_of(cfg) -> DomainSettings:
-    """The DomainSettings part of a stage config (any object with those attributes)."""
+def domain_of_config(cfg) -> DomainSettings:
+    """The DomainSettings part of a config that inherits them (any object with those attributes)."""
     return DomainSettings(**{f: getattr(cfg, f) for f in DomainSettings.__dataclass_fields__})
