@@ -86,9 +86,17 @@ def _clean(ans: str) -> str:
     return ans.rstrip(".").strip()
 
 
+# words a model puts between "the answer is" and the value ("The answer is actually 2.33, which is ...")
+_FILLER = re.compile(r"(?:(?:actually|approximately|about|around|roughly|exactly|simply|just|indeed|now|then|"
+                     r"therefore|thus|so)\s+)+", re.IGNORECASE)
+# a value (a number, with a unit word) that a ", which ..." clause follows: the value ends at the comma
+_VALUE_THEN_CLAUSE = re.compile(r"(-?\$?\d[\d,]*(?:\.\d+)?%?(?:\s+[A-Za-z]+)?),\s")
+
+
 def _stated(ans: str) -> str:
     """The value in a free-form "The answer is …" line: the sentence ends at ". " and a worked
-    expression gives its result ("2 * 1 = 2 bolts" -> "2 bolts").
+    expression gives its result ("2 * 1 = 2 bolts" -> "2 bolts"); filler words before the value and a
+    clause after it (", which …") are dropped (SmolLM2-135M-Instruct writes both).
 
     >>> _stated("16. So, 16 glasses are needed")
     '16.'
@@ -96,9 +104,16 @@ def _stated(ans: str) -> str:
     '2 bolts.'
     >>> _stated("3.5 liters")
     '3.5 liters'
+    >>> _stated("actually 2.33, which is the actual amount of money she needs")
+    '2.33'
+    >>> _stated("approximately 24 apples, so she has enough"), _stated("(1, 2)"), _stated("1,250 dollars")
+    ('24 apples', '(1, 2)', '1,250 dollars')
     """
     ans = re.split(r"(?<=\.)\s", ans, maxsplit=1)[0]
-    return ans.rsplit("=", 1)[1].strip() if "=" in ans and "\\" not in ans else ans
+    ans = ans.rsplit("=", 1)[1].strip() if "=" in ans and "\\" not in ans else ans
+    ans = _FILLER.sub("", ans, count=1) if _FILLER.match(ans) else ans
+    m = _VALUE_THEN_CLAUSE.match(ans)
+    return m.group(1) if m else ans
 
 
 def extract_answer(text: str | None) -> str | None:
