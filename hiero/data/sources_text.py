@@ -20,7 +20,8 @@ Rules worth knowing (each is also a choice the paper data leaves open):
   (HiPO authors') file maps query -> prompt, output_a -> chosen, output_b -> rejected; its
   GPT-written Rq/Mt/Ra decomposition never occurs verbatim in the answers, so by default it goes to
   `meta["decomposed"]`; `prefs_text="decomposed"` instead builds each response as Rq + "\\n\\n" + Mt +
-  "\\n\\n" + Ra with exact character spans as segments (what HiPO trains on).
+  "\\n\\n" + Ra with exact character spans as segments (what HiPO trains on). Both name the segments as
+  HiPO reads them: Rq -> clarification, Mt -> reasoning, Ra -> answer.
 """
 
 from __future__ import annotations
@@ -207,13 +208,15 @@ def convert_math_shepherd(path, **_) -> Converted:
     return Converted(out, "solution", {"rows": len(out), "steps": len(labels), "labels": histogram(labels)})
 
 
-_SEGMENTS = ("Rq", "Mt", "Ra")
+# the decomposed file's columns (the HiPO paper's names) -> the segment names hiero writes and HiPO reads
+# (hiero.preference.segment.DEFAULT_NAMES); a file with the paper's names trained as none (all masked)
+_SEGMENTS = {"Rq": "clarification", "Mt": "reasoning", "Ra": "answer"}
 
 
 def _decomposed_response(rec: dict, side: str) -> tuple[str, dict]:
     parts, spans, at = [], {}, 0
-    for name in _SEGMENTS:
-        seg = need(rec, f"{name}_{side}", str).strip()
+    for column, name in _SEGMENTS.items():
+        seg = need(rec, f"{column}_{side}", str).strip()
         if parts:
             at += 2  # the "\n\n" joiner
         spans[name] = (at, at + len(seg))
@@ -238,7 +241,7 @@ def convert_prefs(path, *, prefs_text: str = "original", **_) -> Converted:
                                           meta={"original_chosen": a, "original_rejected": b})
                     n_spans += 1
                 else:
-                    segs = {side: {n: need(rec, f"{n}_{s}", str) for n in _SEGMENTS}
+                    segs = {side: {n: need(rec, f"{c}_{s}", str) for c, n in _SEGMENTS.items()}
                             for side, s in (("chosen", "a"), ("rejected", "b"))}
                     spans = {side: _verbatim_spans(text, segs[side]) for side, text in (("chosen", a), ("rejected", b))}
                     found = all(v is not None for v in spans.values())

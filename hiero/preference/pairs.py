@@ -69,16 +69,13 @@ from hiero.preference.segment import (
     HeuristicSegmenter,
     LLMSegmenter,
     SegmentError,
+    canonical_spans,
     missing_segments,
     warn_missing,
 )
 from hiero.types import PreferencePair, Problem, Solution, Tree
 
 log = logging.getLogger(__name__)
-
-# the authors' segment names -> ours
-NAME_ALIASES = {"Rq": "clarification", "Mt": "reasoning", "Ra": "answer"}
-
 
 @dataclass
 class PairsConfig:
@@ -341,10 +338,6 @@ def load_prm800k_pairs(path: str, max_per_problem: int = 1) -> list[PreferencePa
 
 
 # ----------------------------------------------------------------------------- preference files
-def _rename(spans: dict | None) -> dict | None:
-    return None if spans is None else {NAME_ALIASES.get(k, k): v for k, v in spans.items()}
-
-
 def load_prefs(path: str, prefs_text: str = "original") -> list[PreferencePair]:
     """TRL-style rows, or the authors' decomposed file (through the data stage's converter)."""
     with open(path, encoding="utf-8") as f:
@@ -356,7 +349,7 @@ def load_prefs(path: str, prefs_text: str = "original") -> list[PreferencePair]:
     else:
         pairs = list(read_jsonl(path, PreferencePair))
     for i, p in enumerate(pairs):
-        p.chosen_segments, p.rejected_segments = _rename(p.chosen_segments), _rename(p.rejected_segments)
+        p.chosen_segments, p.rejected_segments = canonical_spans(p.chosen_segments), canonical_spans(p.rejected_segments)
         p.id = p.id or f"prefs-{i}"
         p.meta = {**p.meta, "source": p.meta.get("source", "prefs")}
     return pairs

@@ -85,6 +85,17 @@ from hiero.preference.chat import CachedChat
 from hiero.types import IGNORE_INDEX, Span
 
 DEFAULT_NAMES = ("clarification", "reasoning", "answer")
+# the HiPO paper's segment names -> ours: spans a file names Rq / Mt / Ra are read as these
+NAME_ALIASES = {"Rq": "clarification", "Mt": "reasoning", "Ra": "answer"}
+
+
+def canonical_spans(spans: dict | None) -> dict | None:
+    """Segment spans with the paper's names (Rq / Mt / Ra) renamed to ours.
+
+    >>> canonical_spans({"Rq": (0, 5), "Mt": (6, 9), "answer": (9, 12)})
+    {'clarification': (0, 5), 'reasoning': (6, 9), 'answer': (9, 12)}
+    """
+    return None if spans is None else {NAME_ALIASES.get(k, k): v for k, v in spans.items()}
 OTHER = -1  # completion token outside every named segment
 
 

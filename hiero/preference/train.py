@@ -65,7 +65,14 @@ from hiero.models import resolve_model
 from hiero.policy.prompt import save_prompt_file
 from hiero.preference.logps import can_share_prompt, segment_logps, segment_logps_shared_prompt
 from hiero.preference.losses import PRESETS, hipo_loss, normalise, sft_loss, summarise
-from hiero.preference.segment import DEFAULT_NAMES, SEGMENTERS, encode_pair, missing_segments, warn_missing
+from hiero.preference.segment import (
+    DEFAULT_NAMES,
+    SEGMENTERS,
+    canonical_spans,
+    encode_pair,
+    missing_segments,
+    warn_missing,
+)
 from hiero.runs import check_finished, reading_model, settings_of, training_run
 from hiero.training import TrainConfig, check_train_config, make_accelerator, right_pad, train_loop
 from hiero.types import IGNORE_INDEX, PreferencePair
@@ -159,7 +166,7 @@ def prepare_pairs(pairs: list[PreferencePair], tokenizer, cfg: POTrainConfig) ->
     seg = SEGMENTERS[cfg.segmenter](names) if cfg.segmenter != "none" else None
     examples, cut, spans = [], Counter(), []
     for p in tqdm(pairs, desc="tokenize pairs", leave=False, disable=len(pairs) < 500):
-        cs, rs = p.chosen_segments, p.rejected_segments
+        cs, rs = canonical_spans(p.chosen_segments), canonical_spans(p.rejected_segments)  # Rq / Mt / Ra too
         if seg is not None and (cs is None or rs is None):
             cs, rs = seg.segment(p.prompt, p.chosen), seg.segment(p.prompt, p.rejected)
         spans.append((cs, rs))

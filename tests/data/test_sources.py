@@ -226,11 +226,12 @@ def test_prefs(shared_data):
     p = res.records[0]
     assert p.prompt.startswith("I was reading up on the Fibonacci") and p.chosen.startswith("Wikipedia")
     # the GPT-written segments are not verbatim in the answers: they are kept in meta
-    assert p.chosen_segments is None and set(p.meta["decomposed"]["chosen"]) == {"Rq", "Mt", "Ra"}
+    # (the authors' columns Rq / Mt / Ra under the names HiPO reads)
+    assert p.chosen_segments is None and set(p.meta["decomposed"]["chosen"]) == {"clarification", "reasoning", "answer"}
     dec = _conv(shared_data, "prefs", rel, prefs_text="decomposed").records[0]
-    a, b = dec.chosen_segments["Mt"]
-    assert dec.chosen[a:b] == p.meta["decomposed"]["chosen"]["Mt"].strip()
-    assert dec.chosen_segments["Rq"][0] == 0 and dec.chosen_segments["Ra"][1] == len(dec.chosen)
+    a, b = dec.chosen_segments["reasoning"]
+    assert dec.chosen[a:b] == p.meta["decomposed"]["chosen"]["reasoning"].strip()
+    assert dec.chosen_segments["clarification"][0] == 0 and dec.chosen_segments["answer"][1] == len(dec.chosen)
 
 
 def test_latebench(shared_data):

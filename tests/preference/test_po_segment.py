@@ -210,3 +210,29 @@ def test_missing_segment_warning_in_training_data(toks, caplog):
     caplog.clear()
     prepare_pairs(pairs, tok, POTrainConfig(loss="dpo", max_length=512))
     assert "missing" not in caplog.text  # DPO has no segment terms
+
+
+def test_converted_decomposed_prefs_reach_hipo_with_every_segment(shared_data, toks, tmp_path):
+    """The real route of recipes/real_smollm2_cpu.sh: `hiero data convert -f prefs --prefs-text decomposed` on
+    the authors' Math StackExchange file, then `po train`'s reading. The converter wrote the paper's names
+    (Rq / Mt / Ra) while HiPO reads clarification / reasoning / answer: all 5 pairs lost every segment and
+    HiPO trained as 0.1 x DPO. Now the converter writes our names and training reads the paper's as aliases."""
+    import json
+
+    from hiero.cli import main as cli
+    from hiero.preference.train import POTrainConfig, prepare_pairs
+    from hiero.types import PreferencePair
+
+    mse = shared_data / "math_stackexchange_prefs" / "metacognition_prhegde_first5_decomposed.jsonl"
+    out = tmp_path / "prefs.jsonl"
+    assert cli(["data", "convert", "-f", "prefs", "--prefs-text", "decomposed", str(mse), "-o", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 5 and all(set(r["chosen_segments"]) == set(segment.DEFAULT_NAMES) for r in rows)
+    pairs = [PreferencePair.from_dict(r) for r in rows]
+    _, stats = prepare_pairs(pairs, toks["qwen"], POTrainConfig(loss="hipo", max_length=4096))
+    assert stats["missing_segments"] == {"clarification": 0, "reasoning": 0, "answer": 0}
+    # a file written with the paper's names (an older hiero, or by hand) trains the same
+    old = [PreferencePair.from_dict({**r, "chosen_segments": dict(zip(("Rq", "Mt", "Ra"), r["chosen_segments"].values())),
+                                     "rejected_segments": dict(zip(("Rq", "Mt", "Ra"), r["rejected_segments"].values()))})
+           for r in rows]
+    assert prepare_pairs(old, toks["qwen"], POTrainConfig(loss="hipo", max_length=4096))[1] == stats
