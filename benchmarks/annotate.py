@@ -40,7 +40,9 @@ class OneCallPerNode:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--policy", default="", help="policy model folder (default: train the quick preset once)")
-    ap.add_argument("--policy-cache", default="runs/bench/policy_quick", help="where the default policy lives")
+    ap.add_argument(
+        "--policy-cache", default="runs/bench/policy_quick", help="where the default policy lives"
+    )
     ap.add_argument("--problems", type=int, default=16, help="synthetic test problems")
     ap.add_argument("--children", type=int, default=3)
     ap.add_argument("--depth", type=int, default=4)
@@ -104,10 +106,14 @@ def run(args) -> dict:
         "metric": f"{batched['tokens_per_s']:.0f} vs {naive['tokens_per_s']:.0f} tok/s",
     }
     write_json(args.out, result)
-    print(f"| annotator | tokens | seconds | tokens/s |\n|---|---|---|---|\n"
-          f"| batched (1 call per level) | {batched['generated_tokens']} | {batched['seconds']} | {batched['tokens_per_s']} |\n"
-          f"| naive (1 call per node, {naive['calls']} calls) | {naive['generated_tokens']} | {naive['seconds']} | "
-          f"{naive['tokens_per_s']} |\n| ratio | | | {ratio:.2f}x (goal >= 3x) |")
+    print(
+        f"| annotator | tokens | seconds | tokens/s |\n|---|---|---|---|\n"
+        f"| batched (1 call per level) | {batched['generated_tokens']} | {batched['seconds']} | "
+        f"{batched['tokens_per_s']} |\n"
+        f"| naive (1 call per node, {naive['calls']} calls) | {naive['generated_tokens']} | "
+        f"{naive['seconds']} | "
+        f"{naive['tokens_per_s']} |\n| ratio | | | {ratio:.2f}x (goal >= 3x) |"
+    )
     return result
 
 

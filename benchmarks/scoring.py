@@ -115,7 +115,10 @@ def run(args) -> dict:
     write_json(args.out, result)
     print("| mode | solutions/s | seconds | sequences | tokens |\n|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['solutions_per_s']:.1f} | {r['seconds']:.3f} | {r['forward_sequences']} | {r['tokens']} |")
+        print(
+            f"| {name} | {r['solutions_per_s']:.1f} | {r['seconds']:.3f} | {r['forward_sequences']} | "
+            f"{r['tokens']} |"
+        )
     print(f"marker / per-step = {ratio:.2f}x (goal >= 5x)")
     return result
 

@@ -8,7 +8,8 @@
         manifest.json                     written last: step, and the size and sha256 of every file above
 
     save(...)    writes everything into OUT/checkpoints/.tmp-step-N/, re-reads and verifies it against its
-                 manifest, then renames it to step-N (one rename: a kill leaves either no step-N or a whole one)
+                 manifest, then renames it to step-N (one rename: a kill leaves either no step-N or a whole
+                 one)
     latest(...)  the newest checkpoint that verifies; a torn or tampered one is moved to
                  OUT/checkpoints/torn/ with a one-line warning, a left-over .tmp-* folder is removed
 
@@ -97,7 +98,8 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 def optimizer_files(sd: dict) -> tuple[dict[str, torch.Tensor], dict]:
     """An optimizer state_dict as (tensors, JSON): tensors under "<param index>.<name>".
 
-    >>> t, j = optimizer_files({"state": {0: {"step": torch.tensor(1.0), "n": 3}}, "param_groups": [{"lr": 0.1}]})
+    >>> t, j = optimizer_files({"state": {0: {"step": torch.tensor(1.0), "n": 3}},
+    ...                         "param_groups": [{"lr": 0.1}]})
     >>> sorted(t), j
     (['0.step'], {'state': {'0': {'n': 3}}, 'param_groups': [{'lr': 0.1}]})
     """
@@ -136,7 +138,9 @@ def rng_files() -> tuple[dict[str, torch.Tensor], dict]:
 
 def restore_rng(tensors: dict[str, torch.Tensor], meta: dict) -> None:
     torch.set_rng_state(tensors["torch_cpu"])
-    cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("cuda_")), key=lambda k: int(k[5:]))]
+    cuda = [
+        tensors[k] for k in sorted((k for k in tensors if k.startswith("cuda_")), key=lambda k: int(k[5:]))
+    ]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[:torch.cuda.device_count()])
     version, internal, gauss = meta["python"]
@@ -200,7 +204,11 @@ def verify(folder: Path) -> str | None:
         return "no manifest.json (the save did not finish)"
     except (OSError, ValueError) as e:
         return f"unreadable manifest.json ({e})"
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("files"), dict)
+    ):
         return f"manifest.json is not a {FORMAT} manifest"
     present = set(_files(folder)) - {MANIFEST}
     expected = set(manifest["files"])
@@ -239,7 +247,12 @@ def latest(root: Path, *, tidy: bool = True) -> Path | None:
             return folder
         if tidy:
             dest = _set_aside(root, folder)
-            log.warning("%s: torn checkpoint (%s); set aside as %s, resuming from an earlier one", folder, problem, dest)
+            log.warning(
+                "%s: torn checkpoint (%s); set aside as %s, resuming from an earlier one",
+                folder,
+                problem,
+                dest,
+            )
     return None
 
 
@@ -249,9 +262,14 @@ def read(folder: Path, rank: int, *, weights: bool = True) -> dict:
     out = {"trainer": json.loads((folder / "trainer.json").read_text(encoding="utf-8"))}
     if weights:
         out["model"] = load_file(str(folder / "model.safetensors"))
-        out["optimizer"] = optimizer_state(load_file(str(folder / "optimizer.safetensors")),
-                                           json.loads((folder / "optimizer.json").read_text(encoding="utf-8")))
+        out["optimizer"] = optimizer_state(
+            load_file(str(folder / "optimizer.safetensors")),
+            json.loads((folder / "optimizer.json").read_text(encoding="utf-8")),
+        )
     rng = folder / f"rng-{rank}.safetensors"
     if rng.exists():  # a run resumed on a different number of processes reseeds the extra ones
-        out["rng"] = (load_file(str(rng)), json.loads((folder / f"rng-{rank}.json").read_text(encoding="utf-8")))
+        out["rng"] = (
+            load_file(str(rng)),
+            json.loads((folder / f"rng-{rank}.json").read_text(encoding="utf-8")),
+        )
     return out

@@ -26,8 +26,14 @@ COMMANDS = {
     "augment": ("hiero.augment.cli", "tree augmentation (HNC)"),
     "rm": ("hiero.reward.cli", "reward models: data rows, training, scoring"),
     "eval": ("hiero.evaluation.cli", "evaluate reward models: best-of-N, ProcessBench, PRMBench, step AUROC"),
-    "selftrain": ("hiero.selftrain.cli", "fine-tune the policy on its high-MC trajectories (CE + λ·log(1+KL))"),
-    "po": ("hiero.preference.cli", "preference optimisation: DPO / IPO / hinge / HiPO (pairs | train | eval | judge)"),
+    "selftrain": (
+        "hiero.selftrain.cli",
+        "fine-tune the policy on its high-MC trajectories (CE + λ·log(1+KL))",
+    ),
+    "po": (
+        "hiero.preference.cli",
+        "preference optimisation: DPO / IPO / hinge / HiPO (pairs | train | eval | judge)",
+    ),
     "demo": ("hiero.demo", "run the whole pipeline on the embedded default -> report.md"),
 }
 
@@ -40,7 +46,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"hiero {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = [COMMANDS[command][0]] if command in COMMANDS else list(dict.fromkeys(m for m, _ in COMMANDS.values()))
+    modules = (
+        [COMMANDS[command][0]]
+        if command in COMMANDS
+        else list(dict.fromkeys(m for m, _ in COMMANDS.values()))
+    )
     registered: set[str] = set()
     if command is not None and command not in COMMANDS:
         modules = []
@@ -50,9 +60,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         registered |= set(sub.choices) - before
     for leaf in _leaves(sub):
         if not any("--threads" in a.option_strings for a in leaf._actions):
-            leaf.add_argument("--threads", dest="hiero_threads", type=int, default=None, metavar="N",
-                              help="torch CPU threads for this run (default: $HIERO_THREADS, else the CPUs this "
-                                   "process may use less those other processes keep busy, at least 1)")
+            leaf.add_argument(
+                "--threads",
+                dest="hiero_threads",
+                type=int,
+                default=None,
+                metavar="N",
+                help="torch CPU threads for this run (default: $HIERO_THREADS, else the CPUs this "
+                "process may use less those other processes keep busy, at least 1)",
+            )
     if command is not None:  # the other commands: listed, never imported
         for cmd, (_, help_text) in COMMANDS.items():
             if cmd not in registered:
@@ -72,10 +88,15 @@ def _leaves(sub: argparse._SubParsersAction):
 
 
 def set_threads(n: int | None) -> None:
-    """--threads N, else $HIERO_THREADS, else `default_threads()` (left to torch when OMP_NUM_THREADS is set)."""
+    """--threads N, else $HIERO_THREADS, else `default_threads()` (left to torch when OMP_NUM_THREADS is
+    set)."""
     import os
 
-    n = n if n is not None else (int(os.environ["HIERO_THREADS"]) if os.environ.get("HIERO_THREADS") else None)
+    n = (
+        n
+        if n is not None
+        else (int(os.environ["HIERO_THREADS"]) if os.environ.get("HIERO_THREADS") else None)
+    )
     if n is not None and n < 1:
         raise ValueError(f"--threads {n}: give at least 1")
     if n is None and os.environ.get("OMP_NUM_THREADS"):
@@ -98,7 +119,8 @@ def default_threads(cpus: int, busy: int, torch_default: int) -> int:
     one core held by a busy loop, 60 quick-preset policy steps took 40-41 s on torch's 2 threads and
     19.6 s on the 1 this picks (issue 30).
 
-    >>> default_threads(2, 0, 2), default_threads(2, 1, 2), default_threads(2, 5, 2), default_threads(64, 3, 32)
+    >>> (default_threads(2, 0, 2), default_threads(2, 1, 2), default_threads(2, 5, 2),
+    ...  default_threads(64, 3, 32))
     (2, 1, 1, 32)
     """
     return max(1, min(torch_default, cpus - busy))

@@ -63,8 +63,10 @@ def _list_of(inner: type):
             try:
                 out.append(inner(item))
             except ValueError:
-                raise argparse.ArgumentTypeError(f"{item!r} in {text!r} is not an {inner.__name__} "
-                                                 f"(expected a comma-separated list of {inner.__name__})") from None
+                raise argparse.ArgumentTypeError(
+                    f"{item!r} in {text!r} is not an {inner.__name__} "
+                    f"(expected a comma-separated list of {inner.__name__})"
+                ) from None
         return out
     parse.__name__ = f"list of {inner.__name__}"
     return parse
@@ -99,8 +101,12 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[s
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         parser.add_argument(
-            "--" + f.name.replace("_", "-"), dest=f.name, type=conv, default=_UNSET,
-            help=f"{help_text} (default: {str(default).replace('%', '%%')})", metavar=None if "choices" in extra else f.name.upper(),
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=conv,
+            default=_UNSET,
+            help=f"{help_text} (default: {str(default).replace('%', '%%')})",
+            metavar=None if "choices" in extra else f.name.upper(),
             **extra,
         )
 
@@ -135,7 +141,11 @@ def config_from_dict(cls: type[C], values: dict, *, source: str = "<dict>") -> C
             raise ValueError(f"{source}: field '{key}': {value!r} is not one of {list(get_args(tp))}")
         if tp is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if tp in (int, float, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        if (
+            tp in (int, float, str, bool)
+            and not isinstance(value, tp)
+            or (tp is int and isinstance(value, bool))
+        ):
             raise ValueError(f"{source}: field '{key}': expected {tp.__name__}, got {type(value).__name__}")
         if get_origin(tp) is list and isinstance(value, str):
             value = _converter(tp)[0](value)
@@ -153,9 +163,13 @@ def load_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ValueError(f"{where}: YAML syntax error ({getattr(e, 'problem', None) or e}); fix the file") from None
+        raise ValueError(
+            f"{where}: YAML syntax error ({getattr(e, 'problem', None) or e}); fix the file"
+        ) from None
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the file as UTF-8") from None
+        raise ValueError(
+            f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the file as UTF-8"
+        ) from None
     except OSError as e:
         raise ValueError(f"--config {path}: {e.strerror}") from None
     if not isinstance(data, dict):
@@ -177,5 +191,6 @@ def given_values(cls: type, args: argparse.Namespace) -> dict:
 def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     """dataclass defaults < --config YAML < explicit flags."""
     cfg_path = getattr(args, "config", None)
-    return config_from_dict(cls, given_values(cls, args), source=str(cfg_path) if cfg_path else "command line")
-
+    return config_from_dict(
+        cls, given_values(cls, args), source=str(cfg_path) if cfg_path else "command line"
+    )

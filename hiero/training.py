@@ -8,7 +8,8 @@ Features: fp32 / bf16 / fp16 mixed precision, gradient accumulation, gradient cl
 warm-up + decay, `max_steps` or epochs, metrics JSONL (one line per optimizer step), progress bar,
 atomic, verified checkpoints in OUT/checkpoints (hiero/checkpoint.py: no pickle; every `save_every`
 steps, every `save_minutes`, and on SIGTERM / SIGINT) and an exact resume from the newest complete
-one after a crash, best model by eval loss. Stage configs subclass `TrainConfig` to inherit these flat, documented fields.
+one after a crash, best model by eval loss. Stage configs subclass `TrainConfig` to inherit these flat,
+documented fields.
 
 Multi-process (DDP, DeepSpeed ZeRO-2/3, FSDP; tests/test_training_distributed.py). W processes x
 batch b x accumulation A is the same optimisation as 1 process x batch W·A·b:
@@ -80,10 +81,16 @@ class TrainConfig:
     grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
     warmup_ratio: float = field(default=0.05, metadata={"help": "fraction of steps with linear warm-up"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm (<= 0: off)"})
-    mixed_precision: Literal["no", "bf16", "fp16"] = field(default="no", metadata={"help": "autocast precision"})
+    mixed_precision: Literal["no", "bf16", "fp16"] = field(
+        default="no", metadata={"help": "autocast precision"}
+    )
     seed: int = field(default=0, metadata={"help": "random seed (data order, init, dropout)"})
-    eval_every: int = field(default=0, metadata={"help": "evaluate every N optimizer steps (0: at the end only)"})
-    save_every: int = field(default=0, metadata={"help": "save a resumable checkpoint every N steps (0: by time only)"})
+    eval_every: int = field(
+        default=0, metadata={"help": "evaluate every N optimizer steps (0: at the end only)"}
+    )
+    save_every: int = field(
+        default=0, metadata={"help": "save a resumable checkpoint every N steps (0: by time only)"}
+    )
     save_minutes: float = field(default=5.0, metadata={
         "help": "also save a resumable checkpoint when this many minutes passed since the last one (0: off); "
                 "SIGTERM / SIGINT always save one before stopping"})
@@ -95,13 +102,17 @@ class TrainConfig:
 
 def check_train_config(cfg: TrainConfig) -> None:
     """Refuse optimisation settings that cannot train, naming the field (before any work is done)."""
-    bad = [("batch_size", cfg.batch_size >= 1, "an integer >= 1"), ("grad_accum", cfg.grad_accum >= 1, "an integer >= 1"),
-           ("lr", math.isfinite(cfg.lr) and cfg.lr >= 0, "a finite number >= 0"),
-           ("epochs", math.isfinite(cfg.epochs) and cfg.epochs > 0, "a finite number > 0"),
-           ("warmup_ratio", 0 <= cfg.warmup_ratio <= 1, "in [0, 1]"),
-           ("weight_decay", math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0, "a finite number >= 0"),
-           ("save_every", cfg.save_every >= 0, ">= 0"), ("eval_every", cfg.eval_every >= 0, ">= 0"),
-           ("save_minutes", math.isfinite(cfg.save_minutes) and cfg.save_minutes >= 0, "a finite number >= 0")]
+    bad = [
+        ("batch_size", cfg.batch_size >= 1, "an integer >= 1"),
+        ("grad_accum", cfg.grad_accum >= 1, "an integer >= 1"),
+        ("lr", math.isfinite(cfg.lr) and cfg.lr >= 0, "a finite number >= 0"),
+        ("epochs", math.isfinite(cfg.epochs) and cfg.epochs > 0, "a finite number > 0"),
+        ("warmup_ratio", 0 <= cfg.warmup_ratio <= 1, "in [0, 1]"),
+        ("weight_decay", math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0, "a finite number >= 0"),
+        ("save_every", cfg.save_every >= 0, ">= 0"),
+        ("eval_every", cfg.eval_every >= 0, ">= 0"),
+        ("save_minutes", math.isfinite(cfg.save_minutes) and cfg.save_minutes >= 0, "a finite number >= 0"),
+    ]
     for name, ok, want in bad:
         if not ok:
             raise ValueError(f"--{name.replace('_', '-')} {getattr(cfg, name)!r}: must be {want}")
@@ -192,8 +203,12 @@ class _StepTally:
     def reduce(self, acc: Accelerator) -> tuple[dict, float]:
         """(row of metrics averaged over micro-batches and processes, total units of the step)."""
         keys = sorted(self.sums)
-        local = [float(len(keys)), float(self.micro), self.units, self.weighted_loss] + [self.sums[k] for k in keys]
-        tot = acc.reduce(torch.tensor(local, dtype=torch.float64, device=acc.device), reduction="sum").tolist()
+        local = [float(len(keys)), float(self.micro), self.units, self.weighted_loss] + [
+            self.sums[k] for k in keys
+        ]
+        tot = acc.reduce(
+            torch.tensor(local, dtype=torch.float64, device=acc.device), reduction="sum"
+        ).tolist()
         if round(tot[0]) != len(keys) * acc.num_processes:
             raise RuntimeError(f"step_fn returned different metric keys on different processes ({keys} here)")
         row = {k: v / tot[1] for k, v in zip(keys, tot[4:])}
@@ -237,8 +252,19 @@ def train_loop(
     every `save_minutes`, and on SIGTERM / SIGINT, after which the loop raises TrainingInterrupted;
     the newest complete one is resumed from, exactly (model, optimizer, scheduler, RNG, data order).
     """
-    run = _Run(model, step_fn, loader, cfg, Path(out_dir), eval_fn=eval_fn, save_fn=save_fn, accelerator=accelerator,
-               params=params, extra_prepare=extra_prepare, loss_weight=loss_weight)
+    run = _Run(
+        model,
+        step_fn,
+        loader,
+        cfg,
+        Path(out_dir),
+        eval_fn=eval_fn,
+        save_fn=save_fn,
+        accelerator=accelerator,
+        params=params,
+        extra_prepare=extra_prepare,
+        loss_weight=loss_weight,
+    )
     run.resume()
     return run.train(desc, keep_checkpoint)
 
@@ -248,15 +274,30 @@ class _Run:
     micro-batch `backward`, per optimizer step `optimizer_step` and `end_step` (metrics row, eval,
     checkpoint, signals), and `finish`."""
 
-    def __init__(self, model, step_fn, loader, cfg: TrainConfig, out_dir: Path, *, eval_fn, save_fn, accelerator,
-                 params, extra_prepare, loss_weight):
+    def __init__(
+        self,
+        model,
+        step_fn,
+        loader,
+        cfg: TrainConfig,
+        out_dir: Path,
+        *,
+        eval_fn,
+        save_fn,
+        accelerator,
+        params,
+        extra_prepare,
+        loss_weight,
+    ):
         check_train_config(cfg)
         out_dir.mkdir(parents=True, exist_ok=True)
         set_seed(cfg.seed)
         acc = accelerator or make_accelerator(cfg)
         if getattr(acc, "is_fsdp2", False) and save_fn is not None:
-            raise ValueError("hiero writes model folders under FSDP version 1 (recipes/accelerate/fsdp.yaml); "
-                             "set fsdp_version: 1 in the accelerate config")
+            raise ValueError(
+                "hiero writes model folders under FSDP version 1 (recipes/accelerate/fsdp.yaml); "
+                "set fsdp_version: 1 in the accelerate config"
+            )
         params = params if params is not None else [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.flat_params = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
@@ -265,8 +306,12 @@ class _Run:
                                                               *extra_prepare)
         self.n_proc, self.n_accum = acc.num_processes, acc.gradient_accumulation_steps
         if isinstance(self.sampler, LengthGroupedBatches):
-            self.sampler.group = self.n_proc * self.n_accum  # one optimizer step = one length-grouped batch of W·A·b
-        self.n_total = total_steps(cfg, len(self.loader))  # after prepare: this process's share of the batches
+            self.sampler.group = (
+                self.n_proc * self.n_accum
+            )  # one optimizer step = one length-grouped batch of W·A·b
+        self.n_total = total_steps(
+            cfg, len(self.loader)
+        )  # after prepare: this process's share of the batches
         # saved by hiero.checkpoint as JSON, not registered with Accelerate (which pickles it)
         self.scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * self.n_total), self.n_total)
         # gradients to rescale for loss_weight; DeepSpeed keeps them inside its engine (see module doc)
@@ -283,8 +328,10 @@ class _Run:
         """Load the newest complete checkpoint, if any (same data order: seeded; what was done is skipped)."""
         acc, out_dir = self.acc, self.out_dir
         if (out_dir / checkpoint.LEGACY / "loop_state.json").exists():
-            raise ValueError(f"{out_dir / checkpoint.LEGACY}: a checkpoint of an older hiero (Accelerate's pickled "
-                             "state), which is never loaded; delete that folder or train into a new one")
+            raise ValueError(
+                f"{out_dir / checkpoint.LEGACY}: a checkpoint of an older hiero (Accelerate's pickled "
+                "state), which is never loaded; delete that folder or train into a new one"
+            )
         found = checkpoint.latest(self.ckpt_root, tidy=True) if acc.is_main_process else None
         acc.wait_for_everyone()  # the main process has set torn checkpoints aside
         if not acc.is_main_process:
@@ -304,7 +351,11 @@ class _Run:
                 checkpoint.restore_rng(*data["rng"])
             log.info("resuming from step %d (%s)", self.state["step"], found)
             if acc.is_main_process:  # the rows logged after the checkpoint are logged again
-                rows = [r for r in read_appended(self.metrics_file) if "lr" in r and r.get("step", 0) <= self.state["step"]]
+                rows = [
+                    r
+                    for r in read_appended(self.metrics_file)
+                    if "lr" in r and r.get("step", 0) <= self.state["step"]
+                ]
                 write_jsonl(self.metrics_file, rows)
             self.saved[1] = self.state["step"]
         elif acc.is_main_process:
@@ -320,8 +371,12 @@ class _Run:
         if main and tmp.exists():
             shutil.rmtree(tmp)
         acc.wait_for_everyone()
-        trainer = {"loop": dict(self.state), "scheduler": self.scheduler.state_dict(), "processes": self.n_proc,
-                   "scaler": acc.scaler.state_dict() if acc.scaler is not None else None}
+        trainer = {
+            "loop": dict(self.state),
+            "scheduler": self.scheduler.state_dict(),
+            "processes": self.n_proc,
+            "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
+        }
         if self.sharded:
             acc.save_state(str(tmp))
         weights = main and not self.sharded
@@ -344,9 +399,13 @@ class _Run:
             return None
         self.wrapped.eval()
         with torch.no_grad():
-            ev = dict(self.wrapped(call=self.eval_fn))  # through the prepared module: gathered shards, autocast
+            ev = dict(
+                self.wrapped(call=self.eval_fn)
+            )  # through the prepared module: gathered shards, autocast
         self.wrapped.train()
-        ev["loss"] = float(self.acc.reduce(torch.tensor(float(ev["loss"]), device=self.acc.device), reduction="mean"))
+        ev["loss"] = float(
+            self.acc.reduce(torch.tensor(float(ev["loss"]), device=self.acc.device), reduction="mean")
+        )
         if self.save_fn and (self.state["best_eval"] is None or ev["loss"] < self.state["best_eval"]):
             self.state["best_eval"] = ev["loss"]
             self.save_model()
@@ -354,7 +413,8 @@ class _Run:
 
     # ------------------------------------------------------------------ one micro-batch, one optimizer step
     def backward(self, loss: torch.Tensor, metrics: dict) -> float:
-        """Backward of one micro-batch's loss, weighted by its units under `loss_weight`; returns the units."""
+        """Backward of one micro-batch's loss, weighted by its units under `loss_weight`; returns the
+        units."""
         acc = self.acc
         units = float(metrics[self.loss_weight]) if self.loss_weight else 0.0
         if self.loss_weight and self.grads_visible:
@@ -405,7 +465,9 @@ class _Run:
         if signum > 0:
             bar.close()
             stop.restore()
-            raise TrainingInterrupted(signum, state["step"], checkpoint.step_dir(self.ckpt_root, state["step"]))
+            raise TrainingInterrupted(
+                signum, state["step"], checkpoint.step_dir(self.ckpt_root, state["step"])
+            )
 
     # ------------------------------------------------------------------ the loop
     def epoch_batches(self, epoch: int):
@@ -420,8 +482,13 @@ class _Run:
     def train(self, desc: str, keep_checkpoint: bool) -> dict:
         acc, state = self.acc, self.state
         self.wrapped.train()
-        bar = tqdm(total=self.n_total, initial=state["step"], desc=desc, disable=not acc.is_local_main_process,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=self.n_total,
+            initial=state["step"],
+            desc=desc,
+            disable=not acc.is_local_main_process,
+            dynamic_ncols=True,
+        )
         t0, tally, stop = time.time() - state["elapsed"], _StepTally(), _StopSignals()
         epoch = state["micro"] // max(1, len(self.loader))
         while state["step"] < self.n_total:
@@ -451,11 +518,14 @@ class _Run:
         acc, state = self.acc, self.state
         final_eval = self.evaluate_and_keep_best()
         if final_eval is not None and acc.is_main_process:
-            append_jsonl(self.metrics_file, {"step": state["step"], **{f"eval_{k}": v for k, v in final_eval.items()}})
+            append_jsonl(
+                self.metrics_file, {"step": state["step"], **{f"eval_{k}": v for k, v in final_eval.items()}}
+            )
         if self.save_fn and self.eval_fn is None:
             self.save_model()
         if keep_checkpoint and self.saved[1] != state["step"]:
-            self.save_checkpoint()  # the stage's work after the loop is not lost either: a rerun skips to here
+            # the stage's work after the loop is not lost either: a rerun skips to here
+            self.save_checkpoint()
         elif not keep_checkpoint and self.ckpt_root.exists() and acc.is_main_process:
             shutil.rmtree(self.ckpt_root)  # finished: the resumable state is no longer needed
         acc.wait_for_everyone()  # the other processes may read what the main one wrote (metrics, model)
@@ -468,8 +538,9 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __init__(self, signum: int, step: int, folder: Path):
         name = signal.Signals(signum).name
-        super().__init__(f"stopped by {name} at step {step}; checkpoint {folder} saved: rerun the same command "
-                         "to resume")
+        super().__init__(
+            f"stopped by {name} at step {step}; checkpoint {folder} saved: rerun the same command to resume"
+        )
         self.exit_code = 128 + signum
 
 
@@ -536,7 +607,13 @@ class LengthGroupedBatches:
     """
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, window: int = 50, group: int = 1):
-        self.lengths, self.batch_size, self.seed, self.window, self.epoch = lengths, batch_size, seed, window, 0
+        self.lengths, self.batch_size, self.seed, self.window, self.epoch = (
+            lengths,
+            batch_size,
+            seed,
+            window,
+            0,
+        )
         self.group = group
 
     def set_epoch(self, epoch: int) -> None:

@@ -154,7 +154,10 @@ class Solution:
                 if (not isinstance(c, (list, tuple)) or len(c) != 2
                         or not all(isinstance(x, int) and not isinstance(x, bool) for x in c)
                         or not 0 <= c[0] <= c[1]):
-                    raise FieldError(f"counts[{i}]", f"expected [n_correct, n_total] with 0 <= n_correct <= n_total, got {c!r}")
+                    raise FieldError(
+                        f"counts[{i}]",
+                        f"expected [n_correct, n_total] with 0 <= n_correct <= n_total, got {c!r}",
+                    )
                 pairs.append((c[0], c[1]))
             self.counts = pairs
 
@@ -234,7 +237,9 @@ class Node:
             step_correct=_get(d, "step_correct", bool, prefix=prefix, required=False),
         )
         if not 0 <= node.n_correct <= node.n_total:
-            raise FieldError(prefix + "n_correct", f"need 0 <= n_correct <= n_total, got {node.n_correct}/{node.n_total}")
+            raise FieldError(
+                prefix + "n_correct", f"need 0 <= n_correct <= n_total, got {node.n_correct}/{node.n_total}"
+            )
         return node
 
 
@@ -282,7 +287,11 @@ class Tree:
                 node.n_correct, node.n_total = 0, 0
 
     def to_dict(self) -> dict:
-        return {"problem": self.problem.to_dict(), "nodes": [n.to_dict() for n in self.nodes], "meta": self.meta}
+        return {
+            "problem": self.problem.to_dict(),
+            "nodes": [n.to_dict() for n in self.nodes],
+            "meta": self.meta,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Tree:
@@ -304,8 +313,10 @@ class Tree:
                     raise FieldError(f"nodes[{n.id}].children", f"child {c!r} is not a node of this tree "
                                      f"(ids 0..{len(self.nodes) - 1})")
                 if self.nodes[c].parent != n.id:
-                    raise FieldError(f"nodes[{c}].parent", f"is {self.nodes[c].parent!r}, but node {n.id} lists it "
-                                     "as a child")
+                    raise FieldError(
+                        f"nodes[{c}].parent",
+                        f"is {self.nodes[c].parent!r}, but node {n.id} lists it as a child",
+                    )
             if n.parent is not None and not (isinstance(n.parent, int) and 0 <= n.parent < len(self.nodes)):
                 raise FieldError(f"nodes[{n.id}].parent", f"{n.parent!r} is not a node of this tree")
 
@@ -357,7 +368,9 @@ class PreferencePair:
             d = {**d, "prompt": d["question"]}
         chosen, rejected = _get(d, "chosen", str), _get(d, "rejected", str)
         if not chosen.strip() or not rejected.strip():
-            raise FieldError("chosen" if not chosen.strip() else "rejected", "is empty; a pair needs two responses")
+            raise FieldError(
+                "chosen" if not chosen.strip() else "rejected", "is empty; a pair needs two responses"
+            )
         if chosen == rejected:
             raise FieldError("rejected", "equals chosen; a preference pair needs two different responses")
         return cls(
@@ -437,10 +450,16 @@ def validate_reward_row(d: dict) -> dict:
     if not isinstance(counts, list) or len(counts) != n:
         raise FieldError("counts", f"expected a list of {n} entries ([n_correct, n_total] or null)")
     for i, c in enumerate(counts):
-        if c is not None and (not isinstance(c, list) or len(c) != 2
-                              or any(isinstance(x, bool) or not isinstance(x, int) for x in c) or not 0 <= c[0] <= c[1]):
-            raise FieldError(f"counts[{i}]",
-                             f"expected [n_correct, n_total] with 0 <= n_correct <= n_total or null, got {c!r}")
+        if c is not None and (
+            not isinstance(c, list)
+            or len(c) != 2
+            or any(isinstance(x, bool) or not isinstance(x, int) for x in c)
+            or not 0 <= c[0] <= c[1]
+        ):
+            raise FieldError(
+                f"counts[{i}]",
+                f"expected [n_correct, n_total] with 0 <= n_correct <= n_total or null, got {c!r}",
+            )
     if d.get("kind") not in RM_KINDS:
         raise FieldError("kind", f"expected one of {list(RM_KINDS)}, got {d.get('kind')!r}")
     if not isinstance(d.get("meta", {}), dict):

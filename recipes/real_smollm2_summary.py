@@ -1,4 +1,5 @@
-"""Summarise recipes/real_smollm2_cpu.sh: every figure its parts have produced so far -> OUT/summary.md + .json.
+"""Summarise recipes/real_smollm2_cpu.sh: every figure its parts have produced so far -> OUT/summary.md +
+.json.
 
     python recipes/real_smollm2_summary.py runs/real_smollm2_cpu
 
@@ -39,20 +40,29 @@ def policy_part(out: Path, md: list[str], js: dict) -> None:
     for r in sampled:
         by_problem.setdefault(r["problem_id"], []).append(bool(r["correct"]))
     js["gsm8k"] = {
-        "problems": len(greedy), "greedy_accuracy": sum(r["correct"] for r in greedy) / len(greedy),
-        "greedy_hit_token_limit": sum(r["meta"].get("finish_reason") == "length" for r in greedy) / len(greedy),
+        "problems": len(greedy),
+        "greedy_accuracy": sum(r["correct"] for r in greedy) / len(greedy),
+        "greedy_hit_token_limit": sum(r["meta"].get("finish_reason") == "length" for r in greedy)
+        / len(greedy),
         "greedy_mean_steps": sum(len(r["steps"]) for r in greedy) / len(greedy),
-        "sampled_accuracy": (sum(map(sum, by_problem.values())) / sum(map(len, by_problem.values()))
-                             if by_problem else None),
+        "sampled_accuracy": (
+            sum(map(sum, by_problem.values())) / sum(map(len, by_problem.values())) if by_problem else None
+        ),
         "pass_at_n": sum(any(v) for v in by_problem.values()) / len(by_problem) if by_problem else None,
         "samples_per_problem": max(map(len, by_problem.values())) if by_problem else None,
-        "seconds": {"greedy": _secs(out, "greedy"), "sampled": _secs(out, "sampled")}}
+        "seconds": {"greedy": _secs(out, "greedy"), "sampled": _secs(out, "sampled")},
+    }
     g = js["gsm8k"]
-    md += ["## GSM8K test, chat template, answers from free-form text", "",
-           "| problems | greedy | sampled (T=0.7) | pass@n | n | greedy: mean steps | greedy: token limit hit |",
-           "|---|---|---|---|---|---|---|",
-           f"| {g['problems']} | {pct(g['greedy_accuracy'])} | {pct(g['sampled_accuracy'])} | {pct(g['pass_at_n'])} | "
-           f"{g['samples_per_problem']} | {g['greedy_mean_steps']:.2f} | {pct(g['greedy_hit_token_limit'])} |", ""]
+    md += [
+        "## GSM8K test, chat template, answers from free-form text",
+        "",
+        "| problems | greedy | sampled (T=0.7) | pass@n | n | greedy: mean steps | greedy: token limit hit |",
+        "|---|---|---|---|---|---|---|",
+        f"| {g['problems']} | {pct(g['greedy_accuracy'])} | {pct(g['sampled_accuracy'])} | "
+        f"{pct(g['pass_at_n'])} | "
+        f"{g['samples_per_problem']} | {g['greedy_mean_steps']:.2f} | {pct(g['greedy_hit_token_limit'])} |",
+        "",
+    ]
     trees = _rows(out / "policy" / "trees.jsonl")
     if trees:
         nodes = [n for t in trees for n in t["nodes"] if n.get("parent") is not None]
@@ -60,36 +70,60 @@ def policy_part(out: Path, md: list[str], js: dict) -> None:
         solved = sum(any(n.get("correct") is True for n in t["nodes"]) for t in trees)
         js["trees"] = {"problems": len(trees), "nodes": len(nodes), "mc_labelled_steps": len(labelled),
                        "problems_with_a_correct_leaf": solved, "seconds": _secs(out, "trees")}
-        md += [f"Trees (`hiero annotate --mode bsearch`, GSM8K train): {len(trees)} problems, {len(nodes)} step "
-               f"nodes, {len(labelled)} with an MC label, {solved} problems with a correct leaf.", ""]
+        md += [
+            f"Trees (`hiero annotate --mode bsearch`, GSM8K train): {len(trees)} problems, {len(nodes)} step "
+            f"nodes, {len(labelled)} with an MC label, {solved} problems with a correct leaf.",
+            "",
+        ]
 
 
 def rm_part(out: Path, md: list[str], js: dict) -> None:
-    names = sorted(p.name[len("eval_"):] for p in (out / "rm").glob("eval_*")) if (out / "rm").exists() else []
+    names = (
+        sorted(p.name[len("eval_") :] for p in (out / "rm").glob("eval_*")) if (out / "rm").exists() else []
+    )
     if not names:
         return
-    md += ["## Reward models (ProcessBench F1 per split, PRMBench PRMScore, PRM800K phase-1 test step AUROC)", "",
-           "| RM | items / split | GSM8K | MATH | OlympiadBench | Omni-MATH | Avg. F1 | PRMBench | "
-           "PRM800K AUROC [95% CI] | train s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    md += [
+        "## Reward models (ProcessBench F1 per split, PRMBench PRMScore, PRM800K phase-1 test step AUROC)",
+        "",
+        "| RM | items / split | GSM8K | MATH | OlympiadBench | Omni-MATH | Avg. F1 | PRMBench | "
+        "PRM800K AUROC [95% CI] | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     js["rm"] = {}
     for name in names:
         ev = out / "rm" / f"eval_{name}"
-        pb, st, bench = _load(ev / "processbench.json"), _load(ev / "prm800k_test.json"), _load(ev / "prmbench.json")
+        pb, st, bench = (
+            _load(ev / "processbench.json"),
+            _load(ev / "prm800k_test.json"),
+            _load(ev / "prmbench.json"),
+        )
         train = _load(out / "rm" / name / "train_summary.json") or {}
         f1 = {s: pb["splits"][s]["f1"] for s in pb["splits"]} if pb else {}
         items = sorted({pb["splits"][s]["n_items"] for s in pb["splits"]}) if pb else []
         auc = st["auroc"] if st else None
         ci = st.get("auroc_ci95") if st else None
         prmscore = bench["prm_score"] if bench else None
-        js["rm"][name] = {"processbench_f1": f1, "processbench_average_f1": pb["average_f1"] if pb else None,
-                          "processbench_items_per_split": items, "prmbench": prmscore, "prm800k_test_auroc": auc,
-                          "prm800k_test_auroc_ci95": ci, "prm800k_test_steps": st["steps"] if st else None,
-                          "train_examples": (train.get("train") or {}).get("examples"),
-                          "train_layers": train.get("train_layers"), "seconds_train": _secs(out, f"train_{name}")}
+        js["rm"][name] = {
+            "processbench_f1": f1,
+            "processbench_average_f1": pb["average_f1"] if pb else None,
+            "processbench_items_per_split": items,
+            "prmbench": prmscore,
+            "prm800k_test_auroc": auc,
+            "prm800k_test_auroc_ci95": ci,
+            "prm800k_test_steps": st["steps"] if st else None,
+            "train_examples": (train.get("train") or {}).get("examples"),
+            "train_layers": train.get("train_layers"),
+            "seconds_train": _secs(out, f"train_{name}"),
+        }
         ci_txt = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and ci[0] is not None else ""
-        md.append(f"| {name} | {'/'.join(map(str, items))} | " + " | ".join(pct(f1.get(s)) for s in SPLITS)
-                  + f" | {pct(pb['average_f1'] if pb else None)} | {pct(prmscore)} | "
-                  + (f"{auc:.3f}{ci_txt}" if auc is not None else "—") + f" | {_secs(out, f'train_{name}')} |")
+        md.append(
+            f"| {name} | {'/'.join(map(str, items))} | "
+            + " | ".join(pct(f1.get(s)) for s in SPLITS)
+            + f" | {pct(pb['average_f1'] if pb else None)} | {pct(prmscore)} | "
+            + (f"{auc:.3f}{ci_txt}" if auc is not None else "—")
+            + f" | {_secs(out, f'train_{name}')} |"
+        )
     md.append("")
 
 
@@ -113,16 +147,24 @@ def po_part(out: Path, md: list[str], js: dict) -> None:
             for m, acc in res["accuracy"].items():
                 ci = (res.get("ci95") or {}).get(m)
                 vs = (res.get("vs_first") or {}).get(m)
-                md.append(f"| {m} | {pct(acc)} | {ci} | " + (f"{100 * vs['delta']:+.1f} {vs['ci95']}" if vs else "—")
-                          + " |")
+                md.append(
+                    f"| {m} | {pct(acc)} | {ci} | "
+                    + (f"{100 * vs['delta']:+.1f} {vs['ci95']}" if vs else "—")
+                    + " |"
+                )
             md.append("")
     st = _load(out / "selftrain" / "selftrain_summary.json")
     if st:
         js["selftrain"] = {k: st.get(k) for k in ("examples", "trees", "before", "after", "threshold", "lam")}
-        md += ["## One round of self-training (high-MC trajectories of the trees, CE + λ·log(1+KL))", "",
-               f"{st.get('examples')} examples from {st.get('trees')} trees; greedy accuracy before "
-               f"{pct((st.get('before') or {}).get('accuracy'))}, after {pct((st.get('after') or {}).get('accuracy'))} "
-               f"({(st.get('after') or {}).get('n')} problems).", ""]
+        md += [
+            "## One round of self-training (high-MC trajectories of the trees, CE + λ·log(1+KL))",
+            "",
+            f"{st.get('examples')} examples from {st.get('trees')} trees; greedy accuracy before "
+            f"{pct((st.get('before') or {}).get('accuracy'))}, after "
+            f"{pct((st.get('after') or {}).get('accuracy'))} "
+            f"({(st.get('after') or {}).get('n')} problems).",
+            "",
+        ]
 
 
 def main(out: Path) -> int:

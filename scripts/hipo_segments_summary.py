@@ -40,7 +40,9 @@ def load(out: Path) -> tuple[dict, dict, dict]:
         name = row["model"]
         method, run = ("base", "") if name == "base" else tuple(name.rsplit("-", 1))
         i = index[row["id"]]
-        checks = segment_checks(problems[i], split_steps(row["solution"]))  # as po eval's segment_quality reads it
+        checks = segment_checks(
+            problems[i], split_steps(row["solution"])
+        )  # as po eval's segment_quality reads it
         correct[method].setdefault(run, [0] * len(problems))[i] = int(row["correct"])
         faithful[method].setdefault(run, [0] * len(problems))[i] = int(row["correct"] and all(
             checks[k] for k in SEGMENTS))
@@ -82,7 +84,9 @@ def main(root: Path, seeds: list[str]) -> dict:
         # against base; HiPO presets (and DPO at a lower lr) against DPO; HiPO presets against DPO at 0.6x lr
         others = ["base"] + (["dpo"] if m != "dpo" else []) + (
             ["dpolr"] if "dpolr" in present and m not in ("dpo", "dpolr") else [])
-        row: dict = {f"{prefix}vs_{o}": v for o in others for prefix, v in paired(per_seed, seeds, m, o).items()}
+        row: dict = {
+            f"{prefix}vs_{o}": v for o in others for prefix, v in paired(per_seed, seeds, m, o).items()
+        }
         runs = [sum(c) / len(c) - out["base"][s] for s in seeds for c in per_seed[s][0][m].values()]
         row["runs"] = len(runs)
         row["run_range"] = (min(runs), max(runs))
@@ -118,8 +122,11 @@ if __name__ == "__main__":
           f"equations {100 * b['equations']:.1f}  answer sentence {100 * b['answer']:.1f}")
     print("all segments right and correct, base: " + ", ".join(f"{s}: {100 * v:.1f}%"
                                                                for s, v in res["base_faithful"].items()))
-    print("| method | runs | − base [95%] | run range | − DPO [95%] | all right − base [95%] | all right − DPO |"
-          " givens | reasoning | equations | answer |")
+    print(
+        "| method | runs | − base [95%] | run range | − DPO [95%] | all right − base [95%] | all right − DPO "
+        "|"
+        " givens | reasoning | equations | answer |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for m, r in res["methods"].items():
         mean, lo, hi = r["vs_base"]

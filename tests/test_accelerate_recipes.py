@@ -14,14 +14,27 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "accelerate"
 # file -> (distributed type, what the launcher must export for it)
 EXPECTED = {
     "multi_gpu.yaml": (DistributedType.MULTI_GPU, {}),
-    "deepspeed_zero2.yaml": (DistributedType.DEEPSPEED, {"ACCELERATE_USE_DEEPSPEED": "true",
-                                                         "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"}),
-    "deepspeed_zero3.yaml": (DistributedType.DEEPSPEED, {"ACCELERATE_USE_DEEPSPEED": "true",
-                                                         "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
-                                                         "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "true"}),
-    "fsdp.yaml": (DistributedType.FSDP, {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1",
-                                         "FSDP_SHARDING_STRATEGY": "FULL_SHARD",
-                                         "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP"}),
+    "deepspeed_zero2.yaml": (
+        DistributedType.DEEPSPEED,
+        {"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"},
+    ),
+    "deepspeed_zero3.yaml": (
+        DistributedType.DEEPSPEED,
+        {
+            "ACCELERATE_USE_DEEPSPEED": "true",
+            "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
+            "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "true",
+        },
+    ),
+    "fsdp.yaml": (
+        DistributedType.FSDP,
+        {
+            "ACCELERATE_USE_FSDP": "true",
+            "FSDP_VERSION": "1",
+            "FSDP_SHARDING_STRATEGY": "FULL_SHARD",
+            "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
+        },
+    ),
 }
 
 
@@ -48,7 +61,9 @@ def test_recipe_loads_with_accelerates_loader(name):
     assert cfg.distributed_type == kind, path
     assert cfg.num_processes > 1 and cfg.mixed_precision == "bf16" and cfg.use_cpu is False, path
     first = path.read_text().splitlines()[0]
-    assert first.startswith(f"# accelerate launch --config_file recipes/accelerate/{name}"), path  # usage line
+    assert first.startswith(f"# accelerate launch --config_file recipes/accelerate/{name}"), (
+        path
+    )  # usage line
     env = launch_env(path)
     assert env["ACCELERATE_MIXED_PRECISION"] == "bf16"
     for key, value in exported.items():

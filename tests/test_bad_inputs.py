@@ -60,12 +60,24 @@ def commands(r, case_file, out):
 
 # (case, input file, commands that read it in that role, what the message must name)
 CASES = [
-    ("non-UTF-8", "latin1.jsonl", ["annotate", "policy train", "rm score", "augment hnc", "rm data", "selftrain",
-                                   "po train"], "latin1.jsonl:1: not UTF-8 text"),
-    ("empty file", "empty.jsonl", ["annotate", "policy train", "rm score", "augment hnc", "rm data", "po train"],
-     "empty.jsonl"),
-    ("child points to a missing node", "broken_trees.jsonl", ["augment hnc", "rm data", "selftrain"],
-     "broken_trees.jsonl:1: field 'nodes[0].children'"),
+    (
+        "non-UTF-8",
+        "latin1.jsonl",
+        ["annotate", "policy train", "rm score", "augment hnc", "rm data", "selftrain", "po train"],
+        "latin1.jsonl:1: not UTF-8 text",
+    ),
+    (
+        "empty file",
+        "empty.jsonl",
+        ["annotate", "policy train", "rm score", "augment hnc", "rm data", "po train"],
+        "empty.jsonl",
+    ),
+    (
+        "child points to a missing node",
+        "broken_trees.jsonl",
+        ["augment hnc", "rm data", "selftrain"],
+        "broken_trees.jsonl:1: field 'nodes[0].children'",
+    ),
     ("pair with chosen == rejected", "same_pair.jsonl", ["po train"], "same_pair.jsonl:1: field 'rejected'"),
     ("pair with an empty chosen", "empty_chosen.jsonl", ["po train"], "empty_chosen.jsonl:1: field 'chosen'"),
 ]
@@ -107,8 +119,25 @@ def trainers(r, out):
     return {
         "rm train": ["rm", "train", "--data", str(r / "rm_data"), "--base", str(r / "base"), "-o", str(out)],
         "policy train": ["policy", "train", "--preset", "micro", "-o", str(out)],
-        "po train": ["po", "train", "--model", str(r / "base"), "--pairs", str(r / "same_pair.jsonl"), "-o", str(out)],
-        "selftrain": ["selftrain", "--policy", str(r / "base"), "--trees", str(r / "trees.jsonl"), "-o", str(out)],
+        "po train": [
+            "po",
+            "train",
+            "--model",
+            str(r / "base"),
+            "--pairs",
+            str(r / "same_pair.jsonl"),
+            "-o",
+            str(out),
+        ],
+        "selftrain": [
+            "selftrain",
+            "--policy",
+            str(r / "base"),
+            "--trees",
+            str(r / "trees.jsonl"),
+            "-o",
+            str(out),
+        ],
     }
 
 
@@ -136,9 +165,24 @@ def test_truncated_model_weights(files, tmp_path, capsys):
     t = str(files / "truncated")
     argvs = {
         "rm train": ["rm", "train", "--data", str(files / "rm_data"), "--base", t, "-o", str(tmp_path / "a")],
-        "annotate": ["annotate", "--problems", str(files / "problems.jsonl"), "--policy", t, "-o",
-                     str(tmp_path / "b.jsonl")],
-        "selftrain": ["selftrain", "--policy", t, "--trees", str(files / "trees.jsonl"), "-o", str(tmp_path / "c")],
+        "annotate": [
+            "annotate",
+            "--problems",
+            str(files / "problems.jsonl"),
+            "--policy",
+            t,
+            "-o",
+            str(tmp_path / "b.jsonl"),
+        ],
+        "selftrain": [
+            "selftrain",
+            "--policy",
+            t,
+            "--trees",
+            str(files / "trees.jsonl"),
+            "-o",
+            str(tmp_path / "c"),
+        ],
     }
     for command, argv in argvs.items():
         rc, lines = run(argv, capsys)

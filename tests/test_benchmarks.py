@@ -38,7 +38,8 @@ def test_efficiency_counts_flops_and_a_fraction_of_peak(tmp_path):
     assert res["peak"]["peak_gflops"] > 0
     assert [s["step"] for s in res["steps"]] == ["rm", "dpo"]
     for s in res["steps"]:
-        # the counted matmul FLOPs of fwd + bwd are near 6·N·T (padding and the LM head add, attention is not counted)
+        # the counted matmul FLOPs of fwd + bwd are near 6·N·T (padding and the LM head add, attention is not
+        # counted)
         assert 0.5 < s["flops_counted"] / s["flops_analytic_6NT"] < 3, s
         assert 0 < s["fraction_of_peak"] < 1.5, s  # a step cannot beat the matmul peak by much
     assert json.loads((tmp_path / "out.json").read_text())["ratio"] == res["ratio"]
@@ -52,12 +53,19 @@ def test_matmul_flop_count_is_exact():
 
 def test_hnc_bench_reports_hrm_rows(tmp_path):
     hnc = bench("hnc")
-    res = hnc.run(args_of(hnc, tmp_path, "--trees", "6", "--row-trees", "3", "--repeats", "1", "--depth", "3"))
+    res = hnc.run(
+        args_of(hnc, tmp_path, "--trees", "6", "--row-trees", "3", "--repeats", "1", "--depth", "3")
+    )
     assert res["hrm_rows_trees"] == 3 and res["hrm_rows_per_tree"] > 0 and res["hrm_rows_trees_per_s"] > 0
-    assert len(res["in_memory_runs_wall_s"]) == 1 == len(res["hrm_rows_runs_wall_s"])  # the warm-up is not timed
+    assert (
+        len(res["in_memory_runs_wall_s"]) == 1 == len(res["hrm_rows_runs_wall_s"])
+    )  # the warm-up is not timed
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="po_memory measures peak memory through Linux /proc, absent on this OS")
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(),
+    reason="po_memory measures peak memory through Linux /proc, absent on this OS",
+)
 def test_po_memory_child_measures_a_hiero_run(tmp_path):
     """One measured process (the hiero side; a TRL process costs ~20 s and runs in `make bench`)."""
     from hiero.data.io import write_jsonl
@@ -70,10 +78,28 @@ def test_po_memory_child_measures_a_hiero_run(tmp_path):
                 pad_token_id=tok.pad_token_id).save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
     write_jsonl(tmp_path / "pairs.jsonl", pairs)
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "po_memory.py"), "--child", "hiero", "--dir",
-                           str(tmp_path), "--steps", "2", "--batch-size", "4", "--pairs", "8"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "po_memory.py"),
+            "--child",
+            "hiero",
+            "--dir",
+            str(tmp_path),
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--pairs",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["side"] == "hiero" and r["steps"] == 2
-    assert r["peak_mb"] >= r["baseline_mb"] > 50 and r["training_mb"] == pytest.approx(r["peak_mb"] - r["baseline_mb"])
+    assert r["peak_mb"] >= r["baseline_mb"] > 50 and r["training_mb"] == pytest.approx(
+        r["peak_mb"] - r["baseline_mb"]
+    )

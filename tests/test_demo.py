@@ -14,8 +14,21 @@ from hiero.demo.recipe import RECIPE_DIR, check_recipes, load_recipe
 
 SIZES = {size: load_recipe(size) for size in ("micro", "quick")}
 
-STAGES = ["domain", "policy", "annotate", "hnc", "rm_data", "rm_base", "rm_train", "processbench", "bon", "selftrain",
-          "pairs", "po", "po_eval"]
+STAGES = [
+    "domain",
+    "policy",
+    "annotate",
+    "hnc",
+    "rm_data",
+    "rm_base",
+    "rm_train",
+    "processbench",
+    "bon",
+    "selftrain",
+    "pairs",
+    "po",
+    "po_eval",
+]
 
 
 def test_every_stage_ran_and_reports_its_figures(demo_run):
@@ -32,8 +45,14 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert (demo_run / "stages").exists() and any((demo_run / "stages").glob("bon-*/curves.png"))
     assert set(st["po_eval"]["accuracy"]) == {"base", "dpo", "hipo"}
     # solution pairs went through the PRM (micro: threshold -inf keeps every right answer)
-    assert st["pairs"]["rm_threshold"] == float("-inf") and st["pairs"]["greedy"]["solutions"] == SIZES["micro"]["pairs"]["problems"]
-    assert "rejected_greedy" in st["pairs"]["by_source"] and "picked by the PRM" in (demo_run / "report.md").read_text()
+    assert (
+        st["pairs"]["rm_threshold"] == float("-inf")
+        and st["pairs"]["greedy"]["solutions"] == SIZES["micro"]["pairs"]["problems"]
+    )
+    assert (
+        "rejected_greedy" in st["pairs"]["by_source"]
+        and "picked by the PRM" in (demo_run / "report.md").read_text()
+    )
     report = (demo_run / "report.md").read_text()
     for title in ("Built-in domain", "Policy", "Reasoning trees", "HNC", "Reward models", "Best-of-N",
                   "DPO vs HiPO"):
@@ -44,19 +63,29 @@ def test_every_stage_ran_and_reports_its_figures(demo_run):
     assert res["seed"] == 0 and res["policy"]["accuracy"] == st["policy"]["test_accuracy"]
     assert res["rm_base"]["accuracy"] == st["rm_base"]["test_accuracy"] and "Reward-model backbone" in report
     spec = json.loads(next((demo_run / "stages").glob("rm_train-*/prm/hiero_rm.json")).read_text())
-    assert spec["lm_features"] and spec["marker_id"] == -1 and spec["template"].startswith("Question: {q}\nAnswer:")
+    assert (
+        spec["lm_features"]
+        and spec["marker_id"] == -1
+        and spec["template"].startswith("Question: {q}\nAnswer:")
+    )
     n = [str(k) for k in SIZES["micro"]["bon"]["n"]]
     for k in ("orm", "prm", "hrm", "majority", "oracle"):
         assert list(res["bon"][k]) == n and all(0 <= a <= 1 for a in res["bon"][k].values())
     assert res["bon"]["prm"] == dict(zip(n, st["bon"]["curves"]["prm:min"]["acc"], strict=True))
     assert set(res["step_eval"]) == {"prm", "hrm"} and "auroc_within" in res["step_eval"]["prm"]
     assert set(res["preference"]) == {"base", "dpo", "hipo"}
-    assert res["preference"]["dpo"]["minus_base"]["than"] == "base" and len(res["preference"]["base"]["ci95"]) == 2
+    assert (
+        res["preference"]["dpo"]["minus_base"]["than"] == "base"
+        and len(res["preference"]["base"]["ci95"]) == 2
+    )
     assert set(res["selftrain"]) == {"before", "after"} and set(res["timings_s"]) == set(STAGES)
     assert "Step checks on the same fresh samples" in report
     # step-level search over N (issue 32): a curve per RM and strategy, the headline per N
     ns = [str(k) for k in SIZES["micro"]["bon"]["search_n"]]
-    assert list(res["search"]["prm step_greedy"]) == ns and set(res["search"]) >= {"hrm beam", "oracle step_greedy"}
+    assert list(res["search"]["prm step_greedy"]) == ns and set(res["search"]) >= {
+        "hrm beam",
+        "oracle step_greedy",
+    }
     assert any((demo_run / "stages").glob("bon-*/search.png")) and "Step-level search, N candidate" in report
 
 
@@ -88,7 +117,10 @@ def test_recipes_are_checked_by_type_and_inherit_stage_by_stage(tmp_path):
         load_recipe("micro", recipe_dir=bad)
     full, quick = load_recipe("full"), load_recipe("quick")
     assert full["bon"] == {**quick["bon"], "problems": 1000, "search": ["step_greedy"]}
-    assert full["policy"] == quick["policy"] and full["domain_sample"]["p_error"] == quick["domain_sample"]["p_error"]
+    assert (
+        full["policy"] == quick["policy"]
+        and full["domain_sample"]["p_error"] == quick["domain_sample"]["p_error"]
+    )
     (tmp_path / "mine.yaml").write_text(f"inherit: {RECIPE_DIR / 'micro.yaml'}\npairs: {{problems: six}}\n")
     with pytest.raises(ValueError, match="stage 'pairs': 'problems': expected int, got 'six'"):
         load_recipe(tmp_path / "mine.yaml")
@@ -98,21 +130,38 @@ def test_recipes_are_checked_by_type_and_inherit_stage_by_stage(tmp_path):
 
 
 def test_every_default_says_why_in_the_recipe_file():
-    """recipes/embedded/quick.yaml: each stage's non-obvious defaults carry a one-line reason, and the pointers
+    """recipes/embedded/quick.yaml: each stage's non-obvious defaults carry a one-line reason, and the
+    pointers
     into docs/embedded-default.md name sections that exist."""
     import re
 
     text = (RECIPE_DIR / "quick.yaml").read_text()
     doc = (Path(__file__).resolve().parents[1] / "docs" / "embedded-default.md").read_text()
-    for key in ("max_value", "max_steps: 720", "lr: 1.0e-2", "head: likelihood", "dpop_lambda", "rm_threshold: 0.5"):
+    for key in (
+        "max_value",
+        "max_steps: 720",
+        "lr: 1.0e-2",
+        "head: likelihood",
+        "dpop_lambda",
+        "rm_threshold: 0.5",
+    ):
         line = next(x for x in text.splitlines() if key in x)
         assert "#" in line and len(line.split("#", 1)[1].strip()) > 20, line
     for section in re.findall(r'"([A-Z][^"]+)"\)', text):
         assert section in doc, section
 
 
-_VARYING = {"_peak_rss_mb", "_cached", "peak_rss_mb", "timings_s", "seconds", "machine", "versions", "stage_dirs",
-            "ref_cache"}
+_VARYING = {
+    "_peak_rss_mb",
+    "_cached",
+    "peak_rss_mb",
+    "timings_s",
+    "seconds",
+    "machine",
+    "versions",
+    "stage_dirs",
+    "ref_cache",
+}
 
 
 def _comparable(out) -> dict:
@@ -158,7 +207,9 @@ def test_variant_settings_override_only_the_named_stages():
     # only the policy changes: the reward models' backbone runs on with the clean reference solutions
     assert sc["rm_base"] == plain["rm_base"] and plain["rm_base"]["p_error"] == 0.0
     named = ("policy",)
-    assert {k: v for k, v in sc.items() if k not in named} == {k: v for k, v in plain.items() if k not in named}
+    assert {k: v for k, v in sc.items() if k not in named} == {
+        k: v for k, v in plain.items() if k not in named
+    }
     with pytest.raises(ValueError, match="unknown variant 'nope'"):
         load_recipe("quick", "nope")
 
@@ -168,7 +219,11 @@ def test_the_segments_variant_writes_three_segments_and_pairs_by_segment(tmp_pat
 
     plain, seg = load_recipe("quick"), load_recipe("quick", "segments")
     assert seg["domain"] == {**plain["domain"], "style": "restate"}
-    assert (seg["policy"]["p_restate"], seg["policy"]["p_answer"], seg["policy"]["p_correction"]) == (0.15, 0.1, 0.0)
+    assert (seg["policy"]["p_restate"], seg["policy"]["p_answer"], seg["policy"]["p_correction"]) == (
+        0.15,
+        0.1,
+        0.0,
+    )
     assert seg["pairs"]["by_segment"] is True and seg["pairs"]["max_per_problem"] == 3
     problems = DomainSettings(**seg["domain"]).problems(3, 0, "test")
     assert all(p.steps[0].startswith("Givens: ") and p.meta["style"] == "restate" for p in problems)
@@ -195,14 +250,20 @@ def test_the_reward_models_backbone_trains_on_clean_targets_under_every_variant(
     plain, sc = seen
     assert sc.p_error == plain.p_error == 0.0 and sc.p_correction == plain.p_correction == 0.0
     assert load_recipe("quick", "self_correct")["policy"]["p_error"] == 0.2
-    assert sc.init == str(tmp_path / "policy" / "model") and sc.max_steps == SIZES["quick"]["rm_base"]["max_steps"]
+    assert (
+        sc.init == str(tmp_path / "policy" / "model")
+        and sc.max_steps == SIZES["quick"]["rm_base"]["max_steps"]
+    )
     assert sc.n_layers == SIZES["quick"]["policy"]["n_layers"] and sc.max_value == 30
 
 
 def test_a_misspelt_variant_setting_fails_at_start(tmp_path):
-    bad = _recipe_dir(tmp_path, lambda f: f["variants.yaml"]["self_correct"]["policy"].update(p_corection=0.9))
-    with pytest.raises(ValueError, match="quick.yaml \\+ variant self_correct, stage 'policy': unknown setting"
-                                         ".*p_corection"):
+    bad = _recipe_dir(
+        tmp_path, lambda f: f["variants.yaml"]["self_correct"]["policy"].update(p_corection=0.9)
+    )
+    with pytest.raises(
+        ValueError, match="quick.yaml \\+ variant self_correct, stage 'policy': unknown setting.*p_corection"
+    ):
         check_recipes(bad)
     (bad / "variants.yaml").write_text("plain: {}\nself_correct: {polcy: {p_correction: 0.9}}\n")
     with pytest.raises(ValueError, match="overrides stage.*polcy"):

@@ -27,7 +27,9 @@ def test_model_folder_is_vllm_shaped(work):
 
     cfg = AutoConfig.from_pretrained(work / "model")
     assert cfg.architectures == ["Qwen2ForCausalLM"] and cfg.hidden_size // cfg.num_attention_heads == 64
-    assert (work / "model" / "generation_config.json").exists() and (work / "model" / "tokenizer.json").exists()
+    assert (work / "model" / "generation_config.json").exists() and (
+        work / "model" / "tokenizer.json"
+    ).exists()
     with pytest.raises(ValueError, match="head_dim"):
         smoke.build_model_folder(work / "bad", hidden=48, heads=2)
 
@@ -52,7 +54,10 @@ def test_check_completions_catches_a_kept_stop():
         smoke.check_completions(bad, 1, "\n")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the SKIP lines printed without CUDA; on a CUDA machine run benchmarks/gpu_smoke.sh itself")
+@pytest.mark.skipif(
+    torch.cuda.is_available(),
+    reason="checks the SKIP lines printed without CUDA; on a CUDA machine run benchmarks/gpu_smoke.sh itself",
+)
 def test_script_on_a_cpu_machine_skips_the_gpu_parts(tmp_path):
     proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_smoke.sh"), "--work", str(tmp_path)],
                           capture_output=True, text=True, timeout=300)

@@ -40,7 +40,8 @@ def _imports(path: Path) -> set[str]:
 
 
 def violations(root: Path) -> list[str]:
-    """'file: pkg imports dep' for every import of a later layer, a same-layer sibling or an unplaced package."""
+    """'file: pkg imports dep' for every import of a later layer, a same-layer sibling or an unplaced
+    package."""
     bad = []
     for f in sorted(root.rglob("*.py")):
         rel = f.relative_to(root).parts
@@ -66,7 +67,9 @@ def test_the_check_catches_a_stage_importing_a_later_one(tmp_path):
         "from hiero.domains import builtin\n\ndef f():\n    from hiero.evaluation.bon import policy_id\n")
     (tmp_path / "trees").mkdir()
     (tmp_path / "trees" / "x.py").write_text("import hiero.trees.tree\nimport hiero.policy.prompt\n")
-    assert violations(tmp_path) == [f"{tmp_path / 'policy' / 'sample.py'}: policy imports evaluation (layer 10 >= 5)"]
+    assert violations(tmp_path) == [
+        f"{tmp_path / 'policy' / 'sample.py'}: policy imports evaluation (layer 10 >= 5)"
+    ]
 
 
 def module_imports(root: Path) -> dict[str, set[str]]:

@@ -61,7 +61,11 @@ def test_gguf_imports_to_the_same_model_tokenizer_and_template(tiny):
     path, model, tok = tiny
     folder = resolve_model(path)
     record = json.loads((folder / IMPORT_RECORD).read_text())
-    assert record["format"] == "gguf" and record["architecture"] == "LlamaForCausalLM" and record["dtype"] == "float32"
+    assert (
+        record["format"] == "gguf"
+        and record["architecture"] == "LlamaForCausalLM"
+        and record["dtype"] == "float32"
+    )
     assert record["parameters"] == sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     assert (folder / "model.safetensors").exists()
     tok2, model2 = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
@@ -69,7 +73,9 @@ def test_gguf_imports_to_the_same_model_tokenizer_and_template(tiny):
     assert tok2(text)["input_ids"] == tok(text)["input_ids"]
     assert tok2.chat_template == QWEN_CHAT and tok2.eos_token == tok.eos_token
     ids = torch.tensor([tok(text)["input_ids"]])
-    with torch.no_grad():  # transformers undoes llama.cpp's Q/K row order: the logits are the original model's
+    with (
+        torch.no_grad()
+    ):  # transformers undoes llama.cpp's Q/K row order: the logits are the original model's
         assert torch.equal(model(ids).logits, model2(ids).logits)
     assert "quantization_config" not in json.loads((folder / "config.json").read_text())
 
@@ -157,7 +163,17 @@ def test_a_gguf_file_is_a_reward_model_base_and_a_preference_model(tiny, tmp_pat
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(json.dumps({"prompt": f"What is {a} + 30?", "chosen": f"{a} + 30 = {a + 30}",
                                          "rejected": f"{a} + 30 = {a + 31}"}) + "\n" for a in range(4)))
-    out = po_main(POTrainConfig(model=str(path), pairs=str(pairs), loss="dpo", max_steps=1, batch_size=2,
-                                segmenter="none", out=str(tmp_path / "po"), ref_cache_dir=str(tmp_path / "ref")))
+    out = po_main(
+        POTrainConfig(
+            model=str(path),
+            pairs=str(pairs),
+            loss="dpo",
+            max_steps=1,
+            batch_size=2,
+            segmenter="none",
+            out=str(tmp_path / "po"),
+            ref_cache_dir=str(tmp_path / "ref"),
+        )
+    )
     assert out["rows"][0]["steps"] == 1
     assert AutoModelForCausalLM.from_pretrained(out["model_dir"]).config.num_hidden_layers == 2

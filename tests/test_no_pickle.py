@@ -33,8 +33,14 @@ def test_a_planted_reference_cache_is_refused_and_recomputed(tmp_path):
     tok = H.make_tokenizer(tmp_path / "tok")
     H.make_model(tmp_path / "policy", tok, seed=0)
     write_jsonl(tmp_path / "pairs.jsonl", H.synth_pairs(4))
-    cfg = POTrainConfig(model=str(tmp_path / "policy"), pairs=str(tmp_path / "pairs.jsonl"), out=str(tmp_path / "a"),
-                        max_steps=1, batch_size=2, ref_cache_dir=str(tmp_path / "cache"))
+    cfg = POTrainConfig(
+        model=str(tmp_path / "policy"),
+        pairs=str(tmp_path / "pairs.jsonl"),
+        out=str(tmp_path / "a"),
+        max_steps=1,
+        batch_size=2,
+        ref_cache_dir=str(tmp_path / "cache"),
+    )
     first = po.main(cfg)
     assert first["ref_cache"] == "miss"
     cache = StageCache(cfg.ref_cache_dir).dir("ref_logps", po.ref_cache_key(cfg))

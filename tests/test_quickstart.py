@@ -37,7 +37,9 @@ def test_the_readme_quick_reference_is_the_script():
 def test_quickstart_runs_end_to_end_at_micro_size(tmp_path):
     env = {**os.environ, "SIZE": "micro", "OUT": str(tmp_path / "qs"), "HF_HUB_OFFLINE": "1",
            "HIERO": f"{shlex.quote(sys.executable)} -m hiero.cli", "HIERO_THREADS": "1"}
-    run = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    run = subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=900, cwd=ROOT
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     out = tmp_path / "qs"
     bon = json.loads((out / "bon" / "results.json").read_text())
@@ -51,7 +53,9 @@ def test_quickstart_runs_end_to_end_at_micro_size(tmp_path):
     if (ROOT.parent / "shared" / "data" / "processbench").is_dir():  # the real split: scored or skipped by id
         pb = json.loads((out / "pb_gsm8k.json").read_text())
         assert pb["n_items"] + pb["n_skipped"] == 40
-    again = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    again = subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert again.returncode == 0
     steps = [x for x in again.stdout.splitlines() if x.startswith("== ")]
     assert steps and all(": done (" in x for x in steps), steps

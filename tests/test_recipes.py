@@ -26,11 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 HIERO = f"{shlex.quote(sys.executable)} -m hiero.cli"
 pytestmark = pytest.mark.slow  # each runs a dozen `hiero` processes (~1-2 min on 2 cores)
 
-PROBLEMS = [("What is 2 + 3?", "5", ["2 + 3 = 5.", "So the sum is 5.", "# Answer\n\n5"]),
-            ("What is 4 times 3?", "12", ["4 times 3 is 12.", "Check: 3 + 3 + 3 + 3 = 12.", "# Answer\n\n12"]),
-            ("What is 10 - 7?", "3", ["10 - 7 = 3.", "Counting up from 7 gives 3.", "# Answer\n\n3"]),
-            ("What is 9 / 3?", "3", ["9 / 3 = 3.", "Since 3 * 3 = 9.", "# Answer\n\n3"]),
-            ("What is 6 + 6?", "12", ["6 + 6 = 12.", "Double 6 is 12.", "# Answer\n\n12"])]
+PROBLEMS = [
+    ("What is 2 + 3?", "5", ["2 + 3 = 5.", "So the sum is 5.", "# Answer\n\n5"]),
+    ("What is 4 times 3?", "12", ["4 times 3 is 12.", "Check: 3 + 3 + 3 + 3 = 12.", "# Answer\n\n12"]),
+    ("What is 10 - 7?", "3", ["10 - 7 = 3.", "Counting up from 7 gives 3.", "# Answer\n\n3"]),
+    ("What is 9 / 3?", "3", ["9 / 3 = 3.", "Since 3 * 3 = 9.", "# Answer\n\n3"]),
+    ("What is 6 + 6?", "12", ["6 + 6 = 12.", "Double 6 is 12.", "# Answer\n\n12"]),
+]
 WRONG = "The result is 7 because the numbers are close."
 
 
@@ -83,7 +85,9 @@ def tiny(tmp_path_factory):
     (data / "prm800k").mkdir(parents=True)
     with gzip.open(data / "prm800k" / "phase1_train_plus.stepwise-critic.jsonl.gz", "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in _critic_rows())
-    (data / "prm800k" / "phase1_test.jsonl").write_text("".join(json.dumps(_raw_line(*p)) + "\n" for p in PROBLEMS))
+    (data / "prm800k" / "phase1_test.jsonl").write_text(
+        "".join(json.dumps(_raw_line(*p)) + "\n" for p in PROBLEMS)
+    )
     (data / "processbench").mkdir()
     for split in ("gsm8k", "math", "olympiadbench", "omnimath"):
         (data / "processbench" / f"{split}.json").write_text(json.dumps(_processbench(split)))
@@ -91,23 +95,50 @@ def tiny(tmp_path_factory):
     (data / "gsm8k" / "test.jsonl").write_text("".join(
         json.dumps({"question": q, "answer": f"{steps[0]}\n#### {a}"}) + "\n" for q, a, steps in PROBLEMS))
     (data / "math500").mkdir()
-    (data / "math500" / "test.jsonl").write_text("".join(
-        json.dumps({"problem": q, "solution": f"{steps[0]} $\\boxed{{{a}}}$", "answer": a, "subject": "Prealgebra",
-                    "level": 1, "unique_id": f"test/prealgebra/{k}.json"}) + "\n"
-        for k, (q, a, steps) in enumerate(PROBLEMS)))
+    (data / "math500" / "test.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "problem": q,
+                    "solution": f"{steps[0]} $\\boxed{{{a}}}$",
+                    "answer": a,
+                    "subject": "Prealgebra",
+                    "level": 1,
+                    "unique_id": f"test/prealgebra/{k}.json",
+                }
+            )
+            + "\n"
+            for k, (q, a, steps) in enumerate(PROBLEMS)
+        )
+    )
     (data / "prefs.jsonl").write_text("".join(json.dumps(
         {"question": q, "chosen": f"We need {q[8:-1]}. {steps[0]} The answer is {a}.",
          "rejected": f"We need {q[8:-1]}. {WRONG} The answer is 7."}) + "\n" for q, a, steps in PROBLEMS))
     texts = [q for q, _, _ in PROBLEMS] + [s for _, _, st in PROBLEMS for s in st] + [WRONG] * 3
-    bert = make_tiny_encoder(root / "bert", texts + ["Question: Let's break it down step by step!"], max_positions=128)
+    bert = make_tiny_encoder(
+        root / "bert", texts + ["Question: Let's break it down step by step!"], max_positions=128
+    )
     qwen = make_tiny_base(root / "qwen", texts, vocab_size=300, max_positions=1024)
     return root, data, bert, qwen
 
 
 def _run(script, env, cwd):
-    full = {**os.environ, "HIERO": HIERO, "PY": sys.executable, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **env}
-    res = subprocess.run(["bash", str(ROOT / "recipes" / script)], cwd=cwd, env=full, capture_output=True, text=True,
-                         timeout=900)
+    full = {
+        **os.environ,
+        "HIERO": HIERO,
+        "PY": sys.executable,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        **env,
+    }
+    res = subprocess.run(
+        ["bash", str(ROOT / "recipes" / script)],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert res.returncode == 0, f"{script} failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
     return res
 
@@ -126,9 +157,17 @@ def test_real_track_recipe_dry_run(tiny, tmp_path):
         assert s["processbench_items"] == {"gsm8k": 3, "math": 3, "olympiadbench": 3, "omnimath": 3}
         assert s["prm800k_test_steps"] == 8 and s["train_steps"] == 2
         spec = json.loads((out / f"rm_{kind}" / "hiero_rm.json").read_text())
-        assert (spec["scoring"], spec["truncation"], spec["pooling"], spec["max_length"]) == ("per-step", "fit", "mean", 64)
+        assert (spec["scoring"], spec["truncation"], spec["pooling"], spec["max_length"]) == (
+            "per-step",
+            "fit",
+            "mean",
+            64,
+        )
     # the same questions train PRM and HRM; HRM adds merged pairs
-    qs = {k: {json.loads(line)["question_id"] for line in (out / f"data_{k}" / "train.jsonl").open()} for k in summary}
+    qs = {
+        k: {json.loads(line)["question_id"] for line in (out / f"data_{k}" / "train.jsonl").open()}
+        for k in summary
+    }
     assert qs["prm"] == qs["hrm"] and len(qs["prm"]) == 3
     hrm_rows = [json.loads(line) for line in (out / "data_hrm" / "train.jsonl").open()]
     assert any(r["meta"]["row_type"] == "merged_pair" for r in hrm_rows)
@@ -136,23 +175,49 @@ def test_real_track_recipe_dry_run(tiny, tmp_path):
 
 
 def test_real_track_recipe_names_missing_data(tmp_path):
-    res = subprocess.run(["bash", str(ROOT / "recipes" / "real_prm800k_cpu.sh")], cwd=ROOT, capture_output=True,
-                         text=True, env={**os.environ, "DATA": str(tmp_path / "none"), "HIERO": HIERO})
+    res = subprocess.run(
+        ["bash", str(ROOT / "recipes" / "real_prm800k_cpu.sh")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATA": str(tmp_path / "none"), "HIERO": HIERO},
+    )
     assert res.returncode == 2 and "phase1_train_plus.stepwise-critic.jsonl.gz not found" in res.stderr
 
 
 def test_paper_hrm_recipe_dry_run(tiny, tmp_path):
     root, data, _, qwen = tiny
     out = tmp_path / "hrm"
-    _run("paper_hrm_prm800k.sh", {"MODEL": str(qwen), "LAUNCH": HIERO, "DATA": str(data), "OUT": str(out),
-                                  "EPOCHS": "1", "MAX_STEPS": "2", "BATCH": "2", "GRAD_ACCUM": "2", "EVAL_EVERY": "1",
-                                  "MAX_LENGTH": "512", "PRECISION": "no", "TRAIN_QUESTIONS": "3", "PB_LIMIT": "4",
-                                  "TEST_ROWS": "6"}, ROOT)
+    _run(
+        "paper_hrm_prm800k.sh",
+        {
+            "MODEL": str(qwen),
+            "LAUNCH": HIERO,
+            "DATA": str(data),
+            "OUT": str(out),
+            "EPOCHS": "1",
+            "MAX_STEPS": "2",
+            "BATCH": "2",
+            "GRAD_ACCUM": "2",
+            "EVAL_EVERY": "1",
+            "MAX_LENGTH": "512",
+            "PRECISION": "no",
+            "TRAIN_QUESTIONS": "3",
+            "PB_LIMIT": "4",
+            "TEST_ROWS": "6",
+        },
+        ROOT,
+    )
     for kind in ("prm", "hrm"):
         summary = json.loads((out / f"rm_{kind}" / "train_summary.json").read_text())
         cfg = summary["config"]
         # the paper's optimisation settings reach the trainer (sizes swapped for the dry run)
-        assert (cfg["lr"], cfg["max_grad_norm"], cfg["loss"], cfg["read"]) == (1e-5, 0.01, "hard_ce", "per-step")
+        assert (cfg["lr"], cfg["max_grad_norm"], cfg["loss"], cfg["read"]) == (
+            1e-5,
+            0.01,
+            "hard_ce",
+            "per-step",
+        )
         assert summary["steps"] == 2 and summary["best_eval_loss"] is not None
         pb = json.loads((out / f"eval_{kind}" / "processbench.json").read_text())
         assert set(pb["splits"]) == {"gsm8k", "math", "olympiadbench", "omnimath"}
@@ -162,10 +227,26 @@ def test_paper_hrm_recipe_dry_run(tiny, tmp_path):
 def test_paper_hipo_recipe_dry_run(tiny, tmp_path):
     root, data, _, qwen = tiny
     out = tmp_path / "hipo"
-    _run("paper_hipo_mse.sh", {"POLICY": str(qwen), "LAUNCH": HIERO, "DATA": str(data), "OUT": str(out),
-                               "PREFS": str(data / "prefs.jsonl"), "EPOCHS": "1", "MAX_STEPS": "1", "BATCH": "2",
-                               "GRAD_ACCUM": "1", "MAX_LENGTH": "256", "PRECISION": "no", "CHAT_TEMPLATE": "false",
-                               "EVAL_LIMIT": "2", "MAX_NEW_TOKENS": "8"}, ROOT)
+    _run(
+        "paper_hipo_mse.sh",
+        {
+            "POLICY": str(qwen),
+            "LAUNCH": HIERO,
+            "DATA": str(data),
+            "OUT": str(out),
+            "PREFS": str(data / "prefs.jsonl"),
+            "EPOCHS": "1",
+            "MAX_STEPS": "1",
+            "BATCH": "2",
+            "GRAD_ACCUM": "1",
+            "MAX_LENGTH": "256",
+            "PRECISION": "no",
+            "CHAT_TEMPLATE": "false",
+            "EVAL_LIMIT": "2",
+            "MAX_NEW_TOKENS": "8",
+        },
+        ROOT,
+    )
     hipo = json.loads((out / "hipo" / "summary.json").read_text())
     assert hipo["loss"] == "hipo" and hipo["schedule"] == "sequential" and hipo["beta"] == 0.2
     assert [r["label"] for r in hipo["rows"]] == ["rq-bias", "mt-bias"]
@@ -187,17 +268,42 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
     gsm = (data / "gsm8k" / "test.jsonl").read_text()
     (data / "gsm8k" / "train.jsonl").write_text(gsm)
     (data / "math_stackexchange_prefs").mkdir(exist_ok=True)
-    (data / "math_stackexchange_prefs" / "metacognition_prhegde_first5_decomposed.jsonl").write_text("".join(
-        json.dumps({"query": q, "Rq_a": f"We need {q[8:-1]}.", "Mt_a": steps[0], "Ra_a": f"The answer is {a}.",
-                    "Rq_b": f"We need {q[8:-1]}.", "Mt_b": WRONG, "Ra_b": "The answer is 7.",
+    (data / "math_stackexchange_prefs" / "metacognition_prhegde_first5_decomposed.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "query": q,
+                    "Rq_a": f"We need {q[8:-1]}.",
+                    "Mt_a": steps[0],
+                    "Ra_a": f"The answer is {a}.",
+                    "Rq_b": f"We need {q[8:-1]}.",
+                    "Mt_b": WRONG,
+                    "Ra_b": "The answer is 7.",
                     "output_a": f"We need {q[8:-1]}. {steps[0]} The answer is {a}.",
-                    "output_b": f"We need {q[8:-1]}. {WRONG} The answer is 7."}) + "\n"
-        for q, a, steps in PROBLEMS))
+                    "output_b": f"We need {q[8:-1]}. {WRONG} The answer is 7.",
+                }
+            )
+            + "\n"
+            for q, a, steps in PROBLEMS
+        )
+    )
     (data / "prmbench").mkdir(exist_ok=True)
-    (data / "prmbench" / "prm_test_p1_circular.jsonl").write_text("".join(json.dumps(
-        {"classification": cls, "idx": k, "modified_question": q, "error_steps": [2] if cls != "multi_solutions" else [],
-         "modified_process": [steps[0], WRONG if cls != "multi_solutions" else steps[1]]}) + "\n"
-        for k, (q, _, steps) in enumerate(PROBLEMS) for cls in ("circular", "multi_solutions")))
+    (data / "prmbench" / "prm_test_p1_circular.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "classification": cls,
+                    "idx": k,
+                    "modified_question": q,
+                    "error_steps": [2] if cls != "multi_solutions" else [],
+                    "modified_process": [steps[0], WRONG if cls != "multi_solutions" else steps[1]],
+                }
+            )
+            + "\n"
+            for k, (q, _, steps) in enumerate(PROBLEMS)
+            for cls in ("circular", "multi_solutions")
+        )
+    )
     texts = [q for q, _, _ in PROBLEMS] + ["\n\n".join(st) for _, _, st in PROBLEMS] + [WRONG] * 3
     tok = gpt2_style_tokenizer(texts * 5, vocab_size=400)
     tok.chat_template = QWEN_CHAT
@@ -205,13 +311,35 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     gguf_file = write_gguf(model, tok, tmp_path / "tiny-chat.gguf", chat_template=QWEN_CHAT)
     out = tmp_path / "smol"
-    env = {"POLICY": str(gguf_file), "MINILM": str(bert), "DATA": str(data), "OUT": str(out), "THREADS": "1",
-           "HIERO_CACHE_DIR": str(tmp_path / "cache"), "EVAL_PROBLEMS": "3", "SAMPLES": "2", "MAX_NEW": "24",
-           "TREE_PROBLEMS": "3", "TREE_SAMPLES": "2", "TRAIN_QUESTIONS": "3", "EVAL_QUESTIONS": "1",
-           "TRAIN_LAYERS": "1", "RM_MAX_LENGTH": "512", "MINILM_MAX_LENGTH": "64", "RM_BATCH": "4", "TEST_ROWS": "6",
-           "PB_LIMIT": "4", "PRMBENCH_LIMIT": "2", "TREE_RMS": "always",
-           "SEARCH_PROBLEMS": "2", "SEARCH_N": "1,2", "PO_STEPS": "1", "PO_EVAL": "2", "ST_STEPS": "1",
-           "ST_THRESHOLD": "0"}
+    env = {
+        "POLICY": str(gguf_file),
+        "MINILM": str(bert),
+        "DATA": str(data),
+        "OUT": str(out),
+        "THREADS": "1",
+        "HIERO_CACHE_DIR": str(tmp_path / "cache"),
+        "EVAL_PROBLEMS": "3",
+        "SAMPLES": "2",
+        "MAX_NEW": "24",
+        "TREE_PROBLEMS": "3",
+        "TREE_SAMPLES": "2",
+        "TRAIN_QUESTIONS": "3",
+        "EVAL_QUESTIONS": "1",
+        "TRAIN_LAYERS": "1",
+        "RM_MAX_LENGTH": "512",
+        "MINILM_MAX_LENGTH": "64",
+        "RM_BATCH": "4",
+        "TEST_ROWS": "6",
+        "PB_LIMIT": "4",
+        "PRMBENCH_LIMIT": "2",
+        "TREE_RMS": "always",
+        "SEARCH_PROBLEMS": "2",
+        "SEARCH_N": "1,2",
+        "PO_STEPS": "1",
+        "PO_EVAL": "2",
+        "ST_STEPS": "1",
+        "ST_THRESHOLD": "0",
+    }
     _run("real_smollm2_cpu.sh", env, ROOT)
     record = json.loads((out / "smollm2" / "hiero_import.json").read_text())
     assert record["format"] == "gguf" and (out / "smollm2" / "chat_template.jinja").exists()
@@ -232,7 +360,9 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
     assert json.loads((out / "selftrain" / "selftrain_summary.json").read_text())["examples"] >= 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["gsm8k"]["problems"] == 3 and summary["gsm8k"]["samples_per_problem"] == 2
-    assert set(summary["rm"]) >= {"smollm2_prm", "minilm_hrm", "smollm2_hrm_trees_hnc"} and "search" in summary
+    assert (
+        set(summary["rm"]) >= {"smollm2_prm", "minilm_hrm", "smollm2_hrm_trees_hnc"} and "search" in summary
+    )
     # resumable: a second run skips every finished step
     res = _run("real_smollm2_cpu.sh", env, ROOT)
     assert "greedy: done before" in res.stdout and "selftrain: done before" in res.stdout

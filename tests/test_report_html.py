@@ -19,8 +19,20 @@ from hiero.demo.records import Bon, POEval, RMTrain, Run
 
 def _bon(**figures) -> Bon:
     """A best-of-N record with the given figures, the rest empty."""
-    return Bon(**{"n": [1], "n_problems": 1, "pool_size": 1, "sample_accuracy": 0.0, "curves": {}, "search": {},
-                  "step_eval": {}, "wrong_picks": {}, "files": {"plot": ""}, **figures})
+    return Bon(
+        **{
+            "n": [1],
+            "n_problems": 1,
+            "pool_size": 1,
+            "sample_accuracy": 0.0,
+            "curves": {},
+            "search": {},
+            "step_eval": {},
+            "wrong_picks": {},
+            "files": {"plot": ""},
+            **figures,
+        }
+    )
 
 
 class _Refs(HTMLParser):
@@ -137,8 +149,20 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(demo_run, t
     script = ("<script>window.addEventListener('load',()=>{const ok=[...document.images].map("
               "i=>i.complete&&i.naturalWidth>0);document.body.setAttribute('data-images',ok.join(','));});</script>")
     probe.write_text(page.replace("</body>", script + "</body>"))
-    out = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                          "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     flags = re.search(r'data-images="([^"]*)"', out.stdout)
     assert flags, out.stdout[:500]
@@ -146,10 +170,14 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(demo_run, t
 
 
 def test_step_ranking_claim_follows_the_stated_rule():
-    """HRM 0.892 vs PRM 0.896 (the case a fixed 0.01 tolerance called "held"): the claimed sign fails, and with
+    """HRM 0.892 vs PRM 0.896 (the case a fixed 0.01 tolerance called "held"): the claimed sign fails, and
+    with
     no intervals on the AUROCs this run cannot settle it; HRM at or above PRM holds."""
     def verdict(h, p):
-        se = {"prm": {"auroc": p, "auroc_same_position": None}, "hrm": {"auroc": h, "auroc_same_position": None}}
+        se = {
+            "prm": {"auroc": p, "auroc_same_position": None},
+            "hrm": {"auroc": h, "auroc_same_position": None},
+        }
         return next(c["verdict"] for c in claims(Run({}, {"bon": _bon(step_eval=se)}))
                     if c["claim"].startswith("HRM ranks steps"))
 

@@ -63,7 +63,9 @@ def test_a_changed_input_file_is_refused(assets, tmp_path, monkeypatch, capsys):
     assert cli(cmd) == 2 and "input data:" in capsys.readouterr().err
 
 
-def test_a_finished_folder_is_replaced_only_with_overwrite_and_atomically(assets, tmp_path, monkeypatch, capsys):
+def test_a_finished_folder_is_replaced_only_with_overwrite_and_atomically(
+    assets, tmp_path, monkeypatch, capsys
+):
     out = tmp_path / "rm"
     assert cli(rm_cmd(assets, out)) == 0
     old = model_bytes(out)
@@ -88,8 +90,13 @@ def test_readers_refuse_an_unfinished_folder_but_load_plain_ones(assets, tmp_pat
     with pytest.raises(ValueError, match="unfinished hiero rm train run"):
         load_reward_model(out)
     solutions = tmp_path / "s.jsonl"
-    write_jsonl(solutions, [{"problem_id": "p", "question": "1 + 1?", "steps": ["1 + 1 = 2", "The answer is 2"]}])
-    assert cli(["rm", "score", "--rm", str(out), "--input", str(solutions), "-o", str(tmp_path / "o.jsonl")]) == 2
+    write_jsonl(
+        solutions, [{"problem_id": "p", "question": "1 + 1?", "steps": ["1 + 1 = 2", "The answer is 2"]}]
+    )
+    assert (
+        cli(["rm", "score", "--rm", str(out), "--input", str(solutions), "-o", str(tmp_path / "o.jsonl")])
+        == 2
+    )
     assert "unfinished" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
     check_finished(assets / "base")  # a plain Hugging Face folder (no record, no checkpoint): fine
 

@@ -83,7 +83,9 @@ def assert_identical(a, b):
 
 def test_resume_after_crash_matches_uninterrupted_run(tmp_path, reference):
     with pytest.raises(Crash):
-        train_loop(fresh_model(), crash_at(8), make_problem(), TrainConfig(**CFG), tmp_path)  # last save: step 6
+        train_loop(
+            fresh_model(), crash_at(8), make_problem(), TrainConfig(**CFG), tmp_path
+        )  # last save: step 6
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000006"]
     resumed = fresh_model()
     out = train_loop(resumed, step_fn, make_problem(), TrainConfig(**CFG), tmp_path)
@@ -181,7 +183,9 @@ def test_checkpoints_by_time_by_default(tmp_path, monkeypatch):
     clock = {"t": 1000.0}
     monkeypatch.setattr(training.time, "time", lambda: clock.__setitem__("t", clock["t"] + 61) or clock["t"])
     with pytest.raises(Crash):  # each step "takes" a minute: save_minutes=5 saves every 5th step or so
-        train_loop(fresh_model(), crash_at(8), make_problem(), TrainConfig(**{**CFG, "save_every": 0}), tmp_path)
+        train_loop(
+            fresh_model(), crash_at(8), make_problem(), TrainConfig(**{**CFG, "save_every": 0}), tmp_path
+        )
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000005"]
 
 

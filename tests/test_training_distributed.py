@@ -88,9 +88,34 @@ def _selftrain_trees(n):
 
 
 def rm_argv(a: Path, out: Path, batch: int, accum: int = 1) -> list[str]:
-    return ["rm", "train", "--kind", "prm", "--data", str(a / "rm_data"), "--base", str(a / "base"), "-o", str(out),
-            "--loss", "soft_ce", "--lr", "0.01", "--warmup-ratio", "0.25", "--batch-size", str(batch),
-            "--grad-accum", str(accum), "--epochs", "1", "--max-grad-norm", "0.5", "--log-every", "1"]
+    return [
+        "rm",
+        "train",
+        "--kind",
+        "prm",
+        "--data",
+        str(a / "rm_data"),
+        "--base",
+        str(a / "base"),
+        "-o",
+        str(out),
+        "--loss",
+        "soft_ce",
+        "--lr",
+        "0.01",
+        "--warmup-ratio",
+        "0.25",
+        "--batch-size",
+        str(batch),
+        "--grad-accum",
+        str(accum),
+        "--epochs",
+        "1",
+        "--max-grad-norm",
+        "0.5",
+        "--log-every",
+        "1",
+    ]
 
 
 def po_argv(a: Path, out: Path, batch: int, accum: int = 1) -> list[str]:
@@ -165,8 +190,12 @@ def test_two_processes_match_one_process_all_trainers(assets, tmp_path):
     sft_ranks = [json.loads((d / f"sft2_rank{r}.json").read_text()) for r in (0, 1)]
     sft_one = json.loads((d / "sft1" / "train_summary.json").read_text())
     assert sft_ranks[0]["processes"] == 2 and sft_one["processes"] == 1
-    assert sft_ranks[0]["train_tokens"] == sft_ranks[1]["train_tokens"] == sft_one["train_tokens"]  # summed over ranks
-    assert sft_ranks[0]["test_accuracy"] == sft_ranks[1]["test_accuracy"] == sft_one["test_accuracy"]  # broadcast
+    assert (
+        sft_ranks[0]["train_tokens"] == sft_ranks[1]["train_tokens"] == sft_one["train_tokens"]
+    )  # summed over ranks
+    assert (
+        sft_ranks[0]["test_accuracy"] == sft_ranks[1]["test_accuracy"] == sft_one["test_accuracy"]
+    )  # broadcast
     assert (d / "sft2" / "tokenizer.json").read_text() == (d / "sft1" / "tokenizer.json").read_text()
     assert json.loads((d / "sft2" / "train_summary.json").read_text())["processes"] == 2
     # selftrain: 16 examples, 4 per step
@@ -247,9 +276,17 @@ def test_two_processes_killed_and_resumed_equal_uninterrupted(assets, tmp_path):
     from it (each rank its own RNG file) and writes the bytes of an uninterrupted 2-process run."""
     d = tmp_path
     argv = lambda out: rm_argv(assets, out, batch=2) + ["--save-every", "2"]  # noqa: E731
-    launch([{"argv": argv(d / "ref"), "summary": str(d / "ref{rank}.json")},
-            {"argv": argv(d / "run"), "summary": str(d / "run{rank}.json"), "kill_at_call": 4}], d, expect_ok=False)
-    assert (d / "ref" / "model.safetensors").exists() and (d / "run" / "checkpoints" / "step-00000002").is_dir()
+    launch(
+        [
+            {"argv": argv(d / "ref"), "summary": str(d / "ref{rank}.json")},
+            {"argv": argv(d / "run"), "summary": str(d / "run{rank}.json"), "kill_at_call": 4},
+        ],
+        d,
+        expect_ok=False,
+    )
+    assert (d / "ref" / "model.safetensors").exists() and (
+        d / "run" / "checkpoints" / "step-00000002"
+    ).is_dir()
     assert sorted(p.name for p in (d / "run" / "checkpoints" / "step-00000002").glob("rng-*")) == [
         "rng-0.json", "rng-0.safetensors", "rng-1.json", "rng-1.safetensors"]
     launch([{"argv": argv(d / "run"), "summary": str(d / "run{rank}.json")}], d)

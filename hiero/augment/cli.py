@@ -26,8 +26,12 @@ def register(subparsers) -> None:
 
     aug = subparsers.add_parser("augment", help="tree augmentation (HNC)")
     sub = aug.add_subparsers(dest="augment_command", metavar="AUGMENT_COMMAND", required=True)
-    p = sub.add_parser("hnc", help="hierarchical node compression of reasoning trees",
-                       description="Merge one child per wide node into its parent (HRM's HNC); the (n_correct, n_total) counts are recomputed exactly.")
+    p = sub.add_parser(
+        "hnc",
+        help="hierarchical node compression of reasoning trees",
+        description="Merge one child per wide node into its parent (HRM's HNC); the (n_correct, n_total) "
+                    "counts are recomputed exactly.",
+    )
     p.add_argument("input", help="trees JSONL (e.g. from `hiero annotate`)")
     p.add_argument("-o", "--output", dest="output", default=argparse.SUPPRESS, required=True,
                    help="compressed trees JSONL")

@@ -4,7 +4,8 @@
     python: hnc(tree, p=0.5, min_children=4, min_depth=2, seed=0) -> new Tree (the input is untouched)
             main(HNCConfig(input=..., output=...)) -> {"trees", "merges", "nodes", "time_s", ...}
 
-Algorithm (the HRM paper, arXiv 2503.13551, and the official `split_node` read line by line). Breadth-first from the
+Algorithm (the HRM paper, arXiv 2503.13551, and the official `split_node` read line by line). Breadth-first
+from the
 root; for each node v with >= `min_children` children that was not itself moved in this pass, its
 children c are tried in order: a child with depth >= `min_depth` is merged with probability `p`
 (one coin per tried child, stop at the first success, so at most one child of v moves):
@@ -16,7 +17,8 @@ children c are tried in order: a child with depth >= `min_depth` is merged with 
 A moved node is not moved again, and its own children are never merged into it (the official check
 `child.parent.visited`), so a step is merged at most once per pass. Afterwards (n_correct, n_total)
 are recomputed exactly: `recount="leaves"` re-counts every node from its leaves (the paper; the
-same result as `Tree.recompute_counts`, in one pass without its sort); `recount="delta"` subtracts the moved subtree's counts from
+same result as `Tree.recompute_counts`, in one pass without its sort); `recount="delta"` subtracts the moved
+subtree's counts from
 its old parent only, the one node whose leaf set changes (the same result on leaf-counted trees,
 and it keeps counts that are not leaf counts, e.g. from an external MCTS, consistent). The merged
 node keeps its subtree's counts, so its MC score is the score of the deeper step; the old parent's
@@ -207,14 +209,18 @@ def tree_seed(seed: int, tree: Tree) -> int:
 class HNCConfig:
     """Settings of `hiero augment hnc`."""
 
-    input: str = field(default="", metadata={"help": "trees JSONL (hiero.types.Tree rows, e.g. from annotate)"})
+    input: str = field(
+        default="", metadata={"help": "trees JSONL (hiero.types.Tree rows, e.g. from annotate)"}
+    )
     output: str = field(default="", metadata={"help": "compressed trees JSONL (written atomically)"})
     p: float = field(default=0.5, metadata={"help": "merge probability per tried child (official 0.5)"})
     min_children: int = field(default=4, metadata={"help": "only nodes with at least this many children "
                                                            "give up a child (official 4)"})
     min_depth: int = field(default=2, metadata={"help": "only children at this depth or deeper move up "
                                                         "(official 2)"})
-    seed: int = field(default=0, metadata={"help": "seed; each tree uses derive_seed(seed, 'hnc', problem id)"})
+    seed: int = field(
+        default=0, metadata={"help": "seed; each tree uses derive_seed(seed, 'hnc', problem id)"}
+    )
     recount: Literal["leaves", "delta"] = field(default="leaves", metadata={
         "help": "leaves: recount every node from its leaves (paper); delta: adjust only the old parents"})
 

@@ -1,7 +1,8 @@
 """CLI of the data stage: `hiero data convert | stats | sample | synth`. It parses, dispatches and writes.
 
     hiero data convert --format processbench ../shared/data/processbench/math.json -o pb_math.jsonl
-    hiero data convert --format prm800k ../shared/data/prm800k/phase1_test.jsonl -o prm.jsonl --neutral positive
+    hiero data convert --format prm800k ../shared/data/prm800k/phase1_test.jsonl -o prm.jsonl --neutral \\
+        positive
     hiero data stats pb_math.jsonl [--json]
     hiero data stats --format gsm8k ../shared/data/gsm8k/test.jsonl        (a raw file: convert in memory)
     hiero data sample rows/train.jsonl -o small/train.jsonl --groups 100 [--by question_id] [--seed 0]
@@ -65,7 +66,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neutral", choices=("drop", "positive", "negative"), default=None,
                    help=sources.OPTIONS["neutral"] + " (default: drop)")
     p.add_argument("--emit", choices=("solutions", "rows"), default=None, help=sources.OPTIONS["emit"])
-    p.add_argument("--prefs-text", choices=("original", "decomposed"), default=None, help=sources.OPTIONS["prefs_text"])
+    p.add_argument(
+        "--prefs-text", choices=("original", "decomposed"), default=None, help=sources.OPTIONS["prefs_text"]
+    )
 
 
 def _options(args) -> dict:

@@ -50,7 +50,9 @@ def _decode(path: Path, lineno: int, data: bytes) -> str:
                                     "save the file as UTF-8") from None
 
 
-def read_jsonl(path: str | os.PathLike, cls: type[T] | None = None, *, skip_blank: bool = True) -> Iterator[T]:
+def read_jsonl(
+    path: str | os.PathLike, cls: type[T] | None = None, *, skip_blank: bool = True
+) -> Iterator[T]:
     """Stream records from a JSONL file; with `cls`, each line goes through `cls.from_dict`."""
     path = Path(path)
     if not path.exists():

@@ -18,7 +18,7 @@ are refused with the spec and the key named.
     >>> parse_synth("synth:n=3,max_vlaue=30", n=100, seed=1)
     Traceback (most recent call last):
     ...
-    ValueError: --problems synth:n=3,max_vlaue=30: unknown key 'max_vlaue'; keys: n, seed, split, min_ops, max_ops, max_operand, max_factor, max_value, style
+    ValueError: --problems synth:n=3,max_vlaue=30: unknown key 'max_vlaue'; keys: n, seed, split, min_ops, ...
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ class SubsetConfig:
     out: str = field(default="", metadata={"help": "output JSONL (atomic write)"})
     groups: int = field(default=0, metadata={"help": "keep every row of K random groups (see --by)"})
     rows: int = field(default=0, metadata={"help": "keep K random rows"})
-    by: str = field(default="question_id", metadata={"help": "field that names a row's group (with --groups)"})
+    by: str = field(
+        default="question_id", metadata={"help": "field that names a row's group (with --groups)"}
+    )
     seed: int = field(default=0, metadata={"help": "random seed of the draw"})
 
 

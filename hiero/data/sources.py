@@ -5,7 +5,8 @@
                                                   when `fmt` names its format)
     summarize_real_data(shared_data_dir) -> dict  counts for every real file found (used by `hiero demo`)
 
-Run from the shell:  hiero data convert --format processbench ../shared/data/processbench/math.json -o pb.jsonl
+Run from the shell:  hiero data convert --format processbench ../shared/data/processbench/math.json -o
+                     pb.jsonl
                      hiero data stats pb.jsonl [--json]
 
 Formats (FORMATS below) and what they become:
@@ -103,25 +104,40 @@ def summarize_records(records: list, kind: str) -> dict:
     out: dict = {"kind": kind, "records": len(records)}
     if kind == "problem":
         n_steps = [len(p.steps) for p in records if p.steps]
-        out.update(problems=len({p.id for p in records}), with_steps=len(n_steps), steps=sum(n_steps),
-                   mean_steps=round(sum(n_steps) / max(len(n_steps), 1), 2), sources=histogram(p.source for p in records))
+        out.update(
+            problems=len({p.id for p in records}),
+            with_steps=len(n_steps),
+            steps=sum(n_steps),
+            mean_steps=round(sum(n_steps) / max(len(n_steps), 1), 2),
+            sources=histogram(p.source for p in records),
+        )
     elif kind == "solution":
         n_steps = [len(s.steps) for s in records]
         hard = [x for s in records if s.labels for x in s.labels]
         soft = [x for s in records if s.soft_labels for x in s.soft_labels]
         fe = [s.first_error for s in records if s.first_error is not None]
         out.update(
-            problems=len({s.problem_id for s in records}), steps=sum(n_steps),
-            mean_steps=round(sum(n_steps) / max(len(n_steps), 1), 2), max_steps=max(n_steps, default=0),
-            correct={"true": sum(s.correct is True for s in records), "false": sum(s.correct is False for s in records),
-                     "unknown": sum(s.correct is None for s in records)},
+            problems=len({s.problem_id for s in records}),
+            steps=sum(n_steps),
+            mean_steps=round(sum(n_steps) / max(len(n_steps), 1), 2),
+            max_steps=max(n_steps, default=0),
+            correct={
+                "true": sum(s.correct is True for s in records),
+                "false": sum(s.correct is False for s in records),
+                "unknown": sum(s.correct is None for s in records),
+            },
             with_answer=sum(s.answer is not None for s in records),
-            labelled=sum(s.labels is not None for s in records), labels=histogram(hard),
+            labelled=sum(s.labels is not None for s in records),
+            labels=histogram(hard),
             soft_labelled=sum(s.soft_labels is not None for s in records),
             soft_label_mean=round(sum(soft) / len(soft), 4) if soft else None,
-            first_error={"no_error": sum(x == -1 for x in fe), "with_error": sum(x >= 0 for x in fe),
-                         "unknown": len(records) - len(fe)},
-            sources=histogram(s.meta.get("source", "") for s in records))
+            first_error={
+                "no_error": sum(x == -1 for x in fe),
+                "with_error": sum(x >= 0 for x in fe),
+                "unknown": len(records) - len(fe),
+            },
+            sources=histogram(s.meta.get("source", "") for s in records),
+        )
         ratings = [r for s in records for r in s.meta.get("ratings", [])]
         alts = [a["rating"] for s in records for a in s.meta.get("alternatives", [])]
         if ratings:
@@ -133,8 +149,12 @@ def summarize_records(records: list, kind: str) -> dict:
                    mean_chosen_chars=round(sum(len(p.chosen) for p in records) / max(len(records), 1), 1),
                    mean_rejected_chars=round(sum(len(p.rejected) for p in records) / max(len(records), 1), 1))
     elif kind == "step_row":
-        out.update(problems=len({r["problem_id"] for r in records}), labels=histogram(r["label"] for r in records),
-                   ratings=histogram(r["rating"] for r in records), human=sum(bool(r["is_human"]) for r in records))
+        out.update(
+            problems=len({r["problem_id"] for r in records}),
+            labels=histogram(r["label"] for r in records),
+            ratings=histogram(r["rating"] for r in records),
+            human=sum(bool(r["is_human"]) for r in records),
+        )
     elif kind == "tree":
         nodes = [n for t in records for n in t.nodes]
         out.update(nodes=len(nodes), leaves=sum(not n.children for n in nodes),
@@ -164,7 +184,12 @@ def stats(path: str | Path, fmt: str | None = None, **options) -> dict:
     path = Path(path)
     if fmt is not None:
         res = run_converter(fmt, path, **options)
-        return {"file": str(path), "format": fmt, **summarize_records(res.records, res.kind), "source_counts": res.info}
+        return {
+            "file": str(path),
+            "format": fmt,
+            **summarize_records(res.records, res.kind),
+            "source_counts": res.info,
+        }
     first = next(iter_records(path), None)
     if first is None:
         raise DataError(path, None, "no records")
@@ -227,8 +252,13 @@ def summarize_real_data(shared_data_dir: str | Path) -> dict:
         files[f"{folder}/{name}"] = {"format": fmt, "kind": res.kind,
                                      **{k: summary[k] for k in _SUMMARY_KEYS if k in summary},
                                      "source_counts": _small(res.info)}
-    return {"root": str(root), "files": files, "missing": missing, "seconds": round(time.perf_counter() - t0, 2),
-            "cpu_seconds": round(time.process_time() - c0, 2)}
+    return {
+        "root": str(root),
+        "files": files,
+        "missing": missing,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "cpu_seconds": round(time.process_time() - c0, 2),
+    }
 
 
 def _has_pyarrow() -> bool:

@@ -122,7 +122,9 @@ def _raw_line(pos: Pos, rec: dict, neutral: str, counts: dict) -> Solution:
         chosen = st.get("chosen_completion")
         if chosen is not None:
             if isinstance(chosen, bool) or not isinstance(chosen, int) or not 0 <= chosen < len(comps):
-                raise FieldError(f"{key}.chosen_completion", f"{chosen!r} is not an index into {len(comps)} completions")
+                raise FieldError(
+                    f"{key}.chosen_completion", f"{chosen!r} is not an index into {len(comps)} completions"
+                )
             steps.append(comps[chosen]["text"])
             ratings.append(_check_rating(comps[chosen].get("rating"), f"{key}.completions[{chosen}].rating"))
             sources.append("chosen")
@@ -183,13 +185,22 @@ def step_rows(sol: Solution, neutral: str | None = None) -> list[dict]:
         label = rating_label(alt["rating"], alt["human"], neutral)
         if label is None:
             continue
-        rows.append({"problem_id": sol.problem_id, "question": sol.question, "prev_steps": sol.steps[:alt["step"]],
-                     "step": alt["text"], "rating": alt["rating"], "label": label, "is_human": alt["human"],
-                     "is_preferred": alt["chosen"] or (alt["human"] and alt["step"] < len(sol.steps)
-                                                       and sol.steps[alt["step"]] == alt["text"]),
-                     **({"error_reason": alt["error_reason"]} if alt.get("error_reason") else {}),
-                     # lets `solutions_from_step_rows` tell a given-up line from a found_error one
-                     **({"finish_reason": sol.meta["finish_reason"]} if sol.meta.get("finish_reason") else {})})
+        rows.append(
+            {
+                "problem_id": sol.problem_id,
+                "question": sol.question,
+                "prev_steps": sol.steps[: alt["step"]],
+                "step": alt["text"],
+                "rating": alt["rating"],
+                "label": label,
+                "is_human": alt["human"],
+                "is_preferred": alt["chosen"]
+                or (alt["human"] and alt["step"] < len(sol.steps) and sol.steps[alt["step"]] == alt["text"]),
+                **({"error_reason": alt["error_reason"]} if alt.get("error_reason") else {}),
+                # lets `solutions_from_step_rows` tell a given-up line from a found_error one
+                **({"finish_reason": sol.meta["finish_reason"]} if sol.meta.get("finish_reason") else {}),
+            }
+        )
     return rows
 
 
@@ -314,8 +325,12 @@ def stepwise_counts(path) -> dict:
     table = pq.read_table(path, columns=["instruction", "rating", "is_solution"])
     ratings = {("null" if v["values"] is None else str(int(v["values"]))): v["counts"]
                for v in pc.value_counts(table["rating"]).to_pylist()}
-    return {"rows": table.num_rows, "ratings": dict(sorted(ratings.items())),
-            "problems": len(pc.unique(table["instruction"])), "is_solution": pc.sum(table["is_solution"]).as_py()}
+    return {
+        "rows": table.num_rows,
+        "ratings": dict(sorted(ratings.items())),
+        "problems": len(pc.unique(table["instruction"])),
+        "is_solution": pc.sum(table["is_solution"]).as_py(),
+    }
 
 
 # ----------------------------------------------------------------------------- LateBench phase-2 list

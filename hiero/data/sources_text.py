@@ -76,7 +76,9 @@ def convert_gsm8k(path, *, keep_calc: bool = False, socratic: str = "keep", **_)
         out.append(Problem(id=f"gsm8k-{split}-{i}", question=question, answer=final, steps=steps,
                            source="gsm8k", meta={"split": split}))
     n_steps = [len(p.steps) for p in out]
-    return Converted(out, "problem", {"rows": len(out), "steps": sum(n_steps), "max_steps": max(n_steps, default=0)})
+    return Converted(
+        out, "problem", {"rows": len(out), "steps": sum(n_steps), "max_steps": max(n_steps, default=0)}
+    )
 
 
 def convert_gsm8k_model_solutions(path, *, keep_calc: bool = False, **_) -> Converted:
@@ -243,7 +245,10 @@ def convert_prefs(path, *, prefs_text: str = "original", **_) -> Converted:
                 else:
                     segs = {side: {n: need(rec, f"{c}_{s}", str) for c, n in _SEGMENTS.items()}
                             for side, s in (("chosen", "a"), ("rejected", "b"))}
-                    spans = {side: _verbatim_spans(text, segs[side]) for side, text in (("chosen", a), ("rejected", b))}
+                    spans = {
+                        side: _verbatim_spans(text, segs[side])
+                        for side, text in (("chosen", a), ("rejected", b))
+                    }
                     found = all(v is not None for v in spans.values())
                     n_spans += found
                     n_meta += not found

@@ -49,7 +49,9 @@ SHARED_DATA_DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "d
 class DemoConfig:
     """`hiero demo`."""
 
-    out: str = field(default="runs/demo", metadata={"help": "output folder (report.md, results.json, stages/)"})
+    out: str = field(
+        default="runs/demo", metadata={"help": "output folder (report.md, results.json, stages/)"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
     size: Literal["quick", "full", "micro"] = field(default="quick", metadata={
         "help": "quick: ~10 minutes on 2 CPU cores; full: quick's recipe on 10x the held-out problems (~35 "
@@ -58,8 +60,13 @@ class DemoConfig:
     recipe: str = field(default="", metadata={
         "help": "a recipe YAML to run instead of the size's (a copy of recipes/embedded/quick.yaml, changed; "
                 "'inherit: quick.yaml' starts from one)"})
-    shared_data: str = field(default="", metadata={
-        "help": "folder of the real data for the summaries ('' = ../shared/data beside the checkout, if there)"})
+    shared_data: str = field(
+        default="",
+        metadata={
+            "help": "folder of the real data for the summaries ('' = ../shared/data beside the checkout, if "
+                    "there)"
+        },
+    )
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
     variant: Literal["plain", "self_correct", "segments"] = field(default="plain", metadata={
         "help": "plain: the size's recipe; self_correct: the policy's SFT data corrects most of its "
@@ -78,8 +85,10 @@ def main(cfg: DemoConfig) -> dict:
     from hiero.domains.builtin import DomainSettings
 
     if cfg.variant == "segments" and cfg.size == "micro" and not cfg.recipe:
-        raise ValueError("--variant segments needs a policy that writes whole solutions right in every segment "
-                         "(its pairs come from those): use --size quick or full, not micro")
+        raise ValueError(
+            "--variant segments needs a policy that writes whole solutions right in every segment "
+            "(its pairs come from those): use --size quick or full, not micro"
+        )
     recipe = load_recipe(cfg.recipe or cfg.size, cfg.variant)
     if cfg.threads > 0:
         import torch
@@ -94,10 +103,16 @@ def main(cfg: DemoConfig) -> dict:
     stages = pipeline.run_stages(out, c)
     run = Run.of({"stages": stages})
     results = {
-        **pipeline.headline(run, cfg.seed), "variant": cfg.variant,
-        "config": asdict(cfg), "settings": recipe, "wall_time_s": round(time.time() - t0, 2),
-        "peak_rss_mb": pipeline.peak_rss_mb(), "machine": pipeline.machine_info(), "versions": pipeline.versions(),
-        "stages": stages, "stage_dirs": {k: str(v) for k, v in c.dirs.items()},
+        **pipeline.headline(run, cfg.seed),
+        "variant": cfg.variant,
+        "config": asdict(cfg),
+        "settings": recipe,
+        "wall_time_s": round(time.time() - t0, 2),
+        "peak_rss_mb": pipeline.peak_rss_mb(),
+        "machine": pipeline.machine_info(),
+        "versions": pipeline.versions(),
+        "stages": stages,
+        "stage_dirs": {k: str(v) for k, v in c.dirs.items()},
     }
     write_json(out / "results.json", results)
     with atomic_write(out / "report.md") as f:

@@ -1,6 +1,7 @@
 """The two papers' claims, tested on a demo run: each with this run's numbers and a verdict.
 
-    claims(run) -> [{"paper", "claim", "numbers", "verdict": held | failed | open}]   (run: hiero.demo.records.Run)
+    claims(run) -> [{"paper", "claim", "numbers", "verdict": held | failed | open}]   (run:
+    hiero.demo.records.Run)
 
 The claims read `results.json`'s stages through the typed records of `hiero.demo.records`, so a renamed
 figure fails loudly instead of silently dropping a claim.
@@ -40,10 +41,15 @@ def _search_trend_claims(search: dict) -> list[dict]:
             continue
         first, last = _interval(v, 0), _interval(v, len(v["n"]) - 1)
         verdict = _compare(last, first) if word == "rises" else _compare(first, last)
-        out.append({"paper": "HRM", "claim": f"{rm.upper()} step-greedy accuracy {word} with N (paper, PRM800K: "
-                                             f"{_pct(lo)} at N=2 -> {_pct(hi)} at N=24)",
-                    "numbers": f"{_pct(first[0])} at N={v['n'][0]} -> {_pct(last[0])} at N={v['n'][-1]}",
-                    "verdict": verdict})
+        out.append(
+            {
+                "paper": "HRM",
+                "claim": f"{rm.upper()} step-greedy accuracy {word} with N (paper, PRM800K: "
+                f"{_pct(lo)} at N=2 -> {_pct(hi)} at N=24)",
+                "numbers": f"{_pct(first[0])} at N={v['n'][0]} -> {_pct(last[0])} at N={v['n'][-1]}",
+                "verdict": verdict,
+            }
+        )
     return out
 
 
@@ -79,13 +85,25 @@ def _bon_claims(bon: Bon) -> list[dict]:
             continue
         if "majority" in curves:
             a, b = bon.curve(f"{rm}:min", last), bon.curve("majority", last)
-            out.append({"paper": "HRM", "claim": f"{rm.upper()}-guided best-of-N beats majority vote at N={big}",
-                        "numbers": f"{_pct(a[0])} [{_pct(a[1])}, {_pct(a[2])}] vs majority {_pct(b[0])} "
-                                   f"[{_pct(b[1])}, {_pct(b[2])}]", "verdict": _compare(a, b)})
+            out.append(
+                {
+                    "paper": "HRM",
+                    "claim": f"{rm.upper()}-guided best-of-N beats majority vote at N={big}",
+                    "numbers": f"{_pct(a[0])} [{_pct(a[1])}, {_pct(a[2])}] vs majority {_pct(b[0])} "
+                    f"[{_pct(b[1])}, {_pct(b[2])}]",
+                    "verdict": _compare(a, b),
+                }
+            )
         a, b = bon.curve(f"{rm}:min", last), bon.curve(f"{rm}:min", 0)
         verdict = "failed" if a[2] < b[1] else ("held" if a[0] >= b[0] else "open")
-        out.append({"paper": "HRM", "claim": f"{rm.upper()} best-of-N does not fall as N grows (N=1 → {big})",
-                    "numbers": f"{_pct(b[0])} → {_pct(a[0])} [{_pct(a[1])}, {_pct(a[2])}]", "verdict": verdict})
+        out.append(
+            {
+                "paper": "HRM",
+                "claim": f"{rm.upper()} best-of-N does not fall as N grows (N=1 → {big})",
+                "numbers": f"{_pct(b[0])} → {_pct(a[0])} [{_pct(a[1])}, {_pct(a[2])}]",
+                "verdict": verdict,
+            }
+        )
     if "hrm:min" in curves and "prm:min" in curves:
         a, b = bon.curve("hrm:min", last), bon.curve("prm:min", last)
         out.append({"paper": "HRM", "claim": f"HRM beats PRM at N={big} (robust to errors later steps fix)",
@@ -96,11 +114,17 @@ def _bon_claims(bon: Bon) -> list[dict]:
         key = "auroc_same_position" if steps["prm"]["auroc_same_position"] is not None else "auroc"
         p, h = steps["prm"][key], steps["hrm"][key]
         if p is not None and h is not None:
-            out.append({"paper": "HRM", "claim": f"HRM ranks steps at least as well as PRM ({key})",
-                        "numbers": f"HRM {h:.3f} vs PRM {p:.3f} (fresh samples, domain ground truth)",
-                        # the stated rule for an "at least as well" claim: the claimed sign holds; the AUROCs carry
-                        # no intervals here, so a lower HRM is not settled by this run (never "held" by a margin)
-                        "verdict": "held" if h >= p else "open"})
+            out.append(
+                {
+                    "paper": "HRM",
+                    "claim": f"HRM ranks steps at least as well as PRM ({key})",
+                    "numbers": f"HRM {h:.3f} vs PRM {p:.3f} (fresh samples, domain ground truth)",
+                    # the stated rule for an "at least as well" claim: the claimed sign holds; the AUROCs
+                    # carry
+                    # no intervals here, so a lower HRM is not settled by this run (never "held" by a margin)
+                    "verdict": "held" if h >= p else "open",
+                }
+            )
     for k, v in bon.search.items():
         rm, _, strategy = k.partition(" ")
         common = [n for n in v["n"] if n in ns]

@@ -1,8 +1,13 @@
 """Formatting shared by the demo's Markdown and HTML reports: numbers, tables, images, and the small
 Markdown subset the stage sections write, turned into HTML (`md_to_html`).
 
-    >>> md_to_html(["## 5. HNC", "*ran; 0.1 s*", "", "4 trees, **2** merges in `trees.jsonl`.", ""])
-    '<h2>5. HNC</h2><p class="note"><i>ran; 0.1 s</i></p><p>4 trees, <b>2</b> merges in <code>trees.jsonl</code>.</p>'
+    >>> print(md_to_html(["## 5. HNC", "*ran; 0.1 s*", "", "4 trees, **2** merges in `trees.jsonl`.", ""])
+    ...       .replace("><", ">\\n<"))
+    <h2>5. HNC</h2>
+    <p class="note">
+    <i>ran; 0.1 s</i>
+    </p>
+    <p>4 trees, <b>2</b> merges in <code>trees.jsonl</code>.</p>
     >>> md_to_html(["| kind | rows |", "|---|---|", "| prm | 12 |", ""])
     '<table><tr><th class="t">kind</th><th>rows</th></tr><tr><td class="t">prm</td><td>12</td></tr></table>'
 """
@@ -23,7 +28,8 @@ text-align:right}th{background:#f4f4f4}.t{text-align:left}
 img{max-width:100%;border:1px solid #eee}code{background:#f4f4f4;padding:0 .2em}
 .held{color:#1a7f37;font-weight:600}.failed{color:#b42318;font-weight:600}.open{color:#9a6700;font-weight:600}
 iframe{width:100%;height:420px;border:1px solid #ddd}.note{color:#555;font-size:.9em}
-details.settings{margin-top:2em;border-top:1px solid #ddd;padding-top:.6em}details.settings>summary{cursor:pointer;
+details.settings{margin-top:2em;border-top:1px solid
+#ddd;padding-top:.6em}details.settings>summary{cursor:pointer;
 font-weight:600}
 """
 

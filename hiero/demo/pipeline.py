@@ -126,15 +126,36 @@ def headline(run: Run, seed: int) -> dict:
                   for k, c in names.items() if c in curves}
     out["search"] = {k: {str(n): a for n, a in zip(v["n"], v["acc"], strict=True)}
                      for k, v in (bon.search if bon else {}).items()}
-    out["step_eval"] = {k: {m: v[m] for m in ("f1", "auroc", "auroc_within", "acc_error", "acc_correct",
-                                              "auroc_same_position", "auroc_within_same_position", "auroc_first_error",
-                                              "solution_auroc_within", "n_recovered",
-                                              "auroc_recovered_vs_wrong", "auroc_recovered_vs_clean")}
-                        for k, v in (bon.step_eval if bon else {}).items()}
+    out["step_eval"] = {
+        k: {
+            m: v[m]
+            for m in (
+                "f1",
+                "auroc",
+                "auroc_within",
+                "acc_error",
+                "acc_correct",
+                "auroc_same_position",
+                "auroc_within_same_position",
+                "auroc_first_error",
+                "solution_auroc_within",
+                "n_recovered",
+                "auroc_recovered_vs_wrong",
+                "auroc_recovered_vs_clean",
+            )
+        }
+        for k, v in (bon.step_eval if bon else {}).items()
+    }
     acc, seg, ci, vs = (ev.accuracy, ev.segments, ev.ci95, ev.vs_first) if ev else ({}, {}, {}, {})
-    out["preference"] = {k: {"accuracy": acc.get(k), **({"segments": seg[k]} if k in seg else {}),
-                             **({"ci95": ci[k]} if k in ci else {}), **({"minus_base": vs[k]} if k in vs else {})}
-                         for k in ("base", "dpo", "hipo")}
+    out["preference"] = {
+        k: {
+            "accuracy": acc.get(k),
+            **({"segments": seg[k]} if k in seg else {}),
+            **({"ci95": ci[k]} if k in ci else {}),
+            **({"minus_base": vs[k]} if k in vs else {}),
+        }
+        for k in ("base", "dpo", "hipo")
+    }
     out["selftrain"] = {"before": sft.before["accuracy"] if sft else None,
                         "after": sft.after["accuracy"] if sft else None}
     return out
@@ -157,5 +178,11 @@ def machine_info() -> dict:
 
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
-            "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(), "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+        "platform": platform.platform(),
+    }

@@ -18,8 +18,10 @@ from hiero.config import config_from_dict, load_yaml
 RECIPE_DIR = Path(__file__).resolve().parent / "recipes"  # -> recipes/embedded (a link; copied into wheels)
 SIZES = ("quick", "full", "micro")
 
-# settings of a stage that are the demo's own (not fields of the stage's config), with their types; `problems`:
-# how many built-in problems the stage draws (the demo writes its problem-source spec from the domain's settings)
+# settings of a stage that are the demo's own (not fields of the stage's config), with their types;
+# `problems`:
+# how many built-in problems the stage draws (the demo writes its problem-source spec from the domain's
+# settings)
 DEMO_KEYS: dict[str, dict[str, type]] = {
     "policy": {"preset": str},
     "annotate": {"problems": int},
@@ -63,7 +65,9 @@ def read_recipe(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, dict]:
     parent = data.pop("inherit", None)
     for stage, settings in data.items():
         if not isinstance(settings, dict):
-            raise ValueError(f"{path}: stage '{stage}': expected a mapping of setting: value, got {settings!r}")
+            raise ValueError(
+                f"{path}: stage '{stage}': expected a mapping of setting: value, got {settings!r}"
+            )
     if parent is None:
         return data
     base = read_recipe(path.parent / parent, _seen + (path.resolve(),))
@@ -74,7 +78,9 @@ def variants(recipe_dir: Path = RECIPE_DIR) -> dict[str, dict[str, dict]]:
     return load_yaml(Path(recipe_dir) / "variants.yaml")
 
 
-def load_recipe(size_or_file: str | Path, variant: str = "plain", recipe_dir: Path = RECIPE_DIR) -> dict[str, dict]:
+def load_recipe(
+    size_or_file: str | Path, variant: str = "plain", recipe_dir: Path = RECIPE_DIR
+) -> dict[str, dict]:
     """The stage settings of a size (`recipes/embedded/SIZE.yaml`) or of a recipe file, with a variant's
     overrides merged in stage by stage, checked (`check_recipe`)."""
     name = str(size_or_file)
@@ -108,13 +114,19 @@ def check_recipe(stages: dict[str, dict], name: str) -> None:
         for key, tp in own.items():
             value = settings.get(key)
             if key in settings and not (isinstance(value, tp) or tp is float and isinstance(value, int)):
-                raise ValueError(f"recipe {name}, stage {stage!r}: '{key}': expected {tp.__name__}, got {value!r}")
+                raise ValueError(
+                    f"recipe {name}, stage {stage!r}: '{key}': expected {tp.__name__}, got {value!r}"
+                )
         cls = configs[stage]
         try:
-            config_from_dict(cls, {k: v for k, v in settings.items() if k not in own}, source=f"recipe {name}")
+            config_from_dict(
+                cls, {k: v for k, v in settings.items() if k not in own}, source=f"recipe {name}"
+            )
         except ValueError as e:
-            raise ValueError(f"recipe {name}, stage {stage!r}: {str(e).removeprefix(f'recipe {name}: ')}"
-                             + (f" (or the demo's own: {sorted(own)})" if own else "")) from None
+            raise ValueError(
+                f"recipe {name}, stage {stage!r}: {str(e).removeprefix(f'recipe {name}: ')}"
+                + (f" (or the demo's own: {sorted(own)})" if own else "")
+            ) from None
 
 
 def check_recipes(recipe_dir: Path = RECIPE_DIR) -> None:

@@ -1,6 +1,7 @@
 """Each demo stage's result as a small typed record that renders its own report section.
 
-    record = RECORDS["bon"].of(results["stages"]["bon"])   # ReportError if a figure the report reads is absent
+    record = RECORDS["bon"].of(results["stages"]["bon"])   # ReportError if a figure the report reads is
+                                                           absent
     record.markdown(run) -> list[str]     record.html(run) -> str
 
 A stage's result stays a plain dict in results.json (everything its command returned); the record names
@@ -100,12 +101,23 @@ class Domain(Record):
 
     def markdown(self, run: Run) -> list[str]:
         x = self.example
-        return ["## 1. Built-in domain", self.line(), "",
-                f"{self.problems} test problems, {self.steps_min}–{self.steps_max} reference steps "
-                f"(mean {self.steps_mean}). Noisy solutions: {self.solutions_with_error} with an injected wrong "
-                f"step, {self.solutions_correct} with a right final answer. The domain's checker finds the "
-                f"injected first error in {pct(self.first_error_agreement)} of solutions.", "",
-                f"Example (first error at step {x['first_error']}):", "", "```", x["question"], *x["steps"], "```", ""]
+        return [
+            "## 1. Built-in domain",
+            self.line(),
+            "",
+            f"{self.problems} test problems, {self.steps_min}–{self.steps_max} reference steps "
+            f"(mean {self.steps_mean}). Noisy solutions: {self.solutions_with_error} with an injected wrong "
+            f"step, {self.solutions_correct} with a right final answer. The domain's checker finds the "
+            f"injected first error in {pct(self.first_error_agreement)} of solutions.",
+            "",
+            f"Example (first error at step {x['first_error']}):",
+            "",
+            "```",
+            x["question"],
+            *x["steps"],
+            "```",
+            "",
+        ]
 
 
 @dataclass(kw_only=True)
@@ -116,10 +128,19 @@ class RealData(Record):
 
     def markdown(self, run: Run) -> list[str]:
         files = {k: f for k, f in (self.summary.get("files") or {}).items() if isinstance(f, dict)}
-        return (["## 2. Real data found", self.line(), "", f"Folder `{self.folder}`, read by the converters:", ""]
-                + md_table(["file", "format", "kind", "records", "problems", "steps"],
-                           [[k] + [f.get(c, "") for c in ("format", "kind", "records", "problems", "steps")]
-                            for k, f in files.items()]))
+        return [
+            "## 2. Real data found",
+            self.line(),
+            "",
+            f"Folder `{self.folder}`, read by the converters:",
+            "",
+        ] + md_table(
+            ["file", "format", "kind", "records", "problems", "steps"],
+            [
+                [k] + [f.get(c, "") for c in ("format", "kind", "records", "problems", "steps")]
+                for k, f in files.items()
+            ],
+        )
 
 
 @dataclass(kw_only=True)
@@ -137,11 +158,17 @@ class Policy(Record):
     test_accuracy: float
 
     def markdown(self, run: Run) -> list[str]:
-        return ["## 3. Policy (tokenizer + tiny causal LM, noisy SFT)", self.line(), "",
-                f"{self.params:,} parameters, vocabulary {self.vocab_size}, {self.steps} steps on "
-                f"{self.train_examples} examples in {self.train_time_s:.0f} s ({self.tokens_per_s:.0f} tokens/s); "
-                f"final loss {num(self.final_loss)}, eval loss {num(self.eval_loss)}. Greedy accuracy on "
-                f"{self.test_problems} held-out problems: **{pct(self.test_accuracy)}**.", ""]
+        return [
+            "## 3. Policy (tokenizer + tiny causal LM, noisy SFT)",
+            self.line(),
+            "",
+            f"{self.params:,} parameters, vocabulary {self.vocab_size}, {self.steps} steps on "
+            f"{self.train_examples} examples in {self.train_time_s:.0f} s ({self.tokens_per_s:.0f} "
+            "tokens/s); "
+            f"final loss {num(self.final_loss)}, eval loss {num(self.eval_loss)}. Greedy accuracy on "
+            f"{self.test_problems} held-out problems: **{pct(self.test_accuracy)}**.",
+            "",
+        ]
 
 
 @dataclass(kw_only=True)
@@ -153,11 +180,17 @@ class RMBase(Record):
     test_accuracy: float
 
     def markdown(self, run: Run) -> list[str]:
-        return ["## 3b. Reward-model backbone (the policy's SFT continued)", self.line(), "",
-                f"{self.steps} more steps from the policy's weights on the same data in {self.train_time_s:.0f} s; "
-                f"greedy accuracy on {self.test_problems} held-out problems: **{pct(self.test_accuracy)}**. "
-                "The reward models start from this model and read its log-probabilities of every step "
-                "(`--head likelihood`).", ""]
+        return [
+            "## 3b. Reward-model backbone (the policy's SFT continued)",
+            self.line(),
+            "",
+            f"{self.steps} more steps from the policy's weights on the same data in {self.train_time_s:.0f} "
+            "s; "
+            f"greedy accuracy on {self.test_problems} held-out problems: **{pct(self.test_accuracy)}**. "
+            "The reward models start from this model and read its log-probabilities of every step "
+            "(`--head likelihood`).",
+            "",
+        ]
 
 
 _TREE_FIGURES = ("trees", "nodes", "leaves", "generated_tokens", "tokens_per_s", "trees_per_s", "true_steps",
@@ -218,9 +251,15 @@ class HNC(Record):
     root_counts_unchanged: str
 
     def markdown(self, run: Run) -> list[str]:
-        return ["## 5. HNC", self.line(), "",
-                f"{self.trees} trees, {self.merges} merges ({self.trees_with_merges} trees changed) in "
-                f"{self.time_s:.3f} s; root (n_correct, n_total) unchanged in {self.root_counts_unchanged} trees.", ""]
+        return [
+            "## 5. HNC",
+            self.line(),
+            "",
+            f"{self.trees} trees, {self.merges} merges ({self.trees_with_merges} trees changed) in "
+            f"{self.time_s:.3f} s; root (n_correct, n_total) unchanged in {self.root_counts_unchanged} "
+            "trees.",
+            "",
+        ]
 
 
 def _per_kind(result: dict) -> dict[str, dict]:
@@ -240,7 +279,9 @@ class PerKind(Record):
         for k, v in kinds.items():
             missing = sorted(set(cls.need) - set(v)) if "skipped" not in v else []
             if missing:
-                raise ReportError(f"stage {cls.stage!r}: {k}'s result lacks {missing}, which the report reads")
+                raise ReportError(
+                    f"stage {cls.stage!r}: {k}'s result lacks {missing}, which the report reads"
+                )
         meta = {f: result[m] for f, m in _META.items() if m in result}
         return cls(kinds=kinds, **meta)
 
@@ -257,9 +298,10 @@ class RMData(PerKind):
     need = ("train_rows", "eval_rows")
 
     def markdown(self, run: Run) -> list[str]:
-        return (["## 6. Reward-model rows", self.line(), ""]
-                + md_table(["kind", "train", "eval"], [[k, _rows_cell(v["train_rows"]), _rows_cell(v["eval_rows"])]
-                                                       for k, v in self.kinds.items()]))
+        return ["## 6. Reward-model rows", self.line(), ""] + md_table(
+            ["kind", "train", "eval"],
+            [[k, _rows_cell(v["train_rows"]), _rows_cell(v["eval_rows"])] for k, v in self.kinds.items()],
+        )
 
 
 @dataclass(kw_only=True)
@@ -282,8 +324,11 @@ class ProcessBench(PerKind):
 
     def markdown(self, run: Run) -> list[str]:
         rows = [[k] + [num(v[m]) for m in self.need] for k, v in self.kinds.items()]
-        return (["## 8. Step-level evaluation (ProcessBench protocol, built-in domain ground truth)", self.line(), ""]
-                + md_table(["RM", "threshold", "acc. erroneous", "acc. correct", "F1", "step AUROC"], rows))
+        return [
+            "## 8. Step-level evaluation (ProcessBench protocol, built-in domain ground truth)",
+            self.line(),
+            "",
+        ] + md_table(["RM", "threshold", "acc. erroneous", "acc. correct", "F1", "step AUROC"], rows)
 
 
 @dataclass(kw_only=True)
@@ -315,45 +360,75 @@ class Bon(Record):
 
     def markdown(self, run: Run) -> list[str]:
         note = coincidence_note(run)
-        return (["## 9. Best-of-N and step-level search", self.line(), "",
-                 f"{self.n_problems} held-out problems, one pool of {self.pool_size} samples each (sample accuracy "
-                 f"{pct(self.sample_accuracy)}); 95% bootstrap intervals in results.json. Plot: "
-                 f"`{self.files['plot']}`.", "", self.markdown_table, ""]
-                + ([note, ""] if note else []) + self._step_eval_lines())
+        return (
+            [
+                "## 9. Best-of-N and step-level search",
+                self.line(),
+                "",
+                f"{self.n_problems} held-out problems, one pool of {self.pool_size} samples each (sample "
+                "accuracy "
+                f"{pct(self.sample_accuracy)}); 95% bootstrap intervals in results.json. Plot: "
+                f"`{self.files['plot']}`.",
+                "",
+                self.markdown_table,
+                "",
+            ]
+            + ([note, ""] if note else [])
+            + self._step_eval_lines()
+        )
 
     def _step_eval_lines(self) -> list[str]:
         """Each per-step RM on the best-of-N pool against the domain's truth, and its wrong picks."""
         if not self.step_eval:
             return []
-        lines = ["### Step checks on the same fresh samples (ground truth: `synth.check_steps`)", "",
-                 "ProcessBench F1 with the threshold tuned on the even-numbered problems, reported on the odd ones; "
-                 "AUROC within a problem averaged over problems; AUROC per error kind = right steps vs steps of that "
-                 "kind.", "", "Controls for the depth of a step (wrong steps sit late): AUROC at the same step index "
-                 "(pooled, and inside each problem), right steps "
-                 "vs the first wrong step only, and right vs wrong solutions of one problem by their min score.",
-                 "", "| RM | step AUROC | AUROC within problem | same index | same index within problem | first error | "
-                     "solutions within problem | F1 | acc. erroneous | acc. correct | per kind (n, AUROC) |",
-                 "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines = [
+            "### Step checks on the same fresh samples (ground truth: `synth.check_steps`)",
+            "",
+            "ProcessBench F1 with the threshold tuned on the even-numbered problems, reported on the odd "
+            "ones; "
+            "AUROC within a problem averaged over problems; AUROC per error kind = right steps vs steps of "
+            "that "
+            "kind.",
+            "",
+            "Controls for the depth of a step (wrong steps sit late): AUROC at the same step index "
+            "(pooled, and inside each problem), right steps "
+            "vs the first wrong step only, and right vs wrong solutions of one problem by their min score.",
+            "",
+            "| RM | step AUROC | AUROC within problem | same index | same index within problem | first error "
+            "| "
+            "solutions within problem | F1 | acc. erroneous | acc. correct | per kind (n, AUROC) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for k, v in self.step_eval.items():
             kinds = ", ".join(f"{kind} ({x['n']}, {num(x['auroc'], 2)})" for kind, x in v["kinds"].items())
-            lines.append(f"| {k} | {num(v['auroc'])} | {num(v['auroc_within'])} | {num(v['auroc_same_position'])} | "
-                         f"{num(v['auroc_within_same_position'])} | {num(v['auroc_first_error'])} | "
-                         f"{num(v['solution_auroc_within'])} | {num(v['f1'])} | {num(v['acc_error'])} | "
-                         f"{num(v['acc_correct'])} | {kinds} |")
+            lines.append(
+                f"| {k} | {num(v['auroc'])} | {num(v['auroc_within'])} | {num(v['auroc_same_position'])} | "
+                f"{num(v['auroc_within_same_position'])} | {num(v['auroc_first_error'])} | "
+                f"{num(v['solution_auroc_within'])} | {num(v['f1'])} | {num(v['acc_error'])} | "
+                f"{num(v['acc_correct'])} | {kinds} |"
+            )
         rec = {k: v for k, v in self.step_eval.items() if v.get("n_recovered")}
         if rec:
-            lines += ["", "Right answers reached through a wrong step (recovered solutions), by min score: against "
-                          "wrong answers (high: a corrected error is not punished like an uncorrected one) and against "
-                          "right answers with every step right (0.5: it costs nothing):", "",
-                      "| RM | recovered solutions | AUROC vs wrong answers | AUROC vs clean right answers |",
-                      "|---|---|---|---|"]
+            lines += [
+                "",
+                "Right answers reached through a wrong step (recovered solutions), by min score: against "
+                "wrong answers (high: a corrected error is not punished like an uncorrected one) and against "
+                "right answers with every step right (0.5: it costs nothing):",
+                "",
+                "| RM | recovered solutions | AUROC vs wrong answers | AUROC vs clean right answers |",
+                "|---|---|---|---|",
+            ]
             lines += [f"| {k} | {v['n_recovered']} | {num(v['auroc_recovered_vs_wrong'])} | "
                       f"{num(v['auroc_recovered_vs_clean'])} |" for k, v in rec.items()]
         picks = self.wrong_picks
         if picks:
-            lines += ["", f"Wrong picks at N = {picks['n']} where the pool held a right answer:", "",
-                      "| rule | wrong picks | first-error kind of the pick | no answer | steps picked / right |",
-                      "|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"Wrong picks at N = {picks['n']} where the pool held a right answer:",
+                "",
+                "| rule | wrong picks | first-error kind of the pick | no answer | steps picked / right |",
+                "|---|---|---|---|---|",
+            ]
             for k, v in picks.items():
                 if isinstance(v, dict):
                     lines.append(f"| {k} | {v['n_wrong_with_right_available']} / {v['n_problems']} | "
@@ -367,45 +442,97 @@ class Bon(Record):
     def _bon_html(self, run: Run) -> str:
         from hiero.evaluation.plots import plot_curves
 
-        names = [n for n in ("orm", "prm:min", "hrm:min", "prm+vote", "hrm+vote", "majority", "oracle", "pass@N")
-                 if n in self.curves]
-        rows = [[e(n)] + [f"{pct(a)}<br><span class='note'>[{pct(lo)}, {pct(hi)}]</span>" for a, lo, hi in
-                          zip(self.curves[n]["acc"], self.curves[n]["ci_low"], self.curves[n]["ci_high"], strict=True)]
-                for n in names]
+        names = [
+            n
+            for n in ("orm", "prm:min", "hrm:min", "prm+vote", "hrm+vote", "majority", "oracle", "pass@N")
+            if n in self.curves
+        ]
+        rows = [
+            [e(n)]
+            + [
+                f"{pct(a)}<br><span class='note'>[{pct(lo)}, {pct(hi)}]</span>"
+                for a, lo, hi in zip(
+                    self.curves[n]["acc"], self.curves[n]["ci_low"], self.curves[n]["ci_high"], strict=True
+                )
+            ]
+            for n in names
+        ]
         plot = Path(self.files["plot"])
         if plot.is_file():  # the plot `hiero eval bon` drew in its stage folder
             png = plot.read_bytes()
         else:
             with tempfile.TemporaryDirectory() as tmp:  # plot_curves writes a file (atomically)
-                png = plot_curves(self.n, self.curves, Path(tmp) / "curves.png", title="accuracy vs N",
-                                  primary=[n for n in names if n not in ("prm+vote", "hrm+vote")]).read_bytes()
+                png = plot_curves(
+                    self.n,
+                    self.curves,
+                    Path(tmp) / "curves.png",
+                    title="accuracy vs N",
+                    primary=[n for n in names if n not in ("prm+vote", "hrm+vote")],
+                ).read_bytes()
         note = coincidence_note(run)
-        return (f"<h2>9. Best-of-N</h2>{md_to_html([self.line()])}<p>{self.n_problems} held-out problems, one pool of {self.pool_size} samples "
-                f"each (sample accuracy {pct(self.sample_accuracy)}); the first N of the pool are the candidates "
-                "at N; 95% bootstrap intervals over problems.</p>"
-                + (f"<p class='note'>{e(note)}</p>" if note else "")
-                + table(["method"] + [f"N={n}" for n in self.n], rows) + img(png, "accuracy vs N"))
+        return (
+            f"<h2>9. Best-of-N</h2>{md_to_html([self.line()])}<p>{self.n_problems} held-out problems, one "
+            f"pool of {self.pool_size} samples "
+            f"each (sample accuracy {pct(self.sample_accuracy)}); the first N of the pool are the candidates "
+            "at N; 95% bootstrap intervals over problems.</p>"
+            + (f"<p class='note'>{e(note)}</p>" if note else "")
+            + table(["method"] + [f"N={n}" for n in self.n], rows)
+            + img(png, "accuracy vs N")
+        )
 
     def _steps_html(self) -> str:
         se = self.step_eval
         if not se:
             return ""
-        rows = [[e(k), num(v["auroc"]), num(v["auroc_within"]), num(v["auroc_same_position"]),
-                 num(v["auroc_within_same_position"]), num(v["auroc_first_error"]), num(v["solution_auroc_within"]),
-                 num(v["f1"]), num(v["acc_error"]), num(v["acc_correct"]),
-                 e(", ".join(f"{kind} ({x['n']}): {num(x['auroc'], 2)}" for kind, x in v["kinds"].items()))]
-                for k, v in se.items()]
+        rows = [
+            [
+                e(k),
+                num(v["auroc"]),
+                num(v["auroc_within"]),
+                num(v["auroc_same_position"]),
+                num(v["auroc_within_same_position"]),
+                num(v["auroc_first_error"]),
+                num(v["solution_auroc_within"]),
+                num(v["f1"]),
+                num(v["acc_error"]),
+                num(v["acc_correct"]),
+                e(", ".join(f"{kind} ({x['n']}): {num(x['auroc'], 2)}" for kind, x in v["kinds"].items())),
+            ]
+            for k, v in se.items()
+        ]
         roc = img(_roc_png(se), "step ROC curves") if any(v.get("roc") for v in se.values()) else ""
-        return ("<h3>Step-level checks</h3><p>Every per-step reward model on the best-of-N pool, against the built-in "
-                "domain's own check of each step (never seen in training). ProcessBench F1: threshold tuned on the "
-                "even-numbered problems, reported on the odd ones. Wrong steps sit late in a solution (every step "
-                "after a first error counts as wrong), so a score that merely falls with depth ranks well pooled; the "
-                "controls compare right and wrong steps at the same index (over all problems, and inside each "
-                "problem), right steps with first errors only, and the right and wrong solutions of one problem by "
-                "their min score (what best-of-N needs).</p>"
-                + table(["RM", "step AUROC", "AUROC within problem", "same index", "same index within problem",
-                         "first error", "solutions within problem", "F1", "acc. erroneous", "acc. correct",
-                         "AUROC per error kind (n)"], rows, text_cols=(0, 10)) + roc)
+        return (
+            "<h3>Step-level checks</h3><p>Every per-step reward model on the best-of-N pool, against the "
+            "built-in "
+            "domain's own check of each step (never seen in training). ProcessBench F1: threshold tuned on "
+            "the "
+            "even-numbered problems, reported on the odd ones. Wrong steps sit late in a solution (every "
+            "step "
+            "after a first error counts as wrong), so a score that merely falls with depth ranks well "
+            "pooled; the "
+            "controls compare right and wrong steps at the same index (over all problems, and inside each "
+            "problem), right steps with first errors only, and the right and wrong solutions of one problem "
+            "by "
+            "their min score (what best-of-N needs).</p>"
+            + table(
+                [
+                    "RM",
+                    "step AUROC",
+                    "AUROC within problem",
+                    "same index",
+                    "same index within problem",
+                    "first error",
+                    "solutions within problem",
+                    "F1",
+                    "acc. erroneous",
+                    "acc. correct",
+                    "AUROC per error kind (n)",
+                ],
+                rows,
+                text_cols=(0, 10),
+            )
+            + roc
+        )
 
     def _search_html(self) -> str:
         if not self.search:
@@ -416,14 +543,23 @@ class Bon(Record):
             ref = self.curves.get(f"{rm}:min") if rm != "oracle" else self.curves.get("oracle")
             for i, n in enumerate(v["n"]):
                 same = pct(ref["acc"][self.n.index(n)]) if ref and n in self.n else "n/a"
-                rows.append([e(k), e(n), f"{pct(v['acc'][i])} [{pct(v['ci_low'][i])}, {pct(v['ci_high'][i])}]",
-                             same])
+                rows.append(
+                    [e(k), e(n), f"{pct(v['acc'][i])} [{pct(v['ci_low'][i])}, {pct(v['ci_high'][i])}]", same]
+                )
         plot = Path(self.files.get("search_plot", ""))  # absent where no search ran
-        image = img(plot.read_bytes(), "step-level search: accuracy vs N candidate steps") if plot.is_file() else ""
-        return ("<h3>Step-level search</h3><p class='note'>N candidate next steps, the reward model keeps the best, "
-                "until an answer (the HRM paper's protocol; its PRM800K curve: HRM 72.2% → 80.0%, PRM 70.0% → "
-                "57.7% as N goes 2 → 24). The candidates of a prefix are drawn once and shared across N.</p>" + image
-                + table(["search", "N (width)", "accuracy [95% CI]", "best-of-N at the same N"], rows))
+        image = (
+            img(plot.read_bytes(), "step-level search: accuracy vs N candidate steps")
+            if plot.is_file()
+            else ""
+        )
+        return (
+            "<h3>Step-level search</h3><p class='note'>N candidate next steps, the reward model keeps the "
+            "best, "
+            "until an answer (the HRM paper's protocol; its PRM800K curve: HRM 72.2% → 80.0%, PRM 70.0% → "
+            "57.7% as N goes 2 → 24). The candidates of a prefix are drawn once and shared across N.</p>"
+            + image
+            + table(["search", "N (width)", "accuracy [95% CI]", "best-of-N at the same N"], rows)
+        )
 
 
 def _roc_png(se: dict) -> bytes:
@@ -460,12 +596,24 @@ class SelfTrain(Record):
     after: dict
 
     def markdown(self, run: Run) -> list[str]:
-        return ["## 10. Self-training on high-value trajectories", self.line(), "",
-                f"{self.examples} examples (select={self.select}) with MC ≥ {self.threshold} from {self.trees} trees"
-                + (f" ({self.mc_selected} by MC, kept where the PRM scores every step so far ≥ {self.rm_threshold})"
-                   if self.rm_threshold is not None else "") + "; "
-                f"loss CE + {self.lam}·{self.kl_form}(KL). Held-out greedy accuracy {pct(self.before['accuracy'])} → "
-                f"**{pct(self.after['accuracy'])}** (n = {self.after['n']}).", ""]
+        return [
+            "## 10. Self-training on high-value trajectories",
+            self.line(),
+            "",
+            f"{self.examples} examples (select={self.select}) with MC ≥ {self.threshold} from {self.trees} "
+            "trees"
+            + (
+                f" ({self.mc_selected} by MC, kept where the PRM scores every step so far ≥ "
+                f"{self.rm_threshold})"
+                if self.rm_threshold is not None
+                else ""
+            )
+            + "; "
+            f"loss CE + {self.lam}·{self.kl_form}(KL). Held-out greedy accuracy "
+            f"{pct(self.before['accuracy'])} → "
+            f"**{pct(self.after['accuracy'])}** (n = {self.after['n']}).",
+            "",
+        ]
 
 
 @dataclass(kw_only=True)
@@ -497,19 +645,31 @@ class PO(PerKind):
     need = ("steps", "time_per_step_s", "last", "dpop_lambda", "model_dir")
 
     def markdown(self, run: Run) -> list[str]:
-        rows = [[k, v["steps"], num(v["time_per_step_s"], 4), num(v["last"].get("loss")), num(v["dpop_lambda"])]
-                for k, v in self.kinds.items()]
-        return (["## 12. DPO vs HiPO training (same pairs, same reference)", self.line(), ""]
-                + md_table(["loss", "steps", "time/step (s)", "last loss", "DPOP λ (penalty on a chosen side below "
-                            "the reference)"], rows))
+        rows = [
+            [k, v["steps"], num(v["time_per_step_s"], 4), num(v["last"].get("loss")), num(v["dpop_lambda"])]
+            for k, v in self.kinds.items()
+        ]
+        return ["## 12. DPO vs HiPO training (same pairs, same reference)", self.line(), ""] + md_table(
+            [
+                "loss",
+                "steps",
+                "time/step (s)",
+                "last loss",
+                "DPOP λ (penalty on a chosen side below the reference)",
+            ],
+            rows,
+        )
 
     def html(self, run: Run) -> str:
         png = _margins_png({k: Path(v["model_dir"]) / "metrics.jsonl" for k, v in self.kinds.items()})
-        return md_to_html(self.markdown(run)) + (img(png, "per-segment reward margins over training") if png else "")
+        return md_to_html(self.markdown(run)) + (
+            img(png, "per-segment reward margins over training") if png else ""
+        )
 
 
 def _margins_png(files: dict[str, Path]) -> bytes | None:
-    """Each training run's chosen - rejected reward per segment over its steps (metrics.jsonl), side by side."""
+    """Each training run's chosen - rejected reward per segment over its steps (metrics.jsonl), side by
+    side."""
     series = {k: [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
               for k, f in files.items() if f.exists()}
     keys = sorted({k for rows in series.values() for row in rows for k in row if k.startswith("margins/")})
@@ -554,18 +714,44 @@ class POEval(Record):
     def markdown(self, run: Run) -> list[str]:
         vs = self.vs_first
         lines = ["## 13. Base vs DPO vs HiPO (same prompt for every model)", self.line(), ""]
-        lines += md_table(["model", "accuracy", "95% interval", "minus the first model (paired 95% interval)"],
-                          [[k, pct(v), _ci(self.ci95.get(k)),
-                            f"{100 * vs[k]['delta']:+.1f} points {_ci(vs[k]['ci95'])}" if k in vs else ""]
-                           for k, v in self.accuracy.items()])
+        lines += md_table(
+            ["model", "accuracy", "95% interval", "minus the first model (paired 95% interval)"],
+            [
+                [
+                    k,
+                    pct(v),
+                    _ci(self.ci95.get(k)),
+                    f"{100 * vs[k]['delta']:+.1f} points {_ci(vs[k]['ci95'])}" if k in vs else "",
+                ]
+                for k, v in self.accuracy.items()
+            ],
+        )
         segs = self.segments
         if segs and all("by_segment" in v for v in segs.values()):
-            lines += ["Each segment checked by the domain on its own terms (the judge-free counterpart of the HiPO "
-                      "paper's organisation / flow / consistency scores; `hiero.domains.builtin.segment_checks`):", ""]
-            lines += md_table(["model", "givens restated right", "reasoning right (follows the stated givens)",
-                               "equations right", "answer sentence right"],
-                              [[k, pct(v["by_segment"]["clarification"]), pct(v["by_segment"]["reasoning"]),
-                                pct(v["equation_accuracy"]), pct(v["by_segment"]["answer"])] for k, v in segs.items()])
+            lines += [
+                "Each segment checked by the domain on its own terms (the judge-free counterpart of the HiPO "
+                "paper's organisation / flow / consistency scores; `hiero.domains.builtin.segment_checks`):",
+                "",
+            ]
+            lines += md_table(
+                [
+                    "model",
+                    "givens restated right",
+                    "reasoning right (follows the stated givens)",
+                    "equations right",
+                    "answer sentence right",
+                ],
+                [
+                    [
+                        k,
+                        pct(v["by_segment"]["clarification"]),
+                        pct(v["by_segment"]["reasoning"]),
+                        pct(v["equation_accuracy"]),
+                        pct(v["by_segment"]["answer"]),
+                    ]
+                    for k, v in segs.items()
+                ],
+            )
         lines += ["Judge scores need an OpenAI-compatible judge endpoint (`hiero po eval --judge-base-url`);"
                   " none is configured in the demo, so none are shown.", ""]
         return lines
@@ -575,15 +761,38 @@ class POEval(Record):
         rows = [[e(k), pct(v)] + ([pct(seg[k]["clarification_right"]), pct(seg[k]["step_accuracy"]),
                                    num(seg[k]["mean_first_error"], 2)] if k in seg else ["n/a"] * 3)
                 for k, v in self.accuracy.items()]
-        return ("<h2>13. Base vs DPO vs HiPO</h2>" + md_to_html([self.line()]) +
-                f"<p>{e(self.n)} held-out problems, the same prompt for every model; segments checked by the domain "
-                "(no judge).</p>" + table(["model", "accuracy", "clarification right", "steps right",
-                                           "mean first-error step"], rows))
+        return (
+            "<h2>13. Base vs DPO vs HiPO</h2>"
+            + md_to_html([self.line()])
+            + f"<p>{e(self.n)} held-out problems, the same prompt for every model; segments checked by the "
+              "domain "
+            "(no judge).</p>"
+            + table(
+                ["model", "accuracy", "clarification right", "steps right", "mean first-error step"], rows
+            )
+        )
 
 
 # in the order of the report's sections (the reward models' backbone beside the policy it continues)
-RECORDS: dict[str, type[Record]] = {r.stage: r for r in (Domain, RealData, Policy, RMBase, Annotate, HNC, RMData,
-                                                          RMTrain, ProcessBench, Bon, SelfTrain, Pairs, PO, POEval)}
+RECORDS: dict[str, type[Record]] = {
+    r.stage: r
+    for r in (
+        Domain,
+        RealData,
+        Policy,
+        RMBase,
+        Annotate,
+        HNC,
+        RMData,
+        RMTrain,
+        ProcessBench,
+        Bon,
+        SelfTrain,
+        Pairs,
+        PO,
+        POEval,
+    )
+}
 TITLES = {"selftrain": "10. Self-training"}  # the title a skipped stage's section keeps
 
 
@@ -607,20 +816,32 @@ def coincidence_note(run: Run) -> str:
         return ""
     curves = bon.curves
     pairs = [(curves[x], curves[y]) for i, x in enumerate(names) for y in names[i + 1:]]
-    inside = all(b["ci_low"][k] <= a["acc"][k] <= b["ci_high"][k] and a["ci_low"][k] <= b["acc"][k] <= a["ci_high"][k]
-                 for a, b in pairs for k in range(len(a["acc"])))
+    inside = all(
+        b["ci_low"][k] <= a["acc"][k] <= b["ci_high"][k] and a["ci_low"][k] <= b["acc"][k] <= a["ci_high"][k]
+        for a, b in pairs
+        for k in range(len(a["acc"]))
+    )
     if not inside:
         return ""
     gap = max(abs(u - v) for a, b in pairs for u, v in zip(a["acc"], b["acc"], strict=True))
-    heads = {rms.kinds[n.split(":")[0]].get("head") if rms and n.split(":")[0] in rms.kinds else None for n in names}
-    why = ("all of them score a step with the same backbone's likelihood of its tokens, calibrated by a "
-           "five-weight head (--head likelihood) on different rows (ORM: outcomes; PRM: steps; HRM: steps and "
-           "merged pairs of steps), so they rank the candidates alike"
-           if heads == {"likelihood"} else "they share one backbone and rank the candidates alike")
-    return (f"{', '.join(n.split(':')[0].upper() for n in names)} coincide here (at most {100 * gap:.0f} points "
-            f"apart at any N, each inside the others' 95% intervals): {why}. This run cannot tell process from outcome "
-            "supervision, nor merged steps from single ones; the step-level checks below and "
-            "`--variant self_correct` are where they can differ (docs/embedded-default.md).")
+    heads = {
+        rms.kinds[n.split(":")[0]].get("head") if rms and n.split(":")[0] in rms.kinds else None
+        for n in names
+    }
+    why = (
+        "all of them score a step with the same backbone's likelihood of its tokens, calibrated by a "
+        "five-weight head (--head likelihood) on different rows (ORM: outcomes; PRM: steps; HRM: steps and "
+        "merged pairs of steps), so they rank the candidates alike"
+        if heads == {"likelihood"}
+        else "they share one backbone and rank the candidates alike"
+    )
+    return (
+        f"{', '.join(n.split(':')[0].upper() for n in names)} coincide here (at most {100 * gap:.0f} points "
+        f"apart at any N, each inside the others' 95% intervals): {why}. This run cannot tell process from "
+        "outcome "
+        "supervision, nor merged steps from single ones; the step-level checks below and "
+        "`--variant self_correct` are where they can differ (docs/embedded-default.md)."
+    )
 
 
 def sections(run: Run) -> list[Record]:

@@ -20,8 +20,11 @@ from hiero.demo.records import Run, sections
 def _command(cfg: dict) -> str:
     variant = cfg.get("variant", "plain")
     recipe = cfg.get("recipe") or ""
-    return (f"hiero demo --out {cfg['out']} --seed {cfg['seed']} --size {cfg['size']}"
-            + ("" if variant == "plain" else f" --variant {variant}") + (f" --recipe {recipe}" if recipe else ""))
+    return (
+        f"hiero demo --out {cfg['out']} --seed {cfg['seed']} --size {cfg['size']}"
+        + ("" if variant == "plain" else f" --variant {variant}")
+        + (f" --recipe {recipe}" if recipe else "")
+    )
 
 
 def render_report(results: dict) -> str:
@@ -32,8 +35,10 @@ def render_report(results: dict) -> str:
              f"Command: `{_command(cfg)}`  ",
              f"Wall time {results['wall_time_s']:.1f} s (this run; cached stages cost ~0), peak memory "
              f"{results['peak_rss_mb']:.0f} MB; {m['cpus']} CPUs, torch {m['torch']}, CUDA {m['cuda']}.", ""]
-    lines += md_table(["stage", "status", "time (s)", "peak memory so far (MB)"],
-                      [[k, r.status, f"{r.time_s_stage:.1f}", f"{r.peak_rss_mb:.0f}"] for k, r in run.records.items()])
+    lines += md_table(
+        ["stage", "status", "time (s)", "peak memory so far (MB)"],
+        [[k, r.status, f"{r.time_s_stage:.1f}", f"{r.peak_rss_mb:.0f}"] for k, r in run.records.items()],
+    )
     for rec in sections(run):
         lines += rec.markdown(run)
     return "\n".join(lines) + "\n"
@@ -44,24 +49,37 @@ def _claims_html(run: Run) -> str:
     if not rows:
         return ""
     label = {"held": "held", "failed": "did not hold", "open": "not settled by this run"}
-    body = [[e(c["paper"]), e(c["claim"]), e(c["numbers"]), f'<span class="{c["verdict"]}">{label[c["verdict"]]}</span>']
-            for c in rows]
-    return ("<h2>What held and what did not</h2><p class='note'>Each claim of the two papers, tested on this run. "
-            "<b>held</b>: the difference has the claimed sign and the 95% intervals do not overlap (for "
-            "\"does not fall\" and \"matches or beats\": the claimed sign, and no significant difference against "
-            "it); <b>did not hold</b>: the opposite sign with disjoint intervals; otherwise not settled (more "
-            "problems or seeds are needed: <code>--size full</code>).</p>"
-            + table(["paper", "claim", "this run", "verdict"], body, text_cols=(0, 1, 2, 3)))
+    body = [
+        [
+            e(c["paper"]),
+            e(c["claim"]),
+            e(c["numbers"]),
+            f'<span class="{c["verdict"]}">{label[c["verdict"]]}</span>',
+        ]
+        for c in rows
+    ]
+    return (
+        "<h2>What held and what did not</h2><p class='note'>Each claim of the two papers, tested on this "
+        "run. "
+        "<b>held</b>: the difference has the claimed sign and the 95% intervals do not overlap (for "
+        '"does not fall" and "matches or beats": the claimed sign, and no significant difference against '
+        "it); <b>did not hold</b>: the opposite sign with disjoint intervals; otherwise not settled (more "
+        "problems or seeds are needed: <code>--size full</code>).</p>"
+        + table(["paper", "claim", "this run", "verdict"], body, text_cols=(0, 1, 2, 3))
+    )
 
 
 def render_html(results: dict) -> str:
     run = Run.of(results)
     cfg, m = results["config"], results["machine"]
     versions = ", ".join(f"{k} {e(v)}" for k, v in results["versions"].items())
-    header = (f"<h1>hiero demo report ({e(cfg['size'])})</h1><p>Command: <code>{e(_command(cfg))}</code><br>"
-              f"Seed {e(results['seed'])}; wall time {results['wall_time_s']:.1f} s (this run; cached stages cost ~0); "
-              f"peak memory {results['peak_rss_mb']:.0f} MB; {e(m['cpus'])} CPUs, {e(m['threads'])} threads, CUDA "
-              f"{e(m['cuda'])}; {versions}.</p>")
+    header = (
+        f"<h1>hiero demo report ({e(cfg['size'])})</h1><p>Command: <code>{e(_command(cfg))}</code><br>"
+        f"Seed {e(results['seed'])}; wall time {results['wall_time_s']:.1f} s (this run; cached stages cost "
+        "~0); "
+        f"peak memory {results['peak_rss_mb']:.0f} MB; {e(m['cpus'])} CPUs, {e(m['threads'])} threads, CUDA "
+        f"{e(m['cuda'])}; {versions}.</p>"
+    )
     sections_html = "".join(rec.html(run) for rec in sections(run))
     stages = "<h2>Time and memory per stage</h2>" + table(
         ["stage", "status", "time (s)", "peak memory so far (MB)"],

@@ -127,8 +127,13 @@ def annotate(d: Path, s: dict, c: Context) -> dict:
     problems = d / "problems.jsonl"
     if not problems.exists():
         write_jsonl(problems, c.domain.problems(s["problems"], c.seed + SEED_OFFSETS["annotate"], "train"))
-    cfg = AnnotateConfig(policy=str(c.policy), problems=str(problems), out=str(d / "trees.jsonl"), seed=c.seed,
-                         **{k: v for k, v in s.items() if k != "problems"})
+    cfg = AnnotateConfig(
+        policy=str(c.policy),
+        problems=str(problems),
+        out=str(d / "trees.jsonl"),
+        seed=c.seed,
+        **{k: v for k, v in s.items() if k != "problems"},
+    )
     return _slim(main(cfg))
 
 
@@ -167,8 +172,16 @@ def rm_train(d: Path, s: dict, c: Context) -> dict:
             continue
         # ORM rows label one step per solution: regression on the outcome, as the paper's ORM
         extra = {"loss": "mse", "label_type": "soft"} if kind == "orm" else {}
-        res = main(RMTrainConfig(kind=kind, data=str(rows / kind), base=str(base), out=str(d / kind), seed=c.seed,
-                                 **{**s, **extra}))
+        res = main(
+            RMTrainConfig(
+                kind=kind,
+                data=str(rows / kind),
+                base=str(base),
+                out=str(d / kind),
+                seed=c.seed,
+                **{**s, **extra},
+            )
+        )
         out[kind] = _slim(res)
     return out
 
@@ -178,14 +191,24 @@ def processbench(d: Path, s: dict, c: Context) -> dict:
     from hiero.reward.model import SPEC_FILE, RMSpec
 
     out = {}
-    tune_seed, eval_seed = c.seed + SEED_OFFSETS["processbench_tune"], c.seed + SEED_OFFSETS["processbench_eval"]
+    tune_seed, eval_seed = (
+        c.seed + SEED_OFFSETS["processbench_tune"],
+        c.seed + SEED_OFFSETS["processbench_eval"],
+    )
     for kind in trained(c.rms, ("prm", "hrm")):
         rm = c.rms / kind
         # the tuning split is scored once; F1 at 0.5 is kept only where 0.5 means something (a CE head's
         # probabilities; an MSE head's raw scores get -inf there, the threshold then tuned on the scores)
         prob = RMSpec.from_dict(json.loads((rm / SPEC_FILE).read_text())).probability
-        tune = main(ProcessBenchConfig(rm=str(rm), data=_synth(c, s, tune_seed), threshold=0.5 if prob else float("-inf"),
-                                       out=str(d / f"{kind}_tune.json"), **_own(s)))
+        tune = main(
+            ProcessBenchConfig(
+                rm=str(rm),
+                data=_synth(c, s, tune_seed),
+                threshold=0.5 if prob else float("-inf"),
+                out=str(d / f"{kind}_tune.json"),
+                **_own(s),
+            )
+        )
         # threshold tuned on one synthetic split, applied to another (ProcessBench protocol)
         threshold, tune_f1 = _tuned_threshold(d / f"{kind}_tune.json")
         res = main(ProcessBenchConfig(rm=str(rm), data=_synth(c, s, eval_seed), threshold=threshold,
@@ -210,8 +233,22 @@ def bon(d: Path, s: dict, c: Context) -> dict:
     cfg = BonConfig(policy=str(c.policy), rm=[f"{k}={c.rms / k}" for k in trained(c.rms)],
                     problems=_synth(c, s, c.seed + SEED_OFFSETS["bon"]), out=str(d), seed=c.seed, **_own(s))
     res = main(cfg)
-    return {k: res[k] for k in ("n", "n_problems", "pool_size", "curves", "search", "sample_accuracy", "markdown",
-                                "step_eval", "wrong_picks", "files", "time_s")}
+    return {
+        k: res[k]
+        for k in (
+            "n",
+            "n_problems",
+            "pool_size",
+            "curves",
+            "search",
+            "sample_accuracy",
+            "markdown",
+            "step_eval",
+            "wrong_picks",
+            "files",
+            "time_s",
+        )
+    }
 
 
 def selftrain(d: Path, s: dict, c: Context) -> dict:
@@ -226,8 +263,23 @@ def selftrain(d: Path, s: dict, c: Context) -> dict:
     res = main(SelfTrainConfig(policy=str(c.policy), trees=str(c.trees), out=str(d / "model"), select=select,
                                seed=c.seed, rm=str(c.prm) if c.prm else "", **_own(s),
                                eval_problems=_synth(c, s, SELFTRAIN_EVAL_SEED)))
-    return {k: res[k] for k in ("trees", "mc_selected", "examples", "select", "threshold", "rm_threshold", "lam",
-                                "kl_form", "before", "after", "delta_accuracy", "time_s")}
+    return {
+        k: res[k]
+        for k in (
+            "trees",
+            "mc_selected",
+            "examples",
+            "select",
+            "threshold",
+            "rm_threshold",
+            "lam",
+            "kl_form",
+            "before",
+            "after",
+            "delta_accuracy",
+            "time_s",
+        )
+    }
 
 
 def pairs(d: Path, s: dict, c: Context) -> dict:
@@ -242,21 +294,65 @@ def pairs(d: Path, s: dict, c: Context) -> dict:
 
     problems, prm = d / "problems.jsonl", c.prm
     write_jsonl(problems, c.domain.problems(s["problems"], c.seed + SEED_OFFSETS["pairs"], "train"))
-    sampled = sample_main(SampleConfig(policy=str(c.policy), problems=str(problems), out=str(d / "solutions.jsonl"),
-                                       n=s["n"], temperature=PAIRS_TEMPERATURE, max_new_tokens=96, seed=c.seed))
+    sampled = sample_main(
+        SampleConfig(
+            policy=str(c.policy),
+            problems=str(problems),
+            out=str(d / "solutions.jsonl"),
+            n=s["n"],
+            temperature=PAIRS_TEMPERATURE,
+            max_new_tokens=96,
+            seed=c.seed,
+        )
+    )
     if s.get("by_segment"):
-        res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"),
-                                     problems=str(problems), by_segment=True, max_per_problem=s["max_per_problem"],
-                                     seed=c.seed, cache_dir=str(d / "cache")))
+        res = pairs_main(
+            PairsConfig(
+                out=str(d / "pairs.jsonl"),
+                solutions=str(d / "solutions.jsonl"),
+                problems=str(problems),
+                by_segment=True,
+                max_per_problem=s["max_per_problem"],
+                seed=c.seed,
+                cache_dir=str(d / "cache"),
+            )
+        )
         return {"sampled": sampled, "greedy": None, "rm_threshold": None, **_slim(res)}
-    greedy = sample_main(SampleConfig(policy=str(c.policy), problems=str(problems), out=str(d / "greedy.jsonl"),
-                                      temperature=0.0, max_new_tokens=96, seed=c.seed)) if prm else None
-    res = pairs_main(PairsConfig(out=str(d / "pairs.jsonl"), solutions=str(d / "solutions.jsonl"),
-                                 trees=str(c.trees), problems=str(problems), segmenter="heuristic", seed=c.seed,
-                                 cache_dir=str(d / "cache"), rm=str(prm) if prm else None,
-                                 rm_threshold=s["rm_threshold"], tree_response=s["tree_response"],
-                                 greedy=str(d / "greedy.jsonl") if prm else None))
-    return {"sampled": sampled, "greedy": greedy, "rm_threshold": s["rm_threshold"] if prm else None, **_slim(res)}
+    greedy = (
+        sample_main(
+            SampleConfig(
+                policy=str(c.policy),
+                problems=str(problems),
+                out=str(d / "greedy.jsonl"),
+                temperature=0.0,
+                max_new_tokens=96,
+                seed=c.seed,
+            )
+        )
+        if prm
+        else None
+    )
+    res = pairs_main(
+        PairsConfig(
+            out=str(d / "pairs.jsonl"),
+            solutions=str(d / "solutions.jsonl"),
+            trees=str(c.trees),
+            problems=str(problems),
+            segmenter="heuristic",
+            seed=c.seed,
+            cache_dir=str(d / "cache"),
+            rm=str(prm) if prm else None,
+            rm_threshold=s["rm_threshold"],
+            tree_response=s["tree_response"],
+            greedy=str(d / "greedy.jsonl") if prm else None,
+        )
+    )
+    return {
+        "sampled": sampled,
+        "greedy": greedy,
+        "rm_threshold": s["rm_threshold"] if prm else None,
+        **_slim(res),
+    }
 
 
 def po(d: Path, s: dict, c: Context) -> dict:
@@ -264,12 +360,28 @@ def po(d: Path, s: dict, c: Context) -> dict:
 
     out = {}
     for name, extra in (("dpo", {"loss": "dpo"}), ("hipo", {"loss": "hipo", "weight_preset": ["mt-bias"]})):
-        res = main(POTrainConfig(model=str(c.policy), pairs=str(c.dirs["pairs"] / "pairs.jsonl"), out=str(d / name),
-                                 seed=c.seed, ref_cache_dir=str(d / "ref_cache"), segmenter="heuristic", **s, **extra))
+        res = main(
+            POTrainConfig(
+                model=str(c.policy),
+                pairs=str(c.dirs["pairs"] / "pairs.jsonl"),
+                out=str(d / name),
+                seed=c.seed,
+                ref_cache_dir=str(d / "ref_cache"),
+                segmenter="heuristic",
+                **s,
+                **extra,
+            )
+        )
         row = res["rows"][-1]
-        out[name] = {"model_dir": res["model_dir"], "steps": row["steps"], "time_per_step_s": row["time_per_step_s"],
-                     "last": row["last"], "pairs": res.get("pairs"), "ref_cache": res.get("ref_cache"),
-                     "dpop_lambda": res["dpop_lambda"]}
+        out[name] = {
+            "model_dir": res["model_dir"],
+            "steps": row["steps"],
+            "time_per_step_s": row["time_per_step_s"],
+            "last": row["last"],
+            "pairs": res.get("pairs"),
+            "ref_cache": res.get("ref_cache"),
+            "dpop_lambda": res["dpop_lambda"],
+        }
     return out
 
 
@@ -278,7 +390,13 @@ def po_eval(d: Path, s: dict, c: Context) -> dict:
 
     problems, trained_po = d / "problems.jsonl", c.dirs["po"]
     write_jsonl(problems, c.domain.problems(s["problems"], c.seed + SEED_OFFSETS["po_eval"], "test"))
-    res = main(POEvalConfig(models=[f"base={c.policy}", f"dpo={trained_po / 'dpo'}", f"hipo={trained_po / 'hipo'}"],
-                            problems=str(problems), out=str(d / "po_eval.json"), cache_dir=str(d / "cache"),
-                            device="cpu"))
+    res = main(
+        POEvalConfig(
+            models=[f"base={c.policy}", f"dpo={trained_po / 'dpo'}", f"hipo={trained_po / 'hipo'}"],
+            problems=str(problems),
+            out=str(d / "po_eval.json"),
+            cache_dir=str(d / "cache"),
+            device="cpu",
+        )
+    )
     return _slim(res)

@@ -85,23 +85,43 @@ log = logging.getLogger(__name__)
 class BonConfig(ScorerFlags):
     """Settings of `hiero eval bon`."""
 
-    policy: str = field(default="", metadata={"help": "policy: model folder or backend spec (not with --candidates)"})
+    policy: str = field(
+        default="", metadata={"help": "policy: model folder or backend spec (not with --candidates)"}
+    )
     rm: list[str] = field(default_factory=list, metadata={
         "help": "reward models NAME=SPEC (repeatable; SPEC: DIR, FORMAT:DIR[#k=v], scores:FILE)"})
-    scores: list[str] = field(default_factory=list, metadata={
-        "help": "precomputed scores NAME=FILE or FILE (repeatable; with --candidates): as --rm NAME=scores:FILE"})
-    problems: str = field(default="", metadata={
-        "help": "Problem JSONL, or the built-in domain: synth[:n=100,seed=1,max_value=30,...] (hiero.data.problems; "
-                "'' = synth: 100 test problems, seed 1); with --candidates, the file holding their references"})
-    candidates: str = field(default="", metadata={"help": "pre-generated Solution JSONL grouped by problem_id"})
+    scores: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "precomputed scores NAME=FILE or FILE (repeatable; with --candidates): as --rm "
+                    "NAME=scores:FILE"
+        },
+    )
+    problems: str = field(
+        default="",
+        metadata={
+            "help": "Problem JSONL, or the built-in domain: synth[:n=100,seed=1,max_value=30,...] "
+                    "(hiero.data.problems; "
+            "'' = synth: 100 test problems, seed 1); with --candidates, the file holding their references"
+        },
+    )
+    candidates: str = field(
+        default="", metadata={"help": "pre-generated Solution JSONL grouped by problem_id"}
+    )
     limit: int = field(default=0, metadata={"help": "use only the first K problems (0: all)"})
     n: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 24, 32, 64], metadata={"help": "N values"})
     aggregations: list[str] = field(default_factory=lambda: ["min", "prod", "last", "mean"],
                                     metadata={"help": "step-score aggregations for PRM/HRM"})
     primary: str = field(default="min", metadata={"help": "aggregation of the main plot lines and of +vote"})
-    oracle: bool = field(default=True, metadata={"help": "add the ground-truth oracle line (built-in domain)"})
-    subsets: int = field(default=0, metadata={"help": "average each point over K random N-subsets (0: prefix)"})
-    bootstrap: int = field(default=1000, metadata={"help": "bootstrap resamples for the 95 percent intervals"})
+    oracle: bool = field(
+        default=True, metadata={"help": "add the ground-truth oracle line (built-in domain)"}
+    )
+    subsets: int = field(
+        default=0, metadata={"help": "average each point over K random N-subsets (0: prefix)"}
+    )
+    bootstrap: int = field(
+        default=1000, metadata={"help": "bootstrap resamples for the 95 percent intervals"}
+    )
     search: list[str] = field(default_factory=list, metadata={"help": "also run step_greedy and/or beam"})
     search_n: list[int] = field(default_factory=lambda: [4], metadata={
         "help": "candidates per step for --search, one or more N (2,4,8,16,24: the HRM paper's curve); the "
@@ -162,10 +182,19 @@ def load_rms(cfg: BonConfig) -> dict:
     for item in cfg.scores:
         name, eq, path = item.partition("=")
         specs.append(f"{name}=scores:{path}" if eq else f"{Path(item).stem}=scores:{item}")
-    if any(s.partition("=")[2].startswith("scores:") or s.startswith("scores:") for s in specs) and not cfg.candidates:
+    if (
+        any(s.partition("=")[2].startswith("scores:") or s.startswith("scores:") for s in specs)
+        and not cfg.candidates
+    ):
         raise ValueError("precomputed scores need --candidates: they name pre-generated candidates by id")
-    return load_named(specs, reserved=("majority", "oracle", "pass@N"), batch_size=cfg.score_batch, dtype=cfg.dtype,
-                      device_map=cfg.device_map, max_tokens=cfg.max_tokens)
+    return load_named(
+        specs,
+        reserved=("majority", "oracle", "pass@N"),
+        batch_size=cfg.score_batch,
+        dtype=cfg.dtype,
+        device_map=cfg.device_map,
+        max_tokens=cfg.max_tokens,
+    )
 
 
 # ----------------------------------------------------------------------------- curves
@@ -181,8 +210,10 @@ def check_aggregations(rms: dict, aggregations: list[str], primary: str) -> None
             continue
         usable = aggregations_for(scorer)
         if primary not in usable:
-            raise ValueError(f"--primary {primary}: --rm {name}'s scores are not probabilities ({scale_of(scorer)}); "
-                             f"choose one of {list(usable)}")
+            raise ValueError(
+                f"--primary {primary}: --rm {name}'s scores are not probabilities ({scale_of(scorer)}); "
+                f"choose one of {list(usable)}"
+            )
         left = [a for a in aggregations if a not in usable]
         if left:
             log.warning("--rm %s: aggregation(s) %s left out: its scores are not probabilities (%s)", name,
@@ -272,7 +303,10 @@ def markdown_table(n_values: list[int], curves: dict) -> str:
     head = "| method | " + " | ".join(f"N={n}" for n in n_values) + " |"
     lines = [head, "|" + "---|" * (len(n_values) + 1)]
     for name, c in curves.items():
-        cells = [f"{100 * a:.1f} ({100 * lo:.0f}–{100 * hi:.0f})" for a, lo, hi in zip(c["acc"], c["ci_low"], c["ci_high"])]
+        cells = [
+            f"{100 * a:.1f} ({100 * lo:.0f}–{100 * hi:.0f})"
+            for a, lo, hi in zip(c["acc"], c["ci_low"], c["ci_high"])
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -281,7 +315,9 @@ def check_settings(cfg: BonConfig) -> None:
     if any(n < 1 for n in cfg.n):
         raise ValueError(f"--n {','.join(map(str, cfg.n))}: every N must be at least 1")
     if cfg.search and (not cfg.search_n or any(n < 1 for n in cfg.search_n)):
-        raise ValueError(f"--search-n {','.join(map(str, cfg.search_n))}: give one or more N, each at least 1")
+        raise ValueError(
+            f"--search-n {','.join(map(str, cfg.search_n))}: give one or more N, each at least 1"
+        )
 
 
 def candidate_pool(cfg: BonConfig, search_cfg: SearchConfig) -> tuple[list, list, object]:
@@ -367,18 +403,28 @@ def step_checks(problems, pool, groups, methods, agg_scores, step_scores, n: int
     return step_eval, picks
 
 
-def write_figures(out: Path, cfg: BonConfig, rms: dict, n_values, curves, search, n_problems: int) -> tuple[str, dict]:
+def write_figures(
+    out: Path, cfg: BonConfig, rms: dict, n_values, curves, search, n_problems: int
+) -> tuple[str, dict]:
     """curves.png (+ search.png) and table.md; returns (the Markdown tables, the files written)."""
     out.mkdir(parents=True, exist_ok=True)
     primary_lines = ["majority", "pass@N"] + [
         n if (n == "oracle" or sc.kind == "orm") else f"{n}:{cfg.primary}" for n, sc in rms.items()]
-    plot_curves(n_values, curves, out / "curves.png", primary=primary_lines, title=f"best-of-N, {n_problems} problems")
+    plot_curves(
+        n_values, curves, out / "curves.png", primary=primary_lines, title=f"best-of-N, {n_problems} problems"
+    )
     table = markdown_table(n_values, curves)
-    files = {"results": str(out / "results.json"), "plot": str(out / "curves.png"), "table": str(out / "table.md")}
+    files = {
+        "results": str(out / "results.json"),
+        "plot": str(out / "curves.png"),
+        "table": str(out / "table.md"),
+    }
     if search:
         search_ns = next(iter(search.values()))["n"]
-        table += ("\n\nStep-level search, N candidate steps per step (one pool of candidates per prefix, shared "
-                  "across N):\n\n" + markdown_table(search_ns, search))
+        table += (
+            "\n\nStep-level search, N candidate steps per step (one pool of candidates per prefix, shared "
+            "across N):\n\n" + markdown_table(search_ns, search)
+        )
         files["search_plot"] = str(plot_search(search_ns, search, out / "search.png",
                                                title=f"step-level search, {n_problems} problems"))
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
@@ -412,12 +458,24 @@ def main(cfg: BonConfig) -> dict:
     search = step_search_curves(problems, generator, rms, cfg, search_cfg) if cfg.search else {}
     table, files = write_figures(out, cfg, rms, n_values, curves, search, len(problems))
     result = {
-        "n": n_values, "n_dropped": dropped, "n_problems": len(problems), "pool_size": pool_size,
-        "source": "candidates" if cfg.candidates else ("synth" if is_synth(cfg.problems or SYNTH) else "problems"),
-        "rms": {k: v.kind for k, v in rms.items()}, "curves": curves, "search": search,
-        "step_eval": step_eval, "skipped": skipped, "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
-        "sample_accuracy": float(np.mean([s.correct for row in pool for s in row])), "markdown": table,
-        "files": files, "time_s": round(time.time() - t0, 2), "config": vars(cfg),
+        "n": n_values,
+        "n_dropped": dropped,
+        "n_problems": len(problems),
+        "pool_size": pool_size,
+        "source": "candidates"
+        if cfg.candidates
+        else ("synth" if is_synth(cfg.problems or SYNTH) else "problems"),
+        "rms": {k: v.kind for k, v in rms.items()},
+        "curves": curves,
+        "search": search,
+        "step_eval": step_eval,
+        "skipped": skipped,
+        "wrong_picks": {"n": n_values[-1], **picks} if picks else {},
+        "sample_accuracy": float(np.mean([s.correct for row in pool for s in row])),
+        "markdown": table,
+        "files": files,
+        "time_s": round(time.time() - t0, 2),
+        "config": vars(cfg),
     }
     write_json(out / "results.json", result)
     return result

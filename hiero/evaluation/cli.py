@@ -6,7 +6,8 @@
     hiero eval bon --candidates cands.jsonl --scores prm=SCORES.jsonl -o OUT      # precomputed scores
     hiero eval processbench --rm runs/rm_hrm --data ../shared/data/processbench/math.json \\
         --tune-on ../shared/data/processbench/gsm8k.json -o pb_math.json
-    hiero eval processbench --rm DIR --data ../shared/data/processbench/ -o pb.json   # table -> pb.json, pb.md
+    # table -> pb.json, pb.md
+    hiero eval processbench --rm DIR --data ../shared/data/processbench/ -o pb.json
     hiero eval processbench --scores SCORES.jsonl --data ../shared/data/processbench/ -o pb.json
     hiero eval steps --rm DIR --rows test_rows/train.jsonl -o steps.json     # step AUROC on labelled rows
     hiero eval prmbench --rm qwen-prm:DIR --data ../shared/data/prmbench/ -o prmbench.json   # PRMScore table
@@ -37,24 +38,44 @@ def register(sub) -> None:
                         description=__doc__.splitlines()[0])
     add_config_args(b, BonConfig, skip=("out", "rm", "scores"))
     b.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output folder")
-    b.add_argument("--rm", dest="rm", action="extend", nargs="+", default=argparse.SUPPRESS, metavar="NAME=SPEC",
-                   help="reward model(s) to compare, NAME=SPEC (repeatable; SPEC: DIR, FORMAT:DIR[#k=v], "
-                        "scores:FILE; docs/reward-formats.md)")
-    b.add_argument("--scores", dest="scores", action="extend", nargs="+", default=argparse.SUPPRESS,
-                   metavar="NAME=FILE", help="precomputed scores JSONL as a reward model, NAME=FILE or FILE "
-                                             "(repeatable; with --candidates; ids as `hiero rm score` writes them)")
+    b.add_argument(
+        "--rm",
+        dest="rm",
+        action="extend",
+        nargs="+",
+        default=argparse.SUPPRESS,
+        metavar="NAME=SPEC",
+        help="reward model(s) to compare, NAME=SPEC (repeatable; SPEC: DIR, FORMAT:DIR[#k=v], "
+        "scores:FILE; docs/reward-formats.md)",
+    )
+    b.add_argument(
+        "--scores",
+        dest="scores",
+        action="extend",
+        nargs="+",
+        default=argparse.SUPPRESS,
+        metavar="NAME=FILE",
+        help="precomputed scores JSONL as a reward model, NAME=FILE or FILE "
+        "(repeatable; with --candidates; ids as `hiero rm score` writes them)",
+    )
     b.set_defaults(func=_bon)
 
-    p = esub.add_parser("processbench", help="first-error F1 of a PRM/HRM (ProcessBench protocol; a folder: the table)",
-                        description=__doc__.splitlines()[0])
+    p = esub.add_parser(
+        "processbench",
+        help="first-error F1 of a PRM/HRM (ProcessBench protocol; a folder: the table)",
+        description=__doc__.splitlines()[0],
+    )
     add_config_args(p, ProcessBenchConfig, skip=("out",))
     p.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
     p.set_defaults(func=_processbench)
 
     from hiero.evaluation.labelled_rows import StepEvalConfig
 
-    s = esub.add_parser("steps", help="step-level AUROC against labelled steps of `hiero rm data` rows (e.g. PRM800K test)",
-                        description=__doc__.splitlines()[0])
+    s = esub.add_parser(
+        "steps",
+        help="step-level AUROC against labelled steps of `hiero rm data` rows (e.g. PRM800K test)",
+        description=__doc__.splitlines()[0],
+    )
     add_config_args(s, StepEvalConfig, skip=("out",))
     s.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output JSON file")
     s.set_defaults(func=_steps)
@@ -73,7 +94,11 @@ def _bon(args) -> int:
 
     summary = main(config_from_args(BonConfig, args))
     print(summary["markdown"])
-    print(json.dumps({k: summary[k] for k in ("n", "n_problems", "pool_size", "rms", "files", "time_s")}, indent=2))
+    print(
+        json.dumps(
+            {k: summary[k] for k in ("n", "n_problems", "pool_size", "rms", "files", "time_s")}, indent=2
+        )
+    )
     return 0
 
 

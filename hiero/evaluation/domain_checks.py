@@ -3,7 +3,8 @@
     step_eval(problems, pool, scores) -> {"auroc", "auroc_within", "f1", "acc_error", "acc_correct",
                                           "threshold", "kinds": {kind: {"n", "auroc"}}, "roc", ...}
     wrong_picks(problems, pool, chosen) -> what a selection rule picked where it picked wrong
-    segment_quality(problems, texts) -> per-segment quality of generated solutions (clarification, steps, answer)
+    segment_quality(problems, texts) -> per-segment quality of generated solutions (clarification, steps,
+    answer)
 
 `pool[i]` holds the solutions sampled for `problems[i]`, `scores[i][k]` the per-step scores of
 `pool[i][k]`; the truth of every step is the domain's own check (`synth.check_steps`), which the
@@ -61,14 +62,20 @@ def _rounded(x: float | None, nd: int = 4) -> float | None:
 def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[list[list[float]]]) -> dict:
     """Step metrics of one reward model's `scores` on `pool` (see the module doc)."""
     if not (len(problems) == len(pool) == len(scores)):
-        raise ValueError(f"step_eval: {len(problems)} problems, {len(pool)} pool rows, {len(scores)} score rows")
+        raise ValueError(
+            f"step_eval: {len(problems)} problems, {len(pool)} pool rows, {len(scores)} score rows"
+        )
     xs, ys, within, by_kind = [], [], [], {}
     by_pos: dict[int, tuple[list, list]] = {}  # step index -> (scores, truths)
     fx, fy = [], []  # right steps and the first wrong step of each solution
     sol_within = []  # per problem: P(min score of a right solution > that of a wrong one)
     cells = []  # (AUROC, wrong steps) of every (problem, step index) with both kinds of step
     items: dict[int, tuple[list, list]] = {0: ([], []), 1: ([], [])}  # split -> (step scores, first errors)
-    sol_min: dict[str, list[float]] = {"clean": [], "recovered": [], "wrong": []}  # min score by solution kind
+    sol_min: dict[str, list[float]] = {
+        "clean": [],
+        "recovered": [],
+        "wrong": [],
+    }  # min score by solution kind
     for i, (p, row, row_scores) in enumerate(zip(problems, pool, scores, strict=True)):
         domain = domain_of(p)
         if not domain.checks_steps:
@@ -108,29 +115,48 @@ def step_eval(problems: list[Problem], pool: list[list[Solution]], scores: list[
         a = auroc(right_min + wrong_min, [1] * len(right_min) + [0] * len(wrong_min))
         if a is not None:
             sol_within.append(a)
-        cells += [(a, len(t) - sum(t)) for a, t in ((auroc(*v), v[1]) for v in cell.values()) if a is not None]
+        cells += [
+            (a, len(t) - sum(t)) for a, t in ((auroc(*v), v[1]) for v in cell.values()) if a is not None
+        ]
     right = [x for x, y in zip(xs, ys) if y]
     kinds = {k: {"n": len(v), "auroc": _rounded(auroc(right + v, [1] * len(right) + [0] * len(v)))}
              for k, v in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))}
-    out = {"auroc": _rounded(auroc(xs, ys)), "auroc_within": _rounded(np.mean(within)) if within else None,
-           "n_problems_within": len(within), "n_steps": len(ys), "n_wrong_steps": len(ys) - sum(ys), "kinds": kinds,
-           "roc": roc_points(xs, ys)}
+    out = {
+        "auroc": _rounded(auroc(xs, ys)),
+        "auroc_within": _rounded(np.mean(within)) if within else None,
+        "n_problems_within": len(within),
+        "n_steps": len(ys),
+        "n_wrong_steps": len(ys) - sum(ys),
+        "kinds": kinds,
+        "roc": roc_points(xs, ys),
+    }
     # scores that fall with depth rank late (often wrong) steps low without checking them: compare
     # right and wrong steps at the same index, weighted by the wrong steps there
     pos = {j: (auroc(*v), len(v[1]) - sum(v[1])) for j, v in sorted(by_pos.items())}
     pos_w = [(a, n) for a, n in pos.values() if a is not None]
-    out.update({
-        "auroc_by_position": {str(j): _rounded(a) for j, (a, _) in pos.items()},
-        "auroc_same_position": _rounded(sum(a * n for a, n in pos_w) / sum(n for _, n in pos_w)) if pos_w else None,
-        "auroc_first_error": _rounded(auroc(fx, fy)),
-        "auroc_within_same_position": _rounded(sum(a * n for a, n in cells) / sum(n for _, n in cells)) if cells
-        else None,
-        "solution_auroc_within": _rounded(np.mean(sol_within)) if sol_within else None,
-        "n_recovered": len(sol_min["recovered"]),
-        **{f"auroc_recovered_vs_{other}": _rounded(auroc(sol_min["recovered"] + sol_min[other],
-                                                         [1] * len(sol_min["recovered"]) + [0] * len(sol_min[other])))
-           for other in ("wrong", "clean")},
-    })
+    out.update(
+        {
+            "auroc_by_position": {str(j): _rounded(a) for j, (a, _) in pos.items()},
+            "auroc_same_position": _rounded(sum(a * n for a, n in pos_w) / sum(n for _, n in pos_w))
+            if pos_w
+            else None,
+            "auroc_first_error": _rounded(auroc(fx, fy)),
+            "auroc_within_same_position": _rounded(sum(a * n for a, n in cells) / sum(n for _, n in cells))
+            if cells
+            else None,
+            "solution_auroc_within": _rounded(np.mean(sol_within)) if sol_within else None,
+            "n_recovered": len(sol_min["recovered"]),
+            **{
+                f"auroc_recovered_vs_{other}": _rounded(
+                    auroc(
+                        sol_min["recovered"] + sol_min[other],
+                        [1] * len(sol_min["recovered"]) + [0] * len(sol_min[other]),
+                    )
+                )
+                for other in ("wrong", "clean")
+            },
+        }
+    )
     try:
         t, tune_f1 = tune_threshold(*items[0])
         pb = processbench_scores([first_error_prediction(s, t) for s in items[1][0]], items[1][1])
@@ -147,9 +173,15 @@ def describe(problem: Problem, sol: Solution) -> dict:
     kinds = synth.error_kinds(problem, sol.steps) if sol.steps else []
     first = next((j for j, k in enumerate(kinds) if k is not None), -1)
     n_ops = len(problem.meta["program"]["ops"])
-    return {"n_steps": len(sol.steps), "expected_steps": n_ops + 2, "answered": sol.answer is not None,
-            "correct": bool(sol.correct), "first_error": first, "first_kind": kinds[first] if first >= 0 else None,
-            "repeated_steps": len(sol.steps) - len(set(sol.steps))}
+    return {
+        "n_steps": len(sol.steps),
+        "expected_steps": n_ops + 2,
+        "answered": sol.answer is not None,
+        "correct": bool(sol.correct),
+        "first_error": first,
+        "first_kind": kinds[first] if first >= 0 else None,
+        "repeated_steps": len(sol.steps) - len(set(sol.steps)),
+    }
 
 
 def wrong_picks(problems: list[Problem], pool: list[list[Solution]], chosen: list[int]) -> dict:
@@ -164,8 +196,11 @@ def wrong_picks(problems: list[Problem], pool: list[list[Solution]], chosen: lis
     feats = [describe(problems[i], pool[i][chosen[i]]) for i in missed]
     right_len = [np.mean([len(s.steps) for s in pool[i] if s.correct]) for i in missed]
     return {
-        "n_problems": len(problems), "n_wrong_with_right_available": len(missed),
-        "first_error_kind": dict(Counter(f["first_kind"] or "none (wrong answer only)" for f in feats).most_common()),
+        "n_problems": len(problems),
+        "n_wrong_with_right_available": len(missed),
+        "first_error_kind": dict(
+            Counter(f["first_kind"] or "none (wrong answer only)" for f in feats).most_common()
+        ),
         "no_answer": sum(not f["answered"] for f in feats),
         "shorter_than_story": sum(f["n_steps"] < f["expected_steps"] for f in feats),
         "longer_than_story": sum(f["n_steps"] > f["expected_steps"] for f in feats),
@@ -173,7 +208,8 @@ def wrong_picks(problems: list[Problem], pool: list[list[Solution]], chosen: lis
         "mean_steps_picked": _rounded(np.mean([f["n_steps"] for f in feats])) if feats else None,
         "mean_steps_right": _rounded(np.mean(right_len)) if feats else None,
         "mean_first_error": _rounded(np.mean([f["first_error"] for f in feats if f["first_error"] >= 0]))
-        if any(f["first_error"] >= 0 for f in feats) else None,
+        if any(f["first_error"] >= 0 for f in feats)
+        else None,
     }
 
 

@@ -1,6 +1,7 @@
 """Step-level AUROC of a reward model on labelled stepwise rows (`hiero eval steps`).
 
-    hiero rm data --from prm800k --kind prm --eval-fraction 0 ../shared/data/prm800k/phase1_test.jsonl -o test_rows
+    hiero rm data --from prm800k --kind prm --eval-fraction 0 ../shared/data/prm800k/phase1_test.jsonl -o \\
+        test_rows
     hiero eval steps --rm runs/rm_prm --rows test_rows/train.jsonl -o steps.json [--limit 1000 --seed 0]
     Python: main(StepEvalConfig(rm=DIR, rows=FILE, out=OUT)) -> summary dict
 
@@ -45,12 +46,16 @@ class StepEvalConfig(ScorerFlags):
     """Settings of `hiero eval steps`."""
 
     rm: str = field(default="", metadata={"help": SPEC_HELP})
-    rows: str = field(default="", metadata={"help": "stepwise rows JSONL (`hiero rm data` train.jsonl / eval.jsonl)"})
+    rows: str = field(
+        default="", metadata={"help": "stepwise rows JSONL (`hiero rm data` train.jsonl / eval.jsonl)"}
+    )
     limit: int = field(default=0, metadata={"help": "score K rows drawn at random (0: all)"})
     seed: int = field(default=0, metadata={"help": "seed of --limit and of the bootstrap"})
     batch: int = field(default=64, metadata={"help": "sequences per forward pass"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
-    n_boot: int = field(default=1000, metadata={"help": "bootstrap resamples of questions for the AUROC interval"})
+    n_boot: int = field(
+        default=1000, metadata={"help": "bootstrap resamples of questions for the AUROC interval"}
+    )
     out: str = field(default="runs/eval_steps.json", metadata={"help": "output JSON file"})
 
 
@@ -70,7 +75,9 @@ def labelled_steps(rows: list[dict]) -> list[tuple[int, int, int]]:
     return out
 
 
-def score_labelled(scorer, rows: list[dict], steps: list[tuple[int, int, int]], batch: int) -> tuple[list, dict]:
+def score_labelled(
+    scorer, rows: list[dict], steps: list[tuple[int, int, int]], batch: int
+) -> tuple[list, dict]:
     """(one score per labelled step in the order of `steps`, None where its row could not be scored;
     {"row R": reason} of those). Each row is scored once, up to its last labelled step; a scorer that
     builds one input per step (hiero's per-step mode) builds only the labelled steps' inputs."""
@@ -157,8 +164,12 @@ def main(cfg: StepEvalConfig) -> dict:
     types = [(rows[r].get("meta") or {}).get("row_type") for r, _, _ in steps]
     if len(set(types) - {None}) > 1:
         summary["auroc_by_row_type"] = {
-            t: auroc([sc for sc, tt in zip(scores, types) if tt == t], [lb for lb, tt in zip(labels, types) if tt == t])
-            for t in sorted(set(types) - {None})}
+            t: auroc(
+                [sc for sc, tt in zip(scores, types) if tt == t],
+                [lb for lb, tt in zip(labels, types) if tt == t],
+            )
+            for t in sorted(set(types) - {None})
+        }
     summary["time_s"] = round(time.time() - t0, 2)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(cfg.out, {**summary, "items": [{"row": r, "step": k, "label": lab, "score": sc}

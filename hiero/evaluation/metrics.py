@@ -3,8 +3,10 @@
     bootstrap_ci(values, n_boot=1000, alpha=0.05, seed=0)  -> (low, high) of the mean, resampling items
     auroc(scores, labels)                                   -> area under the ROC curve (ties count 1/2)
     roc_points(scores, labels, max_points=101)              -> {"fpr": [...], "tpr": [...]} for a plot
-    first_error_prediction(step_scores, threshold)          -> index of the first step scored < threshold, -1 if none
-    processbench_scores(preds, labels)                      -> acc_error, acc_correct, F1 (ProcessBench protocol)
+    first_error_prediction(step_scores, threshold)          -> index of the first step scored < threshold, -1
+                                                            if none
+    processbench_scores(preds, labels)                      -> acc_error, acc_correct, F1 (ProcessBench
+                                                            protocol)
 
 ProcessBench (arXiv 2412.06559) defines F1 as the harmonic mean of the accuracy on erroneous items
 (predicted first-error index exactly equal to the label) and the accuracy on correct items
@@ -20,7 +22,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def bootstrap_ci(values: Sequence[float], n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values` (one value per problem).
 
     The unit resampled is the problem: a curve point's uncertainty comes from which problems were
@@ -141,9 +145,15 @@ def tune_threshold(step_scores: Sequence[Sequence[float]], labels: Sequence[int]
             grid = np.round(np.linspace(0.0, 1.0, 101), 2).tolist()
         else:
             u = np.unique(flat)
-            grid = ([float(u[0]) - 1.0] + ((u[:-1] + u[1:]) / 2).tolist() + [float(u[-1]) + 1.0]) if u.size else [0.5]
+            grid = (
+                ([float(u[0]) - 1.0] + ((u[:-1] + u[1:]) / 2).tolist() + [float(u[-1]) + 1.0])
+                if u.size
+                else [0.5]
+            )
     if not any(y >= 0 for y in labels) or not any(y < 0 for y in labels):
-        raise ValueError("tuning the threshold needs both erroneous and correct items (F1 is undefined otherwise)")
+        raise ValueError(
+            "tuning the threshold needs both erroneous and correct items (F1 is undefined otherwise)"
+        )
     best_t, best_f1 = float(grid[0]), -1.0
     for t in grid:
         f1 = processbench_scores([first_error_prediction(s, t) for s in step_scores], labels)["f1"]

@@ -73,7 +73,9 @@ def _aggregation(name: str) -> str:
     return name[len(family(name) or ""):]
 
 
-def _draw(ax, n_values, curves, names, styles, *, band: bool, xlabel: str = "N (samples per problem)") -> None:
+def _draw(
+    ax, n_values, curves, names, styles, *, band: bool, xlabel: str = "N (samples per problem)"
+) -> None:
     for name in names:
         c = curves[name]
         color, style = styles[name]

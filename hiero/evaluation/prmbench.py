@@ -60,10 +60,16 @@ class PRMBenchConfig(ScorerFlags):
 
     rm: str = field(default="", metadata={"help": SPEC_HELP})
     data: str = field(default="", metadata={"help": "PRMBench folder of *.jsonl (or one file)"})
-    threshold: float = field(default=0.5, metadata={"help": "a step is predicted right when its score is > this"})
-    limit: int = field(default=0, metadata={"help": "use only K items of each class, spread over it (0: all)"})
+    threshold: float = field(
+        default=0.5, metadata={"help": "a step is predicted right when its score is > this"}
+    )
+    limit: int = field(
+        default=0, metadata={"help": "use only K items of each class, spread over it (0: all)"}
+    )
     batch: int = field(default=32, metadata={"help": "solutions per forward pass"})
-    out: str = field(default="runs/prmbench.json", metadata={"help": "output JSON file (+ the .md table beside it)"})
+    out: str = field(
+        default="runs/prmbench.json", metadata={"help": "output JSON file (+ the .md table beside it)"}
+    )
 
 
 @dataclass
@@ -92,7 +98,12 @@ def read_items(data: str) -> list[Item]:
                     raise DataError(f, lineno, f"field '{key}': expected {kind.__name__}"
                                                f"{' (non-empty)' if key == 'modified_process' else ''}")
                 return v
-            cls, question, steps = need("classification", str), need("modified_question", str), need("modified_process", list)
+
+            cls, question, steps = (
+                need("classification", str),
+                need("modified_question", str),
+                need("modified_process", list),
+            )
             errors = need("error_steps", list)
             if cls not in CLASSES:
                 raise DataError(f, lineno, f"field 'classification': {cls!r} is not one of {CLASSES}")
@@ -168,8 +179,13 @@ def evaluate(items: list[Item], scores: list[list[float]], threshold: float) -> 
     for c in CLASSES:
         if counts[c]:
             f1, f1_neg = f1_pair(per_class[c])
-            classes[c] = {"n_items": counts[c], "prm_score": prm_score(per_class[c], c), "f1": f1, "f1_neg": f1_neg,
-                          "confusion": per_class[c]}
+            classes[c] = {
+                "n_items": counts[c],
+                "prm_score": prm_score(per_class[c], c),
+                "f1": f1,
+                "f1_neg": f1_neg,
+                "confusion": per_class[c],
+            }
     cats = {}
     for cat, members in CATEGORIES.items():
         got = [classes[c]["prm_score"] for c in members if c in classes]
@@ -216,20 +232,39 @@ def main(cfg: PRMBenchConfig) -> dict:
                          max_tokens=cfg.max_tokens)
     if scorer.kind == "orm":
         raise ValueError(f"{cfg.rm} is an outcome reward model; PRMBench needs per-step scores")
-    got = score_items(scorer, [it.question for it in items], [it.steps for it in items], [it.id for it in items],
-                      cfg.batch, desc="score prmbench")
+    got = score_items(
+        scorer,
+        [it.question for it in items],
+        [it.steps for it in items],
+        [it.id for it in items],
+        cfg.batch,
+        desc="score prmbench",
+    )
     keep = [i for i, s in enumerate(got.scores) if s is not None]
     if got.skipped:
         log.warning("%d of %d items could not be scored and are left out (first: %s)", len(got.skipped),
                     len(items), next(iter(got.skipped.items())))
     kept, scores = [items[i] for i in keep], [got.scores[i] for i in keep]
-    res = {"data": cfg.data, "rm": cfg.rm, "threshold": cfg.threshold, **evaluate(kept, scores, cfg.threshold),
-           **got.summary()}
+    res = {
+        "data": cfg.data,
+        "rm": cfg.rm,
+        "threshold": cfg.threshold,
+        **evaluate(kept, scores, cfg.threshold),
+        **got.summary(),
+    }
     name = Path(cfg.rm.split("#")[0].rstrip("/")).name or cfg.rm
     res["markdown"] = markdown_table(res, name)
     res["time_s"] = round(time.time() - t0, 2)
-    write_with_table(cfg.out, {**res, "config": vars(cfg),
-                               "items": [{"id": it.id, "classification": it.classification,
-                                          "error_steps": it.error_steps, "scores": s} for it, s in zip(kept, scores)]},
-                     res["markdown"])
+    write_with_table(
+        cfg.out,
+        {
+            **res,
+            "config": vars(cfg),
+            "items": [
+                {"id": it.id, "classification": it.classification, "error_steps": it.error_steps, "scores": s}
+                for it, s in zip(kept, scores)
+            ],
+        },
+        res["markdown"],
+    )
     return res

@@ -9,7 +9,8 @@
 
 Protocol: the reward model scores every step; the predicted first error is the first step whose
 score is below a threshold (-1 if none). Accuracy on erroneous items counts an exact index match,
-accuracy on correct items counts a -1 prediction, and F1 is their harmonic mean (ProcessBench, arXiv 2412.06559).
+accuracy on correct items counts a -1 prediction, and F1 is their harmonic mean (ProcessBench, arXiv
+2412.06559).
 A scalar PRM needs that threshold: `--tune-on FILE` picks the F1-maximising value on another split
 (ProcessBench's gsm8k split, conventionally) over a grid (see `metrics.tune_threshold`); otherwise
 `--threshold` (default 0.5, for scores that are probabilities; a scorer whose scores are not needs
@@ -45,7 +46,8 @@ four, a Solution JSONL whose rows have `question` and `first_error` (e.g. helper
 output), or `synth` (noisy built-in-domain solutions). `--rm oracle` scores with the built-in
 domain's ground truth (synth data only): a sanity check that F1 = 1.
 OUT.json holds the summary plus, per item, its label, prediction, step scores and step labels.
-Tests: `.venv/bin/pytest -q tests/evaluation/test_processbench.py tests/evaluation/test_processbench_table.py`.
+Tests: `.venv/bin/pytest -q tests/evaluation/test_processbench.py
+tests/evaluation/test_processbench_table.py`.
 """
 
 from __future__ import annotations
@@ -78,17 +80,31 @@ class ProcessBenchConfig(ScorerFlags):
     """Settings of `hiero eval processbench`."""
 
     rm: str = field(default="", metadata={"help": SPEC_HELP})
-    data: str = field(default="synth", metadata={
-        "help": "ProcessBench .json, a folder of the 4 splits, Solution .jsonl, or the built-in domain's noisy "
-                "solutions: synth[:n=200,seed=2,p_error=0.4,p_correction=0.2,max_value=30,...] (hiero.data.problems)"})
-    scores: str = field(default="", metadata={"help": "precomputed scores JSONL or folder (same as --rm scores:FILE)"})
-    tune_on: str = field(default="", metadata={"help": "split to tune the threshold on (folder --data: gsm8k by default)"})
-    threshold: float | None = field(default=None, metadata={"help": "fixed step-error threshold (None: 0.5, or tuned for a folder)"})
+    data: str = field(
+        default="synth",
+        metadata={
+            "help": "ProcessBench .json, a folder of the 4 splits, Solution .jsonl, or the built-in domain's "
+                    "noisy "
+            "solutions: synth[:n=200,seed=2,p_error=0.4,p_correction=0.2,max_value=30,...] "
+            "(hiero.data.problems)"
+        },
+    )
+    scores: str = field(
+        default="", metadata={"help": "precomputed scores JSONL or folder (same as --rm scores:FILE)"}
+    )
+    tune_on: str = field(
+        default="", metadata={"help": "split to tune the threshold on (folder --data: gsm8k by default)"}
+    )
+    threshold: float | None = field(
+        default=None, metadata={"help": "fixed step-error threshold (None: 0.5, or tuned for a folder)"}
+    )
     limit: int = field(default=0, metadata={"help": "use only K items of each file (0: all)"})
     limit_mode: Literal["first", "spread"] = field(default="spread", metadata={
         "help": "--limit picks K items spread evenly over the file (both classes), or the first K"})
     batch: int = field(default=32, metadata={"help": "solutions per scorer call"})
-    out: str = field(default="runs/processbench.json", metadata={"help": "output JSON file (+ the .md table beside it)"})
+    out: str = field(
+        default="runs/processbench.json", metadata={"help": "output JSON file (+ the .md table beside it)"}
+    )
 
 
 @dataclass
@@ -125,8 +141,14 @@ def read_processbench(path: str) -> list[Item]:
         if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
             raise DataError(path, None, f"{where}: field 'steps': expected a non-empty list of str")
         if isinstance(label, bool) or not isinstance(label, int) or not -1 <= label < len(steps):
-            raise DataError(path, None, f"{where}: field 'label': expected an int in [-1, {len(steps) - 1}], got {label!r}")
-        items.append(Item(str(d.get("id", i)), problem, steps, label, _labels_from_first_error(len(steps), label)))
+            raise DataError(
+                path,
+                None,
+                f"{where}: field 'label': expected an int in [-1, {len(steps) - 1}], got {label!r}",
+            )
+        items.append(
+            Item(str(d.get("id", i)), problem, steps, label, _labels_from_first_error(len(steps), label))
+        )
     return items
 
 
@@ -169,7 +191,9 @@ def synth_items(n: int, seed: int, p_error: float, p_correction: float,
     for p in problems:
         sol = synth.render_noisy_solution(p, rng, p_error, p_correction)
         truth = synth.check_steps(p, sol.steps)
-        items.append(Item(p.id, p.question, sol.steps, synth.first_error(p, sol.steps), [int(t) for t in truth]))
+        items.append(
+            Item(p.id, p.question, sol.steps, synth.first_error(p, sol.steps), [int(t) for t in truth])
+        )
     return items, problems
 
 
@@ -189,7 +213,9 @@ def take(items: list, limit: int, mode: str = "first") -> list:
 def load_items(data: str, cfg: ProcessBenchConfig) -> tuple[list[Item], list]:
     if is_synth(data):
         spec = parse_synth(data, n=200, seed=2, extra=SYNTH_NOISE, where="--data")
-        items, problems = synth_items(spec.n, spec.seed, spec.extra["p_error"], spec.extra["p_correction"], spec.domain)
+        items, problems = synth_items(
+            spec.n, spec.seed, spec.extra["p_error"], spec.extra["p_correction"], spec.domain
+        )
     elif not Path(data).exists():
         raise DataError(data, None, "file not found")
     elif data.endswith(".json") or data.endswith(".json.gz"):
@@ -215,7 +241,9 @@ def load_rm(cfg: ProcessBenchConfig, problems: list):
         raise ValueError("give --rm SPEC or --scores FILE, not both")
     spec = f"scores:{cfg.scores}" if cfg.scores else cfg.rm
     if not spec:
-        raise ValueError("give --rm SPEC (a PRM/HRM folder, FORMAT:DIR, scores:FILE, oracle) or --scores FILE")
+        raise ValueError(
+            "give --rm SPEC (a PRM/HRM folder, FORMAT:DIR, scores:FILE, oracle) or --scores FILE"
+        )
     scorer = load_scorer(spec, batch_size=cfg.batch, dtype=cfg.dtype, device_map=cfg.device_map,
                          max_tokens=cfg.max_tokens, problems=problems)
     if scorer.kind == "orm":
@@ -223,14 +251,22 @@ def load_rm(cfg: ProcessBenchConfig, problems: list):
     return scorer
 
 
-def step_scorer(cfg: ProcessBenchConfig, problems: list) -> tuple[object, Callable[[list[Item], str], tuple[list, dict]]]:
+def step_scorer(
+    cfg: ProcessBenchConfig, problems: list
+) -> tuple[object, Callable[[list[Item], str], tuple[list, dict]]]:
     """(the scorer, score): score(items, name of their file) -> (per-step scores, None for an item that could
     not be scored; {item id: reason} of those)."""
     scorer = load_rm(cfg, problems)
 
     def score(items: list[Item], data: str) -> tuple[list, dict]:
-        res = score_items(scorer, [it.question for it in items], [it.steps for it in items], [it.id for it in items],
-                          cfg.batch, desc=f"score {data}")
+        res = score_items(
+            scorer,
+            [it.question for it in items],
+            [it.steps for it in items],
+            [it.id for it in items],
+            cfg.batch,
+            desc=f"score {data}",
+        )
         if res.skipped:
             log.warning("%s: %d of %d items could not be scored and are left out (first: %s)", data,
                         len(res.skipped), len(items), next(iter(res.skipped.items())))
@@ -247,14 +283,21 @@ def check_threshold(cfg: ProcessBenchConfig, scorer, tuned: bool) -> None:
         try:
             threshold_for(scorer, cfg.threshold, "--threshold", name=cfg.rm or cfg.scores or "the scorer")
         except ValueError as e:
-            raise ValueError(f"{e}; or tune one with --tune-on FILE" if cfg.threshold is None else str(e)) from None
+            raise ValueError(
+                f"{e}; or tune one with --tune-on FILE" if cfg.threshold is None else str(e)
+            ) from None
 
 
 def evaluate(items: list[Item], step_scores: list[list[float]], threshold: float) -> dict:
     """ProcessBench metrics and step AUROC for scored items at one threshold (pure)."""
     preds = [first_error_prediction(s, threshold) for s in step_scores]
     metrics = processbench_scores(preds, [it.label for it in items])
-    pairs = [(sc, lab) for it, ss in zip(items, step_scores) for sc, lab in zip(ss, it.step_labels) if lab is not None]
+    pairs = [
+        (sc, lab)
+        for it, ss in zip(items, step_scores)
+        for sc, lab in zip(ss, it.step_labels)
+        if lab is not None
+    ]
     metrics["auroc_step"] = auroc([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
     metrics["n_labelled_steps"] = len(pairs)
     return {**metrics, "preds": preds}
@@ -287,7 +330,9 @@ def markdown_table(rows: dict[str, dict], average: float | None, threshold: floa
 
     lines = ["| split | items | acc. erroneous | acc. correct | F1 |", "|---|---|---|---|---|"]
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['n_items']} | {pct(r['acc_error'])} | {pct(r['acc_correct'])} | {pct(r['f1'])} |")
+        lines.append(
+            f"| {name} | {r['n_items']} | {pct(r['acc_error'])} | {pct(r['acc_correct'])} | {pct(r['f1'])} |"
+        )
     if len(rows) > 1:
         lines.append(f"| **average F1** | {sum(r['n_items'] for r in rows.values())} | | | {pct(average)} |")
     return "\n".join(lines) + f"\n\nthreshold {threshold:g} ({source})"
@@ -331,22 +376,33 @@ def main(cfg: ProcessBenchConfig) -> dict:
     tune_items, tune_problems = load_items(cfg.tune_on, cfg) if cfg.tune_on else ([], [])
     scorer, score = step_scorer(cfg, problems + tune_problems)
     check_threshold(cfg, scorer, tuned=bool(tune_items))
-    tune_items, tune_scores, _ = kept(tune_items, *score(tune_items, cfg.tune_on)) if tune_items else ([], None, {})
+    tune_items, tune_scores, _ = (
+        kept(tune_items, *score(tune_items, cfg.tune_on)) if tune_items else ([], None, {})
+    )
     threshold, source, tune_f1 = choose_threshold(cfg.threshold, tune_scores, [it.label for it in tune_items],
                                                   cfg.tune_on)
     items, scores, skipped = kept(items, *score(items, cfg.data))
     res = evaluate(items, scores, threshold)
     preds = res.pop("preds")
     summary = {
-        "data": cfg.data, "rm": cfg.rm, "scores": cfg.scores, "threshold": threshold, "threshold_source": source,
-        "tune_f1": tune_f1, "n_items": len(items), **res, **skip_summary(skipped),
+        "data": cfg.data,
+        "rm": cfg.rm,
+        "scores": cfg.scores,
+        "threshold": threshold,
+        "threshold_source": source,
+        "tune_f1": tune_f1,
+        "n_items": len(items),
+        **res,
+        **skip_summary(skipped),
         "time_s": round(time.time() - t0, 2),
     }
     per_item = [{"id": it.id, "label": it.label, "pred": p, "scores": s, "step_labels": it.step_labels}
                 for it, p, s in zip(items, preds, scores)]
     name = "synth" if is_synth(cfg.data) else Path(cfg.data).name.split(".")[0]
     table = markdown_table({name: summary}, None, threshold, source)
-    summary["markdown_file"] = write_with_table(cfg.out, {**summary, "config": vars(cfg), "items": per_item}, table)
+    summary["markdown_file"] = write_with_table(
+        cfg.out, {**summary, "config": vars(cfg), "items": per_item}, table
+    )
     return summary
 
 
@@ -383,15 +439,31 @@ def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
         res = evaluate(items, scores[s], threshold)
         preds = res.pop("preds")
         rows[s] = {"n_items": len(items), **res}
-        per_item[s] = [{"id": it.id, "label": it.label, "pred": p, "scores": sc, "step_labels": it.step_labels}
-                       for it, p, sc in zip(items, preds, scores[s])]
+        per_item[s] = [
+            {"id": it.id, "label": it.label, "pred": p, "scores": sc, "step_labels": it.step_labels}
+            for it, p, sc in zip(items, preds, scores[s])
+        ]
     avg = average_f1([r["f1"] for r in rows.values()])
     table = markdown_table(rows, avg, threshold, source)
     if skipped:
-        table += f"\n{len(skipped)} item(s) could not be scored and are left out (ids in the JSON's `skipped`)"
-    summary = {"data": cfg.data, "rm": cfg.rm, "scores": cfg.scores, "threshold": threshold,
-               "threshold_source": source, "tune_f1": tune_f1, "average_f1": avg, "splits": rows,
-               "n_items": sum(r["n_items"] for r in rows.values()), **skip_summary(skipped), "markdown": table,
-               "time_s": round(time.time() - t0, 2)}
-    summary["markdown_file"] = write_with_table(cfg.out, {**summary, "config": vars(cfg), "items": per_item}, table)
+        table += (
+            f"\n{len(skipped)} item(s) could not be scored and are left out (ids in the JSON's `skipped`)"
+        )
+    summary = {
+        "data": cfg.data,
+        "rm": cfg.rm,
+        "scores": cfg.scores,
+        "threshold": threshold,
+        "threshold_source": source,
+        "tune_f1": tune_f1,
+        "average_f1": avg,
+        "splits": rows,
+        "n_items": sum(r["n_items"] for r in rows.values()),
+        **skip_summary(skipped),
+        "markdown": table,
+        "time_s": round(time.time() - t0, 2),
+    }
+    summary["markdown_file"] = write_with_table(
+        cfg.out, {**summary, "config": vars(cfg), "items": per_item}, table
+    )
     return summary

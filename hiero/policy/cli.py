@@ -49,24 +49,37 @@ def register(sub) -> None:
                             description=__doc__.splitlines()[0])
     psub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
 
-    presets = "\n  ".join(f"{name}: " + (", ".join(f"{k}={v}" for k, v in over.items()) or "the defaults below")
-                        for name, over in PRESETS.items())
-    t = psub.add_parser("train", help="train the embedded tokenizer + tiny causal LM by noisy SFT",
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Noisy SFT of the embedded tokenizer + tiny causal LM on the built-in domain. "
-                                    "Output: a Hugging Face model folder.\n\nPresets (--preset; flags and YAML "
-                                    f"override them):\n  {presets}")
+    presets = "\n  ".join(
+        f"{name}: " + (", ".join(f"{k}={v}" for k, v in over.items()) or "the defaults below")
+        for name, over in PRESETS.items()
+    )
+    t = psub.add_parser(
+        "train",
+        help="train the embedded tokenizer + tiny causal LM by noisy SFT",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Noisy SFT of the embedded tokenizer + tiny causal LM on the built-in domain. "
+        "Output: a Hugging Face model folder.\n\nPresets (--preset; flags and YAML "
+        f"override them):\n  {presets}",
+    )
     add_config_args(t, PolicyTrainConfig, skip=("output",))
     t.add_argument("-o", "--output", dest="output", default=argparse.SUPPRESS, help="output model folder")
     t.set_defaults(func=_train)
 
-    s = psub.add_parser("sample", help="N graded solutions per problem from a policy (Solution JSONL)",
-                        description="Sample N solutions per problem from a policy and grade them (answers and, where the domain checks steps, each step).")
+    s = psub.add_parser(
+        "sample",
+        help="N graded solutions per problem from a policy (Solution JSONL)",
+        description="Sample N solutions per problem from a policy and grade them (answers and, where the "
+                    "domain checks steps, each step).",
+    )
     add_config_args(s, SampleConfig, skip=("out",))
     s.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output Solution JSONL")
     s.set_defaults(func=_sample)
 
-    v = psub.add_parser("serve", help="serve a model folder over an OpenAI-compatible HTTP API",
-                        description="An OpenAI-compatible server (/v1/completions, /v1/chat/completions) over a policy folder, with request batching and per-request token limits.")
+    v = psub.add_parser(
+        "serve",
+        help="serve a model folder over an OpenAI-compatible HTTP API",
+        description="An OpenAI-compatible server (/v1/completions, /v1/chat/completions) over a policy "
+                    "folder, with request batching and per-request token limits.",
+    )
     add_config_args(v, ServeConfig)
     v.set_defaults(func=_serve)

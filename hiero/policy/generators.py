@@ -71,9 +71,13 @@ def evaluate_accuracy(generator: Generator, problems: list[Problem], *, batch_si
     n_correct = sum(ok for _, ok in graded)
     elapsed = time.time() - t0
     out = {
-        "accuracy": n_correct / len(problems) if problems else 0.0, "n": len(problems), "n_correct": n_correct,
+        "accuracy": n_correct / len(problems) if problems else 0.0,
+        "n": len(problems),
+        "n_correct": n_correct,
         "no_answer": sum(a is None for a, _ in graded) / len(problems) if problems else 0.0,
-        "generated_tokens": n_tokens, "time_s": round(elapsed, 2), "tokens_per_s": round(n_tokens / max(elapsed, 1e-9), 1),
+        "generated_tokens": n_tokens,
+        "time_s": round(elapsed, 2),
+        "tokens_per_s": round(n_tokens / max(elapsed, 1e-9), 1),
     }
     if return_texts:
         out["texts"], out["correct"] = texts, [ok for _, ok in graded]

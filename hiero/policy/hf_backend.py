@@ -128,17 +128,32 @@ def sample_next(logits: torch.Tensor, temperature: float, top_p: float,
 class HFGenerator:
     """Batched generation with a KV cache on a transformers causal LM (implements `Generator`)."""
 
-    def __init__(self, model_or_dir: str | os.PathLike | PreTrainedModel, tokenizer=None, device: str | None = None,
-                 batch_size: int = 64, dtype: str | torch.dtype | None = None, prefix_reuse: bool = True,
-                 min_shared_prefix: int = 4, threads: int | None = None, prompt_format: PromptFormat | None = None):
+    def __init__(
+        self,
+        model_or_dir: str | os.PathLike | PreTrainedModel,
+        tokenizer=None,
+        device: str | None = None,
+        batch_size: int = 64,
+        dtype: str | torch.dtype | None = None,
+        prefix_reuse: bool = True,
+        min_shared_prefix: int = 4,
+        threads: int | None = None,
+        prompt_format: PromptFormat | None = None,
+    ):
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if isinstance(model_or_dir, (str, os.PathLike)):
             path = resolve_model(model_or_dir, option="--policy")  # a GGUF file or pypi:DIST is imported once
             if not (path / "config.json").exists():
                 hub = not path.exists() and str(model_or_dir).count("/") == 1
-                raise FileNotFoundError(f"{path}: " + ("not found; it looks like a hub id, and hiero loads local "
-                                                       "folders only (download it first, then give the folder)"
-                                                       if hub else "not a Hugging Face model folder (no config.json)"))
+                raise FileNotFoundError(
+                    f"{path}: "
+                    + (
+                        "not found; it looks like a hub id, and hiero loads local "
+                        "folders only (download it first, then give the folder)"
+                        if hub
+                        else "not a Hugging Face model folder (no config.json)"
+                    )
+                )
             check_finished(path)  # not a folder a hiero training run is still writing (hiero.runs)
             with reading_model(path):
                 tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
@@ -185,8 +200,17 @@ class HFGenerator:
         return str(getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__)
 
     # ------------------------------------------------------------------------------- public
-    def generate(self, prompts: list[str], *, n: int = 1, max_new_tokens: int = 256, stop: list[str] | None = None,
-                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> list[list[Completion]]:
+    def generate(
+        self,
+        prompts: list[str],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 256,
+        stop: list[str] | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> list[list[Completion]]:
         before = torch.get_num_threads()
         rows = min(len(prompts), max(1, self.batch_size // max(1, n))) * n  # rows of the largest chunk
         if self.threads:
@@ -201,7 +225,9 @@ class HFGenerator:
     @torch.inference_mode()
     def _generate(self, prompts, n, max_new_tokens, stop, temperature, top_p, seed) -> list[list[Completion]]:
         if n < 1 or max_new_tokens < 1:
-            raise ValueError(f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}")
+            raise ValueError(
+                f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}"
+            )
         prompts = list(prompts)
         if not prompts:
             return []
@@ -232,7 +258,8 @@ class HFGenerator:
         return results  # type: ignore[return-value]
 
     def encode(self, prompts: list[str]) -> list[list[int]]:
-        """Token ids of prompts (hiero.policy.prompt.encode_prompts: no doubled BOS, separators in context)."""
+        """Token ids of prompts (hiero.policy.prompt.encode_prompts: no doubled BOS, separators in
+        context)."""
         return encode_prompts(self.tokenizer, prompts)
 
     # ------------------------------------------------------------------------------- internals

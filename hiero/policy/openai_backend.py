@@ -91,7 +91,9 @@ class OpenAIGenerator:
                     raise BackendError(f"POST {url}: {type(e).__name__}: {getattr(e, 'reason', e)}") from None
                 wait, reason = self.backoff_s * 2**attempt, type(e).__name__
             self.stats["retries"] += 1
-            log.warning("POST %s failed (%s); retry %d/%d in %.1fs", url, reason, attempt + 1, self.max_retries, wait)
+            log.warning(
+                "POST %s failed (%s); retry %d/%d in %.1fs", url, reason, attempt + 1, self.max_retries, wait
+            )
             time.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -102,10 +104,21 @@ class OpenAIGenerator:
             return list(pool.map(fn, items))
 
     # ------------------------------------------------------------------------------- protocol
-    def generate(self, prompts: list[str], *, n: int = 1, max_new_tokens: int = 256, stop: list[str] | None = None,
-                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> list[list[Completion]]:
+    def generate(
+        self,
+        prompts: list[str],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 256,
+        stop: list[str] | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> list[list[Completion]]:
         if n < 1 or max_new_tokens < 1:
-            raise ValueError(f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}")
+            raise ValueError(
+                f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}"
+            )
 
         def one(prompt: str) -> list[Completion]:
             body = {"model": self.model, "prompt": prompt, "n": n, "max_tokens": max_new_tokens,
@@ -143,7 +156,12 @@ class OpenAIGenerator:
         """One /v1/chat/completions call per conversation (concurrently); returns the replies."""
 
         def one(messages: list[dict]) -> str:
-            body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+            body = {
+                "model": self.model,
+                "messages": messages,
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+            }
             if response_format is not None:
                 body["response_format"] = response_format
             if seed is not None:

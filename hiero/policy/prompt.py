@@ -37,8 +37,10 @@ from typing import Literal
 STEP_SEP = "\n"
 PARAGRAPH_SEP = "\n\n"
 PROMPT_FILE = "hiero_prompt.json"
-DEFAULT_INSTRUCTION = ("Solve it step by step, one step per paragraph, and end with \"The answer is\" followed "
-                       "by the final answer.")
+DEFAULT_INSTRUCTION = (
+    'Solve it step by step, one step per paragraph, and end with "The answer is" followed '
+    "by the final answer."
+)
 
 
 @cache
@@ -81,7 +83,9 @@ class PromptFormat:
         if self.style not in ("raw", "chat"):
             raise ValueError(f"prompt style {self.style!r}: choose raw or chat")
         if "\n" not in self.step_sep or self.step_sep.strip():
-            raise ValueError(f"step separator {self.step_sep!r}: give whitespace with a line break, e.g. '\\n\\n'")
+            raise ValueError(
+                f"step separator {self.step_sep!r}: give whitespace with a line break, e.g. '\\n\\n'"
+            )
         if self.style == "chat" and getattr(self.tokenizer, "chat_template", None) is None:
             raise ValueError("the chat prompt style needs a tokenizer with a chat template")
 
@@ -114,18 +118,26 @@ class PromptFormat:
                 raise ValueError("the tokenizer has no EOS token (needed to end a solution)")
             return [tok.eos_token_id]
         mark = "\x1fHIERO_END\x1f"
-        text = tok.apply_chat_template([{"role": "user", "content": "q"}, {"role": "assistant", "content": mark}],
-                                       tokenize=False)
+        text = tok.apply_chat_template(
+            [{"role": "user", "content": "q"}, {"role": "assistant", "content": mark}], tokenize=False
+        )
         tail = text.split(mark, 1)[1].split("\n", 1)[0] if mark in text else ""
         ids = tok(tail, add_special_tokens=False)["input_ids"] if tail else []
         if not ids:
             if tok.eos_token_id is None:
-                raise ValueError("the chat template ends an assistant turn with nothing and there is no EOS token")
+                raise ValueError(
+                    "the chat template ends an assistant turn with nothing and there is no EOS token"
+                )
             ids = [tok.eos_token_id]
         return ids
 
     def describe(self) -> dict:
-        return {"style": self.style, "step_sep": self.step_sep, "instruction": self.instruction, "system": self.system}
+        return {
+            "style": self.style,
+            "step_sep": self.step_sep,
+            "instruction": self.instruction,
+            "system": self.system,
+        }
 
 
 RAW = PromptFormat()
@@ -174,7 +186,11 @@ def encode_prompts(tokenizer, prompts: list[str], special: bool | None = None) -
         add = (not rendered) if special is None else special
         plain = tokenizer([prompts[i] for i in idx], add_special_tokens=add)["input_ids"]
         tail = [k for k, i in enumerate(idx) if prompts[i][-1:].isspace()]
-        probed = tokenizer([prompts[idx[k]] + PROBE for k in tail], add_special_tokens=add)["input_ids"] if tail else []
+        probed = (
+            tokenizer([prompts[idx[k]] + PROBE for k in tail], add_special_tokens=add)["input_ids"]
+            if tail
+            else []
+        )
         for k, ids in zip(tail, probed):
             # the probe must be its own last token, and the rest must spell the same text as the plain ids
             if len(ids) > 1 and tokenizer.decode(ids[-1:]) == PROBE and tokenizer.decode(ids[:-1]) == \

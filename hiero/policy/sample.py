@@ -27,11 +27,15 @@ from hiero.types import Problem, Solution
 class SampleConfig:
     """`hiero policy sample`."""
 
-    policy: str = field(default="", metadata={"help": "generator: model DIR, hf:DIR, openai:URL#MODEL or vllm:DIR"})
+    policy: str = field(
+        default="", metadata={"help": "generator: model DIR, hf:DIR, openai:URL#MODEL or vllm:DIR"}
+    )
     problems: str = field(default="", metadata={"help": "Problem JSONL"})
     out: str = field(default="", metadata={"help": "output Solution JSONL"})
     n: int = field(default=4, metadata={"help": "solutions per problem"})
-    temperature: float = field(default=0.7, metadata={"help": "sampling temperature (0: greedy, then n is 1)"})
+    temperature: float = field(
+        default=0.7, metadata={"help": "sampling temperature (0: greedy, then n is 1)"}
+    )
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
     max_new_tokens: int = field(default=256, metadata={"help": "token limit of one solution"})
     limit: int = field(default=0, metadata={"help": "only the first N problems (0: all)"})
@@ -45,15 +49,25 @@ def with_truth(problem: Problem, solution: Solution) -> Solution:
     ok = domain_of(problem).step_truth(problem, solution.steps) if solution.steps else None
     if ok is None:
         return solution
-    return replace(solution, labels=[int(x) for x in ok], first_error=next((i for i, t in enumerate(ok) if not t), -1))
+    return replace(
+        solution, labels=[int(x) for x in ok], first_error=next((i for i, t in enumerate(ok) if not t), -1)
+    )
 
 
 def sample(problems: list[Problem], generator, cfg: SampleConfig) -> list[list[Solution]]:
     """cfg.n graded solutions per problem (one per problem when temperature is 0)."""
     n = 1 if cfg.temperature <= 0 else cfg.n
-    search = PoolSettings(n=n, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                          seed=cfg.seed, gen_batch=cfg.batch_problems, pool_chunk=min(8, n),
-                          cache_dir=cfg.cache_dir, policy_id=policy_id(cfg.policy) if cfg.cache_dir else cfg.policy)
+    search = PoolSettings(
+        n=n,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        seed=cfg.seed,
+        gen_batch=cfg.batch_problems,
+        pool_chunk=min(8, n),
+        cache_dir=cfg.cache_dir,
+        policy_id=policy_id(cfg.policy) if cfg.cache_dir else cfg.policy,
+    )
     pool = sample_pool(problems, generator, search)
     return [[with_truth(p, s) for s in row] for p, row in zip(problems, pool, strict=True)]
 
@@ -75,9 +89,13 @@ def main(cfg: SampleConfig, generator=None) -> dict:
     flat = [s for row in rows for s in row]
     write_jsonl(cfg.out, flat)
     return {
-        "output": cfg.out, "problems": len(problems), "solutions": len(flat),
+        "output": cfg.out,
+        "problems": len(problems),
+        "solutions": len(flat),
         "accuracy": round(sum(bool(s.correct) for s in flat) / len(flat), 4),
         "pass_at_n": round(sum(any(s.correct for s in row) for row in rows) / len(rows), 4),
-        "with_correct_and_wrong": sum(any(s.correct for s in row) and not all(s.correct for s in row) for row in rows),
+        "with_correct_and_wrong": sum(
+            any(s.correct for s in row) and not all(s.correct for s in row) for row in rows
+        ),
         "time_s": round(time.time() - t0, 2),
     }

@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 class PoolSettings:
     """How a sample pool is drawn (test-time search configs extend it)."""
 
-    n: int = field(default=8, metadata={"help": "samples per problem (best_of_n), or candidates per step / per beam"})
+    n: int = field(
+        default=8, metadata={"help": "samples per problem (best_of_n), or candidates per step / per beam"}
+    )
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
     max_new_tokens: int = field(default=256, metadata={"help": "token limit of a full solution"})
@@ -62,10 +64,18 @@ def make_solution(problem: Problem, steps: list[str], **meta) -> Solution:
 
 
 def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, size: int, fmt: PromptFormat = RAW) -> dict:
-    return {"prompt": fmt.describe(), "policy": cfg.policy_id, "problems": fingerprint([p.to_dict() for p in problems]),
-            "seed": cfg.seed, "temperature": cfg.temperature, "top_p": cfg.top_p,
-            "max_new_tokens": cfg.max_new_tokens, "chunk": cfg.pool_chunk, "gen_batch": cfg.gen_batch,
-            "size": size}
+    return {
+        "prompt": fmt.describe(),
+        "policy": cfg.policy_id,
+        "problems": fingerprint([p.to_dict() for p in problems]),
+        "seed": cfg.seed,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "max_new_tokens": cfg.max_new_tokens,
+        "chunk": cfg.pool_chunk,
+        "gen_batch": cfg.gen_batch,
+        "size": size,
+    }
 
 
 def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSettings,
@@ -81,20 +91,33 @@ def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSett
     path = None
     fmt = format_of(generator)
     if cfg.cache_dir:
-        path = Path(cfg.cache_dir) / f"pool-{fingerprint(_pool_key(problems, cfg, n_chunks * chunk, fmt))}.jsonl"
+        path = (
+            Path(cfg.cache_dir) / f"pool-{fingerprint(_pool_key(problems, cfg, n_chunks * chunk, fmt))}.jsonl"
+        )
         if path.exists():
             return _read_pool(path, problems, size)
 
     pool: list[list[Solution]] = [[] for _ in problems]
     batches = list(range(0, len(problems), max(1, cfg.gen_batch)))
-    bar = tqdm(total=n_chunks * chunk * len(problems), desc="sample pool", unit="solution", dynamic_ncols=True,
-               disable=n_chunks * len(batches) < 2)
+    bar = tqdm(
+        total=n_chunks * chunk * len(problems),
+        desc="sample pool",
+        unit="solution",
+        dynamic_ncols=True,
+        disable=n_chunks * len(batches) < 2,
+    )
     for c in range(n_chunks):
         for b in batches:
             part = problems[b:b + cfg.gen_batch]
             outs = generator.generate(
-                [fmt.prompt(p.question) for p in part], n=chunk, max_new_tokens=cfg.max_new_tokens,
-                stop=None, temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "pool", c, b))
+                [fmt.prompt(p.question) for p in part],
+                n=chunk,
+                max_new_tokens=cfg.max_new_tokens,
+                stop=None,
+                temperature=cfg.temperature,
+                top_p=cfg.top_p,
+                seed=derive_seed(cfg.seed, "pool", c, b),
+            )
             for j, (p, comps) in enumerate(zip(part, outs, strict=True)):
                 for k, comp in enumerate(comps):
                     pool[b + j].append(make_solution(p, fmt.split(comp.text), sample=c * chunk + k,

@@ -65,16 +65,30 @@ class ServeConfig:
     policy: str = field(default="", metadata={"help": "Hugging Face model folder to serve"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to bind (loopback by default)"})
     port: int = field(default=8000, metadata={"help": "port (0: any free port, printed at start)"})
-    model_name: str = field(default="", metadata={"help": "model id clients send (default: the --policy path)"})
+    model_name: str = field(
+        default="", metadata={"help": "model id clients send (default: the --policy path)"}
+    )
     batch_size: int = field(default=64, metadata={"help": "rows per batched decode (prompts x n)"})
     batch_wait_ms: float = field(default=5.0, metadata={"help": "how long to gather concurrent requests"})
     max_tokens_limit: int = field(default=4096, metadata={"help": "largest max_tokens a request may ask for"})
-    max_request_tokens: int = field(default=32768, metadata={
-        "help": "per-request budget: prompts x n x max_tokens at most this (larger requests get HTTP 400), so no "
-                "request holds the model for long"})
-    max_concurrency: int = field(default=64, metadata={
-        "help": "clients expected at once: the listen backlog (connections waiting to be accepted) is sized for it"})
-    api_key_env: str = field(default="", metadata={"help": "env var holding the key clients must send ('' = open)"})
+    max_request_tokens: int = field(
+        default=32768,
+        metadata={
+            "help": "per-request budget: prompts x n x max_tokens at most this (larger requests get HTTP "
+                    "400), so no "
+            "request holds the model for long"
+        },
+    )
+    max_concurrency: int = field(
+        default=64,
+        metadata={
+            "help": "clients expected at once: the listen backlog (connections waiting to be accepted) is "
+                    "sized for it"
+        },
+    )
+    api_key_env: str = field(
+        default="", metadata={"help": "env var holding the key clients must send ('' = open)"}
+    )
     device: str = field(default="", metadata={"help": "torch device ('' = cuda if available, else cpu)"})
 
 
@@ -115,7 +129,8 @@ class UnknownModel(RequestError):
 @dataclass
 class _Job:
     prompts: list[str]
-    settings: tuple  # (n, max_tokens, stop tuple, temperature, top_p, seed): requests with equal ones batch together
+    # (n, max_tokens, stop tuple, temperature, top_p, seed): requests with equal ones batch together
+    settings: tuple
     done: threading.Event = field(default_factory=threading.Event)
     result: list[list[Completion]] | None = None
     error: Exception | None = None
@@ -207,12 +222,16 @@ class CompletionServer:
         if cfg.max_concurrency < 1 or cfg.max_request_tokens < 1 or cfg.batch_size < 1:
             raise ValueError("--max-concurrency, --max-request-tokens and --batch-size must be >= 1")
         try:
-            self.httpd = _QuietServer((cfg.host, cfg.port), self._handler_class(), backlog=max(16, cfg.max_concurrency))
+            self.httpd = _QuietServer(
+                (cfg.host, cfg.port), self._handler_class(), backlog=max(16, cfg.max_concurrency)
+            )
         except OSError as e:  # a busy port, a host that is not this machine's: one line, not a traceback
             self._closed = True
             self._queue.put(None)
-            raise ValueError(f"cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e} "
-                             "(another server on that port? choose one with --port)") from None
+            raise ValueError(
+                f"cannot listen on {cfg.host}:{cfg.port}: {e.strerror or e} "
+                "(another server on that port? choose one with --port)"
+            ) from None
         self.httpd.daemon_threads = True
 
     @property
@@ -295,22 +314,33 @@ class CompletionServer:
             raise UnknownModel(f"field 'model': {model!r} is not served here; this server serves "
                                f"{self.model_name!r} (GET /v1/models)")
         if body.get("stream"):  # answering with one JSON body would break a client that reads events
-            raise RequestError("field 'stream': this server does not stream; send \"stream\": false or leave it out")
+            raise RequestError(
+                "field 'stream': this server does not stream; send \"stream\": false or leave it out"
+            )
         if chat and "max_tokens" not in body:  # the chat API's newer name, and a chat-sized default
-            body = {**body, "max_tokens": body.get("max_completion_tokens") or min(512, self.cfg.max_tokens_limit)}
+            body = {
+                **body,
+                "max_tokens": body.get("max_completion_tokens") or min(512, self.cfg.max_tokens_limit),
+            }
         settings = parse_settings(body, self.cfg.max_tokens_limit)
         if chat:
             prompts = [chat_prompt(self.generator, body.get("messages"))]
         else:
             prompt = body.get("prompt")
             prompts = [prompt] if isinstance(prompt, str) else prompt
-            if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
+            if (
+                not isinstance(prompts, list)
+                or not prompts
+                or not all(isinstance(p, str) and p for p in prompts)
+            ):
                 raise RequestError("field 'prompt': expected a non-empty string or list of strings")
         cost = len(prompts) * settings[0] * settings[1]
         if cost > self.cfg.max_request_tokens:
-            raise RequestError(f"fields 'n', 'max_tokens', 'prompt': {len(prompts)} prompt(s) x n {settings[0]} x "
-                               f"max_tokens {settings[1]} = {cost} tokens exceeds this server's per-request budget "
-                               f"{self.cfg.max_request_tokens} (--max-request-tokens); split the request")
+            raise RequestError(
+                f"fields 'n', 'max_tokens', 'prompt': {len(prompts)} prompt(s) x n {settings[0]} x "
+                f"max_tokens {settings[1]} = {cost} tokens exceeds this server's per-request budget "
+                f"{self.cfg.max_request_tokens} (--max-request-tokens); split the request"
+            )
         with self._lock:
             self.stats["requests"] += 1
         try:
@@ -324,10 +354,13 @@ class CompletionServer:
         for i, row in enumerate(outs):
             for j, c in enumerate(row):
                 total += c.n_tokens
-                choice = {"index": i * n + j, "finish_reason": "length" if c.finish_reason == "length" else "stop",
-                          # a str means "a stop string matched" to clients (vLLM's convention), null means EOS
-                          "stop_reason": (c.stop_string or "") if c.finish_reason == "stop" else None,
-                          "n_tokens": c.n_tokens}
+                choice = {
+                    "index": i * n + j,
+                    "finish_reason": "length" if c.finish_reason == "length" else "stop",
+                    # a str means "a stop string matched" to clients (vLLM's convention), null means EOS
+                    "stop_reason": (c.stop_string or "") if c.finish_reason == "stop" else None,
+                    "n_tokens": c.n_tokens,
+                }
                 if chat:
                     choice["message"] = {"role": "assistant", "content": c.text}
                 else:
@@ -392,7 +425,9 @@ class CompletionServer:
                     length = -1
                 if not 0 <= length <= MAX_BODY_BYTES:
                     self.close_connection = True
-                    return self._error(400 if length < 0 else 413, f"Content-Length must be 0..{MAX_BODY_BYTES}")
+                    return self._error(
+                        400 if length < 0 else 413, f"Content-Length must be 0..{MAX_BODY_BYTES}"
+                    )
                 raw = self.rfile.read(length)
                 if not server._authorized(self.headers.get("Authorization")):
                     return self._error(401, "missing or wrong API key")
@@ -403,7 +438,9 @@ class CompletionServer:
                     body = json.loads(raw.decode("utf-8"))
                     if not isinstance(body, dict):
                         raise RequestError("request body must be a JSON object")
-                    answer = server.completions(body, chat=path.endswith("chat/completions"), gone=self._client_gone)
+                    answer = server.completions(
+                        body, chat=path.endswith("chat/completions"), gone=self._client_gone
+                    )
                     if answer is None:  # the client disconnected: its job was cancelled
                         self.close_connection = True
                         return

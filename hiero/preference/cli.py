@@ -1,7 +1,9 @@
 """CLI of the preference stage: `hiero po pairs | train | eval | judge`.
 
-    hiero po pairs --solutions sols.jsonl [--trees trees.jsonl] [--prefs prefs.jsonl] [--prm800k prm.jsonl] -o pairs.jsonl
-    hiero po train --loss hipo --weight-preset mt-bias --model runs/policy --pairs pairs.jsonl -o runs/hipo --max-steps 100
+    hiero po pairs --solutions sols.jsonl [--trees trees.jsonl] [--prefs prefs.jsonl] [--prm800k prm.jsonl] \\
+        -o pairs.jsonl
+    hiero po train --loss hipo --weight-preset mt-bias --model runs/policy --pairs pairs.jsonl \\
+        -o runs/hipo --max-steps 100
     hiero po eval --models base=runs/policy,hipo=runs/hipo --problems test.jsonl -o eval.json
     hiero po judge responses.jsonl --base-url http://127.0.0.1:8000/v1 -o judged.jsonl
 """
@@ -15,14 +17,21 @@ from hiero.config import add_config_args, config_from_args
 
 
 def register(sub) -> None:
-    po = sub.add_parser("po", help="preference optimisation: DPO / IPO / hinge / HiPO (pairs | train | eval | judge)")
+    po = sub.add_parser(
+        "po", help="preference optimisation: DPO / IPO / hinge / HiPO (pairs | train | eval | judge)"
+    )
     psub = po.add_subparsers(dest="po_command", metavar="ACTION", required=True)
     from hiero.preference.evaluate import POEvalConfig
     from hiero.preference.pairs import PairsConfig
     from hiero.preference.train import POTrainConfig
 
     for name, cls, help_text, func in (
-        ("pairs", PairsConfig, "build preference pairs (solutions | trees | prefs | PRM800K files) with segments", _pairs),
+        (
+            "pairs",
+            PairsConfig,
+            "build preference pairs (solutions | trees | prefs | PRM800K files) with segments",
+            _pairs,
+        ),
         ("train", POTrainConfig, "train with DPO / IPO / hinge / HiPO", _train),
         ("eval", POEvalConfig, "accuracy (and judge scores) of several models, same prompt for all", _eval),
     ):

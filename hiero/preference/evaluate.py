@@ -7,7 +7,8 @@
 Every model answers every held-out problem greedily in its own prompt format (`hiero.policy.prompt`: the
 raw template, or its chat template; DPO / HiPO models carry their base's, so all compared models share one),
 through `hiero.policy.generators.evaluate_accuracy`,
-and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading); "ci95" holds
+and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading); "ci95"
+holds
 95% bootstrap intervals over problems of each accuracy, "vs_first" each model minus the first one
 (paired by problem: same problems, so the interval is of the difference). When a judge
 server is given, each solution is also scored with the paper's 11-criterion rubric, and chosen model
@@ -36,24 +37,37 @@ from hiero.preference.chat import make_chat_client
 from hiero.preference.judge import PairwiseJudge, RubricJudge, summarise_pairwise, summarise_rubric
 from hiero.types import Problem
 
-PROMPT_NOTE = "each model's own prompt format (hiero.policy.prompt.prompt_format); models trained from one base share it"
+PROMPT_NOTE = ("each model's own prompt format (hiero.policy.prompt.prompt_format); models trained from one "
+               "base share it")
 
 
 @dataclass
 class POEvalConfig:
-    models: list[str] = field(default_factory=list, metadata={"help": "NAME=DIR,... (e.g. base=runs/policy,hipo=runs/hipo)"})
+    models: list[str] = field(
+        default_factory=list, metadata={"help": "NAME=DIR,... (e.g. base=runs/policy,hipo=runs/hipo)"}
+    )
     problems: str = field(default="", metadata={"help": "held-out Problem JSONL"})
     limit: int = field(default=0, metadata={"help": "first N problems only (0: all)"})
     max_new_tokens: int = field(default=128, metadata={"help": "generation budget per solution"})
     batch_size: int = field(default=64, metadata={"help": "prompts per generation batch"})
-    judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge server (off if unset)"})
+    judge_base_url: str | None = field(
+        default=None, metadata={"help": "OpenAI-compatible judge server (off if unset)"}
+    )
     judge_model: str = field(default="gpt-4.1", metadata={"help": "judge model name"})
-    judge_limit: int = field(default=0, metadata={"help": "judge only the first N solutions per model (0: all)"})
-    pairwise: list[str] = field(default_factory=list, metadata={"help": "model pairs for the pairwise judge, X:Y,..."})
+    judge_limit: int = field(
+        default=0, metadata={"help": "judge only the first N solutions per model (0: all)"}
+    )
+    pairwise: list[str] = field(
+        default_factory=list, metadata={"help": "model pairs for the pairwise judge, X:Y,..."}
+    )
     cache_dir: str = field(default="runs/cache/po", metadata={"help": "judge reply cache root"})
     out: str = field(default="runs/po_eval.json", metadata={"help": "summary JSON"})
-    device: str | None = field(default=None, metadata={"help": "generation device (default: cuda if available)"})
-    solutions_out: str | None = field(default=None, metadata={"help": "also write every model's solutions here (JSONL)"})
+    device: str | None = field(
+        default=None, metadata={"help": "generation device (default: cuda if available)"}
+    )
+    solutions_out: str | None = field(
+        default=None, metadata={"help": "also write every model's solutions here (JSONL)"}
+    )
 
 
 def parse_models(items: list[str]) -> dict[str, str]:
@@ -74,7 +88,9 @@ def accuracy_intervals(hits: dict[str, list[bool]]) -> tuple[dict, dict]:
 
     x = {k: np.asarray(v, dtype=np.float64) for k, v in hits.items()}
     if len({len(v) for v in x.values()}) > 1:
-        raise ValueError(f"models answered different numbers of problems: { {k: len(v) for k, v in x.items()} }")
+        raise ValueError(
+            f"models answered different numbers of problems: { {k: len(v) for k, v in x.items()} }"
+        )
     ci = {k: [round(b, 4) for b in bootstrap_ci(v)] for k, v in x.items()}
     first = next(iter(x), None)
     vs = {k: {"than": first, "delta": round(float((v - x[first]).mean()), 4),
@@ -82,10 +98,20 @@ def accuracy_intervals(hits: dict[str, list[bool]]) -> tuple[dict, dict]:
     return ci, vs
 
 
-def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: int = 128, batch_size: int = 64,
-            judge_client=None, judge_model: str = "gpt-4.1", judge_limit: int = 0,
-            pairwise: list[tuple[str, str]] | None = None, cache_dir: str | Path | None = None,
-            device: str | None = None, solutions_out: str | Path | None = None) -> dict:
+def compare(
+    models: dict[str, str],
+    problems: list[Problem],
+    *,
+    max_new_tokens: int = 128,
+    batch_size: int = 64,
+    judge_client=None,
+    judge_model: str = "gpt-4.1",
+    judge_limit: int = 0,
+    pairwise: list[tuple[str, str]] | None = None,
+    cache_dir: str | Path | None = None,
+    device: str | None = None,
+    solutions_out: str | Path | None = None,
+) -> dict:
     """Greedy accuracy of each model on `problems` (same prompt for all) and, with a judge client,
     rubric means per model and pairwise win rates. Returns a JSON-able dict. With `solutions_out`,
     every solution is also written there, one row {model, id, question, answer, solution, correct}
@@ -99,14 +125,24 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
     texts, hits = {}, {}
     for name, path in models.items():
         gen = HFGenerator(path, batch_size=batch_size, device=device)
-        acc = evaluate_accuracy(gen, problems, batch_size=batch_size, max_new_tokens=max_new_tokens, return_texts=True)
+        acc = evaluate_accuracy(
+            gen, problems, batch_size=batch_size, max_new_tokens=max_new_tokens, return_texts=True
+        )
         texts[name] = acc.pop("texts")
         correct = acc.pop("correct")
         result["accuracy"][name] = round(acc["accuracy"], 4)
         hits[name] = correct
-        result["models"][name] = {"dir": str(path), **acc, "examples": [
-            {"question": p.question, "solution": t, "correct": c} for p, t, c in list(zip(problems, texts[name], correct))[:3]]}
-        if all(domain_of(p).checks_steps for p in problems):  # segment quality checked by the domain, no judge
+        result["models"][name] = {
+            "dir": str(path),
+            **acc,
+            "examples": [
+                {"question": p.question, "solution": t, "correct": c}
+                for p, t, c in list(zip(problems, texts[name], correct))[:3]
+            ],
+        }
+        if all(
+            domain_of(p).checks_steps for p in problems
+        ):  # segment quality checked by the domain, no judge
             from hiero.evaluation.domain_checks import segment_quality
 
             result.setdefault("segments", {})[name] = segment_quality(problems, texts[name])
@@ -125,8 +161,10 @@ def compare(models: dict[str, str], problems: list[Problem], *, max_new_tokens: 
     result["judge"] = {name: summarise_rubric(rubric.score(qs, texts[name][:n_j], refs)) for name in models}
     if pairwise:
         pj = PairwiseJudge(judge_client, judge_model, cache)
-        result["pairwise"] = {f"{x}_vs_{y}": summarise_pairwise(pj.compare(qs, texts[x][:n_j], texts[y][:n_j]))
-                              for x, y in pairwise}
+        result["pairwise"] = {
+            f"{x}_vs_{y}": summarise_pairwise(pj.compare(qs, texts[x][:n_j], texts[y][:n_j]))
+            for x, y in pairwise
+        }
     result["judge_requests"] = rubric.chat.calls + (pj.chat.calls if pairwise else 0)
     return result
 
@@ -144,14 +182,26 @@ def main(cfg: POEvalConfig) -> dict:
             raise ValueError(f"--pairwise entries are X:Y with X and Y among {sorted(models)}, got {item!r}")
         pairs.append((x, y))
     client = make_chat_client(cfg.judge_base_url, cfg.judge_model) if cfg.judge_base_url else None
-    result = compare(models, problems, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-                     judge_client=client, judge_model=cfg.judge_model, judge_limit=cfg.judge_limit,
-                     pairwise=pairs, cache_dir=cfg.cache_dir, device=cfg.device, solutions_out=cfg.solutions_out)
+    result = compare(
+        models,
+        problems,
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.batch_size,
+        judge_client=client,
+        judge_model=cfg.judge_model,
+        judge_limit=cfg.judge_limit,
+        pairwise=pairs,
+        cache_dir=cfg.cache_dir,
+        device=cfg.device,
+        solutions_out=cfg.solutions_out,
+    )
     write_json(cfg.out, result)
     return result
 
 
-def judge_file(path: str, out: str, base_url: str, model: str = "gpt-4.1", cache_dir: str = "runs/cache/po") -> dict:
+def judge_file(
+    path: str, out: str, base_url: str, model: str = "gpt-4.1", cache_dir: str = "runs/cache/po"
+) -> dict:
     """Rubric-score rows {question, response[, reference]} of a JSONL file; writes one score per row."""
     rows = list(read_jsonl(path))
     for i, r in enumerate(rows, start=1):

@@ -69,7 +69,8 @@ def _json_object(reply: str) -> dict:
 def parse_rubric(reply: str) -> dict:
     """Check a rubric reply and add group means and the overall mean.
 
-    >>> r = parse_rubric(json.dumps({**{c: 6 for c in CRITERIA}, "Consistency": 9, "verbosity": "long", "final_comment": "ok"}))
+    >>> r = parse_rubric(json.dumps({**{c: 6 for c in CRITERIA}, "Consistency": 9, "verbosity": "long",
+    ...                              "final_comment": "ok"}))
     >>> r["Coherence"], r["Accuracy"], r["overall"], r["verbosity"], r["comment"]
     (7.0, 6.0, 6.2727, 'long', 'ok')
     """
@@ -106,7 +107,9 @@ class RubricJudge:
     def __post_init__(self):
         self.chat = CachedChat(self.client, self.model, self.cache_dir, self.temperature)
 
-    def score(self, questions: list[str], responses: list[str], references: list[str] | None = None) -> list[dict]:
+    def score(
+        self, questions: list[str], responses: list[str], references: list[str] | None = None
+    ) -> list[dict]:
         tpl = template("judge_rubric.txt")
         refs = references or [""] * len(questions)
         prompts = [fill(tpl, question=q, reference=r or "(not given)", response=s)
@@ -148,8 +151,14 @@ class PairwiseJudge:
 
     def compare(self, questions: list[str], xs: list[str], ys: list[str]) -> list[str]:
         tpl = template("judge_pairwise.txt")
-        fwd = [fill(tpl, question=q, response_a=x, response_b=y) for q, x, y in zip(questions, xs, ys, strict=True)]
-        rev = [fill(tpl, question=q, response_a=y, response_b=x) for q, x, y in zip(questions, xs, ys, strict=True)]
+        fwd = [
+            fill(tpl, question=q, response_a=x, response_b=y)
+            for q, x, y in zip(questions, xs, ys, strict=True)
+        ]
+        rev = [
+            fill(tpl, question=q, response_a=y, response_b=x)
+            for q, x, y in zip(questions, xs, ys, strict=True)
+        ]
         replies = self.chat.ask("pairwise:" + fingerprint(tpl), fwd + rev)
         n = len(questions)
         out = []

@@ -2,7 +2,8 @@
 
     segment_logps(model, input_ids, attention_mask, segment_ids, n_segments)
         input_ids, attention_mask : (N, T) long   (a pair batch is [chosen_1…chosen_B, rejected_1…rejected_B])
-        segment_ids               : (N, T) long   (IGNORE_INDEX prompt/pad, -1 other completion token, k segment)
+        segment_ids               : (N, T) long   (IGNORE_INDEX prompt/pad, -1 other completion token, k
+                                                  segment)
         returns sums (N, K+1) float32 (K segments, then the whole completion) and counts (N, K+1) long
 
 Only the log-probs of the TAKEN tokens are computed: the LM head is applied to the completion
@@ -43,8 +44,12 @@ def _head_only_ok(model) -> bool:
     """Can we run the decoder and apply the LM head ourselves? Not for models that post-process
     logits (soft-capping, logit scaling), where the full forward is used instead."""
     cfg = getattr(model, "config", None)
-    return (hasattr(model, "get_decoder") and model.get_output_embeddings() is not None
-            and not getattr(cfg, "final_logit_softcapping", None) and getattr(cfg, "logit_scale", None) is None)
+    return (
+        hasattr(model, "get_decoder")
+        and model.get_output_embeddings() is not None
+        and not getattr(cfg, "final_logit_softcapping", None)
+        and getattr(cfg, "logit_scale", None) is None
+    )
 
 
 def segment_logps(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, segment_ids: torch.Tensor,
@@ -74,7 +79,8 @@ def scatter_segments(lp: torch.Tensor, rows: torch.Tensor, seg: torch.Tensor, n_
     Returns sums (n_rows, K+1) and counts (n_rows, K+1); column K sums every completion token
     (segment or not), i.e. the whole-response log-prob.
 
-    >>> s, c = scatter_segments(torch.tensor([-1., -2., -4.]), torch.tensor([0, 0, 0]), torch.tensor([0, -1, 1]), 1, 2)
+    >>> s, c = scatter_segments(torch.tensor([-1., -2., -4.]), torch.tensor([0, 0, 0]),
+    ...                         torch.tensor([0, -1, 1]), 1, 2)
     >>> s.tolist(), c.tolist()
     ([[-1.0, -4.0, -7.0]], [[1, 1, 3]])
     """
@@ -90,13 +96,21 @@ def scatter_segments(lp: torch.Tensor, rows: torch.Tensor, seg: torch.Tensor, n_
     return sums, counts
 
 
-def segment_logps_shared_prompt(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, resp_ids: torch.Tensor,
-                                resp_mask: torch.Tensor, resp_seg: torch.Tensor, n_segments: int,
-                                chunk_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+def segment_logps_shared_prompt(
+    model,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    resp_ids: torch.Tensor,
+    resp_mask: torch.Tensor,
+    resp_seg: torch.Tensor,
+    n_segments: int,
+    chunk_size: int = 2048,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """`segment_logps` of a pair batch, running each shared prompt once instead of twice.
 
     prompt_ids, prompt_mask        (B, P) long, LEFT-padded: every prompt ends at column P-1
-    resp_ids, resp_mask, resp_seg  (2B, R) long, RIGHT-padded, rows [chosen_1…chosen_B, rejected_1…rejected_B];
+    resp_ids, resp_mask, resp_seg  (2B, R) long, RIGHT-padded, rows [chosen_1…chosen_B,
+                                   rejected_1…rejected_B];
                                    resp_seg holds each response token's segment id (-1: none),
                                    IGNORE_INDEX on padding
     returns sums (2B, K+1) float32 and counts (2B, K+1) long, as `segment_logps`

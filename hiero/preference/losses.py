@@ -145,7 +145,8 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_cho
              ref_rejected: torch.Tensor, beta: float, *, compat: str = "none") -> torch.Tensor:
     """Plain DPO on whole-response log-probs, all shapes (B,) -> per-pair losses (B,).
 
-    >>> pc, pr, rc, rr = torch.tensor([-1.0]), torch.tensor([-3.0]), torch.tensor([-2.0]), torch.tensor([-2.0])
+    >>> pc, pr = torch.tensor([-1.0]), torch.tensor([-3.0])
+    >>> rc, rr = torch.tensor([-2.0]), torch.tensor([-2.0])
     >>> round(float(dpo_loss(pc, pr, rc, rr, beta=1.0)), 6)    # −log σ(2)
     0.126928
     """

@@ -46,7 +46,8 @@ term for it is zero there) and counted in `missing_segments`.
 Run: `hiero po pairs --solutions sols.jsonl -o pairs.jsonl`; Python: `main(PairsConfig(...))`.
 
 Departures: the paper builds pairs only from Math StackExchange votes; solution and tree pairs are
-this project's additions (the HiPO paper's data section, arXiv 2604.20140). A "correct prefix" in a tree is a path whose steps are
+this project's additions (the HiPO paper's data section, arXiv 2604.20140). A "correct prefix" in a tree is a
+path whose steps are
 all known right (`step_correct`) or, without ground truth, all have MC score >= --prefix-min-mc.
 """
 
@@ -80,34 +81,71 @@ log = logging.getLogger(__name__)
 @dataclass
 class PairsConfig:
     out: str = field(default="pairs.jsonl", metadata={"help": "output pairs JSONL"})
-    solutions: str | None = field(default=None, metadata={"help": "Solution JSONL (or GSM8K example_model_solutions.jsonl)"})
+    solutions: str | None = field(
+        default=None, metadata={"help": "Solution JSONL (or GSM8K example_model_solutions.jsonl)"}
+    )
     trees: str | None = field(default=None, metadata={"help": "reasoning trees JSONL"})
-    prefs: str | None = field(default=None, metadata={"help": "preference rows (question|prompt, chosen, rejected)"})
-    prm800k: str | None = field(default=None, metadata={
-        "help": "PRM800K file (raw, converted, stepwise, --emit rows): Step-DPO pairs of +1 vs -1 rated steps"})
-    problems: str | None = field(default=None, metadata={"help": "Problem JSONL to fill in questions missing from solutions"})
+    prefs: str | None = field(
+        default=None, metadata={"help": "preference rows (question|prompt, chosen, rejected)"}
+    )
+    prm800k: str | None = field(
+        default=None,
+        metadata={
+            "help": "PRM800K file (raw, converted, stepwise, --emit rows): Step-DPO pairs of +1 vs -1 rated "
+                    "steps"
+        },
+    )
+    problems: str | None = field(
+        default=None, metadata={"help": "Problem JSONL to fill in questions missing from solutions"}
+    )
     prefs_text: Literal["original", "decomposed"] = field(
-        default="decomposed", metadata={"help": "authors' decomposed file: train on its Rq/Mt/Ra rewrite with exact "
-                                                "segments (as the authors did), or on the original answers"})
-    rm: str | None = field(default=None, metadata={"help": "solutions: reward-model folder that picks chosen/rejected"})
+        default="decomposed",
+        metadata={
+            "help": "authors' decomposed file: train on its Rq/Mt/Ra rewrite with exact "
+            "segments (as the authors did), or on the original answers"
+        },
+    )
+    rm: str | None = field(
+        default=None, metadata={"help": "solutions: reward-model folder that picks chosen/rejected"}
+    )
     rm_threshold: float | None = field(default=None, metadata={
         "help": "solutions with --rm: min step score a chosen solution needs (default 0.7 for a reward model "
                 "whose scores are probabilities; required for one whose scores are not)"})
-    greedy: str | None = field(default=None, metadata={"help": "solutions: the policy's greedy solutions (Solution JSONL); "
-                                                               "a wrong one is the rejected side"})
-    by_segment: bool = field(default=False, metadata={
-        "help": "solutions: chosen = right in every segment, rejected = wrong in exactly one, named in meta.segment "
-                "(checked by the problem's domain: the built-in one; needs --problems), with exact segment spans"})
+    greedy: str | None = field(
+        default=None,
+        metadata={
+            "help": "solutions: the policy's greedy solutions (Solution JSONL); "
+            "a wrong one is the rejected side"
+        },
+    )
+    by_segment: bool = field(
+        default=False,
+        metadata={
+            "help": "solutions: chosen = right in every segment, rejected = wrong in exactly one, named in "
+                    "meta.segment "
+            "(checked by the problem's domain: the built-in one; needs --problems), with exact segment spans"
+        },
+    )
     max_per_problem: int = field(default=1, metadata={"help": "pairs per problem from solutions / per tree / "
                                                                "per PRM800K solution"})
-    min_gap: float = field(default=0.5, metadata={"help": "trees: minimum MC-score gap between chosen and rejected step"})
-    prefix_min_mc: float = field(default=0.5, metadata={"help": "trees: MC score every prefix step needs without ground truth"})
-    tree_response: Literal["step", "leaf"] = field(default="step", metadata={"help": "trees: next step only, or down to a leaf"})
+    min_gap: float = field(
+        default=0.5, metadata={"help": "trees: minimum MC-score gap between chosen and rejected step"}
+    )
+    prefix_min_mc: float = field(
+        default=0.5, metadata={"help": "trees: MC score every prefix step needs without ground truth"}
+    )
+    tree_response: Literal["step", "leaf"] = field(
+        default="step", metadata={"help": "trees: next step only, or down to a leaf"}
+    )
     segmenter: Literal["auto", "tags", "heuristic", "llm", "none"] = field(
         default="auto", metadata={"help": "how to fill in missing segments"})
     resegment: bool = field(default=False, metadata={"help": "replace segments already in the input"})
-    llm_mode: Literal["split", "rewrite"] = field(default="split", metadata={"help": "LLM decomposer: split in place or rewrite"})
-    llm_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server for --segmenter llm"})
+    llm_mode: Literal["split", "rewrite"] = field(
+        default="split", metadata={"help": "LLM decomposer: split in place or rewrite"}
+    )
+    llm_base_url: str | None = field(
+        default=None, metadata={"help": "OpenAI-compatible server for --segmenter llm"}
+    )
     llm_model: str = field(default="gpt-4.1", metadata={"help": "decomposer model name"})
     cache_dir: str = field(default="runs/cache/po", metadata={"help": "where LLM replies are cached"})
     seed: int = field(default=0, metadata={"help": "random seed (which pairs are drawn)"})
@@ -136,7 +174,9 @@ def load_solutions(path: str, problems: dict[str, Problem] | None = None) -> lis
     return sols
 
 
-def pairs_from_solutions(solutions: list[Solution], max_per_problem: int = 1, seed: int = 0) -> list[PreferencePair]:
+def pairs_from_solutions(
+    solutions: list[Solution], max_per_problem: int = 1, seed: int = 0
+) -> list[PreferencePair]:
     """A correct vs an incorrect solution of the same problem (distinct texts), up to max_per_problem."""
     rng = random.Random(seed)
     groups: dict[str, list[Solution]] = defaultdict(list)
@@ -154,8 +194,13 @@ def pairs_from_solutions(solutions: list[Solution], max_per_problem: int = 1, se
     return out
 
 
-def pairs_from_scored_solutions(solutions: list[Solution], scores: list[float], threshold: float,
-                                greedy: dict[str, Solution] | None = None, max_per_problem: int = 1) -> list[PreferencePair]:
+def pairs_from_scored_solutions(
+    solutions: list[Solution],
+    scores: list[float],
+    threshold: float,
+    greedy: dict[str, Solution] | None = None,
+    max_per_problem: int = 1,
+) -> list[PreferencePair]:
     """Pairs picked by a reward model: `scores[i]` is solution i's min step score.
 
     Per problem, chosen = the correct solutions with score >= threshold, best first; rejected = the
@@ -176,10 +221,21 @@ def pairs_from_scored_solutions(solutions: list[Solution], scores: list[float], 
             bad = [(g, None)] + [b for b in bad if b[0].text != g.text]
         combos = [(c, r) for c, r in zip(good, bad, strict=False) if c[0].text != r[0].text]
         for j, ((c, cv), (r, rv)) in enumerate(combos[:max_per_problem]):
-            out.append(PreferencePair(prompt=build_prompt(c.question), chosen=c.text, rejected=r.text, id=f"{pid}-s{j}",
-                                      meta={"source": "solutions", "problem_id": pid, "chosen_rm": round(cv, 4),
-                                            "rejected_rm": None if rv is None else round(rv, 4),
-                                            "rejected_greedy": rv is None}))
+            out.append(
+                PreferencePair(
+                    prompt=build_prompt(c.question),
+                    chosen=c.text,
+                    rejected=r.text,
+                    id=f"{pid}-s{j}",
+                    meta={
+                        "source": "solutions",
+                        "problem_id": pid,
+                        "chosen_rm": round(cv, 4),
+                        "rejected_rm": None if rv is None else round(rv, 4),
+                        "rejected_greedy": rv is None,
+                    },
+                )
+            )
     return out
 
 
@@ -202,8 +258,10 @@ def pairs_from_segments(solutions: list[Solution], problems: dict[str, Problem],
             raise ValueError(f"solution {i} ({s.problem_id!r}): no such problem in --problems")
         checks = domain_of(problem).segment_checks(problem, s.steps)
         if checks is None:
-            raise ValueError(f"solution {i} ({s.problem_id!r}): the {domain_of(problem).name} domain cannot check "
-                             "segments; --by-segment needs the built-in domain")
+            raise ValueError(
+                f"solution {i} ({s.problem_id!r}): the {domain_of(problem).name} domain cannot check "
+                "segments; --by-segment needs the built-in domain"
+            )
         groups[s.problem_id].append((s, [k for k in SEGMENTS if not checks[k]]))
     out = []
     for pid, xs in groups.items():
@@ -221,10 +279,17 @@ def pairs_from_segments(solutions: list[Solution], problems: dict[str, Problem],
                     turns.append((k, by_seg[k].pop()))
         for j, (k, bad) in enumerate(turns[:max_per_problem]):
             chosen = good[j % len(good)]
-            out.append(PreferencePair(prompt=build_prompt(chosen.question), chosen=chosen.text, rejected=bad.text,
-                                      id=f"{pid}-g{j}", chosen_segments=segment_spans(chosen.steps),
-                                      rejected_segments=segment_spans(bad.steps),
-                                      meta={"source": "segments", "problem_id": pid, "segment": k}))
+            out.append(
+                PreferencePair(
+                    prompt=build_prompt(chosen.question),
+                    chosen=chosen.text,
+                    rejected=bad.text,
+                    id=f"{pid}-g{j}",
+                    chosen_segments=segment_spans(chosen.steps),
+                    rejected_segments=segment_spans(bad.steps),
+                    meta={"source": "segments", "problem_id": pid, "segment": k},
+                )
+            )
     return out
 
 
@@ -284,8 +349,15 @@ def pairs_from_tree(tree: Tree, *, min_gap: float = 0.5, prefix_min_mc: float = 
             c, r = tree.nodes[hi], tree.nodes[lo]
             chosen, rejected = (n.step if n.terminal else n.step + STEP_SEP for n in (c, r))
             meta["continues"] = {"chosen": not c.terminal, "rejected": not r.terminal}
-        out.append(PreferencePair(prompt=build_prompt(tree.problem.question, prefix), chosen=chosen, rejected=rejected,
-                                  id=f"{tree.problem.id}-n{nid}", meta=meta))
+        out.append(
+            PreferencePair(
+                prompt=build_prompt(tree.problem.question, prefix),
+                chosen=chosen,
+                rejected=rejected,
+                id=f"{tree.problem.id}-n{nid}",
+                meta=meta,
+            )
+        )
     return out
 
 
@@ -349,7 +421,10 @@ def load_prefs(path: str, prefs_text: str = "original") -> list[PreferencePair]:
     else:
         pairs = list(read_jsonl(path, PreferencePair))
     for i, p in enumerate(pairs):
-        p.chosen_segments, p.rejected_segments = canonical_spans(p.chosen_segments), canonical_spans(p.rejected_segments)
+        p.chosen_segments, p.rejected_segments = (
+            canonical_spans(p.chosen_segments),
+            canonical_spans(p.rejected_segments),
+        )
         p.id = p.id or f"prefs-{i}"
         p.meta = {**p.meta, "source": p.meta.get("source", "prefs")}
     return pairs
@@ -364,8 +439,14 @@ def make_llm_segmenter(cfg: PairsConfig, names=DEFAULT_NAMES) -> LLMSegmenter:
                         mode=cfg.llm_mode, names=tuple(names))
 
 
-def attach_segments(pairs: list[PreferencePair], segmenter: str, *, resegment: bool = False, llm: LLMSegmenter | None = None,
-                    names=DEFAULT_NAMES) -> dict:
+def attach_segments(
+    pairs: list[PreferencePair],
+    segmenter: str,
+    *,
+    resegment: bool = False,
+    llm: LLMSegmenter | None = None,
+    names=DEFAULT_NAMES,
+) -> dict:
     """Fill chosen/rejected segments in place; returns counts (segmented, llm fallbacks, empty segments)."""
     stats = {"segmented": 0, "llm_fallbacks": 0, "rewritten": 0}
     if segmenter == "none":
@@ -413,7 +494,11 @@ def segment_coverage(pairs: list[PreferencePair], names=DEFAULT_NAMES) -> dict[s
     """Fraction of pairs whose segment is non-empty on both sides (the pairs a HiPO term sees)."""
     out = {}
     for n in names:
-        ok = sum(1 for p in pairs if all(s and n in s and s[n][1] > s[n][0] for s in (p.chosen_segments, p.rejected_segments)))
+        ok = sum(
+            1
+            for p in pairs
+            if all(s and n in s and s[n][1] > s[n][0] for s in (p.chosen_segments, p.rejected_segments))
+        )
         out[n] = round(ok / max(1, len(pairs)), 4)
     return out
 
@@ -429,15 +514,19 @@ def main(cfg: PairsConfig) -> dict:
         sols = load_solutions(cfg.solutions, problems)
         if cfg.by_segment:
             if cfg.rm or cfg.greedy:
-                raise ValueError("--by-segment picks pairs by the domain's segment checks: drop --rm / --greedy")
+                raise ValueError(
+                    "--by-segment picks pairs by the domain's segment checks: drop --rm / --greedy"
+                )
             if not problems:
                 raise ValueError("--by-segment needs --problems (the problems the solutions answer)")
             new = pairs_from_segments(sols, problems, cfg.max_per_problem, cfg.seed)
             counts["by_segment"] = dict.fromkeys(SEGMENTS, 0) | Counter(p.meta["segment"] for p in new)
             if not new:
-                raise ValueError(f"--by-segment: no pair in {cfg.solutions}: no problem has a solution right in every "
-                                 f"segment and another wrong in exactly one ({len(sols)} solutions, "
-                                 f"{sum(bool(s.correct) for s in sols)} with the right answer)")
+                raise ValueError(
+                    f"--by-segment: no pair in {cfg.solutions}: no problem has a solution right in every "
+                    f"segment and another wrong in exactly one ({len(sols)} solutions, "
+                    f"{sum(bool(s.correct) for s in sols)} with the right answer)"
+                )
         elif cfg.rm:
             greedy = {g.problem_id: g for g in load_solutions(cfg.greedy, problems)} if cfg.greedy else None
             scores, threshold = rm_min_scores(sols, cfg.rm, cfg.rm_threshold)
@@ -455,8 +544,14 @@ def main(cfg: PairsConfig) -> dict:
     if cfg.trees:
         new = []
         for i, tree in enumerate(read_jsonl(cfg.trees, Tree)):
-            new += pairs_from_tree(tree, min_gap=cfg.min_gap, prefix_min_mc=cfg.prefix_min_mc,
-                                   response=cfg.tree_response, max_pairs=cfg.max_per_problem, seed=cfg.seed + i)
+            new += pairs_from_tree(
+                tree,
+                min_gap=cfg.min_gap,
+                prefix_min_mc=cfg.prefix_min_mc,
+                response=cfg.tree_response,
+                max_pairs=cfg.max_per_problem,
+                seed=cfg.seed + i,
+            )
         counts["trees"] = len(new)
         pairs += new
     if cfg.prm800k:
@@ -468,9 +563,11 @@ def main(cfg: PairsConfig) -> dict:
         counts["prefs"] = len(new)
         pairs += new
     if not pairs:
-        raise ValueError("no pairs could be formed from the inputs (no problem with both a correct and an incorrect "
-                         "solution, no tree node with a large enough MC gap, no PRM800K step rated both +1 and -1; "
-                         f"PRM800K files go to --prm800k, not --solutions{rm_note})")
+        raise ValueError(
+            "no pairs could be formed from the inputs (no problem with both a correct and an incorrect "
+            "solution, no tree node with a large enough MC gap, no PRM800K step rated both +1 and -1; "
+            f"PRM800K files go to --prm800k, not --solutions{rm_note})"
+        )
     llm = make_llm_segmenter(cfg) if cfg.segmenter == "llm" else None
     seg_stats = attach_segments(pairs, cfg.segmenter, resegment=cfg.resegment, llm=llm)
     write_jsonl(cfg.out, pairs)

@@ -145,7 +145,8 @@ class TagSegmenter:
 
         # an opening tag anywhere, or a header at a line start that ends in ':' or is a markdown header
         return re.compile(
-            rf"<(?:{body(0)})>|^[ \t]*(?:#{{1,6}}[ \t]*(?:{body(1)})\b|\*\*(?:{body(2)})[ \t]*:?\*\*|(?:{body(3)})[ \t]*:)",
+            rf"<(?:{body(0)})>|^[ \t]*(?:#{{1,6}}[ \t]*(?:{body(1)})\b|\*\*(?:{body(2)})[ "
+            rf"\t]*:?\*\*|(?:{body(3)})[ \t]*:)",
             re.IGNORECASE | re.MULTILINE,
         )
 
@@ -175,7 +176,9 @@ SENTENCE_END = re.compile(r"[.!?]\s+")
 COMPUTATION = re.compile(r"=|\d\s*[-+*/×÷x]\s*\d|\\frac|\\times|\\cdot|<<")
 # where a lead-in clause ends before the first computation of a line: a sentence end, a colon /
 # semicolon / comma, or a connective ("…muffins so 3 + 4 = 7")
-CLAUSE_END = re.compile(r"[.!?;:,]\s+|\s+(?:so|then|thus|hence|and\s+so|which\s+means|that\s+means)\s+", re.IGNORECASE)
+CLAUSE_END = re.compile(
+    r"[.!?;:,]\s+|\s+(?:so|then|thus|hence|and\s+so|which\s+means|that\s+means)\s+", re.IGNORECASE
+)
 ANSWER_LOOKBACK = 3  # content lines searched from the end for the answer line ("# Answer", "", "29")
 MIN_LEAD_WORDS = 3  # a lead-in clause shorter than this is not a restatement ("Janet sells")
 
@@ -205,7 +208,10 @@ class HeuristicSegmenter:
 
     def __post_init__(self):
         if len(self.names) != 3:
-            raise ValueError(f"the heuristic splitter makes 3 segments (clarification, reasoning, answer), got {self.names}")
+            raise ValueError(
+                "the heuristic splitter makes 3 segments (clarification, reasoning, answer), got "
+                f"{self.names}"
+            )
 
     def segment(self, prompt: str, response: str) -> dict[str, Span]:
         lines = response.splitlines(keepends=True)
@@ -217,21 +223,32 @@ class HeuristicSegmenter:
         hit = next((i for i in reversed(content[-ANSWER_LOOKBACK:]) if ANSWER_LINE.search(lines[i])), None)
         if hit is not None:
             cue = ANSWER_LINE.search(lines[hit]).start()
-            answer_start = starts[hit] + max((m.end() for m in SENTENCE_END.finditer(lines[hit], 0, cue)), default=0)
+            answer_start = starts[hit] + max(
+                (m.end() for m in SENTENCE_END.finditer(lines[hit], 0, cue)), default=0
+            )
         clar_end = 0
         body = [i for i in content if starts[i] < answer_start]
         if len(body) >= 2:
             first = body[0]
             para_end = first
-            while para_end + 1 < len(lines) and lines[para_end + 1].strip() and starts[para_end + 1] < answer_start:
+            while (
+                para_end + 1 < len(lines)
+                and lines[para_end + 1].strip()
+                and starts[para_end + 1] < answer_start
+            ):
                 para_end += 1
             blank_after = para_end + 1 < len(lines) and not lines[para_end + 1].strip()
             last = para_end if blank_after and para_end < body[-1] else first
             text = "".join(lines[first:last + 1])
             if not COMPUTATION.search(text):
                 clar_end = starts[last + 1]
-                while clar_end < answer_start and not response[clar_end:starts[_line_of(starts, clar_end) + 1]].strip():
-                    clar_end = starts[_line_of(starts, clar_end) + 1]  # blank lines stay with the clarification
+                while (
+                    clar_end < answer_start
+                    and not response[clar_end : starts[_line_of(starts, clar_end) + 1]].strip()
+                ):
+                    clar_end = starts[
+                        _line_of(starts, clar_end) + 1
+                    ]  # blank lines stay with the clarification
         if clar_end == 0 and body:
             clar_end = _lead_in(response, starts[body[0]], min(starts[body[0] + 1], answer_start))
         c, r, a = self.names
@@ -299,7 +316,8 @@ def missing_segments(spans: list[tuple[dict | None, dict | None]], names) -> dic
 
 
 def warn_missing(missing: dict[str, int], total: int, log, what: str = "pairs") -> None:
-    """One warning per segment missing somewhere, with counts (HiPO otherwise trains as plain DPO silently)."""
+    """One warning per segment missing somewhere, with counts (HiPO otherwise trains as plain DPO
+    silently)."""
     short = {"clarification": "Rq", "reasoning": "Mt", "answer": "Ra"}
     for name, n in missing.items():
         if n:
@@ -344,7 +362,8 @@ def locate_quotes(response: str, quotes: dict[str, str], names: tuple[str, ...])
 
     The first present segment starts at 0 and each runs to the next one's start, so they tile.
 
-    >>> locate_quotes("We have 7.\\n7+5=12\\nSo 12.", {"a": "We have", "b": "7+5", "c": "So  12"}, ("a", "b", "c"))
+    >>> locate_quotes("We have 7.\\n7+5=12\\nSo 12.", {"a": "We have", "b": "7+5", "c": "So  12"},
+    ...               ("a", "b", "c"))
     {'a': (0, 11), 'b': (11, 18), 'c': (18, 24)}
     """
     starts: list[tuple[str, int]] = []
@@ -392,8 +411,16 @@ class LLMSegmenter:
         """Checked replies for (prompt, response) items; one batched request for the cache misses."""
         template = _template_sections()[self.mode]
         chat = CachedChat(self.client, self.model, self.cache_dir, self.temperature, self.max_tokens)
-        prompts = [fill(template, names=", ".join(self.names), keys=json.dumps({n: "..." for n in self.names}),
-                        question=q, response=r) for q, r in items]
+        prompts = [
+            fill(
+                template,
+                names=", ".join(self.names),
+                keys=json.dumps({n: "..." for n in self.names}),
+                question=q,
+                response=r,
+            )
+            for q, r in items
+        ]
         out = chat.ask(f"decompose-{self.mode}", prompts)
         self.calls += chat.calls
         checked = []
@@ -426,7 +453,9 @@ class LLMSegmenter:
         return assemble(reply, self.names)
 
 
-def assemble(parts: dict[str, str], names: tuple[str, ...] = DEFAULT_NAMES, sep: str = "\n") -> tuple[str, dict[str, Span]]:
+def assemble(
+    parts: dict[str, str], names: tuple[str, ...] = DEFAULT_NAMES, sep: str = "\n"
+) -> tuple[str, dict[str, Span]]:
     """Join rewritten parts in `names` order (Rq→Mt→Ra) and return the text with its spans.
 
     Each non-empty part keeps the separator that follows it, so the spans tile the text.
@@ -462,7 +491,9 @@ def render(tokenizer, prompt: str, response: str, *, chat_template: bool = False
     if chat_template:
         user = [{"role": "user", "content": prompt}]
         prompt_text = tokenizer.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
-        full = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": response}], tokenize=False)
+        full = tokenizer.apply_chat_template(
+            user + [{"role": "assistant", "content": response}], tokenize=False
+        )
         at = full.find(response, len(prompt_text) if full.startswith(prompt_text) else 0)
         if at < 0:
             raise ValueError("the chat template changed the response text; cannot place segments")
@@ -484,7 +515,9 @@ def common_prefix_length(a: list[int], b: list[int]) -> int:
 def encode(tokenizer, prompt: str, response: str, spans: dict[str, Span] | None, names, *,
            chat_template: bool = False, add_eos: bool = True, prompt_len: int | None = None) -> Encoded:
     """Tokenize prompt+response once and label each token with its segment index (see module doc)."""
-    prompt_text, full, at, special = render(tokenizer, prompt, response, chat_template=chat_template, add_eos=add_eos)
+    prompt_text, full, at, special = render(
+        tokenizer, prompt, response, chat_template=chat_template, add_eos=add_eos
+    )
     enc = tokenizer(full, add_special_tokens=special, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
     if prompt_len is None:
@@ -514,18 +547,46 @@ def encode(tokenizer, prompt: str, response: str, spans: dict[str, Span] | None,
     return Encoded(ids, seg_ids, prompt_len, offsets, at)
 
 
-def encode_pair(tokenizer, prompt: str, chosen: str, rejected: str, chosen_spans, rejected_spans, names, *,
-                chat_template: bool = False, add_eos: bool | tuple[bool, bool] = True) -> tuple[Encoded, Encoded]:
+def encode_pair(
+    tokenizer,
+    prompt: str,
+    chosen: str,
+    rejected: str,
+    chosen_spans,
+    rejected_spans,
+    names,
+    *,
+    chat_template: bool = False,
+    add_eos: bool | tuple[bool, bool] = True,
+) -> tuple[Encoded, Encoded]:
     """Both sides of a pair; the completion starts at the same token for both (TRL's rule: the
     smaller common-prefix length of prompt vs prompt+chosen and prompt vs prompt+rejected).
     add_eos: one flag for both sides, or (chosen, rejected)."""
     eos_c, eos_r = (add_eos, add_eos) if isinstance(add_eos, bool) else add_eos
 
     def both(n: int | None = None) -> tuple[Encoded, Encoded]:
-        return (encode(tokenizer, prompt, chosen, chosen_spans, names, chat_template=chat_template, add_eos=eos_c,
-                       prompt_len=n),
-                encode(tokenizer, prompt, rejected, rejected_spans, names, chat_template=chat_template, add_eos=eos_r,
-                       prompt_len=n))
+        return (
+            encode(
+                tokenizer,
+                prompt,
+                chosen,
+                chosen_spans,
+                names,
+                chat_template=chat_template,
+                add_eos=eos_c,
+                prompt_len=n,
+            ),
+            encode(
+                tokenizer,
+                prompt,
+                rejected,
+                rejected_spans,
+                names,
+                chat_template=chat_template,
+                add_eos=eos_r,
+                prompt_len=n,
+            ),
+        )
 
     c, r = both()
     n = min(c.prompt_len, r.prompt_len)
@@ -535,5 +596,7 @@ def encode_pair(tokenizer, prompt: str, chosen: str, rejected: str, chosen_spans
 SEGMENTERS: dict[str, Callable[[tuple[str, ...]], Segmenter]] = {
     "tags": lambda names: TagSegmenter(names=names),
     "heuristic": lambda names: HeuristicSegmenter(names=names),
-    "auto": lambda names: ChainSegmenter([TagSegmenter(names=names), HeuristicSegmenter(names=names)], names=names),
+    "auto": lambda names: ChainSegmenter(
+        [TagSegmenter(names=names), HeuristicSegmenter(names=names)], names=names
+    ),
 }

@@ -78,7 +78,12 @@ from hiero.training import TrainConfig, check_train_config, make_accelerator, ri
 from hiero.types import IGNORE_INDEX, PreferencePair
 
 log = logging.getLogger(__name__)
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+)
 
 
 @dataclass
@@ -87,32 +92,68 @@ class POTrainConfig(TrainConfig):
 
     lr: float = field(default=1e-4, metadata={"help": "peak learning rate (AdamW)"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps with linear warm-up"})
-    model: str = field(default="", metadata={"help": "policy model folder (also the reference unless --ref-model)"})
-    ref_model: str | None = field(default=None, metadata={"help": "reference model folder (default: --model)"})
+    model: str = field(
+        default="", metadata={"help": "policy model folder (also the reference unless --ref-model)"}
+    )
+    ref_model: str | None = field(
+        default=None, metadata={"help": "reference model folder (default: --model)"}
+    )
     pairs: str = field(default="", metadata={"help": "preference pairs JSONL (hiero po pairs)"})
-    out: str = field(default="runs/po", metadata={"help": "output folder (model, metrics.jsonl, summary.json)"})
+    out: str = field(
+        default="runs/po", metadata={"help": "output folder (model, metrics.jsonl, summary.json)"}
+    )
     loss: Literal["dpo", "ipo", "hinge", "hipo"] = field(default="dpo", metadata={"help": "preference loss"})
-    hipo_term: Literal["dpo", "ipo", "hinge"] = field(default="dpo", metadata={"help": "per-term loss inside HiPO"})
+    hipo_term: Literal["dpo", "ipo", "hinge"] = field(
+        default="dpo", metadata={"help": "per-term loss inside HiPO"}
+    )
     weight_preset: list[str] | None = field(default=None, metadata={
         "help": f"HiPO weight rows by name: {sorted(PRESETS)}"})
-    weights: list[float] | None = field(default=None, metadata={"help": "HiPO weight rows, K+1 values each (RQ,MT,RA,FULL[,...])"})
-    schedule: Literal["individual", "sequential"] = field(default="individual", metadata={"help": "several rows: reset between rows or not"})
-    row_lrs: list[float] | None = field(default=None, metadata={"help": "learning rate per weight row (default: --lr)"})
-    beta: float = field(default=0.2, metadata={"help": "β of the whole-response term (and of segments by default)"})
+    weights: list[float] | None = field(
+        default=None, metadata={"help": "HiPO weight rows, K+1 values each (RQ,MT,RA,FULL[,...])"}
+    )
+    schedule: Literal["individual", "sequential"] = field(
+        default="individual", metadata={"help": "several rows: reset between rows or not"}
+    )
+    row_lrs: list[float] | None = field(
+        default=None, metadata={"help": "learning rate per weight row (default: --lr)"}
+    )
+    beta: float = field(
+        default=0.2, metadata={"help": "β of the whole-response term (and of segments by default)"}
+    )
     segment_betas: list[float] | None = field(default=None, metadata={"help": "β per segment (K values)"})
-    norm: Literal["sum", "mean"] = field(default="sum", metadata={"help": "log-prob sums or per-token means per segment"})
-    compat: Literal["none", "paper"] = field(default="none", metadata={"help": "paper: +0.01 inside σ and clamp β·Δ to ±20"})
+    norm: Literal["sum", "mean"] = field(
+        default="sum", metadata={"help": "log-prob sums or per-token means per segment"}
+    )
+    compat: Literal["none", "paper"] = field(
+        default="none", metadata={"help": "paper: +0.01 inside σ and clamp β·Δ to ±20"}
+    )
     sft_weight: float = field(default=0.0, metadata={"help": "weight of an SFT term on the chosen response"})
-    dpop_lambda: float = field(default=0.0, metadata={"help": "DPOP λ: penalty on chosen log-ratios below 0 (0: off)"})
-    segment_names: list[str] = field(default_factory=lambda: list(DEFAULT_NAMES), metadata={"help": "segment names, in order"})
-    segmenter: Literal["auto", "tags", "heuristic", "none"] = field(default="auto", metadata={"help": "for pairs without segments"})
-    max_length: int = field(default=1024, metadata={"help": "max tokens of prompt+response; longer pairs are dropped"})
-    chat_template: bool = field(default=False, metadata={"help": "render prompt/response with the tokenizer's chat template"})
-    add_eos: bool = field(default=True, metadata={"help": "append the EOS token to responses (TRL's convention)"})
+    dpop_lambda: float = field(
+        default=0.0, metadata={"help": "DPOP λ: penalty on chosen log-ratios below 0 (0: off)"}
+    )
+    segment_names: list[str] = field(
+        default_factory=lambda: list(DEFAULT_NAMES), metadata={"help": "segment names, in order"}
+    )
+    segmenter: Literal["auto", "tags", "heuristic", "none"] = field(
+        default="auto", metadata={"help": "for pairs without segments"}
+    )
+    max_length: int = field(
+        default=1024, metadata={"help": "max tokens of prompt+response; longer pairs are dropped"}
+    )
+    chat_template: bool = field(
+        default=False, metadata={"help": "render prompt/response with the tokenizer's chat template"}
+    )
+    add_eos: bool = field(
+        default=True, metadata={"help": "append the EOS token to responses (TRL's convention)"}
+    )
     ref_cache_dir: str = field(default="runs/cache/po", metadata={"help": "reference log-prob cache root"})
-    ref_batch_size: int = field(default=32, metadata={"help": "pairs per batch when computing reference log-probs"})
+    ref_batch_size: int = field(
+        default=32, metadata={"help": "pairs per batch when computing reference log-probs"}
+    )
     chunk_size: int = field(default=2048, metadata={"help": "positions per LM-head chunk"})
-    metrics_out: str | None = field(default=None, metadata={"help": "also write every row's per-step metrics here"})
+    metrics_out: str | None = field(
+        default=None, metadata={"help": "also write every row's per-step metrics here"}
+    )
 
 
 # ----------------------------------------------------------------------------- models
@@ -147,11 +188,15 @@ def weight_rows(cfg: POTrainConfig) -> list[tuple[str, tuple[float, ...]]]:
         if name not in PRESETS:
             raise ValueError(f"unknown weight preset {name!r}; known: {sorted(PRESETS)}")
         if len(PRESETS[name]) != k1:
-            raise ValueError(f"weight preset {name!r} has {len(PRESETS[name])} weights but there are {k1} terms")
+            raise ValueError(
+                f"weight preset {name!r} has {len(PRESETS[name])} weights but there are {k1} terms"
+            )
         rows.append((name, PRESETS[name]))
     if cfg.weights:
         if len(cfg.weights) % k1:
-            raise ValueError(f"--weights needs a multiple of {k1} values (segments + full), got {len(cfg.weights)}")
+            raise ValueError(
+                f"--weights needs a multiple of {k1} values (segments + full), got {len(cfg.weights)}"
+            )
         for i in range(0, len(cfg.weights), k1):
             w = tuple(cfg.weights[i:i + k1])
             rows.append(("w" + "-".join(f"{x:g}" for x in w), w))
@@ -170,27 +215,50 @@ def prepare_pairs(pairs: list[PreferencePair], tokenizer, cfg: POTrainConfig) ->
         if seg is not None and (cs is None or rs is None):
             cs, rs = seg.segment(p.prompt, p.chosen), seg.segment(p.prompt, p.rejected)
         spans.append((cs, rs))
-        c, r = encode_pair(tokenizer, p.prompt, p.chosen, p.rejected, cs, rs, names, chat_template=cfg.chat_template,
-                           add_eos=tuple(cfg.add_eos and not continues(p, side) for side in ("chosen", "rejected")))
+        c, r = encode_pair(
+            tokenizer,
+            p.prompt,
+            p.chosen,
+            p.rejected,
+            cs,
+            rs,
+            names,
+            chat_template=cfg.chat_template,
+            add_eos=tuple(cfg.add_eos and not continues(p, side) for side in ("chosen", "rejected")),
+        )
         too_long = [e for e in (c, r) if len(e.input_ids) > cfg.max_length]
         if too_long:  # keep_start truncation would cut this side at token max_length: which part?
             s = too_long[0].segment_ids[cfg.max_length]
             cut["prompt" if s == IGNORE_INDEX else names[s] if s >= 0 else "other"] += 1
             continue
-        examples.append({"index": len(examples), "id": p.id, "chosen_ids": c.input_ids, "chosen_seg": c.segment_ids,
-                         "rejected_ids": r.input_ids, "rejected_seg": r.segment_ids})
+        examples.append(
+            {
+                "index": len(examples),
+                "id": p.id,
+                "chosen_ids": c.input_ids,
+                "chosen_seg": c.segment_ids,
+                "rejected_ids": r.input_ids,
+                "rejected_seg": r.segment_ids,
+            }
+        )
     missing = missing_segments(spans, names)
     if cfg.loss == "hipo":  # an empty segment silently turns its HiPO term off: say where
         warn_missing(missing, len(pairs), log)
-    return examples, {"pairs": len(pairs), "pairs_used": len(examples), "dropped_truncated": sum(cut.values()),
-                      "dropped_by_segment": dict(cut), "missing_segments": missing}
+    return examples, {
+        "pairs": len(pairs),
+        "pairs_used": len(examples),
+        "dropped_truncated": sum(cut.values()),
+        "dropped_by_segment": dict(cut),
+        "missing_segments": missing,
+    }
 
 
 def continues(pair: PreferencePair, side: str) -> bool:
     """Does the text go on after this side's response (a step of a longer solution)? `meta.continues`
     is True for both sides, or {"chosen": bool, "rejected": bool}.
 
-    >>> continues(PreferencePair("p", "a", "b", meta={"continues": {"chosen": True, "rejected": False}}), "rejected")
+    >>> continues(PreferencePair("p", "a", "b", meta={"continues": {"chosen": True, "rejected": False}}),
+    ...           "rejected")
     False
     """
     flag = pair.meta.get("continues", False)
@@ -243,17 +311,31 @@ def _collate_shared(examples: list[dict], n_prompt: list[int], pad_id: int) -> d
         p_mask[i, width_p - n:] = 1
     for i, (x, g) in enumerate(resp):
         r_ids[i, :len(x)], r_seg[i, :len(g)], r_mask[i, :len(x)] = torch.tensor(x), torch.tensor(g), 1
-    return {"prompt_ids": p_ids, "prompt_mask": p_mask, "resp_ids": r_ids, "resp_mask": r_mask, "resp_seg": r_seg}
+    return {
+        "prompt_ids": p_ids,
+        "prompt_mask": p_mask,
+        "resp_ids": r_ids,
+        "resp_mask": r_mask,
+        "resp_seg": r_seg,
+    }
 
 
 # ----------------------------------------------------------------------------- reference cache
 def ref_cache_key(cfg: POTrainConfig) -> dict:
     ref_dir = cfg.ref_model or cfg.model
     tok_files = [Path(cfg.model) / f for f in TOKENIZER_FILES if (Path(cfg.model) / f).exists()]
-    return {"pairs": path_hash(cfg.pairs), "ref_model": path_hash(ref_dir),
-            "tokenizer": fingerprint([path_hash(f) for f in tok_files]), "segmenter": cfg.segmenter,
-            "names": list(cfg.segment_names), "max_length": cfg.max_length, "chat_template": cfg.chat_template,
-            "add_eos": cfg.add_eos, "chunk": "fp32", "version": 3}
+    return {
+        "pairs": path_hash(cfg.pairs),
+        "ref_model": path_hash(ref_dir),
+        "tokenizer": fingerprint([path_hash(f) for f in tok_files]),
+        "segmenter": cfg.segmenter,
+        "names": list(cfg.segment_names),
+        "max_length": cfg.max_length,
+        "chat_template": cfg.chat_template,
+        "add_eos": cfg.add_eos,
+        "chunk": "fp32",
+        "version": 3,
+    }
 
 
 @torch.no_grad()
@@ -277,9 +359,15 @@ def read_ref_cache(path: Path) -> dict | None:
     try:
         saved = torch.load(path, weights_only=True)
     except Exception as e:  # noqa: BLE001 - UnpicklingError for a planted pickle, EOFError for a torn file...
-        log.warning("%s: not a reference log-prob cache (%s); recomputing it", path, str(e).splitlines()[0][:120])
+        log.warning(
+            "%s: not a reference log-prob cache (%s); recomputing it", path, str(e).splitlines()[0][:120]
+        )
         return None
-    if not (isinstance(saved, dict) and isinstance(saved.get("ids"), list) and isinstance(saved.get("logps"), torch.Tensor)):
+    if not (
+        isinstance(saved, dict)
+        and isinstance(saved.get("ids"), list)
+        and isinstance(saved.get("logps"), torch.Tensor)
+    ):
         log.warning("%s: not a reference log-prob cache; recomputing it", path)
         return None
     return saved
@@ -304,19 +392,42 @@ def cached_reference(cfg: POTrainConfig, examples: list[dict], pad_id: int) -> t
 
 
 # ----------------------------------------------------------------------------- the loss of a batch
-def batch_segment_logps(model, batch: dict, k: int, chunk_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_segment_logps(
+    model, batch: dict, k: int, chunk_size: int = 2048
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Sums (2B, K+1) and counts of a collated batch: the shared-prompt pass when the batch has its
     layout and the model allows it (policy and reference alike), else one pass over both sides."""
     if "prompt_ids" in batch and can_share_prompt(model):
-        return segment_logps_shared_prompt(model, batch["prompt_ids"], batch["prompt_mask"], batch["resp_ids"],
-                                           batch["resp_mask"], batch["resp_seg"], k, chunk_size)
-    return segment_logps(model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k, chunk_size)
+        return segment_logps_shared_prompt(
+            model,
+            batch["prompt_ids"],
+            batch["prompt_mask"],
+            batch["resp_ids"],
+            batch["resp_mask"],
+            batch["resp_seg"],
+            k,
+            chunk_size,
+        )
+    return segment_logps(
+        model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k, chunk_size
+    )
 
 
-
-def pair_loss(model, batch: dict, ref: torch.Tensor, weights: torch.Tensor, betas: torch.Tensor, *, term: str = "dpo",
-              norm: str = "sum", compat: str = "none", sft_weight: float = 0.0, dpop_lambda: float = 0.0,
-              names=DEFAULT_NAMES, chunk_size: int = 2048) -> tuple[torch.Tensor, dict]:
+def pair_loss(
+    model,
+    batch: dict,
+    ref: torch.Tensor,
+    weights: torch.Tensor,
+    betas: torch.Tensor,
+    *,
+    term: str = "dpo",
+    norm: str = "sum",
+    compat: str = "none",
+    sft_weight: float = 0.0,
+    dpop_lambda: float = 0.0,
+    names=DEFAULT_NAMES,
+    chunk_size: int = 2048,
+) -> tuple[torch.Tensor, dict]:
     """Mean preference loss of a collated batch; ref (B, 2, K+1) reference sums of its pairs."""
     k = len(names)
     sums, counts = batch_segment_logps(model, batch, k, chunk_size)
@@ -367,8 +478,11 @@ def main(cfg: POTrainConfig) -> dict:
     with --overwrite."""
     check_po_config(cfg)
     # a GGUF file or pypi:DIST is imported once; from here on both are plain folders
-    cfg = dataclasses.replace(cfg, model=str(resolve_model(cfg.model, option="--model")),
-                              ref_model=cfg.ref_model and str(resolve_model(cfg.ref_model, option="--ref-model")))
+    cfg = dataclasses.replace(
+        cfg,
+        model=str(resolve_model(cfg.model, option="--model")),
+        ref_model=cfg.ref_model and str(resolve_model(cfg.ref_model, option="--ref-model")),
+    )
     inputs = {"model": cfg.model, "ref_model": cfg.ref_model, "pairs": cfg.pairs}
     with training_run(cfg.out, "po train", settings_of(cfg, inputs), inputs, overwrite=cfg.overwrite) as run:
         result = _train(cfg, run.dir)
@@ -390,7 +504,9 @@ def _train(cfg: POTrainConfig, out: Path) -> dict:
     pairs = list(read_jsonl(cfg.pairs, PreferencePair))
     examples, data_stats = prepare_pairs(pairs, tokenizer, cfg)
     if not examples:
-        raise ValueError(f"{cfg.pairs}: no pair fits --max-length {cfg.max_length} ({data_stats['dropped_by_segment']})")
+        raise ValueError(
+            f"{cfg.pairs}: no pair fits --max-length {cfg.max_length} ({data_stats['dropped_by_segment']})"
+        )
     # under `accelerate launch` the main process computes and caches them, the others then read the cache
     with make_accelerator(cfg).main_process_first():
         ref, ref_stats = cached_reference(cfg, examples, tokenizer.pad_token_id)
@@ -405,9 +521,20 @@ def _train(cfg: POTrainConfig, out: Path) -> dict:
         weights = torch.tensor(w, dtype=torch.float32)
 
         def step_fn(model, batch, weights=weights):
-            return pair_loss(model, batch, ref[batch["index"].cpu()], weights, betas, term=term, norm=cfg.norm,
-                             compat=cfg.compat, sft_weight=cfg.sft_weight,
-                             dpop_lambda=cfg.dpop_lambda, names=names, chunk_size=cfg.chunk_size)
+            return pair_loss(
+                model,
+                batch,
+                ref[batch["index"].cpu()],
+                weights,
+                betas,
+                term=term,
+                norm=cfg.norm,
+                compat=cfg.compat,
+                sft_weight=cfg.sft_weight,
+                dpop_lambda=cfg.dpop_lambda,
+                names=names,
+                chunk_size=cfg.chunk_size,
+            )
 
         def save_fn(model, folder):
             model.save_pretrained(folder)
@@ -419,13 +546,33 @@ def _train(cfg: POTrainConfig, out: Path) -> dict:
         summary = train_loop(policy, step_fn, loader, row_cfg, row_dir, save_fn=save_fn, desc=f"po {label}",
                              keep_checkpoint=True)
         steps = max(1, summary["steps"])
-        results.append({"row": r, "label": label, "weights": list(w), "lr": row_cfg.lr, "model_dir": str(row_dir),
-                        "steps": summary["steps"], "train_time_s": summary["train_time_s"],
-                        "time_per_step_s": round(summary["train_time_s"] / steps, 4), "last": summary["last"]})
+        results.append(
+            {
+                "row": r,
+                "label": label,
+                "weights": list(w),
+                "lr": row_cfg.lr,
+                "model_dir": str(row_dir),
+                "steps": summary["steps"],
+                "train_time_s": summary["train_time_s"],
+                "time_per_step_s": round(summary["train_time_s"] / steps, 4),
+                "last": summary["last"],
+            }
+        )
         for line in (row_dir / "metrics.jsonl").read_text().splitlines():
             all_metrics.append({"row": r, "label": label, **json.loads(line)})
     if cfg.metrics_out:
         write_jsonl(cfg.metrics_out, all_metrics)
-    result = {"loss": cfg.loss, "schedule": cfg.schedule, "beta": cfg.beta, "norm": cfg.norm, "compat": cfg.compat,
-              "dpop_lambda": cfg.dpop_lambda, **data_stats, **ref_stats, "rows": results, "model_dir": results[-1]["model_dir"]}
+    result = {
+        "loss": cfg.loss,
+        "schedule": cfg.schedule,
+        "beta": cfg.beta,
+        "norm": cfg.norm,
+        "compat": cfg.compat,
+        "dpop_lambda": cfg.dpop_lambda,
+        **data_stats,
+        **ref_stats,
+        "rows": results,
+        "model_dir": results[-1]["model_dir"],
+    }
     return result

@@ -34,7 +34,7 @@ def aggregate(scores: list[float], how: How = "min") -> float:
     >>> aggregate([-2.0, -1.0], "prod")
     Traceback (most recent call last):
     ...
-    ValueError: aggregate prod multiplies probabilities; a step score of -2 is not one (use min, last or mean for scores that are not probabilities)
+    ValueError: aggregate prod multiplies probabilities; a step score of -2 is not one (use min, last or ...
     """
     if not scores:
         raise ValueError("aggregate: a solution with no scored steps has no score")

@@ -81,7 +81,8 @@ def threshold_for(scorer, threshold: float | None, flag: str, name: str = "the r
                   default: float = 0.5) -> float:
     """The threshold a filter applies to `scorer`'s step scores.
 
-    None means the command's default for probabilities (`default`, 0.5: the decision point); a scorer whose scores are not probabilities
+    None means the command's default for probabilities (`default`, 0.5: the decision point); a scorer whose
+    scores are not probabilities
     has none, so the user must give one in its own units. A finite threshold outside [0, 1] on
     probabilities would keep all or nothing and is refused; ±inf (keep all / none on purpose) passes.
 
@@ -94,14 +95,16 @@ def threshold_for(scorer, threshold: float | None, flag: str, name: str = "the r
     >>> threshold_for(R(), None, "--rm-threshold")
     Traceback (most recent call last):
     ...
-    ValueError: --rm-threshold: the reward model's scores are not probabilities (an MSE regression on MC scores), so 0.5 means nothing for it: give --rm-threshold in its own units, or train it with --loss hard_ce / soft_ce (P(step right))
+    ValueError: --rm-threshold: the reward model's scores are not probabilities (an MSE regression on MC ...
     """
     if threshold is None:
         if is_probability(scorer):
             return default
-        raise ValueError(f"{flag}: {name}'s scores are not probabilities ({scale_of(scorer)}), so {default:g} means "
-                         f"nothing for it: give {flag} in its own units, or train it with --loss hard_ce / soft_ce "
-                         "(P(step right))")
+        raise ValueError(
+            f"{flag}: {name}'s scores are not probabilities ({scale_of(scorer)}), so {default:g} means "
+            f"nothing for it: give {flag} in its own units, or train it with --loss hard_ce / soft_ce "
+            "(P(step right))"
+        )
     threshold = float(threshold)
     if math.isnan(threshold):
         raise ValueError(f"{flag}: NaN is not a threshold")
@@ -120,9 +123,11 @@ def check_threshold_split(scorer, scores: Sequence[float], threshold: float, fla
     kept = sum(1 for x in scores if x >= threshold)
     if finite and not is_probability(scorer) and math.isfinite(threshold) \
             and (min(finite) >= threshold or max(finite) < threshold):
-        raise ValueError(f"{flag} {threshold:g}: {name}'s scores ({scale_of(scorer)}) lie in "
-                         f"[{min(finite):.4g}, {max(finite):.4g}], so it keeps {'all' if kept else 'none'} of "
-                         f"{len(scores)}: give a threshold inside that range")
+        raise ValueError(
+            f"{flag} {threshold:g}: {name}'s scores ({scale_of(scorer)}) lie in "
+            f"[{min(finite):.4g}, {max(finite):.4g}], so it keeps {'all' if kept else 'none'} of "
+            f"{len(scores)}: give a threshold inside that range"
+        )
     return kept
 
 
@@ -142,7 +147,11 @@ def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int = 0) 
     out: list[list[int]] = []
     for i in order:
         cur = out[-1] if out else None
-        if cur and len(cur) < batch_size and (max_tokens <= 0 or (len(cur) + 1) * lengths[cur[0]] <= max_tokens):
+        if (
+            cur
+            and len(cur) < batch_size
+            and (max_tokens <= 0 or (len(cur) + 1) * lengths[cur[0]] <= max_tokens)
+        ):
             cur.append(i)
         else:
             out.append([i])
@@ -193,7 +202,11 @@ class EncodedScorer(ABC):
             raise ValueError(f"score: {len(questions)} questions but {len(solutions)} solutions")
         examples, failed = [], {}
         todo = [i for i, steps in enumerate(solutions) if steps]
-        many = self.encode_many([questions[i] for i in todo], [list(solutions[i]) for i in todo]) if todo else None
+        many = (
+            self.encode_many([questions[i] for i in todo], [list(solutions[i]) for i in todo])
+            if todo
+            else None
+        )
         pre = dict(zip(todo, many)) if many is not None else {}
         for i, (q, steps) in enumerate(zip(questions, solutions)):
             if not steps:
@@ -260,7 +273,9 @@ def score_items(scorer, questions: Sequence[str], solutions: Sequence[Sequence[s
     retried one item at a time so that only the failing items are skipped.
     """
     if len(ids) != len(solutions) or len(questions) != len(solutions):
-        raise ValueError(f"score_items: {len(questions)} questions, {len(solutions)} solutions, {len(ids)} ids")
+        raise ValueError(
+            f"score_items: {len(questions)} questions, {len(solutions)} solutions, {len(ids)} ids"
+        )
     qs, sols = [str(q) for q in questions], [list(s) for s in solutions]
     if hasattr(scorer, "score_items"):
         res = scorer.score_items(qs, sols, [str(i) for i in ids])

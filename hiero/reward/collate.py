@@ -131,14 +131,19 @@ def encode_marker(
     for k, step in enumerate(steps):
         piece = _text_ids(tokenizer, step + STEP_SEP)
         if marker_id in piece:  # split_special_tokens makes this impossible; keep the guarantee explicit
-            raise ValueError(f"step {k} tokenized to the marker id: the tokenizer does not split special tokens")
+            raise ValueError(
+                f"step {k} tokenized to the marker id: the tokenizer does not split special tokens"
+            )
         if step_tokens:
             own = _text_ids(tokenizer, step)
             n_text = len(own) if piece[:len(own)] == own else len(piece)
             start = len(ids)
             after_marker = marker_id >= 0 and bool(positions) and positions[-1] == start - 1
             tokens["tok_pos"] += range(start, start + n_text)
-            tokens["tok_prev"] += [start - 2 if after_marker else start - 1, *range(start, start + n_text - 1)][:n_text]
+            tokens["tok_prev"] += [
+                start - 2 if after_marker else start - 1,
+                *range(start, start + n_text - 1),
+            ][:n_text]
             tokens["tok_step"] += [len(positions)] * n_text
         ids += piece
         if not orm or k == len(steps) - 1:
@@ -226,7 +231,11 @@ def fit_per_step_prompt(tokenizer, question: str, steps: list[str], i: int, temp
     if total <= max_length:
         return text
     prev = STEP_SEP.join(steps[:i])
-    lengths = [_n_tokens(tokenizer, question), _n_tokens(tokenizer, prev) if i else 0, _n_tokens(tokenizer, steps[i])]
+    lengths = [
+        _n_tokens(tokenizer, question),
+        _n_tokens(tokenizer, prev) if i else 0,
+        _n_tokens(tokenizer, steps[i]),
+    ]
     reserve = 3 * _n_tokens(tokenizer, f" {ELLIPSIS} ")  # one cut mark per piece
     budget = max_length - (total - sum(lengths)) - reserve
     for _ in range(16):
@@ -305,8 +314,13 @@ def collate_marker(examples: list[dict], pad_id: int) -> dict:
         b_idx += [b] * len(e["positions"])
         p_idx += e["positions"]
         targets += e.get("targets") or [float(IGNORE_INDEX)] * len(e["positions"])
-    out = {"input_ids": ids, "attention_mask": mask, "batch_idx": torch.tensor(b_idx, dtype=torch.long),
-           "pos_idx": torch.tensor(p_idx, dtype=torch.long), "targets": torch.tensor(targets, dtype=torch.float)}
+    out = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "batch_idx": torch.tensor(b_idx, dtype=torch.long),
+        "pos_idx": torch.tensor(p_idx, dtype=torch.long),
+        "targets": torch.tensor(targets, dtype=torch.float),
+    }
     if with_tokens:
         out.update({k: torch.tensor(v, dtype=torch.long) for k, v in toks.items()})
     return out
@@ -321,14 +335,16 @@ def collate_pooled(examples: list[dict], pad_id: int) -> dict:
 
 # ----------------------------------------------------------------------------- prefix packing
 def pack_prefixes(examples: list[dict]) -> list[dict]:
-    """Merge marker examples whose ids and markers are a prefix of a longer example's: same labels, fewer passes.
+    """Merge marker examples whose ids and markers are a prefix of a longer example's: same labels, fewer
+    passes.
 
     Rows sampled from one reasoning tree are mostly prefixes of each other ((q, s1), (q, s1, s2), ...).
     The backbone is causal, so the head output at a marker depends only on the tokens up to it: a
     row that is a token prefix of another is scored, exactly, by the longer row's pass. Its labelled
     targets move onto the longer example's matching markers. A target that would land on a marker
     already labelled keeps its row apart (a duplicate row still counts twice, and an HNC copy of a
-    node whose MC score changed keeps its own label). ORM examples (one marker, after the last step) pack only onto an example
+    node whose MC score changed keeps its own label). ORM examples (one marker, after the last step) pack
+    only onto an example
     ending at the same marker. Labelled steps are preserved one for one; order: longest first.
 
     >>> a = {"input_ids": [5, 1, 9, 2, 9], "positions": [2, 4], "targets": [-100.0, 0.5]}
@@ -350,7 +366,9 @@ def pack_prefixes(examples: list[dict]) -> list[dict]:
         host = by_prefix.get((tuple(e["input_ids"]), tuple(e["positions"]) if steps else None))
         if host is not None:
             tgt, where = carriers[host]["targets"], slot[host]
-            moves = [(where[p], t) for p, t in zip(e["positions"], e["targets"], strict=True) if t != IGNORE_INDEX]
+            moves = [
+                (where[p], t) for p, t in zip(e["positions"], e["targets"], strict=True) if t != IGNORE_INDEX
+            ]
             if all(tgt[j] == IGNORE_INDEX for j, _ in moves) and len({j for j, _ in moves}) == len(moves):
                 for j, t in moves:
                     tgt[j] = t

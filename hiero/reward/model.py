@@ -1,8 +1,10 @@
 """Reward model = any Hugging Face backbone + a linear head; save/load as a plain model folder.
 
     build_reward_model(base_dir, spec)  -> (RewardModel, tokenizer)   adds the marker token in marker mode
-    save_reward_model(model, tok, dir)  backbone.save_pretrained + tokenizer + rm_head.safetensors + hiero_rm.json
-    load_reward_model(dir)              -> (RewardModel, tokenizer, RMSpec)   AutoModel.from_pretrained + our head
+    save_reward_model(model, tok, dir)  backbone.save_pretrained + tokenizer + rm_head.safetensors +
+                                        hiero_rm.json
+    load_reward_model(dir)              -> (RewardModel, tokenizer, RMSpec)   AutoModel.from_pretrained + our
+    head
 
 The head reads hidden states either at marker positions (`marker_outputs`, one pass scores every
 step) or at one pooled position per sequence (`pooled_outputs`, the official per-step sequence
@@ -23,7 +25,8 @@ such as the embedded policy initialises it directly.
 Likelihood features (`lm_features`, marker mode, causal LMs): the backbone keeps its LM head, and
 the head's output at each marker adds a linear function of what the LM thinks of the step it
 closes: the sum, minimum and mean log-probability of the step's tokens and the minimum over the
-steps so far (the separator and markers left out; a token after a marker is predicted from the position before it, so the LM reads plain
+steps so far (the separator and markers left out; a token after a marker is predicted from the position
+before it, so the LM reads plain
 text). One pass gives both. Why: the head at a marker reads the last layer there, but the LM's own
 prediction of a token ("=" -> "14") is formed at the last layer of the position before it, which
 no later layer sees again; in a shallow backbone the marker cannot compare the written "15" with
@@ -63,7 +66,9 @@ class RMSpec:
     marker_id: int = -1  # set when the marker is added (marker mode); -1 without a marker token
     max_length: int = 512
     pooling: str = "last"  # per-step mode: last | first | mean
-    truncation: str = "none"  # per-step mode: none (too long: dropped / an error) | fit (collate.fit_per_step_prompt)
+    truncation: str = (
+        "none"  # per-step mode: none (too long: dropped / an error) | fit (collate.fit_per_step_prompt)
+    )
     template: str = ""  # the RM prompt the model was trained with (copied so the folder is self-contained)
     base: str = ""  # where the backbone came from
     lm_features: bool = False  # marker mode: add the LM's log-probs of each step's tokens to the head
@@ -107,7 +112,9 @@ READS = ("marker", "step-end", "per-step")
 HEADS = ("hidden", "likelihood", "both")
 
 
-def reading(read: str = "marker", head: str = "hidden", *, pooling: str = "auto", truncation: str = "none") -> dict:
+def reading(
+    read: str = "marker", head: str = "hidden", *, pooling: str = "auto", truncation: str = "none"
+) -> dict:
     """The one check of how hiero's reward model reads a solution, and the RMSpec fields it stores.
 
     read   marker     a dedicated marker token after every step, one pass scores all steps
@@ -124,20 +131,25 @@ def reading(read: str = "marker", head: str = "hidden", *, pooling: str = "auto"
     >>> reading("per-step", "both")
     Traceback (most recent call last):
     ...
-    ValueError: --head both reads each step's token likelihoods in one pass: it needs --read marker or step-end
+    ValueError: --head both reads each step's token likelihoods in one pass: it needs --read marker or ...
     """
     if read not in READS:
         raise ValueError(f"--read {read!r}: expected one of {list(READS)}")
     if head not in HEADS:
         raise ValueError(f"--head {head!r}: expected one of {list(HEADS)}")
     if read == "per-step" and head != "hidden":
-        raise ValueError(f"--head {head} reads each step's token likelihoods in one pass: it needs --read marker or step-end")
+        raise ValueError(
+            f"--head {head} reads each step's token likelihoods in one pass: it needs --read marker or "
+            "step-end"
+        )
     if truncation not in ("none", "fit"):
         raise ValueError(f"--truncation {truncation!r}: expected none or fit")
     if truncation == "fit" and read != "per-step":
         raise ValueError(f"--truncation fit applies to --read per-step (--read {read} never cuts a solution)")
     if pooling not in ("auto", "last") and read != "per-step":
-        raise ValueError(f"--pooling {pooling} applies to --read per-step (--read {read} reads each step's end)")
+        raise ValueError(
+            f"--pooling {pooling} applies to --read per-step (--read {read} reads each step's end)"
+        )
     return {"scoring": "per-step" if read == "per-step" else "marker",
             "marker_token": MARKER_TOKEN if read == "marker" else "",
             "lm_features": head != "hidden", "hidden_head": head != "likelihood", "truncation": truncation}
@@ -233,8 +245,9 @@ class RewardModel(nn.Module):
         """Head outputs for a collated batch of either mode: (M, n_outputs) or (B, n_outputs)."""
         if "pos_idx" in batch:
             tokens = tuple(batch[k] for k in TOKEN_KEYS) if "tok_pos" in batch else None
-            return self.marker_outputs(batch["input_ids"], batch["attention_mask"], batch["batch_idx"], batch["pos_idx"],
-                                       tokens)
+            return self.marker_outputs(
+                batch["input_ids"], batch["attention_mask"], batch["batch_idx"], batch["pos_idx"], tokens
+            )
         return self.pooled_outputs(batch["input_ids"], batch["attention_mask"])
 
 
@@ -289,7 +302,9 @@ def _adds_cls(tokenizer) -> bool:
     return cls_id is not None and bool(ids) and ids[0] == cls_id
 
 
-def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto") -> tuple[RewardModel, object]:
+def build_reward_model(
+    base: str | Path, spec: RMSpec, *, pooling: str = "auto"
+) -> tuple[RewardModel, object]:
     """Load backbone + tokenizer from a model folder and attach a fresh head.
 
     Marker mode: adds the marker special token (one id, checked), resizes the embeddings and checks
@@ -304,7 +319,9 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
     if not (base / "config.json").exists():
         raise FileNotFoundError(f"--base {base}: not a Hugging Face model folder (no config.json)")
     check_finished(base)
-    reading(spec.read, spec.head, truncation=spec.truncation, pooling=pooling)  # raises on a combination that cannot work
+    reading(
+        spec.read, spec.head, truncation=spec.truncation, pooling=pooling
+    )  # raises on a combination that cannot work
     with reading_model(base):
         tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token_id is None:  # decoders often have none; eos is safe: pooling uses the mask
@@ -323,8 +340,10 @@ def build_reward_model(base: str | Path, spec: RMSpec, *, pooling: str = "auto")
         if backbone.get_input_embeddings().weight.shape[0] < len(tokenizer):
             backbone.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         if not is_causal(backbone.base_model):
-            raise ValueError(f"--read {spec.read} needs a causal (decoder) backbone; {base} attends to later tokens. "
-                             "Use --read per-step for encoders.")
+            raise ValueError(
+                f"--read {spec.read} needs a causal (decoder) backbone; {base} attends to later tokens. "
+                "Use --read per-step for encoders."
+            )
     if pooling == "auto":
         spec.pooling = "first" if _adds_cls(tokenizer) else "last"
     else:
@@ -345,7 +364,9 @@ def save_reward_model(model: RewardModel, tokenizer, out_dir: str | Path) -> Non
     (out_dir / SPEC_FILE).write_text(json.dumps(asdict(model.spec), indent=2) + "\n", encoding="utf-8")
 
 
-def load_reward_model(rm_dir: str | Path, device: str | torch.device = "cpu") -> tuple[RewardModel, object, RMSpec]:
+def load_reward_model(
+    rm_dir: str | Path, device: str | torch.device = "cpu"
+) -> tuple[RewardModel, object, RMSpec]:
     """Load a saved reward model folder: backbone via from_pretrained, then our head weights."""
     rm_dir = Path(rm_dir)
     if not (rm_dir / SPEC_FILE).exists():
@@ -359,7 +380,9 @@ def load_reward_model(rm_dir: str | Path, device: str | torch.device = "cpu") ->
     if spec.scoring == "marker" and spec.marker_token:
         got = tokenizer.encode(spec.marker_token, add_special_tokens=False)
         if got != [spec.marker_id]:
-            raise ValueError(f"{rm_dir}: marker {spec.marker_token!r} encodes to {got}, expected [{spec.marker_id}]")
+            raise ValueError(
+                f"{rm_dir}: marker {spec.marker_token!r} encodes to {got}, expected [{spec.marker_id}]"
+            )
     model = RewardModel(_load_backbone(rm_dir, spec), spec)
     with reading_model(rm_dir):
         heads = load_file(str(rm_dir / HEAD_FILE))

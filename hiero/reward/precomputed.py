@@ -50,7 +50,9 @@ def solution_ids(solutions: Sequence) -> list[str]:
         k = seen.get(s.problem_id, 0)
         seen[s.problem_id] = k + 1
         mid = s.meta.get("id")
-        out.append(str(mid) if isinstance(mid, (str, int)) and not isinstance(mid, bool) else f"{s.problem_id}#{k}")
+        out.append(
+            str(mid) if isinstance(mid, (str, int)) and not isinstance(mid, bool) else f"{s.problem_id}#{k}"
+        )
     return out
 
 
@@ -112,7 +114,9 @@ class ScoreTable:
     rows: dict[str, tuple[int, list[float] | None]] = field(default_factory=dict)  # id -> (line, scores)
     kind: str = "prm"
 
-    def lookup(self, ids: Sequence[str], n_steps: Sequence[int], data: str = "the data") -> list[list[float] | None]:
+    def lookup(
+        self, ids: Sequence[str], n_steps: Sequence[int], data: str = "the data"
+    ) -> list[list[float] | None]:
         """Scores of the items named by `ids` (in that order); lengths checked against n_steps; None for a
         row marked skipped (an item `hiero rm score` could not score)."""
         if len(set(ids)) != len(ids):
@@ -129,8 +133,14 @@ class ScoreTable:
                 continue
             want = 1 if self.kind == "orm" else n
             if len(scores) != want:
-                what = "an ORM file has 1 score per solution" if self.kind == "orm" else f"the item has {n} steps"
-                raise DataError(self.path, line, f"id {rid!r}: field 'scores': has {len(scores)} entries but {what}")
+                what = (
+                    "an ORM file has 1 score per solution"
+                    if self.kind == "orm"
+                    else f"the item has {n} steps"
+                )
+                raise DataError(
+                    self.path, line, f"id {rid!r}: field 'scores': has {len(scores)} entries but {what}"
+                )
             out.append(list(scores))
         return out
 

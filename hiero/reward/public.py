@@ -64,7 +64,12 @@ DEFAULT_SEPARATOR = {"qwen-prm": "<extra_0>", "token-classification": "<extra_0>
 QWEN_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 # step endings the tag must survive: digit, Latin letter (the "kи" trap), punctuation, Cyrillic, a space
 PROBE_STEPS = ("2 + 3 = 5", "so the answer is k", "x = 3.", "ответ так", "ends in a space ")
-WEIGHT_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors", "pytorch_model.bin")
+WEIGHT_FILES = (
+    "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
+    "model.safetensors",
+    "pytorch_model.bin",
+)
 
 
 def canonical(fmt: str) -> str:
@@ -242,9 +247,14 @@ def encode_skywork(tokenizer, layout: Layout, question: str, steps: list[str]) -
     return ids, positions
 
 
-ENCODERS: dict[str, Callable] = {"qwen-prm": encode_qwen, "token-classification": encode_qwen, "trl": encode_trl,
-                                 "math-shepherd": encode_step_tag, "rlhflow": encode_rlhflow,
-                                 "skywork": encode_skywork}
+ENCODERS: dict[str, Callable] = {
+    "qwen-prm": encode_qwen,
+    "token-classification": encode_qwen,
+    "trl": encode_trl,
+    "math-shepherd": encode_step_tag,
+    "rlhflow": encode_rlhflow,
+    "skywork": encode_skywork,
+}
 JOINER = {"qwen-prm": "", "token-classification": "", "math-shepherd": " "}  # text between a step and its tag
 
 
@@ -267,9 +277,11 @@ def check_tag_stands_alone(tokenizer, tag: str, tag_id: int, joiner: str, where:
             pieces = tokenizer.convert_ids_to_tokens(ids)
             raise ValueError(
                 f"{where}: the separator {tag!r} (id {tag_id}) does not stand alone after the step {step!r}: "
-                f"{step + joiner + tag!r} tokenizes as {pieces}. The tokenizer merges it with the text before it, "
+                f"{step + joiner + tag!r} tokenizes as {pieces}. The tokenizer merges it with the text "
+                "before it, "
                 "so that step's score could not be read; use a separator the tokenizer keeps whole "
-                "(e.g. an added special token) with FORMAT:DIR#sep=...")
+                "(e.g. an added special token) with FORMAT:DIR#sep=..."
+            )
 
 
 def last_id(tokenizer, text: str) -> int:
@@ -285,7 +297,9 @@ def make_layout(tokenizer, fmt: str, separator: str = "", good_token: str = "+",
     """Resolve and check the separator (and good / bad tokens) of a public format on its tokenizer."""
     fmt = canonical(fmt)
     if fmt not in PUBLIC_FORMATS:
-        raise ValueError(f"unknown public reward-model format {fmt!r}; expected one of {list(PUBLIC_FORMATS)}")
+        raise ValueError(
+            f"unknown public reward-model format {fmt!r}; expected one of {list(PUBLIC_FORMATS)}"
+        )
     sep = separator or DEFAULT_SEPARATOR[fmt]
     if fmt == "trl":  # ids are concatenated, never searched for: any non-empty id sequence works
         ids = tuple(tokenizer(sep, add_special_tokens=False)["input_ids"])
@@ -296,10 +310,17 @@ def make_layout(tokenizer, fmt: str, separator: str = "", good_token: str = "+",
         return Layout(fmt, sep, (last_id(tokenizer, sep),))
     if fmt == "rlhflow":
         if not getattr(tokenizer, "chat_template", None):
-            raise ValueError(f"{where}: an rlhflow PRM scores chat turns, but its tokenizer has no chat template")
-        good, bad = last_id(tokenizer, good_token), last_id(tokenizer, bad_token)  # prm_evaluate.py: encode('+')[-1]
+            raise ValueError(
+                f"{where}: an rlhflow PRM scores chat turns, but its tokenizer has no chat template"
+            )
+        good, bad = (
+            last_id(tokenizer, good_token),
+            last_id(tokenizer, bad_token),
+        )  # prm_evaluate.py: encode('+')[-1]
         if good == bad:
-            raise ValueError(f"{where}: the good and bad tokens {good_token!r}, {bad_token!r} are the same id {good}")
+            raise ValueError(
+                f"{where}: the good and bad tokens {good_token!r}, {bad_token!r} are the same id {good}"
+            )
         return Layout(fmt, good_token, (good,), good, bad, join=join)
     sep_id = separator_id(tokenizer, sep, "separator", where)
     check_tag_stands_alone(tokenizer, sep, sep_id, JOINER[fmt], where)
@@ -309,11 +330,15 @@ def make_layout(tokenizer, fmt: str, separator: str = "", good_token: str = "+",
     pair = tokenizer(f"{good_token} {bad_token}", add_special_tokens=False)["input_ids"]
     if len(pair) != 2:
         pieces = tokenizer.convert_ids_to_tokens(pair)
-        raise ValueError(f"{where}: the good / bad tokens {f'{good_token} {bad_token}'!r} encode to {pieces}; the model "
-                         "card reads exactly two ids, encode(f'{good} {bad}')[1:] (set good=, bad= in the spec)")
+        raise ValueError(
+            f"{where}: the good / bad tokens {f'{good_token} {bad_token}'!r} encode to {pieces}; the model "
+            "card reads exactly two ids, encode(f'{good} {bad}')[1:] (set good=, bad= in the spec)"
+        )
     good, bad = pair
     if good == bad:
-        raise ValueError(f"{where}: the good and bad tokens {good_token!r}, {bad_token!r} are the same id {good}")
+        raise ValueError(
+            f"{where}: the good and bad tokens {good_token!r}, {bad_token!r} are the same id {good}"
+        )
     return Layout(fmt, sep, (sep_id,), good, bad)
 
 
@@ -410,15 +435,18 @@ def detect_format(rm_dir: str | Path, tokenizer=None, folder: Folder | None = No
         return "token-classification" if _defines_token(rm_dir, DEFAULT_SEPARATOR["qwen-prm"]) else "trl"
     if f.arch_ends("ForCausalLM"):
         if f.chat_template:
-            raise ValueError(f"{rm_dir}: a chat causal LM ({f.archs[0]}): an RLHFlow PRM cannot be told from any "
-                             f"chat model by its folder; if it is one, give rlhflow:{rm_dir} (formats: {FORMAT_LIST})")
+            raise ValueError(
+                f"{rm_dir}: a chat causal LM ({f.archs[0]}): an RLHFlow PRM cannot be told from any "
+                f"chat model by its folder; if it is one, give rlhflow:{rm_dir} (formats: {FORMAT_LIST})"
+            )
         return "math-shepherd"
     raise ValueError(f"{rm_dir}: no known reward-model format fits this folder (architectures {f.archs}); "
                      f"give FORMAT:DIR with FORMAT one of {FORMAT_LIST}")
 
 
 def check_folder(f: Folder, fmt: str) -> None:
-    """A forced format must match what the folder holds (else a random head, or the wrong one, would score)."""
+    """A forced format must match what the folder holds (else a random head, or the wrong one, would
+    score)."""
     where, archs = str(f.path), f.archs
     if fmt == "qwen-prm":
         if f.names is not None and not f.has("score.0.weight", "score.2.weight"):
@@ -430,7 +458,9 @@ def check_folder(f: Folder, fmt: str) -> None:
                              f"this checkpoint has none ({archs})")
     elif fmt in ("token-classification", "trl"):
         if archs and not f.arch_ends("ForTokenClassification"):
-            raise ValueError(f"{where}: {fmt} needs a *ForTokenClassification checkpoint, this one is {archs}")
+            raise ValueError(
+                f"{where}: {fmt} needs a *ForTokenClassification checkpoint, this one is {archs}"
+            )
     elif archs and not f.arch_ends("ForCausalLM"):  # math-shepherd, rlhflow
         raise ValueError(f"{where}: {fmt} needs a *ForCausalLM checkpoint, this one is {archs}")
 
@@ -461,7 +491,9 @@ def headed_model_class(config, head: str):
             self.model = backbone_cls(config)
             h = config.hidden_size
             if head == "mlp":
-                self.score = torch.nn.Sequential(torch.nn.Linear(h, h), torch.nn.ReLU(), torch.nn.Linear(h, 2))
+                self.score = torch.nn.Sequential(
+                    torch.nn.Linear(h, h), torch.nn.ReLU(), torch.nn.Linear(h, 2)
+                )
             else:
                 self.v_head = ValueHead(h)
             self.post_init()
@@ -523,8 +555,13 @@ class PublicPRMScorer(EncodedScorer):
                 if fmt == "math-shepherd":
                     texts.append(step_tag_text(q, steps, layout.separator))
                 elif chat:
-                    texts.append(tok.apply_chat_template(qwen_messages(q, steps, layout.separator, layout.system),
-                                                         tokenize=False, add_generation_prompt=False))
+                    texts.append(
+                        tok.apply_chat_template(
+                            qwen_messages(q, steps, layout.separator, layout.system),
+                            tokenize=False,
+                            add_generation_prompt=False,
+                        )
+                    )
                 else:
                     texts.append(plain_text(q, steps, layout.separator))
             except ValueError as e:
@@ -565,20 +602,41 @@ class PublicPRMScorer(EncodedScorer):
         return logits.float().softmax(-1)[:, 0]
 
 
-CAUSAL_TYPES = {"qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "llama", "mistral", "mixtral", "gemma", "gemma2",
-                "gemma3_text", "phi", "phi3", "olmo", "olmo2", "granite", "smollm3", "deepseek_v3", "internlm2"}
+CAUSAL_TYPES = {
+    "qwen2",
+    "qwen3",
+    "qwen2_moe",
+    "qwen3_moe",
+    "llama",
+    "mistral",
+    "mixtral",
+    "gemma",
+    "gemma2",
+    "gemma3_text",
+    "phi",
+    "phi3",
+    "olmo",
+    "olmo2",
+    "granite",
+    "smollm3",
+    "deepseek_v3",
+    "internlm2",
+}
 
 
 def is_causal_decoder(model) -> bool:
     """Whether every token attends only to earlier ones (a decoder-only transformer of a known type)."""
-    return getattr(model.config, "model_type", "") in CAUSAL_TYPES and not getattr(model.config, "is_encoder_decoder", False)
+    return getattr(model.config, "model_type", "") in CAUSAL_TYPES and not getattr(
+        model.config, "is_encoder_decoder", False
+    )
 
 
 DTYPES = {"auto": "auto", "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def load_tokenizer(rm_dir: str | Path):
-    """AutoTokenizer, with the real cause when it cannot be built (a SentencePiece model without the package)."""
+    """AutoTokenizer, with the real cause when it cannot be built (a SentencePiece model without the
+    package)."""
     from transformers import AutoTokenizer
 
     d = Path(rm_dir)
@@ -589,8 +647,10 @@ def load_tokenizer(rm_dir: str | Path):
             try:
                 import sentencepiece  # noqa: F401
             except ImportError:
-                raise ValueError(f"{d}: its tokenizer is a SentencePiece model (tokenizer.model, no tokenizer.json) "
-                                 "and reading it needs the sentencepiece package: pip install 'hiero[prm]'") from None
+                raise ValueError(
+                    f"{d}: its tokenizer is a SentencePiece model (tokenizer.model, no tokenizer.json) "
+                    "and reading it needs the sentencepiece package: pip install 'hiero[prm]'"
+                ) from None
         raise ValueError(f"{d}: the tokenizer cannot be loaded: {type(e).__name__}: {e}") from None
 
 
@@ -608,7 +668,9 @@ def load_public_scorer(rm_dir: str | Path, fmt: str = "auto", *, separator: str 
         raise ValueError(f"{where}: {fmt!r} is not a public format ({' | '.join(PUBLIC_FORMATS)})")
     check_folder(folder, fmt)
     tokenizer = load_tokenizer(rm_dir)
-    layout = make_layout(tokenizer, fmt, separator, good_token, bad_token, where, system, join)  # before weights
+    layout = make_layout(
+        tokenizer, fmt, separator, good_token, bad_token, where, system, join
+    )  # before weights
     torch_dtype = DTYPES[dtype] if isinstance(dtype, str) else dtype
     kw = {"dtype": torch_dtype, "output_loading_info": True}
     if device_map:
@@ -627,7 +689,11 @@ def load_public_scorer(rm_dir: str | Path, fmt: str = "auto", *, separator: str 
         raise ValueError(f"{where}: weights missing from the checkpoint for the {fmt} format: "
                          f"{sorted(info['missing_keys'])[:5]} (a randomly initialised head would score)")
     if fmt in ("token-classification", "trl") and model.config.num_labels != 2:
-        raise ValueError(f"{where}: a {fmt} PRM needs 2 labels (bad, good), this one has {model.config.num_labels}")
+        raise ValueError(
+            f"{where}: a {fmt} PRM needs 2 labels (bad, good), this one has {model.config.num_labels}"
+        )
     if not device_map:
         model = model.to(device)
-    return PublicPRMScorer(model, tokenizer, layout, batch_size=batch_size, max_tokens=max_tokens, progress=progress)
+    return PublicPRMScorer(
+        model, tokenizer, layout, batch_size=batch_size, max_tokens=max_tokens, progress=progress
+    )

@@ -40,8 +40,17 @@ class RMScorer(EncodedScorer):
 
     format = "hiero"
 
-    def __init__(self, model: RewardModel, tokenizer, spec: RMSpec, *, batch_size: int = 32, max_tokens: int = 0,
-                 max_length: int | None = None, progress: bool = False):
+    def __init__(
+        self,
+        model: RewardModel,
+        tokenizer,
+        spec: RMSpec,
+        *,
+        batch_size: int = 32,
+        max_tokens: int = 0,
+        max_length: int | None = None,
+        progress: bool = False,
+    ):
         self.model, self.tokenizer, self.spec = model.eval(), tokenizer, spec
         self.kind = spec.kind
         self.probability = spec.probability
@@ -64,8 +73,16 @@ class RMScorer(EncodedScorer):
         """Marker mode: one example, a marker after every step (ORM: after the last); per-step mode: the
         prompt of every step (ORM: the last), one score each. Built exactly as in training."""
         if self.spec.scoring == "marker":
-            enc = encode_marker(self.tokenizer, question, steps, self.spec.marker_id, self.spec.template,
-                                orm=self.spec.orm, max_length=self.max_length, step_tokens=self.spec.lm_features)
+            enc = encode_marker(
+                self.tokenizer,
+                question,
+                steps,
+                self.spec.marker_id,
+                self.spec.template,
+                orm=self.spec.orm,
+                max_length=self.max_length,
+                step_tokens=self.spec.lm_features,
+            )
             if enc is None:
                 raise ValueError(f"longer than the reward model's context ({self.max_length} tokens)")
             return [{"input_ids": enc[0], "positions": enc[1], **(enc[2] if len(enc) > 2 else {})}]
@@ -100,7 +117,9 @@ def min_score_filter(scorer, questions: list[str], solutions: list[list[str]], t
     """Every solution's min step score and the threshold a filter keeps them at (`base.threshold_for`:
     None is 0.5 for probabilities, and must be given for raw scores), checked against what was scored
     (`base.check_threshold_split`). One batched pass."""
-    threshold = threshold_for(scorer, threshold, flag, default=default)  # before the pass: a refused threshold costs nothing
+    threshold = threshold_for(
+        scorer, threshold, flag, default=default
+    )  # before the pass: a refused threshold costs nothing
     mins = min_step_scores(scorer, questions, solutions)
     kept = check_threshold_split(scorer, mins, threshold, flag)
     log.info("%s %g keeps %d of %d solutions (min step score; %s)", flag, threshold, kept, len(mins),

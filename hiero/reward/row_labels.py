@@ -42,8 +42,18 @@ class Row(TypedDict):
     meta: dict
 
 
-def make_row(*, question: str, question_id: str, steps: list[str], labels: list[StepLabel], kind: str, source: str,
-             merged: list[bool] | None = None, label_steps: str = "last", meta: dict | None = None) -> Row:
+def make_row(
+    *,
+    question: str,
+    question_id: str,
+    steps: list[str],
+    labels: list[StepLabel],
+    kind: str,
+    source: str,
+    merged: list[bool] | None = None,
+    label_steps: str = "last",
+    meta: dict | None = None,
+) -> Row:
     """One row; the last step is always labelled, earlier ones only with label_steps='all'; `merged`
     marks the steps that are two merged steps (default: none).
 

@@ -89,7 +89,9 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- trees
-def sample_nodes(tree: Tree, rng: random.Random, bucket_fraction: float = 0.1, single_max: int = 5) -> list[int]:
+def sample_nodes(
+    tree: Tree, rng: random.Random, bucket_fraction: float = 0.1, single_max: int = 5
+) -> list[int]:
     """The official (depth, MC score)-bucket sampling; returns node ids (root never included)."""
     buckets: dict[int, dict[float, list[int]]] = {}
     for node in tree.nodes[1:]:
@@ -120,7 +122,9 @@ def _merge_threshold(cfg: RowsConfig) -> float | None:
     return None if cfg.hard_label == "any-correct" else cfg.hard_threshold
 
 
-def tree_step_rows(tree: Tree, node_ids: list[int], cfg: RowsConfig, *, pairs: bool, variant: str) -> list[dict]:
+def tree_step_rows(
+    tree: Tree, node_ids: list[int], cfg: RowsConfig, *, pairs: bool, variant: str
+) -> list[dict]:
     """PRM rows for the given nodes, plus (pairs=True) their merged-pair rows."""
     q, qid, merged_ids = tree.problem.question, tree.problem.id, merged_node_ids(tree)
     rows = []
@@ -179,7 +183,9 @@ def tree_solution_rows(tree: Tree, cfg: RowsConfig, *, pairs: bool, variant: str
                 if i + 1 < len(path) and (path[i].id, path[i + 1].id) not in seen:
                     seen.add((path[i].id, path[i + 1].id))
                     m_steps.append(merge_steps(steps[i], steps[i + 1]))
-                    m_labels.append(merged_label(cfg.merge_label, full[i], full[i + 1], _merge_threshold(cfg)))
+                    m_labels.append(
+                        merged_label(cfg.merge_label, full[i], full[i + 1], _merge_threshold(cfg))
+                    )
                     m_merged.append(True)
                     i += 2
                 else:
@@ -239,7 +245,8 @@ def rows_from_tree(tree: Tree, cfg: RowsConfig, counts: dict) -> list[dict]:
 
 # ----------------------------------------------------------------------------- PRM800K
 def load_prm800k(path: str | Path, neutral: str) -> list[Solution]:
-    """PRM800K solutions with their candidates in meta["alternatives"] (`hiero data convert --format prm800k`):
+    """PRM800K solutions with their candidates in meta["alternatives"] (`hiero data convert --format
+    prm800k`):
     a raw label file, a stepwise-critic mirror, an already converted Solution JSONL, or the step
     rows of `hiero data convert --emit rows` (rebuilt into solutions, see solutions_from_step_rows)."""
     from hiero.data.sources import run_converter
@@ -354,15 +361,21 @@ def split_by_question(rows: list[dict], eval_fraction: float, seed: int) -> tupl
     if eval_fraction > 0 and len(qids) >= 2:
         n_eval = min(max(n_eval, 1), len(qids) - 1)
     eval_ids = set(qids[:n_eval])
-    return [r for r in rows if r["question_id"] not in eval_ids], [r for r in rows if r["question_id"] in eval_ids]
+    return [r for r in rows if r["question_id"] not in eval_ids], [
+        r for r in rows if r["question_id"] in eval_ids
+    ]
 
 
 def dedup(rows: list[dict]) -> list[dict]:
     """Keep the first of rows equal in question, steps, merge marks and labelled values."""
     seen, out = set(), []
     for r in rows:
-        key = (r["question_id"], tuple(r["completions"]), tuple(r["merged"]),
-               tuple((s, h) if m else None for s, h, m in zip(r["soft_labels"], r["labels"], r["label_mask"])))
+        key = (
+            r["question_id"],
+            tuple(r["completions"]),
+            tuple(r["merged"]),
+            tuple((s, h) if m else None for s, h, m in zip(r["soft_labels"], r["labels"], r["label_mask"])),
+        )
         if key not in seen:
             seen.add(key)
             out.append(r)
@@ -375,16 +388,29 @@ class RowsConfig:
 
     inputs: list[str] = field(default_factory=list, metadata={"help": "trees JSONL or PRM800K files"})
     out_dir: str = field(default="", metadata={"help": "output folder: train.jsonl, eval.jsonl, stats.json"})
-    kind: Literal["orm", "prm", "hrm"] = field(default="prm", metadata={"help": "which reward model the rows train"})
-    source: Literal["trees", "prm800k", "math-shepherd"] = field(default="trees", metadata={"help": "input kind (--from)"})
-    eval_fraction: float = field(default=0.2, metadata={"help": "fraction of questions in eval.jsonl (official 0.2)"})
+    kind: Literal["orm", "prm", "hrm"] = field(
+        default="prm", metadata={"help": "which reward model the rows train"}
+    )
+    source: Literal["trees", "prm800k", "math-shepherd"] = field(
+        default="trees", metadata={"help": "input kind (--from)"}
+    )
+    eval_fraction: float = field(
+        default=0.2, metadata={"help": "fraction of questions in eval.jsonl (official 0.2)"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of sampling, HNC and the split"})
     label_steps: Literal["last", "all"] = field(default="last", metadata={
         "help": "last: only the row's current step is labelled (official); all: prefix steps too"})
-    hard_threshold: float = field(default=0.5, metadata={"help": "trees: hard label = MC score >= this (--hard-label mc)"})
-    hard_label: Literal["mc", "any-correct"] = field(default="mc", metadata={
-        "help": "trees: hard label = MC >= --hard-threshold (mc), or some completion through the step is right "
-                "(any-correct: Math-Shepherd hard estimation, OmegaPRM's MC > 0)"})
+    hard_threshold: float = field(
+        default=0.5, metadata={"help": "trees: hard label = MC score >= this (--hard-label mc)"}
+    )
+    hard_label: Literal["mc", "any-correct"] = field(
+        default="mc",
+        metadata={
+            "help": "trees: hard label = MC >= --hard-threshold (mc), or some completion through the step is "
+                    "right "
+            "(any-correct: Math-Shepherd hard estimation, OmegaPRM's MC > 0)"
+        },
+    )
     nodes: Literal["buckets", "solutions"] = field(default="buckets", metadata={
         "help": "trees: which nodes make rows: (depth, MC) buckets (official), or every step of the sampled "
                 "solutions (bsearch trees; others: every leaf path), each node labelled once"})
@@ -392,14 +418,22 @@ class RowsConfig:
         "help": "label of a merged pair s_i+s_(i+1): second (official), min, product, mc (trees only)"})
     neutral: Literal["drop", "positive", "negative"] = field(default="drop", metadata={
         "help": "PRM800K rating 0: drop (official HRM), positive (Qwen baseline), negative"})
-    human_steps: bool = field(default=False, metadata={"help": "PRM800K: human-written steps as +1 candidates"})
-    skip_give_up: bool = field(default=True, metadata={"help": "PRM800K: skip give_up / bad_problem lines (official)"})
+    human_steps: bool = field(
+        default=False, metadata={"help": "PRM800K: human-written steps as +1 candidates"}
+    )
+    skip_give_up: bool = field(
+        default=True, metadata={"help": "PRM800K: skip give_up / bad_problem lines (official)"}
+    )
     hnc: bool = field(default=True, metadata={"help": "hrm from trees: also sample an HNC copy of each tree"})
     hnc_p: float = field(default=0.5, metadata={"help": "HNC merge probability"})
     hnc_min_children: int = field(default=4, metadata={"help": "HNC minimum children"})
     hnc_min_depth: int = field(default=2, metadata={"help": "HNC minimum depth of a merged child"})
-    bucket_fraction: float = field(default=0.1, metadata={"help": "trees: share of each score bucket sampled (official 0.1)"})
-    single_score_max: int = field(default=5, metadata={"help": "trees: nodes sampled at a depth with one score (official 5)"})
+    bucket_fraction: float = field(
+        default=0.1, metadata={"help": "trees: share of each score bucket sampled (official 0.1)"}
+    )
+    single_score_max: int = field(
+        default=5, metadata={"help": "trees: nodes sampled at a depth with one score (official 5)"}
+    )
 
     def check(self) -> None:
         if not self.inputs or not self.out_dir:
@@ -437,7 +471,9 @@ def main(cfg: RowsConfig) -> dict:
     rows: list[dict] = []
     for path in cfg.inputs:
         if cfg.source == "trees":
-            for tree in tqdm(read_jsonl(path, Tree), desc=f"rows {Path(path).name}", unit="tree", mininterval=1.0):
+            for tree in tqdm(
+                read_jsonl(path, Tree), desc=f"rows {Path(path).name}", unit="tree", mininterval=1.0
+            ):
                 counts["inputs"] += 1
                 rows += rows_from_tree(tree, cfg, counts)
         elif cfg.source == "math-shepherd":
@@ -454,17 +490,30 @@ def main(cfg: RowsConfig) -> dict:
                 counts["inputs"] += 1
                 rows += (prm800k_orm_rows if cfg.kind == "orm" else prm800k_step_rows)(sol, cfg, counts)
     if counts["inputs"] == 0:
-        raise DataError(", ".join(map(str, cfg.inputs)), None, f"no {'trees' if cfg.source == 'trees' else 'solutions'} "
-                        "in the input (an empty file); nothing to build rows from")
+        raise DataError(
+            ", ".join(map(str, cfg.inputs)),
+            None,
+            f"no {'trees' if cfg.source == 'trees' else 'solutions'} "
+            "in the input (an empty file); nothing to build rows from",
+        )
     n_built = len(rows)
     rows = dedup(rows)
     train, evl = split_by_question(rows, cfg.eval_fraction, cfg.seed)
     out = Path(cfg.out_dir)
     write_jsonl(out / "train.jsonl", train)
     write_jsonl(out / "eval.jsonl", evl)
-    stats = {"kind": cfg.kind, "source": cfg.source, **counts, "rows_built": n_built,
-             "duplicates_removed": n_built - len(rows), "train": _label_summary(train), "eval": _label_summary(evl),
-             "time_s": round(time.perf_counter() - t0, 3), "out_dir": str(out), "config": asdict(cfg)}
+    stats = {
+        "kind": cfg.kind,
+        "source": cfg.source,
+        **counts,
+        "rows_built": n_built,
+        "duplicates_removed": n_built - len(rows),
+        "train": _label_summary(train),
+        "eval": _label_summary(evl),
+        "time_s": round(time.perf_counter() - t0, 3),
+        "out_dir": str(out),
+        "config": asdict(cfg),
+    }
     write_json(out / "stats.json", stats)
     log.info("rm data: %d train / %d eval rows -> %s", len(train), len(evl), out)
     return stats

@@ -1,7 +1,9 @@
-"""Reward-model rows from solutions with a hard label per step: Math-Shepherd (`hiero rm data --from math-shepherd`).
+"""Reward-model rows from solutions with a hard label per step: Math-Shepherd (`hiero rm data --from
+math-shepherd`).
 
-    hiero rm data --kind prm|hrm|orm --from math-shepherd ../shared/data/math_shepherd/openr_samples_math-shepherd.jsonl -o rows/
-    python: main(RowsConfig(inputs=[...], out_dir=..., kind="hrm", source="math-shepherd"))   (hiero.reward.rows)
+    hiero rm data --kind prm|hrm|orm --from math-shepherd \\
+        ../shared/data/math_shepherd/openr_samples_math-shepherd.jsonl -o rows/
+    python: main(RowsConfig(inputs=[...], out_dir=..., kind="hrm", source="math-shepherd"))  # reward.rows
 
 Input: the raw Math-Shepherd file (`input` / `label` with ` ки` step tags), its conversion by
 `hiero data convert --format math-shepherd`, or any Solution JSONL whose `labels` give one 0/1 per
@@ -47,8 +49,12 @@ def load_labelled(path: str | Path) -> list[Solution]:
     sols = list(read_jsonl(path, Solution))
     for i, s in enumerate(sols, start=1):
         if s.labels is None:
-            raise DataError(path, i, "field 'labels': missing (a solution with one 0/1 label per step is needed; "
-                                     "make one with `hiero data convert --format math-shepherd`)")
+            raise DataError(
+                path,
+                i,
+                "field 'labels': missing (a solution with one 0/1 label per step is needed; "
+                "make one with `hiero data convert --format math-shepherd`)",
+            )
         if s.question is None:
             raise DataError(path, i, "field 'question': missing")
     return sols

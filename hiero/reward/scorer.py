@@ -4,7 +4,8 @@
     scorer.score(["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]])   # -> [[0.93, 0.95]]
 
     hiero rm score --rm RM_DIR --input SOLUTIONS.jsonl -o SCORES.jsonl [--batch-size 32]
-    hiero rm score --rm qwen-prm:PRM_DIR --dtype bf16 --input gsm8k.json -o SCORES.jsonl   # ProcessBench array
+    # ProcessBench array
+    hiero rm score --rm qwen-prm:PRM_DIR --dtype bf16 --input gsm8k.json -o SCORES.jsonl
 
 `load_scorer` takes any folder: hiero's own (hiero_rm.json, this file's `RMScorer`) or a public PRM
 format (Qwen2.5-Math-PRM-style token classification, TRL PRMTrainer, Math-Shepherd step tag:
@@ -53,8 +54,12 @@ class ScoreConfig(ScorerFlags):
     """Settings of `hiero rm score`."""
 
     rm: str = field(default="", metadata={"help": SPEC_HELP})
-    input: str = field(default="", metadata={"help": "Solution JSONL (each row needs `question`) or ProcessBench .json"})
-    out: str = field(default="", metadata={"help": "output JSONL: id + solutions + per-step scores + aggregates"})
+    input: str = field(
+        default="", metadata={"help": "Solution JSONL (each row needs `question`) or ProcessBench .json"}
+    )
+    out: str = field(
+        default="", metadata={"help": "output JSONL: id + solutions + per-step scores + aggregates"}
+    )
     batch_size: int = field(default=32, metadata={"help": "sequences per forward pass"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
 

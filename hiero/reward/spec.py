@@ -33,7 +33,13 @@ from hiero.reward.base import Scored
 from hiero.reward.precomputed import ScoreTable, read_scores
 from hiero.reward.public import ALIASES, FORMAT_LIST, RM_FORMATS, canonical
 
-LAYOUT_OPTIONS = {"sep": "separator", "good": "good_token", "bad": "bad_token", "join": "join", "system": "system"}
+LAYOUT_OPTIONS = {
+    "sep": "separator",
+    "good": "good_token",
+    "bad": "bad_token",
+    "join": "join",
+    "system": "system",
+}
 LOAD_OPTIONS = ("dtype", "device_map", "max_tokens")
 SPEC_HELP = ("reward model: DIR, FORMAT:DIR[#k=v,...] (FORMAT: " + FORMAT_LIST + "), scores:FILE or oracle")
 
@@ -80,7 +86,9 @@ def parse_spec(text: str) -> ScorerSpec:
             k, eq, v = item.partition("=")
             if not eq or (k not in LAYOUT_OPTIONS and k not in LOAD_OPTIONS):
                 known = ", ".join([*LAYOUT_OPTIONS, *LOAD_OPTIONS])
-                raise ValueError(f"reward-model spec {text!r}: option {item!r} is not KEY=VALUE with KEY one of {known}")
+                raise ValueError(
+                    f"reward-model spec {text!r}: option {item!r} is not KEY=VALUE with KEY one of {known}"
+                )
             options[k] = v
     if not path:
         raise ValueError(f"reward-model spec {text!r} names no folder")
@@ -125,11 +133,22 @@ class PrecomputedScorer:
 
     def score_items(self, questions, solutions, ids) -> Scored:
         scores = self.table.lookup(list(ids), [len(s) for s in solutions], data="the data")
-        return Scored(scores, {str(i): f"marked skipped in {self.path}" for i, s in zip(ids, scores) if s is None})
+        return Scored(
+            scores, {str(i): f"marked skipped in {self.path}" for i, s in zip(ids, scores) if s is None}
+        )
 
 
-def load_scorer(spec: str, *, batch_size: int = 32, device: str = "auto", dtype: str = "fp32",
-                device_map: str = "", max_tokens: int = 0, progress: bool = False, problems: list | None = None):
+def load_scorer(
+    spec: str,
+    *,
+    batch_size: int = 32,
+    device: str = "auto",
+    dtype: str = "fp32",
+    device_map: str = "",
+    max_tokens: int = 0,
+    progress: bool = False,
+    problems: list | None = None,
+):
     """SPEC -> a Scorer: hiero's own reward model, a public PRM, precomputed scores or the oracle."""
     from hiero.reward.public import load_public_scorer
     from hiero.reward.rm_scorer import RMScorer, resolve_device
@@ -142,7 +161,9 @@ def load_scorer(spec: str, *, batch_size: int = 32, device: str = "auto", dtype:
     if s.kind == "scores":
         return PrecomputedScorer(s.path)
     if not Path(s.path).is_dir():
-        hint = " (a hub id? hiero loads local folders only: download it first)" if s.path.count("/") == 1 else ""
+        hint = (
+            " (a hub id? hiero loads local folders only: download it first)" if s.path.count("/") == 1 else ""
+        )
         raise FileNotFoundError(f"{s.path}: reward-model folder not found{hint}")
     opts = dict(s.options)
     dtype, device_map = opts.pop("dtype", dtype), opts.pop("device_map", device_map)
@@ -150,14 +171,20 @@ def load_scorer(spec: str, *, batch_size: int = 32, device: str = "auto", dtype:
     from hiero.reward.model import SPEC_FILE, load_reward_model
 
     own = (Path(s.path) / SPEC_FILE).exists()
-    fmt = ("hiero" if own else "auto") if s.fmt == "auto" else s.fmt  # a public folder is read once, by its loader
+    fmt = (
+        ("hiero" if own else "auto") if s.fmt == "auto" else s.fmt
+    )  # a public folder is read once, by its loader
     if fmt == "hiero":
         if not own:
-            raise ValueError(f"{s.path}: hiero:DIR needs a folder `hiero rm train` wrote ({SPEC_FILE} missing)")
+            raise ValueError(
+                f"{s.path}: hiero:DIR needs a folder `hiero rm train` wrote ({SPEC_FILE} missing)"
+            )
         if opts:
             raise ValueError(f"{spec}: options {sorted(opts)} apply to public formats only")
         model, tokenizer, rspec = load_reward_model(s.path, device=resolve_device(device))
-        return RMScorer(model, tokenizer, rspec, batch_size=batch_size, max_tokens=max_tokens, progress=progress)
+        return RMScorer(
+            model, tokenizer, rspec, batch_size=batch_size, max_tokens=max_tokens, progress=progress
+        )
     layout = {LAYOUT_OPTIONS[k]: v for k, v in opts.items()}
     return load_public_scorer(s.path, fmt, **layout, batch_size=batch_size, max_tokens=max_tokens,
                               device=resolve_device(device), dtype=dtype, device_map=device_map or None,

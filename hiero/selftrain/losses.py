@@ -2,7 +2,8 @@
 
     shift_for_next_token(logits, labels)                 -> logits[:, :-1], labels[:, 1:], mask
     token_ce(logits, labels)                             -> (B,) mean next-token CE over response tokens
-    token_kl(ref_logits, logits, labels)                 -> (B,) mean per-token KL(π_ref ‖ π) over the vocabulary
+    token_kl(ref_logits, logits, labels)                 -> (B,) mean per-token KL(π_ref ‖ π) over the
+                                                         vocabulary
     selftrain_loss(logits, ref_logits, labels, lam, kl_form) -> (B,) losses, metrics
 
 Shapes: logits and ref_logits (B, T, V) from one forward pass each over the same input_ids (B, T);

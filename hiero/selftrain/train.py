@@ -67,25 +67,43 @@ class SelfTrainConfig(TrainConfig):
     trees: str = field(default="", metadata={"help": "annotated trees JSONL (hiero annotate)"})
     out: str = field(default="runs/selftrain", metadata={"help": "output folder (the fine-tuned policy)"})
     threshold: float = field(default=0.95, metadata={"help": "keep nodes / paths with MC >= this"})
-    select: Literal["path", "node"] = field(default="path", metadata={"help": "whole correct paths or single nodes"})
+    select: Literal["path", "node"] = field(
+        default="path", metadata={"help": "whole correct paths or single nodes"}
+    )
     rm: str = field(default="", metadata={"help": "reward-model folder: also require its min step score >= "
                                                   "--rm-threshold ('' = MC only, the paper's rows)"})
-    rm_threshold: float | None = field(default=None, metadata={
-        "help": "least min step score of a kept example (with --rm); default 0.5 for a reward model whose scores "
-                "are probabilities, required for one whose scores are not"})
+    rm_threshold: float | None = field(
+        default=None,
+        metadata={
+            "help": "least min step score of a kept example (with --rm); default 0.5 for a reward model "
+                    "whose scores "
+            "are probabilities, required for one whose scores are not"
+        },
+    )
     lam: float = field(default=0.1, metadata={"help": "λ, weight of the KL term"})
-    kl_form: Literal["log1p", "plain"] = field(default="log1p", metadata={"help": "λ·log(1+KL) (paper) or λ·KL"})
-    max_len: int = field(default=512, metadata={"help": "longest example in tokens (longer ones are dropped)"})
-    eval_problems: str = field(default="", metadata={
-        "help": "held-out problems: a Problem JSONL, or the built-in domain: synth[:n=100,seed=1,max_value=30,...] "
-                "(hiero.data.problems; '' = synth: 100 test problems, seed 1)"})
+    kl_form: Literal["log1p", "plain"] = field(
+        default="log1p", metadata={"help": "λ·log(1+KL) (paper) or λ·KL"}
+    )
+    max_len: int = field(
+        default=512, metadata={"help": "longest example in tokens (longer ones are dropped)"}
+    )
+    eval_problems: str = field(
+        default="",
+        metadata={
+            "help": "held-out problems: a Problem JSONL, or the built-in domain: "
+                    "synth[:n=100,seed=1,max_value=30,...] "
+            "(hiero.data.problems; '' = synth: 100 test problems, seed 1)"
+        },
+    )
     max_new_tokens: int = field(default=128, metadata={"help": "token limit of an evaluation solution"})
     lr: float = field(default=2e-6, metadata={"help": "peak learning rate (paper: 2e-6)"})
     batch_size: int = field(default=16, metadata={"help": "examples per micro-batch"})
 
 
 # ----------------------------------------------------------------------------- 1. select
-def select_candidates(trees: list[Tree], threshold: float, mode: str = "path") -> list[tuple[str, list[str], bool]]:
+def select_candidates(
+    trees: list[Tree], threshold: float, mode: str = "path"
+) -> list[tuple[str, list[str], bool]]:
     """(question, steps, ends_solution) candidates from trees; duplicates removed, order kept.
 
     path: a correct terminal leaf whose path nodes all have MC >= threshold -> (question, the path's
@@ -116,7 +134,9 @@ def select_candidates(trees: list[Tree], threshold: float, mode: str = "path") -
     return out
 
 
-def to_example(candidate: tuple[str, list[str], bool], mode: str, fmt: PromptFormat = RAW) -> tuple[str, str, bool]:
+def to_example(
+    candidate: tuple[str, list[str], bool], mode: str, fmt: PromptFormat = RAW
+) -> tuple[str, str, bool]:
     """(question, steps, ends) -> (prompt, response, ends): path mode answers with every step, node
     mode with the last one after the others in the prompt (in the policy's prompt format)."""
     q, steps, ends = candidate
@@ -138,7 +158,9 @@ def rm_filter(candidates: list[tuple[str, list[str], bool]], scorer,
     Returns (kept candidates, every candidate's min score, the threshold applied)."""
     from hiero.reward.scorer import min_score_filter
 
-    mins, threshold = min_score_filter(scorer, [c[0] for c in candidates], [c[1] for c in candidates], threshold)
+    mins, threshold = min_score_filter(
+        scorer, [c[0] for c in candidates], [c[1] for c in candidates], threshold
+    )
     return [c for c, m in zip(candidates, mins, strict=True) if m >= threshold], mins, threshold
 
 
@@ -185,7 +207,9 @@ def main(cfg: SelfTrainConfig) -> dict:
     only with the same ones, a finished folder is replaced only with --overwrite."""
     if not cfg.policy or not cfg.trees:
         raise ValueError("give --policy DIR and --trees FILE")
-    cfg = replace(cfg, policy=str(resolve_model(cfg.policy, option="--policy")))  # a GGUF file is imported once
+    cfg = replace(
+        cfg, policy=str(resolve_model(cfg.policy, option="--policy"))
+    )  # a GGUF file is imported once
     if not (Path(cfg.policy) / "config.json").exists():
         raise FileNotFoundError(f"{cfg.policy}: not a Hugging Face model folder (no config.json)")
     check_finished(cfg.policy)
@@ -229,8 +253,10 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
         log.warning("dropped %d examples longer than --max-len %d", n_too_long, cfg.max_len)
     if not kept:
         rm = f", {n_mc} by MC before the --rm filter (min step score >= {rm_threshold})" if cfg.rm else ""
-        raise ValueError(f"{cfg.trees}: no trajectory passes the MC threshold {cfg.threshold} "
-                         f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut{rm})")
+        raise ValueError(
+            f"{cfg.trees}: no trajectory passes the MC threshold {cfg.threshold} "
+            f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut{rm})"
+        )
 
     with reading_model(cfg.policy):
         model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
@@ -244,8 +270,13 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
                                                           "eval before", fmt))
 
     # seeded shuffling: the same data order on resume (training.train_loop skips finished batches)
-    loader = DataLoader(kept, batch_size=cfg.batch_size, shuffle=True, collate_fn=lambda b: collate(b, pad_id),
-                        generator=torch.Generator().manual_seed(cfg.seed))
+    loader = DataLoader(
+        kept,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        collate_fn=lambda b: collate(b, pad_id),
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
 
     def step_fn(m, batch):
         logits = m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

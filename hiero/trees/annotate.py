@@ -81,18 +81,26 @@ class AnnotateConfig:
     depth: int = field(default=5, metadata={"help": "maximum steps below the root (official: 5)"})
     temperature: float = field(default=0.1, metadata={"help": "sampling temperature (official: 0.1)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling"})
-    step_tokens: int = field(default=128, metadata={"help": "max new tokens per step (rollouts: x steps left)"})
+    step_tokens: int = field(
+        default=128, metadata={"help": "max new tokens per step (rollouts: x steps left)"}
+    )
     c_puct: float = field(default=0.125, metadata={"help": "mcts: exploration constant (OmegaPRM: 0.125)"})
-    rollouts: int = field(default=4, metadata={"help": "mcts: rollouts per new node; bsearch: per checked step (k)"})
+    rollouts: int = field(
+        default=4, metadata={"help": "mcts: rollouts per new node; bsearch: per checked step (k)"}
+    )
     samples: int = field(default=8, metadata={"help": "bsearch: full solutions sampled per problem"})
     simulations: int = field(default=8, metadata={"help": "mcts: select/expand/rollout rounds per tree"})
-    batch_problems: int = field(default=8, metadata={"help": "problems searched together (one call per level)"})
+    batch_problems: int = field(
+        default=8, metadata={"help": "problems searched together (one call per level)"}
+    )
     seed: int = field(default=0, metadata={"help": "sampling seed (same seed, same trees)"})
     shard: str = field(default="0/1", metadata={"help": "i/n: annotate only problems at positions i mod n"})
     limit: int | None = field(default=None, metadata={"help": "only the first N problems of the file"})
     backend: Literal["local", "ray"] = field(default="local", metadata={
         "help": "local: this process; ray: chunks as tasks on Ray actors, one generator each (extra `ray`)"})
-    workers: int = field(default=0, metadata={"help": "ray: generator actors (0: as many as the cluster holds)"})
+    workers: int = field(
+        default=0, metadata={"help": "ray: generator actors (0: as many as the cluster holds)"}
+    )
     ray_address: str = field(default="", metadata={
         "help": "ray: cluster to join ('auto', 'ray://HOST:PORT'; '': start a local one)"})
     worker_cpus: float = field(default=1.0, metadata={"help": "ray: CPUs per actor (also its torch threads)"})
@@ -109,8 +117,15 @@ class AnnotateConfig:
             raise ValueError("annotate: bsearch needs --rollouts >= 1 and --samples >= 1")
         if self.step_tokens < 1:
             raise ValueError("annotate: --step-tokens must be >= 1")
-        if self.workers < 0 or self.worker_cpus < 0 or self.worker_gpus < 0 or (self.worker_cpus == 0 == self.worker_gpus):
-            raise ValueError("annotate: --workers, --worker-cpus, --worker-gpus must be >= 0 (and one of the last two > 0)")
+        if (
+            self.workers < 0
+            or self.worker_cpus < 0
+            or self.worker_gpus < 0
+            or (self.worker_cpus == 0 == self.worker_gpus)
+        ):
+            raise ValueError(
+                "annotate: --workers, --worker-cpus, --worker-gpus must be >= 0 (and one of the last two > 0)"
+            )
         parse_shard(self.shard)
 
 
@@ -133,7 +148,9 @@ def load_problems(path: str, shard: str = "0/1", limit: int | None = None) -> li
     seen: dict[str, int] = {}
     for lineno, p in enumerate(problems, start=1):
         if p.id in seen:
-            raise DataError(path, lineno, f"field 'id': duplicate problem id {p.id!r} (first on line {seen[p.id]})")
+            raise DataError(
+                path, lineno, f"field 'id': duplicate problem id {p.id!r} (first on line {seen[p.id]})"
+            )
         seen[p.id] = lineno
     if limit is not None:
         problems = problems[:limit]
@@ -238,7 +255,9 @@ def _annotate(cfg: AnnotateConfig, problems: list[Problem], out: Path, generator
     todo = [c for c in chunks if any(p.id not in done for p in c)]
     n_todo = sum(p.id not in done for c in todo for p in c)
     if cfg.backend == "ray" and generator is not None:
-        raise ValueError("annotate --backend ray: every worker loads --policy itself; do not pass a generator")
+        raise ValueError(
+            "annotate --backend ray: every worker loads --policy itself; do not pass a generator"
+        )
     if generator is None and todo and cfg.backend == "local":
         from hiero.policy import load_generator
 
@@ -282,10 +301,17 @@ def _annotate(cfg: AnnotateConfig, problems: list[Problem], out: Path, generator
     seconds = time.perf_counter() - t0
     trees = [Tree.from_dict(r) for r in read_appended(out)]
     return {
-        "out": str(out), "mode": cfg.mode, "shard": cfg.shard, "backend": cfg.backend, "workers": workers,
+        "out": str(out),
+        "mode": cfg.mode,
+        "shard": cfg.shard,
+        "backend": cfg.backend,
+        "workers": workers,
         "problems": len(problems),
-        "written": written, "skipped": len(problems) - n_todo, "generated_tokens": tokens,
-        "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 and tokens else 0.0,
+        "written": written,
+        "skipped": len(problems) - n_todo,
+        "generated_tokens": tokens,
+        "seconds": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1) if seconds > 0 and tokens else 0.0,
         "trees_per_s": round(written / seconds, 3) if seconds > 0 and written else 0.0,
         **tree_stats(trees),
     }

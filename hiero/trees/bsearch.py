@@ -127,17 +127,28 @@ def grow_bsearch(trees: list[Tree], gen: Generator, s: BSearchSettings, seed: in
     budget = s.step_tokens * s.depth
     fmt = format_of(gen)
     tokens = 0
-    outs = gen.generate([fmt.prompt(t.problem.question) for t in trees], n=s.samples, max_new_tokens=budget,
-                        stop=None, temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "bsearch", "sample"))
+    outs = gen.generate(
+        [fmt.prompt(t.problem.question) for t in trees],
+        n=s.samples,
+        max_new_tokens=budget,
+        stop=None,
+        temperature=s.temperature,
+        top_p=s.top_p,
+        seed=derive_seed(seed, "bsearch", "sample"),
+    )
     searches: list[tuple[int, _FirstError]] = []
     for ti, (tree, comps) in enumerate(zip(trees, outs, strict=True)):
         leaves = []
         for comp in comps:
             tokens += comp.n_tokens
-            leaves.append(hang_completion(tree, judges[ti], ROOT, comp.text, comp.finish_reason, s.depth, fmt))
+            leaves.append(
+                hang_completion(tree, judges[ti], ROOT, comp.text, comp.finish_reason, s.depth, fmt)
+            )
         tree.meta["solutions"] = leaves
         if any(tree.nodes[leaf].correct is True for leaf in leaves):  # unsolved problems get no search
-            searches += [(ti, _FirstError(tree, leaf)) for leaf in leaves if tree.nodes[leaf].correct is not True]
+            searches += [
+                (ti, _FirstError(tree, leaf)) for leaf in leaves if tree.nodes[leaf].correct is not True
+            ]
     rnd = 0
     while True:
         pending: dict[tuple[int, int], list[_FirstError]] = {}
@@ -150,8 +161,15 @@ def grow_bsearch(trees: list[Tree], gen: Generator, s: BSearchSettings, seed: in
         keys = list(pending)
         prompts = [fmt.prompt(trees[ti].problem.question, path_steps(trees[ti], nid)) for ti, nid in keys]
         budgets = [s.step_tokens * max(1, s.depth - trees[ti].nodes[nid].depth) for ti, nid in keys]
-        outs = gen.generate(prompts, n=s.rollouts, max_new_tokens=max(budgets), stop=None,
-                            temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "bsearch", "check", rnd))
+        outs = gen.generate(
+            prompts,
+            n=s.rollouts,
+            max_new_tokens=max(budgets),
+            stop=None,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            seed=derive_seed(seed, "bsearch", "check", rnd),
+        )
         for (ti, nid), comps in zip(keys, outs, strict=True):
             for comp in comps:
                 tokens += comp.n_tokens

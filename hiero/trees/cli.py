@@ -22,7 +22,9 @@ def register(sub) -> None:
     p = sub.add_parser("annotate", help="sample reasoning trees and label every step with its MC score",
                        description=__doc__.splitlines()[0])
     add_config_args(p, AnnotateConfig, skip=("out",))
-    p.add_argument("-o", "--out", dest="out", default=argparse.SUPPRESS, help="output trees JSONL (resumable)")
+    p.add_argument(
+        "-o", "--out", dest="out", default=argparse.SUPPRESS, help="output trees JSONL (resumable)"
+    )
     p.set_defaults(func=_annotate)
 
     trees = sub.add_parser("trees", help="look at reasoning trees (show | html)")

@@ -62,7 +62,8 @@ class ChunkSearch:
         return cls(mode, settings_for(mode, values), seed, tuple(meta.items()))
 
     def __call__(self, problems: list[Problem], generator: Generator) -> tuple[list[Tree], int]:
-        """(trees, generated tokens); every tree's counts checked against leaf counting before it is returned."""
+        """(trees, generated tokens); every tree's counts checked against leaf counting before it is
+        returned."""
         trees = [new_tree(p, dict(self.meta)) for p in problems]
         tokens = GROWERS[self.mode].grow(trees, generator, self.settings, self.seed)
         for t in trees:

@@ -128,7 +128,9 @@ def grow_mcts(trees: list[Tree], gen: Generator, s: MCTSSettings, seed: int) -> 
         if not selected:
             break
         # expand: one call for every selected leaf of every tree
-        prompts = [fmt.prompt(srch.tree.problem.question, path_steps(srch.tree, nid)) for srch, nid in selected]
+        prompts = [
+            fmt.prompt(srch.tree.problem.question, path_steps(srch.tree, nid)) for srch, nid in selected
+        ]
         outs = gen.generate(prompts, n=s.children, max_new_tokens=s.step_tokens, stop=[fmt.step_sep],
                             temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "expand", rnd))
         fresh: list[tuple[_Search, Node]] = []
@@ -145,7 +147,9 @@ def grow_mcts(trees: list[Tree], gen: Generator, s: MCTSSettings, seed: int) -> 
             continue
         # simulate: one call for every rollout of every new child; a rollout may write at most
         # the steps left before the depth limit
-        prompts = [fmt.prompt(srch.tree.problem.question, path_steps(srch.tree, node.id)) for srch, node in fresh]
+        prompts = [
+            fmt.prompt(srch.tree.problem.question, path_steps(srch.tree, node.id)) for srch, node in fresh
+        ]
         budget = s.step_tokens * max(s.depth - min(node.depth for _, node in fresh), 1)
         outs = gen.generate(prompts, n=s.rollouts, max_new_tokens=budget, stop=None,
                             temperature=s.temperature, top_p=s.top_p, seed=derive_seed(seed, "rollout", rnd))

@@ -45,7 +45,9 @@ def _ray():
     try:
         import ray
     except ImportError:
-        raise ImportError("annotate --backend ray needs Ray: pip install 'hiero[ray]' (or pip install ray)") from None
+        raise ImportError(
+            "annotate --backend ray needs Ray: pip install 'hiero[ray]' (or pip install ray)"
+        ) from None
     return ray
 
 
@@ -91,15 +93,25 @@ def n_workers(cfg) -> int:
     if cfg.workers > 0:
         return cfg.workers
     res = _ray().cluster_resources()
-    n = res.get("GPU", 0) / cfg.worker_gpus if cfg.worker_gpus > 0 else res.get("CPU", 0) / max(cfg.worker_cpus, 1e-9)
+    n = (
+        res.get("GPU", 0) / cfg.worker_gpus
+        if cfg.worker_gpus > 0
+        else res.get("CPU", 0) / max(cfg.worker_cpus, 1e-9)
+    )
     if int(n) < 1:
         raise RuntimeError(f"annotate --backend ray: the cluster ({res}) has no room for one worker with "
                            f"--worker-cpus {cfg.worker_cpus} --worker-gpus {cfg.worker_gpus}")
     return int(n)
 
 
-def annotate_on_ray(cfg, search: ChunkSearch, chunks: list[list[Problem]], write: Callable[[list[Tree]], None],
-                    on_progress: Callable[[int], None] | None = None, inflight: int = 2) -> dict:
+def annotate_on_ray(
+    cfg,
+    search: ChunkSearch,
+    chunks: list[list[Problem]],
+    write: Callable[[list[Tree]], None],
+    on_progress: Callable[[int], None] | None = None,
+    inflight: int = 2,
+) -> dict:
     """Search `chunks` with `search` on Ray actors; `write(trees)` is called on the driver as each chunk
     arrives. `cfg` gives the engine's settings: policy, workers, worker_cpus / _gpus, ray_address.
 
@@ -136,8 +148,9 @@ def annotate_on_ray(cfg, search: ChunkSearch, chunks: list[list[Problem]], write
                 _, trees, n_tok = ray.get(ref)
             except ray.exceptions.RayError as e:
                 ids = [p.id for p in chunks[i]]
-                raise RuntimeError(f"annotate --backend ray: chunk {i} (problems {ids}) failed on worker {a}: "
-                                   f"{e}") from e
+                raise RuntimeError(
+                    f"annotate --backend ray: chunk {i} (problems {ids}) failed on worker {a}: {e}"
+                ) from e
             write(trees)
             tokens += n_tok
             if on_progress:

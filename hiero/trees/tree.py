@@ -9,7 +9,8 @@
     check_tree(tree)                    structural checks + counts == leaf counting (ValueError)
     tree_stats(trees)                   summary figures for a set of trees
 
-The MC score of a node is the fraction of correct leaves in its subtree (the HRM paper, arXiv 2503.13551): a leaf is a
+The MC score of a node is the fraction of correct leaves in its subtree (the HRM paper, arXiv 2503.13551): a
+leaf is a
 terminal step graded against the reference, or an unfinished step at the depth limit (wrong).
 `types.Tree.recompute_counts` sets every node's counts that way; `backup` keeps them equal while
 a search grows the tree, and `leaf_counts` is an independent walk the tests compare against.
@@ -91,7 +92,9 @@ def end_as_unfinished(node: Node) -> None:
     node.terminal, node.answer, node.correct = True, None, False
 
 
-def add_judged(tree: Tree, judge: StepJudge, parent: int, step: str, finish_reason: str, max_depth: int) -> Node:
+def add_judged(
+    tree: Tree, judge: StepJudge, parent: int, step: str, finish_reason: str, max_depth: int
+) -> Node:
     """Add a judged child; a non-terminal step at `max_depth` becomes an unfinished (wrong) leaf."""
     v = judge.judge(path_steps(tree, parent) + [step], finish_reason)
     node = add_node(tree, parent, step, terminal=v.terminal, answer=v.answer, correct=v.correct,
@@ -136,9 +139,13 @@ def check_tree(tree: Tree) -> None:
     for node in tree.nodes:
         for c in node.children:
             if not 0 < c < len(tree.nodes) or tree.nodes[c].parent != node.id:
-                raise ValueError(f"tree {tree.problem.id}: node {node.id} lists child {c} whose parent differs")
+                raise ValueError(
+                    f"tree {tree.problem.id}: node {node.id} lists child {c} whose parent differs"
+                )
             if tree.nodes[c].depth != node.depth + 1:
-                raise ValueError(f"tree {tree.problem.id}: node {c} depth {tree.nodes[c].depth} != parent + 1")
+                raise ValueError(
+                    f"tree {tree.problem.id}: node {c} depth {tree.nodes[c].depth} != parent + 1"
+                )
         if node.id != ROOT and node.id not in tree.nodes[node.parent].children:
             raise ValueError(f"tree {tree.problem.id}: node {node.id} missing from its parent's children")
         if (node.n_correct, node.n_total) != leaf_counts(tree, node.id):

@@ -50,8 +50,10 @@ def format_tree(tree: Tree, max_depth: int | None = None) -> str:
             node = tree.nodes[cid]
             last = i == len(kids) - 1
             mark = _marks(node, cid in rollouts)
-            lines.append(f"{prefix}{'└─ ' if last else '├─ '}[{cid}] {node.step or '<empty>'}  "
-                         f"mc={node.n_correct}/{node.n_total} ({node.mc_score:.2f})" + (f"  {mark}" if mark else ""))
+            lines.append(
+                f"{prefix}{'└─ ' if last else '├─ '}[{cid}] {node.step or '<empty>'}  "
+                f"mc={node.n_correct}/{node.n_total} ({node.mc_score:.2f})" + (f"  {mark}" if mark else "")
+            )
             if max_depth is None or node.depth < max_depth:
                 walk(cid, prefix + ("   " if last else "│  "))
             elif node.children:

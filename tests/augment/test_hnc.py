@@ -165,7 +165,9 @@ def test_second_pass_accumulates_and_step_correct_is_and():
         n.step_correct = n.id % 3 != 0
     h1 = hnc(t, p=1.0, seed=1)
     for m in h1.meta["hnc"]["merges"]:
-        assert h1.nodes[m["node"]].step_correct == (t.nodes[m["from"]].step_correct and t.nodes[m["node"]].step_correct)
+        assert h1.nodes[m["node"]].step_correct == (
+            t.nodes[m["from"]].step_correct and t.nodes[m["node"]].step_correct
+        )
     h2 = hnc(h1, p=1.0, seed=1)
     check_tree(h2)
     assert len(h2.meta["hnc"]["passes"]) == 2

@@ -23,8 +23,18 @@ def test_data_help_lists_only_working_commands(capsys):
 
 def test_convert_processbench_through_cli(shared_data, tmp_path, capsys):
     out = tmp_path / "pb.jsonl"
-    rc = cli_main(["data", "convert", "--format", "processbench", str(shared_data / "processbench" / "gsm8k.json"),
-                   "-o", str(out), "--json"])
+    rc = cli_main(
+        [
+            "data",
+            "convert",
+            "--format",
+            "processbench",
+            str(shared_data / "processbench" / "gsm8k.json"),
+            "-o",
+            str(out),
+            "--json",
+        ]
+    )
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["records"] == 400 and summary["source_counts"]["no_error"] == 193
@@ -53,7 +63,14 @@ def test_convert_malformed_line_3_exits_2_and_writes_nothing(shared_data, tmp_pa
 
 def test_convert_bad_json_array_item(tmp_path, capsys):
     src = tmp_path / "pb.json"
-    item = {"id": "x-0", "generator": "g", "problem": "p", "steps": ["a", "b"], "final_answer_correct": True, "label": -1}
+    item = {
+        "id": "x-0",
+        "generator": "g",
+        "problem": "p",
+        "steps": ["a", "b"],
+        "final_answer_correct": True,
+        "label": -1,
+    }
     src.write_text(json.dumps([item, item, {**item, "label": 5}]), encoding="utf-8")
     out = tmp_path / "out.jsonl"
     assert cli_main(["data", "convert", "-f", "processbench", str(src), "-o", str(out)]) == 2
@@ -71,8 +88,11 @@ def test_synth_through_cli(tmp_path, capsys):
 
 
 def test_python_api(shared_data, tmp_path):
-    res = sources.convert("math-shepherd", shared_data / "math_shepherd" / "openr_samples_math-shepherd.jsonl",
-                          tmp_path / "ms.jsonl")
+    res = sources.convert(
+        "math-shepherd",
+        shared_data / "math_shepherd" / "openr_samples_math-shepherd.jsonl",
+        tmp_path / "ms.jsonl",
+    )
     assert res["records"] == 7 and res["kind"] == "solution"
     st = sources.stats(tmp_path / "ms.jsonl")
     assert st["labels"] == {"0": 20, "1": 5} and st["steps"] == 25

@@ -23,7 +23,10 @@ READERS = [BonConfig, ProcessBenchConfig, SelfTrainConfig]  # the rest read them
 @pytest.mark.parametrize("cls", WRITERS)
 def test_every_stage_that_writes_problems_has_the_domain_defaults(cls):
     assert issubclass(cls, DomainSettings)
-    assert DomainSettings(**{f: getattr(cls(), f) for f in DomainSettings.__dataclass_fields__}) == DomainSettings()
+    assert (
+        DomainSettings(**{f: getattr(cls(), f) for f in DomainSettings.__dataclass_fields__})
+        == DomainSettings()
+    )
 
 
 @pytest.mark.parametrize("cls", READERS)
@@ -31,8 +34,10 @@ def test_commands_that_read_problems_take_no_domain_flags(cls):
     """A problem source is one field, not the domain's six plus counts and seeds per command."""
     names = set(cls.__dataclass_fields__)
     assert not issubclass(cls, DomainSettings)
-    assert not names & (set(DomainSettings.__dataclass_fields__) | {"synth_n", "synth_seed", "eval_n", "eval_seed",
-                                                                    "p_error", "p_correction"})
+    assert not names & (
+        set(DomainSettings.__dataclass_fields__)
+        | {"synth_n", "synth_seed", "eval_n", "eval_seed", "p_error", "p_correction"}
+    )
 
 
 def test_a_problem_spec_round_trips_and_names_what_is_wrong(tmp_path):
@@ -42,9 +47,14 @@ def test_a_problem_spec_round_trips_and_names_what_is_wrong(tmp_path):
     back = parse_synth(spec, n=1, seed=0)
     assert (back.n, back.seed, back.split, back.domain) == (7, 3, "train", narrow)
     assert [p.id for p in read_problems(spec)] == [p.id for p in narrow.problems(7, 3, "train")]
-    for bad, says in (("synth:n=x", "n='x': expected int"), ("synth:n=0", "n=0: must be an integer >= 1"),
-                      ("synth:style=fancy", "'style': 'fancy' is not one of"), ("synth:split=dev", "expected train or"),
-                      ("synth:max_value=0", "'max_value' 0: must be an integer >= 1"), ("synth:n", "is not key=value")):
+    for bad, says in (
+        ("synth:n=x", "n='x': expected int"),
+        ("synth:n=0", "n=0: must be an integer >= 1"),
+        ("synth:style=fancy", "'style': 'fancy' is not one of"),
+        ("synth:split=dev", "expected train or"),
+        ("synth:max_value=0", "'max_value' 0: must be an integer >= 1"),
+        ("synth:n", "is not key=value"),
+    ):
         with pytest.raises(ValueError, match=says):
             parse_synth(bad, n=1, seed=0)
     f = tmp_path / "p.jsonl"
@@ -69,5 +79,7 @@ def test_stages_draw_from_the_settings_they_are_given():
     assert ok(load_problems(BonConfig(problems=synth_spec(narrow, 20, 1))))
     assert ok(held_out_problems(SelfTrainConfig(eval_problems=synth_spec(narrow, 20, 1))))
     assert ok(synth_items(20, 3, 0.3, 0.3, narrow)[1])
-    assert not ok(load_problems(BonConfig(problems="synth:n=40")))  # the defaults are wider: the check can fail
+    assert not ok(
+        load_problems(BonConfig(problems="synth:n=40"))
+    )  # the defaults are wider: the check can fail
     assert len(load_problems(BonConfig())) == 100  # '' = the built-in domain's 100 test problems

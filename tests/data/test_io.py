@@ -55,7 +55,9 @@ def test_bad_field_on_line_3_names_line_and_field(tmp_path, bad, field):
 
 
 def test_stats_cli_on_malformed_line_3_exits_2(tmp_path, capsys):
-    path = _write_lines(tmp_path / "sols.jsonl", [json.dumps(GOOD), json.dumps(GOOD), json.dumps({**GOOD, "labels": "x"})])
+    path = _write_lines(
+        tmp_path / "sols.jsonl", [json.dumps(GOOD), json.dumps(GOOD), json.dumps({**GOOD, "labels": "x"})]
+    )
     assert cli_main(["data", "stats", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hiero: error:") and "sols.jsonl:3:" in err and "labels" in err
@@ -84,8 +86,13 @@ def test_round_trip_every_type(tmp_path):
     sol = Solution(problem_id="p", steps=["a", "b"], answer="2", correct=False, question="q", labels=[1, 0],
                    soft_labels=[0.75, 0.0], counts=[(3, 4), (0, 4)], first_error=1, meta={"k": 1})
     prob = Problem(id="p", question="q", answer="2", steps=["a"], source="synth")
-    tree = Tree(problem=prob, nodes=[Node(id=0, parent=None, step="", depth=0, children=[1], n_correct=1, n_total=2),
-                                     Node(id=1, parent=0, step="a", depth=1, n_correct=1, n_total=2)])
+    tree = Tree(
+        problem=prob,
+        nodes=[
+            Node(id=0, parent=None, step="", depth=0, children=[1], n_correct=1, n_total=2),
+            Node(id=1, parent=0, step="a", depth=1, n_correct=1, n_total=2),
+        ],
+    )
     pair = PreferencePair(prompt="q", chosen="good answer", rejected="bad", chosen_segments={"Ra": (0, 4)})
     for obj, cls in ((sol, Solution), (prob, Problem), (tree, Tree), (pair, PreferencePair)):
         path = tmp_path / f"{cls.__name__}.jsonl.gz"
@@ -128,7 +135,9 @@ def test_non_utf8_bytes_name_file_line_and_column(tmp_path, reader):
     path.write_bytes(b'{"a": 1}\n{"b": "caf\xe9"}\n')
     read = {"jsonl": lambda: list(read_jsonl(path)), "json": lambda: read_json(path),
             "appended": lambda: read_appended(path)}[reader]
-    with pytest.raises(DataError, match=r"x.jsonl:2: not UTF-8 text \(byte 0xe9 at column 11\); save the file as UTF-8"):
+    with pytest.raises(
+        DataError, match=r"x.jsonl:2: not UTF-8 text \(byte 0xe9 at column 11\); save the file as UTF-8"
+    ):
         read()
 
 
@@ -137,7 +146,9 @@ def test_a_folder_given_as_a_file_is_a_data_error(tmp_path):
         list(read_jsonl(tmp_path))
 
 
-@pytest.mark.parametrize("umask,existing,want", [(0o022, None, 0o644), (0o077, None, 0o600), (0o022, 0o640, 0o640)])
+@pytest.mark.parametrize(
+    "umask,existing,want", [(0o022, None, 0o644), (0o077, None, 0o600), (0o022, 0o640, 0o640)]
+)
 def test_atomic_writes_follow_the_umask(tmp_path, umask, existing, want):
     """mkstemp creates 0600 files; the output gets what open() would give (or keeps its mode)."""
     path = tmp_path / "out.jsonl"

@@ -103,7 +103,10 @@ def test_prm800k_trajectory_rule(prm_raw):
 def test_prm800k_neutral_policies(shared_data, prm_raw):
     """Rows = rated candidates: 5,192 completions - 110 unrated + 257 human = 5,339 with neutral
     positive; `drop` removes the 867 neutral ones; labels follow the policy."""
-    rows = {pol: [r for s in prm_raw.records for r in step_rows(s, pol)] for pol in ("positive", "negative", "drop")}
+    rows = {
+        pol: [r for s in prm_raw.records for r in step_rows(s, pol)]
+        for pol in ("positive", "negative", "drop")
+    }
     assert len(rows["positive"]) == len(rows["negative"]) == 5339
     assert len(rows["drop"]) == 5339 - 867
     assert Counter(r["label"] for r in rows["positive"]) == {1: 2245 + 867 + 257, 0: 1970}
@@ -111,7 +114,11 @@ def test_prm800k_neutral_policies(shared_data, prm_raw):
     assert rating_label(0, False, "drop") is None and rating_label(None, True, "drop") == 1
     # the prev_steps of a row are the chosen steps before its position
     r = rows["positive"][10]
-    sol = next(s for s in prm_raw.records if s.question == r["question"] and s.steps[:len(r["prev_steps"])] == r["prev_steps"])
+    sol = next(
+        s
+        for s in prm_raw.records
+        if s.question == r["question"] and s.steps[: len(r["prev_steps"])] == r["prev_steps"]
+    )
     assert isinstance(sol, Solution)
     emitted = _conv(shared_data, "prm800k", "prm800k/phase1_test.jsonl", emit="rows", neutral="drop")
     assert emitted.kind == "step_row" and len(emitted.records) == 5339 - 867
@@ -175,7 +182,10 @@ def test_gsm8k_problems(shared_data):
     assert len(train.records) == 7473 and len(test.records) == 1319
     p = train.records[0]
     assert isinstance(p, Problem) and p.id == "gsm8k-train-0" and p.answer == "72"
-    assert p.steps == ["Natalia sold 48/2 = 24 clips in May.", "Natalia sold 48+24 = 72 clips altogether in April and May."]
+    assert p.steps == [
+        "Natalia sold 48/2 = 24 clips in May.",
+        "Natalia sold 48+24 = 72 clips altogether in April and May.",
+    ]
     assert not any("<<" in s for q in test.records for s in q.steps)
     kept = _conv(shared_data, "gsm8k", "gsm8k/train.jsonl", keep_calc=True).records[0]
     assert kept.steps[0] == "Natalia sold 48/2 = <<48/2=24>>24 clips in May."
@@ -203,7 +213,8 @@ def test_math500(shared_data):
     assert res.records[0].answer == r"\left( 3, \frac{\pi}{2} \right)"
 
 
-# ----------------------------------------------------------------------------- Math-Shepherd, prefs, LateBench
+# ----------------------------------------------------------------------------- Math-Shepherd, prefs,
+# LateBench
 def test_math_shepherd(shared_data):
     res = _conv(shared_data, "math-shepherd", "math_shepherd/openr_samples_math-shepherd.jsonl")
     assert len(res.records) == 7
@@ -227,11 +238,17 @@ def test_prefs(shared_data):
     assert p.prompt.startswith("I was reading up on the Fibonacci") and p.chosen.startswith("Wikipedia")
     # the GPT-written segments are not verbatim in the answers: they are kept in meta
     # (the authors' columns Rq / Mt / Ra under the names HiPO reads)
-    assert p.chosen_segments is None and set(p.meta["decomposed"]["chosen"]) == {"clarification", "reasoning", "answer"}
+    assert p.chosen_segments is None and set(p.meta["decomposed"]["chosen"]) == {
+        "clarification",
+        "reasoning",
+        "answer",
+    }
     dec = _conv(shared_data, "prefs", rel, prefs_text="decomposed").records[0]
     a, b = dec.chosen_segments["reasoning"]
     assert dec.chosen[a:b] == p.meta["decomposed"]["chosen"]["reasoning"].strip()
-    assert dec.chosen_segments["clarification"][0] == 0 and dec.chosen_segments["answer"][1] == len(dec.chosen)
+    assert dec.chosen_segments["clarification"][0] == 0 and dec.chosen_segments["answer"][1] == len(
+        dec.chosen
+    )
 
 
 def test_latebench(shared_data):

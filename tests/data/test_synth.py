@@ -21,8 +21,13 @@ POOL = S.generate_problems(150, seed=7, max_ops=7)  # 2-7 ops: the property test
 
 
 def _problem(start, ops, name="Sam", obj="marbles"):
-    return Problem(id="t", question="q", answer=str(S.run_program({"start": start, "ops": ops})[-1]), source="synth",
-                   meta={"program": {"start": start, "ops": ops}, "name": name, "object": obj})
+    return Problem(
+        id="t",
+        question="q",
+        answer=str(S.run_program({"start": start, "ops": ops})[-1]),
+        source="synth",
+        meta={"program": {"start": start, "ops": ops}, "name": name, "object": obj},
+    )
 
 
 # ----------------------------------------------------------------------------- generation
@@ -84,7 +89,11 @@ def test_empty_program_space_is_an_error():
 def test_values_are_integers_in_range(kw):
     probs = S.generate_problems(300, seed=1, **kw)
     lo, hi = kw.get("min_ops", 2), kw.get("max_ops", 3)
-    max_operand, max_factor, max_value = kw.get("max_operand", 9), kw.get("max_factor", 3), kw.get("max_value", 99)
+    max_operand, max_factor, max_value = (
+        kw.get("max_operand", 9),
+        kw.get("max_factor", 3),
+        kw.get("max_value", 99),
+    )
     n_ops = set()
     for p in probs:
         prog = p.meta["program"]
@@ -121,8 +130,14 @@ def test_question_mentions_every_operand_in_order_and_templates_vary():
 
 def test_solve_format_and_passes_check():
     p = _problem(7, [["+", 5], ["-", 3], ["*", 2], ["/", 3]])
-    assert S.solve(p) == ["Sam starts with 7 marbles.", "7 + 5 = 12", "12 - 3 = 9", "9 * 2 = 18", "18 / 3 = 6",
-                          "The answer is 6"]
+    assert S.solve(p) == [
+        "Sam starts with 7 marbles.",
+        "7 + 5 = 12",
+        "12 - 3 = 9",
+        "9 * 2 = 18",
+        "18 / 3 = 6",
+        "The answer is 6",
+    ]
     assert S.true_values(p) == [12, 9, 18, 6]
     for q in POOL:
         steps = S.solve(q)
@@ -132,8 +147,17 @@ def test_solve_format_and_passes_check():
 
 
 def test_survives_jsonl_round_trip(tmp_path):
-    summary = write_synth(SynthConfig(n=40, seed=5, split="test", out=str(tmp_path / "p.jsonl"),
-                                   solutions_out=str(tmp_path / "s.jsonl"), p_error=0.3, solutions_per_problem=2))
+    summary = write_synth(
+        SynthConfig(
+            n=40,
+            seed=5,
+            split="test",
+            out=str(tmp_path / "p.jsonl"),
+            solutions_out=str(tmp_path / "s.jsonl"),
+            p_error=0.3,
+            solutions_per_problem=2,
+        )
+    )
     probs = list(read_jsonl(tmp_path / "p.jsonl", Problem))
     sols = list(read_jsonl(tmp_path / "s.jsonl", Solution))
     assert len(probs) == 40 and len(sols) == 80 and summary["n"] == 40 and summary["n_solutions"] == 80
@@ -160,28 +184,33 @@ def test_main_bad_settings_leave_no_output(tmp_path):
 def test_check_steps_hand_cases():
     p = _problem(7, [["+", 5], ["*", 2], ["/", 4]])  # true values 12, 24, 6
     ok = S.check_steps
-    assert ok(p, ["Sam starts with 7 marbles.", "7 + 5 = 12", "12 * 2 = 24", "24 / 4 = 6", "The answer is 6"]) \
+    assert (
+        ok(p, ["Sam starts with 7 marbles.", "7 + 5 = 12", "12 * 2 = 24", "24 / 4 = 6", "The answer is 6"])
         == [True] * 5
+    )
     # robust parsing: unicode operators, no spaces, units, full stops, another context wording
     assert ok(p, ["Sam has 7 marbles", "7+5=12.", "12 × 2 = 24 marbles", "24 ÷ 4 = 6", "the answer is 6."]) \
         == [True] * 5
     # slip at step 1, carried forward: everything after is off track
-    assert ok(p, ["Sam starts with 7 marbles.", "7 + 5 = 13", "13 * 2 = 26", "26 / 4 = 6", "The answer is 6"]) \
-        == [True, False, False, False, True]
+    assert ok(
+        p, ["Sam starts with 7 marbles.", "7 + 5 = 13", "13 * 2 = 26", "26 / 4 = 6", "The answer is 6"]
+    ) == [True, False, False, False, True]
     # right numbers, wrong operation / operand
     assert ok(p, ["7 * 5 = 35"]) == [False]
     assert ok(p, ["7 + 4 = 11"]) == [False]
     # correction brings the solution back on track
-    assert ok(p, ["7 + 5 = 13", "Check: 7 + 5 = 12, not 13.", "12 * 2 = 24", "24 / 4 = 6", "The answer is 6"]) \
-        == [False, True, True, True, True]
+    assert ok(
+        p, ["7 + 5 = 13", "Check: 7 + 5 = 12, not 13.", "12 * 2 = 24", "24 / 4 = 6", "The answer is 6"]
+    ) == [False, True, True, True, True]
     # a wrong correction, a correction with nothing to correct, a context correction
     assert ok(p, ["7 + 5 = 13", "Check: 7 + 5 = 14, not 13."]) == [False, False]
     assert ok(p, ["Check: 7 + 5 = 12, not 13."]) == [False]
     assert ok(p, ["Sam starts with 8 marbles.", "Check: Sam starts with 7 marbles, not 8.", "7 + 5 = 12"]) \
         == [False, True, True]
     # unparseable, a statement after equations, too many equations, steps after the answer
-    assert ok(p, ["Let me think.", "7 + 5 = 12", "So Sam has 12.", "12 * 2 = 24", "24 / 4 = 6", "6 + 1 = 7"]) \
-        == [False, True, False, True, True, False]
+    assert ok(
+        p, ["Let me think.", "7 + 5 = 12", "So Sam has 12.", "12 * 2 = 24", "24 / 4 = 6", "6 + 1 = 7"]
+    ) == [False, True, False, True, True, False]
     assert ok(p, ["The answer is 6", "7 + 5 = 12"]) == [True, False]
     assert ok(p, ["7 + 5 = 12", "12 * 2 = 24", "24 / 4 = 6", "6 + 1 = 7", "Check: 6 + 1 = 7, not 8."]) \
         == [True, True, True, False, False]

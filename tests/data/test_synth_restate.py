@@ -1,5 +1,6 @@
 """The built-in domain's restate style: givens line, equations, answer sentence, each segment checked
-on its own (hiero.domains.builtin.segment_checks), noise per segment, and the pairs that differ in one segment."""
+on its own (hiero.domains.builtin.segment_checks), noise per segment, and the pairs that differ in one
+segment."""
 
 import random
 
@@ -13,8 +14,13 @@ from hiero.types import Problem, Solution
 
 
 def _problem(start, ops, name="Max", obj="stickers"):
-    return Problem(id="t", question="q", answer=str(S.run_program({"start": start, "ops": ops})[-1]), source="synth",
-                   meta={"program": {"start": start, "ops": ops}, "name": name, "object": obj, "style": "restate"})
+    return Problem(
+        id="t",
+        question="q",
+        answer=str(S.run_program({"start": start, "ops": ops})[-1]),
+        source="synth",
+        meta={"program": {"start": start, "ops": ops}, "name": name, "object": obj, "style": "restate"},
+    )
 
 
 P = _problem(5, [["-", 1], ["/", 2], ["*", 3]])  # 5 - 1 = 4, 4 / 2 = 2, 2 * 3 = 6
@@ -39,31 +45,89 @@ def test_the_style_changes_the_writing_not_the_problems():
         S.generate_problems(3, seed=0, style="fancy")
 
 
-@pytest.mark.parametrize("steps, truth, kinds, checks", [
-    (RIGHT, [1, 1, 1, 1, 1], [None] * 5, (True, True, True, 3)),
-    # a misread number: the reasoning follows the givens as stated, so it is right on its own terms
-    (["Givens: 7, minus 1, divided by 2, times 3.", "7 - 1 = 6", "6 / 2 = 3", "3 * 3 = 9",
-      "The final count is 9, so the answer is 9"],
-     [0, 0, 0, 0, 0], ["givens", "carried", "carried", "carried", "carried"], (False, True, True, 3)),
-    (["Givens: 6, minus 1, divided by 5, times 3.", "6 - 1 = 5", "5 / 5 = 1", "1 * 3 = 3",
-      "The final count is 3, so the answer is 3"],
-     [0, 0, 0, 0, 0], ["givens", "carried", "operand", "carried", "carried"], (False, True, True, 3)),
-    # a misread operation
-    (["Givens: 5, plus 1, divided by 2, times 3.", "5 + 1 = 6", "6 / 2 = 3", "3 * 3 = 9",
-      "The final count is 9, so the answer is 9"],
-     [0, 0, 0, 0, 0], ["givens", "operand", "carried", "carried", "carried"], (False, True, True, 3)),
-    # an arithmetic slip in the reasoning, faithfully copied into the answer
-    (["Givens: 5, minus 1, divided by 2, times 3.", "5 - 1 = 4", "4 / 2 = 2", "2 * 3 = 7",
-      "The final count is 7, so the answer is 7"],
-     [1, 1, 1, 0, 0], [None, None, None, "arithmetic", "carried"], (True, False, True, 2)),
-    # the value mis-copied into the answer clause; the sentence without its answer
-    (RIGHT[:-1] + ["The final count is 6, so the answer is 5"], [1, 1, 1, 1, 0], [None] * 4 + ["answer"],
-     (True, True, False, 3)),
-    (RIGHT[:-1] + ["The final count is 6."], [1, 1, 1, 1, 0], [None] * 4 + ["format"], (True, True, False, 3)),
-    (RIGHT[:-1] + ["The final count is 5, so the answer is 6"], [1, 1, 1, 1, 1], [None] * 5, (True, True, False, 3)),
-    # a givens line that does not parse, and no answer at all
-    (["Givens: 5, less 1, halved, times 3.", "5 - 1 = 4"], [0, 1], ["givens", None], (False, False, False, 1)),
-])
+@pytest.mark.parametrize(
+    "steps, truth, kinds, checks",
+    [
+        (RIGHT, [1, 1, 1, 1, 1], [None] * 5, (True, True, True, 3)),
+        # a misread number: the reasoning follows the givens as stated, so it is right on its own terms
+        (
+            [
+                "Givens: 7, minus 1, divided by 2, times 3.",
+                "7 - 1 = 6",
+                "6 / 2 = 3",
+                "3 * 3 = 9",
+                "The final count is 9, so the answer is 9",
+            ],
+            [0, 0, 0, 0, 0],
+            ["givens", "carried", "carried", "carried", "carried"],
+            (False, True, True, 3),
+        ),
+        (
+            [
+                "Givens: 6, minus 1, divided by 5, times 3.",
+                "6 - 1 = 5",
+                "5 / 5 = 1",
+                "1 * 3 = 3",
+                "The final count is 3, so the answer is 3",
+            ],
+            [0, 0, 0, 0, 0],
+            ["givens", "carried", "operand", "carried", "carried"],
+            (False, True, True, 3),
+        ),
+        # a misread operation
+        (
+            [
+                "Givens: 5, plus 1, divided by 2, times 3.",
+                "5 + 1 = 6",
+                "6 / 2 = 3",
+                "3 * 3 = 9",
+                "The final count is 9, so the answer is 9",
+            ],
+            [0, 0, 0, 0, 0],
+            ["givens", "operand", "carried", "carried", "carried"],
+            (False, True, True, 3),
+        ),
+        # an arithmetic slip in the reasoning, faithfully copied into the answer
+        (
+            [
+                "Givens: 5, minus 1, divided by 2, times 3.",
+                "5 - 1 = 4",
+                "4 / 2 = 2",
+                "2 * 3 = 7",
+                "The final count is 7, so the answer is 7",
+            ],
+            [1, 1, 1, 0, 0],
+            [None, None, None, "arithmetic", "carried"],
+            (True, False, True, 2),
+        ),
+        # the value mis-copied into the answer clause; the sentence without its answer
+        (
+            RIGHT[:-1] + ["The final count is 6, so the answer is 5"],
+            [1, 1, 1, 1, 0],
+            [None] * 4 + ["answer"],
+            (True, True, False, 3),
+        ),
+        (
+            RIGHT[:-1] + ["The final count is 6."],
+            [1, 1, 1, 1, 0],
+            [None] * 4 + ["format"],
+            (True, True, False, 3),
+        ),
+        (
+            RIGHT[:-1] + ["The final count is 5, so the answer is 6"],
+            [1, 1, 1, 1, 1],
+            [None] * 5,
+            (True, True, False, 3),
+        ),
+        # a givens line that does not parse, and no answer at all
+        (
+            ["Givens: 5, less 1, halved, times 3.", "5 - 1 = 4"],
+            [0, 1],
+            ["givens", None],
+            (False, False, False, 1),
+        ),
+    ],
+)
 def test_each_segment_is_checked_on_its_own_terms(steps, truth, kinds, checks):
     assert [int(x) for x in S.check_steps(P, steps)] == truth
     assert S.error_kinds(P, steps) == kinds
@@ -141,7 +205,10 @@ def test_restate_noise_needs_the_restate_style():
 def test_plain_noise_is_unchanged_by_the_new_arguments():
     problems = S.generate_problems(100, seed=5)
     a = [S.render_noisy_solution(p, random.Random(f"x{i}"), 0.3, 0.5).steps for i, p in enumerate(problems)]
-    b = [S.render_noisy_solution(p, random.Random(f"x{i}"), 0.3, 0.5, 0.0, 0.0).steps for i, p in enumerate(problems)]
+    b = [
+        S.render_noisy_solution(p, random.Random(f"x{i}"), 0.3, 0.5, 0.0, 0.0).steps
+        for i, p in enumerate(problems)
+    ]
     assert a == b
 
 
@@ -158,7 +225,11 @@ def test_pairs_differ_in_one_known_segment():
     two_wrong = slip[:-1] + ["The final count is 7."]
     sols = [_sol(x) for x in (RIGHT, misread, slip, miscopy, two_wrong, slip)]
     pairs = pairs_from_segments(sols, {"t": P}, max_per_problem=5, seed=0)
-    assert sorted(p.meta["segment"] for p in pairs) == ["answer", "clarification", "reasoning"]  # one each, no dup
+    assert sorted(p.meta["segment"] for p in pairs) == [
+        "answer",
+        "clarification",
+        "reasoning",
+    ]  # one each, no dup
     by = {p.meta["segment"]: p for p in pairs}
     assert by["clarification"].rejected == "\n".join(misread)
     assert by["reasoning"].rejected == "\n".join(slip) and by["answer"].rejected == "\n".join(miscopy)

@@ -27,7 +27,9 @@ def make_policy(out: Path) -> Path:
     from hiero.policy.tokenizer import train_tokenizer
 
     probs = synth.generate_problems(30, seed=0)
-    tok = train_tokenizer([build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300)
+    tok = train_tokenizer(
+        [build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300
+    )
     model = build_model(len(tok), n_layers=2, hidden=32, heads=2, eos_token_id=tok.eos_token_id,
                         pad_token_id=tok.pad_token_id, max_positions=1024, seed=0)
     save_policy(model, tok, out)
@@ -104,19 +106,27 @@ def test_bon_on_gsm8k_example_solutions(shared_data, tmp_path):
 
     res = main(BonConfig(candidates=str(cands), n=[1, 2, 4, 8], bootstrap=100, out=str(tmp_path / "out")))
     assert res["n"] == [1, 2, 4] and res["n_dropped"] == [8] and res["n_problems"] == keep
-    raw = [json.loads(line) for line in (shared_data / "gsm8k" / "example_model_solutions.jsonl").open()][:keep]
+    raw = [json.loads(line) for line in (shared_data / "gsm8k" / "example_model_solutions.jsonl").open()][
+        :keep
+    ]
     models_ = ["6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"]
     for n, acc in zip([1, 2, 4], res["curves"]["pass@N"]["acc"]):
         expect = np.mean([any(r[m]["is_correct"] for m in models_[:n]) for r in raw])
         assert acc == pytest.approx(expect)
-    assert res["curves"]["majority"]["acc"][0] == pytest.approx(np.mean([r[models_[0]]["is_correct"] for r in raw]))
+    assert res["curves"]["majority"]["acc"][0] == pytest.approx(
+        np.mean([r[models_[0]]["is_correct"] for r in raw])
+    )
 
 
 def test_eval_bon_bad_input(tmp_path, capsys):
-    assert cli(["eval", "bon", "--problems", "synth:n=2", "-o", str(tmp_path / "x")]) == 2  # no policy, no candidates
+    assert (
+        cli(["eval", "bon", "--problems", "synth:n=2", "-o", str(tmp_path / "x")]) == 2
+    )  # no policy, no candidates
     assert "--policy" in capsys.readouterr().err
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"problem_id": "a", "steps": ["x"], "correct": true, "question": "q"}\n{"problem_id": 3}\n')
+    bad.write_text(
+        '{"problem_id": "a", "steps": ["x"], "correct": true, "question": "q"}\n{"problem_id": 3}\n'
+    )
     assert cli(["eval", "bon", "--candidates", str(bad), "-o", str(tmp_path / "y")]) == 2
     assert ":2:" in capsys.readouterr().err
     assert not (tmp_path / "y" / "results.json").exists()
@@ -127,9 +137,21 @@ def test_eval_bon_full_curve_three_rms(models, tmp_path):
     """The issue's check: ORM, PRM, HRM and majority vote for N up to 64; step_greedy and beam run."""
     from hiero.evaluation.bon import BonConfig, main
 
-    res = main(BonConfig(policy=str(models["policy"]), rm=[f"{k}={models[k]}" for k in ("orm", "prm", "hrm")],
-                         problems="synth:n=3", max_new_tokens=16, bootstrap=100, search=["step_greedy", "beam"],
-                         search_n=[2, 4], beam_width=2, max_steps=3, step_tokens=8, out=str(tmp_path / "o")))
+    res = main(
+        BonConfig(
+            policy=str(models["policy"]),
+            rm=[f"{k}={models[k]}" for k in ("orm", "prm", "hrm")],
+            problems="synth:n=3",
+            max_new_tokens=16,
+            bootstrap=100,
+            search=["step_greedy", "beam"],
+            search_n=[2, 4],
+            beam_width=2,
+            max_steps=3,
+            step_tokens=8,
+            out=str(tmp_path / "o"),
+        )
+    )
     assert res["n"] == [1, 2, 4, 8, 16, 24, 32, 64]
     assert {"orm", "prm:min", "hrm:min", "majority", "oracle"} <= set(res["curves"])
     assert {"prm step_greedy", "hrm beam", "oracle beam"} <= set(res["search"])

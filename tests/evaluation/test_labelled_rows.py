@@ -54,7 +54,8 @@ def test_bootstrap_resamples_questions():
 
 
 def test_cli_on_a_trained_tiny_encoder(tmp_path):
-    """End to end: a per-step encoder RM trained 2 steps, evaluated on held-out rows (only labelled prompts built)."""
+    """End to end: a per-step encoder RM trained 2 steps, evaluated on held-out rows (only labelled prompts
+    built)."""
     from hiero.reward.train import RMTrainConfig
     from hiero.reward.train import main as rm_train
     from hiero.testing import make_tiny_encoder
@@ -63,12 +64,40 @@ def test_cli_on_a_trained_tiny_encoder(tmp_path):
                  row_type="merged_pair" if i % 4 == 0 else "step") for i in range(16)]
     write_jsonl(tmp_path / "data" / "train.jsonl", rows)
     base = make_tiny_encoder(tmp_path / "bert", ["step of question"] * 5, max_positions=64)
-    rm_train(RMTrainConfig(data=str(tmp_path / "data"), base=str(base), out=str(tmp_path / "rm"), read="per-step",
-                           loss="hard_ce", label_type="hard", max_length=64, truncation="fit", max_steps=2,
-                           batch_size=4))
+    rm_train(
+        RMTrainConfig(
+            data=str(tmp_path / "data"),
+            base=str(base),
+            out=str(tmp_path / "rm"),
+            read="per-step",
+            loss="hard_ce",
+            label_type="hard",
+            max_length=64,
+            truncation="fit",
+            max_steps=2,
+            batch_size=4,
+        )
+    )
     out = tmp_path / "steps.json"
-    assert cli(["eval", "steps", "--rm", str(tmp_path / "rm"), "--rows", str(tmp_path / "data" / "train.jsonl"),
-                "--limit", "10", "--n-boot", "50", "-o", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "eval",
+                "steps",
+                "--rm",
+                str(tmp_path / "rm"),
+                "--rows",
+                str(tmp_path / "data" / "train.jsonl"),
+                "--limit",
+                "10",
+                "--n-boot",
+                "50",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["rows"] == 10 and res["rows_in_file"] == 16 and res["steps"] == 10 == len(res["items"])
     assert res["positive"] + res["negative"] == 10

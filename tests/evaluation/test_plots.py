@@ -11,8 +11,23 @@ from matplotlib.colors import to_hex
 from hiero.evaluation.plots import BASELINES, curves_figure, family, line_styles, plot_curves
 
 N = [1, 2, 4, 8]
-DEMO_METHODS = ["majority", "pass@N", "orm", "orm+vote", "prm:min", "prm:prod", "prm:last", "prm:mean", "prm+vote",
-                "hrm:min", "hrm:prod", "hrm:last", "hrm:mean", "hrm+vote", "oracle"]
+DEMO_METHODS = [
+    "majority",
+    "pass@N",
+    "orm",
+    "orm+vote",
+    "prm:min",
+    "prm:prod",
+    "prm:last",
+    "prm:mean",
+    "prm+vote",
+    "hrm:min",
+    "hrm:prod",
+    "hrm:last",
+    "hrm:mean",
+    "hrm+vote",
+    "oracle",
+]
 
 
 def curves_of(names):
@@ -24,14 +39,22 @@ def styles_of(ax) -> list[tuple[str, object]]:
     return [(to_hex(line.get_color()), str(line.get_linestyle())) for line in ax.get_lines()]
 
 
-@pytest.mark.parametrize("names", [
-    DEMO_METHODS,
-    # a wide run: 12 aggregations of one reward model (more than the palette's 9 colours) and 4 more RMs
-    ["majority", "oracle"] + [f"prm:agg{i}" for i in range(12)] + [f"rm{j}:min" for j in range(4)] + ["pass@N"],
-])
+@pytest.mark.parametrize(
+    "names",
+    [
+        DEMO_METHODS,
+        # a wide run: 12 aggregations of one reward model (more than the palette's 9 colours) and 4 more RMs
+        ["majority", "oracle"]
+        + [f"prm:agg{i}" for i in range(12)]
+        + [f"rm{j}:min" for j in range(4)]
+        + ["pass@N"],
+    ],
+)
 def test_no_two_lines_of_a_panel_share_colour_and_style(names):
     curves = curves_of(names)
-    fig = curves_figure(N, curves, primary=names, title="t")  # primary = all: the top panel holds every line too
+    fig = curves_figure(
+        N, curves, primary=names, title="t"
+    )  # primary = all: the top panel holds every line too
     try:
         axes = fig.get_axes()
         assert len(axes) == 1 + len({family(n) for n in names} - {None})
@@ -41,7 +64,12 @@ def test_no_two_lines_of_a_panel_share_colour_and_style(names):
             labels = [line.get_label() for line in ax.get_lines()]
             assert all(b in labels for b in BASELINES if b in names)  # the baselines in every panel
         # every method is drawn in exactly one small multiple, its reward model's
-        drawn = [lab for ax in axes[1:] for lab in (line.get_label() for line in ax.get_lines()) if lab not in BASELINES]
+        drawn = [
+            lab
+            for ax in axes[1:]
+            for lab in (line.get_label() for line in ax.get_lines())
+            if lab not in BASELINES
+        ]
         assert sorted(drawn) == sorted(n for n in names if n not in BASELINES)
         for ax in axes[1:]:
             fams = {family(line.get_label()) for line in ax.get_lines()} - {None}
@@ -54,8 +82,13 @@ def test_no_two_lines_of_a_panel_share_colour_and_style(names):
 def test_an_aggregation_has_one_colour_in_every_panel():
     fig = curves_figure(N, curves_of(DEMO_METHODS), primary=["orm", "prm:min", "hrm:min"])
     try:
-        colour = {line.get_label(): to_hex(line.get_color()) for ax in fig.get_axes()[1:] for line in ax.get_lines()}
-        assert colour["prm:min"] == colour["hrm:min"] and colour["prm+vote"] == colour["hrm+vote"] == colour["orm+vote"]
+        colour = {
+            line.get_label(): to_hex(line.get_color()) for ax in fig.get_axes()[1:] for line in ax.get_lines()
+        }
+        assert (
+            colour["prm:min"] == colour["hrm:min"]
+            and colour["prm+vote"] == colour["hrm+vote"] == colour["orm+vote"]
+        )
         assert colour["majority"] == "#7f7f7f" and colour["oracle"] == colour["pass@N"] == "#000000"
     finally:
         plt.close(fig)

@@ -69,9 +69,16 @@ def official(rows: list[dict], scores: dict[str, list[float]], threshold: float 
 
 def test_prmscore_equals_the_official_evaluator(shared_data, tmp_path, capsys):
     folder = shared_data / "prmbench"
-    rows = [json.loads(line) for f in sorted(folder.glob("*.jsonl")) for line in f.read_text().splitlines() if line]
+    rows = [
+        json.loads(line)
+        for f in sorted(folder.glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+        if line
+    ]
     items = read_items(str(folder))
-    assert len(items) == 6211 and {it.classification for it in items} == set(CLASSES)  # duplicates dropped as task.py
+    assert len(items) == 6211 and {it.classification for it in items} == set(
+        CLASSES
+    )  # duplicates dropped as task.py
     scores = {it.id: [fake_score(it.id, k) for k in range(len(it.steps))] for it in items}
     path = tmp_path / "scores.jsonl"
     path.write_text("".join(json.dumps({"id": i, "scores": s}) + "\n" for i, s in scores.items()))
@@ -84,11 +91,16 @@ def test_prmscore_equals_the_official_evaluator(shared_data, tmp_path, capsys):
         assert res["classes"][c]["prm_score"] == pytest.approx(ref[c], abs=1e-12), c
     assert res["n_items"] == 6211 and res["n_skipped"] == 0
     table = (tmp_path / "pb.md").read_text()
-    assert "| Overall |" in table.replace("| model | Overall |", "| Overall |") and "NCL." in table and "MS." in table
+    assert (
+        "| Overall |" in table.replace("| model | Overall |", "| Overall |")
+        and "NCL." in table
+        and "MS." in table
+    )
 
 
 def test_a_perfect_and_an_inverted_scorer(shared_data, tmp_path):
-    """Hand-derived: right steps 1 and wrong 0 give PRMScore 1; the inverse gives the -1 convention's value."""
+    """Hand-derived: right steps 1 and wrong 0 give PRMScore 1; the inverse gives the -1 convention's
+    value."""
     folder = shared_data / "prmbench"
     items = read_items(str(folder))
     for name, good, bad, want in (("perfect", 0.9, 0.1, 1.0), ("inverted", 0.1, 0.9, -1.0)):
@@ -106,6 +118,20 @@ def test_bad_prmbench_rows_name_file_line_field(tmp_path, capsys):
     bad = tmp_path / "x.jsonl"
     bad.write_text(json.dumps({"idx": 1, "classification": "circular", "modified_question": "q",
                                "modified_process": ["a"], "error_steps": [0]}) + "\n")
-    assert cli(["eval", "prmbench", "--rm", "scores:" + str(bad), "--data", str(bad), "-o", str(tmp_path / "o.json")]) == 2
+    assert (
+        cli(
+            [
+                "eval",
+                "prmbench",
+                "--rm",
+                "scores:" + str(bad),
+                "--data",
+                str(bad),
+                "-o",
+                str(tmp_path / "o.json"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert f"{bad}:1" in err and "error_steps" in err and not (tmp_path / "o.json").exists()

@@ -35,7 +35,9 @@ def test_converted_processbench_solutions_match_raw(shared_data, tmp_path):
     convert("processbench", shared_data / "processbench" / "gsm8k.json", conv)
     raw = read_processbench(str(shared_data / "processbench" / "gsm8k.json"))
     got = read_solutions(str(conv))
-    assert [(i.label, i.steps, i.step_labels) for i in got] == [(i.label, i.steps, i.step_labels) for i in raw]
+    assert [(i.label, i.steps, i.step_labels) for i in got] == [
+        (i.label, i.steps, i.step_labels) for i in raw
+    ]
 
 
 def test_oracle_on_builtin_domain_is_perfect(tmp_path):
@@ -62,7 +64,9 @@ def tiny_prm(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("pb_models")
     probs = synth.generate_problems(30, seed=0)
-    tok = train_tokenizer([build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300)
+    tok = train_tokenizer(
+        [build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300
+    )
     save_policy(build_model(len(tok), n_layers=1, hidden=32, heads=2, eos_token_id=tok.eos_token_id,
                             pad_token_id=tok.pad_token_id, max_positions=4096), tok, root / "policy")
     model, rtok = build_reward_model(root / "policy", RMSpec(kind="prm", loss="hard_ce", max_length=4096))

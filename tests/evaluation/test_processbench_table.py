@@ -105,11 +105,15 @@ def test_real_processbench_table_with_precomputed_scores(shared_data, tmp_path):
     for split in SPLITS:
         for rec in json.loads((folder / f"{split}.json").read_text()):
             n, y = len(rec["steps"]), rec["label"]
-            rows.append({"id": rec["id"], "scores": [0.9] * n if y < 0 else [0.9] * y + [0.1] + [0.5] * (n - y - 1)})
+            rows.append(
+                {"id": rec["id"], "scores": [0.9] * n if y < 0 else [0.9] * y + [0.1] + [0.5] * (n - y - 1)}
+            )
     scores = tmp_path / "scores.jsonl"
     scores.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "pb.json"
-    res = main(ProcessBenchConfig(data=str(folder), scores=str(scores), limit=k, limit_mode="spread", out=str(out)))
+    res = main(
+        ProcessBenchConfig(data=str(folder), scores=str(scores), limit=k, limit_mode="spread", out=str(out))
+    )
     assert {s: r["n_items"] for s, r in res["splits"].items()} == {s: k for s in SPLITS}
     assert all(r["n_error"] > 0 and r["n_correct"] > 0 for r in res["splits"].values())
     assert res["average_f1"] == 1.0 and 0.1 < res["threshold"] <= 0.5

@@ -28,7 +28,9 @@ def prm(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("scores_models")
     probs = synth.generate_problems(30, seed=0)
-    tok = train_tokenizer([build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300)
+    tok = train_tokenizer(
+        [build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300
+    )
     save_policy(build_model(len(tok), n_layers=1, hidden=32, heads=2, eos_token_id=tok.eos_token_id,
                             pad_token_id=tok.pad_token_id, max_positions=1024), tok, root / "policy")
     model, rtok = build_reward_model(root / "policy", RMSpec(kind="prm", loss="hard_ce", max_length=1024))
@@ -107,7 +109,23 @@ def test_processbench_bad_scores_file(tmp_path, capsys, case):
 
 
 def test_processbench_rm_and_scores_exclusive(tmp_path, capsys):
-    assert cli(["eval", "processbench", "--rm", "x", "--scores", "y", "--data", "synth", "-o", str(tmp_path / "o")]) == 2
+    assert (
+        cli(
+            [
+                "eval",
+                "processbench",
+                "--rm",
+                "x",
+                "--scores",
+                "y",
+                "--data",
+                "synth",
+                "-o",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "not both" in capsys.readouterr().err
 
 
@@ -143,7 +161,23 @@ def test_bon_bad_scores(prm, candidates, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "o"
-    assert cli(["eval", "bon", "--candidates", str(candidates), "--n", "1,2", "--scores", str(bad), "-o", str(out)]) == 2
+    assert (
+        cli(
+            [
+                "eval",
+                "bon",
+                "--candidates",
+                str(candidates),
+                "--n",
+                "1,2",
+                "--scores",
+                str(bad),
+                "-o",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert f"{bad}:3:" in err and repr(rows[2]["id"]) in err and "field 'scores'" in err
     assert not (out / "results.json").exists()

@@ -77,7 +77,12 @@ def test_step_eval_rejects_misaligned_scores():
 
 
 def test_wrong_picks_describes_what_was_chosen():
-    pool = [[sol(RIGHT), sol(ARITH)], [sol(RIGHT), sol(NOANS)], [sol(RIGHT), sol(OPERAND)], [sol(ARITH), sol(START)]]
+    pool = [
+        [sol(RIGHT), sol(ARITH)],
+        [sol(RIGHT), sol(NOANS)],
+        [sol(RIGHT), sol(OPERAND)],
+        [sol(ARITH), sol(START)],
+    ]
     problems = [P, P, P, P]
     out = wrong_picks(problems, pool, chosen=[1, 1, 0, 0])
     # problem 3 has no right solution: not counted; problem 2 picked right
@@ -137,7 +142,9 @@ def test_recovered_solutions_are_ranked_against_wrong_and_clean_ones():
     assert sol(CORRECTED).correct
     pool = [[sol(RIGHT), sol(RIGHT), sol(CORRECTED), sol(CORRECTED), sol(ARITH)]]
     # min scores: clean 0.9, 0.7; recovered 0.8, 0.1; wrong 0.2
-    scores = [[[0.9] * 4, [0.7] * 4, [0.9, 0.8, 0.9, 0.9, 0.9], [0.9, 0.1, 0.9, 0.9, 0.9], [0.9, 0.2, 0.2, 0.2]]]
+    scores = [
+        [[0.9] * 4, [0.7] * 4, [0.9, 0.8, 0.9, 0.9, 0.9], [0.9, 0.1, 0.9, 0.9, 0.9], [0.9, 0.2, 0.2, 0.2]]
+    ]
     out = step_eval([P], pool, scores)
     assert out["n_recovered"] == 2
     # recovered {0.8, 0.1} vs wrong {0.2}: 1 of 2 pairs above

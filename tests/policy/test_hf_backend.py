@@ -16,14 +16,22 @@ def _reference_greedy(path, prompt: str, max_new_tokens: int) -> list[int]:
     model = AutoModelForCausalLM.from_pretrained(path).eval()
     tok = AutoTokenizer.from_pretrained(path)
     ids = tok(prompt, return_tensors="pt")["input_ids"]
-    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    out = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     return out[0, ids.shape[1]:].tolist()
 
 
 def test_greedy_matches_transformers_generate(tiny_policy, test_problems):
     """Left padding, shared-prefix KV reuse and row dropping change nothing in greedy decoding."""
-    prompts = [build_prompt(p.question) for p in test_problems[:4]] + [build_prompt(test_problems[0].question, ["x"])]
+    prompts = [build_prompt(p.question) for p in test_problems[:4]] + [
+        build_prompt(test_problems[0].question, ["x"])
+    ]
     gen = HFGenerator(tiny_policy, device="cpu")
     outs = gen.generate(prompts, n=1, max_new_tokens=12, temperature=0.0)
     tok = gen.tokenizer
@@ -41,12 +49,17 @@ def test_tree_prompts_share_the_question_prefill(tiny_policy, test_problems):
     gen = HFGenerator(tiny_policy, device="cpu")
     outs = gen.generate(prompts, n=1, max_new_tokens=8, temperature=0.0)
     assert gen.stats["prefill_tokens"] < gen.stats["prompt_tokens"]
-    plain = HFGenerator(tiny_policy, device="cpu", prefix_reuse=False).generate(prompts, n=1, max_new_tokens=8)
+    plain = HFGenerator(tiny_policy, device="cpu", prefix_reuse=False).generate(
+        prompts, n=1, max_new_tokens=8
+    )
     assert [r[0].text for r in outs] == [r[0].text for r in plain]
 
 
 def test_prefix_reuse_and_batch_size_do_not_change_samples(tiny_policy, test_problems):
-    prompts = [build_prompt(test_problems[0].question, ["step a"]), build_prompt(test_problems[0].question, ["b"])]
+    prompts = [
+        build_prompt(test_problems[0].question, ["step a"]),
+        build_prompt(test_problems[0].question, ["b"]),
+    ]
     kw = dict(n=3, max_new_tokens=10, temperature=1.0, seed=7)
     a = HFGenerator(tiny_policy, device="cpu").generate(prompts, **kw)
     b = HFGenerator(tiny_policy, device="cpu", prefix_reuse=False, batch_size=3).generate(prompts, **kw)
@@ -60,11 +73,19 @@ def test_prefix_reuse_and_batch_size_do_not_change_samples(tiny_policy, test_pro
 
 def test_stop_strings_cut_the_text_and_say_which(tiny_policy, test_problems):
     gen = HFGenerator(tiny_policy, device="cpu")
-    free = gen.generate([build_prompt(test_problems[1].question)], n=4, max_new_tokens=30, temperature=1.0, seed=3)[0]
+    free = gen.generate(
+        [build_prompt(test_problems[1].question)], n=4, max_new_tokens=30, temperature=1.0, seed=3
+    )[0]
     # pick a character the untrained model does write, and stop on it
     stop = next(ch for c in free for ch in c.text if ch.strip())
-    cut = gen.generate([build_prompt(test_problems[1].question)], n=4, max_new_tokens=30, temperature=1.0, seed=3,
-                       stop=[stop])[0]
+    cut = gen.generate(
+        [build_prompt(test_problems[1].question)],
+        n=4,
+        max_new_tokens=30,
+        temperature=1.0,
+        seed=3,
+        stop=[stop],
+    )[0]
     for full, c in zip(free, cut, strict=True):
         if c.finish_reason == "stop":
             assert c.stop_string == stop and stop not in c.text and full.text.startswith(c.text)

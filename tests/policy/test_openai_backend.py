@@ -59,8 +59,11 @@ def test_bad_request_is_not_retried_and_names_the_field(server):
 def test_api_key_from_env_is_required_and_never_shown(tiny_policy, monkeypatch, caplog):
     secret = "sk-test-do-not-print-4242"
     monkeypatch.setenv("HIERO_TEST_KEY", secret)
-    s = CompletionServer(ServeConfig(policy=str(tiny_policy), port=0, api_key_env="HIERO_TEST_KEY", model_name="m",
-                                     device="cpu")).start_background()
+    s = CompletionServer(
+        ServeConfig(
+            policy=str(tiny_policy), port=0, api_key_env="HIERO_TEST_KEY", model_name="m", device="cpu"
+        )
+    ).start_background()
     try:
         ok = OpenAIGenerator(s.url, "m", api_key_env="HIERO_TEST_KEY")
         assert ok.generate(["Question: 2\nAnswer:\n"], max_new_tokens=3)[0][0].n_tokens > 0
@@ -103,7 +106,9 @@ def test_retries_with_backoff_then_succeeds():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        client = OpenAIGenerator(f"http://127.0.0.1:{httpd.server_address[1]}", "m", max_retries=3, backoff_s=0.01)
+        client = OpenAIGenerator(
+            f"http://127.0.0.1:{httpd.server_address[1]}", "m", max_retries=3, backoff_s=0.01
+        )
         (c,), = client.generate(["p"], max_new_tokens=5)
         assert (c.text, c.n_tokens, c.finish_reason) == ("1 + 1 = 2", 5, "eos")  # stop_reason null: EOS
         assert client.stats["retries"] == 2
@@ -123,8 +128,9 @@ def test_timeout_is_retried_then_reported():
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)  # accepts connections but never answers
     try:
-        client = OpenAIGenerator(f"http://127.0.0.1:{sock.getsockname()[1]}", "m", max_retries=1, timeout_s=0.2,
-                                 backoff_s=0.01)
+        client = OpenAIGenerator(
+            f"http://127.0.0.1:{sock.getsockname()[1]}", "m", max_retries=1, timeout_s=0.2, backoff_s=0.01
+        )
         with pytest.raises(BackendError, match="Timeout|timed out"):
             client.generate(["p"])
         assert client.stats["retries"] == 1
@@ -153,7 +159,9 @@ class _PickyGenerator:
 
 def test_one_bad_request_does_not_fail_the_others_in_its_batch():
     gen = _PickyGenerator()
-    s = CompletionServer(ServeConfig(port=0, model_name="m", batch_wait_ms=200), generator=gen).start_background()
+    s = CompletionServer(
+        ServeConfig(port=0, model_name="m", batch_wait_ms=200), generator=gen
+    ).start_background()
     try:
         client = OpenAIGenerator(s.url, "m", concurrency=3, max_retries=2, backoff_s=0.01)
         results, errors = {}, {}
@@ -170,7 +178,9 @@ def test_one_bad_request_does_not_fail_the_others_in_its_batch():
         for t in threads:
             t.join(10)
         assert results == {"good one": "GOOD ONE", "good two": "GOOD TWO"}
-        assert "HTTP 400" in errors["BAD one"] and client.stats["retries"] == 0  # the request's fault: no retry
+        assert (
+            "HTTP 400" in errors["BAD one"] and client.stats["retries"] == 0
+        )  # the request's fault: no retry
         assert len(gen.calls[0]) == 3  # they were batched together first
     finally:
         s.close()
@@ -223,7 +233,9 @@ def test_a_request_for_another_model_is_404_naming_the_served_one():
     import urllib.error
     import urllib.request
 
-    s = CompletionServer(ServeConfig(port=0, model_name="tiny"), generator=_PickyGenerator()).start_background()
+    s = CompletionServer(
+        ServeConfig(port=0, model_name="tiny"), generator=_PickyGenerator()
+    ).start_background()
     try:
         req = urllib.request.Request(s.url + "/completions", method="POST",
                                      data=_json.dumps({"model": "gpt-4", "prompt": "x"}).encode())

@@ -32,4 +32,6 @@ def test_sample_cli_writes_graded_solutions_with_truth(tmp_path, tiny_policy, te
                 "--max-new-tokens", "24", "--temperature", "1.0", "-o", str(out2)]) == 0
     two = list(read_jsonl(out2, Solution))
     for p in test_problems:
-        assert [s.steps for s in two if s.problem_id == p.id] == [s.steps for s in sols if s.problem_id == p.id][:2]
+        assert [s.steps for s in two if s.problem_id == p.id] == [
+            s.steps for s in sols if s.problem_id == p.id
+        ][:2]

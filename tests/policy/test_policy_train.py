@@ -54,7 +54,9 @@ def test_problems_file_without_steps_names_the_line(tmp_path, capsys):
     probs[2].steps = None
     path = tmp_path / "p.jsonl"
     write_jsonl(path, probs)
-    assert cli(["policy", "train", "--preset", "micro", "--problems", str(path), "-o", str(tmp_path / "o")]) == 2
+    assert (
+        cli(["policy", "train", "--preset", "micro", "--problems", str(path), "-o", str(tmp_path / "o")]) == 2
+    )
     assert f"{path}:3" in capsys.readouterr().err
 
 
@@ -76,6 +78,9 @@ def test_init_continues_from_a_model_folder(tmp_path, capsys):
         assert torch.equal(x, y), name
     assert AutoTokenizer.from_pretrained(same).get_vocab() == AutoTokenizer.from_pretrained(first).get_vocab()
     on = tmp_path / "on"
-    assert cli(["policy", "train", "--preset", "micro", "--max-steps", "2", "--init", str(first), "-o", str(on)]) == 0
+    assert (
+        cli(["policy", "train", "--preset", "micro", "--max-steps", "2", "--init", str(first), "-o", str(on)])
+        == 0
+    )
     assert not torch.equal(AutoModelForCausalLM.from_pretrained(on).lm_head.weight, a.lm_head.weight)
     capsys.readouterr()

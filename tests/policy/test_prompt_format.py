@@ -50,10 +50,15 @@ def test_a_tokenizer_with_a_chat_template_gets_the_chat_format(qwen):
     fmt = prompt_format(qwen)
     assert fmt.style == "chat" and fmt.step_sep == "\n\n" and fmt.instruction == DEFAULT_INSTRUCTION
     text = fmt.prompt(QUESTION, ["He has 3 + 4 = 7 apples."])
-    assert text == ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
-                    f"<|im_start|>user\n{QUESTION}\n\n{DEFAULT_INSTRUCTION}<|im_end|>\n<|im_start|>assistant\n"
-                    "He has 3 + 4 = 7 apples.\n\n")
-    assert fmt.split("1. 3 + 4 = 7\n2. so 7\n\n\nThe answer is 7\n") == ["1. 3 + 4 = 7\n2. so 7", "The answer is 7"]
+    assert text == (
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+        f"<|im_start|>user\n{QUESTION}\n\n{DEFAULT_INSTRUCTION}<|im_end|>\n<|im_start|>assistant\n"
+        "He has 3 + 4 = 7 apples.\n\n"
+    )
+    assert fmt.split("1. 3 + 4 = 7\n2. so 7\n\n\nThe answer is 7\n") == [
+        "1. 3 + 4 = 7\n2. so 7",
+        "The answer is 7",
+    ]
     assert qwen.decode(fmt.end_ids()) == "<|im_end|>"
     assert prompt_format(qwen, None) == fmt  # no folder: the tokenizer decides
 
@@ -117,7 +122,8 @@ def test_the_folder_file_decides_and_bad_files_are_named(qwen, tmp_path):
 
 @pytest.mark.parametrize("name", ["qwen2.5", "llama3", "mistral-v1", "gpt2-style"])
 def test_prompts_are_a_prefix_of_the_text_in_context(name, tmp_path):
-    """On four real tokenizer kinds a prompt ending in a separator encodes as the start of prompt + next step."""
+    """On four real tokenizer kinds a prompt ending in a separator encodes as the start of prompt + next
+    step."""
     if name == "mistral-v1":
         pytest.importorskip("sentencepiece", reason="Mistral's tokenizer.model needs sentencepiece")
         from transformers import AutoTokenizer

@@ -35,7 +35,9 @@ def post(url: str, path: str, body: dict) -> tuple[int, dict]:
     u = urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     try:
-        conn.request("POST", "/v1" + path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST", "/v1" + path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
         r = conn.getresponse()
         return r.status, json.loads(r.read())
     finally:
@@ -67,7 +69,9 @@ def parrot(tmp_path_factory):
         logits = model(input_ids=ids).logits
     finally:
         torch.set_num_threads(threads)
-    assert torch.equal(logits[0, len(prompt) - 1:-1].argmax(-1), ids[0, len(prompt):]), "the parrot did not learn"
+    assert torch.equal(logits[0, len(prompt) - 1 : -1].argmax(-1), ids[0, len(prompt) :]), (
+        "the parrot did not learn"
+    )
     model.eval()
     model.save_pretrained(path)
     tok.save_pretrained(path)
@@ -76,7 +80,9 @@ def parrot(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(parrot):
-    s = CompletionServer(ServeConfig(policy=str(parrot), port=0, model_name="parrot", device="cpu")).start_background()
+    s = CompletionServer(
+        ServeConfig(policy=str(parrot), port=0, model_name="parrot", device="cpu")
+    ).start_background()
     yield s
     s.close()
 
@@ -91,8 +97,16 @@ def test_chat_reply_is_the_generated_ids_decoded_whole(server):
     ids = tok(ANSWER, add_special_tokens=False)["input_ids"]
     # the case where decoding can go wrong: "×" and "÷" are each split over byte tokens
     assert any("\ufffd" in tok.decode([i]) for i in ids) and tok.decode(ids) == ANSWER
-    status, body = post(server.url, "/chat/completions", {
-        "model": "parrot", "messages": [{"role": "user", "content": QUESTION}], "temperature": 0, "max_tokens": 40})
+    status, body = post(
+        server.url,
+        "/chat/completions",
+        {
+            "model": "parrot",
+            "messages": [{"role": "user", "content": QUESTION}],
+            "temperature": 0,
+            "max_tokens": 40,
+        },
+    )
     assert status == 200, body
     content = body["choices"][0]["message"]["content"]
     assert content == ANSWER and body["choices"][0]["n_tokens"] == len(ids) + 1  # + EOS
@@ -105,8 +119,17 @@ def test_chat_reply_is_the_generated_ids_decoded_whole(server):
 
 def test_sampled_chat_replies_start_clean(server):
     """At the chat default temperature (1.0) too: no reply starts with a broken or byte-marker character."""
-    status, body = post(server.url, "/chat/completions", {
-        "model": "parrot", "messages": [{"role": "user", "content": QUESTION}], "n": 8, "seed": 0, "max_tokens": 6})
+    status, body = post(
+        server.url,
+        "/chat/completions",
+        {
+            "model": "parrot",
+            "messages": [{"role": "user", "content": QUESTION}],
+            "n": 8,
+            "seed": 0,
+            "max_tokens": 6,
+        },
+    )
     assert status == 200, body
     for choice in body["choices"]:
         first = choice["message"]["content"][:1]

@@ -36,8 +36,17 @@ def post(url: str, body, timeout: float = 120.0) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def server(tiny_policy):
-    s = CompletionServer(ServeConfig(policy=str(tiny_policy), port=0, model_name="tiny", device="cpu",
-                                     batch_wait_ms=10, max_concurrency=64, max_request_tokens=4096)).start_background()
+    s = CompletionServer(
+        ServeConfig(
+            policy=str(tiny_policy),
+            port=0,
+            model_name="tiny",
+            device="cpu",
+            batch_wait_ms=10,
+            max_concurrency=64,
+            max_request_tokens=4096,
+        )
+    ).start_background()
     yield s
     s.close()
 
@@ -49,7 +58,9 @@ def test_load_200_requests_50_concurrent_plus_one_oversized(server, test_problem
 
     def ask(i):
         t0 = time.perf_counter()
-        status, body = post(server.url, {"prompt": prompts[i], "max_tokens": 8, "temperature": 1.0, "seed": i})
+        status, body = post(
+            server.url, {"prompt": prompts[i], "max_tokens": 8, "temperature": 1.0, "seed": i}
+        )
         return status, body, time.perf_counter() - t0
 
     with ThreadPoolExecutor(50) as pool:
@@ -57,7 +68,9 @@ def test_load_200_requests_50_concurrent_plus_one_oversized(server, test_problem
         # one request at the budget (32 x 128 = 4096 tokens) is served too, without starving the small ones
         large = pool.submit(lambda: (time.perf_counter(), post(server.url, {
             "prompt": prompts[1], "n": 32, "max_tokens": 128, "temperature": 1.0}), time.perf_counter()))
-        big = post(server.url, {"prompt": prompts[0], "n": 128, "max_tokens": 4096})  # the issue's oversized one
+        big = post(
+            server.url, {"prompt": prompts[0], "n": 128, "max_tokens": 4096}
+        )  # the issue's oversized one
         results = [f.result() for f in futures]
         t_large0, large, t_large1 = large.result()
     assert large[0] == 200 and len(large[1]["choices"]) == 32
@@ -103,7 +116,9 @@ class _Gate:
 
 def test_a_disconnected_client_is_cancelled_quietly(capfd):
     gen = _Gate()
-    s = CompletionServer(ServeConfig(port=0, model_name="m", batch_wait_ms=1), generator=gen).start_background()
+    s = CompletionServer(
+        ServeConfig(port=0, model_name="m", batch_wait_ms=1), generator=gen
+    ).start_background()
     try:
         first = threading.Thread(target=post, args=(s.url, {"prompt": "first"}), daemon=True)
         first.start()
@@ -132,13 +147,19 @@ def test_a_disconnected_client_is_cancelled_quietly(capfd):
 def test_a_client_that_leaves_mid_answer_prints_nothing(capfd):
     gen = _Gate()
     gen.gate.set()
-    s = CompletionServer(ServeConfig(port=0, model_name="m", batch_wait_ms=1), generator=gen).start_background()
+    s = CompletionServer(
+        ServeConfig(port=0, model_name="m", batch_wait_ms=1), generator=gen
+    ).start_background()
     try:
         u = urlparse(s.url)
         for _ in range(5):
             sock = socket.create_connection((u.hostname, u.port))
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
-            sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n{\"prompt\": \"a\"}")
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )  # RST on close
+            sock.sendall(
+                b'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n{"prompt": "a"}'
+            )
             sock.close()
         time.sleep(0.5)
         assert post(s.url, {"prompt": "still up"})[0] == 200

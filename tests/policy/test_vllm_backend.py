@@ -76,7 +76,11 @@ def test_outputs_map_to_completions(fake_vllm):
     gen = load_generator("vllm:/models/x", gpu_memory_utilization=0.5)
     assert _LLM.last.model == "/models/x" and _LLM.last.kw["enable_prefix_caching"] is True
     out = gen.generate(["a STOP", "b", "c LONG"], n=2, max_new_tokens=5, stop=["\n"], temperature=0.7, seed=3)
-    assert [[c.text for c in row] for row in out] == [["a STOP-0", "a STOP-1"], ["b-0", "b-1"], ["c LONG-0", "c LONG-1"]]
+    assert [[c.text for c in row] for row in out] == [
+        ["a STOP-0", "a STOP-1"],
+        ["b-0", "b-1"],
+        ["c LONG-0", "c LONG-1"],
+    ]
     assert [row[0].finish_reason for row in out] == ["stop", "eos", "length"]
     assert out[0][0].stop_string == "\n" and out[2][0].n_tokens == 5
     seeds = [sp.seed for _, sp in _LLM.last.calls]

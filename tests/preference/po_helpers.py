@@ -30,8 +30,12 @@ def make_tokenizer(folder: Path, bos: bool = False, vocab_size: int = 400) -> Pr
     tok.train_from_iterator(synth_texts(), trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     if bos:
-        tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))])
-        fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+        )
+        fast = PreTrainedTokenizerFast(
+            tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+        )
     else:
         fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<pad>")
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,10 +75,19 @@ import json  # noqa: E402
 import threading  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 
-CRITERIA_SCORES = {"Logical Flow": 8, "Structural Organization": 7, "Consistency": 9, "Factual Correctness": 6,
-                   "Domain Knowledge Application": 6, "Reasoning Validity": 5, "Final Answer Correctness": 3,
-                   "Strategy Usefulness": 7, "Progress Toward Solution": 7, "Partial Success Recognition": 8,
-                   "Error Robustness": 6}
+CRITERIA_SCORES = {
+    "Logical Flow": 8,
+    "Structural Organization": 7,
+    "Consistency": 9,
+    "Factual Correctness": 6,
+    "Domain Knowledge Application": 6,
+    "Reasoning Validity": 5,
+    "Final Answer Correctness": 3,
+    "Strategy Usefulness": 7,
+    "Progress Toward Solution": 7,
+    "Partial Success Recognition": 8,
+    "Error Robustness": 6,
+}
 
 
 def canned_reply(prompt: str) -> str:
@@ -91,9 +104,13 @@ def canned_reply(prompt: str) -> str:
     if "split a solution" in prompt:
         sol = prompt.rsplit("Solution:\n", 1)[1].strip()
         lines = sol.splitlines()
-        return json.dumps({"clarification": lines[0][:12], "reasoning": lines[1][:5], "answer": lines[-1][:13]})
+        return json.dumps(
+            {"clarification": lines[0][:12], "reasoning": lines[1][:5], "answer": lines[-1][:13]}
+        )
     if "rewrite a solution" in prompt:
-        return json.dumps({"clarification": "Find the total.", "reasoning": "2 + 3 = 5", "answer": "The answer is 5"})
+        return json.dumps(
+            {"clarification": "Find the total.", "reasoning": "2 + 3 = 5", "answer": "The answer is 5"}
+        )
     return "{}"
 
 
@@ -109,10 +126,21 @@ class JudgeServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
                 reply = canned_reply(body["messages"][-1]["content"])
-                data = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                                   "choices": [{"index": 0, "finish_reason": "stop",
-                                                "message": {"role": "assistant", "content": reply}}],
-                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+                data = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": reply},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

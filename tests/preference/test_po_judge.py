@@ -35,12 +35,16 @@ def test_rubric_parsing_groups_and_cache(server, tmp_path):
     assert len(server.requests) == 2 and server.requests[0]["temperature"] == 0.2
     assert server.requests[0]["response_format"] == {"type": "json_object"}
     good = scores[0]
-    assert good["Coherence"] == pytest.approx((8 + 7 + 9) / 3, abs=1e-4)  # hand: Logical Flow, Structure, Consistency
+    assert good["Coherence"] == pytest.approx(
+        (8 + 7 + 9) / 3, abs=1e-4
+    )  # hand: Logical Flow, Structure, Consistency
     assert good["Accuracy"] == pytest.approx((6 + 6 + 5 + 3) / 4)
     assert good["Goal Completion"] == pytest.approx((7 + 7 + 8 + 6) / 4)
     assert good["overall"] == pytest.approx(72 / 11, abs=1e-4) and good["verbosity"] == "adequate"
     assert "error" in scores[1]  # never guessed
-    again = RubricJudge(make_chat_client(server.url, "judge-model"), "judge-model", cache_dir=tmp_path / "cache")
+    again = RubricJudge(
+        make_chat_client(server.url, "judge-model"), "judge-model", cache_dir=tmp_path / "cache"
+    )
     assert again.score(["What is 2+3?"], ["2 + 3 = 5\nThe answer is 5"], ["5"])[0] == good
     assert len(server.requests) == 2 and again.chat.calls == 0  # served from the disk cache
     assert set(GROUPS) == {"Coherence", "Accuracy", "Goal Completion"}
@@ -48,7 +52,9 @@ def test_rubric_parsing_groups_and_cache(server, tmp_path):
 
 def test_pairwise_order_swap(server, tmp_path):
     judge = PairwiseJudge(make_chat_client(server.url, "m"), "m", cache_dir=tmp_path / "c")
-    verdicts = judge.compare(["q", "q", "q"], ["GOOD one", "bad one", "BIASED x"], ["bad two", "GOOD two", "BIASED y"])
+    verdicts = judge.compare(
+        ["q", "q", "q"], ["GOOD one", "bad one", "BIASED x"], ["bad two", "GOOD two", "BIASED y"]
+    )
     assert verdicts == ["x", "y", "inconsistent"]  # the biased judge picks "A" in both orders
     assert len(server.requests) == 6  # every comparison asked twice, order swapped
     s = summarise_pairwise(verdicts)
@@ -66,7 +72,9 @@ def test_llm_decomposer_split_and_rewrite(server, tmp_path):
     split2 = LLMSegmenter(client, "m", cache_dir=tmp_path / "d", mode="split")
     assert split2.segment("q", text) == spans and split2.calls == 0
     pair = PreferencePair(prompt="q", chosen=text, rejected="x\ny\nz")
-    stats = attach_segments([pair], "llm", llm=LLMSegmenter(client, "m", cache_dir=tmp_path / "e", mode="rewrite"))
+    stats = attach_segments(
+        [pair], "llm", llm=LLMSegmenter(client, "m", cache_dir=tmp_path / "e", mode="rewrite")
+    )
     assert pair.chosen == "Find the total.\n2 + 3 = 5\nThe answer is 5" and stats["rewritten"] == 2
     assert pair.chosen[slice(*pair.chosen_segments["answer"])] == "The answer is 5"
     assert pair.meta["original_chosen"] == text
@@ -90,7 +98,11 @@ def test_compare_same_prompt_accuracy_and_judge(server, tmp_path):
         assert [r["solution"] for r in mine[:3]] == [e["solution"] for e in out["models"][name]["examples"]]
     assert out["judge"]["base"]["n"] == 3 and out["judge"]["base"]["Coherence"] == pytest.approx(8.0)
     assert out["pairwise"]["hipo_vs_base"]["n"] == 3
-    prompts = [r["messages"][0]["content"] for r in server.requests if "Rate the solution" in r["messages"][0]["content"]]
+    prompts = [
+        r["messages"][0]["content"]
+        for r in server.requests
+        if "Rate the solution" in r["messages"][0]["content"]
+    ]
     # identical solutions of two models are judged once (cache), every question reached the judge
     assert 3 <= len(prompts) <= 6 and all(any(p.question in q for q in prompts) for p in problems)
     assert out["judge"]["hipo"]["n"] == 3

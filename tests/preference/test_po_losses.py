@@ -62,12 +62,17 @@ def test_empty_segment_is_masked_out():
 def test_compat_paper_offset_and_clamp():
     """β·Δ = 100 is clamped to 20, plus 0.01: −log σ(20.01) = 2.03e-9; Δ = 0: −log σ(0.01) = 0.688172."""
     z = cols(0)
-    loss, _ = hipo_loss(cols(0), z, z, z, torch.ones(1, 1, dtype=torch.bool), torch.ones(1), torch.ones(1), compat="paper")
+    loss, _ = hipo_loss(
+        cols(0), z, z, z, torch.ones(1, 1, dtype=torch.bool), torch.ones(1), torch.ones(1), compat="paper"
+    )
     assert float(loss) == pytest.approx(math.log1p(math.exp(-0.01)), abs=1e-6)
-    big = dpo_loss(torch.tensor([-100.0]), torch.tensor([-300.0]), torch.zeros(1), torch.zeros(1), 1.0, compat="paper")
+    big = dpo_loss(
+        torch.tensor([-100.0]), torch.tensor([-300.0]), torch.zeros(1), torch.zeros(1), 1.0, compat="paper"
+    )
     assert float(big) == pytest.approx(math.log1p(math.exp(-20.01)), rel=1e-3)
-    assert float(dpo_loss(torch.tensor([-200.0]), torch.zeros(1), torch.zeros(1), torch.zeros(1), 1.0, compat="paper")) \
-        == pytest.approx(20 - 0.01, abs=1e-4)  # −log σ(−19.99) ≈ 19.99
+    assert float(
+        dpo_loss(torch.tensor([-200.0]), torch.zeros(1), torch.zeros(1), torch.zeros(1), 1.0, compat="paper")
+    ) == pytest.approx(20 - 0.01, abs=1e-4)  # −log σ(−19.99) ≈ 19.99
 
 
 def test_ipo_and_hinge_by_hand():

@@ -64,8 +64,10 @@ def test_token_labels_follow_character_spans(toks, style):
 
 def test_chat_template_no_duplicate_bos(toks):
     tok = toks["llama"]
-    tok.chat_template = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{{ eos_token }}"
-                         "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    tok.chat_template = (
+        "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{{ eos_token }}"
+        "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
     prompt, response = synth_example()
     spans = HeuristicSegmenter().segment(prompt, response)
     c, r = encode_pair(tok, prompt, response, "The answer is 3", spans, {"answer": (0, 15)}, DEFAULT_NAMES,
@@ -84,7 +86,10 @@ def test_heuristic_on_real_gsm8k_and_boxed(shared_data):
     spans = HeuristicSegmenter().segment("", text)
     assert text[slice(*spans["answer"])] == "A: 18"
     # the first line computes; its lead-in clause, up to the connective, is the restatement
-    assert text[slice(*spans["clarification"])] == "Janet eats 3 duck eggs for breakfast and bakes 4 into muffins so "
+    assert (
+        text[slice(*spans["clarification"])]
+        == "Janet eats 3 duck eggs for breakfast and bakes 4 into muffins so "
+    )
     boxed = "We need the sum.\n\nIt is 2+3.\nSo 2+3=5.\nThus $\\boxed{5}$.\n"
     s = HeuristicSegmenter().segment("", boxed)
     assert boxed[slice(*s["clarification"])] == "We need the sum.\n\n"
@@ -93,7 +98,11 @@ def test_heuristic_on_real_gsm8k_and_boxed(shared_data):
 
 def test_tags_and_quotes():
     text = "Clarification: find 2+3.\nReasoning: 2+3=5\nAnswer: 5"
-    assert TagSegmenter().segment("", text) == {"clarification": (0, 25), "reasoning": (25, 42), "answer": (42, 51)}
+    assert TagSegmenter().segment("", text) == {
+        "clarification": (0, 25),
+        "reasoning": (25, 42),
+        "answer": (42, 51),
+    }
     assert locate_quotes(text, {"clarification": "", "reasoning": "Reasoning: 2+3", "answer": "Answer: 5"},
                          DEFAULT_NAMES) == {"clarification": (0, 0), "reasoning": (0, 42), "answer": (42, 51)}
     with pytest.raises(SegmentError):
@@ -116,8 +125,15 @@ def test_tiling_segments_sum_to_full_and_match_plain_forward(toks, tmp_path):
     examples = []
     for i, p in enumerate(H.synth_pairs(4)[:3]):
         sp = HeuristicSegmenter()
-        c, r = encode_pair(tok, p.prompt, p.chosen, p.rejected, sp.segment("", p.chosen), sp.segment("", p.rejected),
-                           DEFAULT_NAMES)
+        c, r = encode_pair(
+            tok,
+            p.prompt,
+            p.chosen,
+            p.rejected,
+            sp.segment("", p.chosen),
+            sp.segment("", p.rejected),
+            DEFAULT_NAMES,
+        )
         examples.append({"index": i, "chosen_ids": c.input_ids, "chosen_seg": c.segment_ids,
                          "rejected_ids": r.input_ids, "rejected_seg": r.segment_ids})
     b = collate(examples, tok.pad_token_id)
@@ -152,10 +168,14 @@ def test_segment_rates_on_real_files(shared_data):
 
     from hiero.data.sources import run_converter
 
-    gsm = [(r["question"], r["answer"]) for r in map(json.loads, (shared_data / "gsm8k" / "test.jsonl").open())]
+    gsm = [
+        (r["question"], r["answer"]) for r in map(json.loads, (shared_data / "gsm8k" / "test.jsonl").open())
+    ]
     r = _rates(gsm)  # measured 76.6 / 100 / 100 %
     assert r["clarification"] >= 0.75 and r["reasoning"] == 1.0 and r["answer"] == 1.0
-    sols = run_converter("gsm8k-model-solutions", shared_data / "gsm8k" / "example_model_solutions.jsonl").records
+    sols = run_converter(
+        "gsm8k-model-solutions", shared_data / "gsm8k" / "example_model_solutions.jsonl"
+    ).records
     r = _rates([(s.question, s.text) for s in sols])  # measured 76.5 / 100 / 99.8 %
     assert r["clarification"] >= 0.75 and r["reasoning"] == 1.0 and r["answer"] >= 0.99
     prm = run_converter("prm800k", shared_data / "prm800k" / "phase1_test.jsonl").records
@@ -178,9 +198,13 @@ def test_pairs_cli_on_real_files_warns_with_counts(shared_data, tmp_path, capsys
                 "-o", str(out)]) == 0
     s = json.loads(capsys.readouterr().out)
     cov, miss = s["segment_coverage"], s["missing_segments"]
-    assert cov["clarification"] >= 0.6 and cov["reasoning"] == 1.0 and cov["answer"] == 1.0  # was 0.55% for Rq
+    assert (
+        cov["clarification"] >= 0.6 and cov["reasoning"] == 1.0 and cov["answer"] == 1.0
+    )  # was 0.55% for Rq
     assert miss["clarification"] > 0 and miss["reasoning"] == 0
-    assert f"segment clarification (Rq) missing in {miss['clarification']} of {s['pairs']} pairs" in caplog.text
+    assert (
+        f"segment clarification (Rq) missing in {miss['clarification']} of {s['pairs']} pairs" in caplog.text
+    )
     assert "segment reasoning" not in caplog.text
     caplog.clear()
     mse = shared_data / "math_stackexchange_prefs" / "metacognition_prhegde_first5_decomposed.jsonl"
@@ -188,9 +212,14 @@ def test_pairs_cli_on_real_files_warns_with_counts(shared_data, tmp_path, capsys
     s = json.loads(capsys.readouterr().out)
     assert s["segment_coverage"] == {"clarification": 1.0, "reasoning": 1.0, "answer": 1.0}  # was Ra 0%
     assert "missing" not in caplog.text
-    assert cli(["po", "pairs", "--prefs", str(mse), "--prefs-text", "original", "-o", str(tmp_path / "o.jsonl")]) == 0
+    assert (
+        cli(["po", "pairs", "--prefs", str(mse), "--prefs-text", "original", "-o", str(tmp_path / "o.jsonl")])
+        == 0
+    )
     s = json.loads(capsys.readouterr().out)
-    assert s["missing_segments"]["answer"] == 5 and "segment answer (Ra) missing in 5 of 5 pairs" in caplog.text
+    assert (
+        s["missing_segments"]["answer"] == 5 and "segment answer (Ra) missing in 5 of 5 pairs" in caplog.text
+    )
 
 
 def test_missing_segment_warning_in_training_data(toks, caplog):
@@ -206,7 +235,9 @@ def test_missing_segment_warning_in_training_data(toks, caplog):
     caplog.set_level(logging.WARNING, logger="hiero.preference.train")
     _, stats = prepare_pairs(pairs, tok, POTrainConfig(loss="hipo", max_length=512))
     assert stats["missing_segments"] == {"clarification": 1, "reasoning": 0, "answer": 1}
-    assert "segment clarification (Rq) missing in 1 of 2 pairs; HiPO's clarification term is zero" in caplog.text
+    assert (
+        "segment clarification (Rq) missing in 1 of 2 pairs; HiPO's clarification term is zero" in caplog.text
+    )
     caplog.clear()
     prepare_pairs(pairs, tok, POTrainConfig(loss="dpo", max_length=512))
     assert "missing" not in caplog.text  # DPO has no segment terms
@@ -216,7 +247,8 @@ def test_converted_decomposed_prefs_reach_hipo_with_every_segment(shared_data, t
     """The real route of recipes/real_smollm2_cpu.sh: `hiero data convert -f prefs --prefs-text decomposed` on
     the authors' Math StackExchange file, then `po train`'s reading. The converter wrote the paper's names
     (Rq / Mt / Ra) while HiPO reads clarification / reasoning / answer: all 5 pairs lost every segment and
-    HiPO trained as 0.1 x DPO. Now the converter writes our names and training reads the paper's as aliases."""
+    HiPO trained as 0.1 x DPO. Now the converter writes our names and training reads the paper's as
+    aliases."""
     import json
 
     from hiero.cli import main as cli
@@ -225,14 +257,23 @@ def test_converted_decomposed_prefs_reach_hipo_with_every_segment(shared_data, t
 
     mse = shared_data / "math_stackexchange_prefs" / "metacognition_prhegde_first5_decomposed.jsonl"
     out = tmp_path / "prefs.jsonl"
-    assert cli(["data", "convert", "-f", "prefs", "--prefs-text", "decomposed", str(mse), "-o", str(out)]) == 0
+    assert (
+        cli(["data", "convert", "-f", "prefs", "--prefs-text", "decomposed", str(mse), "-o", str(out)]) == 0
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 5 and all(set(r["chosen_segments"]) == set(segment.DEFAULT_NAMES) for r in rows)
     pairs = [PreferencePair.from_dict(r) for r in rows]
     _, stats = prepare_pairs(pairs, toks["qwen"], POTrainConfig(loss="hipo", max_length=4096))
     assert stats["missing_segments"] == {"clarification": 0, "reasoning": 0, "answer": 0}
     # a file written with the paper's names (an older hiero, or by hand) trains the same
-    old = [PreferencePair.from_dict({**r, "chosen_segments": dict(zip(("Rq", "Mt", "Ra"), r["chosen_segments"].values())),
-                                     "rejected_segments": dict(zip(("Rq", "Mt", "Ra"), r["rejected_segments"].values()))})
-           for r in rows]
+    old = [
+        PreferencePair.from_dict(
+            {
+                **r,
+                "chosen_segments": dict(zip(("Rq", "Mt", "Ra"), r["chosen_segments"].values())),
+                "rejected_segments": dict(zip(("Rq", "Mt", "Ra"), r["rejected_segments"].values())),
+            }
+        )
+        for r in rows
+    ]
     assert prepare_pairs(old, toks["qwen"], POTrainConfig(loss="hipo", max_length=4096))[1] == stats

@@ -34,10 +34,19 @@ def test_shared_prompt_equals_separate_passes(tmp_path, bos):
         model = load_model(cfg.model)
         model.train()
         if shared:
-            sums, counts = segment_logps_shared_prompt(model, batch["prompt_ids"], batch["prompt_mask"],
-                                                       batch["resp_ids"], batch["resp_mask"], batch["resp_seg"], k)
+            sums, counts = segment_logps_shared_prompt(
+                model,
+                batch["prompt_ids"],
+                batch["prompt_mask"],
+                batch["resp_ids"],
+                batch["resp_mask"],
+                batch["resp_seg"],
+                k,
+            )
         else:
-            sums, counts = segment_logps(model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k)
+            sums, counts = segment_logps(
+                model, batch["input_ids"], batch["attention_mask"], batch["segment_ids"], k
+            )
         (sums * torch.linspace(0.5, 1.5, sums.numel()).view_as(sums)).sum().backward()
         grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
         return sums.detach(), counts, grads

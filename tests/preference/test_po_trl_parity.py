@@ -40,10 +40,15 @@ def test_dpo_loss_matches_trl(tmp_path, bos):
     args = DPOConfig(output_dir=str(tmp_path / "trl"), beta=beta, bf16=False, fp16=False, report_to="none",
                      per_device_train_batch_size=len(pairs), max_length=None, use_cpu=True,
                      dataset_num_proc=None, logging_steps=1)
-    trainer = DPOTrainer(model=load_model(str(tmp_path / "policy")), ref_model=load_model(str(tmp_path / "ref")),
-                         args=args, processing_class=load_tokenizer(str(tmp_path / "policy")),
-                         train_dataset=Dataset.from_list([{"prompt": p.prompt, "chosen": p.chosen,
-                                                           "rejected": p.rejected} for p in pairs]))
+    trainer = DPOTrainer(
+        model=load_model(str(tmp_path / "policy")),
+        ref_model=load_model(str(tmp_path / "ref")),
+        args=args,
+        processing_class=load_tokenizer(str(tmp_path / "policy")),
+        train_dataset=Dataset.from_list(
+            [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in pairs]
+        ),
+    )
     rows = [trainer.train_dataset[i] for i in range(len(pairs))]
     trl_batch = trainer.data_collator(rows)
     trainer.model.train()
@@ -68,6 +73,8 @@ def test_dpo_loss_matches_trl(tmp_path, bos):
     policy = load_model(cfg.model)
     policy.train()
     with torch.no_grad():
-        loss, metrics = pair_loss(policy, batch, ref, torch.tensor([0.0, 0.0, 0.0, 1.0]), torch.full((4,), beta))
+        loss, metrics = pair_loss(
+            policy, batch, ref, torch.tensor([0.0, 0.0, 0.0, 1.0]), torch.full((4,), beta)
+        )
     assert abs(float(loss) - trl_loss) < 1e-4, (float(loss), trl_loss)
     assert abs(float(loss) - 0.6931) > 1e-3  # a real difference between policy and reference

@@ -10,7 +10,7 @@ from hiero.reward.aggregate import AGGREGATIONS, aggregate, aggregations_for
 
 
 def test_doctests():
-    result = doctest.testmod(agg_module)
+    result = doctest.testmod(agg_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
 
 

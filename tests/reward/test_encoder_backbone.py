@@ -33,7 +33,9 @@ def _rows(n, seed, long_every=0):
     rows = []
     for i in range(n):
         k = rng.randint(1, 4)
-        steps = [_text(rng, rng.randint(3, 60 if long_every and i % long_every == 0 else 8)) for _ in range(k)]
+        steps = [
+            _text(rng, rng.randint(3, 60 if long_every and i % long_every == 0 else 8)) for _ in range(k)
+        ]
         labels = [rng.random() < 0.6 for _ in range(k)]
         rows.append({"prompt": _text(rng, 6), "completions": steps, "labels": labels,
                      "soft_labels": [float(x) for x in labels], "counts": [None] * k, "merged": [False] * k,
@@ -98,7 +100,9 @@ def test_fit_keeps_short_prompts_and_cuts_long_ones_to_the_budget(encoder):
         assert text is not None and len(ids) <= budget
         assert ids == tok(text, split_special_tokens=True)["input_ids"]
         assert text.count(ELLIPSIS) >= 2  # question, previous reasoning and current step were all cut
-        assert "Previous reasoning:" in text and "Now, let's focus on the current step:" in text  # template kept
+        assert (
+            "Previous reasoning:" in text and "Now, let's focus on the current step:" in text
+        )  # template kept
         assert text.rstrip().endswith("seven")  # the current step keeps its end (cut in the middle)
     assert fit_per_step_prompt(tok, q, steps, 2, t, 10) is None  # not even the template fits
 
@@ -107,9 +111,21 @@ def test_train_two_steps_then_score_through_from_pretrained(encoder, tmp_path):
     data = tmp_path / "data"
     write_jsonl(data / "train.jsonl", _rows(24, 0, long_every=3))
     write_jsonl(data / "eval.jsonl", _rows(6, 1, long_every=2))
-    cfg = RMTrainConfig(kind="prm", data=str(data), base=str(encoder), out=str(tmp_path / "rm"), read="per-step",
-                        loss="hard_ce", label_type="hard", max_length=48, truncation="fit", pooling="mean",
-                        max_steps=2, batch_size=8, lr=1e-3)
+    cfg = RMTrainConfig(
+        kind="prm",
+        data=str(data),
+        base=str(encoder),
+        out=str(tmp_path / "rm"),
+        read="per-step",
+        loss="hard_ce",
+        label_type="hard",
+        max_length=48,
+        truncation="fit",
+        pooling="mean",
+        max_steps=2,
+        batch_size=8,
+        lr=1e-3,
+    )
     summary = rm_train(cfg)
     assert summary["steps"] == 2 and summary["train"]["dropped_too_long"] == 0  # fit: nothing dropped
     assert summary["train"]["labelled_steps"] == 24
@@ -136,7 +152,9 @@ def test_train_two_steps_then_score_through_from_pretrained(encoder, tmp_path):
 
 def test_truncation_fit_needs_per_step(encoder, tmp_path):
     with pytest.raises(ValueError, match="per-step"):
-        rm_train(RMTrainConfig(data=str(tmp_path), base=str(encoder), out=str(tmp_path / "o"), truncation="fit"))
+        rm_train(
+            RMTrainConfig(data=str(tmp_path), base=str(encoder), out=str(tmp_path / "o"), truncation="fit")
+        )
 
 
 def test_pypi_base_errors_name_the_distribution():

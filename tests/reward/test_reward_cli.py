@@ -30,7 +30,9 @@ def setup(tmp_path_factory):
     write_jsonl(root / "solutions.jsonl", sols[:5])
     tok = AutoTokenizer.from_pretrained(root / "base")
     mid = add_marker(tok)
-    lengths = sorted(len(encode_marker(tok, r["prompt"], r["completions"], mid, rm_template())[0]) for r in train)
+    lengths = sorted(
+        len(encode_marker(tok, r["prompt"], r["completions"], mid, rm_template())[0]) for r in train
+    )
     return root, lengths[len(lengths) // 2]  # a --max-length that drops some rows, keeps others
 
 
@@ -70,12 +72,26 @@ def test_cli_bad_rows_exit_2_without_output(setup, tmp_path, capsys):
     bad = tmp_path / "data"
     row = json.loads((setup / "data" / "train.jsonl").read_text().splitlines()[0])
     row["labels"] = row["labels"][:-1]  # misaligned with completions
-    write_jsonl(bad / "train.jsonl", [json.loads((setup / "data" / "train.jsonl").read_text().splitlines()[1]), row])
+    write_jsonl(
+        bad / "train.jsonl", [json.loads((setup / "data" / "train.jsonl").read_text().splitlines()[1]), row]
+    )
     rc = cli(["rm", "train", "--data", str(bad), "--base", str(setup / "base"), "-o", str(tmp_path / "rm")])
     assert rc == 2
     err = capsys.readouterr().err
     assert "train.jsonl:2" in err and "labels" in err
     assert not (tmp_path / "rm" / "hiero_rm.json").exists()
-    rc = cli(["rm", "train", "--loss", "hard_ce", "--data", str(setup / "data"), "--base", str(setup / "base"),
-              "-o", str(tmp_path / "rm2")])
+    rc = cli(
+        [
+            "rm",
+            "train",
+            "--loss",
+            "hard_ce",
+            "--data",
+            str(setup / "data"),
+            "--base",
+            str(setup / "base"),
+            "-o",
+            str(tmp_path / "rm2"),
+        ]
+    )
     assert rc == 2 and "label-type hard" in capsys.readouterr().err

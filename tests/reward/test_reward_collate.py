@@ -21,8 +21,14 @@ from hiero.reward.train import encode_rows
 from hiero.testing import make_tiny_base
 from hiero.types import IGNORE_INDEX
 
-TEXTS = ["Sam has 7 apples. He buys 5 more apples. How many apples does Sam have now?",
-         "Sam starts with 7 apples.", "7 + 5 = 12", "The answer is 12", "12 * 3 = 36", "Check: 7 + 5 = 12, not 13."] * 30
+TEXTS = [
+    "Sam has 7 apples. He buys 5 more apples. How many apples does Sam have now?",
+    "Sam starts with 7 apples.",
+    "7 + 5 = 12",
+    "The answer is 12",
+    "12 * 3 = 36",
+    "Check: 7 + 5 = 12, not 13.",
+] * 30
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +98,9 @@ def test_truncation_drops_the_row_and_counts_it(tok):
     steps = ["7 + 5 = 12", "The answer is 12"]
     ids, _ = encode_marker(t, "Q?", steps, mid, rm_template())
     assert encode_marker(t, "Q?", steps, mid, rm_template(), max_length=len(ids)) is not None
-    assert encode_marker(t, "Q?", steps, mid, rm_template(), max_length=len(ids) - 1) is None  # last marker cut
+    assert (
+        encode_marker(t, "Q?", steps, mid, rm_template(), max_length=len(ids) - 1) is None
+    )  # last marker cut
     spec = RMSpec(scoring="marker", marker_id=mid, max_length=len(ids), template=rm_template())
     rows = [{"prompt": "Q?", "completions": steps, "labels": [True, False]},
             {"prompt": "Q?", "completions": steps + ["12 * 3 = 36"], "labels": [True, False, True]}]
@@ -104,8 +112,14 @@ def test_merged_steps_and_label_mask_keep_ignore_index(tok):
     """An HRM row: the merged step s1 ⊕ s2 is one step with one marker carrying its own label;
     steps outside label_mask get -100 (a float, never a bool that would read as label 1)."""
     t, mid = tok
-    row = {"prompt": "Q?", "completions": ["7 + 5 = 12", "12 * 3 = 36\nThe answer is 36"],
-           "labels": [True, False], "soft_labels": [1.0, 0.25], "merged": [False, True], "label_mask": [False, True]}
+    row = {
+        "prompt": "Q?",
+        "completions": ["7 + 5 = 12", "12 * 3 = 36\nThe answer is 36"],
+        "labels": [True, False],
+        "soft_labels": [1.0, 0.25],
+        "merged": [False, True],
+        "label_mask": [False, True],
+    }
     assert row_targets(row, "soft") == [-100.0, 0.25]
     assert row_targets(row, "hard") == [-100.0, 0.0]
     spec = RMSpec(scoring="marker", marker_id=mid, max_length=512, template=rm_template())
@@ -142,6 +156,12 @@ def test_collate_right_pads_and_indexes_markers():
 def test_official_per_step_prompt():
     t = rm_template()
     first = per_step_prompt("What is 2+3?", ["2 + 3 = 5", "The answer is 5"], 0, t)
-    assert first == "Question:\nWhat is 2+3?\n\nLet's break it down step by step!\n\nNow, let's focus on the current step:\n2 + 3 = 5"
+    assert (
+        first
+        == "Question:\nWhat is 2+3?\n\nLet's break it down step by step!\n\nNow, let's focus on the current "
+           "step:\n2 + 3 = 5"
+    )
     second = per_step_prompt("What is 2+3?", ["2 + 3 = 5", "The answer is 5"], 1, t)
-    assert "Previous reasoning:\n2 + 3 = 5\n\nNow, let's focus on the current step:\nThe answer is 5" in second
+    assert (
+        "Previous reasoning:\n2 + 3 = 5\n\nNow, let's focus on the current step:\nThe answer is 5" in second
+    )

@@ -13,9 +13,11 @@ from hiero.testing import make_tiny_base
 TEXTS = ["Mia has 4 coins. She finds 3 more coins. Then she doubles the number of coins. How many coins?",
          "Mia starts with 4 coins.", "4 + 3 = 7", "7 * 2 = 14", "The answer is 14", "14 - 5 = 9"] * 30
 Q = ["Mia has 4 coins. She finds 3 more coins. How many coins?", "What is 7 * 2?", "Q"]
-SOLS = [["Mia starts with 4 coins.", "4 + 3 = 7", "7 * 2 = 14", "14 - 5 = 9", "9 + 1 = 10", "The answer is 10"],
-        ["7 * 2 = 14", "The answer is 14"],
-        ["4 + 3 = 7", "7 * 2 = 15", "The answer is 15"]]
+SOLS = [
+    ["Mia starts with 4 coins.", "4 + 3 = 7", "7 * 2 = 14", "14 - 5 = 9", "9 + 1 = 10", "The answer is 10"],
+    ["7 * 2 = 14", "The answer is 14"],
+    ["4 + 3 = 7", "7 * 2 = 15", "The answer is 15"],
+]
 
 
 def flat(scores):
@@ -54,8 +56,12 @@ def test_one_marker_pass_equals_scoring_each_prefix(base, loss):
                 assert got[k] == pytest.approx(alone, abs=1e-5)
                 spread.append(alone)
     assert max(spread) - min(spread) > 1e-3  # the scores really vary, so equality is not vacuous
-    assert flat(scorer.score(Q[::-1], SOLS[::-1])) == pytest.approx(flat(batched[::-1]), abs=1e-6)  # input order kept
-    assert flat(RMScorer(model, tok, model.spec, batch_size=1).score(Q, SOLS)) == pytest.approx(flat(batched), abs=1e-5)
+    assert flat(scorer.score(Q[::-1], SOLS[::-1])) == pytest.approx(
+        flat(batched[::-1]), abs=1e-6
+    )  # input order kept
+    assert flat(RMScorer(model, tok, model.spec, batch_size=1).score(Q, SOLS)) == pytest.approx(
+        flat(batched), abs=1e-5
+    )
 
 
 def test_orm_gives_one_score_per_solution(base):
@@ -102,9 +108,15 @@ def _tiny_bert(path):
     wp = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     wp.normalizer = normalizers.BertNormalizer(lowercase=True)
     wp.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    wp.train_from_iterator(TEXTS, trainers.WordPieceTrainer(vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
-    wp.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    tok = PreTrainedTokenizerFast(tokenizer_object=wp, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]")
+    wp.train_from_iterator(
+        TEXTS, trainers.WordPieceTrainer(vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"])
+    )
+    wp.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=wp, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]"
+    )
     BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                          intermediate_size=64, max_position_embeddings=256)).save_pretrained(path)
     tok.save_pretrained(path)

@@ -24,7 +24,9 @@ from hiero.types import Tree
 
 def solution_tree(problem, n: int, seed: int) -> Tree:
     rng = random.Random(seed)
-    tree = tree_from_solutions(problem, [synth.render_noisy_solution(problem, rng, 0.4, 0.3) for _ in range(n)])
+    tree = tree_from_solutions(
+        problem, [synth.render_noisy_solution(problem, rng, 0.4, 0.3) for _ in range(n)]
+    )
     check_tree(tree)
     return tree
 
@@ -33,7 +35,9 @@ def solution_tree(problem, n: int, seed: int) -> Tree:
 def rows():
     out, counts = [], {}
     for i, p in enumerate(synth.generate_problems(12, 3, "train")):
-        out += rows_from_tree(solution_tree(p, 8, i), RowsConfig(kind="hrm", out_dir="x", inputs=["x"]), counts)
+        out += rows_from_tree(
+            solution_tree(p, 8, i), RowsConfig(kind="hrm", out_dir="x", inputs=["x"]), counts
+        )
     return out
 
 

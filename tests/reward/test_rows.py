@@ -36,7 +36,14 @@ def hand_tree(qid: str = "q") -> Tree:
     parents = [None, 0, 0, 0, 1, 1, 2, 3, 3, 6, 6, 6, 6, 6]
     nodes = []
     for i, p in enumerate(parents):
-        nodes.append(Node(id=i, parent=p, step="" if p is None else f"s{i}", depth=0 if p is None else nodes[p].depth + 1))
+        nodes.append(
+            Node(
+                id=i,
+                parent=p,
+                step="" if p is None else f"s{i}",
+                depth=0 if p is None else nodes[p].depth + 1,
+            )
+        )
         if p is not None:
             nodes[p].children.append(i)
     for n in nodes[1:]:
@@ -124,7 +131,9 @@ def test_merge_label_rules_on_tree(rule, a1, a2):
     (1.0, 0.0); min -> 0.5, 0.0; product -> 0.5 * 1.0 = 0.5, 0.0. Hard: soft >= 0.5."""
     rows = rows_from_tree(hand_tree(), cfg(kind="hrm", hnc=False, merge_label=rule, bucket_fraction=1.0), {})
     r1 = by_node(rows, 4, "merged_pair")
-    assert r1["completions"] == ["s1" + J + "s4"] and r1["soft_labels"] == [a1] and r1["labels"] == [a1 >= 0.5]
+    assert (
+        r1["completions"] == ["s1" + J + "s4"] and r1["soft_labels"] == [a1] and r1["labels"] == [a1 >= 0.5]
+    )
     assert r1["counts"] == ([[1, 1]] if rule in ("second", "mc") else [None])
     if any(r["meta"].get("node") == 5 for r in rows):
         assert by_node(rows, 5, "merged_pair")["soft_labels"] == [a2]
@@ -168,7 +177,9 @@ def prm_solution(ratings=(1, 1)) -> Solution:
         "finish_reason": "solution"})
 
 
-@pytest.mark.parametrize("neutral,n_prm,b2", [("drop", 4, None), ("positive", 5, True), ("negative", 5, False)])
+@pytest.mark.parametrize(
+    "neutral,n_prm,b2", [("drop", 4, None), ("positive", 5, True), ("negative", 5, False)]
+)
 def test_prm800k_rows_by_hand(neutral, n_prm, b2):
     """drop: [a] 1, [a2] 0, [a, b] 1, [a, b3] 0 = 4 (b2 dropped, b4 unrated); positive / negative
     add [a, b2]. HRM adds a merged row for every step-1 candidate: [a⊕b], [a⊕b3] (+ [a⊕b2])."""
@@ -181,7 +192,11 @@ def test_prm800k_rows_by_hand(neutral, n_prm, b2):
     hrm = prm800k_step_rows(prm_solution(), cfg(kind="hrm", neutral=neutral), {})
     merged = {r["completions"][0]: r["labels"][0] for r in hrm if r["meta"]["row_type"] == "merged_pair"}
     assert len(hrm) == 2 * n_prm - 2 and merged["a" + J + "b"] is True and merged["a" + J + "b3"] is False
-    assert all(r["merged"] == [True] and r["source"] == "prm800k" for r in hrm if r["meta"]["row_type"] == "merged_pair")
+    assert all(
+        r["merged"] == [True] and r["source"] == "prm800k"
+        for r in hrm
+        if r["meta"]["row_type"] == "merged_pair"
+    )
 
 
 def test_prm800k_merge_rule_uses_previous_rating():
@@ -205,7 +220,12 @@ def test_prm800k_orm_builder_by_hand():
     sol = Solution(problem_id="p", steps=["a", "b", "c"], question="Q", meta={"alternatives": alts})
     rows = dedup(prm800k_orm_rows(sol, cfg(kind="orm"), {}))
     got = {tuple(r["completions"]): r["labels"][-1] for r in rows}
-    assert got == {("a", "b", "c"): True, ("a", "b", "c2"): True, ("a", "z", "x"): False, ("a", "z", "y"): False}
+    assert got == {
+        ("a", "b", "c"): True,
+        ("a", "b", "c2"): True,
+        ("a", "z", "x"): False,
+        ("a", "z", "y"): False,
+    }
 
 
 # ----------------------------------------------------------------------------- PRM800K (real)
@@ -337,11 +357,19 @@ def test_rm_data_cli(tmp_path):
 
     parser = argparse.ArgumentParser()
     add_rm_data_parser(parser.add_subparsers(dest="cmd"))
-    args = parser.parse_args(["data", "a.jsonl", "b.jsonl", "-o", "x", "--from", "prm800k", "--neutral", "positive"])
+    args = parser.parse_args(
+        ["data", "a.jsonl", "b.jsonl", "-o", "x", "--from", "prm800k", "--neutral", "positive"]
+    )
     from hiero.config import config_from_args
 
     c = config_from_args(RowsConfig, args)
-    assert (c.inputs, c.out_dir, c.source, c.neutral, c.kind) == (["a.jsonl", "b.jsonl"], "x", "prm800k", "positive", "prm")
+    assert (c.inputs, c.out_dir, c.source, c.neutral, c.kind) == (
+        ["a.jsonl", "b.jsonl"],
+        "x",
+        "prm800k",
+        "positive",
+        "prm",
+    )
     # bad config -> exit 2, nothing written
     assert cli_main(["rm", "data", "--kind", "hrm", "--from", "prm800k", "--merge-label", "mc", str(trees),
                      "-o", str(tmp_path / "none")]) == 2

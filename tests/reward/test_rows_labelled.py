@@ -40,7 +40,9 @@ def test_math_shepherd_real_rows(shared_data, tmp_path):
     assert s["inputs"] == 7 and s["rows_built"] == 25  # one row per labelled step
     rows = list(read_jsonl(tmp_path / "prm" / "train.jsonl", RewardRow)) + list(
         read_jsonl(tmp_path / "prm" / "eval.jsonl", RewardRow))
-    first = next(r for r in rows if r["prompt"].startswith("Janet pays $40/hour") and len(r["completions"]) == 5)
+    first = next(
+        r for r in rows if r["prompt"].startswith("Janet pays $40/hour") and len(r["completions"]) == 5
+    )
     # the file's first row: steps 1-4 are "+", the last ("... The answer is: 13520") is "-"
     assert first["completions"][-1].endswith("The answer is: 13520") and first["labels"][-1] is False
     assert first["source"] == "math-shepherd" and first["question_id"].startswith("math-shepherd-")
@@ -56,7 +58,9 @@ def test_emitted_step_rows_give_the_raw_files_rows(shared_data, tmp_path):
     emitted = tmp_path / "rows.jsonl"
     convert("prm800k", raw, emitted, emit="rows")
     for kind in ("prm", "hrm"):
-        a = main(RowsConfig(inputs=[str(raw)], out_dir=str(tmp_path / f"raw_{kind}"), kind=kind, source="prm800k"))
+        a = main(
+            RowsConfig(inputs=[str(raw)], out_dir=str(tmp_path / f"raw_{kind}"), kind=kind, source="prm800k")
+        )
         b = main(RowsConfig(inputs=[str(emitted)], out_dir=str(tmp_path / f"rows_{kind}"), kind=kind,
                             source="prm800k"))
         assert a["rows_built"] == b["rows_built"] > 3000
@@ -82,14 +86,54 @@ def test_real_file_to_rm_train(route, shared_data, tiny_base, tmp_path, capsys):
     """The real file through the CLI: convert -> rm data -> rm train (2 steps on a tiny base)."""
     if route == "math-shepherd":
         conv, src, kind = tmp_path / "ms.jsonl", "math-shepherd", "hrm"
-        assert cli(["data", "convert", "--format", "math-shepherd", str(shared_data / SHEPHERD), "-o", str(conv)]) == 0
+        assert (
+            cli(
+                ["data", "convert", "--format", "math-shepherd", str(shared_data / SHEPHERD), "-o", str(conv)]
+            )
+            == 0
+        )
     else:
         conv, src, kind = tmp_path / "rows.jsonl", "prm800k", "prm"
-        assert cli(["data", "convert", "--format", "prm800k", str(shared_data / "prm800k" / "phase2_raw_examples.jsonl"),
-                    "--emit", "rows", "-o", str(conv)]) == 0
+        assert (
+            cli(
+                [
+                    "data",
+                    "convert",
+                    "--format",
+                    "prm800k",
+                    str(shared_data / "prm800k" / "phase2_raw_examples.jsonl"),
+                    "--emit",
+                    "rows",
+                    "-o",
+                    str(conv),
+                ]
+            )
+            == 0
+        )
     capsys.readouterr()
     assert cli(["rm", "data", "--kind", kind, "--from", src, str(conv), "-o", str(tmp_path / "data")]) == 0
-    assert cli(["rm", "train", "--kind", kind, "--data", str(tmp_path / "data"), "--base", str(tiny_base),
-                "-o", str(tmp_path / "rm"), "--max-steps", "2", "--batch-size", "4", "--max-length", "1024"]) == 0
+    assert (
+        cli(
+            [
+                "rm",
+                "train",
+                "--kind",
+                kind,
+                "--data",
+                str(tmp_path / "data"),
+                "--base",
+                str(tiny_base),
+                "-o",
+                str(tmp_path / "rm"),
+                "--max-steps",
+                "2",
+                "--batch-size",
+                "4",
+                "--max-length",
+                "1024",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "rm" / "train_summary.json").read_text())
     assert summary["steps"] == 2 and summary["kind"] == kind and summary["train"]["examples"] > 0

@@ -63,7 +63,9 @@ def test_threshold_rules():
     class Prob:
         probability = True
 
-    assert threshold_for(Prob(), None, "--t") == 0.5 and threshold_for(Prob(), None, "--t", default=0.7) == 0.7
+    assert (
+        threshold_for(Prob(), None, "--t") == 0.5 and threshold_for(Prob(), None, "--t", default=0.7) == 0.7
+    )
     assert threshold_for(Prob(), float("-inf"), "--t") == float("-inf")  # keep everything, on purpose
     with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
         threshold_for(Prob(), 1.5, "--t")

@@ -65,9 +65,37 @@ def test_errors(rm_dir):
 
 def test_rm_score_needs_questions(rm_dir, tmp_path, capsys):
     write_jsonl(tmp_path / "in.jsonl", [Solution("p1", ["5 - 2 = 3"], question="Q"), Solution("p2", ["x"])])
-    rc = cli(["rm", "score", "--rm", str(rm_dir), "--input", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl")])
+    rc = cli(
+        [
+            "rm",
+            "score",
+            "--rm",
+            str(rm_dir),
+            "--input",
+            str(tmp_path / "in.jsonl"),
+            "-o",
+            str(tmp_path / "o.jsonl"),
+        ]
+    )
     assert rc == 2 and "in.jsonl:2" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
-    write_jsonl(tmp_path / "in.jsonl", [Solution("p1", ["5 - 2 = 3", "The answer is 3"], question="Q"), Solution("p2", [], question="Q")])
-    assert cli(["rm", "score", "--rm", str(rm_dir), "--input", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "o.jsonl")]) == 0
+    write_jsonl(
+        tmp_path / "in.jsonl",
+        [Solution("p1", ["5 - 2 = 3", "The answer is 3"], question="Q"), Solution("p2", [], question="Q")],
+    )
+    assert (
+        cli(
+            [
+                "rm",
+                "score",
+                "--rm",
+                str(rm_dir),
+                "--input",
+                str(tmp_path / "in.jsonl"),
+                "-o",
+                str(tmp_path / "o.jsonl"),
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert len(rows[0]["scores"]) == 2 and rows[0]["problem_id"] == "p1" and rows[1]["aggregates"] is None

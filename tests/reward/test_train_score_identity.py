@@ -130,7 +130,9 @@ def test_packed_targets_sit_where_the_scorer_scores_them(trees, base, tmp_path, 
                 if t != IGNORE_INDEX:
                     key = (tuple(e["input_ids"][:p + 1]), t)
                     got[key] += 1
-                    assert s == pytest.approx(want_score[key[0]], abs=1e-5)  # sigmoid/identity of the same head
+                    assert s == pytest.approx(
+                        want_score[key[0]], abs=1e-5
+                    )  # sigmoid/identity of the same head
     assert got == want
 
 
@@ -152,9 +154,14 @@ def test_likelihood_feature_tokens_are_identical(trees, base, tmp_path, kind, no
     own = {(tuple(e["input_ids"]), tuple(e["positions"])): e for e in train}
     packed = pack_prefixes(train)
     for e in packed:
-        assert {k: e[k] for k in keys} == {k: own[(tuple(e["input_ids"]), tuple(e["positions"]))][k] for k in keys}
+        assert {k: e[k] for k in keys} == {
+            k: own[(tuple(e["input_ids"]), tuple(e["positions"]))][k] for k in keys
+        }
     for e in train:
         n = len(e["input_ids"])
-        assert any(c["input_ids"][:n] == e["input_ids"] and c["positions"][:len(e["positions"])] == e["positions"]
-                   and [t for t, s in zip(c["tok_pos"], c["tok_step"]) if s < len(e["positions"])] == e["tok_pos"]
-                   for c in packed)
+        assert any(
+            c["input_ids"][:n] == e["input_ids"]
+            and c["positions"][: len(e["positions"])] == e["positions"]
+            and [t for t, s in zip(c["tok_pos"], c["tok_step"]) if s < len(e["positions"])] == e["tok_pos"]
+            for c in packed
+        )

@@ -56,7 +56,9 @@ class NoisySynthGenerator:
                     i = min(len(prefix), len(ref) - 1)
                     if i == len(ref) - 1:
                         ok = all(synth.check_steps(problem, prefix))
-                        comps.append(Completion(f"The answer is {int(problem.answer) + (0 if ok else 1)}", 5, "eos"))
+                        comps.append(
+                            Completion(f"The answer is {int(problem.answer) + (0 if ok else 1)}", 5, "eos")
+                        )
                         continue
                     step = ref[i]
                     if "=" in step and rng.random() < self.p_slip:
@@ -204,10 +206,18 @@ def test_step_candidates_shared_across_n_change_no_search_and_draw_less(problems
     ns, cfg = [2, 4, 8], SearchConfig(beam_width=2, max_steps=8, seed=3)
     alone_gen, alone = NoisySynthGenerator(problems, p_slip=0.5), {}
     for n in ns:
-        alone[n] = [s.steps for s in STRATEGIES[strategy](problems, alone_gen, HashScorer(), replace(cfg, n=n))]
-    pooled_gen, scorer, pool = NoisySynthGenerator(problems, p_slip=0.5), HashScorer(), StepCandidates(max(ns))
+        alone[n] = [
+            s.steps for s in STRATEGIES[strategy](problems, alone_gen, HashScorer(), replace(cfg, n=n))
+        ]
+    pooled_gen, scorer, pool = (
+        NoisySynthGenerator(problems, p_slip=0.5),
+        HashScorer(),
+        StepCandidates(max(ns)),
+    )
     for n in ns:
-        got = [s.steps for s in STRATEGIES[strategy](problems, pooled_gen, scorer, replace(cfg, n=n), pool=pool)]
+        got = [
+            s.steps for s in STRATEGIES[strategy](problems, pooled_gen, scorer, replace(cfg, n=n), pool=pool)
+        ]
         assert got == alone[n], n
     assert len({a for n in ns for a in map(tuple, alone[n])}) > len(problems)  # N changes what is chosen
     drawn = lambda gen: sum(c["n"] * c["n_prompts"] for c in gen.calls)  # noqa: E731

@@ -92,8 +92,16 @@ def test_ce_matches_transformers_loss():
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config(vocab_size=20, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=2))
+    model = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=20,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+        )
+    )
     ids = torch.randint(0, 20, (1, 9))
     labels = ids.clone()
     labels[:, :4] = I

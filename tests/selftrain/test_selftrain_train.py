@@ -92,7 +92,9 @@ def policy(tmp_path_factory) -> Path:
     from hiero.policy.tokenizer import train_tokenizer
 
     probs = synth.generate_problems(30, seed=0)
-    tok = train_tokenizer([build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300)
+    tok = train_tokenizer(
+        [build_prompt(p.question) + STEP_SEP.join(synth.solve(p)) for p in probs], vocab_size=300
+    )
     out = tmp_path_factory.mktemp("st") / "policy"
     save_policy(build_model(len(tok), n_layers=1, hidden=32, heads=2, eos_token_id=tok.eos_token_id,
                             pad_token_id=tok.pad_token_id, seed=0), tok, out)

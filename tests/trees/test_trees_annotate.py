@@ -197,4 +197,6 @@ def test_the_progress_bar_hears_of_every_generate_call(tmp_path, problems_file, 
     assert getattr(watched, "prompt_format", None) is getattr(gen, "prompt_format", None)
     main(_cfg(problems_file, tmp_path / "t.jsonl", mode="bfs", depth=3, batch_problems=20), generator=gen)
     err = capsys.readouterr().err
-    assert "generate_calls=3" in err  # one call per bfs level of the one 20-problem chunk, shown before it ends
+    assert (
+        "generate_calls=3" in err
+    )  # one call per bfs level of the one 20-problem chunk, shown before it ends

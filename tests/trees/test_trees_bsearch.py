@@ -27,7 +27,9 @@ PROBLEMS = synth.generate_problems(3, seed=5, split="test")
 def test_bsearch_finds_the_true_first_error(synth_oracle, seed, samples, rollouts, p_slip):
     gen = synth_oracle(PROBLEMS, p_slip=p_slip, seed=seed)
     trees = [new_tree(p) for p in PROBLEMS]
-    grow_bsearch(trees, gen, BSearchSettings(depth=8, step_tokens=64, samples=samples, rollouts=rollouts), seed)
+    grow_bsearch(
+        trees, gen, BSearchSettings(depth=8, step_tokens=64, samples=samples, rollouts=rollouts), seed
+    )
     check_tree(trees[0])  # counts equal leaf counting
     checks = sum(len(c["prompts"]) for c in gen.calls[1:])  # every call after the first is a round of checks
     budget = 0

@@ -23,7 +23,9 @@ from hiero.trees.annotate import AnnotateConfig, main
 from hiero.trees.tree import check_tree
 from hiero.types import Tree
 
-ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'hiero[ray]'): the Ray backend is untested")
+ray = pytest.importorskip(
+    "ray", reason="ray is not installed (pip install 'hiero[ray]'): the Ray backend is untested"
+)
 
 
 @pytest.fixture(scope="module")

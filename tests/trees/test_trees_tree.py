@@ -41,7 +41,9 @@ def test_recompute_and_backup_equal_leaf_counting(tree):
     tree.recompute_counts()
     check_tree(tree)
     check_tree(by_backup)
-    assert [(n.n_correct, n.n_total) for n in tree.nodes] == [(n.n_correct, n.n_total) for n in by_backup.nodes]
+    assert [(n.n_correct, n.n_total) for n in tree.nodes] == [
+        (n.n_correct, n.n_total) for n in by_backup.nodes
+    ]
     assert tree.root.n_total == len(tree.leaves())
     assert tree.root.n_correct == sum(leaf.correct is True for leaf in tree.leaves())
     for node in tree.nodes:
@@ -54,7 +56,9 @@ def test_recompute_and_backup_equal_leaf_counting(tree):
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10**6), children=st.integers(1, 3), rollouts=st.integers(1, 3),
        simulations=st.integers(1, 6), depth=st.integers(2, 7), p_slip=st.sampled_from([0.0, 0.3, 1.0]))
-def test_mcts_stored_tree_counts_equal_leaf_counting(synth_oracle, seed, children, rollouts, simulations, depth, p_slip):
+def test_mcts_stored_tree_counts_equal_leaf_counting(
+    synth_oracle, seed, children, rollouts, simulations, depth, p_slip
+):
     """MCTS backs up rollout outcomes incrementally; the stored tree must still equal leaf counting,
     so recompute_counts changes nothing."""
     trees = [new_tree(p) for p in SYNTH[:2]]
@@ -76,7 +80,9 @@ def test_bfs_root_total_is_leaf_count_and_hand_counts(synth_oracle):
     """2-op problem, no slips: reference = context, 2 equations, answer (4 steps).
     children=3, depth=5: every path ends at depth 4 with the right answer -> 3^4 = 81 leaves, 81/81.
     depth=3: the answer is never reached -> 3^3 = 27 unfinished leaves, 0/27."""
-    p = next(q for q in synth.generate_problems(30, seed=1, split="test") if len(q.meta["program"]["ops"]) == 2)
+    p = next(
+        q for q in synth.generate_problems(30, seed=1, split="test") if len(q.meta["program"]["ops"]) == 2
+    )
     gen = synth_oracle([p], p_slip=0.0)
     for depth, expect in ((5, (81, 81)), (3, (0, 27))):
         tree = new_tree(p)

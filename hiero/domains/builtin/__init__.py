@@ -103,11 +103,39 @@ from hiero.domains.builtin.stories import generate_problems
 from hiero.domains.builtin.writing import answer_sentence, givens_line, solve, style_of
 from hiero.types import Problem
 
-__all__ = ["DOMAIN", "ERROR_KINDS", "OPS", "SEGMENTS", "STYLES", "BuiltinDomain", "DomainSettings", "answer_sentence",
-           "apply_op", "check_steps", "error_kinds", "extract_answer", "first_error", "generate_problems",
-           "givens_line", "is_correct", "is_givens", "parse_equation", "parse_givens", "program_hash",
-           "render_noisy_solution", "run_program", "sample_program", "segment_checks", "segment_spans",
-           "domain_of_config", "solve", "split_of", "step_kind", "style_of", "true_values"]
+__all__ = [
+    "DOMAIN",
+    "ERROR_KINDS",
+    "OPS",
+    "SEGMENTS",
+    "STYLES",
+    "BuiltinDomain",
+    "DomainSettings",
+    "answer_sentence",
+    "apply_op",
+    "check_steps",
+    "error_kinds",
+    "extract_answer",
+    "first_error",
+    "generate_problems",
+    "givens_line",
+    "is_correct",
+    "is_givens",
+    "parse_equation",
+    "parse_givens",
+    "program_hash",
+    "render_noisy_solution",
+    "run_program",
+    "sample_program",
+    "segment_checks",
+    "segment_spans",
+    "domain_of_config",
+    "solve",
+    "split_of",
+    "step_kind",
+    "style_of",
+    "true_values",
+]
 
 
 class BuiltinDomain:

@@ -10,7 +10,9 @@ from hiero.types import Problem
 
 _NUM = r"[-−]?\d+"
 # "a op b = c", optionally followed by a unit ("12 marbles") and a full stop
-_EQ = re.compile(rf"^\s*({_NUM})\s*([-+*/×x÷−])\s*({_NUM})\s*=\s*({_NUM})(?:\s+[A-Za-z][A-Za-z ]*)?\s*\.?\s*$")
+_EQ = re.compile(
+    rf"^\s*({_NUM})\s*([-+*/×x÷−])\s*({_NUM})\s*=\s*({_NUM})(?:\s+[A-Za-z][A-Za-z ]*)?\s*\.?\s*$"
+)
 _CHECK = re.compile(r"^\s*check\s*:\s*(.*?)\s*,\s*not\s+([-−]?[\d.,]+)\s*\.?\s*$", re.IGNORECASE)
 _ANSWER = re.compile(r"answer\s+is\s*:?\s*\$?\s*([-−+]?\d[\d,]*(?:\.\d+)?|[-−+]?\.\d+)", re.IGNORECASE)
 _INT = re.compile(r"(?<![\d.])[-−]?\d+(?!\d|\.\d)")  # "5." ends a sentence; "5.5" is no integer
@@ -18,8 +20,9 @@ _OP_ALIASES = {"×": "*", "x": "*", "÷": "/", "−": "-"}
 _GIVENS = re.compile(r"^\s*givens\s*:\s*(.*?)\s*\.?\s*$", re.IGNORECASE)
 _GIVEN_OP = re.compile(r"^(plus|minus|times|divided by)\s+(\d+)$")
 _WORD_OPS = {w: o for o, w in OP_WORDS.items()}
-_SENTENCE = re.compile(r"^\s*the final count is (?P<value>-?\d+), so the answer is (?P<stated>-?\d+)\s*\.?\s*$",
-                       re.IGNORECASE)
+_SENTENCE = re.compile(
+    r"^\s*the final count is (?P<value>-?\d+), so the answer is (?P<stated>-?\d+)\s*\.?\s*$", re.IGNORECASE
+)
 
 
 def _int(text: str) -> int:
@@ -118,7 +121,11 @@ def is_correct(problem: Problem, answer: str | int | None) -> bool:
     if isinstance(answer, int):
         got = str(answer)
     else:
-        got = extract_answer(answer) if _ANSWER.search(answer) else extract_answer(f"answer is {answer.strip()}")
+        got = (
+            extract_answer(answer)
+            if _ANSWER.search(answer)
+            else extract_answer(f"answer is {answer.strip()}")
+        )
     return got is not None and got == extract_answer(f"answer is {problem.answer}")
 
 
@@ -191,7 +198,8 @@ def error_kinds(problem: Problem, steps: list[str]) -> list[str | None]:
     format        a step that parses as nothing checkable (or a statement once equations began)
     after_answer  any step after the answer line
 
-    >>> p = Problem(id="x", question="", answer="8", source="synth", meta={"program": {"start": 5, "ops": [["+", 3]]}})
+    >>> p = Problem(id="x", question="", answer="8", source="synth",
+    ...             meta={"program": {"start": 5, "ops": [["+", 3]]}})
     >>> error_kinds(p, ["Start with 5.", "5 + 3 = 8", "The answer is 8"])
     [None, None, None]
     >>> error_kinds(p, ["Start with 6.", "6 + 3 = 9", "The answer is 9", "Hmm."])
@@ -290,7 +298,8 @@ def segment_checks(problem: Problem, steps: list[str]) -> dict:
     So a misread givens line followed by faithful arithmetic is a wrong clarification and a right
     reasoning; the answer is right overall iff all three are (`check_steps` is the step-level truth).
 
-    >>> p = Problem(id="x", question="", answer="8", source="synth", meta={"program": {"start": 5, "ops": [["+", 3]]},
+    >>> p = Problem(id="x", question="", answer="8", source="synth",
+    ...             meta={"program": {"start": 5, "ops": [["+", 3]]},
     ...             "style": "restate"})
     >>> segment_checks(p, ["Givens: 6, plus 3.", "6 + 3 = 9", "The final count is 9, so the answer is 9"])
     {'clarification': False, 'reasoning': True, 'answer': True, 'equations': 1, 'equations_right': 1}
@@ -357,4 +366,8 @@ def segment_spans(steps: list[str], sep: str = "\n") -> dict[str, tuple[int, int
     first, last = _segment_ends(steps)
     c_end = starts[1] if first else 0
     a_start = starts[len(steps) - 1] if last else end
-    return {"clarification": (0, min(c_end, end)), "reasoning": (min(c_end, a_start), a_start), "answer": (a_start, end)}
+    return {
+        "clarification": (0, min(c_end, end)),
+        "reasoning": (min(c_end, a_start), a_start),
+        "answer": (a_start, end),
+    }

@@ -106,8 +106,14 @@ def _write_equations(rng: random.Random, ops, start: int, last_right: str | None
     return v, erred
 
 
-def _render_restate(problem: Problem, rng: random.Random, p_error: float, p_correction: float, p_restate: float,
-                    p_answer: float) -> tuple[list[str], list[int], list[int], dict]:
+def _render_restate(
+    problem: Problem,
+    rng: random.Random,
+    p_error: float,
+    p_correction: float,
+    p_restate: float,
+    p_answer: float,
+) -> tuple[list[str], list[int], list[int], dict]:
     """Steps of a noisy restate-style solution: the givens (misread at p_restate), equations that
     follow the givens as stated (each wrong at p_error, corrected at p_correction), the answer
     sentence (wrong at p_answer: the value mis-copied or the sentence left without its answer)."""
@@ -162,16 +168,31 @@ def render_noisy_solution(problem: Problem, rng: random.Random, p_error: float, 
         if not 0.0 <= x <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {x}")
     if style_of(problem) == "restate":
-        steps, injected, corrections, wrong = _render_restate(problem, rng, p_error, p_correction, p_restate, p_answer)
+        steps, injected, corrections, wrong = _render_restate(
+            problem, rng, p_error, p_correction, p_restate, p_answer
+        )
         labels = [int(ok) for ok in check_steps(problem, steps)]
         answer = extract_answer(steps[-1])
         return Solution(
-            problem_id=problem.id, steps=steps, answer=answer, correct=is_correct(problem, answer),
-            question=problem.question, labels=labels, first_error=next((i for i, y in enumerate(labels) if not y), -1),
-            meta={"injected": injected, "corrections": corrections, "wrong_segments": wrong, "source": "synth-noisy"})
+            problem_id=problem.id,
+            steps=steps,
+            answer=answer,
+            correct=is_correct(problem, answer),
+            question=problem.question,
+            labels=labels,
+            first_error=next((i for i, y in enumerate(labels) if not y), -1),
+            meta={
+                "injected": injected,
+                "corrections": corrections,
+                "wrong_segments": wrong,
+                "source": "synth-noisy",
+            },
+        )
     if p_restate or p_answer:
-        raise ValueError(f"problem {problem.id!r} is written in the plain style: p_restate and p_answer are for "
-                         "the restate style (--style restate); the plain context step's misreads come with p_error")
+        raise ValueError(
+            f"problem {problem.id!r} is written in the plain style: p_restate and p_answer are for "
+            "the restate style (--style restate); the plain context step's misreads come with p_error"
+        )
     program = program_of(problem)
     start = program["start"]
     steps: list[str] = []

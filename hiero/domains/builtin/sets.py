@@ -1,4 +1,5 @@
-"""Problem sets of the built-in domain with their noisy solutions and figures (`hiero data synth` writes them)."""
+"""Problem sets of the built-in domain with their noisy solutions and figures (`hiero data synth` writes
+them)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,18 @@ class SynthConfig(DomainSettings):
     seed: int = field(default=0, metadata={"help": "random seed (same seed, same problems)"})
     split: Literal["train", "test"] = field(default="train", metadata={"help": "which split to draw from"})
     p_error: float = field(default=0.1, metadata={"help": "noisy solutions: chance each step is wrong"})
-    p_correction: float = field(default=0.5, metadata={"help": "noisy solutions: chance a wrong step is corrected"})
+    p_correction: float = field(
+        default=0.5, metadata={"help": "noisy solutions: chance a wrong step is corrected"}
+    )
     p_restate: float = field(default=0.0, metadata={
         "help": "noisy solutions, style restate: chance the givens are misread (a number or an operation)"})
-    p_answer: float = field(default=0.0, metadata={
-        "help": "noisy solutions: chance the answer sentence is wrong (half mis-copied value, half malformed)"})
+    p_answer: float = field(
+        default=0.0,
+        metadata={
+            "help": "noisy solutions: chance the answer sentence is wrong (half mis-copied value, half "
+                    "malformed)"
+        },
+    )
     solutions_per_problem: int = field(default=1, metadata={"help": "noisy solutions written per problem"})
     out: str = field(default="synth_problems.jsonl", metadata={"help": "output JSONL of problems"})
     solutions_out: str | None = field(default=None, metadata={
@@ -38,7 +46,9 @@ def make_set(cfg: SynthConfig) -> tuple[list[Problem], list[Solution], dict]:
     set (else none), and the figures `hiero data synth` prints. Writes nothing: the caller writes
     (`hiero.data.cli.write_synth`), so a bad setting leaves no output behind."""
     if cfg.n < 1 or cfg.solutions_per_problem < 1:
-        raise ValueError(f"need n >= 1 and solutions_per_problem >= 1, got {cfg.n}, {cfg.solutions_per_problem}")
+        raise ValueError(
+            f"need n >= 1 and solutions_per_problem >= 1, got {cfg.n}, {cfg.solutions_per_problem}"
+        )
     for name in ("p_error", "p_correction", "p_restate", "p_answer"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {getattr(cfg, name)}")

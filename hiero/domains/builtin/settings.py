@@ -23,12 +23,24 @@ class DomainSettings:
 
     min_ops: int = field(default=2, metadata={"help": "built-in domain: fewest operations per problem"})
     max_ops: int = field(default=3, metadata={"help": "built-in domain: most operations per problem"})
-    max_operand: int = field(default=9, metadata={"help": "built-in domain: largest operand of + and - (and start value)"})
-    max_factor: int = field(default=3, metadata={"help": "built-in domain: largest multiplier / divisor (2..max_factor)"})
-    max_value: int = field(default=99, metadata={"help": "built-in domain: every running value stays in [1, max_value]"})
-    style: Literal["plain", "restate"] = field(default="plain", metadata={
-        "help": "built-in domain: how solutions are written; plain: the start value, equations, 'The answer is N'; "
-                "restate: the givens restated, equations, an answer sentence (three segments that can each go wrong)"})
+    max_operand: int = field(
+        default=9, metadata={"help": "built-in domain: largest operand of + and - (and start value)"}
+    )
+    max_factor: int = field(
+        default=3, metadata={"help": "built-in domain: largest multiplier / divisor (2..max_factor)"}
+    )
+    max_value: int = field(
+        default=99, metadata={"help": "built-in domain: every running value stays in [1, max_value]"}
+    )
+    style: Literal["plain", "restate"] = field(
+        default="plain",
+        metadata={
+            "help": "built-in domain: how solutions are written; plain: the start value, equations, 'The "
+                    "answer is N'; "
+            "restate: the givens restated, equations, an answer sentence (three segments that can each go "
+            "wrong)"
+        },
+    )
 
     def problems(self, n: int, seed: int, split: str = "train") -> list[Problem]:
         """`generate_problems` with these settings."""

@@ -19,17 +19,39 @@ OPENINGS = ["{Name} has {n} {objs}.", "{Name} starts the day with {n} {objs}.",
 FIRST_CONNECTORS = ["{Subj}", "Then {subj}"]  # the first event directly follows the opening
 CONNECTORS = ["{Subj}", "Then {subj}", "Next, {subj}", "After that, {subj}", "Later, {subj}"]
 VERBS = {  # {k_objs}: k with the right noun form; {Subj}: name or pronoun (verbs are 3rd person)
-    "+": ["{subj} buys {k} more {k_objs}.", "{subj} finds {k} more {k_objs}.",
-          "{subj} wins {k} {k_objs} in a game.", "{subj} gets {k} {k_objs} from a friend."],
-    "-": ["{subj} gives away {k} {k_objs}.", "{subj} loses {k} {k_objs}.",
-          "{subj} sells {k} {k_objs}.", "{subj} trades away {k} {k_objs}."],
-    "*2": ["{subj} doubles the number of {objs}.", "{subj} collects more until {pron} has twice as many {objs}."],
-    "*3": ["{subj} triples the number of {objs}.", "{subj} collects more until {pron} has three times as many {objs}."],
+    "+": [
+        "{subj} buys {k} more {k_objs}.",
+        "{subj} finds {k} more {k_objs}.",
+        "{subj} wins {k} {k_objs} in a game.",
+        "{subj} gets {k} {k_objs} from a friend.",
+    ],
+    "-": [
+        "{subj} gives away {k} {k_objs}.",
+        "{subj} loses {k} {k_objs}.",
+        "{subj} sells {k} {k_objs}.",
+        "{subj} trades away {k} {k_objs}.",
+    ],
+    "*2": [
+        "{subj} doubles the number of {objs}.",
+        "{subj} collects more until {pron} has twice as many {objs}.",
+    ],
+    "*3": [
+        "{subj} triples the number of {objs}.",
+        "{subj} collects more until {pron} has three times as many {objs}.",
+    ],
     "*": ["{subj} collects more until {pron} has {k} times as many {objs}."],
-    "/2": ["{subj} gives away half of the {objs}.", "{subj} splits the {objs} into 2 equal piles and keeps one pile."],
-    "/3": ["{subj} keeps only a third of the {objs}.", "{subj} splits the {objs} into 3 equal piles and keeps one pile."],
-    "/": ["{subj} splits the {objs} into {k} equal piles and keeps one pile.",
-          "{subj} packs the {objs} evenly into {k} bags and keeps one bag."],
+    "/2": [
+        "{subj} gives away half of the {objs}.",
+        "{subj} splits the {objs} into 2 equal piles and keeps one pile.",
+    ],
+    "/3": [
+        "{subj} keeps only a third of the {objs}.",
+        "{subj} splits the {objs} into 3 equal piles and keeps one pile.",
+    ],
+    "/": [
+        "{subj} splits the {objs} into {k} equal piles and keeps one pile.",
+        "{subj} packs the {objs} evenly into {k} bags and keeps one bag.",
+    ],
 }
 QUESTIONS = ["How many {objs} does {name} have now?", "How many {objs} does {name} have in the end?"]
 
@@ -79,7 +101,9 @@ def generate_problems(n: int, seed: int, split: str = "train", min_ops: int = 2,
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     _check_difficulty(min_ops, max_ops, max_operand, max_factor, max_value)
     # str seeds hash with sha512 inside `random`, so this is stable across runs and machines
-    rng = random.Random(f"hiero-synth|{seed}|{split}|{min_ops}|{max_ops}|{max_operand}|{max_factor}|{max_value}")
+    rng = random.Random(
+        f"hiero-synth|{seed}|{split}|{min_ops}|{max_ops}|{max_operand}|{max_factor}|{max_value}"
+    )
     problems: list[Problem] = []
     seen: set[str] = set()
     misses = 0  # draws in a row that gave nothing new: a long run means the space is used up
