@@ -140,16 +140,28 @@ def po_part(out: Path, md: list[str], js: dict) -> None:
     for name in ("gsm8k_test", "math500_test"):
         res = _load(out / "po" / f"eval_{name}.json")
         if res:
+            seg = res.get("segments") or {}
             js.setdefault("po", {})[name] = {"accuracy": res["accuracy"], "ci95": res.get("ci95"),
-                                            "vs_first": res.get("vs_first"), "n": res["n"]}
-            md += [f"## Base vs DPO vs HiPO on {name} ({res['n']} problems, greedy)", "",
-                   "| model | accuracy | 95% CI | minus base [95% CI] |", "|---|---|---|---|"]
+                                            "vs_first": res.get("vs_first"), "n": res["n"], "segments": seg}
+            md += [
+                f"## Base vs DPO vs HiPO on {name} ({res['n']} problems, greedy)",
+                "",
+                "Segments: the share of solutions in which the heuristic segmenter finds a restated question "
+                "(clarification), reasoning and a stated answer (judge-free; `segment_presence`).",
+                "",
+                "| model | accuracy | 95% CI | minus base [95% CI] | clarification | reasoning | answer | "
+                "all three |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
             for m, acc in res["accuracy"].items():
                 ci = (res.get("ci95") or {}).get(m)
                 vs = (res.get("vs_first") or {}).get(m)
+                sp = seg.get(m) or {}
                 md.append(
                     f"| {m} | {pct(acc)} | {ci} | "
                     + (f"{100 * vs['delta']:+.1f} {vs['ci95']}" if vs else "—")
+                    + " | "
+                    + " | ".join(pct(sp.get(k)) for k in ("clarification", "reasoning", "answer", "all"))
                     + " |"
                 )
             md.append("")

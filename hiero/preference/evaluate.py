@@ -7,16 +7,18 @@
 Every model answers every held-out problem greedily in its own prompt format (`hiero.policy.prompt`: the
 raw template, or its chat template; DPO / HiPO models carry their base's, so all compared models share one),
 through `hiero.policy.generators.evaluate_accuracy`,
-and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading); "ci95"
-holds
-95% bootstrap intervals over problems of each accuracy, "vs_first" each model minus the first one
+and is graded by rule (`hiero.domains.answer_of`: the built-in domain's checker, or hiero.grading);
+"ci95" holds 95% bootstrap intervals over problems of each accuracy, "vs_first" each model minus the first one
 (paired by problem: same problems, so the interval is of the difference). When a judge
 server is given, each solution is also scored with the paper's 11-criterion rubric, and chosen model
 pairs are compared by the pairwise judge with the order swapped (judge.py). Judge scores are
 reported under "judge" / "pairwise", apart from the rule-based "accuracy"; they never change it.
 On the built-in domain each model's segments are also checked without a judge ("segments":
 clarification step right, share of right steps, first-error position, answer right;
-`hiero.evaluation.domain_checks.segment_quality`).
+`hiero.evaluation.domain_checks.segment_quality`). On other problems (GSM8K, MATH500, ...), where no
+step can be checked, "segments" holds what can be read without a judge: the share of solutions in
+which the heuristic segmenter finds each segment (a restated question, reasoning, a stated answer;
+`segment_presence`).
 
 Departures from the paper: the authors' evaluation used different prompts for HiPO and baseline
 models (the HiPO seed's "bugs not to copy"); here one prompt for all. The paper's benchmarks (GSM8K,
@@ -140,12 +142,12 @@ def compare(
                 for p, t, c in list(zip(problems, texts[name], correct))[:3]
             ],
         }
-        if all(
-            domain_of(p).checks_steps for p in problems
-        ):  # segment quality checked by the domain, no judge
+        if all(domain_of(p).checks_steps for p in problems):  # segment quality checked by the domain
             from hiero.evaluation.domain_checks import segment_quality
 
             result.setdefault("segments", {})[name] = segment_quality(problems, texts[name])
+        else:  # no step checker: which segments a solution has at all
+            result.setdefault("segments", {})[name] = segment_presence(problems, texts[name])
         del gen
     result["ci95"], result["vs_first"] = accuracy_intervals(hits)
     if solutions_out:
@@ -167,6 +169,25 @@ def compare(
         }
     result["judge_requests"] = rubric.chat.calls + (pj.chat.calls if pairwise else 0)
     return result
+
+
+def segment_presence(problems: list[Problem], texts: list[str]) -> dict:
+    """The share of solutions in which the heuristic segmenter finds each segment (clarification: the
+    question restated or its givens named; reasoning; answer: a stated final answer), and the share
+    with all three: the judge-free segment figures for problems whose steps cannot be checked.
+
+    >>> p = Problem(id="q", question="Tom has 3 apples and buys 2 more. How many apples?", answer="5")
+    >>> segment_presence([p, p], ["Tom has 3 apples and buys 2.\\n3 + 2 = 5\\nThe answer is 5", "5"])
+    {'clarification': 0.5, 'reasoning': 1.0, 'answer': 0.5, 'all': 0.5, 'n': 2}
+    """
+    from hiero.preference.segment import DEFAULT_NAMES, HeuristicSegmenter
+
+    seg = HeuristicSegmenter(names=DEFAULT_NAMES)
+    spans = [seg.segment(p.question, t) for p, t in zip(problems, texts, strict=True)]
+    has = [{k: bool(s.get(k)) and s[k][1] > s[k][0] for k in DEFAULT_NAMES} for s in spans]
+    n = max(len(has), 1)
+    out = {k: round(sum(h[k] for h in has) / n, 4) for k in DEFAULT_NAMES}
+    return {**out, "all": round(sum(all(h.values()) for h in has) / n, 4), "n": len(has)}
 
 
 def main(cfg: POEvalConfig) -> dict:

@@ -107,3 +107,27 @@ def test_compare_same_prompt_accuracy_and_judge(server, tmp_path):
     assert 3 <= len(prompts) <= 6 and all(any(p.question in q for q in prompts) for p in problems)
     assert out["judge"]["hipo"]["n"] == 3
     assert all(isinstance(v, float) for v in out["accuracy"].values())  # rule-based, apart from "judge"
+
+
+def test_compare_on_problems_without_a_step_checker_reports_segment_presence(tmp_path):
+    """GSM8K-like problems (no step checker): "segments" holds the judge-free figures that can be read,
+    the share of solutions with each segment, computed on the very solutions written out."""
+    from hiero.preference.evaluate import segment_presence
+    from hiero.types import Problem
+
+    tok = H.make_tokenizer(tmp_path / "tok")
+    H.make_model(tmp_path / "a", tok, seed=0)
+    problems = [
+        Problem(
+            id=f"g{i}",
+            question=f"Tom has {i} apples and buys 2 more. How many?",
+            answer=str(i + 2),
+            source="gsm8k",
+        )
+        for i in range(3)
+    ]
+    out = compare({"base": str(tmp_path / "a")}, problems, max_new_tokens=8, device="cpu",
+                  solutions_out=tmp_path / "s.jsonl")
+    texts = [r["solution"] for r in read_jsonl(tmp_path / "s.jsonl")]
+    assert out["segments"]["base"] == segment_presence(problems, texts)
+    assert set(out["segments"]["base"]) == {"clarification", "reasoning", "answer", "all", "n"}
