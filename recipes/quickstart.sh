@@ -20,7 +20,7 @@ SHARED=${SHARED:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data}
 case $SIZE in
   quick)  # recipes/embedded/quick.yaml
     DOMAIN="--max-value 30" SYNTH=max_value=30  # the domain's settings as flags / as a problem-source spec
-    POLICY="--preset quick --n-layers 2 --max-steps 600"
+    POLICY="--preset quick --n-layers 2 --max-steps 600" TRAIN_N=12000
     RM_BASE_STEPS=720
     TREE_PROBLEMS=600 TREES="--mode bsearch --samples 8 --rollouts 4 --depth 6 --temperature 0.7 --step-tokens 32 --batch-problems 64"
     RM="--max-steps 150 --batch-size 32 --lr 1e-2"
@@ -29,7 +29,7 @@ case $SIZE in
     PAIR_PROBLEMS=800 PO="--epochs 3 --batch-size 16 --lr 2e-5" PO_PROBLEMS=200 ;;
   micro)  # recipes/embedded/micro.yaml: seconds per stage; its PRM ranks nothing, so its filters keep all (-inf)
     DOMAIN="--max-ops 2" SYNTH=max_ops=2
-    POLICY="--preset micro --n-train 1500 --max-steps 80 --hidden 64 --n-layers 2 --heads 2 --lr 3e-3 --batch-size 32 --n-test 20"
+    TRAIN_N=1500 POLICY="--preset micro --max-steps 80 --hidden 64 --n-layers 2 --heads 2 --lr 3e-3 --batch-size 32 --n-test 20"
     RM_BASE_STEPS=10
     TREE_PROBLEMS=4 TREES="--mode bfs --children 4 --depth 5 --temperature 1.0 --step-tokens 16 --batch-problems 4"
     RM="--epochs 1 --batch-size 16 --lr 1e-3"
@@ -55,8 +55,9 @@ run problems  problems.jsonl  $HIERO data synth --n $TREE_PROBLEMS --seed 101 --
 run pair-problems pair_problems.jsonl $HIERO data synth --n $PAIR_PROBLEMS --seed 202 --split train $DOMAIN -o pair_problems.jsonl
 run test-problems test_problems.jsonl $HIERO data synth --n $PO_PROBLEMS --seed 303 --split test $DOMAIN -o test_problems.jsonl
 # 2. the policy (tiny SFT model), and the reward models' backbone: its SFT continued on clean solutions
-run policy    policy   $HIERO policy train $POLICY $DOMAIN -o policy
-run rm-base   rm_base  $HIERO policy train $POLICY $DOMAIN --init policy --max-steps $RM_BASE_STEPS \
+run policy    policy   $HIERO policy train $POLICY --problems synth:n=$TRAIN_N,$SYNTH -o policy
+run rm-base   rm_base  $HIERO policy train $POLICY --problems synth:n=$TRAIN_N,$SYNTH --init policy \
+                           --max-steps $RM_BASE_STEPS \
                            --p-error 0 --p-correction 0 -o rm_base
 # 3. reasoning trees with Monte-Carlo labels of every step (OmegaPRM-style binary search at quick size)
 run annotate  trees.done bash -c "$HIERO annotate --policy policy --problems problems.jsonl -o trees.jsonl $TREES && touch trees.done"

@@ -20,7 +20,8 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 OUT=runs/hipo_segments/$S; mkdir -p "$OUT/po"
 DOM=(--max-value 30 --style restate)
 POL=$OUT/policy
-[ -f "$POL/config.json" ] || "$H" policy train --preset quick --n-layers 2 --max-steps 600 "${DOM[@]}" \
+[ -f "$POL/config.json" ] || "$H" policy train --preset quick --n-layers 2 --max-steps 600 \
+    --problems synth:max_value=30,style=restate \
     --p-restate 0.15 --p-answer 0.1 --p-correction 0 --seed "$S" --out "$POL" > "$OUT/policy.log" 2>&1
 [ -f "$OUT/pairs_problems.jsonl" ] || "$H" data synth "${DOM[@]}" --n 800 --seed $((S + 202)) --split train \
     --out "$OUT/pairs_problems.jsonl" > /dev/null

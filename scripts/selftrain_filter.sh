@@ -14,7 +14,7 @@ POL=$(newest "$ST"/policy-*/model); TREES=$(newest "$ST"/annotate-*)/trees.jsonl
 OUT=runs/selftrain_filter_$S; mkdir -p "$OUT"
 "$H" data synth --max-value 30 --n 1000 --seed $((S + 303)) --split test --out "$OUT/problems.jsonl" > /dev/null
 common=(--policy "$POL" --trees "$TREES" --select node --lr 5e-5 --epochs 1 --batch-size 16 --seed "$S"
-        --max-value 30 --eval-problems "$OUT/problems.jsonl")
+        --eval-problems "$OUT/problems.jsonl")
 "$H" selftrain "${common[@]}" -o "$OUT/mc" > "$OUT/mc.log"
 models="base=$POL,mc=$OUT/mc"
 for t in $THRESHOLDS; do

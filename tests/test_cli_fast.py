@@ -127,4 +127,4 @@ def test_helps_name_no_source_files_and_list_the_presets():
     for leaf in _leaves(sub):
         assert not re.findall(r"hiero/[\w/]+\.py", leaf.format_help()), leaf.prog
         if leaf.prog == "hiero policy train":
-            assert "full: max_ops=4" in leaf.format_help()
+            assert "full: problems=synth:n=50000,max_ops=4" in leaf.format_help()

@@ -254,7 +254,9 @@ def test_the_reward_models_backbone_trains_on_clean_targets_under_every_variant(
         sc.init == str(tmp_path / "policy" / "model")
         and sc.max_steps == SIZES["quick"]["rm_base"]["max_steps"]
     )
-    assert sc.n_layers == SIZES["quick"]["policy"]["n_layers"] and sc.max_value == 30
+    assert sc.n_layers == SIZES["quick"]["policy"]["n_layers"]
+    # its problems: the domain's, the policy's training set (same n, same seed)
+    assert sc.problems == plain.problems == "synth:n=12000,seed=3,split=train,max_value=30"
 
 
 def test_a_misspelt_variant_setting_fails_at_start(tmp_path):

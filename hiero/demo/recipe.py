@@ -23,7 +23,7 @@ SIZES = ("quick", "full", "micro")
 # how many built-in problems the stage draws (the demo writes its problem-source spec from the domain's
 # settings)
 DEMO_KEYS: dict[str, dict[str, type]] = {
-    "policy": {"preset": str},
+    "policy": {"preset": str, "problems": int},
     "annotate": {"problems": int},
     "pairs": {"problems": int, "n": int, "rm_threshold": float, "tree_response": str, "by_segment": bool,
               "max_per_problem": int},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hiero.data.io import read_jsonl, write_json, write_jsonl
@@ -103,11 +103,17 @@ def real_data(d: Path, s: dict, c: Context) -> dict:
 
 
 def _sft(d: Path, policy_settings: dict, c: Context, **over) -> dict:
-    from hiero.policy.sft import main, preset_config
+    """The policy's SFT: the preset, then the recipe's settings; its training problems drawn from the domain
+    (`problems`: how many, else the preset's number)."""
+    from hiero.data.problems import parse_synth, synth_spec
+    from hiero.policy.sft import PRESETS, TRAIN_N, main, preset_config
 
-    overrides = {**asdict(c.domain), **{k: v for k, v in policy_settings.items() if k != "preset"}, **over}
-    cfg = preset_config(policy_settings["preset"], output=str(d / "model"), seed=c.seed, threads=c.threads,
-                        **overrides)
+    preset = policy_settings["preset"]
+    preset_n = parse_synth(PRESETS[preset].get("problems", "synth"), n=TRAIN_N, seed=0).n
+    n = policy_settings.get("problems") or preset_n
+    overrides = {**{k: v for k, v in policy_settings.items() if k not in ("preset", "problems")}, **over}
+    cfg = preset_config(preset, output=str(d / "model"), seed=c.seed, threads=c.threads,
+                        problems=synth_spec(c.domain, n, c.seed, "train"), **overrides)
     return _slim(main(cfg))
 
 

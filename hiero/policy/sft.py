@@ -5,8 +5,8 @@ Run:  hiero policy train --preset quick -o runs/policy            (synthetic pro
 Python: main(preset_config("quick", output="runs/policy")) -> summary dict (also train_summary.json)
 
 Pipeline (reads top to bottom in `main`):
-  1. problems: without --problems, `n_train` synthetic train problems and `n_test` test problems
-     (the built-in domain's disjoint split); with --problems, the file, of which a seeded
+  1. problems: `--problems synth[:n=..,max_value=..]` (the default): n built-in train problems and
+     `n_test` test problems (the built-in domain's disjoint split); with a file, the file, of which a seeded
      `n_test` (at most 10%) are held out for the accuracy figure.
   2. targets: for built-in problems a noisy solution (`synth.render_noisy_solution`: wrong steps at
      rate p_error, each corrected with "Check: ..., not X." at rate p_correction), so that samples
@@ -42,6 +42,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from hiero.data.io import DataError, read_jsonl, write_json
+from hiero.data.problems import SYNTH, SynthSpec, is_synth, parse_synth
 from hiero.domains import builtin as synth
 from hiero.models import resolve_model
 from hiero.policy.generators import evaluate_accuracy
@@ -72,15 +73,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
+class PolicyTrainConfig(TrainConfig):
     """`hiero policy train`. The defaults are the `quick` preset; PRESETS holds the others.
-    Synthetic problems are drawn with the DomainSettings fields (--min-ops ... --max-value)."""
+    Built-in problems are drawn as `--problems synth:n=..,max_value=..` says (hiero.data.problems)."""
 
     output: str = field(default="", metadata={"help": "output folder (model, tokenizer, metrics, summary)"})
     preset: Literal["micro", "quick", "full"] = field(default="quick", metadata={
         "help": "named settings (PRESETS); YAML and flags override them"})
     problems: str = field(default="", metadata={
-        "help": "Problem JSONL with reference steps (empty: synthesise built-in problems)"})
+        "help": "training problems: a Problem JSONL with reference steps, or the built-in domain, "
+                "synth[:n=12000,max_value=30,style=restate,...] (hiero.data.problems; '' = synth: 12,000 "
+                "train problems, seed --seed); n_test held-out problems come from the same source"})
     init: str = field(
         default="",
         metadata={
@@ -89,7 +92,6 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
             "ignored) instead of a fresh model, e.g. a reward-model backbone trained on from the policy"
         },
     )
-    n_train: int = field(default=12000, metadata={"help": "synthetic training problems"})
     n_test: int = field(default=200, metadata={"help": "held-out problems for the greedy accuracy"})
     p_error: float = field(default=0.1, metadata={"help": "SFT noise: chance a computing step is wrong"})
     p_correction: float = field(default=0.5, metadata={"help": "SFT noise: chance a wrong step is corrected"})
@@ -126,7 +128,7 @@ class PolicyTrainConfig(TrainConfig, synth.DomainSettings):
 # Presets as overrides of the defaults (= quick).
 PRESETS: dict[str, dict] = {
     "micro": {
-        "n_train": 64,
+        "problems": "synth:n=64",
         "n_test": 8,
         "max_steps": 3,
         "batch_size": 8,
@@ -139,8 +141,7 @@ PRESETS: dict[str, dict] = {
     },
     "quick": {},
     "full": {
-        "max_ops": 4,
-        "n_train": 50000,
+        "problems": "synth:n=50000,max_ops=4",
         "n_test": 500,
         "max_steps": 4000,
         "n_layers": 6,
@@ -165,11 +166,19 @@ def preset_config(name: str = "quick", **overrides) -> PolicyTrainConfig:
 
 
 # ----------------------------------------------------------------------------- data
+TRAIN_N = 12000  # built-in training problems when the spec names no n
+
+
+def train_spec(cfg: PolicyTrainConfig) -> SynthSpec:
+    """The built-in training set `--problems synth[:...]` names (seed: --seed unless the spec gives one)."""
+    return parse_synth(cfg.problems or SYNTH, n=TRAIN_N, seed=cfg.seed, split="train")
+
+
 def load_problems(cfg: PolicyTrainConfig) -> tuple[list[Problem], list[Problem]]:
     """(train, test) problems; the two never share a problem (synthetic: never a program)."""
-    if not cfg.problems:
-        domain = synth.domain_of_config(cfg)
-        return domain.problems(cfg.n_train, cfg.seed, "train"), domain.problems(cfg.n_test, cfg.seed, "test")
+    if is_synth(cfg.problems or SYNTH):
+        spec = train_spec(cfg)
+        return spec.problems(), spec.domain.problems(cfg.n_test, spec.seed, "test")
     problems = []
     for line, p in enumerate(read_jsonl(cfg.problems, Problem), start=1):
         if not p.steps:
@@ -270,7 +279,7 @@ def main(cfg: PolicyTrainConfig) -> dict:
     check_train_config(cfg)
     if cfg.init:  # a GGUF file or pypi:DIST is imported once
         cfg = replace(cfg, init=str(resolve_model(cfg.init, option="--init")))
-    inputs = {"problems": cfg.problems or None, "init": cfg.init or None}
+    inputs = {"problems": None if is_synth(cfg.problems or SYNTH) else cfg.problems, "init": cfg.init or None}
     if cfg.init:
         check_finished(cfg.init)
     with training_run(

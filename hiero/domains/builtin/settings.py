@@ -15,10 +15,10 @@ class DomainSettings:
 
     The policy is trained on, trees are annotated on and every evaluation draws from the same
     settings (a policy trained on 2-3 operations and tested on 2-4 answers the 4-operation
-    problems at a fraction of its accuracy). The commands that write the domain's problems inherit
-    these fields (`hiero data synth`, `hiero policy train`: flags --min-ops ... --max-value;
-    `domain_of_config(cfg)` reads them back); the commands that read problems take them in one
-    problem-source spec, `synth:n=200,seed=2,max_value=30` (hiero.data.problems).
+    problems at a fraction of its accuracy). `hiero data synth`, which writes the domain's problem
+    sets, inherits these fields (flags --min-ops ... --max-value; `domain_of_config(cfg)` reads them
+    back); every other command takes them in one problem-source spec,
+    `synth:n=200,seed=2,max_value=30` (hiero.data.problems).
     """
 
     min_ops: int = field(default=2, metadata={"help": "built-in domain: fewest operations per problem"})
