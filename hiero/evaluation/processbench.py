@@ -360,6 +360,12 @@ def write_with_table(out: str, result: dict, table: str) -> str:
     return str(md)
 
 
+def _run_summary(cfg: ProcessBenchConfig, threshold, source: str, tune_f1) -> dict:
+    """What every summary starts with: the data, the scorer and the threshold with where it came from."""
+    return {"data": cfg.data, "rm": cfg.rm, "scores": cfg.scores, "threshold": threshold,
+            "threshold_source": source, "tune_f1": tune_f1}
+
+
 def main(cfg: ProcessBenchConfig) -> dict:
     """Read -> score every step (or look the scores up) -> (tune threshold) -> metrics -> OUT.json, OUT.md.
 
@@ -385,12 +391,7 @@ def main(cfg: ProcessBenchConfig) -> dict:
     res = evaluate(items, scores, threshold)
     preds = res.pop("preds")
     summary = {
-        "data": cfg.data,
-        "rm": cfg.rm,
-        "scores": cfg.scores,
-        "threshold": threshold,
-        "threshold_source": source,
-        "tune_f1": tune_f1,
+        **_run_summary(cfg, threshold, source, tune_f1),
         "n_items": len(items),
         **res,
         **skip_summary(skipped),
@@ -450,12 +451,7 @@ def main_table(cfg: ProcessBenchConfig, t0: float) -> dict:
             f"\n{len(skipped)} item(s) could not be scored and are left out (ids in the JSON's `skipped`)"
         )
     summary = {
-        "data": cfg.data,
-        "rm": cfg.rm,
-        "scores": cfg.scores,
-        "threshold": threshold,
-        "threshold_source": source,
-        "tune_f1": tune_f1,
+        **_run_summary(cfg, threshold, source, tune_f1),
         "average_f1": avg,
         "splits": rows,
         "n_items": sum(r["n_items"] for r in rows.values()),
