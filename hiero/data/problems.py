@@ -72,8 +72,13 @@ def parse_synth(spec: str, *, n: int, seed: int, split: str = "test", extra: dic
     """A `synth[:k=v,...]` spec, with the command's defaults for `n`, `seed`, `split` and its own keys
     `extra` (name -> default)."""
     extra = dict(extra or {})
+    hints = typing.get_type_hints(DomainSettings)
     domain_keys = [f.name for f in dataclasses.fields(DomainSettings)]
-    keys = ["n", "seed", "split", *domain_keys, *extra]
+    # key -> how its text is read (a Literal field is read as text; config_from_dict checks its choices)
+    types = {"n": int, "seed": int, "split": str,
+             **{k: str if typing.get_origin(hints[k]) is typing.Literal else hints[k] for k in domain_keys},
+             **{k: type(v) for k, v in extra.items()}}
+    keys = list(types)
     given: dict[str, str] = {}
     body = spec[len(SYNTH) + 1:] if spec.startswith(SYNTH + ":") else ""
     for item in filter(None, (x.strip() for x in body.split(","))):
@@ -83,12 +88,9 @@ def parse_synth(spec: str, *, n: int, seed: int, split: str = "test", extra: dic
         if key not in keys:
             raise ValueError(f"{where} {spec}: unknown key {key!r}; keys: {', '.join(keys)}")
         given[key] = value.strip()
-    types = typing.get_type_hints(DomainSettings)
     typed: dict = {}
     for key, text in given.items():
-        tp = int if key in ("n", "seed") else str if key == "split" else (
-            type(extra[key]) if key in extra else (str if typing.get_origin(types[key]) is typing.Literal
-                                                   else types[key]))
+        tp = types[key]
         try:
             typed[key] = tp(text)
         except ValueError:

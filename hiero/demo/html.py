@@ -69,12 +69,18 @@ def img(png: bytes, alt: str) -> str:
     return f'<img alt="{e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def fig_png(fig) -> bytes:
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (imported on first use; Markdown needs none)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def fig_png(fig) -> bytes:
+    plt = pyplot()
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=100)

@@ -35,13 +35,14 @@ class Stage:
     after: tuple[str, ...] = ()  # the stages whose folders it reads
     draws: bool = False  # draws built-in problems: the domain's settings are part of its key
     when: Callable[[S.Context], bool] | None = None  # runs only where this holds
+    key_of: Callable[[S.Context], dict] | None = None  # its cache key, where not its recipe entries
 
     def settings(self, recipe: dict[str, dict]) -> dict:
         return recipe[self.recipe[-1]] if self.recipe else {}
 
     def key(self, c: S.Context) -> dict:
-        if self.name == "real_data":
-            return {"folder": str(c.shared.resolve())}
+        if self.key_of is not None:
+            return self.key_of(c)
         merged: dict = {}
         for entry in self.recipe:
             merged.update(c.recipe[entry])
@@ -50,7 +51,8 @@ class Stage:
 
 STAGES: list[Stage] = [
     Stage("domain", S.domain, ("domain_sample",), draws=True),
-    Stage("real_data", S.real_data, when=lambda c: c.shared.is_dir()),
+    Stage("real_data", S.real_data, when=lambda c: c.shared.is_dir(),
+          key_of=lambda c: {"folder": str(c.shared.resolve())}),
     Stage("policy", S.policy, ("policy",), draws=True),
     Stage("annotate", S.annotate, ("annotate",), ("policy",), draws=True),
     Stage("hnc", S.hnc, (), ("annotate",)),

@@ -16,11 +16,12 @@ import html as _html
 import itertools
 import json
 import tempfile
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hiero.demo.html import e, fig_png, img, md_table, md_to_html, num, pct, table
+from hiero.demo.html import e, fig_png, img, md_table, md_to_html, num, pct, pyplot, table
 
 
 class ReportError(ValueError):
@@ -31,8 +32,9 @@ _META = {"time_s_stage": "_time_s", "peak_rss_mb": "_peak_rss_mb", "cached": "_c
 
 
 @dataclass(kw_only=True)
-class Record:
-    """What every stage record has: the time, peak memory and cache state of its stage."""
+class Record(ABC):
+    """What every stage record has: the time, peak memory and cache state of its stage; each kind of record
+    writes its own Markdown section."""
 
     stage: ClassVar[str]
     time_s_stage: float = 0.0
@@ -61,8 +63,9 @@ class Record:
         state = "reused from cache" if self.cached else "ran"
         return f"*{state}; {self.time_s_stage:.1f} s; peak memory {self.peak_rss_mb:.0f} MB*"
 
+    @abstractmethod
     def markdown(self, run: Run) -> list[str]:
-        raise NotImplementedError
+        """The stage's section of report.md, as lines."""
 
     def html(self, run: Run) -> str:
         """The section as HTML: its Markdown converted, unless a stage has plots or more to show."""
@@ -563,11 +566,7 @@ class Bon(Record):
 
 
 def _roc_png(se: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     for k, v in se.items():
         if v.get("roc"):
@@ -675,11 +674,7 @@ def _margins_png(files: dict[str, Path]) -> bytes | None:
     keys = sorted({k for rows in series.values() for row in rows for k in row if k.startswith("margins/")})
     if not keys:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(series), figsize=(5.5 * len(series), 3.8), squeeze=False)
     for ax, (kind, rows) in zip(axes[0], series.items(), strict=True):
         for k in keys:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hiero.data.io import read_jsonl, write_json, write_jsonl
+from hiero.domains.builtin import DomainSettings
 
 KINDS = ("orm", "prm", "hrm")
 # Seeds of the problem sets each stage draws, as offsets from --seed (disjoint sets of problems; train/test
@@ -29,7 +30,7 @@ class Context:
 
     seed: int
     threads: int
-    domain: object  # hiero.domains.builtin.DomainSettings: every stage that draws built-in problems uses it
+    domain: DomainSettings  # every stage that draws built-in problems uses it
     recipe: dict[str, dict]
     shared: Path  # the real data folder (the real_data stage runs only where it exists)
     dirs: dict[str, Path] = field(default_factory=dict)  # stage -> its folder, for the stages run so far
@@ -105,12 +106,11 @@ def real_data(d: Path, s: dict, c: Context) -> dict:
 def _sft(d: Path, policy_settings: dict, c: Context, **over) -> dict:
     """The policy's SFT: the preset, then the recipe's settings; its training problems drawn from the domain
     (`problems`: how many, else the preset's number)."""
-    from hiero.data.problems import parse_synth, synth_spec
-    from hiero.policy.sft import PRESETS, TRAIN_N, main, preset_config
+    from hiero.data.problems import synth_spec
+    from hiero.policy.sft import main, preset_config, train_spec
 
     preset = policy_settings["preset"]
-    preset_n = parse_synth(PRESETS[preset].get("problems", "synth"), n=TRAIN_N, seed=0).n
-    n = policy_settings.get("problems") or preset_n
+    n = policy_settings.get("problems") or train_spec(preset_config(preset)).n
     overrides = {**{k: v for k, v in policy_settings.items() if k not in ("preset", "problems")}, **over}
     cfg = preset_config(preset, output=str(d / "model"), seed=c.seed, threads=c.threads,
                         problems=synth_spec(c.domain, n, c.seed, "train"), **overrides)

@@ -180,11 +180,11 @@ def segment_presence(problems: list[Problem], texts: list[str]) -> dict:
     >>> segment_presence([p, p], ["Tom has 3 apples and buys 2.\\n3 + 2 = 5\\nThe answer is 5", "5"])
     {'clarification': 0.5, 'reasoning': 1.0, 'answer': 0.5, 'all': 0.5, 'n': 2}
     """
-    from hiero.preference.segment import DEFAULT_NAMES, HeuristicSegmenter
+    from hiero.preference.segment import DEFAULT_NAMES, HeuristicSegmenter, has_segment
 
     seg = HeuristicSegmenter(names=DEFAULT_NAMES)
     spans = [seg.segment(p.question, t) for p, t in zip(problems, texts, strict=True)]
-    has = [{k: bool(s.get(k)) and s[k][1] > s[k][0] for k in DEFAULT_NAMES} for s in spans]
+    has = [{k: has_segment(s, k) for k in DEFAULT_NAMES} for s in spans]
     n = max(len(has), 1)
     out = {k: round(sum(h[k] for h in has) / n, 4) for k in DEFAULT_NAMES}
     return {**out, "all": round(sum(all(h.values()) for h in has) / n, 4), "n": len(has)}

@@ -302,6 +302,11 @@ class ChainSegmenter:
         return best
 
 
+def has_segment(spans: dict | None, name: str) -> bool:
+    """Whether `spans` give segment `name` a non-empty span."""
+    return bool(spans) and name in spans and spans[name][1] > spans[name][0]
+
+
 def missing_segments(spans: list[tuple[dict | None, dict | None]], names) -> dict[str, int]:
     """For each name, how many pairs (chosen spans, rejected spans) have it empty on either side: the
     pairs whose HiPO term for that segment is masked to zero (losses.py).
@@ -309,10 +314,7 @@ def missing_segments(spans: list[tuple[dict | None, dict | None]], names) -> dic
     >>> missing_segments([({"a": (0, 3), "b": (3, 3)}, {"a": (0, 2), "b": (2, 5)}), (None, None)], ("a", "b"))
     {'a': 1, 'b': 2}
     """
-    def empty(sp, n):
-        return not sp or n not in sp or sp[n][1] <= sp[n][0]
-
-    return {n: sum(empty(c, n) or empty(r, n) for c, r in spans) for n in names}
+    return {n: sum(not (has_segment(c, n) and has_segment(r, n)) for c, r in spans) for n in names}
 
 
 def warn_missing(missing: dict[str, int], total: int, log, what: str = "pairs") -> None:

@@ -277,3 +277,21 @@ def test_converted_decomposed_prefs_reach_hipo_with_every_segment(shared_data, t
         for r in rows
     ]
     assert prepare_pairs(old, toks["qwen"], POTrainConfig(loss="hipo", max_length=4096))[1] == stats
+
+
+def test_segment_presence_on_real_model_solutions(shared_data):
+    """`po eval`'s judge-free segment figures on real free-form solutions (GSM8K's example model solutions):
+    the auto segmenter's per-segment rates (these files carry no tags, so the heuristic decides), plus the
+    share with all three."""
+    from hiero.data.sources import run_converter
+    from hiero.preference.evaluate import segment_presence
+    from hiero.types import Problem
+
+    sols = run_converter(
+        "gsm8k-model-solutions", shared_data / "gsm8k" / "example_model_solutions.jsonl"
+    ).records
+    problems = [Problem(id=f"s{i}", question=s.question, answer=s.answer or "") for i, s in enumerate(sols)]
+    got = segment_presence(problems, [s.text for s in sols])
+    rates = _rates([(s.question, s.text) for s in sols])
+    assert {k: got[k] for k in rates} == {k: round(v, 4) for k, v in rates.items()}
+    assert got["n"] == len(sols) and got["all"] <= min(rates.values()) and got["all"] >= 0.75
