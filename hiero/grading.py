@@ -127,6 +127,8 @@ def extract_answer(text: str | None) -> str | None:
     '12'
     >>> extract_answer("2 bolts each\\n\\nThe answer is 2 * 1 = 2 bolts. That is all.")
     '2 bolts'
+    >>> extract_answer("So, the answer is 120 + 240 = 440. The answer is 240.")
+    '240'
     >>> extract_answer("She makes $18 a day\\nA: 18")
     '18'
     >>> extract_answer("it costs 1,250 dollars")
@@ -151,6 +153,8 @@ def extract_answer(text: str | None) -> str | None:
     hits = _ANSWER_IS.findall(text)
     if hits:
         ans = hits[-1]
+        while (again := _ANSWER_IS.search(ans)) is not None:  # the last statement of a line that holds two
+            ans = again.group(1)
         inner = last_boxed(ans)
         return inner.strip() if inner is not None else _clean(_stated(ans))
     hits = _A_COLON.findall(text)
