@@ -23,7 +23,7 @@
 #                  backbone (SmolLM2: one forward pass per solution, each step read at its last token
 #                  (--read step-end), only the top TRAIN_LAYERS blocks and the head train; MiniLM: the
 #                  real_prm800k_cpu recipe's per-step reading) a PRM and an HRM on the same rows, plus an HRM
-#                  on the part-1 trees augmented by HNC (hiero augment hnc) and its no-HNC twin. Evaluated on
+#                  on the part-1 trees with their HNC copies (rm data --hnc) and its no-HNC twin. Evaluated on
 #                  ProcessBench (PB_LIMIT items per split, 0 = all 3,400), PRMBench (PRMBENCH_LIMIT) and
 #                  PRM800K phase-1 test step AUROC with 95% intervals (TEST_ROWS, 0 = all).
 # Part 3  search   best-of-N on GSM8K test (SEARCH_PROBLEMS) with the real policy: ORM / PRM / HRM, majority
@@ -169,20 +169,29 @@ part_rm() {
       rm_eval "${bb}_$kind" "$OUT/rm/${bb}_$kind"
     done
   done
-  # HNC on the policy's own trees (part 1): the HRM with merged nodes, and its twin without; an ORM. They need
-  # trees holding right and wrong leaves (TREE_RMS=auto); a weak policy may write no right solution at all
+  # HNC on the policy's own trees (part 1): an HRM on the trees with their HNC copies (the HRM paper's rows(T) U
+  # rows(HNC(T))), its twin without them, and an ORM. Only the trees of problems the policy solved at least once
+  # (OmegaPRM skips the others: with no right completion every step is labelled wrong). They need right and
+  # wrong leaves (TREE_RMS=auto); a weak policy may write no right solution at all. HNC merges a child of a node
+  # with >= 3 children: a bsearch check adds 2 rollouts beside the solution's own next step (the paper's 4 is
+  # for its MCTS trees; with 4, bsearch trees get no merge).
   if ! tree_rms; then log "tree-based RMs skipped: the trees hold no right leaf (or no wrong one); TREE_RMS=always forces them"; return; fi
-  step hnc $HIERO augment hnc "$OUT/policy/trees.jsonl" -o "$OUT/policy/trees_hnc.jsonl" --seed "$SEED"
+  step solved_trees "$PY" -c 'import json, sys
+trees = open(sys.argv[1]).readlines()
+solved = [line for line in trees if any(n.get("correct") is True for n in json.loads(line)["nodes"])]
+open(sys.argv[2], "w").writelines(solved or trees)  # none solved: TREE_RMS=always forced this, all trees
+print(len(solved), "of", len(trees), "trees solved")' "$OUT/policy/trees.jsonl" "$OUT/policy/trees_solved.jsonl"
   for v in trees trees_hnc; do
     step "rows_$v" $HIERO rm data --from trees --kind hrm --nodes solutions --hard-label any-correct --seed "$SEED" \
-      "$OUT/policy/$v.jsonl" -o "$OUT/rm/rows_$v"
+      --hnc "$([ $v = trees_hnc ] && echo true || echo false)" --hnc-min-children 3 \
+      "$OUT/policy/trees_solved.jsonl" -o "$OUT/rm/rows_$v"
     # shellcheck disable=SC2046
     step "train_smollm2_hrm_$v" $HIERO rm train --kind hrm --data "$OUT/rm/rows_$v" $(rm_flags smollm2) \
       --loss hard_ce --label-type hard --lr "$RM_LR" --epochs 2 --batch-size "$RM_BATCH" --seed "$SEED" \
       -o "$OUT/rm/smollm2_hrm_$v"
     rm_eval "smollm2_hrm_$v" "$OUT/rm/smollm2_hrm_$v"
   done
-  step rows_orm $HIERO rm data --from trees --kind orm --nodes solutions --seed "$SEED" "$OUT/policy/trees.jsonl" \
+  step rows_orm $HIERO rm data --from trees --kind orm --nodes solutions --seed "$SEED" "$OUT/policy/trees_solved.jsonl" \
     -o "$OUT/rm/rows_orm"
   # shellcheck disable=SC2046
   step train_smollm2_orm $HIERO rm train --kind orm --data "$OUT/rm/rows_orm" $(rm_flags smollm2) --loss hard_ce \
