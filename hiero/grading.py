@@ -153,7 +153,8 @@ def extract_answer(text: str | None) -> str | None:
     hits = _ANSWER_IS.findall(text)
     if hits:
         ans = hits[-1]
-        while (again := _ANSWER_IS.search(ans)) is not None:  # the last statement of a line that holds two
+        # a line that states two answers: the last one that holds a value counts
+        while (again := _ANSWER_IS.search(ans)) is not None and re.search(r"\d", again.group(1)):
             ans = again.group(1)
         inner = last_boxed(ans)
         return inner.strip() if inner is not None else _clean(_stated(ans))
