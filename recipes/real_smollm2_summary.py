@@ -32,6 +32,14 @@ def pct(x) -> str:
     return "—" if x is None else f"{100 * x:.1f}"
 
 
+def interval(ci, signed: bool = False) -> str:
+    """[lo, hi] of fractions as percentages, like the figure beside it ("—" when absent)."""
+    if not ci or ci[0] is None:
+        return "—"
+    f = "{:+.1f}" if signed else "{:.1f}"
+    return "[" + ", ".join(f.format(100 * x) for x in ci) + "]"
+
+
 def policy_part(out: Path, md: list[str], js: dict) -> None:
     greedy, sampled = _rows(out / "policy" / "greedy.jsonl"), _rows(out / "policy" / "sampled.jsonl")
     if not greedy:
@@ -158,8 +166,8 @@ def po_part(out: Path, md: list[str], js: dict) -> None:
                 vs = (res.get("vs_first") or {}).get(m)
                 sp = seg.get(m) or {}
                 md.append(
-                    f"| {m} | {pct(acc)} | {ci} | "
-                    + (f"{100 * vs['delta']:+.1f} {vs['ci95']}" if vs else "—")
+                    f"| {m} | {pct(acc)} | {interval(ci)} | "
+                    + (f"{100 * vs['delta']:+.1f} {interval(vs['ci95'], signed=True)}" if vs else "—")
                     + " | "
                     + " | ".join(pct(sp.get(k)) for k in ("clarification", "reasoning", "answer", "all"))
                     + " |"
