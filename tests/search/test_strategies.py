@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import pytest
 
+from hiero.cache import derive_seed
 from hiero.domains import builtin as synth
 from hiero.policy.backend import Completion
 from hiero.policy.sampling import make_solution, sample_pool
@@ -123,6 +124,39 @@ def test_pool_is_prefix_stable_and_cached(problems, tmp_path):
             assert s.correct == synth.is_correct(p, s.answer) if s.answer else s.correct is False
 
 
+def test_pool_grows_and_resumes_from_cached_chunks(problems, tmp_path):
+    """A larger pool draws only the chunks the cache lacks, a run stopped mid-pool resumes at the first
+    chunk not written, and the result equals drawing the whole pool at once without a cache."""
+    cold = sample_pool(problems, NoisySynthGenerator(problems), SearchConfig(n=12, pool_chunk=4, seed=5))
+    gen = NoisySynthGenerator(problems)
+    cfg = SearchConfig(n=4, pool_chunk=4, seed=5, cache_dir=str(tmp_path))
+    sample_pool(problems, gen, cfg)
+    assert [c["seed"] for c in gen.calls] == [derive_seed(5, "pool", 0, 0)]
+    gen.calls.clear()
+    grown = sample_pool(problems, gen, replace(cfg, n=12))  # N up to 12 after 4: chunks 1 and 2 only
+    assert [c["seed"] for c in gen.calls] == [derive_seed(5, "pool", c, 0) for c in (1, 2)]
+    assert [[s.steps for s in r] for r in grown] == [[s.steps for s in r] for r in cold]
+    assert [s.meta["sample"] for s in grown[0]] == list(range(12))
+
+    last = sorted(tmp_path.glob("pool-*-c2.jsonl"))
+    assert len(last) == 1 and len(list(tmp_path.glob("pool-*.jsonl"))) == 3
+    last[0].unlink()  # as if the run had stopped while drawing chunk 2
+    gen.calls.clear()
+    again = sample_pool(problems, gen, replace(cfg, n=12))
+    assert [c["seed"] for c in gen.calls] == [derive_seed(5, "pool", 2, 0)]
+    assert [[s.steps for s in r] for r in again] == [[s.steps for s in r] for r in cold]
+
+    # another temperature is another pool: nothing read from these files
+    gen.calls.clear()
+    sample_pool(problems, gen, replace(cfg, temperature=1.0))
+    assert len(gen.calls) == 1
+
+    first = last[0].with_name(last[0].name.replace("-c2.", "-c0."))  # this pool's chunk 0
+    first.write_text("".join(first.read_text().splitlines(keepends=True)[:-1]))  # one solution lost
+    with pytest.raises(ValueError, match=r"pool-.*-c0\.jsonl: .*delete the file"):
+        sample_pool(problems, gen, replace(cfg, n=12))
+
+
 def test_best_of_n_sliced_pool_equals_separate_run(problems, tmp_path):
     """One pool of 16 sliced to N equals a separate best_of_n run with N samples (same seed)."""
     gen = NoisySynthGenerator(problems)
@@ -223,3 +257,30 @@ def test_step_candidates_shared_across_n_change_no_search_and_draw_less(problems
     drawn = lambda gen: sum(c["n"] * c["n_prompts"] for c in gen.calls)  # noqa: E731
     assert drawn(pooled_gen) < drawn(alone_gen)
     assert len(scorer.scored) == len(set(scorer.scored))
+
+
+def test_step_candidates_on_disk_resume_without_drawing(problems, tmp_path):
+    """Candidates kept in a file come back in the next run: the same search draws nothing and chooses the
+    same; a line torn by a crash is dropped (that call is drawn again), the rest is kept."""
+    from hiero.search.strategies import StepCandidates
+
+    cfg, path = SearchConfig(n=4, max_steps=8, seed=3), tmp_path / "steps.jsonl"
+    gen = NoisySynthGenerator(problems, p_slip=0.5)
+    first = [s.steps for s in STRATEGIES["step_greedy"](problems, gen, HashScorer(), cfg,
+                                                        pool=StepCandidates(4, path))]
+    calls = len(gen.calls)
+    assert calls > 1 and len(path.read_text().splitlines()) == calls  # one line per generate call
+
+    gen.calls.clear()
+    pool = StepCandidates(4, path)
+    assert pool.loaded == len(pool.texts) > len(problems)
+    again = [s.steps for s in STRATEGIES["step_greedy"](problems, gen, HashScorer(), cfg, pool=pool)]
+    assert again == first and gen.calls == [] and pool.generated == 0
+
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + lines[-1][:10])  # the last call torn mid-write
+    pool = StepCandidates(4, path)
+    assert path.read_text() == "".join(lines[:-1])
+    resumed = [s.steps for s in STRATEGIES["step_greedy"](problems, gen, HashScorer(), cfg, pool=pool)]
+    assert resumed == first and len(gen.calls) == 1  # only the torn call is drawn again
+    assert len(path.read_text().splitlines()) == calls
