@@ -187,9 +187,50 @@ def po_part(out: Path, md: list[str], js: dict) -> None:
         ]
 
 
+SESSIONS = ("setup", "eval", "trees", "rm_prm", "rm_hrm", "rm_trees", "search", "po_dpo", "selftrain")
+
+
+def session_of(step: str) -> str:
+    """The recipe session (`bash recipes/real_smollm2_cpu.sh SESSION`) that runs a step, by its name."""
+    if step in ("greedy", "sampled"):
+        return "eval"
+    if step in ("short_train", "trees"):
+        return "trees"
+    if step == "bon":
+        return "search"
+    if step == "selftrain":
+        return "selftrain"
+    if step.startswith(("po_", "convert_prefs")):
+        return "po_dpo"
+    if "trees" in step or step.endswith("_orm"):  # solved_trees, rows_trees_hnc, train_smollm2_orm, ...
+        return "rm_trees"
+    if step.endswith("_prm") or step == "rows_test":  # rows_test: whichever of rm_prm / rm_hrm runs first
+        return "rm_prm"
+    if step.endswith("_hrm"):
+        return "rm_hrm"
+    return "setup"  # data conversion, the model import
+
+
+def sessions_part(out: Path, md: list[str], js: dict) -> None:
+    """Wall seconds per session: the sum of its steps' OUT/logs/NAME.seconds (each one's last full run)."""
+    total: dict[str, int] = {}
+    steps: dict[str, int] = {}
+    for f in sorted((out / "logs").glob("*.seconds")):
+        name = session_of(f.name.removesuffix(".seconds"))
+        total[name] = total.get(name, 0) + int(f.read_text())
+        steps[name] = steps.get(name, 0) + 1
+    if not total:
+        return
+    js["sessions"] = {k: {"seconds": total[k], "steps": steps[k]} for k in SESSIONS if k in total}
+    md += ["## Wall time per session (sum of its steps' last finished runs)", "",
+           "| session | steps | seconds | minutes |", "|---|---|---|---|"]
+    md += [f"| {k} | {steps[k]} | {total[k]:,} | {total[k] / 60:.0f} |" for k in SESSIONS if k in total]
+    md.append("")
+
+
 def main(out: Path) -> int:
     md, js = ["# SmolLM2-135M-Instruct through every stage (recipes/real_smollm2_cpu.sh)", ""], {}
-    for part in (policy_part, rm_part, search_part, po_part):
+    for part in (policy_part, rm_part, search_part, po_part, sessions_part):
         part(out, md, js)
     (out / "summary.md").write_text("\n".join(md) + "\n")
     (out / "summary.json").write_text(json.dumps(js, indent=2) + "\n")

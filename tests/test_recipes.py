@@ -363,6 +363,11 @@ def test_real_smollm2_recipe_dry_run(tiny, tmp_path):
     assert (
         set(summary["rm"]) >= {"smollm2_prm", "minilm_hrm", "smollm2_hrm_trees_hnc"} and "search" in summary
     )
+    # every step is counted in the session that runs it (the sessions `bash real_smollm2_cpu.sh NAME` takes)
+    sessions = summary["sessions"]
+    assert set(sessions) == {"setup", "eval", "trees", "rm_prm", "rm_hrm", "rm_trees", "search", "po_dpo",
+                             "selftrain"}
+    assert sum(v["steps"] for v in sessions.values()) == len(list((out / "logs").glob("*.seconds")))
     # resumable: a second run skips every finished step
     res = _run("real_smollm2_cpu.sh", env, ROOT)
     assert "greedy: done before" in res.stdout and "selftrain: done before" in res.stdout

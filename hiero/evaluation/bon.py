@@ -381,8 +381,16 @@ def score_pool(rms: dict, methods: dict, pool: list, batch: int) -> tuple[dict, 
     step_scores: dict[str, list[list[list[float]]]] = {}
     skipped: dict[str, dict] = {}
     for name, scorer in rms.items():
-        res = score_items(scorer, [s.question for s in flat], [s.steps for s in flat], ids, batch,
-                          desc=f"score {name}")
+        log.info("scoring %d candidates with %s", len(flat), name)
+        shown = getattr(scorer, "progress", None)
+        if shown is False:  # a scorer with its own batching shows its own bar for this long pass
+            scorer.progress = True
+        try:
+            res = score_items(scorer, [s.question for s in flat], [s.steps for s in flat], ids, batch,
+                              desc=f"score {name}")
+        finally:
+            if shown is False:
+                scorer.progress = False
         if res.skipped:  # never chosen (aggregate -inf), counted in results.json
             log.warning("%s: %d of %d candidates could not be scored", name, len(res.skipped), len(flat))
             skipped[name] = res.summary()

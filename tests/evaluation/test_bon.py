@@ -52,7 +52,7 @@ def models(tmp_path_factory):
     return {"policy": policy, **{k: make_rm(policy, k, root / f"rm_{k}") for k in ("orm", "prm", "hrm")}}
 
 
-def test_eval_bon_cli_tiny(models, tmp_path):
+def test_eval_bon_cli_tiny(models, tmp_path, capsys):
     out = tmp_path / "bon"
     rc = cli(["eval", "bon", "--policy", str(models["policy"]), "--rm", f"prm={models['prm']}",
               f"orm={models['orm']}", "--problems", "synth:n=3", "--n", "1,2,4", "--max-new-tokens", "16",
@@ -74,6 +74,7 @@ def test_eval_bon_cli_tiny(models, tmp_path):
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| prm:min |" in (out / "table.md").read_text()
     assert list((out / "cache").glob("pool-*.jsonl"))  # the pool is cached for the next run
+    assert "score: 100%" in capsys.readouterr().err  # the pool's scoring shows progress
 
 
 def test_eval_bon_step_search_resumes_from_its_cache(models, tmp_path, monkeypatch):
