@@ -289,9 +289,12 @@ def step_search_curves(problems, generator, rms: dict, cfg: BonConfig, search_cf
                 continue  # step search needs per-step scores (PRM/HRM only, as in the HRM code)
             curve = {"n": ns, "acc": [], "ci_low": [], "ci_high": [], "strategy": strategy, "rm": name}
             for n in ns:
+                t0 = time.perf_counter()
                 step_cfg = replace(search_cfg, n=n, beam_width=cfg.beam_width, max_steps=cfg.max_steps)
                 chosen = STRATEGIES[strategy](problems, generator, scorer, step_cfg, pool=pool)
                 x = np.array([float(bool(s.correct)) for s in chosen])
+                log.info("step search: %s %s N=%d: accuracy %.3f, %.0f s (%d candidate steps drawn so far)",
+                         name, strategy, n, x.mean(), time.perf_counter() - t0, pool.generated)
                 ci = bootstrap_ci(x, cfg.bootstrap, seed=cfg.seed)
                 curve["acc"].append(float(x.mean()))
                 curve["ci_low"].append(ci[0])
