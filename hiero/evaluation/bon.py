@@ -67,7 +67,7 @@ from hiero.domains import domain_of
 from hiero.evaluation import domain_checks
 from hiero.evaluation.metrics import bootstrap_ci
 from hiero.evaluation.plots import plot_curves, plot_search
-from hiero.policy.sampling import policy_id, sample_pool
+from hiero.policy.sampling import policy_id, sample_pool, sampling_key
 from hiero.reward.base import score_items
 from hiero.reward.precomputed import solution_ids
 from hiero.reward.spec import ScorerFlags
@@ -307,21 +307,13 @@ def step_search_curves(problems, generator, rms: dict, cfg: BonConfig, search_cf
 
 def step_cache_path(problems, generator, search_cfg: SearchConfig, n_max: int) -> Path | None:
     """The file keeping the step search's candidates (`StepCandidates`), named after what fixes them:
-    policy, prompt format, problems, seed, temperature, top_p, step token limit and N_max."""
+    the sampling (`sampling_key`), the step token limit and N_max."""
     if not search_cfg.cache_dir:
         return None
     from hiero.policy.prompt import format_of
 
-    key = {
-        "prompt": format_of(generator).describe(),
-        "policy": search_cfg.policy_id,
-        "problems": fingerprint([p.to_dict() for p in problems]),
-        "seed": search_cfg.seed,
-        "temperature": search_cfg.temperature,
-        "top_p": search_cfg.top_p,
-        "step_tokens": search_cfg.step_tokens,
-        "n_max": n_max,
-    }
+    key = {**sampling_key(problems, search_cfg, format_of(generator)), "step_tokens": search_cfg.step_tokens,
+           "n_max": n_max}
     return Path(search_cfg.cache_dir) / f"steps-{fingerprint(key)}.jsonl"
 
 

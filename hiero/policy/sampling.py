@@ -65,7 +65,9 @@ def make_solution(problem: Problem, steps: list[str], **meta) -> Solution:
                     question=problem.question, meta=meta)
 
 
-def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, fmt: PromptFormat = RAW) -> dict:
+def sampling_key(problems: Sequence[Problem], cfg: PoolSettings, fmt: PromptFormat = RAW) -> dict:
+    """What fixes the samples drawn for `problems` (cache keys of the sample pool and of the step search's
+    candidates add what else they depend on): policy, prompt format, problems, seed, temperature, top_p."""
     return {
         "prompt": fmt.describe(),
         "policy": cfg.policy_id,
@@ -73,10 +75,12 @@ def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, fmt: PromptFormat 
         "seed": cfg.seed,
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,
-        "max_new_tokens": cfg.max_new_tokens,
-        "chunk": cfg.pool_chunk,
-        "gen_batch": cfg.gen_batch,
     }
+
+
+def _pool_key(problems: Sequence[Problem], cfg: PoolSettings, fmt: PromptFormat = RAW) -> dict:
+    return {**sampling_key(problems, cfg, fmt), "max_new_tokens": cfg.max_new_tokens, "chunk": cfg.pool_chunk,
+            "gen_batch": cfg.gen_batch}
 
 
 def sample_pool(problems: Sequence[Problem], generator: Generator, cfg: PoolSettings,

@@ -225,6 +225,7 @@ class StepCandidates:
         self.generated = 0  # completions drawn (what the reuse saves is the rest)
         self.path = Path(path) if path else None
         if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             repair_appended(self.path)
             for rec in read_appended(self.path):
                 for x in rec["prefixes"]:
@@ -236,7 +237,6 @@ class StepCandidates:
         for k, comps in zip(keys, candidates, strict=True):
             self.texts[k] = comps
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             append_jsonl(self.path, {"prefixes": [
                 {"problem": i, "steps": list(steps), "candidates": [list(c) for c in comps]}
                 for (i, steps), comps in zip(keys, candidates)
