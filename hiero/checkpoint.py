@@ -19,10 +19,14 @@ stores the scheduler, the RNG states and the sampler with pickle, which `load_st
 tensor goes through safetensors and everything else through JSON, and a folder whose files differ
 from its manifest (a planted `custom_checkpoint_0.pkl` included) is never read.
 
-Scope: the model and optimizer of one process, or replicated ones (single device, DDP). Under
-DeepSpeed and FSDP, whose engines shard the optimizer, hiero.training still calls Accelerate's own
-`save_state` / `load_state` for the engine state (see its module docstring); those engines' own
-formats are outside this module.
+Scope: the model and optimizer of one process, or replicated ones (single device, DDP: written once,
+by the main process); under FSDP (version 1), whose processes each hold a shard of the parameters and
+of the optimizer state, every process writes its own shard the same way (model-<rank>.safetensors,
+optimizer-<rank>.safetensors + .json); under DeepSpeed every process writes its ZeRO optimizer's
+state_dict (fp32 partitions, optimizer state, loss scaler) through `structure_files`, which stores
+tensors as safetensors and the rest as JSON, rebuilding only the classes in SAFE_CLASSES
+(engine-<rank>.*), and the main process the whole model under ZeRO-1/2. A resume under FSDP or
+DeepSpeed needs the same number of processes (hiero.training checks it).
 """
 
 from __future__ import annotations
@@ -124,6 +128,111 @@ def optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": groups}
 
 
+# The only classes a structured state (`structure_files`) may hold, rebuilt field by field: DeepSpeed's
+# ZeRO optimizer state_dict holds its loss scaler, fragment addresses and stage enum besides tensors.
+SAFE_CLASSES = frozenset({
+    "deepspeed.runtime.fp16.loss_scaler.LossScaler",
+    "deepspeed.runtime.fp16.loss_scaler.DynamicLossScaler",
+    "deepspeed.utils.tensor_fragment.fragment_address",
+    "deepspeed.runtime.zero.config.ZeroStageEnum",
+})
+
+
+def _qualname(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def structure_files(obj: Any) -> tuple[dict[str, torch.Tensor], Any]:
+    """Any state built of dicts, lists, tuples, numbers, strings, tensors and the SAFE_CLASSES as
+    (tensors, JSON): what pickle would store, without the power to run code on reading. Anything else
+    is a TypeError naming where it sits.
+
+    >>> t, j = structure_files({"a": (1, torch.ones(2)), 3: None})
+    >>> list(t), j
+    (['0'], {'$dict': [['a', {'$tuple': [1, {'$tensor': '0'}]}], [3, None]]})
+    >>> structure_from_files(t, j)
+    {'a': (1, tensor([1., 1.])), 3: None}
+    """
+    import dataclasses
+    import enum
+
+    tensors: dict[str, torch.Tensor] = {}
+
+    def enc(x: Any, where: str) -> Any:
+        if x is None or isinstance(x, (bool, str)) or type(x) in (int, float):
+            return x
+        if isinstance(x, torch.Tensor):
+            key = str(len(tensors))
+            tensors[key] = x
+            return {"$tensor": key}
+        name = _qualname(x)
+        if isinstance(x, enum.Enum) and name in SAFE_CLASSES:
+            return {"$enum": name, "value": x.value}
+        if isinstance(x, dict):
+            return {"$dict": [[enc(k, where), enc(v, f"{where}[{k!r}]")] for k, v in x.items()]}
+        if isinstance(x, (list, tuple)) and type(x) in (list, tuple, torch.Size):
+            items = [enc(v, f"{where}[{i}]") for i, v in enumerate(x)]
+            return items if isinstance(x, list) else {"$tuple": items}
+        if name in SAFE_CLASSES:
+            fields = (vars(x) if not dataclasses.is_dataclass(x)
+                      else {f.name: getattr(x, f.name) for f in dataclasses.fields(x)})
+            return {"$object": name, "fields": {k: enc(v, f"{where}.{k}") for k, v in fields.items()}}
+        raise TypeError(f"{where}: a {name} cannot be stored without pickle (hiero.checkpoint.SAFE_CLASSES)")
+
+    return tensors, enc(obj, "state")
+
+
+def structure_from_files(tensors: dict[str, torch.Tensor], meta: Any, where: str = "state") -> Any:
+    """Inverse of `structure_files`; a class outside SAFE_CLASSES is refused, not imported."""
+    import dataclasses
+    import importlib
+
+    def cls_of(name: str):
+        if name not in SAFE_CLASSES:
+            raise ValueError(f"{where}: names the class {name!r}, which hiero does not rebuild (not in "
+                             "hiero.checkpoint.SAFE_CLASSES)")
+        module, _, qual = name.rpartition(".")
+        return getattr(importlib.import_module(module), qual)
+
+    def dec(x: Any) -> Any:
+        if isinstance(x, list):
+            return [dec(v) for v in x]
+        if not isinstance(x, dict):
+            return x
+        if "$tensor" in x:
+            return tensors[x["$tensor"]]
+        if "$tuple" in x:
+            return tuple(dec(v) for v in x["$tuple"])
+        if "$dict" in x:
+            return {dec(k): dec(v) for k, v in x["$dict"]}
+        if "$enum" in x:
+            return cls_of(x["$enum"])(x["value"])
+        if "$object" in x:
+            cls, fields = cls_of(x["$object"]), {k: dec(v) for k, v in x["fields"].items()}
+            if dataclasses.is_dataclass(cls):
+                return cls(**fields)
+            obj = cls.__new__(cls)
+            obj.__dict__.update(fields)
+            return obj
+        raise ValueError(f"{where}: an entry {sorted(x)[:3]} that structure_files does not write")
+
+    return dec(meta)
+
+
+def write_structure(folder: Path, name: str, obj: Any) -> None:
+    """`obj` as folder/name.safetensors + folder/name.json (structure_files)."""
+    t, j = structure_files(obj)
+    folder.mkdir(parents=True, exist_ok=True)
+    _save_tensors(folder / f"{name}.safetensors", t)
+    _write_json(folder / f"{name}.json", j)
+
+
+def read_structure(folder: Path, name: str) -> Any:
+    where = str(folder / f"{name}.json")
+    return structure_from_files(load_file(str(folder / f"{name}.safetensors")),
+                                json.loads((folder / f"{name}.json").read_text(encoding="utf-8")), where)
+
+
 def rng_files() -> tuple[dict[str, torch.Tensor], dict]:
     """This process's RNG states: torch CPU / CUDA as tensors, Python and NumPy as JSON."""
     tensors = {"torch_cpu": torch.get_rng_state()}
@@ -154,19 +263,25 @@ def tmp_dir(root: Path, step: int) -> Path:
     return root / f".tmp-step-{step:08d}"
 
 
+def _suffix(rank: int, shard: bool) -> str:
+    return f"-{rank}" if shard else ""
+
+
 def write_process_files(folder: Path, rank: int, model_sd: dict | None, optim_sd: dict | None,
-                        trainer: dict | None) -> None:
-    """What one process contributes to a checkpoint: its RNG states, and (main process) the rest."""
+                        trainer: dict | None, *, shard: bool = False) -> None:
+    """What one process contributes to a checkpoint: its RNG states, and (main process) the rest. With
+    `shard` (FSDP) every process writes its own part of the model and optimizer, as model-<rank>.*."""
     folder.mkdir(parents=True, exist_ok=True)
     t, j = rng_files()
     _save_tensors(folder / f"rng-{rank}.safetensors", t)
     _write_json(folder / f"rng-{rank}.json", j)
+    sfx = _suffix(rank, shard)
     if model_sd is not None:
-        _save_tensors(folder / "model.safetensors", model_sd)
+        _save_tensors(folder / f"model{sfx}.safetensors", model_sd)
     if optim_sd is not None:
         t, j = optimizer_files(optim_sd)
-        _save_tensors(folder / "optimizer.safetensors", t)
-        _write_json(folder / "optimizer.json", j)
+        _save_tensors(folder / f"optimizer{sfx}.safetensors", t)
+        _write_json(folder / f"optimizer{sfx}.json", j)
     if trainer is not None:
         _write_json(folder / "trainer.json", trainer)
 
@@ -256,15 +371,25 @@ def latest(root: Path, *, tidy: bool = True) -> Path | None:
     return None
 
 
-def read(folder: Path, rank: int, *, weights: bool = True) -> dict:
+def read_model(folder: Path) -> dict[str, torch.Tensor]:
+    """The whole model's state_dict that the main process wrote (single device, DDP, ZeRO-1/2)."""
+    return load_file(str(folder / "model.safetensors"))
+
+
+def read(folder: Path, rank: int, *, weights: bool = True, shard: bool = False) -> dict:
     """The files of a verified checkpoint: trainer JSON, this rank's RNG and (`weights`) the model and
-    optimizer state_dicts."""
+    optimizer state_dicts (`shard`: this rank's own part of them, see write_process_files)."""
     out = {"trainer": json.loads((folder / "trainer.json").read_text(encoding="utf-8"))}
     if weights:
-        out["model"] = load_file(str(folder / "model.safetensors"))
+        sfx = _suffix(rank, shard)
+        if not (folder / f"model{sfx}.safetensors").exists():
+            raise ValueError(f"{folder}: no model{sfx}.safetensors: the checkpoint was not written by a run "
+                             "like this one (another number of processes, or with / without FSDP); resume "
+                             "with the settings it was written with, or train into a new folder")
+        out["model"] = load_file(str(folder / f"model{sfx}.safetensors"))
         out["optimizer"] = optimizer_state(
-            load_file(str(folder / "optimizer.safetensors")),
-            json.loads((folder / "optimizer.json").read_text(encoding="utf-8")),
+            load_file(str(folder / f"optimizer{sfx}.safetensors")),
+            json.loads((folder / f"optimizer{sfx}.json").read_text(encoding="utf-8")),
         )
     rng = folder / f"rng-{rank}.safetensors"
     if rng.exists():  # a run resumed on a different number of processes reseeds the extra ones

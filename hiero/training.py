@@ -34,10 +34,13 @@ batch b x accumulation A is the same optimisation as 1 process x batch W·A·b:
 - evaluation runs on every process (replicas agree; the eval loss is averaged to be sure), the
   model folder is written by the main process; under ZeRO-3 the shards are gathered first.
 - checkpoints: every process writes its RNG state into the temporary checkpoint folder, the main
-  process the model, optimizer, scheduler and loop state, then seals it (hiero/checkpoint.py); the
-  model and optimizer of DeepSpeed / FSDP are sharded by their engine, so there Accelerate's
-  `save_state` / `load_state` write and read the engine's part (that part uses the engines' own,
-  pickle-based formats: hiero's no-pickle guarantee covers single-device and DDP runs).
+  process the model, optimizer, scheduler and loop state, then seals it (hiero/checkpoint.py). Under
+  FSDP (version 1) every process writes its own shard of the model and optimizer the same way, under
+  DeepSpeed its ZeRO partition (the engine's optimizer state_dict, stored without pickle); a resume
+  checks it runs under the same engine on as many processes. Accelerate's `save_state` (which writes
+  in place and pickles) is never used. tests/test_training_distributed.py runs FSDP and ZeRO-2 / 3
+  on CPU under the recipes' settings: the same curves as one process, and a killed run resumes to
+  the bytes of an uninterrupted one.
 - around the loop, stages build caches inside `acc.main_process_first()` (the others then read
   them: HiPO's reference log-probs, the SFT tokenizer), write files from the main process only,
   and run replicated work once with `on_main_process` (the accuracy figures of SFT / selftrain).
@@ -138,11 +141,38 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
     """An Accelerator for `cfg`; under DeepSpeed the stage config sets accumulation and clipping."""
     acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
                       dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+    configure_deepspeed(acc, cfg)
+    return acc
+
+
+@contextlib.contextmanager
+def whole_model_loading():
+    """`from_pretrained` builds the whole model on this process, as without ZeRO-3: for a model that one
+    process uses alone (a greedy evaluation, the reference log-probs the main process caches) or that is
+    run before training (a probe, an evaluation, a seeded build). Once Accelerate has selected a ZeRO-3
+    plugin, transformers builds every model it loads partitioned across the processes (zero.Init),
+    which only DeepSpeed's engine can run, with all processes: a load on the main process alone would
+    wait for the others for ever."""
+    from transformers.integrations import deepspeed as hf_ds
+
+    held = hf_ds._hf_deepspeed_config_weak_ref() if hf_ds._hf_deepspeed_config_weak_ref is not None else None
+    hf_ds.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        if held is not None:
+            hf_ds.set_hf_deepspeed_config(held)
+
+
+def configure_deepspeed(acc: Accelerator, cfg: TrainConfig) -> None:
+    """Under DeepSpeed, the engine's batch, accumulation and clipping from `cfg` (the engine clips and
+    accumulates itself; hiero's loaders cut their own batches, so Accelerate cannot read their size)."""
     ds = acc.state.deepspeed_plugin
-    if ds is not None:  # the engine clips and accumulates itself: give it this config's values
+    if ds is not None:
         ds.deepspeed_config["gradient_accumulation_steps"] = cfg.grad_accum
         ds.deepspeed_config["gradient_clipping"] = max(0.0, cfg.max_grad_norm)
-    return acc
+        ds.deepspeed_config["train_micro_batch_size_per_gpu"] = cfg.batch_size
+        ds.deepspeed_config["train_batch_size"] = cfg.batch_size * cfg.grad_accum * acc.num_processes
 
 
 class _StepModule(torch.nn.Module):
@@ -185,6 +215,26 @@ def _full_weights(acc: Accelerator, model: torch.nn.Module):
 
         return FSDP.summon_full_params(model, writeback=False)
     return contextlib.nullcontext()
+
+
+DEEPSPEED_COUNTERS = ("global_steps", "global_samples", "micro_steps", "skipped_steps")
+
+
+def load_shard(wrapped: torch.nn.Module, tensors: dict[str, torch.Tensor], found: Path, rank: int) -> None:
+    """This process's FSDP parameter shards back into the wrapped module, each checked by name and shape."""
+    params = dict(wrapped.named_parameters())
+    if set(params) != set(tensors):
+        diff = sorted(set(params) ^ set(tensors))
+        raise ValueError(f"{found}: process {rank}'s shard names other parameters than this run's model "
+                         f"(e.g. {diff[:3]}): the model or its FSDP wrapping differs; train into a new "
+                         "folder")
+    with torch.no_grad():
+        for name, p in params.items():
+            t = tensors[name]
+            if t.shape != p.shape:
+                raise ValueError(f"{found}: process {rank}'s shard of {name} has shape {tuple(t.shape)}, "
+                                 f"this run's {tuple(p.shape)}: the model or its FSDP wrapping differs")
+            p.copy_(t.to(p.device, p.dtype))
 
 
 class _StepTally:
@@ -316,7 +366,9 @@ class _Run:
         self.scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * self.n_total), self.n_total)
         # gradients to rescale for loss_weight; DeepSpeed keeps them inside its engine (see module doc)
         self.grads_visible = acc.distributed_type != DistributedType.DEEPSPEED
-        self.sharded = acc.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+        # who holds the model and optimizer: None (one copy per process), "fsdp" (a shard each), "deepspeed"
+        self.engine = {DistributedType.DEEPSPEED: "deepspeed", DistributedType.FSDP: "fsdp"}.get(
+            acc.distributed_type)
         self.model, self.cfg, self.acc, self.out_dir = model, cfg, acc, out_dir
         self.eval_fn, self.save_fn, self.loss_weight = eval_fn, save_fn, loss_weight
         self.ckpt_root, self.metrics_file = out_dir / checkpoint.ROOT, out_dir / "metrics.jsonl"
@@ -337,10 +389,16 @@ class _Run:
         if not acc.is_main_process:
             found = checkpoint.latest(self.ckpt_root, tidy=False)
         if found is not None:
-            if self.sharded:
-                acc.load_state(str(found))  # the engine's own shards (module docstring)
-            data = checkpoint.read(found, acc.process_index, weights=not self.sharded)
-            if not self.sharded:
+            trainer = checkpoint.read(found, acc.process_index, weights=False)["trainer"]
+            self._check_same_layout(found, trainer)
+            data = checkpoint.read(found, acc.process_index, weights=self.engine != "deepspeed",
+                                   shard=self.engine == "fsdp")
+            if self.engine == "deepspeed":
+                self._load_deepspeed(found)
+            elif self.engine == "fsdp":
+                load_shard(self.wrapped, data["model"], found, acc.process_index)
+                self.opt.load_state_dict(data["optimizer"])
+            else:
                 self.model.load_state_dict(data["model"])
                 self.opt.load_state_dict(data["optimizer"])
             self.state.update(data["trainer"]["loop"])
@@ -363,6 +421,32 @@ class _Run:
         acc.wait_for_everyone()
         self.saved[0] = time.time()  # save_minutes counts from here
 
+    def _load_deepspeed(self, found: Path) -> None:
+        """The ZeRO optimizer from every process's partition file (its own loader's order: the model's
+        weights first, then the fp32 partitions and optimizer state), and the engine's step counters."""
+        engine = self.wrapped
+        if engine.zero_optimization_stage() < 3:
+            self.model.load_state_dict(checkpoint.read_model(found))
+        states = [checkpoint.read_structure(found, f"engine-{r}") for r in range(self.n_proc)]
+        engine.optimizer.load_state_dict([st["optimizer"] for st in states], load_optimizer_states=True,
+                                         load_from_fp32_weights=True)
+        for k, v in states[self.acc.process_index]["counters"].items():
+            setattr(engine, k, v)
+
+    def _check_same_layout(self, found: Path, trainer: dict) -> None:
+        """A checkpoint holding one process's shard (FSDP) or an engine's state is read back only by a
+        run laid out the same way: same engine, and under FSDP / DeepSpeed the same number of processes."""
+        engine = trainer.get("engine")  # absent in checkpoints of hiero before FSDP shards: no engine
+        if engine != self.engine or (engine and trainer.get("processes") != self.n_proc):
+            def say(e, n):
+                return f"{e or 'no sharding engine'}{f' on {n} processes' if e else ''}"
+
+            raise ValueError(
+                f"{found}: written under {say(engine, trainer.get('processes'))}, but this run uses "
+                f"{say(self.engine, self.n_proc)}; resume with the settings it was written with, or "
+                "train into a new folder"
+            )
+
     # ------------------------------------------------------------------ saving and evaluation
     def save_checkpoint(self) -> None:
         """Every process writes its part into a temporary folder; the main one seals it (checkpoint.py)."""
@@ -376,12 +460,24 @@ class _Run:
             "scheduler": self.scheduler.state_dict(),
             "processes": self.n_proc,
             "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
+            "engine": self.engine,
         }
-        if self.sharded:
-            acc.save_state(str(tmp))
-        weights = main and not self.sharded
-        checkpoint.write_process_files(tmp, acc.process_index, self.model.state_dict() if weights else None,
-                                       self.opt.state_dict() if weights else None, trainer if main else None)
+        if self.engine == "deepspeed":  # every process its own ZeRO partition, and (ZeRO-1/2) the model once
+            engine = self.wrapped
+            checkpoint.write_structure(tmp, f"engine-{acc.process_index}", {
+                "optimizer": engine.optimizer.state_dict(),
+                "counters": {k: getattr(engine, k) for k in DEEPSPEED_COUNTERS}})
+            whole = main and engine.zero_optimization_stage() < 3  # ZeRO-3: the partitions hold the weights
+            checkpoint.write_process_files(tmp, acc.process_index, self.model.state_dict() if whole else None,
+                                           None, trainer if main else None)
+        elif self.engine == "fsdp":  # every process its own shard
+            checkpoint.write_process_files(tmp, acc.process_index, dict(self.wrapped.named_parameters()),
+                                           self.opt.state_dict(), trainer if main else None, shard=True)
+        else:
+            weights = main and self.engine is None
+            checkpoint.write_process_files(
+                tmp, acc.process_index, self.model.state_dict() if weights else None,
+                self.opt.state_dict() if weights else None, trainer if main else None)
         acc.wait_for_everyone()
         if main:
             checkpoint.seal(self.ckpt_root, step)
@@ -435,7 +531,10 @@ class _Run:
                 if p.grad is not None:
                     p.grad.mul_(scale)
         if self.cfg.max_grad_norm > 0:
-            self.acc.clip_grad_norm_(self.flat_params, self.cfg.max_grad_norm)
+            # FSDP clips through its own module (the norm over every process's shard), which Accelerate
+            # picks when given exactly the wrapped module's parameters
+            params = list(self.wrapped.parameters()) if self.engine == "fsdp" else self.flat_params
+            self.acc.clip_grad_norm_(params, self.cfg.max_grad_norm)
 
     def optimizer_step(self) -> None:
         self.opt.step()
@@ -530,7 +629,8 @@ class _Run:
             shutil.rmtree(self.ckpt_root)  # finished: the resumable state is no longer needed
         acc.wait_for_everyone()  # the other processes may read what the main one wrote (metrics, model)
         return {"steps": state["step"], "train_time_s": round(time.time() - t0, 2), "last": state["last"],
-                "final_eval": final_eval, "best_eval_loss": state["best_eval"]}
+                "final_eval": final_eval, "best_eval_loss": state["best_eval"], "processes": self.n_proc,
+                "sharding": self.engine or "none"}
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -4,7 +4,8 @@
     python -m torch.distributed.run --nproc_per_node 2 tests/dist_worker.py JOBS.json
 
 JOBS.json: {"jobs": [{"argv": ["rm", "train", ...], "summary": "OUT/rank{rank}.json"}, ...]}; a job with
-"kill_at_call": N raises in the N-th training step call of every process (a crash, to test resume).
+"kill_at_call": N raises in the N-th training step call of every process (a crash, to test resume);
+{"engine": "fsdp" | "deepspeed"} at the top runs every job under that engine, see `force_engine`.
 Each job seeds torch with 0 first (the RM head is initialised before the loop seeds), and its
 stage summary is written per rank to `summary` so the test can check what each process did.
 """
@@ -50,7 +51,48 @@ def kill_at(n: int) -> None:
     training._StepModule.forward = forward
 
 
+def force_engine(engine: str) -> None:
+    """Run every job under `engine` ("fsdp" or "deepspeed") on CPU. Accelerate turns either on only for
+    GPU-like device types (on CPU `accelerate launch` with an FSDP or DeepSpeed config runs plain
+    multi-CPU), yet FSDP version 1 and DeepSpeed's CPU accelerator shard and train with gloo. So the
+    test sets the state as Accelerate does on GPUs: the distributed type, and the plugin, which reads
+    its settings from the environment that `accelerate launch --config_file recipes/accelerate/...`
+    exports (the test passes that of the recipe, tests/test_training_distributed.py)."""
+    from accelerate.state import AcceleratorState, PartialState
+    from accelerate.utils import DeepSpeedPlugin, DistributedType, FullyShardedDataParallelPlugin
+
+    import hiero.training as training
+
+    real = training.make_accelerator
+
+    def make(cfg):
+        acc = real(cfg)  # multi-CPU
+        shared_states = (PartialState._shared_state, AcceleratorState._shared_state)
+        if engine == "fsdp":
+            acc.state.fsdp_plugin = FullyShardedDataParallelPlugin()
+            kind = DistributedType.FSDP
+            for shared in shared_states:  # FSDP's CPU compute device has no index ("cpu:0" fails)
+                shared["device"] = torch.device("cpu")
+        else:
+            if AcceleratorState._shared_state.get("deepspeed_plugins") is None:
+                plugin = DeepSpeedPlugin()
+                plugin.set_mixed_precision(acc.mixed_precision)
+                plugin.select(_from_accelerator_state=True)
+                AcceleratorState._shared_state["deepspeed_plugins"] = plugin
+            acc.deepspeed_engine_wrapped = None  # what Accelerator.__init__ sets under DeepSpeed
+            kind = DistributedType.DEEPSPEED
+        for shared in shared_states:  # every later AcceleratorState() copies PartialState's over its own
+            shared["distributed_type"] = kind
+        training.configure_deepspeed(acc, cfg)
+        return acc
+
+    for m in (training, sft, po_train, st_train):  # the stages import it by name
+        m.make_accelerator = make
+
+
 def run(spec: dict) -> int:
+    if spec.get("engine"):
+        force_engine(spec["engine"])
     stages = (rm_train, po_train, sft, st_train)  # the CLI looks `main` up in these at call time
     real = {m: m.main for m in stages}
     for job in spec["jobs"]:

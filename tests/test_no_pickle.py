@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from hiero.cache import StageCache
@@ -54,10 +55,38 @@ def test_a_planted_reference_cache_is_refused_and_recomputed(tmp_path):
 
 
 def test_no_reader_in_hiero_unpickles():
-    """Every torch.load passes weights_only=True; nothing calls pickle.load(s). (Accelerate's load_state is
-    called only under DeepSpeed / FSDP, for the engine's own shards: hiero/checkpoint.py.)"""
+    """Every torch.load passes weights_only=True; nothing calls pickle.load(s), nor Accelerate's
+    save_state / load_state (which pickle; FSDP shards and DeepSpeed's ZeRO partitions go through
+    hiero.checkpoint: tests/test_training_distributed.py)."""
     for path in HIERO.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         for call in re.findall(r"torch\.load\([^)]*\)", text):
             assert "weights_only=True" in call, f"{path}: {call}"
         assert not re.search(r"pickle\.loads?\(|cloudpickle|dill\.load", text), path
+        assert not re.search(r"\.(save|load)_state\(", text), path
+
+
+def test_a_structured_state_rebuilds_only_its_listed_classes(tmp_path):
+    """DeepSpeed's ZeRO state goes through hiero.checkpoint.structure_files: a file naming any other class
+    (here one whose construction would run a command) is refused, and the class is never imported."""
+    import json
+
+    from hiero import checkpoint
+
+    class Scaler:  # stands for DeepSpeed's loss scaler: a plain object with fields
+        pass
+
+    with pytest.raises(TypeError, match="cannot be stored without pickle"):
+        checkpoint.structure_files({"scaler": Scaler()})
+    state = {"step": 3, "groups": [torch.ones(2), (1.5, None)], 7: {"lr": 0.1}}
+    checkpoint.write_structure(tmp_path, "engine-0", state)
+    back = checkpoint.read_structure(tmp_path, "engine-0")
+    assert back.keys() == state.keys() and back[7] == {"lr": 0.1} and back["groups"][1] == (1.5, None)
+    assert torch.equal(back["groups"][0], torch.ones(2))
+    meta = json.loads((tmp_path / "engine-0.json").read_text())
+    meta["$dict"][0][1] = {"$object": "subprocess.Popen", "fields": {"args": "touch pwned"}}
+    (tmp_path / "engine-0.json").write_text(json.dumps(meta))
+    modules = set(sys.modules)
+    with pytest.raises(ValueError, match="'subprocess.Popen', which hiero does not rebuild"):
+        checkpoint.read_structure(tmp_path, "engine-0")
+    assert not (tmp_path / "pwned").exists() and set(sys.modules) - modules == set()

@@ -40,7 +40,9 @@ from hiero.training import TrainConfig, train_loop
 from hiero.trees.tree import add_node, new_tree
 
 sys.path.insert(0, str(Path(__file__).parent / "preference"))
+sys.path.insert(0, str(Path(__file__).parent))
 import po_helpers as H  # noqa: E402
+from test_accelerate_recipes import RECIPES, launch_env  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL, ATOL = 2e-5, 1e-6
@@ -156,17 +158,45 @@ def run_in_process(argv):
     assert cli(argv) == 0
 
 
+@pytest.fixture(scope="module")
+def one_process(assets, tmp_path_factory):
+    """The four trainers' 1-process runs with the whole batch, the reference of the sharded ones."""
+    d = tmp_path_factory.mktemp("one")
+    run_in_process(rm_argv(assets, d / "rm", batch=4))
+    run_in_process(po_argv(assets, d / "po", batch=4))
+    run_in_process(sft_argv(d / "sft", batch=8))
+    run_in_process(st_argv(assets, d / "st", batch=4))
+    return d
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def launch(jobs: list[dict], tmp: Path, nproc: int = 2, timeout: int = 240, expect_ok: bool = True) -> None:
+# engine -> the accelerate config whose launcher environment the test runs under (dist_worker.force_engine)
+ENGINES = {"fsdp": "fsdp.yaml", "zero2": "deepspeed_zero2.yaml", "zero3": "deepspeed_zero3.yaml"}
+
+
+def engine_env(engine: str) -> dict:
+    """What `accelerate launch --config_file recipes/accelerate/<recipe>` exports (ACCELERATE_* and FSDP_*
+    settings), in fp32 (the curves are compared with fp32 runs) and without FSDP's module sync and
+    meta-device loading, which FSDP does not do on CPU (every process loads the same weights here)."""
+    env = {k: v for k, v in launch_env(RECIPES / ENGINES[engine]).items()
+           if k.startswith(("ACCELERATE_", "FSDP_"))}
+    env.update(ACCELERATE_MIXED_PRECISION="no", FSDP_SYNC_MODULE_STATES="false",
+               FSDP_CPU_RAM_EFFICIENT_LOADING="false")
+    return env
+
+
+def launch(jobs: list[dict], tmp: Path, nproc: int = 2, timeout: int = 240, expect_ok: bool = True,
+           engine: str | None = None) -> None:
     spec = tmp / "jobs.json"
-    spec.write_text(json.dumps({"jobs": jobs}))
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(ROOT)}
+    kind = engine and ("fsdp" if engine == "fsdp" else "deepspeed")
+    spec.write_text(json.dumps({"jobs": jobs, "engine": kind}))
+    env = {**os.environ, **(engine_env(engine) if engine else {}), "ACCELERATE_USE_CPU": "1",
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
            "127.0.0.1", "--master_port", str(free_port()), str(ROOT / "tests" / "dist_worker.py"), str(spec)]
     proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout)
@@ -174,21 +204,17 @@ def launch(jobs: list[dict], tmp: Path, nproc: int = 2, timeout: int = 240, expe
 
 
 # ----------------------------------------------------------------------------- 2 processes
-def test_two_processes_match_one_process_all_trainers(assets, tmp_path):
-    d = tmp_path
+def test_two_processes_match_one_process_all_trainers(assets, one_process, tmp_path):
+    d, one = tmp_path, one_process
     launch([{"argv": rm_argv(assets, d / "rm2", batch=2), "summary": str(d / "rm2_rank{rank}.json")},
             {"argv": po_argv(assets, d / "po2", batch=2), "summary": str(d / "po2_rank{rank}.json")},
             {"argv": sft_argv(d / "sft2", batch=4), "summary": str(d / "sft2_rank{rank}.json")},
             {"argv": st_argv(assets, d / "st2", batch=2), "summary": str(d / "st2_rank{rank}.json")}], d)
-    run_in_process(rm_argv(assets, d / "rm1", batch=4))
-    run_in_process(po_argv(assets, d / "po1", batch=4))
-    run_in_process(sft_argv(d / "sft1", batch=8))
-    run_in_process(st_argv(assets, d / "st1", batch=4))
 
     # policy SFT: a mean over target tokens, whose count differs between micro-batches
-    assert_same_curve(d / "sft2", d / "sft1", steps=4)
+    assert_same_curve(d / "sft2", one / "sft", steps=4)
     sft_ranks = [json.loads((d / f"sft2_rank{r}.json").read_text()) for r in (0, 1)]
-    sft_one = json.loads((d / "sft1" / "train_summary.json").read_text())
+    sft_one = json.loads((one / "sft" / "train_summary.json").read_text())
     assert sft_ranks[0]["processes"] == 2 and sft_one["processes"] == 1
     assert (
         sft_ranks[0]["train_tokens"] == sft_ranks[1]["train_tokens"] == sft_one["train_tokens"]
@@ -196,20 +222,20 @@ def test_two_processes_match_one_process_all_trainers(assets, tmp_path):
     assert (
         sft_ranks[0]["test_accuracy"] == sft_ranks[1]["test_accuracy"] == sft_one["test_accuracy"]
     )  # broadcast
-    assert (d / "sft2" / "tokenizer.json").read_text() == (d / "sft1" / "tokenizer.json").read_text()
+    assert (d / "sft2" / "tokenizer.json").read_text() == (one / "sft" / "tokenizer.json").read_text()
     assert json.loads((d / "sft2" / "train_summary.json").read_text())["processes"] == 2
     # selftrain: 16 examples, 4 per step
-    assert_same_curve(d / "st2", d / "st1", steps=4)
+    assert_same_curve(d / "st2", one / "st", steps=4)
     st_ranks = [json.loads((d / f"st2_rank{r}.json").read_text()) for r in (0, 1)]
     assert st_ranks[0]["before"] == st_ranks[1]["before"] and st_ranks[0]["after"] == st_ranks[1]["after"]
     assert st_ranks[0]["examples"] == 16 and (d / "st2" / "selftrain_summary.json").exists()
     assert (d / "st2" / "config.json").exists()
 
-    assert_same_curve(d / "rm2", d / "rm1", steps=4)  # 16 rows, 4 per step
-    assert_same_curve(d / "po2", d / "po1", steps=4)  # 16 pairs, 4 per step
+    assert_same_curve(d / "rm2", one / "rm", steps=4)  # 16 rows, 4 per step
+    assert_same_curve(d / "po2", one / "po", steps=4)  # 16 pairs, 4 per step
     rm_ranks = [json.loads((d / f"rm2_rank{r}.json").read_text()) for r in (0, 1)]
     assert rm_ranks[0]["best_eval_loss"] == pytest.approx(rm_ranks[1]["best_eval_loss"])  # replicas agree
-    one = json.loads((d / "rm1" / "train_summary.json").read_text())
+    one = json.loads((one / "rm" / "train_summary.json").read_text())
     assert rm_ranks[0]["best_eval_loss"] == pytest.approx(one["best_eval_loss"], rel=RTOL)
     po_ranks = [json.loads((d / f"po2_rank{r}.json").read_text()) for r in (0, 1)]
     assert [p["ref_cache"] for p in po_ranks] == ["miss", "hit"]  # computed once, by rank 0
@@ -290,6 +316,83 @@ def test_two_processes_killed_and_resumed_equal_uninterrupted(assets, tmp_path):
     assert sorted(p.name for p in (d / "run" / "checkpoints" / "step-00000002").glob("rng-*")) == [
         "rng-0.json", "rng-0.safetensors", "rng-1.json", "rng-1.safetensors"]
     launch([{"argv": argv(d / "run"), "summary": str(d / "run{rank}.json")}], d)
+    for name in ("model.safetensors", "rm_head.safetensors"):
+        assert (d / "run" / name).read_bytes() == (d / "ref" / name).read_bytes(), name
+    assert [r["step"] for r in curve(d / "run")] == [1, 2, 3, 4]
+
+
+# ----------------------------------------------------------------------------- FSDP and DeepSpeed, on CPU
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_sharded_two_processes_match_one_process_all_trainers(assets, one_process, tmp_path, engine):
+    """FSDP (each process holds half of every parameter and of the optimizer state) and DeepSpeed ZeRO-2
+    / ZeRO-3 (the optimizer state; under ZeRO-3 the parameters too), each under its recipe's settings:
+    the optimisation is still that of one process with the whole batch, for all four trainers."""
+    if engine != "fsdp":
+        pytest.importorskip("deepspeed", reason="DeepSpeed is in the dev extra")
+    d = tmp_path
+    launch([{"argv": rm_argv(assets, d / "rm", batch=2), "summary": str(d / "rm_rank{rank}.json")},
+            {"argv": po_argv(assets, d / "po", batch=2), "summary": str(d / "po_rank{rank}.json")},
+            {"argv": sft_argv(d / "sft", batch=4), "summary": str(d / "sft_rank{rank}.json")},
+            {"argv": st_argv(assets, d / "st", batch=2), "summary": str(d / "st_rank{rank}.json")}], d,
+           engine=engine)
+    for name in ("rm", "po", "sft", "st"):
+        assert_same_curve(d / name, one_process / name, steps=4)
+    summaries = {n: json.loads((d / f"{n}_rank0.json").read_text()) for n in ("rm", "po", "sft", "st")}
+    loops = [summaries["rm"], summaries["po"]["rows"][0], summaries["sft"], summaries["st"]["train"]]
+    sharding = "fsdp" if engine == "fsdp" else "deepspeed"
+    assert [(x["processes"], x["sharding"]) for x in loops] == [(2, sharding)] * 4  # the engine trained
+    assert json.loads((one_process / "rm" / "train_summary.json").read_text())["sharding"] == "none"
+    # the model folders hold the whole (gathered) weights: the 1-process run's tensors
+    from safetensors.torch import load_file
+
+    for name in ("rm", "po", "st"):
+        a, b = (load_file(str(x / name / "model.safetensors")) for x in (d, one_process))
+        assert a.keys() == b.keys()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+# files of each process's part of a sharded checkpoint, besides rng-<rank>.* and trainer / manifest
+PARTS = {"fsdp": ["model-{r}.safetensors", "optimizer-{r}.json", "optimizer-{r}.safetensors"],
+         "zero2": ["engine-{r}.json", "engine-{r}.safetensors"],
+         "zero3": ["engine-{r}.json", "engine-{r}.safetensors"]}
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_sharded_killed_and_resumed_equal_uninterrupted_without_pickle(assets, tmp_path, capsys, engine):
+    """Every process writes its own part of the model and optimizer (FSDP shards; DeepSpeed's ZeRO
+    partitions, loss scaler and counters) as safetensors + JSON, no pickle; after both processes die,
+    the relaunch resumes from those parts and writes the bytes of an uninterrupted run. A run laid out
+    otherwise (one process, no engine) refuses the checkpoint."""
+    if engine != "fsdp":
+        pytest.importorskip("deepspeed", reason="DeepSpeed is in the dev extra")
+    d = tmp_path
+    argv = lambda out: rm_argv(assets, out, batch=2) + ["--save-every", "2"]  # noqa: E731
+    launch([{"argv": argv(d / "ref"), "summary": str(d / "ref{rank}.json")},
+            {"argv": argv(d / "run"), "summary": str(d / "run{rank}.json"), "kill_at_call": 4}],
+           d, expect_ok=False, engine=engine)
+    ckpt = d / "run" / "checkpoints" / "step-00000002"
+    per_process = PARTS[engine] + ["rng-{r}.json", "rng-{r}.safetensors"]
+    want = ["manifest.json", "trainer.json"] + [f.format(r=r) for r in (0, 1) for f in per_process]
+    if engine == "zero2":
+        want.append("model.safetensors")  # ZeRO-2 keeps whole weights on every process: written once
+    assert sorted(p.name for p in ckpt.iterdir()) == sorted(want)  # only JSON and safetensors
+    trainer = json.loads((ckpt / "trainer.json").read_text())
+    sharding = "fsdp" if engine == "fsdp" else "deepspeed"
+    assert (trainer["engine"], trainer["processes"]) == (sharding, 2)
+    if engine == "fsdp":
+        from safetensors.torch import load_file
+
+        shards = [load_file(str(ckpt / f"model-{r}.safetensors")) for r in (0, 1)]
+        assert shards[0].keys() == shards[1].keys()
+        n_model = sum(t.numel() for t in load_file(str(d / "ref" / "model.safetensors")).values())
+        assert all(sum(t.numel() for t in s.values()) < n_model for s in shards)  # neither is the whole
+
+    assert cli(argv(d / "run")) != 0  # one process, no engine: refused, nothing trained
+    assert f"written under {sharding} on 2 processes" in capsys.readouterr().err
+    assert ckpt.is_dir() and not (d / "run" / "model.safetensors").exists()
+
+    launch([{"argv": argv(d / "run"), "summary": str(d / "run{rank}.json")}], d, engine=engine)
     for name in ("model.safetensors", "rm_head.safetensors"):
         assert (d / "run" / name).read_bytes() == (d / "ref" / name).read_bytes(), name
     assert [r["step"] for r in curve(d / "run")] == [1, 2, 3, 4]

@@ -66,6 +66,7 @@ from hiero.training import (
     on_main_process,
     right_pad,
     train_loop,
+    whole_model_loading,
 )
 from hiero.types import IGNORE_INDEX, Problem
 
@@ -325,19 +326,20 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
     if cfg.init:  # resuming: the checkpoint then restores the trained weights
         model = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
     else:
-        model = build_model(
-            len(tokenizer),
-            arch=cfg.arch,
-            n_layers=cfg.n_layers,
-            hidden=cfg.hidden,
-            heads=cfg.heads,
-            kv_heads=cfg.kv_heads,
-            intermediate=cfg.intermediate,
-            max_positions=max(512, cfg.max_len),
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            seed=cfg.seed,
-        )
+        with whole_model_loading():  # built whole from the seed, as by one process; prepare shards it
+            model = build_model(
+                len(tokenizer),
+                arch=cfg.arch,
+                n_layers=cfg.n_layers,
+                hidden=cfg.hidden,
+                heads=cfg.heads,
+                kv_heads=cfg.kv_heads,
+                intermediate=cfg.intermediate,
+                max_positions=max(512, cfg.max_len),
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+                seed=cfg.seed,
+            )
     n_params = count_params(model)
     log.info("policy: %d params, %d examples, vocab %d", n_params, len(examples), len(tokenizer))
 
@@ -376,8 +378,9 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
     def held_out_accuracy():  # the saved folder, loaded back the way every other stage loads it
         from hiero.policy.hf_backend import HFGenerator
 
-        generator = HFGenerator(out, batch_size=cfg.eval_batch_size,
-                                device="cpu" if not torch.cuda.is_available() else None)
+        with whole_model_loading():
+            generator = HFGenerator(out, batch_size=cfg.eval_batch_size,
+                                    device="cpu" if not torch.cuda.is_available() else None)
         return evaluate_accuracy(generator, test_problems, batch_size=cfg.eval_batch_size,
                                  max_new_tokens=cfg.max_new_tokens)
 
@@ -391,6 +394,6 @@ def _train(cfg: PolicyTrainConfig, out: Path, resuming: bool) -> dict:
         "test_accuracy": accuracy["accuracy"], "test_no_answer": accuracy["no_answer"],
         "eval_time_s": accuracy["time_s"], "eval_tokens_per_s": accuracy["tokens_per_s"],
         "total_time_s": round(time.time() - t_start, 2), "threads": torch.get_num_threads(),
-        "processes": acc.num_processes,
+        "processes": acc.num_processes, "sharding": result["sharding"],
     }
     return summary

@@ -74,7 +74,14 @@ from hiero.preference.segment import (
     warn_missing,
 )
 from hiero.runs import check_finished, reading_model, settings_of, training_run
-from hiero.training import TrainConfig, check_train_config, make_accelerator, right_pad, train_loop
+from hiero.training import (
+    TrainConfig,
+    check_train_config,
+    make_accelerator,
+    right_pad,
+    train_loop,
+    whole_model_loading,
+)
 from hiero.types import IGNORE_INDEX, PreferencePair
 
 log = logging.getLogger(__name__)
@@ -508,7 +515,7 @@ def _train(cfg: POTrainConfig, out: Path) -> dict:
             f"{cfg.pairs}: no pair fits --max-length {cfg.max_length} ({data_stats['dropped_by_segment']})"
         )
     # under `accelerate launch` the main process computes and caches them, the others then read the cache
-    with make_accelerator(cfg).main_process_first():
+    with make_accelerator(cfg).main_process_first(), whole_model_loading():
         ref, ref_stats = cached_reference(cfg, examples, tokenizer.pad_token_id)
     betas, names = betas_of(cfg), tuple(cfg.segment_names)
     term = cfg.hipo_term if cfg.loss == "hipo" else cfg.loss
@@ -557,6 +564,8 @@ def _train(cfg: POTrainConfig, out: Path) -> dict:
                 "train_time_s": summary["train_time_s"],
                 "time_per_step_s": round(summary["train_time_s"] / steps, 4),
                 "last": summary["last"],
+                "processes": summary["processes"],
+                "sharding": summary["sharding"],
             }
         )
         for line in (row_dir / "metrics.jsonl").read_text().splitlines():

@@ -63,7 +63,13 @@ from hiero.reward.model import (
     train_top_layers,
 )
 from hiero.runs import settings_of, training_run
-from hiero.training import LengthGroupedBatches, TrainConfig, check_train_config, train_loop
+from hiero.training import (
+    LengthGroupedBatches,
+    TrainConfig,
+    check_train_config,
+    train_loop,
+    whole_model_loading,
+)
 from hiero.types import IGNORE_INDEX, RewardRow
 
 log = logging.getLogger(__name__)
@@ -317,7 +323,8 @@ def _train(cfg: RMTrainConfig, out: Path) -> dict:
         **reading(cfg.read, cfg.head, pooling=cfg.pooling, truncation=cfg.truncation),
     )
     set_seed(cfg.seed)  # the head and the marker's embedding row are drawn from it: same seed, same model
-    model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
+    with whole_model_loading():  # whole on every process (it is probed and resized here); prepare shards it
+        model, tokenizer = build_reward_model(cfg.base, spec, pooling=cfg.pooling)
     trainable = train_top_layers(model.backbone, cfg.train_layers)
     train_ex, train_counts = encode_rows(train_rows, tokenizer, spec)
     eval_ex, eval_counts = encode_rows(eval_rows, tokenizer, spec)

@@ -53,7 +53,14 @@ from hiero.policy.prompt import RAW, PromptFormat, encode_prompts, prompt_format
 from hiero.policy.sft import collate
 from hiero.runs import check_finished, reading_model, settings_of, training_run
 from hiero.selftrain.losses import selftrain_loss
-from hiero.training import TrainConfig, check_train_config, make_accelerator, on_main_process, train_loop
+from hiero.training import (
+    TrainConfig,
+    check_train_config,
+    make_accelerator,
+    on_main_process,
+    train_loop,
+    whole_model_loading,
+)
 from hiero.types import IGNORE_INDEX, ROOT, Problem, Tree
 
 log = logging.getLogger(__name__)
@@ -258,7 +265,8 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
             f"(select={cfg.select}, {len(trees)} trees, {len(rows)} examples before the length cut{rm})"
         )
 
-    with reading_model(cfg.policy):
+    # whole on every process (the main one evaluates it alone first); the engine shards it in prepare
+    with reading_model(cfg.policy), whole_model_loading():
         model = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32)
         ref = AutoModelForCausalLM.from_pretrained(cfg.policy, dtype=torch.float32).eval()
     ref.requires_grad_(False)
@@ -293,9 +301,14 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
     train = train_loop(model, step_fn, loader, cfg, out, save_fn=save_fn, accelerator=acc, desc="selftrain",
                        loss_weight="n_examples",  # a mean over examples; batches may differ in size
                        keep_checkpoint=True)
-    model = acc.unwrap_model(model)
-    after = on_main_process(acc, lambda: greedy_accuracy(model, tokenizer, problems, cfg.max_new_tokens,
-                                                         "eval after", fmt))
+    def accuracy_after() -> dict:
+        # the saved folder, loaded back: under FSDP / ZeRO-3 the trained model in memory holds only this
+        # process's shard (and its layers gather with the other processes on every call)
+        with reading_model(str(out)), whole_model_loading():
+            trained = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).to(acc.device)
+        return greedy_accuracy(trained, tokenizer, problems, cfg.max_new_tokens, "eval after", fmt)
+
+    after = on_main_process(acc, accuracy_after)
     summary = {
         "trees": len(trees), "examples": len(kept), "mc_selected": n_mc, "dropped_too_long": n_too_long,
         "select": cfg.select, "rm": cfg.rm or None, "rm_threshold": rm_threshold if cfg.rm else None,
