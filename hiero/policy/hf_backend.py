@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+from collections.abc import Callable
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PreTrainedModel
@@ -211,19 +212,33 @@ class HFGenerator:
         top_p: float = 1.0,
         seed: int | None = None,
     ) -> list[list[Completion]]:
-        before = torch.get_num_threads()
-        rows = min(len(prompts), max(1, self.batch_size // max(1, n))) * n  # rows of the largest chunk
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        elif self._one_thread_when_small and rows < SMALL_BATCH_ROWS:
-            torch.set_num_threads(1)
-        try:
-            return self._generate(prompts, n, max_new_tokens, stop, temperature, top_p, seed)
-        finally:
-            torch.set_num_threads(before)
+        prompts = list(prompts)
+        results: list[list[Completion] | None] = [None] * len(prompts)
+        pieces = self.pieces(prompts, n=n, max_new_tokens=max_new_tokens, stop=stop, temperature=temperature,
+                             top_p=top_p, seed=seed)
+        if pieces:
+            self.stats["calls"] += 1
+        for indices, run in pieces:
+            for i, out in zip(indices, run()):
+                results[i] = out
+        return results  # type: ignore[return-value]
 
-    @torch.inference_mode()
-    def _generate(self, prompts, n, max_new_tokens, stop, temperature, top_p, seed) -> list[list[Completion]]:
+    def pieces(
+        self,
+        prompts: list[str],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 256,
+        stop: list[str] | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> list[tuple[list[int], Callable[[], list[list[Completion]]]]]:
+        """`generate`'s call cut into its batched decodes: (indices of the prompts, run) pairs, each run
+        returning those prompts' completions. Every row's sampling is seeded by its own key, so running the
+        pieces in any order, interleaved with other calls' pieces (what `policy serve` does to be fair
+        between requests), gives `generate`'s result. Bad arguments or prompts raise ValueError here,
+        before any decoding."""
         if n < 1 or max_new_tokens < 1:
             raise ValueError(
                 f"need n >= 1 and max_new_tokens >= 1, got n={n}, max_new_tokens={max_new_tokens}"
@@ -246,16 +261,28 @@ class HFGenerator:
             seen[p] = occurrence[-1] + 1
         order = sorted(range(len(prompts)), key=lambda i: ids[i])
         per_chunk = max(1, self.batch_size // n)
-        results: list[list[Completion] | None] = [None] * len(prompts)
+        rows = min(len(prompts), per_chunk) * n  # rows of the largest piece: the thread count of every piece
         stop = [s for s in (stop or []) if s]
-        self.stats["calls"] += 1
-        for k in range(0, len(order), per_chunk):
-            chunk = order[k:k + per_chunk]
+
+        def piece(chunk: list[int]):
             keys = [[row_seed(seed, prompts[i], occurrence[i], j) for j in range(n)] for i in chunk]
-            outs = self._run_chunk([ids[i] for i in chunk], keys, n, max_new_tokens, stop, temperature, top_p)
-            for i, out in zip(chunk, outs):
-                results[i] = out
-        return results  # type: ignore[return-value]
+            return chunk, lambda: self._decode([ids[i] for i in chunk], keys, n, max_new_tokens, stop,
+                                               temperature, top_p, rows)
+
+        return [piece(order[k:k + per_chunk]) for k in range(0, len(order), per_chunk)]
+
+    def _decode(self, ids, keys, n, max_new_tokens, stop, temperature, top_p, rows) -> list[list[Completion]]:
+        """One batched decode (`_run_chunk`) under the thread count the call's size calls for."""
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        elif self._one_thread_when_small and rows < SMALL_BATCH_ROWS:
+            torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                return self._run_chunk(ids, keys, n, max_new_tokens, stop, temperature, top_p)
+        finally:
+            torch.set_num_threads(before)
 
     def encode(self, prompts: list[str]) -> list[list[int]]:
         """Token ids of prompts (hiero.policy.prompt.encode_prompts: no doubled BOS, separators in

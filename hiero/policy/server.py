@@ -19,9 +19,9 @@ stop string; null at EOS) and `n_tokens` (generated tokens), so the client can t
 from the end of a solution.
 
 Batching: HTTP handler threads only parse and queue requests; one worker thread owns the model and,
-each time it wakes, takes every queued request (waiting up to `batch_wait_ms` for more), groups them
-by sampling settings and answers each group with ONE batched `HFGenerator.generate` call. So eight
-concurrent clients cost one batched decode, not eight sequential ones.
+each time it wakes, takes every queued request (waiting up to `batch_wait_ms` for more when idle) and
+groups them by sampling settings into ONE `HFGenerator.generate` call per group. So eight concurrent
+clients cost one batched decode, not eight sequential ones.
 
 Auth: with `--api-key-env NAME`, requests must send `Authorization: Bearer $NAME` (HTTP 401
 otherwise). The key is read from the environment once and never logged or echoed.
@@ -29,11 +29,14 @@ Bad requests get HTTP 400 with {"error": {"message": ...}} naming the field (NaN
 included).
 
 Under load: the listen backlog is sized for `--max-concurrency` (not the standard library's 5); a
-request may ask for at most `--max-request-tokens` tokens (prompts x n x max_tokens; more is a 400),
-so no single request holds the model for long; within each round the worker decodes the cheapest
-groups first; a client that disconnects while its request waits in the queue has it cancelled (a
-decode already running is not interrupted: HFGenerator.generate is one call); a disconnect prints
-nothing. Load test: tests/policy/test_server_load.py.
+request may ask for at most `--max-request-tokens` tokens (prompts x n x max_tokens; more is a 400).
+Fair scheduling: each call is cut into its batched decodes of about `--batch-size` rows (whole prompts)
+(`HFGenerator.pieces`; every row seeded by its own key, so the cut changes no completion), and the
+worker runs one decode of each active call in turn, round-robin, taking new requests between decodes
+(a round's calls enter cheapest first). A request therefore waits for at most one decode of each
+call ahead of it, never for a whole large request. A client that disconnects has its request
+cancelled: not decoded if it is still queued, and its call stopped before its next decode when no
+client of that call is left; a disconnect prints nothing. Load test: tests/policy/test_server_load.py.
 """
 
 from __future__ import annotations
@@ -46,9 +49,11 @@ import os
 import queue
 import select
 import socket
+import sys
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -134,12 +139,51 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     result: list[list[Completion]] | None = None
     error: Exception | None = None
-    cancelled: bool = False  # the client went away before its decode started: skipped
+    cancelled: bool = False  # the client went away: not decoded, or no further decode of its call
 
     @property
     def cost(self) -> int:
         """Generated tokens at most: prompts x n x max_tokens (the per-request budget's measure)."""
         return len(self.prompts) * self.settings[0] * self.settings[1]
+
+
+@dataclass
+class _Call:
+    """One generate call for a group of jobs, as its batched decodes; `step` runs the next one."""
+
+    settings: tuple
+    jobs: list[_Job]
+    pieces: list
+    outs: dict[int, list[Completion]] = field(default_factory=dict)
+
+    def step(self, server) -> list[_Call]:
+        """Run the next decode; returns the calls to go on with: itself while decodes are left, none
+        once its jobs have their results. A decode that fails for a call of several requests makes
+        each of them its own call (one bad request must not fail the others batched with it); for a
+        single request the error is its answer."""
+        indices, run = self.pieces.pop(0)
+        try:
+            got = run()
+        except Exception as e:  # ValueError: the request's fault (400); else the server's (500)
+            live = [j for j in self.jobs if not j.cancelled]
+            if len(live) > 1:
+                return [c for j in live for c in server._plan(self.settings, [j])]
+            if not isinstance(e, ValueError):
+                log.exception("generation failed")
+            for j in self.jobs:
+                j.error = e
+                j.done.set()
+            return []
+        server._decoded(got)
+        self.outs.update(zip(indices, got))
+        if self.pieces:
+            return [self]
+        k = 0
+        for j in self.jobs:
+            j.result = [self.outs[i] for i in range(k, k + len(j.prompts))]
+            k += len(j.prompts)
+            j.done.set()
+        return []
 
 
 def _number(body: dict, key: str, kind, default, lo=None, hi=None):
@@ -239,60 +283,87 @@ class CompletionServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    # ------------------------------------------------------------------ worker: one batched call per group
-    def _work(self) -> None:
+    # ------------------------------------------------------------------ worker: round-robin over decodes
+    def _take(self, block: bool) -> tuple[list[_Job], bool]:
+        """The queued jobs (block: wait for one, then up to batch_wait_ms for more) and whether the
+        server is shutting down."""
+        jobs: list[_Job] = []
+        try:
+            first = self._queue.get() if block else self._queue.get_nowait()
+        except queue.Empty:
+            return jobs, False
+        if first is None:
+            return jobs, True
+        jobs.append(first)
+        deadline = time.monotonic() + (self.cfg.batch_wait_ms / 1000 if block else 0)
         while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            jobs = [job]
-            deadline = time.monotonic() + self.cfg.batch_wait_ms / 1000
-            while (left := deadline - time.monotonic()) > 0:
-                try:
-                    nxt = self._queue.get(timeout=left)
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)  # finish this round, then stop
-                    break
-                jobs.append(nxt)
-            # fair within a round: the cheapest decodes first, so one big request (bounded by
-            # --max-request-tokens) delays the small ones that arrived with it by nothing
-            for settings, group in sorted(group_jobs(jobs), key=lambda g: sum(j.cost for j in g[1])):
-                group = [j for j in group if not j.cancelled]
-                if group:
-                    self._run_group(settings, group)
+            left = deadline - time.monotonic()
+            try:
+                nxt = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return jobs, False
+            if nxt is None:
+                return jobs, True
+            jobs.append(nxt)
 
-    def _generate(self, settings: tuple, prompts: list[str]) -> list[list[Completion]]:
+    def _work(self) -> None:
+        """Requests with equal settings share one generate call; every call is cut into its batched
+        decodes (`HFGenerator.pieces`), and the worker runs one decode of each active call in turn,
+        taking new requests in between. So a request waits for at most one decode of each call ahead
+        of it, never for a whole large request; and a call whose clients all left stops between
+        decodes."""
+        active: deque[_Call] = deque()
+        stopping = False
+        while True:
+            if not stopping:
+                jobs, stopping = self._take(block=not active)
+                # new calls, cheapest first: a round's small requests go before its large ones
+                for settings, group in sorted(group_jobs(jobs), key=lambda g: sum(j.cost for j in g[1])):
+                    active.extend(self._plan(settings, group))
+            if not active:
+                if stopping:
+                    return
+                continue
+            call = active.popleft()
+            if all(j.cancelled for j in call.jobs):
+                continue  # every client left: the rest of its decodes are skipped
+            active.extend(call.step(self))
+
+    def _pieces(self, settings: tuple, prompts: list[str]) -> list:
         n, max_tokens, stop, temperature, top_p, seed = settings
-        outs = self.generator.generate(prompts, n=n, max_new_tokens=max_tokens, stop=list(stop),
-                                       temperature=temperature, top_p=top_p, seed=seed)
+        kw = dict(n=n, max_new_tokens=max_tokens, stop=list(stop), temperature=temperature, top_p=top_p,
+                  seed=seed)
+        if hasattr(self.generator, "pieces"):
+            return self.generator.pieces(prompts, **kw)
+        return [(list(range(len(prompts))), lambda: self.generator.generate(prompts, **kw))]  # one decode
+
+    def _plan(self, settings: tuple, group: list[_Job]) -> list[_Call]:
+        """The group as one call; if its prompts cannot be decoded together (one request's prompt is
+        too long, say), each request on its own, so only the bad one gets its 400."""
+        live = [j for j in group if not j.cancelled]
+        if not live:
+            return []
+        try:
+            return [_Call(settings, live, self._pieces(settings, [p for j in live for p in j.prompts]))]
+        except Exception:
+            if len(live) > 1:
+                return [c for j in live for c in self._plan(settings, [j])]
+            j = live[0]
+            j.error = sys.exc_info()[1]
+            if not isinstance(j.error, ValueError):  # the request's fault (400); else the server's (500)
+                log.exception("generation failed")
+            j.done.set()
+            return []
+
+    def _decoded(self, outs: list[list[Completion]]) -> None:
         with self._lock:
             self.stats["batches"] += 1
             self.stats["generated_tokens"] += sum(c.n_tokens for row in outs for c in row)
-        return outs
-
-    def _run_group(self, settings: tuple, group: list[_Job]) -> None:
-        try:
-            outs = self._generate(settings, [p for j in group for p in j.prompts])
-            k = 0
-            for j in group:
-                j.result, k = outs[k:k + len(j.prompts)], k + len(j.prompts)
-        except Exception:
-            # one bad request must not fail the others batched with it: answer each on its own
-            for j in group:
-                try:
-                    j.result = self._generate(settings, j.prompts)
-                except Exception as e:  # ValueError: the request's fault (400); else the server's (500)
-                    if not isinstance(e, ValueError):
-                        log.exception("generation failed")
-                    j.error = e
-        for j in group:
-            j.done.set()
 
     def submit(self, prompts: list[str], settings: tuple, gone=None) -> list[list[Completion]] | None:
         """Queue a request and wait for its answer; None if `gone()` (the client disconnected) turned
-        true first, in which case the job is skipped if its decode has not started."""
+        true first: the job is then not decoded, or (its call's other clients gone too) its call stops
+        before its next decode."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
         job = _Job(prompts, settings)

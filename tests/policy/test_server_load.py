@@ -167,3 +167,88 @@ def test_a_client_that_leaves_mid_answer_prints_nothing(capfd):
         s.close()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+class _Pieces:
+    """A generator cut into decodes like HFGenerator.pieces: one decode per prompt, each taking `step_s`;
+    `log` records the prompt of every decode run, in order."""
+
+    tokenizer = staticmethod(lambda prompts: {"input_ids": [[1] for _ in prompts]})
+
+    def __init__(self, step_s: float):
+        self.step_s, self.log, self.started = step_s, [], threading.Event()
+
+    def pieces(self, prompts, n=1, **kw):
+        def run(p):
+            self.started.set()
+            time.sleep(self.step_s)
+            self.log.append(p)
+            return [[Completion(p, 1, "eos")] * n]
+
+        return [([i], lambda p=p: run(p)) for i, p in enumerate(prompts)]
+
+    def generate(self, prompts, **kw):
+        return [out for _, run in self.pieces(prompts, **kw) for out in run()]
+
+
+def test_a_small_request_waits_for_one_decode_not_for_a_large_request():
+    """Round-robin over decodes: a request arriving while a 12-decode request runs is answered after at
+    most one more of its decodes, and the large one's answer is still whole and in order."""
+    gen = _Pieces(step_s=0.1)
+    s = CompletionServer(ServeConfig(port=0, model_name="m", batch_wait_ms=1), generator=gen)
+    s.start_background()
+    try:
+        big_prompts = [f"big{i}" for i in range(12)]
+        big = {}
+        t = threading.Thread(target=lambda: big.update(r=post(s.url, {"prompt": big_prompts})), daemon=True)
+        t.start()
+        assert gen.started.wait(10)
+        t0 = time.perf_counter()
+        status, small = post(s.url, {"prompt": "small"})
+        waited = time.perf_counter() - t0
+        t.join(20)
+    finally:
+        s.close()
+    assert status == 200 and small["choices"][0]["text"] == "small"
+    at = gen.log.index("small")
+    assert 1 <= at <= 3 < len(gen.log) - 1  # decoded between the big request's decodes, not after them
+    assert waited < 0.1 * 6  # vs 1.2 s for the whole large request
+    assert big["r"][0] == 200 and [c["text"] for c in big["r"][1]["choices"]] == big_prompts
+
+
+def test_a_call_whose_client_left_stops_between_its_decodes():
+    gen = _Pieces(step_s=0.1)
+    s = CompletionServer(ServeConfig(port=0, model_name="m", batch_wait_ms=1), generator=gen)
+    s.start_background()
+    try:
+        u = urlparse(s.url)
+        sock = socket.create_connection((u.hostname, u.port))
+        body = json.dumps({"prompt": [f"p{i}" for i in range(20)]}).encode()
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        assert gen.started.wait(10)
+        sock.close()  # the client goes away during the second of 20 decodes
+        deadline = time.time() + 10
+        while s.stats["cancelled"] == 0 and time.time() < deadline:
+            time.sleep(0.02)
+        assert post(s.url, {"prompt": "after"})[0] == 200
+    finally:
+        s.close()
+    assert s.stats["cancelled"] == 1 and len(gen.log) < 8 and gen.log[-1] == "after"
+
+
+def test_decodes_in_any_order_give_the_completions_of_one_call(tiny_policy, test_problems):
+    """HFGenerator.pieces: every row is seeded by its own key, so the server's interleaving (here: the
+    decodes run last to first) changes no completion of a seeded sampled call."""
+    from hiero.policy.hf_backend import HFGenerator
+
+    gen = HFGenerator(str(tiny_policy), batch_size=4, device="cpu")
+    prompts = [build_prompt(p.question) for p in test_problems[:5]]
+    kw = dict(n=3, max_new_tokens=12, temperature=1.0, seed=11)
+    whole = gen.generate(prompts, **kw)
+    pieces = gen.pieces(prompts, **kw)
+    assert len(pieces) == 5  # 4 rows per decode: one prompt's 3 samples each
+    out = {}
+    for indices, run in reversed(pieces):
+        out.update(zip(indices, run()))
+    assert [[c.text for c in out[i]] for i in range(5)] == [[c.text for c in row] for row in whole]
