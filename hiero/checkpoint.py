@@ -159,8 +159,10 @@ def structure_files(obj: Any) -> tuple[dict[str, torch.Tensor], Any]:
     tensors: dict[str, torch.Tensor] = {}
 
     def enc(x: Any, where: str) -> Any:
-        if x is None or isinstance(x, (bool, str)) or type(x) in (int, float):
+        if x is None or type(x) in (bool, str, int, float):  # exact types: a str enum is not a str here
             return x
+        if isinstance(x, torch.dtype):  # e.g. DeepSpeed's fp16 loss scaler keeps its dtype
+            return {"$dtype": str(x).removeprefix("torch.")}
         if isinstance(x, torch.Tensor):
             key = str(len(tensors))
             tensors[key] = x
@@ -205,6 +207,11 @@ def structure_from_files(tensors: dict[str, torch.Tensor], meta: Any, where: str
             return tuple(dec(v) for v in x["$tuple"])
         if "$dict" in x:
             return {dec(k): dec(v) for k, v in x["$dict"]}
+        if "$dtype" in x:
+            dtype = getattr(torch, str(x["$dtype"]), None)
+            if not isinstance(dtype, torch.dtype):
+                raise ValueError(f"{where}: {x['$dtype']!r} is not a torch dtype")
+            return dtype
         if "$enum" in x:
             return cls_of(x["$enum"])(x["value"])
         if "$object" in x:

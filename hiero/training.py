@@ -220,6 +220,20 @@ def _full_weights(acc: Accelerator, model: torch.nn.Module):
 DEEPSPEED_COUNTERS = ("global_steps", "global_samples", "micro_steps", "skipped_steps")
 
 
+@contextlib.contextmanager
+def _deepspeed_checkpoint_event(engine):
+    """What DeepSpeed's own save / load do around the optimizer state (ZeRO-3: release and re-gather
+    the persistent parameters, refresh ZeRO++ secondary copies)."""
+    opt = engine.optimizer
+    if hasattr(opt, "checkpoint_event_prologue"):
+        opt.checkpoint_event_prologue()
+    try:
+        yield
+    finally:
+        if hasattr(opt, "checkpoint_event_epilogue"):
+            opt.checkpoint_event_epilogue()
+
+
 def load_shard(wrapped: torch.nn.Module, tensors: dict[str, torch.Tensor], found: Path, rank: int) -> None:
     """This process's FSDP parameter shards back into the wrapped module, each checked by name and shape."""
     params = dict(wrapped.named_parameters())
@@ -369,6 +383,7 @@ class _Run:
         # who holds the model and optimizer: None (one copy per process), "fsdp" (a shard each), "deepspeed"
         self.engine = {DistributedType.DEEPSPEED: "deepspeed", DistributedType.FSDP: "fsdp"}.get(
             acc.distributed_type)
+        self.zero_stage = self.wrapped.zero_optimization_stage() if self.engine == "deepspeed" else None
         self.model, self.cfg, self.acc, self.out_dir = model, cfg, acc, out_dir
         self.eval_fn, self.save_fn, self.loss_weight = eval_fn, save_fn, loss_weight
         self.ckpt_root, self.metrics_file = out_dir / checkpoint.ROOT, out_dir / "metrics.jsonl"
@@ -424,27 +439,33 @@ class _Run:
     def _load_deepspeed(self, found: Path) -> None:
         """The ZeRO optimizer from every process's partition file (its own loader's order: the model's
         weights first, then the fp32 partitions and optimizer state), and the engine's step counters."""
-        engine = self.wrapped
+        engine, rank = self.wrapped, self.acc.process_index
         if engine.zero_optimization_stage() < 3:
             self.model.load_state_dict(checkpoint.read_model(found))
-        states = [checkpoint.read_structure(found, f"engine-{r}") for r in range(self.n_proc)]
-        engine.optimizer.load_state_dict([st["optimizer"] for st in states], load_optimizer_states=True,
-                                         load_from_fp32_weights=True)
-        for k, v in states[self.acc.process_index]["counters"].items():
+        # as DeepSpeed's own loader: every partition only for an elastic checkpoint, else this process's
+        every = engine.zero_elastic_checkpoint()
+        states = [checkpoint.read_structure(found, f"engine-{r}") if every or r == rank else None
+                  for r in range(self.n_proc)]
+        with _deepspeed_checkpoint_event(engine):
+            engine.optimizer.load_state_dict([st and st["optimizer"] for st in states],
+                                             load_optimizer_states=True, load_from_fp32_weights=True)
+        for k, v in states[rank]["counters"].items():
             setattr(engine, k, v)
 
     def _check_same_layout(self, found: Path, trainer: dict) -> None:
         """A checkpoint holding one process's shard (FSDP) or an engine's state is read back only by a
         run laid out the same way: same engine, and under FSDP / DeepSpeed the same number of processes."""
         engine = trainer.get("engine")  # absent in checkpoints of hiero before FSDP shards: no engine
-        if engine != self.engine or (engine and trainer.get("processes") != self.n_proc):
-            def say(e, n):
-                return f"{e or 'no sharding engine'}{f' on {n} processes' if e else ''}"
+        saved = (engine, trainer.get("processes"), trainer.get("zero_stage"))
+        if engine != self.engine or (engine and saved != (self.engine, self.n_proc, self.zero_stage)):
+            def say(e, n, z):
+                return (f"{e or 'no sharding engine'}{f' ZeRO-{z}' if z is not None else ''}"
+                        f"{f' on {n} processes' if e else ''}")
 
             raise ValueError(
-                f"{found}: written under {say(engine, trainer.get('processes'))}, but this run uses "
-                f"{say(self.engine, self.n_proc)}; resume with the settings it was written with, or "
-                "train into a new folder"
+                f"{found}: written under {say(*saved)}, but this run uses "
+                f"{say(self.engine, self.n_proc, self.zero_stage)}; resume with the settings it was "
+                "written with, or train into a new folder"
             )
 
     # ------------------------------------------------------------------ saving and evaluation
@@ -461,12 +482,14 @@ class _Run:
             "processes": self.n_proc,
             "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
             "engine": self.engine,
+            "zero_stage": self.zero_stage,
         }
         if self.engine == "deepspeed":  # every process its own ZeRO partition, and (ZeRO-1/2) the model once
             engine = self.wrapped
+            with _deepspeed_checkpoint_event(engine):
+                state = engine.optimizer.state_dict()
             checkpoint.write_structure(tmp, f"engine-{acc.process_index}", {
-                "optimizer": engine.optimizer.state_dict(),
-                "counters": {k: getattr(engine, k) for k in DEEPSPEED_COUNTERS}})
+                "optimizer": state, "counters": {k: getattr(engine, k) for k in DEEPSPEED_COUNTERS}})
             whole = main and engine.zero_optimization_stage() < 3  # ZeRO-3: the partitions hold the weights
             checkpoint.write_process_files(tmp, acc.process_index, self.model.state_dict() if whole else None,
                                            None, trainer if main else None)

@@ -78,11 +78,11 @@ def test_a_structured_state_rebuilds_only_its_listed_classes(tmp_path):
 
     with pytest.raises(TypeError, match="cannot be stored without pickle"):
         checkpoint.structure_files({"scaler": Scaler()})
-    state = {"step": 3, "groups": [torch.ones(2), (1.5, None)], 7: {"lr": 0.1}}
+    state = {"step": 3, "groups": [torch.ones(2), (1.5, None)], 7: {"lr": 0.1}, "dtype": torch.float16}
     checkpoint.write_structure(tmp_path, "engine-0", state)
     back = checkpoint.read_structure(tmp_path, "engine-0")
     assert back.keys() == state.keys() and back[7] == {"lr": 0.1} and back["groups"][1] == (1.5, None)
-    assert torch.equal(back["groups"][0], torch.ones(2))
+    assert torch.equal(back["groups"][0], torch.ones(2)) and back["dtype"] is torch.float16
     meta = json.loads((tmp_path / "engine-0.json").read_text())
     meta["$dict"][0][1] = {"$object": "subprocess.Popen", "fields": {"args": "touch pwned"}}
     (tmp_path / "engine-0.json").write_text(json.dumps(meta))
@@ -90,3 +90,21 @@ def test_a_structured_state_rebuilds_only_its_listed_classes(tmp_path):
     with pytest.raises(ValueError, match="'subprocess.Popen', which hiero does not rebuild"):
         checkpoint.read_structure(tmp_path, "engine-0")
     assert not (tmp_path / "pwned").exists() and set(sys.modules) - modules == set()
+
+
+def test_deepspeeds_fp16_loss_scaler_round_trips(tmp_path):
+    """What ZeRO's state_dict holds under fp16: a DynamicLossScaler (with its dtype) and the stage enum."""
+    pytest.importorskip("deepspeed", reason="DeepSpeed is in the dev extra")
+    from deepspeed.runtime.fp16.loss_scaler import DynamicLossScaler
+    from deepspeed.runtime.zero.config import ZeroStageEnum
+
+    from hiero import checkpoint
+
+    scaler = DynamicLossScaler(init_scale=2.0**16, scale_window=1000, min_scale=1, delayed_shift=2,
+                               consecutive_hysteresis=False, dtype=torch.half)
+    scaler.cur_scale, scaler.cur_iter, scaler.last_overflow_iter = 2.0**15, 7, 5  # as after an overflow
+    state = {"loss_scaler": scaler, "zero_stage": ZeroStageEnum.gradients}
+    checkpoint.write_structure(tmp_path, "engine-0", state)
+    back = checkpoint.read_structure(tmp_path, "engine-0")
+    assert type(back["loss_scaler"]) is DynamicLossScaler and vars(back["loss_scaler"]) == vars(scaler)
+    assert back["zero_stage"] is ZeroStageEnum.gradients

@@ -1,5 +1,8 @@
 """Scale-out invariance of the shared loop: 2 processes x batch b == 1 process x batch 2b, and
-accumulation 4 x 2 == 8 x 1, on the loss curve (metrics.jsonl, one row per optimizer step).
+accumulation 4 x 2 == 8 x 1, on the loss curve (metrics.jsonl, one row per optimizer step); under DDP,
+FSDP and DeepSpeed ZeRO-2 / ZeRO-3 (the last three on CPU with the settings of recipes/accelerate/*.yaml,
+tests/dist_worker.py `force_engine`), whose killed runs resume to the bytes of uninterrupted ones from
+checkpoints without pickle.
 
 The 2-process runs go through the real CLI under `torch.distributed.run` on CPU (gloo, via
 ACCELERATE_USE_CPU=1; `accelerate launch --cpu` runs CPU multi-process only through mpirun), one
@@ -380,6 +383,7 @@ def test_sharded_killed_and_resumed_equal_uninterrupted_without_pickle(assets, t
     trainer = json.loads((ckpt / "trainer.json").read_text())
     sharding = "fsdp" if engine == "fsdp" else "deepspeed"
     assert (trainer["engine"], trainer["processes"]) == (sharding, 2)
+    assert trainer["zero_stage"] == {"fsdp": None, "zero2": 2, "zero3": 3}[engine]
     if engine == "fsdp":
         from safetensors.torch import load_file
 
@@ -389,7 +393,9 @@ def test_sharded_killed_and_resumed_equal_uninterrupted_without_pickle(assets, t
         assert all(sum(t.numel() for t in s.values()) < n_model for s in shards)  # neither is the whole
 
     assert cli(argv(d / "run")) != 0  # one process, no engine: refused, nothing trained
-    assert f"written under {sharding} on 2 processes" in capsys.readouterr().err
+    layout = {"fsdp": "fsdp", "zero2": "deepspeed ZeRO-2", "zero3": "deepspeed ZeRO-3"}[engine]
+    err = capsys.readouterr().err
+    assert f"written under {layout} on 2 processes, but this run uses no sharding engine" in err
     assert ckpt.is_dir() and not (d / "run" / "model.safetensors").exists()
 
     launch([{"argv": argv(d / "run"), "summary": str(d / "run{rank}.json")}], d, engine=engine)

@@ -165,9 +165,8 @@ class _Call:
         try:
             got = run()
         except Exception as e:  # ValueError: the request's fault (400); else the server's (500)
-            live = [j for j in self.jobs if not j.cancelled]
-            if len(live) > 1:
-                return [c for j in live for c in server._plan(self.settings, [j])]
+            if len(self.jobs) > 1:  # a live request alone may well decode: each on its own
+                return [c for j in self.jobs if not j.cancelled for c in server._plan(self.settings, [j])]
             if not isinstance(e, ValueError):
                 log.exception("generation failed")
             for j in self.jobs:
@@ -327,7 +326,13 @@ class CompletionServer:
             call = active.popleft()
             if all(j.cancelled for j in call.jobs):
                 continue  # every client left: the rest of its decodes are skipped
-            active.extend(call.step(self))
+            try:
+                active.extend(call.step(self))
+            except Exception as e:  # a fault of the server's own (a generator giving too few rows): a 500,
+                log.exception("generation failed")  # and the worker goes on with the other calls
+                for j in call.jobs:
+                    j.error = e
+                    j.done.set()
 
     def _pieces(self, settings: tuple, prompts: list[str]) -> list:
         n, max_tokens, stop, temperature, top_p, seed = settings
@@ -369,6 +374,8 @@ class CompletionServer:
         job = _Job(prompts, settings)
         self._queue.put(job)
         while not job.done.wait(0.05):
+            if not self._worker.is_alive():  # shut down (or died) with this job still queued
+                raise RuntimeError("the server's worker has stopped")
             if gone is not None and gone():
                 job.cancelled = True
                 with self._lock:

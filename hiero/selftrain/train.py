@@ -301,11 +301,14 @@ def _train(cfg: SelfTrainConfig, out: Path) -> tuple[dict, dict]:
     train = train_loop(model, step_fn, loader, cfg, out, save_fn=save_fn, accelerator=acc, desc="selftrain",
                        loss_weight="n_examples",  # a mean over examples; batches may differ in size
                        keep_checkpoint=True)
+    sharded = train["sharding"] != "none"
+
     def accuracy_after() -> dict:
-        # the saved folder, loaded back: under FSDP / ZeRO-3 the trained model in memory holds only this
-        # process's shard (and its layers gather with the other processes on every call)
-        with reading_model(str(out)), whole_model_loading():
-            trained = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).to(acc.device)
+        trained = acc.unwrap_model(model)
+        if sharded:  # FSDP / DeepSpeed: the model in memory holds this process's shard only (its layers
+            # gather with the other processes on every call): the saved folder, loaded back whole
+            with reading_model(str(out)), whole_model_loading():
+                trained = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).to(acc.device)
         return greedy_accuracy(trained, tokenizer, problems, cfg.max_new_tokens, "eval after", fmt)
 
     after = on_main_process(acc, accuracy_after)

@@ -252,3 +252,23 @@ def test_decodes_in_any_order_give_the_completions_of_one_call(tiny_policy, test
     for indices, run in reversed(pieces):
         out.update(zip(indices, run()))
     assert [[c.text for c in out[i]] for i in range(5)] == [[c.text for c in row] for row in whole]
+
+
+def test_a_generator_fault_is_a_500_and_the_worker_goes_on():
+    class Short(_Pieces):  # gives no completion for a prompt "lost"
+        def pieces(self, prompts, n=1, **kw):
+            if "lost" in prompts:
+                return [([0], lambda: [])]
+            return super().pieces(prompts, n=n, **kw)
+
+    gen = Short(step_s=0.0)
+    s = CompletionServer(ServeConfig(port=0, model_name="m", batch_wait_ms=1), generator=gen)
+    s.start_background()
+    try:
+        status, body = post(s.url, {"prompt": "lost"})
+        assert status == 500 and "error" in body
+        status, body = post(s.url, {"prompt": "fine"})
+        assert status == 200 and body["choices"][0]["text"] == "fine"
+        assert s._worker.is_alive()
+    finally:
+        s.close()
