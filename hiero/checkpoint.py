@@ -383,21 +383,24 @@ def read_model(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
-def read(folder: Path, rank: int, *, weights: bool = True, shard: bool = False) -> dict:
-    """The files of a verified checkpoint: trainer JSON, this rank's RNG and (`weights`) the model and
-    optimizer state_dicts (`shard`: this rank's own part of them, see write_process_files)."""
+def read_weights(folder: Path, rank: int, *, shard: bool = False) -> tuple[dict, dict]:
+    """The model and optimizer state_dicts of a verified checkpoint (`shard`: this rank's own part of them,
+    see write_process_files)."""
+    sfx = _suffix(rank, shard)
+    if not (folder / f"model{sfx}.safetensors").exists():
+        raise ValueError(f"{folder}: no model{sfx}.safetensors: the checkpoint was not written by a run "
+                         "like this one (another number of processes, or with / without FSDP); resume "
+                         "with the settings it was written with, or train into a new folder")
+    optimizer = optimizer_state(
+        load_file(str(folder / f"optimizer{sfx}.safetensors")),
+        json.loads((folder / f"optimizer{sfx}.json").read_text(encoding="utf-8")),
+    )
+    return load_file(str(folder / f"model{sfx}.safetensors")), optimizer
+
+
+def read(folder: Path, rank: int) -> dict:
+    """The trainer JSON of a verified checkpoint and this rank's RNG states (read_weights: the rest)."""
     out = {"trainer": json.loads((folder / "trainer.json").read_text(encoding="utf-8"))}
-    if weights:
-        sfx = _suffix(rank, shard)
-        if not (folder / f"model{sfx}.safetensors").exists():
-            raise ValueError(f"{folder}: no model{sfx}.safetensors: the checkpoint was not written by a run "
-                             "like this one (another number of processes, or with / without FSDP); resume "
-                             "with the settings it was written with, or train into a new folder")
-        out["model"] = load_file(str(folder / f"model{sfx}.safetensors"))
-        out["optimizer"] = optimizer_state(
-            load_file(str(folder / f"optimizer{sfx}.safetensors")),
-            json.loads((folder / f"optimizer{sfx}.json").read_text(encoding="utf-8")),
-        )
     rng = folder / f"rng-{rank}.safetensors"
     if rng.exists():  # a run resumed on a different number of processes reseeds the extra ones
         out["rng"] = (

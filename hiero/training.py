@@ -404,18 +404,18 @@ class _Run:
         if not acc.is_main_process:
             found = checkpoint.latest(self.ckpt_root, tidy=False)
         if found is not None:
-            trainer = checkpoint.read(found, acc.process_index, weights=False)["trainer"]
-            self._check_same_layout(found, trainer)
-            data = checkpoint.read(found, acc.process_index, weights=self.engine != "deepspeed",
-                                   shard=self.engine == "fsdp")
+            data = checkpoint.read(found, acc.process_index)
+            self._check_same_layout(found, data["trainer"])
             if self.engine == "deepspeed":
                 self._load_deepspeed(found)
-            elif self.engine == "fsdp":
-                load_shard(self.wrapped, data["model"], found, acc.process_index)
-                self.opt.load_state_dict(data["optimizer"])
             else:
-                self.model.load_state_dict(data["model"])
-                self.opt.load_state_dict(data["optimizer"])
+                model_sd, optim_sd = checkpoint.read_weights(found, acc.process_index,
+                                                             shard=self.engine == "fsdp")
+                if self.engine == "fsdp":
+                    load_shard(self.wrapped, model_sd, found, acc.process_index)
+                else:
+                    self.model.load_state_dict(model_sd)
+                self.opt.load_state_dict(optim_sd)
             self.state.update(data["trainer"]["loop"])
             self.scheduler.load_state_dict(data["trainer"]["scheduler"])
             if acc.scaler is not None and data["trainer"].get("scaler"):
@@ -440,7 +440,7 @@ class _Run:
         """The ZeRO optimizer from every process's partition file (its own loader's order: the model's
         weights first, then the fp32 partitions and optimizer state), and the engine's step counters."""
         engine, rank = self.wrapped, self.acc.process_index
-        if engine.zero_optimization_stage() < 3:
+        if self.zero_stage < 3:
             self.model.load_state_dict(checkpoint.read_model(found))
         # as DeepSpeed's own loader: every partition only for an elastic checkpoint, else this process's
         every = engine.zero_elastic_checkpoint()
@@ -490,17 +490,16 @@ class _Run:
                 state = engine.optimizer.state_dict()
             checkpoint.write_structure(tmp, f"engine-{acc.process_index}", {
                 "optimizer": state, "counters": {k: getattr(engine, k) for k in DEEPSPEED_COUNTERS}})
-            whole = main and engine.zero_optimization_stage() < 3  # ZeRO-3: the partitions hold the weights
+            whole = main and self.zero_stage < 3  # ZeRO-3: the partitions hold the weights
             checkpoint.write_process_files(tmp, acc.process_index, self.model.state_dict() if whole else None,
                                            None, trainer if main else None)
         elif self.engine == "fsdp":  # every process its own shard
             checkpoint.write_process_files(tmp, acc.process_index, dict(self.wrapped.named_parameters()),
                                            self.opt.state_dict(), trainer if main else None, shard=True)
-        else:
-            weights = main and self.engine is None
+        else:  # one copy per process: written once, by the main process
             checkpoint.write_process_files(
-                tmp, acc.process_index, self.model.state_dict() if weights else None,
-                self.opt.state_dict() if weights else None, trainer if main else None)
+                tmp, acc.process_index, self.model.state_dict() if main else None,
+                self.opt.state_dict() if main else None, trainer if main else None)
         acc.wait_for_everyone()
         if main:
             checkpoint.seal(self.ckpt_root, step)

@@ -49,7 +49,6 @@ import os
 import queue
 import select
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -149,40 +148,22 @@ class _Job:
 
 @dataclass
 class _Call:
-    """One generate call for a group of jobs, as its batched decodes; `step` runs the next one."""
+    """One generate call for a group of jobs, as the batched decodes still to run and the outputs so far."""
 
     settings: tuple
     jobs: list[_Job]
     pieces: list
     outs: dict[int, list[Completion]] = field(default_factory=dict)
 
-    def step(self, server) -> list[_Call]:
-        """Run the next decode; returns the calls to go on with: itself while decodes are left, none
-        once its jobs have their results. A decode that fails for a call of several requests makes
-        each of them its own call (one bad request must not fail the others batched with it); for a
-        single request the error is its answer."""
-        indices, run = self.pieces.pop(0)
-        try:
-            got = run()
-        except Exception as e:  # ValueError: the request's fault (400); else the server's (500)
-            if len(self.jobs) > 1:  # a live request alone may well decode: each on its own
-                return [c for j in self.jobs if not j.cancelled for c in server._plan(self.settings, [j])]
-            if not isinstance(e, ValueError):
-                log.exception("generation failed")
-            for j in self.jobs:
-                j.error = e
-                j.done.set()
-            return []
-        server._decoded(got)
-        self.outs.update(zip(indices, got))
-        if self.pieces:
-            return [self]
-        k = 0
-        for j in self.jobs:
-            j.result = [self.outs[i] for i in range(k, k + len(j.prompts))]
-            k += len(j.prompts)
-            j.done.set()
-        return []
+
+def _fail(jobs: list[_Job], error: Exception) -> None:
+    """Answer `jobs` with `error`: a ValueError is the request's fault (400), anything else the server's
+    (500, logged)."""
+    if not isinstance(error, ValueError):
+        log.error("generation failed", exc_info=error)
+    for j in jobs:
+        j.error = error
+        j.done.set()
 
 
 def _number(body: dict, key: str, kind, default, lo=None, hi=None):
@@ -327,12 +308,35 @@ class CompletionServer:
             if all(j.cancelled for j in call.jobs):
                 continue  # every client left: the rest of its decodes are skipped
             try:
-                active.extend(call.step(self))
+                active.extend(self._step(call))
             except Exception as e:  # a fault of the server's own (a generator giving too few rows): a 500,
-                log.exception("generation failed")  # and the worker goes on with the other calls
-                for j in call.jobs:
-                    j.error = e
-                    j.done.set()
+                _fail(call.jobs, e)  # and the worker goes on with the other calls
+
+    def _step(self, call: _Call) -> list[_Call]:
+        """Run the call's next decode; returns the calls to go on with: itself while decodes are left,
+        none once its jobs have their results. A decode that fails for a call of several requests makes
+        each of them its own call (one bad request must not fail the others batched with it); for a
+        single request the error is its answer."""
+        indices, run = call.pieces.pop(0)
+        try:
+            got = run()
+        except Exception as e:
+            if len(call.jobs) > 1:  # a live request alone may well decode: each on its own
+                return [c for j in call.jobs if not j.cancelled for c in self._plan(call.settings, [j])]
+            _fail(call.jobs, e)
+            return []
+        with self._lock:
+            self.stats["batches"] += 1
+            self.stats["generated_tokens"] += sum(c.n_tokens for row in got for c in row)
+        call.outs.update(zip(indices, got))
+        if call.pieces:
+            return [call]
+        k = 0
+        for j in call.jobs:
+            j.result = [call.outs[i] for i in range(k, k + len(j.prompts))]
+            k += len(j.prompts)
+            j.done.set()
+        return []
 
     def _pieces(self, settings: tuple, prompts: list[str]) -> list:
         n, max_tokens, stop, temperature, top_p, seed = settings
@@ -350,20 +354,11 @@ class CompletionServer:
             return []
         try:
             return [_Call(settings, live, self._pieces(settings, [p for j in live for p in j.prompts]))]
-        except Exception:
+        except Exception as e:
             if len(live) > 1:
                 return [c for j in live for c in self._plan(settings, [j])]
-            j = live[0]
-            j.error = sys.exc_info()[1]
-            if not isinstance(j.error, ValueError):  # the request's fault (400); else the server's (500)
-                log.exception("generation failed")
-            j.done.set()
+            _fail(live, e)
             return []
-
-    def _decoded(self, outs: list[list[Completion]]) -> None:
-        with self._lock:
-            self.stats["batches"] += 1
-            self.stats["generated_tokens"] += sum(c.n_tokens for row in outs for c in row)
 
     def submit(self, prompts: list[str], settings: tuple, gone=None) -> list[list[Completion]] | None:
         """Queue a request and wait for its answer; None if `gone()` (the client disconnected) turned
