@@ -209,6 +209,9 @@ def _command_of(argv: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `hiero` command. As the program (argv None) it also sets the process's malloc
+    (`keep_freed_memory`); a call with an argv list, inside another program, leaves that program's alone."""
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
@@ -217,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         own = getattr(args, "threads", None)  # a stage's own --threads (policy train, demo) wins
         set_threads(own if isinstance(own, int) and own > 0 else getattr(args, "hiero_threads", None))
-        keep_freed_memory()
+        if as_program:
+            keep_freed_memory()
         rc = args.func(args)
     except (DataError, ValueError, FileNotFoundError) as e:
         print(f"hiero: error: {e}", file=sys.stderr)

